@@ -1,0 +1,150 @@
+//! Chain nodes: a path template bound to a client, extended by string,
+//! by index or by identifiers, and sent with one of the five verbs.
+
+use std::future::Future;
+use std::ops::Index;
+use std::fmt;
+use std::sync::Arc;
+
+use elsa::sync::FrozenMap;
+
+use reqwest::Method;
+
+use crate::client::Inner;
+use crate::error::Result;
+use crate::options::Options;
+use crate::path::{ident_segment, join};
+use crate::response::Response;
+
+/// A path template bound to a client: `v3/payscore/serviceorder/{out_order_no}/modify`.
+///
+/// Get one with [`Client::chain`], by index (`client["v3/…"]`, also nested
+/// `client["v3"]["pay"]`) or with [`chain!`](crate::chain!); extend it with
+/// [`Chain::chain`] or by index; send it with a verb.
+///
+/// ```no_run
+/// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::{chain, json};
+///
+/// let body = json!({"appid": "wxd678efh567hg6787", "service_id": "500001", "total_amount": 50000});
+/// let a = client.chain("v3/payscore/serviceorder/{out_order_no}/modify");
+/// let b = &client["v3/payscore/serviceorder/{out_order_no}/modify"];
+/// let c = chain!(client.v3.payscore.serviceorder._out_order_no_.modify);
+/// assert_eq!(a.template(), b.template());
+/// assert_eq!(b.template(), c.template());
+///
+/// let res = c.post(json!({"out_order_no": "1234323JKHDFE1243252", "json": body})).await?;
+/// # Ok(()) }
+/// ```
+pub struct Chain {
+    inner: Arc<Inner>,
+    path: String,
+    /// Children handed out by `Index`, kept so a reference can be returned.
+    children: FrozenMap<String, Box<Chain>>,
+}
+
+impl Clone for Chain {
+    fn clone(&self) -> Self {
+        Chain::new(self.inner.clone(), self.path.clone())
+    }
+}
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain").field("template", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Chain {
+    pub(crate) fn new(inner: Arc<Inner>, path: String) -> Self {
+        Chain {
+            inner,
+            path,
+            children: FrozenMap::new(),
+        }
+    }
+
+    /// The path template of this node, as it will be filled and sent.
+    pub fn template(&self) -> &str {
+        &self.path
+    }
+
+    /// A child node: `piece` is appended after a `/`, literally.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("tests/data/merchant_key.pem")
+    /// #     .platform_certificate_file("tests/data/platform_cert.pem").build()?;
+    /// let node = client.chain("v3").chain("pay/transactions").chain("{out_trade_no}");
+    /// assert_eq!(node.template(), "v3/pay/transactions/{out_trade_no}");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn chain(&self, piece: &str) -> Chain {
+        let mut child = self.clone();
+        child.path = join(&self.path, piece);
+        child
+    }
+
+    /// A child node from chain-style identifiers (what [`chain!`](crate::chain!)
+    /// expands to): each is translated by [`ident_segment`].
+    #[doc(hidden)]
+    pub fn chain_idents(&self, idents: &[&str]) -> Chain {
+        let mut child = self.clone();
+        for ident in idents {
+            child.path = join(&child.path, &ident_segment(ident));
+        }
+        child
+    }
+
+    /// `GET` this endpoint.
+    pub fn get(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.send(Method::GET, options.into())
+    }
+
+    /// `POST` this endpoint.
+    pub fn post(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.send(Method::POST, options.into())
+    }
+
+    /// `PUT` this endpoint.
+    pub fn put(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.send(Method::PUT, options.into())
+    }
+
+    /// `PATCH` this endpoint.
+    pub fn patch(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.send(Method::PATCH, options.into())
+    }
+
+    /// `DELETE` this endpoint.
+    pub fn delete(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.send(Method::DELETE, options.into())
+    }
+
+    /// Sends with any method; the verbs above are shorthands.
+    pub fn send(&self, method: Method, options: Options) -> impl Future<Output = Result<Response>> + Send + 'static {
+        let inner = self.inner.clone();
+        let path = self.path.clone();
+        async move { inner.execute(method, &path, options).await }
+    }
+}
+
+impl Index<&str> for Chain {
+    type Output = Chain;
+
+    /// A child node by index: `client["v3"]["pay"]`. Children are kept as
+    /// long as this node, so index with templates, not with filled ids.
+    fn index(&self, piece: &str) -> &Chain {
+        intern(&self.children, &self.inner, join(&self.path, piece))
+    }
+}
+
+/// The node for `path` in `nodes`, created on first use.
+pub(crate) fn intern<'a>(nodes: &'a FrozenMap<String, Box<Chain>>, inner: &Arc<Inner>, path: String) -> &'a Chain {
+    if let Some(node) = nodes.get(&path) {
+        return node;
+    }
+    let node = Box::new(Chain::new(inner.clone(), path.clone()));
+    nodes.insert(path, node)
+}

@@ -1,0 +1,496 @@
+//! The client: configuration, key material, and the one place where a
+//! request is filled, signed, sent and its answer verified.
+
+use std::fmt;
+use std::ops::Index;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use elsa::sync::FrozenMap;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::{Method, Url};
+
+use crate::chain::{intern, Chain};
+use crate::error::{ApiError, Error, Result};
+use crate::keys::{read_file, PrivateKey, WechatpayKey};
+use crate::options::{Body, Options};
+use crate::path::{encode_component, join, Template};
+use crate::response::Response;
+use crate::sign::{unix_now, RequestSigner};
+use crate::verify::headers::{REQUEST_ID, SERIAL};
+use crate::verify::Verifier;
+
+/// WeChat Pay's production API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
+
+/// Default limit for a whole request, connect to last byte.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default limit for establishing a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// GET paths WeChat Pay answers without a signature: file downloads.
+/// Their content is checked by hash instead.
+pub const UNSIGNED_DOWNLOADS: [&str; 6] = [
+    "v3/billdownload/file",
+    "v3/transferdownload/signfile",
+    "v3/transferdownload/elecvoucherfile",
+    "v3/new-tax-control-fapiao/download",
+    "v3/statements",
+    "v3/global/statements",
+];
+
+/// A WeChat Pay APIv3 client for one merchant (or service provider).
+///
+/// Cheap to clone (an `Arc` inside); `Send + Sync`. `Debug` shows ids, never
+/// key material.
+///
+/// ```
+/// use wechatpay_chain::Client;
+///
+/// let client = Client::builder()
+///     .mchid("1900000109")
+///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+///     .private_key_file("tests/data/merchant_key.pem")
+///     .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "tests/data/wechatpay_pub_key.pem")
+///     .platform_certificate_file("tests/data/platform_cert.pem")
+///     .build()?;
+/// assert_eq!(client.preferred_serial(), "PUB_KEY_ID_0119000001092026010100000000000001");
+/// assert!(!format!("{client:?}").contains("PRIVATE"));
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    /// Nodes handed out by `Index`, kept so that a reference can be returned.
+    nodes: Arc<FrozenMap<String, Box<Chain>>>,
+}
+
+pub(crate) struct Inner {
+    signer: RequestSigner,
+    verifier: Verifier,
+    base_url: String,
+    http: reqwest::Client,
+    user_agent: HeaderValue,
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A node for `path`, taken literally: `client.chain("v3/pay/transactions/id/{transaction_id}")`.
+    pub fn chain(&self, path: &str) -> Chain {
+        Chain::new(self.inner.clone(), join("", path))
+    }
+
+    /// What [`chain!`](crate::chain!) expands to.
+    #[doc(hidden)]
+    pub fn chain_idents(&self, idents: &[&str]) -> Chain {
+        Chain::new(self.inner.clone(), String::new()).chain_idents(idents)
+    }
+
+    /// The key id sent as `Wechatpay-Serial`: the first WeChat Pay public key,
+    /// else the newest platform certificate.
+    pub fn preferred_serial(&self) -> &str {
+        self.inner.verifier.preferred_id()
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &str {
+        self.inner.signer.mchid()
+    }
+
+    /// The base URL, always ending in `/`.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The verification keys, for notifications and tools.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+}
+
+impl Index<&str> for Client {
+    type Output = Chain;
+
+    /// `client["v3/pay/transactions/native"]`. Nodes are kept for the
+    /// client's lifetime, so index with templates, not with filled ids.
+    fn index(&self, path: &str) -> &Chain {
+        intern(&self.nodes, &self.inner, join("", path))
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("mchid", &self.inner.signer.mchid())
+            .field("merchant_serial", &self.inner.signer.serial())
+            .field("base_url", &self.inner.base_url)
+            .field("preferred_serial", &self.inner.verifier.preferred_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    /// Fills, signs, sends and verifies one request.
+    pub(crate) async fn execute(&self, method: Method, template: &str, options: Options) -> Result<Response> {
+        if let Some(error) = options.error {
+            return Err(error);
+        }
+        if template.starts_with("v2/") {
+            return Err(Error::Unsupported(format!(
+                "`{template}` is an APIv2 (XML) endpoint; this version of wechatpay-chain speaks APIv3 only"
+            )));
+        }
+        let url = self.url(template, &options.params, &options.query)?;
+        let canonical = &url[url::Position::BeforePath..];
+        let body = options.body.as_ref().map(Body::bytes).cloned().unwrap_or_default();
+        let authorization = self.signer.sign(method.as_str(), canonical, &body)?;
+        let path_only = url.path().trim_start_matches('/').to_owned();
+
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        if options.body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        if let Ok(serial) = HeaderValue::from_str(self.verifier.preferred_id()) {
+            headers.insert(SERIAL, serial);
+        }
+        // Caller's headers win (a `Wechatpay-Serial` chosen for encryption, a
+        // content type for a raw body); the SDK-owned ones were refused earlier.
+        for (name, value) in &options.headers {
+            headers.insert(name, value.clone());
+        }
+        let mut auth = HeaderValue::from_str(&authorization.to_string())
+            .map_err(|_| Error::Config("mchid or merchant serial is not printable ASCII".to_owned()))?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+
+        let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
+        if options.body.is_some() {
+            request = request.body(body);
+        }
+        let answer = request.send().await.map_err(transport)?;
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let bytes = answer.bytes().await.map_err(transport)?;
+
+        let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        if !(200..300).contains(&status) {
+            return Err(ApiError::from_response(status, request_id.as_deref(), bytes).into());
+        }
+        let unsigned = options.skip_verification || (method == Method::GET && is_unsigned_download(&path_only, &self.base_path()));
+        let verified_by = if unsigned {
+            None
+        } else {
+            let id = self
+                .verifier
+                .verify(&headers, &bytes, unix_now())
+                .map_err(|kind| Error::Verify { kind, request_id })?;
+            Some(id.to_owned())
+        };
+        Ok(Response::new(status, headers, bytes, verified_by))
+    }
+
+    /// `base_url` + filled template + `?query`, every value percent-encoded.
+    fn url(&self, template: &str, params: &[(String, String)], query: &[(String, String)]) -> Result<Url> {
+        let parsed = Template::parse(template)?;
+        if let Some((key, _)) = params.iter().find(|(key, _)| !parsed.has_placeholder(key)) {
+            return Err(Error::UnknownOption {
+                key: key.clone(),
+                template: template.to_owned(),
+            });
+        }
+        let path = parsed.fill(|name| params.iter().find(|(key, _)| key == name).map(|(_, v)| v.as_str()))?;
+        let mut url = Url::parse(&format!("{}{}", self.base_url, path)).map_err(|e| Error::Template {
+            template: template.to_owned(),
+            reason: format!("does not form a valid URL with base `{}`: {e}", self.base_url),
+        })?;
+        if !query.is_empty() {
+            let text = query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            url.set_query(Some(&text));
+        }
+        Ok(url)
+    }
+
+    /// Path prefix of the base URL without slashes, e.g. `hk` for `https://host/hk/`.
+    fn base_path(&self) -> String {
+        Url::parse(&self.base_url)
+            .map(|u| u.path().trim_matches('/').to_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn transport(error: reqwest::Error) -> Error {
+    if error.is_timeout() {
+        Error::Timeout(error)
+    } else {
+        Error::Transport(error)
+    }
+}
+
+/// Whether `path` (no leading slash, base path included) is an unsigned download.
+fn is_unsigned_download(path: &str, base_path: &str) -> bool {
+    let path = match base_path {
+        "" => path,
+        prefix => path.strip_prefix(prefix).map(|p| p.trim_start_matches('/')).unwrap_or(path),
+    };
+    if UNSIGNED_DOWNLOADS.contains(&path) {
+        return true;
+    }
+    // Complaint images: `v3/merchant-service/images/{media_id}`, but not the upload.
+    path.strip_prefix("v3/merchant-service/images/")
+        .is_some_and(|media| media != "upload" && !media.is_empty() && !media.contains('/'))
+}
+
+/// Key material given to the builder: PEM bytes or a file to read at build.
+enum KeyInput {
+    Pem(Vec<u8>),
+    File(PathBuf),
+}
+
+impl KeyInput {
+    fn read(&self, what: &str) -> Result<Vec<u8>> {
+        match self {
+            KeyInput::Pem(pem) => Ok(pem.clone()),
+            KeyInput::File(path) => read_file(path, &format!("{what} {}", path.display())),
+        }
+    }
+}
+
+impl fmt::Debug for KeyInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyInput::Pem(pem) => write!(f, "Pem(<{} bytes>)", pem.len()),
+            KeyInput::File(path) => write!(f, "File({})", path.display()),
+        }
+    }
+}
+
+/// Configures a [`Client`]. Settings are collected as given; everything is
+/// checked once, in [`ClientBuilder::build`], which names what is wrong.
+///
+/// ```
+/// use wechatpay_chain::{Client, Error};
+///
+/// let err = Client::builder().mchid("1900000109").build().unwrap_err();
+/// assert!(matches!(err, Error::Config(_)));
+/// assert!(err.to_string().contains("merchant_serial"));
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    mchid: Option<String>,
+    merchant_serial: Option<String>,
+    private_key: Option<KeyInput>,
+    certificates: Vec<KeyInput>,
+    public_keys: Vec<(String, KeyInput)>,
+    base_url: Option<String>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    user_agent: Option<String>,
+    http: Option<reqwest::Client>,
+}
+
+impl ClientBuilder {
+    /// Merchant id (商户号), digits.
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// Serial of the merchant API certificate (商户API证书序列号), hex.
+    pub fn merchant_serial(mut self, serial: impl Into<String>) -> Self {
+        self.merchant_serial = Some(serial.into());
+        self
+    }
+
+    /// Merchant API private key as PEM (PKCS#8 or PKCS#1).
+    pub fn private_key_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.private_key = Some(KeyInput::Pem(pem.into()));
+        self
+    }
+
+    /// Merchant API private key file (`apiclient_key.pem`), read at `build()`.
+    pub fn private_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.private_key = Some(KeyInput::File(path.into()));
+        self
+    }
+
+    /// A WeChat Pay platform certificate (PEM); its serial is read from it.
+    /// May be given several times (rotation).
+    pub fn platform_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.certificates.push(KeyInput::Pem(pem.into()));
+        self
+    }
+
+    /// A WeChat Pay platform certificate file, read at `build()`.
+    pub fn platform_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.certificates.push(KeyInput::File(path.into()));
+        self
+    }
+
+    /// A WeChat Pay public key (PEM) with its id `PUB_KEY_ID_…`.
+    pub fn platform_public_key(mut self, id: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
+        self.public_keys.push((id.into(), KeyInput::Pem(pem.into())));
+        self
+    }
+
+    /// A WeChat Pay public key file (`pub_key.pem`) with its id, read at `build()`.
+    pub fn platform_public_key_file(mut self, id: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.public_keys.push((id.into(), KeyInput::File(path.into())));
+        self
+    }
+
+    /// Where requests go; default [`DEFAULT_BASE_URL`]. A path prefix is
+    /// kept (`https://host/hk/` signs `/hk/v3/…`).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Limit for a whole request; default [`DEFAULT_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Limit for connecting; default [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Appended to the `User-Agent` (`wechatpay-chain/<version> (<os>/<arch>) <yours>`).
+    pub fn user_agent(mut self, product: impl Into<String>) -> Self {
+        self.user_agent = Some(product.into());
+        self
+    }
+
+    /// Uses your `reqwest::Client` (proxies, pools, TLS roots). The timeouts
+    /// set here are then not applied: configure them on your client, and
+    /// turn redirects off (WeChat Pay's APIv3 never redirects).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Checks everything and builds the client.
+    pub fn build(self) -> Result<Client> {
+        let mchid = self
+            .mchid
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| config("mchid is not set: call .mchid(\"1900000109\") with your merchant id (商户号)"))?;
+        if !mchid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(config(&format!("mchid `{mchid}` is not a merchant id: it must be digits only")));
+        }
+        let serial = self.merchant_serial.filter(|s| !s.is_empty()).ok_or_else(|| {
+            config("merchant_serial is not set: call .merchant_serial(\"…\") with the serial of your merchant API certificate")
+        })?;
+        if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(config(&format!(
+                "merchant_serial `{serial}` is not a certificate serial: it must be hex digits"
+            )));
+        }
+        let serial = serial.to_ascii_uppercase();
+        let key_input = self.private_key.ok_or_else(|| {
+            config("no merchant private key: call .private_key_file(\"apiclient_key.pem\") or .private_key_pem(…)")
+        })?;
+        let private_key = PrivateKey::from_pem(&key_input.read("merchant private key")?).map_err(|e| match (&key_input, e) {
+            (KeyInput::File(path), Error::Key { reason, .. }) => Error::Key {
+                what: format!("merchant private key {}", path.display()),
+                reason,
+            },
+            (_, e) => e,
+        })?;
+
+        let mut keys = Vec::new();
+        for (i, input) in self.certificates.iter().enumerate() {
+            let what = format!("platform certificate #{}", i + 1);
+            keys.push(WechatpayKey::certificate(&input.read(&what)?, &what)?);
+        }
+        for (id, input) in &self.public_keys {
+            let what = format!("WeChat Pay public key {id}");
+            keys.push(WechatpayKey::public_key(id, &input.read(&what)?, &what)?);
+        }
+        if keys.iter().any(|k| k.id() == serial) {
+            return Err(config(&format!(
+                "`{serial}` is your merchant certificate serial, not a WeChat Pay key: give the platform certificate \
+                 (downloaded from v3/certificates) or the WeChat Pay public key, not apiclient_cert.pem"
+            )));
+        }
+        let verifier = Verifier::new(keys)?;
+
+        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let user_agent = user_agent(self.user_agent.as_deref())?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                signer: RequestSigner::new(mchid, serial, private_key),
+                verifier,
+                base_url,
+                http,
+                user_agent,
+            }),
+            nodes: Arc::default(),
+        })
+    }
+}
+
+fn config(message: &str) -> Error {
+    Error::Config(message.to_owned())
+}
+
+fn normalize_base_url(text: &str) -> Result<String> {
+    let url = Url::parse(text).map_err(|e| config(&format!("base_url `{text}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(config(&format!("base_url `{text}` must be an http(s) URL with a host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(config(&format!(
+            "base_url `{text}` must not carry a query, fragment or credentials"
+        )));
+    }
+    let mut base = url.to_string();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    Ok(base)
+}
+
+fn user_agent(product: Option<&str>) -> Result<HeaderValue> {
+    let mut text = format!(
+        "wechatpay-chain/{} ({}/{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    if let Some(product) = product {
+        text.push(' ');
+        text.push_str(product);
+    }
+    HeaderValue::from_str(&text).map_err(|_| config("user_agent must be printable ASCII"))
+}

@@ -1,0 +1,247 @@
+//! One error type for everything the SDK can fail at.
+//!
+//! The variants say *what* went wrong in terms a WeChat Pay integrator knows
+//! (a missing placeholder, a stale response timestamp, an API error code), so
+//! that a `match` can react and a log line explains itself.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while configuring the client, building a
+/// request, talking to WeChat Pay or checking its answer.
+///
+/// ```
+/// use wechatpay_chain::Error;
+///
+/// fn explain(err: &Error) -> &'static str {
+///     match err {
+///         Error::Api(api) if api.code == "ORDER_NOT_EXIST" => "no such order",
+///         Error::Api(_) => "WeChat Pay refused the request",
+///         Error::Verify { .. } => "the answer was not signed by WeChat Pay",
+///         _ => "something else",
+///     }
+/// }
+/// # let _ = explain;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client builder was given incomplete or contradictory settings.
+    #[error("client configuration: {0}")]
+    Config(String),
+
+    /// A key or certificate could not be read or is not usable.
+    #[error("{what}: {reason}")]
+    Key {
+        /// Which key: `merchant private key`, `platform certificate #1`, …
+        what: String,
+        /// Why it was rejected, with a hint where one helps.
+        reason: String,
+    },
+
+    /// The path template is malformed (unclosed `{`, a `?` in the path, …).
+    #[error("path template `{template}`: {reason}")]
+    Template {
+        /// The template as written.
+        template: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The template names a placeholder that the options do not fill.
+    #[error("placeholder `{{{name}}}` of `{template}` has no value: pass \"{name}\": \"…\" in the options")]
+    MissingPlaceholder {
+        /// The placeholder's name.
+        name: String,
+        /// The path template.
+        template: String,
+    },
+
+    /// An option key is neither reserved (`json`, `query`, `headers`,
+    /// `body`) nor a placeholder of the template.
+    #[error("option `{key}` is neither a placeholder of `{template}` nor one of json, query, headers, body")]
+    UnknownOption {
+        /// The key that was given.
+        key: String,
+        /// The path template.
+        template: String,
+    },
+
+    /// An option has a value of the wrong kind (an object where a string
+    /// was expected, an empty placeholder value, an invalid header, …).
+    #[error("option `{key}`: {reason}")]
+    InvalidOption {
+        /// The option key (or `headers.Name`, `query.name`).
+        key: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+
+    /// The request body could not be serialized to JSON.
+    #[error("request body is not serializable to JSON: {0}")]
+    Serialize(#[source] serde_json::Error),
+
+    /// The response body is not the JSON the caller asked for.
+    #[error("response body (status {status}) does not decode as the requested type: {source}")]
+    Decode {
+        /// HTTP status of the response.
+        status: u16,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// This kind of request is not supported by this version.
+    #[error("{0}")]
+    Unsupported(String),
+
+    /// A time limit was hit.
+    #[error("timed out: {0}")]
+    Timeout(#[source] reqwest::Error),
+
+    /// Connecting, sending or receiving failed.
+    #[error("transport: {0}")]
+    Transport(#[source] reqwest::Error),
+
+    /// WeChat Pay answered with a non-2xx status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+
+    /// A 2xx answer failed signature verification: it must not be trusted.
+    #[error("response verification failed: {kind}{}", request_id_suffix(.request_id))]
+    Verify {
+        /// Which check failed.
+        kind: VerifyError,
+        /// `Request-ID` of the response, when it had one.
+        request_id: Option<String>,
+    },
+
+    /// OpenSSL failed on an operation that should not fail.
+    #[error("crypto: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
+}
+
+fn request_id_suffix(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) => format!(" (Request-ID {id})"),
+        None => String::new(),
+    }
+}
+
+/// Why a WeChat Pay signature was rejected. Each check of PROTOCOL.md has
+/// its own variant.
+///
+/// ```
+/// use wechatpay_chain::VerifyError;
+///
+/// let err = VerifyError::MissingHeader("Wechatpay-Signature");
+/// assert_eq!(err.to_string(), "header `Wechatpay-Signature` is missing");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// One of the four `Wechatpay-*` headers is absent (or not text).
+    #[error("header `{0}` is missing")]
+    MissingHeader(&'static str),
+
+    /// `Wechatpay-Timestamp` is not a plain integer.
+    #[error("Wechatpay-Timestamp `{0}` is not an integer number of seconds")]
+    InvalidTimestamp(String),
+
+    /// `Wechatpay-Timestamp` is more than 300 seconds away from now.
+    #[error("Wechatpay-Timestamp {timestamp} is {}s away from now ({now}); the limit is 300s", (.now - .timestamp).abs())]
+    StaleTimestamp {
+        /// The timestamp received.
+        timestamp: i64,
+        /// Local time when checked.
+        now: i64,
+    },
+
+    /// `Wechatpay-Serial` names no key this client knows.
+    #[error("Wechatpay-Serial `{0}` is not a configured WeChat Pay key (certificate serial or PUB_KEY_ID_…)")]
+    UnknownSerial(String),
+
+    /// `Wechatpay-Signature-Type` names an algorithm other than RSA.
+    #[error("Wechatpay-Signature-Type `{0}` is not supported (expected WECHATPAY2-SHA256-RSA2048)")]
+    UnsupportedSignatureType(String),
+
+    /// WeChat Pay's deliberate probe (`WECHATPAY/SIGNTEST/…`): a correct
+    /// client rejects it, which is what WeChat Pay checks for.
+    #[error("probe signature (WECHATPAY/SIGNTEST/…) rejected as it must be")]
+    ProbeSignature,
+
+    /// The signature does not match the body under the named key.
+    #[error("signature does not match the body under key `{serial}`")]
+    SignatureMismatch {
+        /// The key the signature was checked with.
+        serial: String,
+    },
+}
+
+/// A non-2xx answer from WeChat Pay, with everything support will ask for.
+///
+/// ```
+/// use wechatpay_chain::ApiError;
+///
+/// let err = ApiError::from_response(
+///     404,
+///     Some("08F78BB5AF0D11ED"),
+///     br#"{"code":"ORDER_NOT_EXIST","message":"订单不存在"}"#.to_vec().into(),
+/// );
+/// assert_eq!(err.code, "ORDER_NOT_EXIST");
+/// assert_eq!(err.request_id.as_deref(), Some("08F78BB5AF0D11ED"));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("WeChat Pay answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+#[non_exhaustive]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// WeChat Pay's error code (`PARAM_ERROR`, `SIGN_ERROR`, …); empty when
+    /// the body was not WeChat Pay's error JSON.
+    pub code: String,
+    /// Human-readable message, usually Chinese.
+    pub message: String,
+    /// `detail` object, e.g. `{"field":…,"issue":…}` or `sign_information`.
+    pub detail: Option<Value>,
+    /// `Request-ID` header.
+    pub request_id: Option<String>,
+    /// The raw response body.
+    pub body: Bytes,
+}
+
+impl ApiError {
+    /// Reads WeChat Pay's `{"code","message","detail"}` error body; a body of
+    /// another shape keeps `code` empty and the text as `message`.
+    pub fn from_response(status: u16, request_id: Option<&str>, body: Bytes) -> Self {
+        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        let field = |name: &str| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let code = field("code").unwrap_or_default();
+        let message =
+            field("message").unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(512).collect());
+        let detail = parsed.as_ref().and_then(|v| v.get("detail")).cloned();
+        ApiError {
+            status,
+            code,
+            message,
+            detail,
+            request_id: request_id.map(str::to_owned),
+            body,
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(err: ApiError) -> Self {
+        Error::Api(Box::new(err))
+    }
+}

@@ -1,0 +1,233 @@
+//! Loading the merchant private key and the WeChat Pay verification keys.
+//!
+//! Keys are parsed once, when the client is built, and kept parsed: no PEM
+//! is read per request. None of these types prints key material in `Debug`.
+
+use std::fmt;
+use std::path::Path;
+
+use openssl::pkey::{Id, PKey, Private, Public};
+use openssl::x509::X509;
+
+use crate::crypto;
+use crate::error::{Error, Result};
+
+/// Prefix of every WeChat Pay public key id.
+pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
+
+/// The merchant API private key (`apiclient_key.pem`), RSA, at least 2048 bits.
+///
+/// ```
+/// use wechatpay_chain::keys::PrivateKey;
+///
+/// let key = PrivateKey::from_pem_file("tests/data/merchant_key.pem")?;
+/// assert_eq!(format!("{key:?}"), "PrivateKey(RSA-2048, redacted)");
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct PrivateKey {
+    key: PKey<Private>,
+}
+
+impl PrivateKey {
+    /// Parses a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+    /// (`BEGIN RSA PRIVATE KEY`).
+    pub fn from_pem(pem: &[u8]) -> Result<Self> {
+        Self::parse(pem, "merchant private key")
+    }
+
+    /// Reads and parses a PEM private key file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let what = format!("merchant private key {}", path.display());
+        Self::parse(&read_file(path, &what)?, &what)
+    }
+
+    fn parse(pem: &[u8], what: &str) -> Result<Self> {
+        let key = PKey::private_key_from_pem(pem).map_err(|e| Error::Key {
+            what: what.to_owned(),
+            reason: format!(
+                "not a PEM private key (expected `BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`, as in apiclient_key.pem): {}",
+                first_reason(&e)
+            ),
+        })?;
+        check_rsa(key.id(), key.bits(), what)?;
+        Ok(PrivateKey { key })
+    }
+
+    /// RSA-SHA256 signature of `message`, base64.
+    pub fn sign(&self, message: &[u8]) -> Result<String> {
+        crypto::sign_sha256_rsa(&self.key, message)
+    }
+
+    /// The OpenSSL key, for primitives this crate does not wrap.
+    pub fn as_pkey(&self) -> &PKey<Private> {
+        &self.key
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey(RSA-{}, redacted)", self.key.bits())
+    }
+}
+
+/// Where a WeChat Pay verification key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// A WeChat Pay platform certificate; validity in Unix seconds.
+    Certificate {
+        /// `notBefore` of the certificate.
+        not_before: i64,
+        /// `notAfter` of the certificate.
+        not_after: i64,
+    },
+    /// A WeChat Pay public key (`PUB_KEY_ID_…`).
+    PublicKey,
+}
+
+/// A key WeChat Pay signs with, named as `Wechatpay-Serial` names it: a
+/// platform certificate serial (uppercase hex) or a `PUB_KEY_ID_…`.
+///
+/// ```
+/// use wechatpay_chain::keys::WechatpayKey;
+///
+/// let pem = std::fs::read("tests/data/platform_cert.pem")?;
+/// let key = WechatpayKey::from_certificate_pem(&pem)?;
+/// assert_eq!(key.id(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+///
+/// let pem = std::fs::read("tests/data/wechatpay_pub_key.pem")?;
+/// let key = WechatpayKey::from_public_key_pem("PUB_KEY_ID_0119000001092026010100000000000001", &pem)?;
+/// assert!(key.id().starts_with("PUB_KEY_ID_"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct WechatpayKey {
+    id: String,
+    key: PKey<Public>,
+    source: KeySource,
+}
+
+impl WechatpayKey {
+    /// Reads a platform certificate; its serial number becomes the id.
+    pub fn from_certificate_pem(pem: &[u8]) -> Result<Self> {
+        Self::certificate(pem, "platform certificate")
+    }
+
+    pub(crate) fn certificate(pem: &[u8], what: &str) -> Result<Self> {
+        let bad = |reason: String| Error::Key {
+            what: what.to_owned(),
+            reason,
+        };
+        let cert = X509::from_pem(pem).map_err(|e| {
+            bad(format!(
+                "not a PEM certificate (expected `BEGIN CERTIFICATE`): {}",
+                first_reason(&e)
+            ))
+        })?;
+        let id = cert.serial_number().to_bn()?.to_hex_str()?.to_ascii_uppercase();
+        let key = cert.public_key()?;
+        check_rsa(key.id(), key.bits(), what)?;
+        let epoch = openssl::asn1::Asn1Time::from_unix(0)?;
+        let seconds = |t: &openssl::asn1::Asn1TimeRef| -> Result<i64> {
+            let d = epoch.diff(t)?;
+            Ok(i64::from(d.days) * 86_400 + i64::from(d.secs))
+        };
+        let source = KeySource::Certificate {
+            not_before: seconds(cert.not_before())?,
+            not_after: seconds(cert.not_after())?,
+        };
+        Ok(WechatpayKey { id, key, source })
+    }
+
+    /// Reads a WeChat Pay public key (`BEGIN PUBLIC KEY`) with its id,
+    /// which must start with `PUB_KEY_ID_`.
+    pub fn from_public_key_pem(id: &str, pem: &[u8]) -> Result<Self> {
+        Self::public_key(id, pem, &format!("WeChat Pay public key {id}"))
+    }
+
+    pub(crate) fn public_key(id: &str, pem: &[u8], what: &str) -> Result<Self> {
+        if !id.starts_with(PUBLIC_KEY_ID_PREFIX) || id.len() == PUBLIC_KEY_ID_PREFIX.len() {
+            return Err(Error::Key {
+                what: what.to_owned(),
+                reason: format!(
+                    "the id `{id}` does not look like a WeChat Pay public key id (PUB_KEY_ID_…, shown in the merchant platform next to the key)"
+                ),
+            });
+        }
+        let key = PKey::public_key_from_pem(pem).map_err(|e| Error::Key {
+            what: what.to_owned(),
+            reason: format!(
+                "not a PEM public key (expected `BEGIN PUBLIC KEY`, as in pub_key.pem): {}",
+                first_reason(&e)
+            ),
+        })?;
+        check_rsa(key.id(), key.bits(), what)?;
+        Ok(WechatpayKey {
+            id: id.to_owned(),
+            key,
+            source: KeySource::PublicKey,
+        })
+    }
+
+    /// The name `Wechatpay-Serial` uses for this key.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Certificate or public key.
+    pub fn source(&self) -> &KeySource {
+        &self.source
+    }
+
+    /// Checks a base64 RSA-SHA256 signature over `message`.
+    pub fn verify(&self, message: &[u8], signature: &str) -> bool {
+        crypto::verify_sha256_rsa(&self.key, message, signature)
+    }
+
+    /// The OpenSSL key, for primitives this crate does not wrap.
+    pub fn as_pkey(&self) -> &PKey<Public> {
+        &self.key
+    }
+}
+
+impl fmt::Debug for WechatpayKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WechatpayKey")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Key {
+        what: what.to_owned(),
+        reason: format!("cannot read the file: {e}"),
+    })
+}
+
+fn check_rsa(id: Id, bits: u32, what: &str) -> Result<()> {
+    if id != Id::RSA {
+        return Err(Error::Key {
+            what: what.to_owned(),
+            reason: "not an RSA key; WeChat Pay APIv3 uses RSA-2048".to_owned(),
+        });
+    }
+    if bits < 2048 {
+        return Err(Error::Key {
+            what: what.to_owned(),
+            reason: format!("RSA-{bits} is too short; WeChat Pay keys are RSA-2048"),
+        });
+    }
+    Ok(())
+}
+
+fn first_reason(stack: &openssl::error::ErrorStack) -> String {
+    stack
+        .errors()
+        .first()
+        .and_then(|e| e.reason().map(str::to_owned))
+        .unwrap_or_else(|| "unreadable".to_owned())
+}

@@ -1,0 +1,258 @@
+//! Request options: placeholder values, JSON body, query, headers, raw body.
+//!
+//! Two ways to write them: the PHP-style map
+//! (`json!({"out_order_no": "…", "json": {…}, "query": {…}, "headers": {…}})`)
+//! or the [`Options`] builder. Mistakes are kept, not thrown: the first one
+//! surfaces as the request's error, before anything is sent.
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// Option keys with a meaning of their own; every other key of the map
+/// fills the placeholder of that name.
+pub const RESERVED_KEYS: [&str; 4] = ["json", "query", "headers", "body"];
+
+/// Headers the SDK owns: setting them would break the signature or the
+/// framing of the request.
+const FORBIDDEN_HEADERS: [&str; 4] = ["authorization", "host", "content-length", "transfer-encoding"];
+
+/// What a request carries besides its method and path.
+///
+/// ```
+/// use wechatpay_chain::{json, Options};
+///
+/// // builder form
+/// let a = Options::new()
+///     .path("out_order_no", "1234323JKHDFE1243252")
+///     .json(&json!({"appid": "wxd678efh567hg6787"}));
+/// // PHP-style map, the same request
+/// let b = Options::from(json!({
+///     "out_order_no": "1234323JKHDFE1243252",
+///     "json": {"appid": "wxd678efh567hg6787"},
+/// }));
+/// assert_eq!(a.body_bytes(), b.body_bytes());
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Options {
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Body>,
+    pub(crate) skip_verification: bool,
+    pub(crate) error: Option<Error>,
+}
+
+/// The bytes a request sends (and signs).
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    /// Serialized from `json`, sent as `application/json`.
+    Json(Bytes),
+    /// Given as is with `body`.
+    Raw(Bytes),
+}
+
+impl Body {
+    pub(crate) fn bytes(&self) -> &Bytes {
+        match self {
+            Body::Json(b) | Body::Raw(b) => b,
+        }
+    }
+}
+
+impl Options {
+    /// No placeholders, no body, no query.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fills placeholder `{name}` with `value` (percent-encoded as one segment).
+    pub fn path(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        if RESERVED_KEYS.contains(&name.as_str()) {
+            self.fail(Error::InvalidOption {
+                key: name,
+                reason: "is a reserved option key and cannot name a placeholder".to_owned(),
+            });
+            return self;
+        }
+        upsert(&mut self.params, name, value.into());
+        self
+    }
+
+    /// Adds query parameter `name=value` (percent-encoded), in call order.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a request header. `Authorization`, `Host`, `Content-Length` and
+    /// `Transfer-Encoding` belong to the SDK and are refused.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let Err(e) = self.try_header(name, value) {
+            self.fail(e);
+        }
+        self
+    }
+
+    /// Serializes `value` as the JSON body; these exact bytes are signed and sent.
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => self.set_body(Body::Json(bytes.into())),
+            Err(e) => self.fail(Error::Serialize(e)),
+        }
+        self
+    }
+
+    /// Sends `bytes` as the body, exactly. The content type is
+    /// `application/json` unless a `Content-Type` header is set.
+    pub fn body(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.set_body(Body::Raw(bytes.into()));
+        self
+    }
+
+    /// Accepts a 2xx answer without checking WeChat Pay's signature. Only
+    /// for endpoints that really answer unsigned; the file downloads listed
+    /// in PROTOCOL.md are already exempt without this.
+    pub fn skip_verification(mut self) -> Self {
+        self.skip_verification = true;
+        self
+    }
+
+    /// The body bytes that will be signed and sent, if any.
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        self.body.as_ref().map(|b| b.bytes().as_ref())
+    }
+
+    fn set_body(&mut self, body: Body) {
+        if self.body.is_some() {
+            self.fail(Error::InvalidOption {
+                key: "body".to_owned(),
+                reason: "a request has one body: give `json` or `body`, not both".to_owned(),
+            });
+        }
+        self.body = Some(body);
+    }
+
+    fn try_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let bad = |reason: String| Error::InvalidOption {
+            key: format!("headers.{name}"),
+            reason,
+        };
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("is not a valid header name".to_owned()))?;
+        if FORBIDDEN_HEADERS.contains(&header.as_str()) {
+            return Err(bad("is set by the SDK (it is part of the signature or framing)".to_owned()));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| bad("value must be visible ASCII (no control characters or line breaks)".to_owned()))?;
+        self.headers.insert(header, value);
+        Ok(())
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
+    /// The map form: reserved keys plus placeholder values.
+    fn from_map(map: Map<String, Value>) -> Self {
+        let mut options = Options::new();
+        for (key, value) in map {
+            match key.as_str() {
+                "json" => options = options.json(&value),
+                "body" => match value {
+                    Value::String(text) => options = options.body(text),
+                    other => options.fail(invalid(&key, "must be a string of the exact bytes to send", &other)),
+                },
+                "query" => {
+                    for (name, v) in entries(&key, value, &mut options) {
+                        match scalar(&v) {
+                            Some(text) => options = options.query(name, text),
+                            None => options.fail(invalid(&format!("query.{name}"), "must be a string, number or boolean", &v)),
+                        }
+                    }
+                }
+                "headers" => {
+                    for (name, v) in entries(&key, value, &mut options) {
+                        match v.as_str() {
+                            Some(text) => options = options.header(&name, text),
+                            None => options.fail(invalid(&format!("headers.{name}"), "must be a string", &v)),
+                        }
+                    }
+                }
+                _ => match value {
+                    Value::String(text) => options = options.path(key, text),
+                    Value::Number(n) => options = options.path(key, n.to_string()),
+                    other => options.fail(invalid(&key, "is a placeholder value and must be a string or number", &other)),
+                },
+            }
+        }
+        options
+    }
+}
+
+fn upsert(list: &mut Vec<(String, String)>, name: String, value: String) {
+    match list.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = value,
+        None => list.push((name, value)),
+    }
+}
+
+fn entries(key: &str, value: Value, options: &mut Options) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => {
+            options.fail(invalid(key, "must be an object", &other));
+            Map::new()
+        }
+    }
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn invalid(key: &str, expected: &str, got: &Value) -> Error {
+    let kind = match got {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    Error::InvalidOption {
+        key: key.to_owned(),
+        reason: format!("{expected}, got {kind}"),
+    }
+}
+
+impl From<Value> for Options {
+    /// The PHP-style map. Anything but a JSON object is an error.
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Object(map) => Options::from_map(map),
+            Value::Null => Options::new(),
+            other => {
+                let mut options = Options::new();
+                options.fail(invalid("options", "must be an object like {\"json\": {…}}", &other));
+                options
+            }
+        }
+    }
+}
+
+impl From<()> for Options {
+    /// No options: `.get(())`.
+    fn from(_: ()) -> Self {
+        Options::new()
+    }
+}

@@ -1,0 +1,202 @@
+//! Path templates: parsing `v3/pay/transactions/id/{transaction_id}`,
+//! filling placeholders, and turning chain-style identifiers into segments.
+//!
+//! A placeholder value always fills exactly one segment: it is
+//! percent-encoded (everything but `A-Z a-z 0-9 - . _ ~`), so `/`, `?`, `#`
+//! or `%` in a value can never change the shape of the URL.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::error::{Error, Result};
+
+/// Characters encoded in a placeholder value or a query component: all but
+/// RFC 3986 "unreserved".
+pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes one path segment or query component.
+///
+/// ```
+/// use wechatpay_chain::path::encode_component;
+/// assert_eq!(encode_component("a/b?c#d 100%"), "a%2Fb%3Fc%23d%20100%25");
+/// assert_eq!(encode_component("中"), "%E4%B8%AD");
+/// ```
+pub fn encode_component(value: &str) -> String {
+    utf8_percent_encode(value, COMPONENT).to_string()
+}
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// Text sent as written.
+    Literal(&'a str),
+    /// `{name}`, filled from the options.
+    Placeholder(&'a str),
+}
+
+/// A parsed path template.
+///
+/// ```
+/// use wechatpay_chain::path::Template;
+///
+/// let t = Template::parse("v3/payscore/serviceorder/{out_order_no}/modify")?;
+/// assert_eq!(t.placeholders().collect::<Vec<_>>(), ["out_order_no"]);
+/// let path = t.fill(|name| (name == "out_order_no").then_some("a/b"))?;
+/// assert_eq!(path, "v3/payscore/serviceorder/a%2Fb/modify");
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Template<'a> {
+    text: &'a str,
+    parts: Vec<Part<'a>>,
+}
+
+impl<'a> Template<'a> {
+    /// Parses a template; rejects `?`, `#`, unbalanced braces, empty or
+    /// odd placeholder names, and `{+name}` (a value never spans segments).
+    pub fn parse(text: &'a str) -> Result<Self> {
+        let bad = |reason: String| Error::Template {
+            template: text.to_owned(),
+            reason,
+        };
+        if let Some(c) = text.chars().find(|c| matches!(c, '?' | '#')) {
+            return Err(bad(format!(
+                "`{c}` cannot appear in a path; pass query parameters with the `query` option"
+            )));
+        }
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest.as_bytes()[open] == b'}' {
+                return Err(bad("`}` without a matching `{`".to_owned()));
+            }
+            if open > 0 {
+                parts.push(Part::Literal(&rest[..open]));
+            }
+            let after = &rest[open + 1..];
+            let close = after
+                .find(['{', '}'])
+                .filter(|&i| after.as_bytes()[i] == b'}')
+                .ok_or_else(|| bad("`{` without a matching `}`".to_owned()))?;
+            let name = &after[..close];
+            if name.starts_with('+') {
+                return Err(bad(format!(
+                    "`{{{name}}}` is not offered: a placeholder fills exactly one segment"
+                )));
+            }
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(bad(format!(
+                    "placeholder name `{name}` must be letters, digits, `_` or `-`"
+                )));
+            }
+            parts.push(Part::Placeholder(name));
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest));
+        }
+        Ok(Template { text, parts })
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// The parsed pieces.
+    pub fn parts(&self) -> &[Part<'a>] {
+        &self.parts
+    }
+
+    /// Placeholder names, in order of appearance.
+    pub fn placeholders(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Placeholder(name) => Some(*name),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// Whether the template names placeholder `name`.
+    pub fn has_placeholder(&self, name: &str) -> bool {
+        self.placeholders().any(|p| p == name)
+    }
+
+    /// Fills every placeholder with `value(name)`, percent-encoded.
+    pub fn fill<'v>(&self, value: impl Fn(&str) -> Option<&'v str>) -> Result<String> {
+        let mut out = String::with_capacity(self.text.len() + 32);
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Placeholder(name) => {
+                    let v = value(name).ok_or_else(|| Error::MissingPlaceholder {
+                        name: (*name).to_owned(),
+                        template: self.text.to_owned(),
+                    })?;
+                    check_segment_value(name, v)?;
+                    out.extend(utf8_percent_encode(v, COMPONENT));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An empty value would silently change the path, and `.`/`..` are
+/// dot-segments that URL parsers remove even when percent-encoded.
+fn check_segment_value(name: &str, value: &str) -> Result<()> {
+    let reason = match value {
+        "" => "is empty; a placeholder must name something",
+        "." | ".." => "is a dot-segment, which URLs remove; no WeChat Pay id looks like that",
+        _ => return Ok(()),
+    };
+    Err(Error::InvalidOption {
+        key: name.to_owned(),
+        reason: format!("placeholder value `{value}` {reason}"),
+    })
+}
+
+/// Translates one chain-style identifier into a path segment, as the PHP and
+/// Node.js SDKs do: a leading capital is lowered, every other capital becomes
+/// `-` plus its lower case, `_name_` becomes `{name}`, and `_empty_` stands
+/// for an empty segment (a trailing slash). A raw identifier (`r#try`) loses
+/// its `r#`.
+///
+/// ```
+/// use wechatpay_chain::path::ident_segment;
+/// assert_eq!(ident_segment("merchantService"), "merchant-service");
+/// assert_eq!(ident_segment("complaintsV2"), "complaints-v2");
+/// assert_eq!(ident_segment("_out_order_no_"), "{out_order_no}");
+/// assert_eq!(ident_segment("_empty_"), "");
+/// assert_eq!(ident_segment("r#try"), "try");
+/// ```
+pub fn ident_segment(ident: &str) -> String {
+    let ident = ident.strip_prefix("r#").unwrap_or(ident);
+    if ident == "_empty_" {
+        return String::new();
+    }
+    let mut out = String::with_capacity(ident.len() + 4);
+    for (i, c) in ident.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    match out.strip_prefix('_').and_then(|s| s.strip_suffix('_')) {
+        Some(name) if !name.is_empty() => format!("{{{name}}}"),
+        _ => out,
+    }
+}
+
+/// Joins a node's path and a new piece with exactly one `/` between them.
+pub(crate) fn join(base: &str, piece: &str) -> String {
+    let piece = if base.is_empty() { piece.trim_start_matches('/') } else { piece };
+    match (base.is_empty(), base.ends_with('/'), piece.starts_with('/')) {
+        (true, ..) => piece.to_owned(),
+        (false, true, true) => format!("{base}{}", &piece[1..]),
+        (false, false, false) => format!("{base}/{piece}"),
+        _ => format!("{base}{piece}"),
+    }
+}

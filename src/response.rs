@@ -1,0 +1,83 @@
+//! A verified answer from WeChat Pay.
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::verify::headers::REQUEST_ID;
+
+/// A 2xx answer whose signature has been checked (unless the endpoint is an
+/// unsigned download or the caller opted out, see [`Response::verified_by`]).
+///
+/// ```no_run
+/// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::{json, Value};
+///
+/// let res = client
+///     .chain("v3/pay/transactions/id/{transaction_id}")
+///     .get(json!({"transaction_id": "4200000000202601010000000000", "query": {"mchid": "1900000109"}}))
+///     .await?;
+/// assert_eq!(res.status(), 200);
+/// let order: Value = res.json()?;
+/// println!("{} {}", res.request_id().unwrap_or("-"), order["trade_state"]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Response {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    verified_by: Option<String>,
+}
+
+impl Response {
+    pub(crate) fn new(status: u16, headers: HeaderMap, body: Bytes, verified_by: Option<String>) -> Self {
+        Response {
+            status,
+            headers,
+            body,
+            verified_by,
+        }
+    }
+
+    /// HTTP status: 200, 202 or 204 for WeChat Pay successes.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// All response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// `Request-ID`, which WeChat Pay support asks for.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+    }
+
+    /// The id of the WeChat Pay key that verified this answer; `None` when
+    /// it was not verified (unsigned download, or verification skipped).
+    pub fn verified_by(&self) -> Option<&str> {
+        self.verified_by.as_deref()
+    }
+
+    /// The raw body (empty for a 204).
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as text (lossy for invalid UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Decodes the JSON body into any `DeserializeOwned` type, including
+    /// `serde_json::Value`. An empty body (a 204) is an error.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
+            status: self.status,
+            source,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Verification of WeChat Pay's signatures on responses (and, with the same
+//! rules, on notifications).
+//!
+//! Checks, in order: the four `Wechatpay-*` headers are present; the
+//! timestamp is an integer within 300 s of now; the serial names a configured
+//! key; the RSA signature matches `TIMESTAMP\nNONCE\nBODY\n` over the raw body.
+
+use std::collections::HashMap;
+
+use reqwest::header::HeaderMap;
+
+use crate::error::VerifyError;
+use crate::keys::{KeySource, WechatpayKey};
+use crate::sign::{response_message, SCHEME};
+
+/// How far a signed timestamp may be from local time, in seconds.
+pub const MAX_CLOCK_SKEW: i64 = 300;
+
+/// Prefix of WeChat Pay's deliberately wrong probe signatures.
+pub const PROBE_PREFIX: &str = "WECHATPAY/SIGNTEST/";
+
+/// Header names WeChat Pay signs with.
+pub mod headers {
+    /// Unix seconds of the signature.
+    pub const TIMESTAMP: &str = "Wechatpay-Timestamp";
+    /// Random string of the signature.
+    pub const NONCE: &str = "Wechatpay-Nonce";
+    /// Base64 signature.
+    pub const SIGNATURE: &str = "Wechatpay-Signature";
+    /// Certificate serial or public key id that signed.
+    pub const SERIAL: &str = "Wechatpay-Serial";
+    /// Always `WECHATPAY2-SHA256-RSA2048` today.
+    pub const SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
+    /// WeChat Pay's id of the request, for support tickets.
+    pub const REQUEST_ID: &str = "Request-ID";
+}
+
+/// The WeChat Pay keys a client trusts, by id.
+///
+/// ```
+/// use wechatpay_chain::keys::WechatpayKey;
+/// use wechatpay_chain::verify::Verifier;
+///
+/// let pem = std::fs::read("tests/data/platform_cert.pem")?;
+/// let verifier = Verifier::new(vec![WechatpayKey::from_certificate_pem(&pem)?])?;
+/// assert_eq!(verifier.preferred_id(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: HashMap<String, WechatpayKey>,
+    preferred: String,
+}
+
+impl Verifier {
+    /// A verifier over `keys`. The preferred key (sent as `Wechatpay-Serial`)
+    /// is the first public key, else the certificate that became valid last.
+    /// Fails on an empty list or on two keys with the same id.
+    pub fn new(keys: Vec<WechatpayKey>) -> crate::Result<Self> {
+        let preferred = keys
+            .iter()
+            .find(|k| *k.source() == KeySource::PublicKey)
+            .or_else(|| {
+                keys.iter().max_by_key(|k| match k.source() {
+                    KeySource::Certificate { not_before, .. } => *not_before,
+                    _ => i64::MIN,
+                })
+            })
+            .map(|k| k.id().to_owned())
+            .ok_or_else(|| {
+                crate::Error::Config(
+                    "no WeChat Pay verification key: add .platform_public_key(id, pem) or .platform_certificate(pem), \
+                     otherwise no response can be trusted"
+                        .to_owned(),
+                )
+            })?;
+        let mut map = HashMap::with_capacity(keys.len());
+        for key in keys {
+            let id = key.id().to_owned();
+            if map.insert(id.clone(), key).is_some() {
+                return Err(crate::Error::Config(format!(
+                    "WeChat Pay key `{id}` is configured twice; give each certificate or public key once"
+                )));
+            }
+        }
+        Ok(Verifier { keys: map, preferred })
+    }
+
+    /// The id sent as `Wechatpay-Serial` on requests.
+    pub fn preferred_id(&self) -> &str {
+        &self.preferred
+    }
+
+    /// Looks a key up by id.
+    pub fn key(&self, id: &str) -> Option<&WechatpayKey> {
+        self.keys.get(id)
+    }
+
+    /// Whether `id` names a configured key.
+    pub fn contains(&self, id: &str) -> bool {
+        self.keys.contains_key(id)
+    }
+
+    /// Verifies signed headers and the raw body at time `now` (Unix seconds);
+    /// returns the id of the key that verified.
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<&str, VerifyError> {
+        let text = |name: &'static str| -> Result<&str, VerifyError> {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(VerifyError::MissingHeader(name))
+        };
+        let timestamp = text(headers::TIMESTAMP)?;
+        let nonce = text(headers::NONCE)?;
+        let signature = text(headers::SIGNATURE)?;
+        let serial = text(headers::SERIAL)?;
+        if let Some(kind) = headers.get(headers::SIGNATURE_TYPE) {
+            let kind = String::from_utf8_lossy(kind.as_bytes());
+            if kind != SCHEME {
+                return Err(VerifyError::UnsupportedSignatureType(kind.into_owned()));
+            }
+        }
+        let seconds = parse_timestamp(timestamp)?;
+        if (now - seconds).abs() > MAX_CLOCK_SKEW {
+            return Err(VerifyError::StaleTimestamp { timestamp: seconds, now });
+        }
+        let key = self
+            .keys
+            .get_key_value(serial)
+            .ok_or_else(|| VerifyError::UnknownSerial(serial.to_owned()))?;
+        if signature.starts_with(PROBE_PREFIX) {
+            return Err(VerifyError::ProbeSignature);
+        }
+        if key.1.verify(&response_message(timestamp, nonce, body), signature) {
+            Ok(key.0)
+        } else {
+            Err(VerifyError::SignatureMismatch { serial: serial.to_owned() })
+        }
+    }
+}
+
+/// Accepts only plain ASCII digits: no sign, no blanks, no fraction.
+fn parse_timestamp(text: &str) -> Result<i64, VerifyError> {
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(VerifyError::InvalidTimestamp(text.to_owned()));
+    }
+    text.parse().map_err(|_| VerifyError::InvalidTimestamp(text.to_owned()))
+}
