@@ -1,9 +1,9 @@
 //! Chain nodes: a path template bound to a client, extended by string,
 //! by index or by identifiers, and sent with one of the five verbs.
 
+use std::fmt;
 use std::future::Future;
 use std::ops::Index;
-use std::fmt;
 use std::sync::Arc;
 
 use elsa::sync::FrozenMap;
@@ -51,7 +51,9 @@ impl Clone for Chain {
 
 impl fmt::Debug for Chain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Chain").field("template", &self.path).finish_non_exhaustive()
+        f.debug_struct("Chain")
+            .field("template", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,32 +100,51 @@ impl Chain {
     }
 
     /// `GET` this endpoint.
-    pub fn get(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn get(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         self.send(Method::GET, options.into())
     }
 
     /// `POST` this endpoint.
-    pub fn post(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn post(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         self.send(Method::POST, options.into())
     }
 
     /// `PUT` this endpoint.
-    pub fn put(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn put(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         self.send(Method::PUT, options.into())
     }
 
     /// `PATCH` this endpoint.
-    pub fn patch(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn patch(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         self.send(Method::PATCH, options.into())
     }
 
     /// `DELETE` this endpoint.
-    pub fn delete(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn delete(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         self.send(Method::DELETE, options.into())
     }
 
     /// Sends with any method; the verbs above are shorthands.
-    pub fn send(&self, method: Method, options: Options) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn send(
+        &self,
+        method: Method,
+        options: Options,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         let inner = self.inner.clone();
         let path = self.path.clone();
         async move { inner.execute(method, &path, options).await }
@@ -141,7 +162,11 @@ impl Index<&str> for Chain {
 }
 
 /// The node for `path` in `nodes`, created on first use.
-pub(crate) fn intern<'a>(nodes: &'a FrozenMap<String, Box<Chain>>, inner: &Arc<Inner>, path: String) -> &'a Chain {
+pub(crate) fn intern<'a>(
+    nodes: &'a FrozenMap<String, Box<Chain>>,
+    inner: &Arc<Inner>,
+    path: String,
+) -> &'a Chain {
     if let Some(node) = nodes.get(&path) {
         return node;
     }

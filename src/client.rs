@@ -137,13 +137,20 @@ impl fmt::Debug for Client {
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Inner").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("Inner")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
 }
 
 impl Inner {
     /// Fills, signs, sends and verifies one request.
-    pub(crate) async fn execute(&self, method: Method, template: &str, options: Options) -> Result<Response> {
+    pub(crate) async fn execute(
+        &self,
+        method: Method,
+        template: &str,
+        options: Options,
+    ) -> Result<Response> {
         if let Some(error) = options.error {
             return Err(error);
         }
@@ -154,7 +161,12 @@ impl Inner {
         }
         let url = self.url(template, &options.params, &options.query)?;
         let canonical = &url[url::Position::BeforePath..];
-        let body = options.body.as_ref().map(Body::bytes).cloned().unwrap_or_default();
+        let body = options
+            .body
+            .as_ref()
+            .map(Body::bytes)
+            .cloned()
+            .unwrap_or_default();
         let authorization = self.signer.sign(method.as_str(), canonical, &body)?;
         let path_only = url.path().trim_start_matches('/').to_owned();
 
@@ -172,12 +184,16 @@ impl Inner {
         for (name, value) in &options.headers {
             headers.insert(name, value.clone());
         }
-        let mut auth = HeaderValue::from_str(&authorization.to_string())
-            .map_err(|_| Error::Config("mchid or merchant serial is not printable ASCII".to_owned()))?;
+        let mut auth = HeaderValue::from_str(&authorization.to_string()).map_err(|_| {
+            Error::Config("mchid or merchant serial is not printable ASCII".to_owned())
+        })?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
 
-        let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .headers(headers);
         if options.body.is_some() {
             request = request.body(body);
         }
@@ -186,11 +202,15 @@ impl Inner {
         let headers = answer.headers().clone();
         let bytes = answer.bytes().await.map_err(transport)?;
 
-        let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if !(200..300).contains(&status) {
             return Err(ApiError::from_response(status, request_id.as_deref(), bytes).into());
         }
-        let unsigned = options.skip_verification || (method == Method::GET && is_unsigned_download(&path_only, &self.base_path()));
+        let unsigned = options.skip_verification
+            || (method == Method::GET && is_unsigned_download(&path_only, &self.base_path()));
         let verified_by = if unsigned {
             None
         } else {
@@ -204,7 +224,12 @@ impl Inner {
     }
 
     /// `base_url` + filled template + `?query`, every value percent-encoded.
-    fn url(&self, template: &str, params: &[(String, String)], query: &[(String, String)]) -> Result<Url> {
+    fn url(
+        &self,
+        template: &str,
+        params: &[(String, String)],
+        query: &[(String, String)],
+    ) -> Result<Url> {
         let parsed = Template::parse(template)?;
         if let Some((key, _)) = params.iter().find(|(key, _)| !parsed.has_placeholder(key)) {
             return Err(Error::UnknownOption {
@@ -212,11 +237,20 @@ impl Inner {
                 template: template.to_owned(),
             });
         }
-        let path = parsed.fill(|name| params.iter().find(|(key, _)| key == name).map(|(_, v)| v.as_str()))?;
-        let mut url = Url::parse(&format!("{}{}", self.base_url, path)).map_err(|e| Error::Template {
-            template: template.to_owned(),
-            reason: format!("does not form a valid URL with base `{}`: {e}", self.base_url),
+        let path = parsed.fill(|name| {
+            params
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, v)| v.as_str())
         })?;
+        let mut url =
+            Url::parse(&format!("{}{}", self.base_url, path)).map_err(|e| Error::Template {
+                template: template.to_owned(),
+                reason: format!(
+                    "does not form a valid URL with base `{}`: {e}",
+                    self.base_url
+                ),
+            })?;
         if !query.is_empty() {
             let text = query
                 .iter()
@@ -248,7 +282,10 @@ fn transport(error: reqwest::Error) -> Error {
 fn is_unsigned_download(path: &str, base_path: &str) -> bool {
     let path = match base_path {
         "" => path,
-        prefix => path.strip_prefix(prefix).map(|p| p.trim_start_matches('/')).unwrap_or(path),
+        prefix => path
+            .strip_prefix(prefix)
+            .map(|p| p.trim_start_matches('/'))
+            .unwrap_or(path),
     };
     if UNSIGNED_DOWNLOADS.contains(&path) {
         return true;
@@ -347,13 +384,19 @@ impl ClientBuilder {
 
     /// A WeChat Pay public key (PEM) with its id `PUB_KEY_ID_…`.
     pub fn platform_public_key(mut self, id: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
-        self.public_keys.push((id.into(), KeyInput::Pem(pem.into())));
+        self.public_keys
+            .push((id.into(), KeyInput::Pem(pem.into())));
         self
     }
 
     /// A WeChat Pay public key file (`pub_key.pem`) with its id, read at `build()`.
-    pub fn platform_public_key_file(mut self, id: impl Into<String>, path: impl Into<PathBuf>) -> Self {
-        self.public_keys.push((id.into(), KeyInput::File(path.into())));
+    pub fn platform_public_key_file(
+        mut self,
+        id: impl Into<String>,
+        path: impl Into<PathBuf>,
+    ) -> Self {
+        self.public_keys
+            .push((id.into(), KeyInput::File(path.into())));
         self
     }
 
@@ -392,12 +435,13 @@ impl ClientBuilder {
 
     /// Checks everything and builds the client.
     pub fn build(self) -> Result<Client> {
-        let mchid = self
-            .mchid
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| config("mchid is not set: call .mchid(\"1900000109\") with your merchant id (商户号)"))?;
+        let mchid = self.mchid.filter(|m| !m.is_empty()).ok_or_else(|| {
+            config("mchid is not set: call .mchid(\"1900000109\") with your merchant id (商户号)")
+        })?;
         if !mchid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(config(&format!("mchid `{mchid}` is not a merchant id: it must be digits only")));
+            return Err(config(&format!(
+                "mchid `{mchid}` is not a merchant id: it must be digits only"
+            )));
         }
         let serial = self.merchant_serial.filter(|s| !s.is_empty()).ok_or_else(|| {
             config("merchant_serial is not set: call .merchant_serial(\"…\") with the serial of your merchant API certificate")
@@ -411,13 +455,16 @@ impl ClientBuilder {
         let key_input = self.private_key.ok_or_else(|| {
             config("no merchant private key: call .private_key_file(\"apiclient_key.pem\") or .private_key_pem(…)")
         })?;
-        let private_key = PrivateKey::from_pem(&key_input.read("merchant private key")?).map_err(|e| match (&key_input, e) {
-            (KeyInput::File(path), Error::Key { reason, .. }) => Error::Key {
-                what: format!("merchant private key {}", path.display()),
-                reason,
-            },
-            (_, e) => e,
-        })?;
+        let private_key =
+            PrivateKey::from_pem(&key_input.read("merchant private key")?).map_err(|e| {
+                match (&key_input, e) {
+                    (KeyInput::File(path), Error::Key { reason, .. }) => Error::Key {
+                        what: format!("merchant private key {}", path.display()),
+                        reason,
+                    },
+                    (_, e) => e,
+                }
+            })?;
 
         let mut keys = Vec::new();
         for (i, input) in self.certificates.iter().enumerate() {
@@ -465,11 +512,18 @@ fn config(message: &str) -> Error {
 }
 
 fn normalize_base_url(text: &str) -> Result<String> {
-    let url = Url::parse(text).map_err(|e| config(&format!("base_url `{text}` is not a URL: {e}")))?;
+    let url =
+        Url::parse(text).map_err(|e| config(&format!("base_url `{text}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(config(&format!("base_url `{text}` must be an http(s) URL with a host")));
+        return Err(config(&format!(
+            "base_url `{text}` must be an http(s) URL with a host"
+        )));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(config(&format!(
             "base_url `{text}` must not carry a query, fragment or credentials"
         )));

@@ -165,7 +165,9 @@ pub enum VerifyError {
     UnknownSerial(String),
 
     /// `Wechatpay-Signature-Type` names an algorithm other than RSA.
-    #[error("Wechatpay-Signature-Type `{0}` is not supported (expected WECHATPAY2-SHA256-RSA2048)")]
+    #[error(
+        "Wechatpay-Signature-Type `{0}` is not supported (expected WECHATPAY2-SHA256-RSA2048)"
+    )]
     UnsupportedSignatureType(String),
 
     /// WeChat Pay's deliberate probe (`WECHATPAY/SIGNTEST/…`): a correct
@@ -226,8 +228,8 @@ impl ApiError {
                 .map(str::to_owned)
         };
         let code = field("code").unwrap_or_default();
-        let message =
-            field("message").unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(512).collect());
+        let message = field("message")
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(512).collect());
         let detail = parsed.as_ref().and_then(|v| v.get("detail")).cloned();
         ApiError {
             status,

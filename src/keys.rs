@@ -126,7 +126,11 @@ impl WechatpayKey {
                 first_reason(&e)
             ))
         })?;
-        let id = cert.serial_number().to_bn()?.to_hex_str()?.to_ascii_uppercase();
+        let id = cert
+            .serial_number()
+            .to_bn()?
+            .to_hex_str()?
+            .to_ascii_uppercase();
         let key = cert.public_key()?;
         check_rsa(key.id(), key.bits(), what)?;
         let epoch = openssl::asn1::Asn1Time::from_unix(0)?;

@@ -18,7 +18,12 @@ pub const RESERVED_KEYS: [&str; 4] = ["json", "query", "headers", "body"];
 
 /// Headers the SDK owns: setting them would break the signature or the
 /// framing of the request.
-const FORBIDDEN_HEADERS: [&str; 4] = ["authorization", "host", "content-length", "transfer-encoding"];
+const FORBIDDEN_HEADERS: [&str; 4] = [
+    "authorization",
+    "host",
+    "content-length",
+    "transfer-encoding",
+];
 
 /// What a request carries besides its method and path.
 ///
@@ -143,12 +148,16 @@ impl Options {
             key: format!("headers.{name}"),
             reason,
         };
-        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("is not a valid header name".to_owned()))?;
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad("is not a valid header name".to_owned()))?;
         if FORBIDDEN_HEADERS.contains(&header.as_str()) {
-            return Err(bad("is set by the SDK (it is part of the signature or framing)".to_owned()));
+            return Err(bad(
+                "is set by the SDK (it is part of the signature or framing)".to_owned(),
+            ));
         }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| bad("value must be visible ASCII (no control characters or line breaks)".to_owned()))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            bad("value must be visible ASCII (no control characters or line breaks)".to_owned())
+        })?;
         self.headers.insert(header, value);
         Ok(())
     }
@@ -165,13 +174,21 @@ impl Options {
                 "json" => options = options.json(&value),
                 "body" => match value {
                     Value::String(text) => options = options.body(text),
-                    other => options.fail(invalid(&key, "must be a string of the exact bytes to send", &other)),
+                    other => options.fail(invalid(
+                        &key,
+                        "must be a string of the exact bytes to send",
+                        &other,
+                    )),
                 },
                 "query" => {
                     for (name, v) in entries(&key, value, &mut options) {
                         match scalar(&v) {
                             Some(text) => options = options.query(name, text),
-                            None => options.fail(invalid(&format!("query.{name}"), "must be a string, number or boolean", &v)),
+                            None => options.fail(invalid(
+                                &format!("query.{name}"),
+                                "must be a string, number or boolean",
+                                &v,
+                            )),
                         }
                     }
                 }
@@ -179,14 +196,22 @@ impl Options {
                     for (name, v) in entries(&key, value, &mut options) {
                         match v.as_str() {
                             Some(text) => options = options.header(&name, text),
-                            None => options.fail(invalid(&format!("headers.{name}"), "must be a string", &v)),
+                            None => options.fail(invalid(
+                                &format!("headers.{name}"),
+                                "must be a string",
+                                &v,
+                            )),
                         }
                     }
                 }
                 _ => match value {
                     Value::String(text) => options = options.path(key, text),
                     Value::Number(n) => options = options.path(key, n.to_string()),
-                    other => options.fail(invalid(&key, "is a placeholder value and must be a string or number", &other)),
+                    other => options.fail(invalid(
+                        &key,
+                        "is a placeholder value and must be a string or number",
+                        &other,
+                    )),
                 },
             }
         }
@@ -243,7 +268,11 @@ impl From<Value> for Options {
             Value::Null => Options::new(),
             other => {
                 let mut options = Options::new();
-                options.fail(invalid("options", "must be an object like {\"json\": {…}}", &other));
+                options.fail(invalid(
+                    "options",
+                    "must be an object like {\"json\": {…}}",
+                    &other,
+                ));
                 options
             }
         }

@@ -11,7 +11,11 @@ use crate::error::{Error, Result};
 
 /// Characters encoded in a placeholder value or a query component: all but
 /// RFC 3986 "unreserved".
-pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes one path segment or query component.
 ///
@@ -83,7 +87,11 @@ impl<'a> Template<'a> {
                     "`{{{name}}}` is not offered: a placeholder fills exactly one segment"
                 )));
             }
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return Err(bad(format!(
                     "placeholder name `{name}` must be letters, digits, `_` or `-`"
                 )));
@@ -192,7 +200,11 @@ pub fn ident_segment(ident: &str) -> String {
 
 /// Joins a node's path and a new piece with exactly one `/` between them.
 pub(crate) fn join(base: &str, piece: &str) -> String {
-    let piece = if base.is_empty() { piece.trim_start_matches('/') } else { piece };
+    let piece = if base.is_empty() {
+        piece.trim_start_matches('/')
+    } else {
+        piece
+    };
     match (base.is_empty(), base.ends_with('/'), piece.starts_with('/')) {
         (true, ..) => piece.to_owned(),
         (false, true, true) => format!("{base}{}", &piece[1..]),

@@ -32,7 +32,12 @@ pub struct Response {
 }
 
 impl Response {
-    pub(crate) fn new(status: u16, headers: HeaderMap, body: Bytes, verified_by: Option<String>) -> Self {
+    pub(crate) fn new(
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+        verified_by: Option<String>,
+    ) -> Self {
         Response {
             status,
             headers,

@@ -35,9 +35,22 @@ pub fn unix_now() -> i64 {
 /// let message = wechatpay_chain::sign::request_message("GET", "/v3/certificates", 1795305600, "N", b"");
 /// assert_eq!(message, b"GET\n/v3/certificates\n1795305600\nN\n\n");
 /// ```
-pub fn request_message(method: &str, canonical_url: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(method.len() + canonical_url.len() + nonce.len() + body.len() + 20);
-    for part in [method.as_bytes(), canonical_url.as_bytes(), timestamp.to_string().as_bytes(), nonce.as_bytes(), body] {
+pub fn request_message(
+    method: &str,
+    canonical_url: &str,
+    timestamp: i64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut message =
+        Vec::with_capacity(method.len() + canonical_url.len() + nonce.len() + body.len() + 20);
+    for part in [
+        method.as_bytes(),
+        canonical_url.as_bytes(),
+        timestamp.to_string().as_bytes(),
+        nonce.as_bytes(),
+        body,
+    ] {
         message.extend_from_slice(part);
         message.push(b'\n');
     }

@@ -83,7 +83,10 @@ impl Verifier {
                 )));
             }
         }
-        Ok(Verifier { keys: map, preferred })
+        Ok(Verifier {
+            keys: map,
+            preferred,
+        })
     }
 
     /// The id sent as `Wechatpay-Serial` on requests.
@@ -122,7 +125,10 @@ impl Verifier {
         }
         let seconds = parse_timestamp(timestamp)?;
         if (now - seconds).abs() > MAX_CLOCK_SKEW {
-            return Err(VerifyError::StaleTimestamp { timestamp: seconds, now });
+            return Err(VerifyError::StaleTimestamp {
+                timestamp: seconds,
+                now,
+            });
         }
         let key = self
             .keys
@@ -131,10 +137,15 @@ impl Verifier {
         if signature.starts_with(PROBE_PREFIX) {
             return Err(VerifyError::ProbeSignature);
         }
-        if key.1.verify(&response_message(timestamp, nonce, body), signature) {
+        if key
+            .1
+            .verify(&response_message(timestamp, nonce, body), signature)
+        {
             Ok(key.0)
         } else {
-            Err(VerifyError::SignatureMismatch { serial: serial.to_owned() })
+            Err(VerifyError::SignatureMismatch {
+                serial: serial.to_owned(),
+            })
         }
     }
 }
@@ -144,5 +155,6 @@ fn parse_timestamp(text: &str) -> Result<i64, VerifyError> {
     if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(VerifyError::InvalidTimestamp(text.to_owned()));
     }
-    text.parse().map_err(|_| VerifyError::InvalidTimestamp(text.to_owned()))
+    text.parse()
+        .map_err(|_| VerifyError::InvalidTimestamp(text.to_owned()))
 }

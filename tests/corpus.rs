@@ -19,16 +19,30 @@ fn rows() -> Vec<Row> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (method, path, api, js, php) = (col("METHOD"), col("PATH"), col("API"), col("JS_CHAIN"), col("PHP_CHAIN"));
+    let (method, path, api, js, php) = (
+        col("METHOD"),
+        col("PATH"),
+        col("API"),
+        col("JS_CHAIN"),
+        col("PHP_CHAIN"),
+    );
     lines
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            let full = if f[api] == "v2" { format!("v2/{}", f[path]) } else { f[path].to_owned() };
+            let full = if f[api] == "v2" {
+                format!("v2/{}", f[path])
+            } else {
+                f[path].to_owned()
+            };
             Row {
                 method: f[method].to_owned(),
                 path: full,
                 js: f[js].split('.').map(str::to_owned).collect(),
-                php: f[php].trim_start_matches("$instance->").split("->").map(str::to_owned).collect(),
+                php: f[php]
+                    .trim_start_matches("$instance->")
+                    .split("->")
+                    .map(str::to_owned)
+                    .collect(),
             }
         })
         .collect()
@@ -51,7 +65,13 @@ fn resolve(template: &str, expected: &str) -> String {
     let fixed: Vec<String> = got
         .iter()
         .zip(&want)
-        .map(|(g, w)| if g.starts_with('{') && !w.starts_with('{') { w.to_string() } else { g.to_string() })
+        .map(|(g, w)| {
+            if g.starts_with('{') && !w.starts_with('{') {
+                w.to_string()
+            } else {
+                g.to_string()
+            }
+        })
         .collect();
     fixed.join("/")
 }
@@ -86,7 +106,12 @@ fn every_corpus_path_parses_and_fills_one_segment_per_placeholder() {
         let names: Vec<&str> = template.placeholders().collect();
         counts[names.len()] += 1;
         let filled = template.fill(|_| Some("a/b?c#d")).unwrap();
-        assert_eq!(filled.split('/').count(), row.path.split('/').count(), "{}", row.path);
+        assert_eq!(
+            filled.split('/').count(),
+            row.path.split('/').count(),
+            "{}",
+            row.path
+        );
         assert!(!filled.contains('?') && !filled.contains('#'));
         for part in template.parts() {
             if let Part::Placeholder(name) = part {
@@ -102,27 +127,54 @@ fn every_corpus_path_parses_and_fills_one_segment_per_placeholder() {
 #[test]
 fn chain_macro_takes_keywords_and_trailing_slashes() {
     let client = client();
-    assert_eq!(chain!(client.v3.ecommerce.subsidies.return).template(), "v3/ecommerce/subsidies/return");
-    assert_eq!(chain!(client.v3.marketing.busifavor.coupons.use).template(), "v3/marketing/busifavor/coupons/use");
-    assert_eq!(chain!(client.v3.gov.subsidy.zhejiang.authcode.try).template(), "v3/gov/subsidy/zhejiang/authcode/try");
-    assert_eq!(chain!(client.v3.gov.subsidy.zhejiang.authcode.r#try).template(), "v3/gov/subsidy/zhejiang/authcode/try");
+    assert_eq!(
+        chain!(client.v3.ecommerce.subsidies.return).template(),
+        "v3/ecommerce/subsidies/return"
+    );
+    assert_eq!(
+        chain!(client.v3.marketing.busifavor.coupons.use).template(),
+        "v3/marketing/busifavor/coupons/use"
+    );
+    assert_eq!(
+        chain!(client.v3.gov.subsidy.zhejiang.authcode.try).template(),
+        "v3/gov/subsidy/zhejiang/authcode/try"
+    );
+    assert_eq!(
+        chain!(client.v3.gov.subsidy.zhejiang.authcode.r#try).template(),
+        "v3/gov/subsidy/zhejiang/authcode/try"
+    );
     assert_eq!(
         chain!(client.v3.marketing.partner.productCoupon.users._openid_.coupons._coupon_code_.return).template(),
         "v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/return"
     );
-    assert_eq!(chain!(client.v3.applyment4sub.applyment._empty_).template(), "v3/applyment4sub/applyment/");
-    assert_eq!(chain!(client.v3.profitsharing.receivers.Delete).template(), "v3/profitsharing/receivers/delete");
+    assert_eq!(
+        chain!(client.v3.applyment4sub.applyment._empty_).template(),
+        "v3/applyment4sub/applyment/"
+    );
+    assert_eq!(
+        chain!(client.v3.profitsharing.receivers.Delete).template(),
+        "v3/profitsharing/receivers/delete"
+    );
     assert_eq!(chain!(client.v2.pay.micropay).template(), "v2/pay/micropay");
     // a node continues the chain, and a parenthesized expression is a root
     let v3 = client.chain("v3");
-    assert_eq!(chain!(v3.payscore.serviceorder).template(), "v3/payscore/serviceorder");
-    assert_eq!(chain!((client.chain("v3")).payscore).template(), "v3/payscore");
+    assert_eq!(
+        chain!(v3.payscore.serviceorder).template(),
+        "v3/payscore/serviceorder"
+    );
+    assert_eq!(
+        chain!((client.chain("v3")).payscore).template(),
+        "v3/payscore"
+    );
 }
 
 #[test]
 fn segment_normalization_vectors() {
     let vectors = common::vectors();
-    for pair in vectors["segment_normalization"]["pairs"].as_array().unwrap() {
+    for pair in vectors["segment_normalization"]["pairs"]
+        .as_array()
+        .unwrap()
+    {
         let (from, to) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
         assert_eq!(wechatpay_chain::path::ident_segment(from), to, "{from}");
     }
@@ -132,10 +184,22 @@ fn segment_normalization_vectors() {
 fn string_and_index_styles_are_literal_and_nest() {
     let client = client();
     // no case folding, no translation
-    assert_eq!(client.chain("v3/merchantService/X").template(), "v3/merchantService/X");
-    assert_eq!(client["v3/applyment4sub/applyment/"].template(), "v3/applyment4sub/applyment/");
-    assert_eq!(client["v3"]["pay"]["transactions/native"].template(), "v3/pay/transactions/native");
-    assert_eq!(client.chain("v3").chain("pay/transactions").template(), "v3/pay/transactions");
+    assert_eq!(
+        client.chain("v3/merchantService/X").template(),
+        "v3/merchantService/X"
+    );
+    assert_eq!(
+        client["v3/applyment4sub/applyment/"].template(),
+        "v3/applyment4sub/applyment/"
+    );
+    assert_eq!(
+        client["v3"]["pay"]["transactions/native"].template(),
+        "v3/pay/transactions/native"
+    );
+    assert_eq!(
+        client.chain("v3").chain("pay/transactions").template(),
+        "v3/pay/transactions"
+    );
     assert_eq!(client.chain("/v3/").chain("/pay").template(), "v3/pay");
     // index nodes are interned: the same reference each time
     assert!(std::ptr::eq(&client["v3"], &client["v3"]));
