@@ -14,6 +14,7 @@ use crate::client::Inner;
 use crate::error::Result;
 use crate::options::Options;
 use crate::path::{ident_segment, join};
+use crate::request::PreparedRequest;
 use crate::response::Response;
 
 /// A path template bound to a client: `v3/payscore/serviceorder/{out_order_no}/modify`.
@@ -139,7 +140,8 @@ impl Chain {
         self.send(Method::DELETE, options.into())
     }
 
-    /// Sends with any method; the verbs above are shorthands.
+    /// Sends with any method; the verbs above are shorthands. Nothing
+    /// happens until the future is polled, so the signature is fresh.
     pub fn send(
         &self,
         method: Method,
@@ -147,7 +149,16 @@ impl Chain {
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
         let inner = self.inner.clone();
         let path = self.path.clone();
-        async move { inner.execute(method, &path, options).await }
+        async move {
+            let request = inner.prepare(method, &path, options)?;
+            inner.send(request).await
+        }
+    }
+
+    /// Fills and assembles the request without signing or sending it: see
+    /// exactly what would go on the wire.
+    pub fn prepare(&self, method: Method, options: Options) -> Result<PreparedRequest> {
+        self.inner.prepare(method, &self.path, options)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::error::{ApiError, Error, Result};
 use crate::keys::{read_file, PrivateKey, WechatpayKey};
 use crate::options::{Body, Options};
 use crate::path::{encode_component, join, Template};
+use crate::request::PreparedRequest;
 use crate::response::Response;
 use crate::sign::{unix_now, RequestSigner};
 use crate::verify::headers::{REQUEST_ID, SERIAL};
@@ -73,6 +74,8 @@ pub(crate) struct Inner {
     base_url: String,
     http: reqwest::Client,
     user_agent: HeaderValue,
+    /// `Wechatpay-Serial` sent on every request.
+    preferred_serial: HeaderValue,
 }
 
 impl Client {
@@ -144,13 +147,13 @@ impl fmt::Debug for Inner {
 }
 
 impl Inner {
-    /// Fills, signs, sends and verifies one request.
-    pub(crate) async fn execute(
+    /// Fills the template and assembles method, URL, headers and body.
+    pub(crate) fn prepare(
         &self,
         method: Method,
         template: &str,
         options: Options,
-    ) -> Result<Response> {
+    ) -> Result<PreparedRequest> {
         if let Some(error) = options.error {
             return Err(error);
         }
@@ -159,45 +162,55 @@ impl Inner {
                 "`{template}` is an APIv2 (XML) endpoint; this version of wechatpay-chain speaks APIv3 only"
             )));
         }
-        let url = self.url(template, &options.params, &options.query)?;
-        let canonical = &url[url::Position::BeforePath..];
-        let body = options
-            .body
-            .as_ref()
-            .map(Body::bytes)
-            .cloned()
-            .unwrap_or_default();
-        let authorization = self.signer.sign(method.as_str(), canonical, &body)?;
-        let path_only = url.path().trim_start_matches('/').to_owned();
-
+        let (url, relative_path) = self.url(template, &options.params, &options.query)?;
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.user_agent.clone());
         if options.body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        if let Ok(serial) = HeaderValue::from_str(self.verifier.preferred_id()) {
-            headers.insert(SERIAL, serial);
-        }
+        headers.insert(SERIAL, self.preferred_serial.clone());
         // Caller's headers win (a `Wechatpay-Serial` chosen for encryption, a
         // content type for a raw body); the SDK-owned ones were refused earlier.
         for (name, value) in &options.headers {
             headers.insert(name, value.clone());
         }
+        Ok(PreparedRequest {
+            method,
+            url,
+            relative_path,
+            headers,
+            body: options.body.map(Body::into_bytes),
+            skip_verification: options.skip_verification,
+        })
+    }
+
+    /// Signs, sends and verifies one request.
+    pub(crate) async fn send(&self, request: PreparedRequest) -> Result<Response> {
+        let authorization = self.signer.sign(
+            request.method.as_str(),
+            request.canonical_url(),
+            request.body(),
+        )?;
         let mut auth = HeaderValue::from_str(&authorization.to_string()).map_err(|_| {
             Error::Config("mchid or merchant serial is not printable ASCII".to_owned())
         })?;
         auth.set_sensitive(true);
+        let expects_signature = request.expects_signature();
+        let PreparedRequest {
+            method,
+            url,
+            mut headers,
+            body,
+            ..
+        } = request;
         headers.insert(AUTHORIZATION, auth);
 
-        let mut request = self
-            .http
-            .request(method.clone(), url.clone())
-            .headers(headers);
-        if options.body.is_some() {
-            request = request.body(body);
+        let mut http = self.http.request(method, url).headers(headers);
+        if let Some(body) = body {
+            http = http.body(body);
         }
-        let answer = request.send().await.map_err(transport)?;
+        let answer = http.send().await.map_err(transport)?;
         let status = answer.status().as_u16();
         let headers = answer.headers().clone();
         let bytes = answer.bytes().await.map_err(transport)?;
@@ -209,27 +222,26 @@ impl Inner {
         if !(200..300).contains(&status) {
             return Err(ApiError::from_response(status, request_id.as_deref(), bytes).into());
         }
-        let unsigned = options.skip_verification
-            || (method == Method::GET && is_unsigned_download(&path_only, &self.base_path()));
-        let verified_by = if unsigned {
-            None
-        } else {
+        let verified_by = if expects_signature {
             let id = self
                 .verifier
                 .verify(&headers, &bytes, unix_now())
                 .map_err(|kind| Error::Verify { kind, request_id })?;
             Some(id.to_owned())
+        } else {
+            None
         };
         Ok(Response::new(status, headers, bytes, verified_by))
     }
 
-    /// `base_url` + filled template + `?query`, every value percent-encoded.
+    /// `base_url` + filled template + `?query`, every value percent-encoded;
+    /// also returns the filled template alone.
     fn url(
         &self,
         template: &str,
         params: &[(String, String)],
         query: &[(String, String)],
-    ) -> Result<Url> {
+    ) -> Result<(Url, String)> {
         let parsed = Template::parse(template)?;
         if let Some((key, _)) = params.iter().find(|(key, _)| !parsed.has_placeholder(key)) {
             return Err(Error::UnknownOption {
@@ -259,14 +271,7 @@ impl Inner {
                 .join("&");
             url.set_query(Some(&text));
         }
-        Ok(url)
-    }
-
-    /// Path prefix of the base URL without slashes, e.g. `hk` for `https://host/hk/`.
-    fn base_path(&self) -> String {
-        Url::parse(&self.base_url)
-            .map(|u| u.path().trim_matches('/').to_owned())
-            .unwrap_or_default()
+        Ok((url, path))
     }
 }
 
@@ -276,23 +281,6 @@ fn transport(error: reqwest::Error) -> Error {
     } else {
         Error::Transport(error)
     }
-}
-
-/// Whether `path` (no leading slash, base path included) is an unsigned download.
-fn is_unsigned_download(path: &str, base_path: &str) -> bool {
-    let path = match base_path {
-        "" => path,
-        prefix => path
-            .strip_prefix(prefix)
-            .map(|p| p.trim_start_matches('/'))
-            .unwrap_or(path),
-    };
-    if UNSIGNED_DOWNLOADS.contains(&path) {
-        return true;
-    }
-    // Complaint images: `v3/merchant-service/images/{media_id}`, but not the upload.
-    path.strip_prefix("v3/merchant-service/images/")
-        .is_some_and(|media| media != "upload" && !media.is_empty() && !media.contains('/'))
 }
 
 /// Key material given to the builder: PEM bytes or a file to read at build.
@@ -482,6 +470,8 @@ impl ClientBuilder {
             )));
         }
         let verifier = Verifier::new(keys)?;
+        let preferred_serial = HeaderValue::from_str(verifier.preferred_id())
+            .map_err(|_| config("the WeChat Pay key id is not printable ASCII"))?;
 
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let user_agent = user_agent(self.user_agent.as_deref())?;
@@ -501,6 +491,7 @@ impl ClientBuilder {
                 base_url,
                 http,
                 user_agent,
+                preferred_serial,
             }),
             nodes: Arc::default(),
         })

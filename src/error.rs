@@ -191,7 +191,7 @@ pub enum VerifyError {
 /// let err = ApiError::from_response(
 ///     404,
 ///     Some("08F78BB5AF0D11ED"),
-///     br#"{"code":"ORDER_NOT_EXIST","message":"订单不存在"}"#.to_vec().into(),
+///     r#"{"code":"ORDER_NOT_EXIST","message":"订单不存在"}"#.into(),
 /// );
 /// assert_eq!(err.code, "ORDER_NOT_EXIST");
 /// assert_eq!(err.request_id.as_deref(), Some("08F78BB5AF0D11ED"));

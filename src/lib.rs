@@ -72,6 +72,7 @@ pub mod error;
 pub mod keys;
 pub mod options;
 pub mod path;
+pub mod request;
 pub mod response;
 pub mod sign;
 pub mod verify;
@@ -80,7 +81,9 @@ pub use crate::chain::Chain;
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::{ApiError, Error, Result, VerifyError};
 pub use crate::options::Options;
+pub use crate::request::PreparedRequest;
 pub use crate::response::Response;
+pub use reqwest::Method;
 pub use serde_json::{json, Value};
 
 /// Chain style: `chain!(client.v3.payscore.serviceorder._out_order_no_.modify)`.

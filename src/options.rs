@@ -67,6 +67,12 @@ impl Body {
             Body::Json(b) | Body::Raw(b) => b,
         }
     }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Json(b) | Body::Raw(b) => b,
+        }
+    }
 }
 
 impl Options {

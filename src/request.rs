@@ -1,0 +1,83 @@
+//! A request ready to be signed: the exact method, URL, headers and body
+//! that will go on the wire. Useful to look at before sending (a dry run)
+//! and to measure the SDK's own overhead.
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+
+use crate::client::UNSIGNED_DOWNLOADS;
+
+/// Everything about a request except its `Authorization`, which is computed
+/// when it is sent (so the timestamp is fresh).
+///
+/// ```
+/// use wechatpay_chain::{json, Method};
+/// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+/// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+/// #     .private_key_file("tests/data/merchant_key.pem")
+/// #     .platform_certificate_file("tests/data/platform_cert.pem").build()?;
+///
+/// let request = client
+///     .chain("v3/payscore/serviceorder/{out_order_no}/modify")
+///     .prepare(Method::POST, json!({"out_order_no": "a/b", "json": {"total_amount": 1}}).into())?;
+/// assert_eq!(request.canonical_url(), "/v3/payscore/serviceorder/a%2Fb/modify");
+/// assert_eq!(request.body(), br#"{"total_amount":1}"#);
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// The filled template, relative to the base URL, without the query.
+    pub(crate) relative_path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Bytes>,
+    pub(crate) skip_verification: bool,
+}
+
+impl PreparedRequest {
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The full URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// What the signature covers as URL: the request-target exactly as sent,
+    /// path plus `?query`, no scheme and no host.
+    pub fn canonical_url(&self) -> &str {
+        &self.url[url::Position::BeforePath..]
+    }
+
+    /// The headers, `Authorization` not yet among them.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body bytes that are signed and sent (empty when there is none).
+    pub fn body(&self) -> &[u8] {
+        self.body.as_deref().unwrap_or_default()
+    }
+
+    /// Whether a 2xx answer must carry a valid WeChat Pay signature: true
+    /// unless the caller opted out or the endpoint is an unsigned download.
+    pub fn expects_signature(&self) -> bool {
+        !(self.skip_verification
+            || (self.method == Method::GET && is_unsigned_download(&self.relative_path)))
+    }
+}
+
+/// Whether `path` (relative to the base URL) is a download WeChat Pay
+/// answers without a signature.
+fn is_unsigned_download(path: &str) -> bool {
+    if UNSIGNED_DOWNLOADS.contains(&path) {
+        return true;
+    }
+    // Complaint images: `v3/merchant-service/images/{media_id}`, but not the upload.
+    path.strip_prefix("v3/merchant-service/images/")
+        .is_some_and(|media| media != "upload" && !media.is_empty() && !media.contains('/'))
+}
