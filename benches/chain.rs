@@ -19,7 +19,9 @@ use wechatpay_chain::verify::Verifier;
 use wechatpay_chain::{json, Client, Method, Options};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -60,7 +62,9 @@ fn prepare(c: &mut Criterion) {
     });
     c.bench_function("prepare/index+builder", |b| {
         b.iter(|| {
-            let options = Options::new().path("out_order_no", "1234323JKHDFE1243252").json(&body);
+            let options = Options::new()
+                .path("out_order_no", "1234323JKHDFE1243252")
+                .json(&body);
             black_box(client[TEMPLATE].prepare(Method::POST, options))
         })
     });
@@ -68,20 +72,38 @@ fn prepare(c: &mut Criterion) {
 
 fn sign(c: &mut Criterion) {
     let key = PrivateKey::from_pem(&read("merchant_key.pem")).expect("key");
-    let signer = RequestSigner::new("1900000109", "3775B6A45ACD588826D15E583A95F5DD2A00B0D8", key.clone());
+    let signer = RequestSigner::new(
+        "1900000109",
+        "3775B6A45ACD588826D15E583A95F5DD2A00B0D8",
+        key.clone(),
+    );
     let body = serde_json::to_vec(&modify_body()).expect("json");
     let url = "/v3/payscore/serviceorder/1234323JKHDFE1243252/modify";
-    let message = request_message("POST", url, 1795305600, "593BEC0C930BF1AFEB40B4A08C8FB242", &body);
+    let message = request_message(
+        "POST",
+        url,
+        1795305600,
+        "593BEC0C930BF1AFEB40B4A08C8FB242",
+        &body,
+    );
     let mut group = c.benchmark_group("sign");
     group.bench_function("openssl", |b| {
         b.iter(|| {
-            let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key.as_pkey()).expect("signer");
+            let mut signer =
+                openssl::sign::Signer::new(MessageDigest::sha256(), key.as_pkey()).expect("signer");
             signer.update(black_box(&message)).expect("update");
             black_box(signer.sign_to_vec().expect("sign"))
         })
     });
     group.bench_function("sdk", |b| {
-        b.iter(|| black_box(signer.sign("POST", black_box(url), black_box(&body)).expect("sign").to_string()))
+        b.iter(|| {
+            black_box(
+                signer
+                    .sign("POST", black_box(url), black_box(&body))
+                    .expect("sign")
+                    .to_string(),
+            )
+        })
     });
     group.finish();
 }
@@ -103,17 +125,25 @@ fn verify(c: &mut Criterion) {
     ] {
         headers.insert(name, HeaderValue::from_str(&value).expect("header"));
     }
-    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &signature).expect("b64");
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &signature)
+        .expect("b64");
     let mut group = c.benchmark_group("verify");
     group.bench_function("openssl", |b| {
         b.iter(|| {
-            let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), cert.as_pkey()).expect("verifier");
+            let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), cert.as_pkey())
+                .expect("verifier");
             v.update(black_box(&message)).expect("update");
             black_box(v.verify(&raw).expect("verify"))
         })
     });
     group.bench_function("sdk", |b| {
-        b.iter(|| black_box(verifier.verify(black_box(&headers), black_box(body), now).is_ok()))
+        b.iter(|| {
+            black_box(
+                verifier
+                    .verify(black_box(&headers), black_box(body), now)
+                    .is_ok(),
+            )
+        })
     });
     group.finish();
 }

@@ -20,7 +20,9 @@ use wechatpay_chain::{chain, json, Client, Value};
 const ORDER_NO: &str = "1234323JKHDFE1243252";
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -43,9 +45,19 @@ fn signed_by_merchant(req: &HttpMockRequest) -> bool {
             .unwrap_or_default()
             .to_owned()
     };
-    let target = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     let timestamp = field("timestamp").parse().unwrap_or(0);
-    let message = request_message(req.method_str(), &target, timestamp, &field("nonce_str"), req.body_ref());
+    let message = request_message(
+        req.method_str(),
+        &target,
+        timestamp,
+        &field("nonce_str"),
+        req.body_ref(),
+    );
     verify_sha256_rsa(&key, &message, &field("signature"))
 }
 
@@ -62,7 +74,10 @@ fn signed_answer(server: &MockServer, path: &str, status: u16, body: &str) -> Re
             .header("Wechatpay-Timestamp", timestamp)
             .header("Wechatpay-Nonce", nonce)
             .header("Wechatpay-Signature", signature)
-            .header("Wechatpay-Serial", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1")
+            .header(
+                "Wechatpay-Serial",
+                "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            )
             .header("Request-ID", "08F78BB5AF0D11ED8E1C0A58E7B4E7A4")
             .body(body);
     });
@@ -74,9 +89,24 @@ async fn main() -> Result<(), Failure> {
     let server = MockServer::start_async().await;
     let order = json!({"out_order_no": ORDER_NO, "state": "DOING", "state_description": "MCH_COMPLETE", "total_amount": 39900});
     let paid = json!({"out_order_no": ORDER_NO, "state": "DONE", "total_amount": 39900});
-    signed_answer(&server, &format!("/v3/payscore/serviceorder/{ORDER_NO}/modify"), 200, &order.to_string())?;
-    signed_answer(&server, &format!("/v3/payscore/partner/serviceorder/{ORDER_NO}/modify"), 204, "")?;
-    signed_answer(&server, &format!("/v3/payscore/serviceorder/{ORDER_NO}/sync"), 200, &paid.to_string())?;
+    signed_answer(
+        &server,
+        &format!("/v3/payscore/serviceorder/{ORDER_NO}/modify"),
+        200,
+        &order.to_string(),
+    )?;
+    signed_answer(
+        &server,
+        &format!("/v3/payscore/partner/serviceorder/{ORDER_NO}/modify"),
+        204,
+        "",
+    )?;
+    signed_answer(
+        &server,
+        &format!("/v3/payscore/serviceorder/{ORDER_NO}/sync"),
+        200,
+        &paid.to_string(),
+    )?;
 
     let client = Client::builder()
         .mchid("1900000109")
@@ -99,12 +129,23 @@ async fn main() -> Result<(), Failure> {
 
     // direct merchant, three styles: 200 with the order
     let styles = [
-        ("string", client.chain("v3/payscore/serviceorder/{out_order_no}/modify")),
-        ("index", client["v3/payscore/serviceorder/{out_order_no}/modify"].clone()),
-        ("chain!", chain!(client.v3.payscore.serviceorder._out_order_no_.modify)),
+        (
+            "string",
+            client.chain("v3/payscore/serviceorder/{out_order_no}/modify"),
+        ),
+        (
+            "index",
+            client["v3/payscore/serviceorder/{out_order_no}/modify"].clone(),
+        ),
+        (
+            "chain!",
+            chain!(client.v3.payscore.serviceorder._out_order_no_.modify),
+        ),
     ];
     for (style, node) in styles {
-        let res = node.post(json!({"out_order_no": ORDER_NO, "json": modify})).await?;
+        let res = node
+            .post(json!({"out_order_no": ORDER_NO, "json": modify}))
+            .await?;
         let body: Value = res.json()?;
         println!(
             "modify ({style:6}) -> {} verified by {}: state {} total_amount {}",
@@ -121,7 +162,11 @@ async fn main() -> Result<(), Failure> {
     let res = client["v3/payscore/partner/serviceorder/{out_order_no}/modify"]
         .post(json!({"out_order_no": ORDER_NO, "json": partner}))
         .await?;
-    println!("partner modify  -> {} verified by {}", res.status(), res.verified_by().unwrap_or("-"));
+    println!(
+        "partner modify  -> {} verified by {}",
+        res.status(),
+        res.verified_by().unwrap_or("-")
+    );
     if res.status() != 204 {
         return Err("partner modify should answer 204".into());
     }
@@ -135,7 +180,11 @@ async fn main() -> Result<(), Failure> {
         }))
         .await?;
     let body: Value = res.json()?;
-    println!("sync            -> {} state {}", res.status(), body["state"]);
+    println!(
+        "sync            -> {} state {}",
+        res.status(),
+        body["state"]
+    );
     if body["state"] != "DONE" {
         return Err("sync should leave the order DONE".into());
     }

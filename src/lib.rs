@@ -86,6 +86,11 @@ pub use crate::response::Response;
 pub use reqwest::Method;
 pub use serde_json::{json, Value};
 
+/// README.md's examples, compiled as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Chain style: `chain!(client.v3.payscore.serviceorder._out_order_no_.modify)`.
 ///
 /// The first token is a [`Client`] or a [`Chain`] (a variable, or any
