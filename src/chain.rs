@@ -77,8 +77,8 @@ impl Chain {
     /// ```
     /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
     /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
-    /// #     .private_key_file("tests/data/merchant_key.pem")
-    /// #     .platform_certificate_file("tests/data/platform_cert.pem").build()?;
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
     /// let node = client.chain("v3").chain("pay/transactions").chain("{out_trade_no}");
     /// assert_eq!(node.template(), "v3/pay/transactions/{out_trade_no}");
     /// # Ok::<(), wechatpay_chain::Error>(())

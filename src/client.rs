@@ -53,9 +53,9 @@ pub const UNSIGNED_DOWNLOADS: [&str; 6] = [
 /// let client = Client::builder()
 ///     .mchid("1900000109")
 ///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
-///     .private_key_file("tests/data/merchant_key.pem")
-///     .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "tests/data/wechatpay_pub_key.pem")
-///     .platform_certificate_file("tests/data/platform_cert.pem")
+///     .private_key_file("src/mock/data/merchant_key.pem")
+///     .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "src/mock/data/wechatpay_pub_key.pem")
+///     .platform_certificate_file("src/mock/data/platform_cert.pem")
 ///     .build()?;
 /// assert_eq!(client.preferred_serial(), "PUB_KEY_ID_0119000001092026010100000000000001");
 /// assert!(!format!("{client:?}").contains("PRIVATE"));

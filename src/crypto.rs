@@ -17,7 +17,7 @@ use crate::error::Result;
 /// use openssl::pkey::PKey;
 /// use wechatpay_chain::crypto::{sign_sha256_rsa, verify_sha256_rsa};
 ///
-/// let pem = std::fs::read("tests/data/merchant_key.pem")?;
+/// let pem = std::fs::read("src/mock/data/merchant_key.pem")?;
 /// let key = PKey::private_key_from_pem(&pem)?;
 /// let signature = sign_sha256_rsa(&key, b"hello\n")?;
 /// assert!(verify_sha256_rsa(&key, b"hello\n", &signature));
@@ -36,7 +36,7 @@ pub fn sign_sha256_rsa<T: HasPrivate>(key: &PKeyRef<T>, message: &[u8]) -> Resul
 /// use openssl::pkey::PKey;
 /// use wechatpay_chain::crypto::verify_sha256_rsa;
 ///
-/// let pem = std::fs::read("tests/data/wechatpay_pub_key.pem")?;
+/// let pem = std::fs::read("src/mock/data/wechatpay_pub_key.pem")?;
 /// let key = PKey::public_key_from_pem(&pem)?;
 /// assert!(!verify_sha256_rsa(&key, b"x", "WECHATPAY/SIGNTEST/abc"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -76,4 +76,71 @@ pub fn random_alphanumeric(count: usize) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Length of the AES-256-GCM tag WeChat Pay appends to ciphertexts.
+pub const GCM_TAG_LEN: usize = 16;
+
+/// AES-256-GCM encryption as WeChat Pay does it for notifications and
+/// certificates: returns base64 of ciphertext ‖ 16-byte tag.
+///
+/// ```
+/// use wechatpay_chain::crypto::{aes_256_gcm_decrypt, aes_256_gcm_encrypt};
+///
+/// let key = b"0123456789abcdef0123456789abcdef";
+/// let sealed = aes_256_gcm_encrypt(key, b"0123456789ab", b"certificate", b"hello")?;
+/// assert_eq!(sealed, "8cyLViwuyN4D6+jaX5Ea+OGy5PP9");
+/// assert_eq!(aes_256_gcm_decrypt(key, b"0123456789ab", b"certificate", &sealed)?, b"hello");
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+pub fn aes_256_gcm_encrypt(key: &[u8; 32], nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<String> {
+    let mut tag = [0u8; GCM_TAG_LEN];
+    let mut sealed = openssl::symm::encrypt_aead(
+        openssl::symm::Cipher::aes_256_gcm(),
+        key,
+        Some(nonce),
+        aad,
+        plaintext,
+        &mut tag,
+    )?;
+    sealed.extend_from_slice(&tag);
+    Ok(BASE64.encode(sealed))
+}
+
+/// Why an AES-256-GCM ciphertext could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AeadError {
+    /// The ciphertext is not valid base64.
+    #[error("ciphertext is not valid base64")]
+    Base64,
+    /// Shorter than the 16-byte tag.
+    #[error("ciphertext is {0} bytes, shorter than the 16-byte GCM tag")]
+    Truncated(usize),
+    /// Wrong key, nonce or associated data, or a tampered ciphertext.
+    #[error("authentication failed: wrong APIv3 key, nonce or associated_data, or a tampered ciphertext")]
+    Authentication,
+}
+
+/// Opens base64 ciphertext ‖ tag with AES-256-GCM.
+pub fn aes_256_gcm_decrypt(
+    key: &[u8; 32],
+    nonce: &[u8],
+    aad: &[u8],
+    ciphertext_b64: &str,
+) -> std::result::Result<Vec<u8>, AeadError> {
+    let sealed = BASE64.decode(ciphertext_b64).map_err(|_| AeadError::Base64)?;
+    if sealed.len() < GCM_TAG_LEN {
+        return Err(AeadError::Truncated(sealed.len()));
+    }
+    let (ciphertext, tag) = sealed.split_at(sealed.len() - GCM_TAG_LEN);
+    openssl::symm::decrypt_aead(
+        openssl::symm::Cipher::aes_256_gcm(),
+        key,
+        Some(nonce),
+        aad,
+        ciphertext,
+        tag,
+    )
+    .map_err(|_| AeadError::Authentication)
 }

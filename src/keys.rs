@@ -20,7 +20,7 @@ pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
 /// ```
 /// use wechatpay_chain::keys::PrivateKey;
 ///
-/// let key = PrivateKey::from_pem_file("tests/data/merchant_key.pem")?;
+/// let key = PrivateKey::from_pem_file("src/mock/data/merchant_key.pem")?;
 /// assert_eq!(format!("{key:?}"), "PrivateKey(RSA-2048, redacted)");
 /// # Ok::<(), wechatpay_chain::Error>(())
 /// ```
@@ -93,11 +93,11 @@ pub enum KeySource {
 /// ```
 /// use wechatpay_chain::keys::WechatpayKey;
 ///
-/// let pem = std::fs::read("tests/data/platform_cert.pem")?;
+/// let pem = std::fs::read("src/mock/data/platform_cert.pem")?;
 /// let key = WechatpayKey::from_certificate_pem(&pem)?;
 /// assert_eq!(key.id(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
 ///
-/// let pem = std::fs::read("tests/data/wechatpay_pub_key.pem")?;
+/// let pem = std::fs::read("src/mock/data/wechatpay_pub_key.pem")?;
 /// let key = WechatpayKey::from_public_key_pem("PUB_KEY_ID_0119000001092026010100000000000001", &pem)?;
 /// assert!(key.id().starts_with("PUB_KEY_ID_"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -103,8 +103,8 @@ struct ReadmeDoctests;
 /// use wechatpay_chain::chain;
 /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
 /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
-/// #     .private_key_file("tests/data/merchant_key.pem")
-/// #     .platform_certificate_file("tests/data/platform_cert.pem").build()?;
+/// #     .private_key_file("src/mock/data/merchant_key.pem")
+/// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
 ///
 /// let node = chain!(client.v3.merchantService.complaintsV2._complaint_id_.response);
 /// assert_eq!(node.template(), "v3/merchant-service/complaints-v2/{complaint_id}/response");

@@ -15,8 +15,8 @@ use crate::client::UNSIGNED_DOWNLOADS;
 /// use wechatpay_chain::{json, Method};
 /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
 /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
-/// #     .private_key_file("tests/data/merchant_key.pem")
-/// #     .platform_certificate_file("tests/data/platform_cert.pem").build()?;
+/// #     .private_key_file("src/mock/data/merchant_key.pem")
+/// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
 ///
 /// let request = client
 ///     .chain("v3/payscore/serviceorder/{out_order_no}/modify")

@@ -99,6 +99,62 @@ impl fmt::Display for Authorization {
     }
 }
 
+impl Authorization {
+    /// Parses an `Authorization` header value as WeChat Pay does: the scheme,
+    /// one space, then `key="value"` pairs separated by commas, in any order.
+    /// The error says which part is wrong.
+    ///
+    /// ```
+    /// use wechatpay_chain::sign::Authorization;
+    ///
+    /// let auth = Authorization::parse(
+    ///     r#"WECHATPAY2-SHA256-RSA2048 serial_no="ABC",timestamp="1795305600",mchid="1900000109",nonce_str="N",signature="S""#,
+    /// )?;
+    /// assert_eq!(auth.mchid, "1900000109");
+    /// assert_eq!(auth.timestamp, 1795305600);
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn parse(header: &str) -> std::result::Result<Self, String> {
+        let params = header
+            .strip_prefix(SCHEME)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .ok_or_else(|| format!("the scheme must be `{SCHEME} ` followed by the parameters"))?;
+        let mut fields: [Option<&str>; 5] = [None; 5];
+        const NAMES: [&str; 5] = ["mchid", "serial_no", "timestamp", "nonce_str", "signature"];
+        for pair in params.split(',') {
+            let (name, value) = pair
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not name=\"value\""))?;
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .ok_or_else(|| format!("the value of `{name}` must be double-quoted"))?;
+            let slot = NAMES
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| format!("unknown parameter `{name}`"))?;
+            if fields[slot].replace(value).is_some() {
+                return Err(format!("parameter `{name}` appears twice"));
+            }
+        }
+        let field = |i: usize| fields[i].ok_or_else(|| format!("parameter `{}` is missing", NAMES[i]));
+        let timestamp_text = field(2)?;
+        if timestamp_text.is_empty() || !timestamp_text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("timestamp `{timestamp_text}` is not an integer"));
+        }
+        Ok(Authorization {
+            mchid: field(0)?.to_owned(),
+            serial_no: field(1)?.to_owned(),
+            timestamp: timestamp_text
+                .parse()
+                .map_err(|_| format!("timestamp `{timestamp_text}` is out of range"))?,
+            nonce_str: field(3)?.to_owned(),
+            signature: field(4)?.to_owned(),
+        })
+    }
+}
+
 impl fmt::Debug for Authorization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authorization")
@@ -117,7 +173,7 @@ impl fmt::Debug for Authorization {
 /// use wechatpay_chain::keys::PrivateKey;
 /// use wechatpay_chain::sign::RequestSigner;
 ///
-/// let key = PrivateKey::from_pem_file("tests/data/merchant_key.pem")?;
+/// let key = PrivateKey::from_pem_file("src/mock/data/merchant_key.pem")?;
 /// let signer = RequestSigner::new("1900000109", "3775B6A45ACD588826D15E583A95F5DD2A00B0D8", key);
 /// let auth = signer.sign_at("GET", "/v3/certificates", b"", 1795305600, "593BEC0C930BF1AFEB40B4A08C8FB242")?;
 /// assert!(auth.to_string().starts_with("WECHATPAY2-SHA256-RSA2048 mchid=\"1900000109\""));

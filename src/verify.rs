@@ -41,7 +41,7 @@ pub mod headers {
 /// use wechatpay_chain::keys::WechatpayKey;
 /// use wechatpay_chain::verify::Verifier;
 ///
-/// let pem = std::fs::read("tests/data/platform_cert.pem")?;
+/// let pem = std::fs::read("src/mock/data/platform_cert.pem")?;
 /// let verifier = Verifier::new(vec![WechatpayKey::from_certificate_pem(&pem)?])?;
 /// assert_eq!(verifier.preferred_id(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
