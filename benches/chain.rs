@@ -20,7 +20,11 @@ use wechatpay_chain::{json, Client, Method, Options};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(if name.ends_with(".pem") { "src/mock/data" } else { "tests/data" })
+        .join(if name.ends_with(".pem") {
+            "src/mock/data"
+        } else {
+            "tests/data"
+        })
         .join(name)
 }
 

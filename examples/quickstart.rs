@@ -21,7 +21,11 @@ const ORDER_NO: &str = "1234323JKHDFE1243252";
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(if name.ends_with(".pem") { "src/mock/data" } else { "tests/data" })
+        .join(if name.ends_with(".pem") {
+            "src/mock/data"
+        } else {
+            "tests/data"
+        })
         .join(name)
 }
 

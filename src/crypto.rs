@@ -93,7 +93,12 @@ pub const GCM_TAG_LEN: usize = 16;
 /// assert_eq!(aes_256_gcm_decrypt(key, b"0123456789ab", b"certificate", &sealed)?, b"hello");
 /// # Ok::<(), wechatpay_chain::Error>(())
 /// ```
-pub fn aes_256_gcm_encrypt(key: &[u8; 32], nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<String> {
+pub fn aes_256_gcm_encrypt(
+    key: &[u8; 32],
+    nonce: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<String> {
     let mut tag = [0u8; GCM_TAG_LEN];
     let mut sealed = openssl::symm::encrypt_aead(
         openssl::symm::Cipher::aes_256_gcm(),
@@ -129,7 +134,9 @@ pub fn aes_256_gcm_decrypt(
     aad: &[u8],
     ciphertext_b64: &str,
 ) -> std::result::Result<Vec<u8>, AeadError> {
-    let sealed = BASE64.decode(ciphertext_b64).map_err(|_| AeadError::Base64)?;
+    let sealed = BASE64
+        .decode(ciphertext_b64)
+        .map_err(|_| AeadError::Base64)?;
     if sealed.len() < GCM_TAG_LEN {
         return Err(AeadError::Truncated(sealed.len()));
     }

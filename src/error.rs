@@ -119,6 +119,16 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// A local file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done (`binding 127.0.0.1:0`, `writing mock.json`).
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// OpenSSL failed on an operation that should not fail.
     #[error("crypto: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),

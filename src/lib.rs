@@ -70,6 +70,9 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod keys;
+#[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
+pub mod mock;
 pub mod options;
 pub mod path;
 pub mod request;

@@ -73,7 +73,7 @@ impl PreparedRequest {
 
 /// Whether `path` (relative to the base URL) is a download WeChat Pay
 /// answers without a signature.
-fn is_unsigned_download(path: &str) -> bool {
+pub(crate) fn is_unsigned_download(path: &str) -> bool {
     if UNSIGNED_DOWNLOADS.contains(&path) {
         return true;
     }

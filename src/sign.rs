@@ -138,7 +138,8 @@ impl Authorization {
                 return Err(format!("parameter `{name}` appears twice"));
             }
         }
-        let field = |i: usize| fields[i].ok_or_else(|| format!("parameter `{}` is missing", NAMES[i]));
+        let field =
+            |i: usize| fields[i].ok_or_else(|| format!("parameter `{}` is missing", NAMES[i]));
         let timestamp_text = field(2)?;
         if timestamp_text.is_empty() || !timestamp_text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("timestamp `{timestamp_text}` is not an integer"));

@@ -160,14 +160,32 @@ fn aes_256_gcm_vectors_round_trip() {
     for v in common::vectors()["aes_256_gcm"].as_array().unwrap() {
         let s = |k: &str| v[k].as_str().unwrap();
         let key: [u8; 32] = s("key").as_bytes().try_into().unwrap();
-        let sealed = aes_256_gcm_encrypt(&key, s("nonce").as_bytes(), s("associated_data").as_bytes(), s("plaintext").as_bytes()).unwrap();
+        let sealed = aes_256_gcm_encrypt(
+            &key,
+            s("nonce").as_bytes(),
+            s("associated_data").as_bytes(),
+            s("plaintext").as_bytes(),
+        )
+        .unwrap();
         assert_eq!(sealed, s("ciphertext"));
-        let opened = aes_256_gcm_decrypt(&key, s("nonce").as_bytes(), s("associated_data").as_bytes(), s("ciphertext")).unwrap();
+        let opened = aes_256_gcm_decrypt(
+            &key,
+            s("nonce").as_bytes(),
+            s("associated_data").as_bytes(),
+            s("ciphertext"),
+        )
+        .unwrap();
         assert_eq!(opened, s("plaintext").as_bytes());
         let wrong = aes_256_gcm_decrypt(&key, s("nonce").as_bytes(), b"other", s("ciphertext"));
         assert_eq!(wrong, Err(AeadError::Authentication));
     }
     let key = [0u8; 32];
-    assert_eq!(aes_256_gcm_decrypt(&key, b"0123456789ab", b"", "!!"), Err(AeadError::Base64));
-    assert_eq!(aes_256_gcm_decrypt(&key, b"0123456789ab", b"", "AAAA"), Err(AeadError::Truncated(3)));
+    assert_eq!(
+        aes_256_gcm_decrypt(&key, b"0123456789ab", b"", "!!"),
+        Err(AeadError::Base64)
+    );
+    assert_eq!(
+        aes_256_gcm_decrypt(&key, b"0123456789ab", b"", "AAAA"),
+        Err(AeadError::Truncated(3))
+    );
 }

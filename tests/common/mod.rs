@@ -21,7 +21,11 @@ pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0119000001092026010100000000000001";
 
 pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(if name.ends_with(".pem") { "src/mock/data" } else { "tests/data" })
+        .join(if name.ends_with(".pem") {
+            "src/mock/data"
+        } else {
+            "tests/data"
+        })
         .join(name)
 }
 

@@ -1,0 +1,149 @@
+//! The endpoint corpus as a router: every APIv3 operation WeChat Pay
+//! publishes, matched by method and path template.
+
+use percent_encoding::percent_decode_str;
+
+/// The corpus, embedded: METHOD, PATH, API, RESPONSES, … (tab-separated).
+pub const ENDPOINTS_TSV: &str = include_str!("data/endpoints.tsv");
+
+/// One operation of the corpus.
+#[derive(Debug, Clone)]
+pub(crate) struct Operation {
+    pub(crate) method: String,
+    pub(crate) template: String,
+    /// First success status the documentation lists (200, 202, 204).
+    pub(crate) status: u16,
+}
+
+/// What a request path matched.
+#[derive(Debug)]
+pub(crate) enum Route<'a> {
+    Found {
+        operation: &'a Operation,
+        /// Placeholder names and their percent-decoded values.
+        params: Vec<(String, String)>,
+    },
+    /// The path exists, not with this method.
+    MethodNotAllowed {
+        allowed: Vec<&'a str>,
+    },
+    NotFound,
+}
+
+/// APIv3 operations of the corpus.
+pub(crate) struct Catalog {
+    operations: Vec<Operation>,
+}
+
+impl Catalog {
+    pub(crate) fn load() -> Self {
+        let mut lines = ENDPOINTS_TSV.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name);
+        let (Some(method), Some(path), Some(api), Some(responses)) = (
+            column("METHOD"),
+            column("PATH"),
+            column("API"),
+            column("RESPONSES"),
+        ) else {
+            return Catalog {
+                operations: Vec::new(),
+            };
+        };
+        let operations = lines
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                if fields.get(api) != Some(&"v3") {
+                    return None;
+                }
+                let status = fields
+                    .get(responses)?
+                    .split(',')
+                    .filter_map(|s| s.trim().parse().ok())
+                    .next()
+                    .unwrap_or(200);
+                Some(Operation {
+                    method: fields.get(method)?.to_string(),
+                    template: fields.get(path)?.to_string(),
+                    status,
+                })
+            })
+            .collect();
+        Catalog { operations }
+    }
+
+    /// Number of operations.
+    pub(crate) fn len(&self) -> usize {
+        self.operations.len()
+    }
+
+    /// Matches `path` (relative, percent-encoded, no query). A literal
+    /// segment beats a placeholder at the first place two templates differ,
+    /// so `images/upload` wins over `images/{media_id}`.
+    pub(crate) fn route(&self, method: &str, path: &str) -> Route<'_> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut best: Option<(Vec<bool>, &str)> = None;
+        for op in &self.operations {
+            if let Some(shape) = shape_of(&op.template, &segments) {
+                if best.as_ref().is_none_or(|(b, _)| shape > *b) {
+                    best = Some((shape, &op.template));
+                }
+            }
+        }
+        let Some((_, template)) = best else {
+            return Route::NotFound;
+        };
+        let candidates: Vec<&Operation> = self
+            .operations
+            .iter()
+            .filter(|op| op.template == template)
+            .collect();
+        match candidates.iter().find(|op| op.method == method) {
+            Some(operation) => Route::Found {
+                operation,
+                params: params(template, &segments),
+            },
+            None => Route::MethodNotAllowed {
+                allowed: candidates.iter().map(|op| op.method.as_str()).collect(),
+            },
+        }
+    }
+}
+
+/// For a template that matches, which segments were literal (true) — the
+/// ordering of these vectors ranks literal-first matches higher.
+fn shape_of(template: &str, segments: &[&str]) -> Option<Vec<bool>> {
+    let parts: Vec<&str> = template.split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    parts
+        .iter()
+        .zip(segments)
+        .map(|(part, segment)| {
+            if is_placeholder(part) {
+                (!segment.is_empty()).then_some(false)
+            } else {
+                (part == segment).then_some(true)
+            }
+        })
+        .collect()
+}
+
+fn is_placeholder(part: &str) -> bool {
+    part.starts_with('{') && part.ends_with('}')
+}
+
+fn params(template: &str, segments: &[&str]) -> Vec<(String, String)> {
+    template
+        .split('/')
+        .zip(segments)
+        .filter(|(part, _)| is_placeholder(part))
+        .map(|(part, segment)| {
+            (
+                part[1..part.len() - 1].to_owned(),
+                percent_decode_str(segment).decode_utf8_lossy().into_owned(),
+            )
+        })
+        .collect()
+}

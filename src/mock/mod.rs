@@ -1,0 +1,273 @@
+//! A WeChat Pay APIv3 server for tests, examples and trying things out
+//! (feature `mock`). Real HTTP on loopback: it checks request signatures as
+//! WeChat Pay does, signs its answers as WeChat Pay does, keeps payscore
+//! service orders through their whole life, sends encrypted notifications,
+//! serves `v3/certificates`, answers every other operation of the endpoint
+//! corpus with a signed echo, and misbehaves on request.
+//!
+//! ```
+//! use wechatpay_chain::json;
+//! use wechatpay_chain::mock::MockServer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> wechatpay_chain::Result<()> {
+//! let server = MockServer::start().await?;
+//! let client = server.client()?;
+//! let res = client["v3/pay/transactions/native"].post(json!({"json": {"out_trade_no": "T1"}})).await?;
+//! assert_eq!(res.json::<wechatpay_chain::Value>()?["template"], "v3/pay/transactions/native");
+//! # Ok(()) }
+//! ```
+//!
+//! The keys are this repository's throwaway test keys ([`Credentials`]).
+
+mod answer;
+mod auth;
+mod catalog;
+mod clock;
+mod control;
+mod faults;
+mod identity;
+mod notify;
+mod payscore;
+mod server;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub use self::catalog::ENDPOINTS_TSV;
+pub use self::faults::Fault;
+pub use self::identity::Credentials;
+pub use self::notify::{Delivery, MAX_ATTEMPTS};
+pub use self::server::MAX_BODY;
+
+use self::control::{user_action, UserAction};
+use self::server::Shared;
+use crate::error::{ApiError, Error, Result};
+use crate::{Client, ClientBuilder};
+
+/// A running mock WeChat Pay. Stops when dropped (or with [`MockServer::shutdown`]).
+#[derive(Debug)]
+pub struct MockServer {
+    base_url: String,
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Starts on `127.0.0.1` and a free port. Needs a tokio runtime.
+    pub async fn start() -> Result<Self> {
+        Self::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts on `address` (port 0 picks a free one).
+    pub async fn bind(address: SocketAddr) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("binding {address}"),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| Error::Io {
+            what: "reading the bound address".to_owned(),
+            source,
+        })?;
+        let shared = Arc::new(Shared::new(identity::ServerKeys::load()?));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = server::router(shared.clone());
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = stopped.await;
+            };
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await;
+        });
+        Ok(MockServer {
+            base_url: format!("http://{address}/"),
+            address,
+            shared,
+            shutdown: Some(shutdown),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A builder with the mock's credentials and base URL, to adjust before
+    /// `build()`. It trusts both the platform certificate and the public key
+    /// (and so sends the public key id as `Wechatpay-Serial`).
+    pub fn client_builder(&self) -> ClientBuilder {
+        let c = Credentials::get();
+        Client::builder()
+            .mchid(c.mchid)
+            .merchant_serial(c.merchant_serial)
+            .private_key_pem(c.merchant_private_key)
+            .platform_certificate(c.platform_certificate)
+            .platform_public_key(c.platform_public_key_id, c.platform_public_key)
+            .base_url(self.base_url.clone())
+    }
+
+    /// A ready client for this server.
+    pub fn client(&self) -> Result<Client> {
+        self.client_builder().build()
+    }
+
+    /// Number of APIv3 operations answered from the endpoint corpus.
+    pub fn catalog_len(&self) -> usize {
+        self.shared.catalog_len()
+    }
+
+    /// The next answer misbehaves as `fault` says.
+    pub fn inject(&self, fault: Fault) {
+        self.inject_times(fault, 1);
+    }
+
+    /// The next `count` answers misbehave as `fault` says.
+    pub fn inject_times(&self, fault: Fault, count: usize) {
+        if let Ok(mut faults) = self.shared.faults.lock() {
+            faults.extend(std::iter::repeat_n(fault, count));
+        }
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        if let Ok(mut faults) = self.shared.faults.lock() {
+            faults.clear();
+        }
+    }
+
+    /// The user confirms payscore order `out_order_no` in WeChat (CREATED →
+    /// DOING/USER_CONFIRM); PAYSCORE.USER_CONFIRM goes to its `notify_url`.
+    /// `sub_mchid` names the sub-merchant of a partner order.
+    pub fn user_confirms(&self, out_order_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.act(UserAction::Confirm, out_order_no, sub_mchid)
+    }
+
+    /// The user pays what is being collected (DOING/MCH_COMPLETE → DONE,
+    /// collection USER_PAID); PAYSCORE.USER_PAID goes to its `notify_url`.
+    pub fn user_pays(&self, out_order_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.act(UserAction::Pay, out_order_no, sub_mchid)
+    }
+
+    /// An unconfirmed order times out (CREATED → EXPIRED).
+    pub fn expire(&self, out_order_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.act(UserAction::Expire, out_order_no, sub_mchid)
+    }
+
+    fn act(
+        &self,
+        action: UserAction,
+        out_order_no: &str,
+        sub_mchid: Option<&str>,
+    ) -> Result<Value> {
+        user_action(
+            &self.shared,
+            action,
+            sub_mchid.unwrap_or_default(),
+            out_order_no,
+        )
+        .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Every notification queued so far, with its delivery state.
+    pub fn notifications(&self) -> Vec<Delivery> {
+        self.shared
+            .notifier
+            .log
+            .lock()
+            .map(|log| log.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until `count` notifications have been delivered (answered 2xx)
+    /// or `timeout` passes; returns the log either way.
+    pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.notifications();
+            if log.iter().filter(|d| d.delivered).count() >= count || Instant::now() >= deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Writes the credentials a client needs into `dir`: PEM files and
+    /// `mock.json` (paths relative to it). Returns the path of `mock.json`.
+    pub fn write_profile(&self, dir: impl AsRef<Path>) -> Result<PathBuf> {
+        write_profile(dir.as_ref(), &self.base_url)
+    }
+
+    /// Stops serving and waits a moment for the listener to close.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        tokio::task::yield_now().await;
+    }
+
+    /// Serves until `signal` completes, then stops (for `wxpay mock`).
+    pub async fn serve_until(self, signal: impl Future<Output = ()>) {
+        signal.await;
+        self.shutdown().await;
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The profile format (`mock.json`) the CLI and outside clients read.
+fn write_profile(dir: &Path, base_url: &str) -> Result<PathBuf> {
+    let io = |what: String| move |source| Error::Io { what, source };
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let c = Credentials::get();
+    let files = [
+        ("apiclient_key.pem", c.merchant_private_key),
+        ("wechatpay_cert.pem", c.platform_certificate),
+        ("wechatpay_pub_key.pem", c.platform_public_key),
+    ];
+    for (name, pem) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).map_err(io(format!("writing {}", path.display())))?;
+    }
+    let profile = json!({
+        "base_url": base_url,
+        "mchid": c.mchid,
+        "merchant_serial": c.merchant_serial,
+        "merchant_private_key": "apiclient_key.pem",
+        "platform_certificate": "wechatpay_cert.pem",
+        "platform_certificate_serial": c.platform_certificate_serial,
+        "platform_public_key": "wechatpay_pub_key.pem",
+        "platform_public_key_id": c.platform_public_key_id,
+        "apiv3_key": c.apiv3_key,
+    });
+    let path = dir.join("mock.json");
+    let text = serde_json::to_string_pretty(&profile).map_err(Error::Serialize)?;
+    std::fs::write(&path, text + "\n").map_err(io(format!("writing {}", path.display())))?;
+    Ok(path)
+}

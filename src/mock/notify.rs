@@ -1,0 +1,154 @@
+//! Notifications the mock sends to a merchant's `notify_url`: signed like a
+//! response, resource encrypted with the APIv3 key, retried until answered
+//! with a 2xx (a bounded number of times, much faster than WeChat Pay).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::clock;
+use super::identity::ServerKeys;
+use super::payscore::Event;
+use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
+use crate::sign::{response_message, unix_now, SCHEME};
+
+/// How many times a notification is offered before the mock gives up.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// One notification and what became of it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// Where it was sent.
+    pub url: String,
+    /// `PAYSCORE.USER_CONFIRM`, `PAYSCORE.USER_PAID`, …
+    pub event_type: String,
+    /// The exact body sent (signed and encrypted).
+    pub body: String,
+    /// The decrypted resource, for assertions.
+    pub resource: Value,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Whether the merchant answered 2xx.
+    pub delivered: bool,
+}
+
+/// Sends notifications in the background and keeps a log of them.
+pub(crate) struct Notifier {
+    keys: Arc<ServerKeys>,
+    http: reqwest::Client,
+    pub(crate) log: Arc<Mutex<Vec<Delivery>>>,
+    retry_delay: Duration,
+}
+
+impl Notifier {
+    pub(crate) fn new(keys: Arc<ServerKeys>) -> Self {
+        Notifier {
+            keys,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            log: Arc::default(),
+            retry_delay: Duration::from_millis(200),
+        }
+    }
+
+    /// The notification body for `event`: envelope plus encrypted resource.
+    fn envelope(&self, event: &Event) -> crate::Result<String> {
+        let nonce = random_alphanumeric(12)?;
+        let plaintext = event.resource.to_string();
+        let ciphertext = aes_256_gcm_encrypt(
+            &self.keys.apiv3_key,
+            nonce.as_bytes(),
+            b"payscore",
+            plaintext.as_bytes(),
+        )?;
+        let now = unix_now();
+        Ok(json!({
+            "id": format!("EV-{}{}", clock::compact_now(), random_alphanumeric(8)?),
+            "create_time": clock::rfc3339(now),
+            "event_type": event.event_type,
+            "resource_type": "encrypt-resource",
+            "summary": event.summary,
+            "resource": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": ciphertext,
+                "nonce": nonce,
+                "associated_data": "payscore",
+                "original_type": "payscore",
+            },
+        })
+        .to_string())
+    }
+
+    /// Queues `event` for delivery; returns at once.
+    pub(crate) fn send(&self, event: Event) {
+        let Ok(body) = self.envelope(&event) else {
+            return;
+        };
+        let index = match self.log.lock() {
+            Ok(mut log) => {
+                log.push(Delivery {
+                    url: event.notify_url.clone(),
+                    event_type: event.event_type.to_owned(),
+                    body: body.clone(),
+                    resource: event.resource.clone(),
+                    attempts: 0,
+                    delivered: false,
+                });
+                log.len() - 1
+            }
+            Err(_) => return,
+        };
+        let (keys, http, log, delay) = (
+            self.keys.clone(),
+            self.http.clone(),
+            self.log.clone(),
+            self.retry_delay,
+        );
+        tokio::spawn(async move {
+            for attempt in 1..=MAX_ATTEMPTS {
+                let delivered = post(&keys, &http, &event.notify_url, &body).await;
+                if let Ok(mut log) = log.lock() {
+                    if let Some(entry) = log.get_mut(index) {
+                        entry.attempts = attempt;
+                        entry.delivered = delivered;
+                    }
+                }
+                if delivered {
+                    return;
+                }
+                tokio::time::sleep(delay * 2u32.pow(attempt - 1)).await;
+            }
+        });
+    }
+}
+
+/// One signed POST; true on a 2xx answer.
+async fn post(keys: &ServerKeys, http: &reqwest::Client, url: &str, body: &str) -> bool {
+    let (key, serial) = keys.signer_for(None);
+    let timestamp = unix_now().to_string();
+    let Ok(nonce) = random_alphanumeric(32) else {
+        return false;
+    };
+    let Ok(signature) =
+        sign_sha256_rsa(key, &response_message(&timestamp, &nonce, body.as_bytes()))
+    else {
+        return false;
+    };
+    http.post(url)
+        .header("Content-Type", "application/json")
+        .header("User-Agent", "wechatpay-chain-mock")
+        .header("Wechatpay-Timestamp", timestamp)
+        .header("Wechatpay-Nonce", nonce)
+        .header("Wechatpay-Signature", signature)
+        .header("Wechatpay-Serial", serial)
+        .header("Wechatpay-Signature-Type", SCHEME)
+        .body(body.to_owned())
+        .send()
+        .await
+        .is_ok_and(|answer| answer.status().is_success())
+}

@@ -1,0 +1,620 @@
+//! Payscore (微信支付分) service orders through their whole life, direct
+//! (`v3/payscore/serviceorder…`) and partner (`v3/payscore/partner/serviceorder…`).
+//!
+//! ```text
+//! create (need_user_confirm) → CREATED ──user confirms──► DOING/USER_CONFIRM
+//! DOING/USER_CONFIRM ──complete──► DOING/MCH_COMPLETE, collection USER_PAYING
+//! USER_PAYING ──user pays / pay / sync Order_Paid──► DONE, collection USER_PAID
+//! CREATED | DOING ──cancel──► REVOKED;  CREATED ──timeout──► EXPIRED
+//! ```
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use super::answer::Answer;
+
+/// Order state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Created,
+    Doing,
+    Done,
+    Revoked,
+    Expired,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "CREATED",
+            State::Doing => "DOING",
+            State::Done => "DONE",
+            State::Revoked => "REVOKED",
+            State::Expired => "EXPIRED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Order {
+    partner: bool,
+    /// The create request as sent, for idempotency.
+    create_body: Value,
+    /// appid, service_id, service_introduction, post_payments, … as last set.
+    fields: Map<String, Value>,
+    order_id: String,
+    state: State,
+    /// USER_CONFIRM or MCH_COMPLETE while DOING.
+    description: Option<&'static str>,
+    /// Set by complete, lowered by modify.
+    total_amount: Option<i64>,
+    paid: bool,
+    paid_time: Option<String>,
+    cancel_reason: Option<String>,
+}
+
+/// Something the mock must tell the merchant after a state change.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub(crate) notify_url: String,
+    pub(crate) event_type: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) resource: Value,
+}
+
+/// The order book: one lock, so concurrent requests on an order serialize.
+#[derive(Default)]
+pub(crate) struct Orders {
+    /// Keyed by (sub_mchid or "", out_order_no).
+    orders: HashMap<(String, String), Order>,
+    next_id: u64,
+}
+
+/// A parsed payscore request.
+pub(crate) struct Call<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) partner: bool,
+    /// `None` for create and query, else (out_order_no, action).
+    pub(crate) order_action: Option<(String, &'a str)>,
+}
+
+/// Recognizes the payscore paths this module serves (others, such as
+/// `direct-complete`, are left to the catalog).
+pub(crate) fn parse_path<'a>(method: &'a str, segments: &[&'a str]) -> Option<Call<'a>> {
+    let (partner, rest) = match segments {
+        ["v3", "payscore", "serviceorder", rest @ ..] => (false, rest),
+        ["v3", "payscore", "partner", "serviceorder", rest @ ..] => (true, rest),
+        _ => return None,
+    };
+    let order_action = match rest {
+        [] => None,
+        [no, action @ ("cancel" | "complete" | "modify" | "pay" | "sync")] if method == "POST" => {
+            let no = percent_encoding::percent_decode_str(no)
+                .decode_utf8()
+                .ok()?
+                .into_owned();
+            Some((no, *action))
+        }
+        _ => return None,
+    };
+    if order_action.is_none() && !matches!(method, "GET" | "POST") {
+        return None;
+    }
+    Some(Call {
+        method,
+        partner,
+        order_action,
+    })
+}
+
+type Outcome = Result<(Answer, Option<Event>), Answer>;
+
+impl Orders {
+    /// Serves one request; `mchid` is the calling merchant (or provider).
+    pub(crate) fn serve(
+        &mut self,
+        call: &Call<'_>,
+        mchid: &str,
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> (Answer, Option<Event>) {
+        let result = match (&call.order_action, call.method) {
+            (None, "GET") => self.query(call.partner, mchid, query).map(|a| (a, None)),
+            (None, _) => parse_body(body).and_then(|b| self.create(call.partner, mchid, b)),
+            (Some((no, action)), _) => {
+                parse_body(body).and_then(|b| self.act(call.partner, mchid, no, action, b))
+            }
+        };
+        result.unwrap_or_else(|error| (error, None))
+    }
+
+    fn create(&mut self, partner: bool, mchid: &str, body: Map<String, Value>) -> Outcome {
+        let sub = sub_mchid(partner, &body)?;
+        let out_order_no = required_str(&body, "out_order_no")?.to_owned();
+        for field in ["appid", "service_id", "service_introduction", "notify_url"] {
+            required_str(&body, field)?;
+        }
+        let risk_fund = required(&body, "risk_fund")?;
+        risk_fund
+            .get("amount")
+            .and_then(Value::as_i64)
+            .filter(|a| *a > 0)
+            .ok_or_else(|| Answer::param_error("/risk_fund/amount", "必须是正整数 (分)"))?;
+        risk_fund
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Answer::param_error("/risk_fund/name", "缺少参数"))?;
+        required(&body, "time_range")?;
+        if let Some(payments) = body.get("post_payments") {
+            amounts(payments, "/post_payments")?;
+        }
+        if let Some(discounts) = body.get("post_discounts") {
+            amounts(discounts, "/post_discounts")?;
+        }
+        let need_confirm = match body.get("need_user_confirm") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Answer::param_error("/need_user_confirm", "必须是布尔值")),
+        };
+        let key = (sub.clone().unwrap_or_default(), out_order_no.clone());
+        let created = Value::Object(body.clone());
+        if let Some(existing) = self.orders.get(&key) {
+            return if existing.create_body == created {
+                Ok((Answer::json(200, &render(existing, mchid, true)), None))
+            } else {
+                Err(Answer::error(
+                    400,
+                    "INVALID_REQUEST",
+                    "商户订单号已存在且参数不一致",
+                    Some(
+                        json!({"field": "/out_order_no", "issue": "an order with this out_order_no exists with other parameters"}),
+                    ),
+                ))
+            };
+        }
+        self.next_id += 1;
+        let order = Order {
+            partner,
+            create_body: created,
+            fields: body,
+            order_id: format!("1000000000{:010}", self.next_id),
+            state: if need_confirm {
+                State::Created
+            } else {
+                State::Doing
+            },
+            description: (!need_confirm).then_some("USER_CONFIRM"),
+            total_amount: None,
+            paid: false,
+            paid_time: None,
+            cancel_reason: None,
+        };
+        let answer = Answer::json(200, &render(&order, mchid, true));
+        self.orders.insert(key, order);
+        Ok((answer, None))
+    }
+
+    fn query(
+        &self,
+        partner: bool,
+        mchid: &str,
+        query: &[(String, String)],
+    ) -> Result<Answer, Answer> {
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let sub = match (partner, get("sub_mchid")) {
+            (true, None) => return Err(query_error("sub_mchid", "服务商模式必须传入子商户号")),
+            (_, sub) => sub.unwrap_or_default().to_owned(),
+        };
+        for field in ["service_id", "appid"] {
+            if get(field).is_none() {
+                return Err(query_error(field, "缺少参数"));
+            }
+        }
+        let order = match (get("out_order_no"), get("query_id")) {
+            (Some(no), None) => self.orders.get(&(sub, no.to_owned())),
+            (None, Some(id)) => self
+                .orders
+                .iter()
+                .find(|((s, _), o)| *s == sub && o.order_id == id)
+                .map(|(_, o)| o),
+            _ => {
+                return Err(query_error(
+                    "out_order_no",
+                    "out_order_no 和 query_id 必须且只能传一个",
+                ))
+            }
+        }
+        .filter(|o| o.partner == partner)
+        .ok_or_else(not_found)?;
+        check_same(order, "service_id", get("service_id"))?;
+        check_same(order, "appid", get("appid"))?;
+        Ok(Answer::json(200, &render(order, mchid, true)))
+    }
+
+    fn act(
+        &mut self,
+        partner: bool,
+        mchid: &str,
+        no: &str,
+        action: &str,
+        body: Map<String, Value>,
+    ) -> Outcome {
+        let sub = sub_mchid(partner, &body)?;
+        let appid = required_str(&body, "appid")?;
+        let service_id = required_str(&body, "service_id")?;
+        let key = (sub.unwrap_or_default(), no.to_owned());
+        let order = self
+            .orders
+            .get_mut(&key)
+            .filter(|o| o.partner == partner)
+            .ok_or_else(not_found)?;
+        check_same(order, "appid", Some(appid))?;
+        check_same(order, "service_id", Some(service_id))?;
+        let full_answer = match action {
+            "cancel" => cancel(order, &body)?,
+            "complete" => complete(order, &body)?,
+            "modify" => modify(order, &body)?,
+            "pay" => pay(order)?,
+            "sync" => sync(order, &body)?,
+            _ => return Err(not_found()),
+        };
+        let event = (action == "pay").then(|| paid_event(order, mchid));
+        let answer = if partner {
+            Answer::no_content()
+        } else {
+            Answer::json(200, &render(order, mchid, full_answer))
+        };
+        Ok((answer, event.flatten()))
+    }
+
+    /// The user confirms the order in WeChat (CREATED → DOING/USER_CONFIRM).
+    pub(crate) fn user_confirms(
+        &mut self,
+        mchid: &str,
+        sub: &str,
+        no: &str,
+    ) -> Result<(Value, Option<Event>), Answer> {
+        let order = self
+            .orders
+            .get_mut(&(sub.to_owned(), no.to_owned()))
+            .ok_or_else(not_found)?;
+        if order.state != State::Created {
+            return Err(state_error(order));
+        }
+        order.state = State::Doing;
+        order.description = Some("USER_CONFIRM");
+        let event = event(order, mchid, "PAYSCORE.USER_CONFIRM", "用户确认订单");
+        Ok((render(order, mchid, true), event))
+    }
+
+    /// The user pays what is being collected (USER_PAYING → DONE/USER_PAID).
+    pub(crate) fn user_pays(
+        &mut self,
+        mchid: &str,
+        sub: &str,
+        no: &str,
+    ) -> Result<(Value, Option<Event>), Answer> {
+        let order = self
+            .orders
+            .get_mut(&(sub.to_owned(), no.to_owned()))
+            .ok_or_else(not_found)?;
+        pay(order)?;
+        let event = paid_event(order, mchid);
+        Ok((render(order, mchid, true), event))
+    }
+
+    /// The order times out unconfirmed (CREATED → EXPIRED).
+    pub(crate) fn expire(&mut self, mchid: &str, sub: &str, no: &str) -> Result<Value, Answer> {
+        let order = self
+            .orders
+            .get_mut(&(sub.to_owned(), no.to_owned()))
+            .ok_or_else(not_found)?;
+        if order.state != State::Created {
+            return Err(state_error(order));
+        }
+        order.state = State::Expired;
+        Ok(render(order, mchid, true))
+    }
+}
+
+fn cancel(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> {
+    let reason = required_str(body, "reason")?;
+    match order.state {
+        State::Created | State::Doing if !order.paid => {
+            order.state = State::Revoked;
+            order.description = None;
+            order.cancel_reason = Some(reason.to_owned());
+            Ok(false)
+        }
+        // cancel is idempotent: the same reason again answers as before
+        State::Revoked if order.cancel_reason.as_deref() == Some(reason) => Ok(false),
+        _ => Err(state_error(order)),
+    }
+}
+
+fn complete(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> {
+    if !(order.state == State::Doing && order.description == Some("USER_CONFIRM")) {
+        return Err(state_error(order));
+    }
+    let total = checked_total(body)?;
+    let risk = order
+        .fields
+        .get("risk_fund")
+        .and_then(|r| r.get("amount"))
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MAX);
+    if total > risk {
+        return Err(Answer::param_error(
+            "/total_amount",
+            "不能超过创单时的风险金额",
+        ));
+    }
+    copy_fields(
+        order,
+        body,
+        &[
+            "post_payments",
+            "post_discounts",
+            "time_range",
+            "location",
+            "profit_sharing",
+            "goods_tag",
+        ],
+    );
+    order.description = Some("MCH_COMPLETE");
+    order.total_amount = Some(total);
+    if total == 0 {
+        order.state = State::Done;
+        order.paid = true;
+    }
+    Ok(false)
+}
+
+fn modify(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> {
+    require_collecting(order)?;
+    required_str(body, "reason")?;
+    let total = checked_total(body)?;
+    if total > order.total_amount.unwrap_or(0) {
+        return Err(Answer::param_error(
+            "/total_amount",
+            "修改金额只能调低，不能超过原金额",
+        ));
+    }
+    copy_fields(order, body, &["post_payments", "post_discounts", "device"]);
+    order.fields.insert(
+        "reason".to_owned(),
+        body.get("reason").cloned().unwrap_or(Value::Null),
+    );
+    order.total_amount = Some(total);
+    Ok(true)
+}
+
+fn pay(order: &mut Order) -> Result<bool, Answer> {
+    require_collecting(order)?;
+    order.state = State::Done;
+    order.paid = true;
+    order.paid_time = Some(super::clock::compact_now());
+    Ok(false)
+}
+
+fn sync(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> {
+    if required_str(body, "type")? != "Order_Paid" {
+        return Err(Answer::param_error("/type", "只支持 Order_Paid"));
+    }
+    let paid_time = required(body, "detail")?
+        .get("paid_time")
+        .and_then(Value::as_str)
+        .filter(|t| t.len() == 14 && t.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| Answer::param_error("/detail/paid_time", "格式为 yyyyMMddHHmmss"))?
+        .to_owned();
+    require_collecting(order)?;
+    order.state = State::Done;
+    order.paid = true;
+    order.paid_time = Some(paid_time);
+    Ok(true)
+}
+
+fn require_collecting(order: &Order) -> Result<(), Answer> {
+    if order.state == State::Doing && order.description == Some("MCH_COMPLETE") && !order.paid {
+        Ok(())
+    } else {
+        Err(state_error(order))
+    }
+}
+
+/// `total_amount = Σ post_payments.amount − Σ post_discounts.amount`.
+fn checked_total(body: &Map<String, Value>) -> Result<i64, Answer> {
+    let total = required(body, "total_amount")?
+        .as_i64()
+        .filter(|t| *t >= 0)
+        .ok_or_else(|| Answer::param_error("/total_amount", "必须是非负整数 (分)"))?;
+    let payments = amounts(required(body, "post_payments")?, "/post_payments")?;
+    let discounts = match body.get("post_discounts") {
+        Some(d) => amounts(d, "/post_discounts")?,
+        None => 0,
+    };
+    if payments - discounts != total {
+        return Err(Answer::param_error(
+            "/total_amount",
+            &format!("应等于 post_payments 合计 {payments} 减 post_discounts 合计 {discounts}"),
+        ));
+    }
+    Ok(total)
+}
+
+fn amounts(list: &Value, field: &str) -> Result<i64, Answer> {
+    let items = list
+        .as_array()
+        .ok_or_else(|| Answer::param_error(field, "必须是数组"))?;
+    items.iter().enumerate().try_fold(0i64, |sum, (i, item)| {
+        item.get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Answer::param_error(&format!("{field}/{i}/name"), "缺少参数"))?;
+        let amount = item
+            .get("amount")
+            .and_then(Value::as_i64)
+            .filter(|a| *a >= 0)
+            .ok_or_else(|| {
+                Answer::param_error(&format!("{field}/{i}/amount"), "必须是非负整数 (分)")
+            })?;
+        sum.checked_add(amount)
+            .ok_or_else(|| Answer::param_error(field, "金额合计溢出"))
+    })
+}
+
+fn copy_fields(order: &mut Order, body: &Map<String, Value>, names: &[&str]) {
+    for name in names {
+        if let Some(value) = body.get(*name) {
+            order.fields.insert((*name).to_owned(), value.clone());
+        }
+    }
+}
+
+fn check_same(order: &Order, field: &str, given: Option<&str>) -> Result<(), Answer> {
+    let stored = order.fields.get(field).and_then(Value::as_str);
+    if given.is_some() && stored != given {
+        return Err(Answer::param_error(&format!("/{field}"), "与订单不一致"));
+    }
+    Ok(())
+}
+
+fn sub_mchid(partner: bool, body: &Map<String, Value>) -> Result<Option<String>, Answer> {
+    if partner {
+        Ok(Some(required_str(body, "sub_mchid")?.to_owned()))
+    } else {
+        Ok(None)
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Answer> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Answer::param_error("/", "请求体必须是 JSON 对象")),
+        Err(e) => Err(Answer::param_error(
+            "/",
+            &format!("请求体不是合法的 JSON: {e}"),
+        )),
+    }
+}
+
+fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, Answer> {
+    body.get(field)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| Answer::param_error(&format!("/{field}"), "缺少参数"))
+}
+
+fn required_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, Answer> {
+    required(body, field)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Answer::param_error(&format!("/{field}"), "必须是非空字符串"))
+}
+
+fn query_error(field: &str, issue: &str) -> Answer {
+    Answer::error(
+        400,
+        "PARAM_ERROR",
+        &format!("参数错误: {field} {issue}"),
+        Some(json!({"field": field, "location": "query", "issue": issue})),
+    )
+}
+
+fn not_found() -> Answer {
+    Answer::error(404, "ORDER_NOT_EXIST", "订单不存在", None)
+}
+
+fn state_error(order: &Order) -> Answer {
+    let detail =
+        Some(json!({"state": order.state.as_str(), "state_description": order.description}));
+    match order.state {
+        State::Done => Answer::error(400, "ORDER_DONE", "订单已完成", detail),
+        State::Revoked => Answer::error(400, "ORDER_CANCELED", "订单已取消", detail),
+        _ => Answer::error(400, "INVALID_ORDER_STATE", "订单状态不正确", detail),
+    }
+}
+
+fn paid_event(order: &Order, mchid: &str) -> Option<Event> {
+    event(order, mchid, "PAYSCORE.USER_PAID", "用户支付成功")
+}
+
+fn event(
+    order: &Order,
+    mchid: &str,
+    event_type: &'static str,
+    summary: &'static str,
+) -> Option<Event> {
+    let notify_url = order.fields.get("notify_url")?.as_str()?.to_owned();
+    Some(Event {
+        notify_url,
+        event_type,
+        summary,
+        resource: render(order, mchid, true),
+    })
+}
+
+/// The order as WeChat Pay returns it; `full` adds everything, otherwise the
+/// short form (`appid`, `mchid`, `out_order_no`, `service_id`, `order_id`).
+fn render(order: &Order, mchid: &str, full: bool) -> Value {
+    let mut out = Map::new();
+    let field = |name: &str| order.fields.get(name).cloned().unwrap_or(Value::Null);
+    out.insert("appid".into(), field("appid"));
+    out.insert("mchid".into(), json!(mchid));
+    if order.partner {
+        out.insert("sub_mchid".into(), field("sub_mchid"));
+    }
+    out.insert("out_order_no".into(), field("out_order_no"));
+    out.insert("service_id".into(), field("service_id"));
+    out.insert("order_id".into(), json!(order.order_id));
+    if !full {
+        return Value::Object(out);
+    }
+    out.insert("state".into(), json!(order.state.as_str()));
+    if let Some(description) = order.description {
+        out.insert("state_description".into(), json!(description));
+    }
+    for name in [
+        "service_introduction",
+        "post_payments",
+        "post_discounts",
+        "risk_fund",
+        "time_range",
+        "location",
+        "attach",
+        "notify_url",
+        "device",
+        "reason",
+    ] {
+        if let Some(value) = order.fields.get(name) {
+            out.insert(name.into(), value.clone());
+        }
+    }
+    if let Some(total) = order.total_amount {
+        out.insert("total_amount".into(), json!(total));
+    }
+    out.insert("need_collection".into(), json!(true));
+    if order.state == State::Created
+        && order.fields.get("need_user_confirm") != Some(&Value::Bool(false))
+    {
+        out.insert("package".into(), json!(format!("DJ{}", order.order_id)));
+    }
+    if let Some(total) = order.total_amount {
+        let (state, paid) = if order.paid {
+            ("USER_PAID", total)
+        } else {
+            ("USER_PAYING", 0)
+        };
+        let mut collection = json!({"state": state, "total_amount": total, "paying_amount": total - paid, "paid_amount": paid});
+        if let Some(time) = &order.paid_time {
+            collection["details"] =
+                json!([{"seq": 1, "amount": paid, "paid_type": "NEWTON", "paid_time": time}]);
+        }
+        out.insert("collection".into(), collection);
+    }
+    Value::Object(out)
+}

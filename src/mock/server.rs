@@ -1,0 +1,288 @@
+//! The HTTP side: one handler that checks, routes, answers, injects faults
+//! and signs, the way WeChat Pay's front door does.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::answer::Answer;
+use super::auth::{self, ReplayGuard};
+use super::catalog::{Catalog, Route};
+use super::clock;
+use super::faults::Fault;
+use super::identity::ServerKeys;
+use super::notify::Notifier;
+use super::payscore::{self, Orders};
+use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
+use crate::keys::KeySource;
+use crate::request::is_unsigned_download;
+use crate::sign::{response_message, unix_now, SCHEME};
+use crate::verify::PROBE_PREFIX;
+
+/// Largest request body the mock reads; larger ones are refused.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Everything the handler shares.
+pub(crate) struct Shared {
+    pub(crate) keys: Arc<ServerKeys>,
+    replay: Mutex<ReplayGuard>,
+    pub(crate) orders: Mutex<Orders>,
+    catalog: Catalog,
+    pub(crate) faults: Mutex<VecDeque<Fault>>,
+    pub(crate) notifier: Notifier,
+    requests: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(keys: Arc<ServerKeys>) -> Self {
+        Shared {
+            notifier: Notifier::new(keys.clone()),
+            keys,
+            replay: Mutex::default(),
+            orders: Mutex::default(),
+            catalog: Catalog::load(),
+            faults: Mutex::default(),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Number of APIv3 operations the catalog answers.
+    pub(crate) fn catalog_len(&self) -> usize {
+        self.catalog.len()
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    let requested_serial = header(&parts.headers, "wechatpay-serial").map(str::to_owned);
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let answer =
+                Answer::param_error("/", &format!("请求体过大或不完整 (上限 {MAX_BODY} 字节)"));
+            return shared.finish(answer, requested_serial.as_deref()).await;
+        }
+    };
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    if let Some(control) = path.strip_prefix("/_mock/") {
+        return super::control::handle(&shared, parts.method.as_str(), control, query, &bytes);
+    }
+    let answer = shared.dispatch(
+        parts.method.as_str(),
+        &target,
+        path,
+        query,
+        &parts.headers,
+        &bytes,
+    );
+    shared.finish(answer, requested_serial.as_deref()).await
+}
+
+fn to_object(pairs: Vec<(String, String)>) -> serde_json::Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl Shared {
+    /// Authenticates and answers one APIv3 request.
+    fn dispatch(
+        &self,
+        method: &str,
+        target: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Answer {
+        if let Err(rejection) = auth::check(&self.keys, &self.replay, method, target, headers, body)
+        {
+            return rejection;
+        }
+        let relative = path.trim_start_matches('/');
+        let segments: Vec<&str> = relative.split('/').collect();
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        if method == "GET" && relative == "v3/certificates" {
+            return self.certificates();
+        }
+        if let Some(call) = payscore::parse_path(method, &segments) {
+            let (answer, event) = match self.orders.lock() {
+                Ok(mut orders) => orders.serve(&call, self.keys.credentials.mchid, &query, body),
+                Err(_) => (Answer::for_status(500), None),
+            };
+            if let Some(event) = event {
+                self.notifier.send(event);
+            }
+            return answer;
+        }
+        match self.catalog.route(method, relative) {
+            Route::Found { operation, params } => {
+                let mut answer = if operation.status == 204 {
+                    Answer::no_content()
+                } else {
+                    let echo: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                    Answer::json(
+                        operation.status,
+                        &json!({"template": operation.template, "method": method,
+                                "path_params": to_object(params), "query": to_object(query), "echo": echo}),
+                    )
+                };
+                answer.signed = !(method == "GET" && is_unsigned_download(relative));
+                answer
+            }
+            Route::MethodNotAllowed { allowed } => Answer::error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "请求方法不被允许",
+                Some(json!({"allowed": allowed})),
+            ),
+            Route::NotFound => Answer::error(
+                404,
+                "RESOURCE_NOT_EXISTS",
+                "请求的资源不存在",
+                Some(json!({"url": target})),
+            ),
+        }
+    }
+
+    /// `GET v3/certificates`: the platform certificate, encrypted with the APIv3 key.
+    fn certificates(&self) -> Answer {
+        let cert = &self.keys.platform_certificate;
+        let (effective, expire) = match cert.source() {
+            KeySource::Certificate {
+                not_before,
+                not_after,
+            } => (*not_before, *not_after),
+            _ => (0, 0),
+        };
+        let sealed = random_alphanumeric(12).and_then(|nonce| {
+            let pem = self.keys.credentials.platform_certificate;
+            aes_256_gcm_encrypt(
+                &self.keys.apiv3_key,
+                nonce.as_bytes(),
+                b"certificate",
+                pem.as_bytes(),
+            )
+            .map(|ciphertext| (nonce, ciphertext))
+        });
+        let Ok((nonce, ciphertext)) = sealed else {
+            return Answer::for_status(500);
+        };
+        Answer::json(
+            200,
+            &json!({"data": [{
+                "serial_no": cert.id(),
+                "effective_time": clock::rfc3339(effective),
+                "expire_time": clock::rfc3339(expire),
+                "encrypt_certificate": {
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "nonce": nonce,
+                    "associated_data": "certificate",
+                    "ciphertext": ciphertext,
+                },
+            }]}),
+        )
+    }
+
+    /// Applies the next queued fault, signs, and builds the HTTP response.
+    async fn finish(&self, mut answer: Answer, requested_serial: Option<&str>) -> Response {
+        let fault = self
+            .faults
+            .lock()
+            .ok()
+            .and_then(|mut faults| faults.pop_front());
+        match &fault {
+            Some(Fault::Status(status)) => answer = Answer::for_status(*status),
+            Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
+            _ => {}
+        }
+        let mut headers: Vec<(&str, String)> = Vec::with_capacity(8);
+        let sequence = self.requests.fetch_add(1, Ordering::Relaxed);
+        headers.push((
+            "Request-ID",
+            format!("{:016X}{:016X}", unix_now(), sequence),
+        ));
+        if !answer.body.is_empty() {
+            headers.push(("Content-Type", "application/json; charset=utf-8".to_owned()));
+        }
+        if answer.signed {
+            let (key, mut serial) = self.keys.signer_for(requested_serial);
+            let mut timestamp = unix_now();
+            if fault == Some(Fault::StaleTimestamp) {
+                timestamp -= 600;
+            }
+            if fault == Some(Fault::UnknownSerial) {
+                serial = "0000000000000000000000000000000000DEAD01";
+            }
+            let timestamp = timestamp.to_string();
+            let nonce = random_alphanumeric(32).unwrap_or_default();
+            let mut signature =
+                sign_sha256_rsa(key, &response_message(&timestamp, &nonce, &answer.body))
+                    .unwrap_or_default();
+            if fault == Some(Fault::ProbeSignature) {
+                signature = format!("{PROBE_PREFIX}{signature}");
+            }
+            headers.push(("Wechatpay-Timestamp", timestamp));
+            headers.push(("Wechatpay-Nonce", nonce));
+            headers.push(("Wechatpay-Signature", signature));
+            headers.push(("Wechatpay-Serial", serial.to_owned()));
+            headers.push(("Wechatpay-Signature-Type", SCHEME.to_owned()));
+        }
+        if matches!(answer.status, 429 | 503) {
+            headers.push(("Retry-After", "1".to_owned()));
+        }
+        if let Some(Fault::DropHeader(name)) = &fault {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        }
+        let body = if fault == Some(Fault::CloseMidBody) {
+            cut_body(answer.body)
+        } else {
+            Body::from(answer.body)
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() =
+            axum::http::StatusCode::from_u16(answer.status).unwrap_or_default();
+        for (name, value) in headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// Half of `body`, then an error that makes the server drop the connection.
+fn cut_body(body: Bytes) -> Body {
+    let half = body.slice(..body.len() / 2);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault: close_mid_body",
+        )),
+    ];
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
