@@ -373,7 +373,7 @@ fn complete(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer
         order.state = State::Done;
         order.paid = true;
     }
-    Ok(false)
+    Ok(true)
 }
 
 fn modify(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> {
@@ -575,7 +575,7 @@ fn render(order: &Order, mchid: &str, full: bool) -> Value {
         return Value::Object(out);
     }
     out.insert("state".into(), json!(order.state.as_str()));
-    if let Some(description) = order.description {
+    if let (State::Doing, Some(description)) = (order.state, order.description) {
         out.insert("state_description".into(), json!(description));
     }
     for name in [
