@@ -119,6 +119,11 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// An AES-256-GCM ciphertext (notification resource, certificate) did
+    /// not open.
+    #[error("decryption failed: {0}")]
+    Decrypt(#[from] crate::crypto::AeadError),
+
     /// A local file or socket operation failed.
     #[error("{what}: {source}")]
     Io {

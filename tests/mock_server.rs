@@ -401,6 +401,18 @@ async fn each_fault_gives_the_client_error_it_should() {
 }
 
 #[tokio::test]
+async fn malformed_json_is_refused_with_param_error() {
+    let server = MockServer::start().await.unwrap();
+    match server.client().unwrap()["v3/pay/transactions/native"]
+        .post(Options::new().body("{\"a\":"))
+        .await
+    {
+        Err(Error::Api(api)) => assert_eq!((api.status, api.code.as_str()), (400, "PARAM_ERROR")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_refused_with_param_error() {
     let server = MockServer::start().await.unwrap();
     let big = format!(

@@ -138,6 +138,11 @@ impl Shared {
             }
             return answer;
         }
+        let declares_json =
+            header(headers, "content-type").is_some_and(|t| t.starts_with("application/json"));
+        if declares_json && !body.is_empty() && serde_json::from_slice::<Value>(body).is_err() {
+            return Answer::param_error("/", "请求体不是合法的 JSON");
+        }
         match self.catalog.route(method, relative) {
             Route::Found { operation, params } => {
                 let mut answer = if operation.status == 204 {
