@@ -4,12 +4,13 @@
 use std::fmt;
 use std::ops::Index;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use elsa::sync::FrozenMap;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use reqwest::{Method, Url};
+use tokio::task::AbortHandle;
 
 use crate::chain::{intern, Chain};
 use crate::error::{ApiError, Error, Result};
@@ -27,6 +28,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
 
 /// Default limit for a whole request, connect to last byte.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A good period for [`ClientBuilder::certificate_refresh`]: WeChat Pay
+/// announces a new certificate 24 h before it signs with it.
+pub const DEFAULT_CERTIFICATE_REFRESH: Duration = Duration::from_secs(12 * 3600);
 
 /// Default limit for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +62,7 @@ pub const UNSIGNED_DOWNLOADS: [&str; 6] = [
 ///     .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "src/mock/data/wechatpay_pub_key.pem")
 ///     .platform_certificate_file("src/mock/data/platform_cert.pem")
 ///     .build()?;
-/// assert_eq!(client.preferred_serial(), "PUB_KEY_ID_0119000001092026010100000000000001");
+/// assert_eq!(client.preferred_serial().as_deref(), Some("PUB_KEY_ID_0119000001092026010100000000000001"));
 /// assert!(!format!("{client:?}").contains("PRIVATE"));
 /// # Ok::<(), wechatpay_chain::Error>(())
 /// ```
@@ -69,13 +74,37 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    signer: RequestSigner,
-    verifier: Verifier,
+    pub(crate) signer: RequestSigner,
+    /// Swapped whole when certificates are refreshed; requests take a snapshot.
+    verifier: RwLock<Arc<Verifier>>,
+    pub(crate) apiv3_key: Option<ApiV3Key>,
     base_url: String,
     http: reqwest::Client,
     user_agent: HeaderValue,
-    /// `Wechatpay-Serial` sent on every request.
-    preferred_serial: HeaderValue,
+    /// Background certificate refresh period, if asked for.
+    pub(crate) certificate_refresh: Option<Duration>,
+    /// The background certificate refresh, stopped when the client goes.
+    pub(crate) refresher: Mutex<Option<AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut refresher) = self.refresher.lock() {
+            if let Some(task) = refresher.take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// The APIv3 key (32 bytes); `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct ApiV3Key(pub(crate) [u8; 32]);
+
+impl fmt::Debug for ApiV3Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiV3Key(redacted)")
+    }
 }
 
 impl Client {
@@ -96,9 +125,9 @@ impl Client {
     }
 
     /// The key id sent as `Wechatpay-Serial`: the first WeChat Pay public key,
-    /// else the newest platform certificate.
-    pub fn preferred_serial(&self) -> &str {
-        self.inner.verifier.preferred_id()
+    /// else the newest valid platform certificate.
+    pub fn preferred_serial(&self) -> Option<String> {
+        self.inner.verifier().preferred_id().map(str::to_owned)
     }
 
     /// The merchant id.
@@ -111,9 +140,21 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The verification keys, for notifications and tools.
-    pub fn verifier(&self) -> &Verifier {
-        &self.inner.verifier
+    /// A snapshot of the verification keys (certificate refreshes replace
+    /// the whole set; a snapshot never changes).
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.inner.verifier()
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Client {
+        Client {
+            inner,
+            nodes: Arc::default(),
+        }
     }
 }
 
@@ -133,7 +174,7 @@ impl fmt::Debug for Client {
             .field("mchid", &self.inner.signer.mchid())
             .field("merchant_serial", &self.inner.signer.serial())
             .field("base_url", &self.inner.base_url)
-            .field("preferred_serial", &self.inner.verifier.preferred_id())
+            .field("preferred_serial", &self.preferred_serial())
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +188,23 @@ impl fmt::Debug for Inner {
 }
 
 impl Inner {
+    /// The current verification keys.
+    pub(crate) fn verifier(&self) -> Arc<Verifier> {
+        match self.verifier.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the verification keys (certificate refresh).
+    pub(crate) fn set_verifier(&self, verifier: Verifier) {
+        let verifier = Arc::new(verifier);
+        match self.verifier.write() {
+            Ok(mut guard) => *guard = verifier,
+            Err(poisoned) => *poisoned.into_inner() = verifier,
+        }
+    }
+
     /// Fills the template and assembles method, URL, headers and body.
     pub(crate) fn prepare(
         &self,
@@ -169,11 +227,31 @@ impl Inner {
         if options.body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        headers.insert(SERIAL, self.preferred_serial.clone());
+        if let Some(serial) = self.verifier().preferred_header() {
+            headers.insert(SERIAL, serial.clone());
+        }
         // Caller's headers win (a `Wechatpay-Serial` chosen for encryption, a
         // content type for a raw body); the SDK-owned ones were refused earlier.
         for (name, value) in &options.headers {
             headers.insert(name, value.clone());
+        }
+        if let Some(serial) = &options.encrypted_for {
+            if headers
+                .get(SERIAL)
+                .is_some_and(|v| v.as_bytes() != serial.as_bytes())
+                && options.headers.contains_key(SERIAL)
+            {
+                return Err(Error::InvalidOption {
+                    key: format!("headers.{SERIAL}"),
+                    reason: format!(
+                        "the body is encrypted for WeChat Pay key `{serial}`; the request must name that key, not another"
+                    ),
+                });
+            }
+            let value = HeaderValue::from_str(serial).map_err(|_| {
+                Error::Config("the WeChat Pay key id is not printable ASCII".to_owned())
+            })?;
+            headers.insert(SERIAL, value);
         }
         Ok(PreparedRequest {
             method,
@@ -223,8 +301,8 @@ impl Inner {
             return Err(ApiError::from_response(status, request_id.as_deref(), bytes).into());
         }
         let verified_by = if expects_signature {
-            let id = self
-                .verifier
+            let verifier = self.verifier();
+            let id = verifier
                 .verify(&headers, &bytes, unix_now())
                 .map_err(|kind| Error::Verify { kind, request_id })?;
             Some(id.to_owned())
@@ -330,6 +408,18 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     user_agent: Option<String>,
     http: Option<reqwest::Client>,
+    passphrase: Option<Secret>,
+    apiv3_key: Option<Secret>,
+    certificate_refresh: Option<Duration>,
+}
+
+/// A secret the builder holds until `build()`; `Debug` never shows it.
+struct Secret(Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl ClientBuilder {
@@ -421,8 +511,50 @@ impl ClientBuilder {
         self
     }
 
-    /// Checks everything and builds the client.
+    /// Passphrase of an encrypted PKCS#8 private key (`BEGIN ENCRYPTED PRIVATE KEY`).
+    pub fn private_key_passphrase(mut self, passphrase: impl Into<Vec<u8>>) -> Self {
+        self.passphrase = Some(Secret(passphrase.into()));
+        self
+    }
+
+    /// The APIv3 key (APIv3密钥, 32 characters), needed for notifications and
+    /// certificate downloads.
+    pub fn apiv3_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.apiv3_key = Some(Secret(key.into()));
+        self
+    }
+
+    /// Downloads the platform certificates again every `interval` in the
+    /// background (WeChat Pay advises well inside 12 h; [`DEFAULT_CERTIFICATE_REFRESH`]
+    /// is a good value) and swaps them in while requests run. Needs the APIv3
+    /// key and a tokio runtime at `build()`. The refresh stops when the last
+    /// clone of the client is dropped.
+    pub fn certificate_refresh(mut self, interval: Duration) -> Self {
+        self.certificate_refresh = Some(interval);
+        self
+    }
+
+    /// Checks everything and builds the client. At least one WeChat Pay key
+    /// must be configured; to start from none, use
+    /// [`build_with_certificates`](Self::build_with_certificates).
     pub fn build(self) -> Result<Client> {
+        let client = self.assemble(true)?;
+        crate::certs::start_refresh(&client)?;
+        Ok(client)
+    }
+
+    /// Builds the client, downloads the platform certificates once (needs the
+    /// APIv3 key), and starts the background refresh if one was asked for.
+    /// Works with no WeChat Pay key configured: the download is then
+    /// verified with a certificate it carries.
+    pub async fn build_with_certificates(self) -> Result<Client> {
+        let client = self.assemble(false)?;
+        client.refresh_certificates().await?;
+        crate::certs::start_refresh(&client)?;
+        Ok(client)
+    }
+
+    fn assemble(self, require_keys: bool) -> Result<Client> {
         let mchid = self.mchid.filter(|m| !m.is_empty()).ok_or_else(|| {
             config("mchid is not set: call .mchid(\"1900000109\") with your merchant id (商户号)")
         })?;
@@ -443,16 +575,13 @@ impl ClientBuilder {
         let key_input = self.private_key.ok_or_else(|| {
             config("no merchant private key: call .private_key_file(\"apiclient_key.pem\") or .private_key_pem(…)")
         })?;
+        let what = match &key_input {
+            KeyInput::File(path) => format!("merchant private key {}", path.display()),
+            KeyInput::Pem(_) => "merchant private key".to_owned(),
+        };
+        let passphrase = self.passphrase.as_ref().map(|p| p.0.as_slice());
         let private_key =
-            PrivateKey::from_pem(&key_input.read("merchant private key")?).map_err(|e| {
-                match (&key_input, e) {
-                    (KeyInput::File(path), Error::Key { reason, .. }) => Error::Key {
-                        what: format!("merchant private key {}", path.display()),
-                        reason,
-                    },
-                    (_, e) => e,
-                }
-            })?;
+            PrivateKey::parse_with(&key_input.read("merchant private key")?, passphrase, &what)?;
 
         let mut keys = Vec::new();
         for (i, input) in self.certificates.iter().enumerate() {
@@ -470,8 +599,26 @@ impl ClientBuilder {
             )));
         }
         let verifier = Verifier::new(keys)?;
-        let preferred_serial = HeaderValue::from_str(verifier.preferred_id())
-            .map_err(|_| config("the WeChat Pay key id is not printable ASCII"))?;
+        if require_keys && verifier.is_empty() {
+            return Err(config(
+                "no WeChat Pay verification key: add .platform_public_key(id, pem) or .platform_certificate(pem) \
+                 (or use build_with_certificates() with the APIv3 key), otherwise no response can be trusted",
+            ));
+        }
+        let apiv3_key = match self.apiv3_key {
+            None => None,
+            Some(Secret(bytes)) => Some(ApiV3Key(bytes.as_slice().try_into().map_err(|_| {
+                config(&format!(
+                    "the APIv3 key must be exactly 32 bytes (it is {}); copy it from 商户平台 → API安全 → APIv3密钥",
+                    bytes.len()
+                ))
+            })?)),
+        };
+        if self.certificate_refresh.is_some() && apiv3_key.is_none() {
+            return Err(config(
+                "certificate_refresh needs the APIv3 key: add .apiv3_key(…)",
+            ));
+        }
 
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let user_agent = user_agent(self.user_agent.as_deref())?;
@@ -487,11 +634,13 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 signer: RequestSigner::new(mchid, serial, private_key),
-                verifier,
+                verifier: RwLock::new(Arc::new(verifier)),
+                apiv3_key,
                 base_url,
                 http,
                 user_agent,
-                preferred_serial,
+                certificate_refresh: self.certificate_refresh,
+                refresher: Mutex::new(None),
             }),
             nodes: Arc::default(),
         })

@@ -151,3 +151,35 @@ pub fn aes_256_gcm_decrypt(
     )
     .map_err(|_| AeadError::Authentication)
 }
+
+/// Largest plaintext RSAES-OAEP (SHA-1) takes under a key of `bits` bits:
+/// 214 bytes for RSA-2048.
+///
+/// ```
+/// assert_eq!(wechatpay_chain::crypto::oaep_max_plaintext(2048), 214);
+/// ```
+pub fn oaep_max_plaintext(bits: u32) -> usize {
+    (bits as usize / 8).saturating_sub(2 * 20 + 2)
+}
+
+/// RSAES-OAEP with SHA-1 and MGF1-SHA-1, empty label (what WeChat Pay uses
+/// for sensitive fields), base64. The caller checks the length first.
+pub fn rsa_oaep_encrypt<T: HasPublic>(key: &PKeyRef<T>, plaintext: &[u8]) -> Result<String> {
+    let rsa = key.rsa()?;
+    let mut sealed = vec![0u8; rsa.size() as usize];
+    let len = rsa.public_encrypt(plaintext, &mut sealed, openssl::rsa::Padding::PKCS1_OAEP)?;
+    sealed.truncate(len);
+    Ok(BASE64.encode(sealed))
+}
+
+/// Opens a base64 RSAES-OAEP (SHA-1) ciphertext; `None` if it does not open.
+pub fn rsa_oaep_decrypt<T: HasPrivate>(key: &PKeyRef<T>, ciphertext_b64: &str) -> Option<Vec<u8>> {
+    let sealed = BASE64.decode(ciphertext_b64).ok()?;
+    let rsa = key.rsa().ok()?;
+    let mut plain = vec![0u8; rsa.size() as usize];
+    let len = rsa
+        .private_decrypt(&sealed, &mut plain, openssl::rsa::Padding::PKCS1_OAEP)
+        .ok()?;
+    plain.truncate(len);
+    Some(plain)
+}

@@ -124,6 +124,23 @@ pub enum Error {
     #[error("decryption failed: {0}")]
     Decrypt(#[from] crate::crypto::AeadError),
 
+    /// A sensitive field is longer than RSA-OAEP can take.
+    #[error("sensitive field is {len} bytes; RSA-OAEP with this key takes at most {max}: it is never truncated")]
+    PlaintextTooLong {
+        /// Length of the plaintext in bytes.
+        len: usize,
+        /// The limit (214 for RSA-2048).
+        max: usize,
+    },
+
+    /// A sensitive field of a response did not decrypt with the merchant key.
+    #[error("sensitive field does not decrypt with the merchant private key (not base64, encrypted for another key, or not UTF-8)")]
+    FieldDecrypt,
+
+    /// A notification body is not what WeChat Pay sends.
+    #[error("notification: {0}")]
+    Notification(#[from] crate::notify::NotificationError),
+
     /// A local file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -178,6 +195,11 @@ pub enum VerifyError {
     /// `Wechatpay-Serial` names no key this client knows.
     #[error("Wechatpay-Serial `{0}` is not a configured WeChat Pay key (certificate serial or PUB_KEY_ID_…)")]
     UnknownSerial(String),
+
+    /// The serial names a platform certificate that is expired or not yet
+    /// valid.
+    #[error("WeChat Pay certificate `{0}` is expired or not yet valid; refresh the platform certificates")]
+    KeyNotValid(String),
 
     /// `Wechatpay-Signature-Type` names an algorithm other than RSA.
     #[error(

@@ -36,6 +36,11 @@ impl PrivateKey {
         Self::parse(pem, "merchant private key")
     }
 
+    /// Parses an encrypted PKCS#8 PEM key (`BEGIN ENCRYPTED PRIVATE KEY`).
+    pub fn from_pem_with_passphrase(pem: &[u8], passphrase: &[u8]) -> Result<Self> {
+        Self::parse_with(pem, Some(passphrase), "merchant private key")
+    }
+
     /// Reads and parses a PEM private key file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -44,12 +49,35 @@ impl PrivateKey {
     }
 
     fn parse(pem: &[u8], what: &str) -> Result<Self> {
-        let key = PKey::private_key_from_pem(pem).map_err(|e| Error::Key {
+        Self::parse_with(pem, None, what)
+    }
+
+    pub(crate) fn parse_with(pem: &[u8], passphrase: Option<&[u8]>, what: &str) -> Result<Self> {
+        let found = pem_label(pem);
+        let bad = |reason: String| Error::Key {
             what: what.to_owned(),
-            reason: format!(
-                "not a PEM private key (expected `BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`, as in apiclient_key.pem): {}",
-                first_reason(&e)
-            ),
+            reason,
+        };
+        if found == Some("ENCRYPTED PRIVATE KEY") && passphrase.is_none() {
+            return Err(bad(
+                "the key is encrypted (`BEGIN ENCRYPTED PRIVATE KEY`): give its passphrase with .private_key_passphrase(…)"
+                    .to_owned(),
+            ));
+        }
+        let parsed = match passphrase {
+            Some(pass) => PKey::private_key_from_pem_passphrase(pem, pass),
+            None => PKey::private_key_from_pem(pem),
+        };
+        let key = parsed.map_err(|e| {
+            bad(match (found, passphrase) {
+                (Some("ENCRYPTED PRIVATE KEY"), Some(_)) => {
+                    format!("cannot decrypt the key: wrong passphrase? ({})", first_reason(&e))
+                }
+                _ => format!(
+                    "expected a PEM private key (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`, as in apiclient_key.pem), found {}",
+                    describe(found)
+                ),
+            })
         })?;
         check_rsa(key.id(), key.bits(), what)?;
         Ok(PrivateKey { key })
@@ -120,10 +148,10 @@ impl WechatpayKey {
             what: what.to_owned(),
             reason,
         };
-        let cert = X509::from_pem(pem).map_err(|e| {
+        let cert = X509::from_pem(pem).map_err(|_| {
             bad(format!(
-                "not a PEM certificate (expected `BEGIN CERTIFICATE`): {}",
-                first_reason(&e)
+                "expected a PEM certificate (`BEGIN CERTIFICATE`, as in wechatpay_*.pem), found {}",
+                describe(pem_label(pem))
             ))
         })?;
         let id = cert
@@ -160,11 +188,18 @@ impl WechatpayKey {
                 ),
             });
         }
-        let key = PKey::public_key_from_pem(pem).map_err(|e| Error::Key {
+        let found = pem_label(pem);
+        let parsed = match found {
+            Some("RSA PUBLIC KEY") => {
+                openssl::rsa::Rsa::public_key_from_pem_pkcs1(pem).and_then(PKey::from_rsa)
+            }
+            _ => PKey::public_key_from_pem(pem),
+        };
+        let key = parsed.map_err(|_| Error::Key {
             what: what.to_owned(),
             reason: format!(
-                "not a PEM public key (expected `BEGIN PUBLIC KEY`, as in pub_key.pem): {}",
-                first_reason(&e)
+                "expected a PEM public key (`BEGIN PUBLIC KEY`, as in pub_key.pem, or `BEGIN RSA PUBLIC KEY`), found {}",
+                describe(found)
             ),
         })?;
         check_rsa(key.id(), key.bits(), what)?;
@@ -183,6 +218,18 @@ impl WechatpayKey {
     /// Certificate or public key.
     pub fn source(&self) -> &KeySource {
         &self.source
+    }
+
+    /// Whether the key may verify at `now`: a certificate inside its
+    /// validity period, or a public key (which has none).
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        match self.source {
+            KeySource::Certificate {
+                not_before,
+                not_after,
+            } => not_before <= now && now <= not_after,
+            KeySource::PublicKey => true,
+        }
     }
 
     /// Checks a base64 RSA-SHA256 signature over `message`.
@@ -226,6 +273,22 @@ fn check_rsa(id: Id, bits: u32, what: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The label of the first PEM block (`PRIVATE KEY`, `CERTIFICATE`, …).
+fn pem_label(pem: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let end = text[start..].find("-----")?;
+    Some(&text[start..start + end])
+}
+
+/// Says what was found without echoing key material.
+fn describe(label: Option<&str>) -> String {
+    match label {
+        Some(label) => format!("`BEGIN {label}`"),
+        None => "no PEM block (is it DER, PKCS#12, or the wrong file?)".to_owned(),
+    }
 }
 
 fn first_reason(stack: &openssl::error::ErrorStack) -> String {

@@ -65,6 +65,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod certs;
 pub mod chain;
 pub mod client;
 pub mod crypto;
@@ -73,10 +74,12 @@ pub mod keys;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+pub mod notify;
 pub mod options;
 pub mod path;
 pub mod request;
 pub mod response;
+pub mod sensitive;
 pub mod sign;
 pub mod verify;
 

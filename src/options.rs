@@ -49,6 +49,8 @@ pub struct Options {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Body>,
     pub(crate) skip_verification: bool,
+    /// The key the body's sensitive fields were encrypted for.
+    pub(crate) encrypted_for: Option<String>,
     pub(crate) error: Option<Error>,
 }
 
@@ -131,6 +133,13 @@ impl Options {
     /// in PROTOCOL.md are already exempt without this.
     pub fn skip_verification(mut self) -> Self {
         self.skip_verification = true;
+        self
+    }
+
+    /// Sends `Wechatpay-Serial` naming the key `encryptor` encrypts with;
+    /// a conflicting `Wechatpay-Serial` header is an error.
+    pub fn encrypted_with(mut self, encryptor: &crate::sensitive::Encryptor) -> Self {
+        self.encrypted_for = Some(encryptor.serial().to_owned());
         self
     }
 

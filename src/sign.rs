@@ -231,4 +231,8 @@ impl RequestSigner {
     pub fn serial(&self) -> &str {
         &self.serial
     }
+
+    pub(crate) fn key(&self) -> &PrivateKey {
+        &self.key
+    }
 }

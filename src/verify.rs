@@ -7,11 +7,11 @@
 
 use std::collections::HashMap;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::error::VerifyError;
 use crate::keys::{KeySource, WechatpayKey};
-use crate::sign::{response_message, SCHEME};
+use crate::sign::{response_message, unix_now, SCHEME};
 
 /// How far a signed timestamp may be from local time, in seconds.
 pub const MAX_CLOCK_SKEW: i64 = 300;
@@ -43,37 +43,37 @@ pub mod headers {
 ///
 /// let pem = std::fs::read("src/mock/data/platform_cert.pem")?;
 /// let verifier = Verifier::new(vec![WechatpayKey::from_certificate_pem(&pem)?])?;
-/// assert_eq!(verifier.preferred_id(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+/// assert_eq!(verifier.preferred_id(), Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
     keys: HashMap<String, WechatpayKey>,
-    preferred: String,
+    preferred: Option<String>,
+    preferred_header: Option<HeaderValue>,
 }
 
 impl Verifier {
     /// A verifier over `keys`. The preferred key (sent as `Wechatpay-Serial`)
-    /// is the first public key, else the certificate that became valid last.
-    /// Fails on an empty list or on two keys with the same id.
+    /// is the first public key, else the newest certificate valid now.
+    /// Fails on two keys with the same id.
     pub fn new(keys: Vec<WechatpayKey>) -> crate::Result<Self> {
+        let now = unix_now();
         let preferred = keys
             .iter()
             .find(|k| *k.source() == KeySource::PublicKey)
             .or_else(|| {
-                keys.iter().max_by_key(|k| match k.source() {
-                    KeySource::Certificate { not_before, .. } => *not_before,
-                    _ => i64::MIN,
-                })
+                keys.iter()
+                    .filter(|k| k.is_valid_at(now))
+                    .max_by_key(|k| match k.source() {
+                        KeySource::Certificate { not_before, .. } => *not_before,
+                        _ => i64::MIN,
+                    })
             })
-            .map(|k| k.id().to_owned())
-            .ok_or_else(|| {
-                crate::Error::Config(
-                    "no WeChat Pay verification key: add .platform_public_key(id, pem) or .platform_certificate(pem), \
-                     otherwise no response can be trusted"
-                        .to_owned(),
-                )
-            })?;
+            .map(|k| k.id().to_owned());
+        let preferred_header = preferred
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok());
         let mut map = HashMap::with_capacity(keys.len());
         for key in keys {
             let id = key.id().to_owned();
@@ -86,12 +86,18 @@ impl Verifier {
         Ok(Verifier {
             keys: map,
             preferred,
+            preferred_header,
         })
     }
 
-    /// The id sent as `Wechatpay-Serial` on requests.
-    pub fn preferred_id(&self) -> &str {
-        &self.preferred
+    /// The id sent as `Wechatpay-Serial` on requests; `None` when no key is
+    /// usable (an empty store waiting for its first certificate download).
+    pub fn preferred_id(&self) -> Option<&str> {
+        self.preferred.as_deref()
+    }
+
+    pub(crate) fn preferred_header(&self) -> Option<&HeaderValue> {
+        self.preferred_header.as_ref()
     }
 
     /// Looks a key up by id.
@@ -99,9 +105,24 @@ impl Verifier {
         self.keys.get(id)
     }
 
+    /// All keys, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &WechatpayKey> {
+        self.keys.values()
+    }
+
     /// Whether `id` names a configured key.
     pub fn contains(&self, id: &str) -> bool {
         self.keys.contains_key(id)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no key at all.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 
     /// Verifies signed headers and the raw body at time `now` (Unix seconds);
@@ -130,18 +151,18 @@ impl Verifier {
                 now,
             });
         }
-        let key = self
+        let (id, key) = self
             .keys
             .get_key_value(serial)
             .ok_or_else(|| VerifyError::UnknownSerial(serial.to_owned()))?;
+        if !key.is_valid_at(now) {
+            return Err(VerifyError::KeyNotValid(serial.to_owned()));
+        }
         if signature.starts_with(PROBE_PREFIX) {
             return Err(VerifyError::ProbeSignature);
         }
-        if key
-            .1
-            .verify(&response_message(timestamp, nonce, body), signature)
-        {
-            Ok(key.0)
+        if key.verify(&response_message(timestamp, nonce, body), signature) {
+            Ok(id)
         } else {
             Err(VerifyError::SignatureMismatch {
                 serial: serial.to_owned(),

@@ -25,12 +25,15 @@ fn accepts_either_key_kind_and_both_private_key_encodings() {
         .platform_certificate_file(data("platform_cert.pem"))
         .build()
         .unwrap();
-    assert_eq!(cert_only.preferred_serial(), common::PLATFORM_SERIAL);
+    assert_eq!(
+        cert_only.preferred_serial().as_deref(),
+        Some(common::PLATFORM_SERIAL)
+    );
     let key_only = base()
         .platform_public_key_file(PUBLIC_KEY_ID, data("wechatpay_pub_key.pem"))
         .build()
         .unwrap();
-    assert_eq!(key_only.preferred_serial(), PUBLIC_KEY_ID);
+    assert_eq!(key_only.preferred_serial().as_deref(), Some(PUBLIC_KEY_ID));
     Client::builder()
         .mchid(MCHID)
         .merchant_serial(MERCHANT_SERIAL.to_ascii_lowercase())
@@ -73,7 +76,7 @@ fn rejects_missing_and_unreadable_keys_naming_which() {
             .build(),
     );
     assert!(
-        msg.contains("merchant private key") && msg.contains("not a PEM private key"),
+        msg.contains("merchant private key") && msg.contains("found `BEGIN CERTIFICATE`"),
         "{msg}"
     );
 
@@ -176,4 +179,90 @@ fn nonces_are_alphanumeric_and_unbiased() {
         .sum();
     assert_eq!(counts.iter().filter(|&&c| c > 0).count(), 62);
     assert!(chi2 < 120.0, "chi-square {chi2}");
+}
+
+#[test]
+fn loads_encrypted_pkcs8_and_pkcs1_public_keys_and_never_echoes_key_material() {
+    use openssl::pkey::PKey;
+    use openssl::symm::Cipher;
+    let key = PKey::private_key_from_pem(&common::read("merchant_key.pem")).unwrap();
+    let encrypted = key
+        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"s3cret")
+        .unwrap();
+    let with_cert = || {
+        Client::builder()
+            .mchid(MCHID)
+            .merchant_serial(MERCHANT_SERIAL)
+            .platform_certificate_file(data("platform_cert.pem"))
+    };
+    with_cert()
+        .private_key_pem(encrypted.clone())
+        .private_key_passphrase("s3cret")
+        .build()
+        .unwrap();
+    let msg = message(with_cert().private_key_pem(encrypted.clone()).build());
+    assert!(
+        msg.contains("encrypted") && msg.contains("private_key_passphrase"),
+        "{msg}"
+    );
+    let msg = message(
+        with_cert()
+            .private_key_pem(encrypted)
+            .private_key_passphrase("wrong")
+            .build(),
+    );
+    assert!(msg.contains("wrong passphrase"), "{msg}");
+
+    let public = PKey::public_key_from_pem(&common::read("wechatpay_pub_key.pem")).unwrap();
+    let pkcs1 = public.rsa().unwrap().public_key_to_pem_pkcs1().unwrap();
+    assert!(String::from_utf8_lossy(&pkcs1).contains("BEGIN RSA PUBLIC KEY"));
+    let client = base()
+        .platform_public_key(PUBLIC_KEY_ID, pkcs1)
+        .build()
+        .unwrap();
+    assert_eq!(client.preferred_serial().as_deref(), Some(PUBLIC_KEY_ID));
+
+    // a private key given where a public key belongs: named, not echoed
+    let msg = message(
+        base()
+            .platform_public_key(PUBLIC_KEY_ID, common::read("merchant_key.pem"))
+            .build(),
+    );
+    assert!(
+        msg.contains("found `BEGIN PRIVATE KEY`") && !msg.contains("MII"),
+        "{msg}"
+    );
+    let msg = message(
+        base()
+            .platform_certificate(common::read("merchant_key.pem"))
+            .build(),
+    );
+    assert!(
+        msg.contains("found `BEGIN PRIVATE KEY`") && !msg.contains("MII"),
+        "{msg}"
+    );
+    let msg = message(
+        base()
+            .platform_certificate(b"\x30\x82\x01".to_vec())
+            .build(),
+    );
+    assert!(msg.contains("no PEM block"), "{msg}");
+}
+
+#[test]
+fn apiv3_key_must_be_32_bytes_and_refresh_needs_it() {
+    let with_cert = || base().platform_certificate_file(data("platform_cert.pem"));
+    let msg = message(with_cert().apiv3_key("short").build());
+    assert!(msg.contains("32 bytes") && !msg.contains("short"), "{msg}");
+    let msg = message(
+        with_cert()
+            .certificate_refresh(std::time::Duration::from_secs(60))
+            .build(),
+    );
+    assert!(msg.contains("APIv3 key"), "{msg}");
+    let printed = format!(
+        "{:?}",
+        with_cert().apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")
+    );
+    assert!(!printed.contains("a7cde1"), "{printed}");
 }
