@@ -236,10 +236,10 @@ impl Inner {
             headers.insert(name, value.clone());
         }
         if let Some(serial) = &options.encrypted_for {
-            if headers
+            if options
+                .headers
                 .get(SERIAL)
                 .is_some_and(|v| v.as_bytes() != serial.as_bytes())
-                && options.headers.contains_key(SERIAL)
             {
                 return Err(Error::InvalidOption {
                     key: format!("headers.{SERIAL}"),

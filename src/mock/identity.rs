@@ -1,7 +1,7 @@
 //! Who the mock is and who it serves: one merchant and one WeChat Pay, with
 //! the throwaway test keys of this repository (never use them for money).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
@@ -57,13 +57,26 @@ impl Credentials {
     }
 }
 
+/// One platform certificate the mock can sign with.
+pub(crate) struct PlatformCertificate {
+    pub(crate) certificate: WechatpayKey,
+    pub(crate) pem: String,
+    pub(crate) private: PKey<Private>,
+}
+
+/// The platform certificates: all are listed by `v3/certificates`, the
+/// active one signs.
+pub(crate) struct Platform {
+    pub(crate) certificates: Vec<PlatformCertificate>,
+    pub(crate) active: usize,
+}
+
 /// The server side of the keys, parsed once.
 pub(crate) struct ServerKeys {
     pub(crate) credentials: Credentials,
     pub(crate) merchant_public: PKey<Public>,
-    pub(crate) platform_private: PKey<Private>,
     pub(crate) public_key_private: PKey<Private>,
-    pub(crate) platform_certificate: WechatpayKey,
+    pub(crate) platform: RwLock<Platform>,
     pub(crate) apiv3_key: [u8; 32],
 }
 
@@ -72,39 +85,95 @@ impl ServerKeys {
         let credentials = Credentials::get();
         let merchant_public =
             X509::from_pem(credentials.merchant_certificate.as_bytes())?.public_key()?;
-        let platform_private = PKey::private_key_from_pem(include_bytes!("data/platform_key.pem"))?;
         let public_key_private =
             PKey::private_key_from_pem(include_bytes!("data/wechatpay_pub_key_private.pem"))?;
-        let platform_certificate =
-            WechatpayKey::from_certificate_pem(credentials.platform_certificate.as_bytes())?;
+        let first = PlatformCertificate {
+            certificate: WechatpayKey::from_certificate_pem(
+                credentials.platform_certificate.as_bytes(),
+            )?,
+            pem: credentials.platform_certificate.to_owned(),
+            private: PKey::private_key_from_pem(include_bytes!("data/platform_key.pem"))?,
+        };
         let mut apiv3_key = [0u8; 32];
         apiv3_key.copy_from_slice(credentials.apiv3_key.as_bytes());
         Ok(Arc::new(ServerKeys {
             credentials,
             merchant_public,
-            platform_private,
             public_key_private,
-            platform_certificate,
+            platform: RwLock::new(Platform {
+                certificates: vec![first],
+                active: 0,
+            }),
             apiv3_key,
         }))
     }
 
     /// The key WeChat Pay signs with when the request named `serial`: the
-    /// public key when asked for it, else the platform certificate.
-    pub(crate) fn signer_for(
-        &self,
-        requested_serial: Option<&str>,
-    ) -> (&PKey<Private>, &'static str) {
+    /// public key when asked for it, else the active platform certificate.
+    pub(crate) fn signer_for(&self, requested_serial: Option<&str>) -> (PKey<Private>, String) {
         if requested_serial == Some(self.credentials.platform_public_key_id) {
-            (
-                &self.public_key_private,
-                self.credentials.platform_public_key_id,
-            )
-        } else {
-            (
-                &self.platform_private,
-                self.credentials.platform_certificate_serial,
-            )
+            return (
+                self.public_key_private.clone(),
+                self.credentials.platform_public_key_id.to_owned(),
+            );
+        }
+        let platform = match self.platform.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let active = &platform.certificates[platform.active.min(platform.certificates.len() - 1)];
+        (active.private.clone(), active.certificate.id().to_owned())
+    }
+
+    /// Issues a new platform certificate (listed at once, not yet signing),
+    /// as WeChat Pay does 24 h before a rotation. Returns its serial.
+    pub(crate) fn rotate(&self) -> Result<String> {
+        let issued = new_certificate()?;
+        let serial = issued.certificate.id().to_owned();
+        if let Ok(mut platform) = self.platform.write() {
+            platform.certificates.push(issued);
+        }
+        Ok(serial)
+    }
+
+    /// Signs with the newest certificate from now on.
+    pub(crate) fn activate_newest(&self) {
+        if let Ok(mut platform) = self.platform.write() {
+            platform.active = platform.certificates.len() - 1;
         }
     }
+}
+
+/// A fresh RSA-2048 key and a self-signed certificate valid for five years.
+fn new_certificate() -> Result<PlatformCertificate> {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    let private = PKey::from_rsa(openssl::rsa::Rsa::generate(2048)?)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(159, MsbOption::ONE, false)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", "Tenpay.com Root CA (wechatpay-chain mock)")?;
+    let name = name.build();
+    let now = crate::sign::unix_now();
+    let mut builder = X509Builder::new()?;
+    builder.set_version(2)?;
+    let serial = Asn1Integer::from_bn(&serial)?;
+    builder.set_serial_number(&serial)?;
+    builder.set_subject_name(&name)?;
+    builder.set_issuer_name(&name)?;
+    builder.set_pubkey(&private)?;
+    let not_before = Asn1Time::from_unix(now - 3600)?;
+    builder.set_not_before(&not_before)?;
+    let not_after = Asn1Time::from_unix(now + 5 * 365 * 86_400)?;
+    builder.set_not_after(&not_after)?;
+    builder.sign(&private, MessageDigest::sha256())?;
+    let pem = String::from_utf8_lossy(&builder.build().to_pem()?).into_owned();
+    Ok(PlatformCertificate {
+        certificate: WechatpayKey::from_certificate_pem(pem.as_bytes())?,
+        pem,
+        private,
+    })
 }

@@ -189,6 +189,27 @@ impl MockServer {
         .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
     }
 
+    /// Issues a new platform certificate, listed by `v3/certificates` at once
+    /// but not signing yet (WeChat Pay announces one 24 h before use).
+    /// Returns its serial. Generates an RSA-2048 key: takes a moment.
+    pub fn rotate_certificate(&self) -> Result<String> {
+        self.shared.keys.rotate()
+    }
+
+    /// Signs with the newest platform certificate from now on.
+    pub fn use_newest_certificate(&self) {
+        self.shared.keys.activate_newest();
+    }
+
+    /// Signs notifications with the WeChat Pay public key (`true`) or the
+    /// platform certificate (`false`, the default): WeChat Pay may use either.
+    pub fn sign_notifications_with_public_key(&self, yes: bool) {
+        self.shared
+            .notifier
+            .use_public_key
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Every notification queued so far, with its delivery state.
     pub fn notifications(&self) -> Vec<Delivery> {
         self.shared

@@ -2,6 +2,7 @@
 //! response, resource encrypted with the APIv3 key, retried until answered
 //! with a 2xx (a bounded number of times, much faster than WeChat Pay).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub(crate) struct Notifier {
     http: reqwest::Client,
     pub(crate) log: Arc<Mutex<Vec<Delivery>>>,
     retry_delay: Duration,
+    /// Sign with the WeChat Pay public key instead of the platform certificate.
+    pub(crate) use_public_key: Arc<AtomicBool>,
 }
 
 impl Notifier {
@@ -53,6 +56,7 @@ impl Notifier {
                 .unwrap_or_default(),
             log: Arc::default(),
             retry_delay: Duration::from_millis(200),
+            use_public_key: Arc::default(),
         }
     }
 
@@ -109,9 +113,10 @@ impl Notifier {
             self.log.clone(),
             self.retry_delay,
         );
+        let public_key = self.use_public_key.load(Ordering::Relaxed);
         tokio::spawn(async move {
             for attempt in 1..=MAX_ATTEMPTS {
-                let delivered = post(&keys, &http, &event.notify_url, &body).await;
+                let delivered = post(&keys, &http, &event.notify_url, &body, public_key).await;
                 if let Ok(mut log) = log.lock() {
                     if let Some(entry) = log.get_mut(index) {
                         entry.attempts = attempt;
@@ -128,14 +133,21 @@ impl Notifier {
 }
 
 /// One signed POST; true on a 2xx answer.
-async fn post(keys: &ServerKeys, http: &reqwest::Client, url: &str, body: &str) -> bool {
-    let (key, serial) = keys.signer_for(None);
+async fn post(
+    keys: &ServerKeys,
+    http: &reqwest::Client,
+    url: &str,
+    body: &str,
+    public_key: bool,
+) -> bool {
+    let requested = public_key.then_some(keys.credentials.platform_public_key_id);
+    let (key, serial) = keys.signer_for(requested);
     let timestamp = unix_now().to_string();
     let Ok(nonce) = random_alphanumeric(32) else {
         return false;
     };
     let Ok(signature) =
-        sign_sha256_rsa(key, &response_message(&timestamp, &nonce, body.as_bytes()))
+        sign_sha256_rsa(&key, &response_message(&timestamp, &nonce, body.as_bytes()))
     else {
         return false;
     };

@@ -173,32 +173,35 @@ impl Shared {
         }
     }
 
-    /// `GET v3/certificates`: the platform certificate, encrypted with the APIv3 key.
+    /// `GET v3/certificates`: every platform certificate, encrypted with the APIv3 key.
     fn certificates(&self) -> Answer {
-        let cert = &self.keys.platform_certificate;
-        let (effective, expire) = match cert.source() {
-            KeySource::Certificate {
-                not_before,
-                not_after,
-            } => (*not_before, *not_after),
-            _ => (0, 0),
+        let platform = match self.keys.platform.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        let sealed = random_alphanumeric(12).and_then(|nonce| {
-            let pem = self.keys.credentials.platform_certificate;
-            aes_256_gcm_encrypt(
-                &self.keys.apiv3_key,
-                nonce.as_bytes(),
-                b"certificate",
-                pem.as_bytes(),
-            )
-            .map(|ciphertext| (nonce, ciphertext))
-        });
-        let Ok((nonce, ciphertext)) = sealed else {
-            return Answer::for_status(500);
-        };
-        Answer::json(
-            200,
-            &json!({"data": [{
+        let mut data = Vec::with_capacity(platform.certificates.len());
+        for issued in &platform.certificates {
+            let cert = &issued.certificate;
+            let (effective, expire) = match cert.source() {
+                KeySource::Certificate {
+                    not_before,
+                    not_after,
+                } => (*not_before, *not_after),
+                _ => (0, 0),
+            };
+            let sealed = random_alphanumeric(12).and_then(|nonce| {
+                aes_256_gcm_encrypt(
+                    &self.keys.apiv3_key,
+                    nonce.as_bytes(),
+                    b"certificate",
+                    issued.pem.as_bytes(),
+                )
+                .map(|ciphertext| (nonce, ciphertext))
+            });
+            let Ok((nonce, ciphertext)) = sealed else {
+                return Answer::for_status(500);
+            };
+            data.push(json!({
                 "serial_no": cert.id(),
                 "effective_time": clock::rfc3339(effective),
                 "expire_time": clock::rfc3339(expire),
@@ -208,8 +211,9 @@ impl Shared {
                     "associated_data": "certificate",
                     "ciphertext": ciphertext,
                 },
-            }]}),
-        )
+            }));
+        }
+        Answer::json(200, &json!({ "data": data }))
     }
 
     /// Applies the next queued fault, signs, and builds the HTTP response.
@@ -235,12 +239,13 @@ impl Shared {
         }
         if answer.signed {
             let (key, mut serial) = self.keys.signer_for(requested_serial);
+            let key = &key;
             let mut timestamp = unix_now();
             if fault == Some(Fault::StaleTimestamp) {
                 timestamp -= 600;
             }
             if fault == Some(Fault::UnknownSerial) {
-                serial = "0000000000000000000000000000000000DEAD01";
+                serial = "0000000000000000000000000000000000DEAD01".to_owned();
             }
             let timestamp = timestamp.to_string();
             let nonce = random_alphanumeric(32).unwrap_or_default();
@@ -253,7 +258,7 @@ impl Shared {
             headers.push(("Wechatpay-Timestamp", timestamp));
             headers.push(("Wechatpay-Nonce", nonce));
             headers.push(("Wechatpay-Signature", signature));
-            headers.push(("Wechatpay-Serial", serial.to_owned()));
+            headers.push(("Wechatpay-Serial", serial));
             headers.push(("Wechatpay-Signature-Type", SCHEME.to_owned()));
         }
         if matches!(answer.status, 429 | 503) {
