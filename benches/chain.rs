@@ -152,5 +152,60 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, prepare, sign, verify);
+/// The notification vector: verify + AES-256-GCM decrypt, next to the bare
+/// RSA verify it cannot avoid.
+fn notification(c: &mut Criterion) {
+    let vectors: serde_json::Value =
+        serde_json::from_slice(&read("vectors.json")).expect("vectors");
+    let v = &vectors["notification"];
+    let mut headers = HeaderMap::new();
+    for (name, value) in v["headers"].as_object().expect("headers") {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name");
+        headers.insert(
+            name,
+            HeaderValue::from_str(value.as_str().expect("text")).expect("value"),
+        );
+    }
+    let body = v["body"].as_str().expect("body").as_bytes().to_vec();
+    let client = Client::builder()
+        .mchid("1900000109")
+        .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+        .private_key_file(data("merchant_key.pem"))
+        .platform_certificate_file(data("platform_cert.pem"))
+        .apiv3_key(v["apiv3_key"].as_str().expect("key"))
+        .build()
+        .expect("client");
+    let cert = WechatpayKey::from_certificate_pem(&read("platform_cert.pem")).expect("cert");
+    let message = wechatpay_chain::sign::response_message(
+        "1795305600",
+        "8e1c7a2b9d4f6e3a5c0b1d2e3f4a5b6c",
+        &body,
+    );
+    let signature = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        v["headers"]["Wechatpay-Signature"].as_str().expect("sig"),
+    )
+    .expect("b64");
+    let mut group = c.benchmark_group("notification");
+    group.bench_function("openssl-verify", |b| {
+        b.iter(|| {
+            let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), cert.as_pkey())
+                .expect("verifier");
+            v.update(black_box(&message)).expect("update");
+            black_box(v.verify(&signature).expect("verify"))
+        })
+    });
+    group.bench_function("sdk-verify+decrypt", |b| {
+        b.iter(|| {
+            black_box(
+                client
+                    .notification_at(black_box(&headers), black_box(&body), 1795305600)
+                    .expect("ok"),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, prepare, sign, verify, notification);
 criterion_main!(benches);

@@ -135,7 +135,8 @@ fn each_malformed_notification_is_its_own_error() {
         "N1"
     );
 
-    let cases: Vec<(String, fn(&Error) -> bool)> = vec![
+    type Expect = fn(&Error) -> bool;
+    let cases: Vec<(String, Expect)> = vec![
         ("not json".to_owned(), |e| {
             matches!(e, Error::Notification(NotificationError::NotJson(_)))
         }),
