@@ -17,7 +17,7 @@ use crate::error::{ApiError, Error, Result};
 use crate::keys::{read_file, PrivateKey, WechatpayKey};
 use crate::options::{Body, Options};
 use crate::path::{encode_component, join, Template};
-use crate::request::PreparedRequest;
+use crate::request::{PreparedRequest, Signature};
 use crate::response::Response;
 use crate::sign::{unix_now, RequestSigner};
 use crate::verify::headers::{REQUEST_ID, SERIAL};
@@ -150,6 +150,12 @@ impl Client {
         &self.inner
     }
 
+    /// Signs `request` as it would be sent now: the `Authorization` header
+    /// and the exact message it covers (what `wxpay --dry-run` prints).
+    pub fn sign(&self, request: &PreparedRequest) -> Result<Signature> {
+        self.inner.sign(request)
+    }
+
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Client {
         Client {
             inner,
@@ -263,13 +269,22 @@ impl Inner {
         })
     }
 
-    /// Signs, sends and verifies one request.
-    pub(crate) async fn send(&self, request: PreparedRequest) -> Result<Response> {
-        let authorization = self.signer.sign(
+    /// Signs a prepared request now (fresh timestamp and nonce).
+    pub(crate) fn sign(&self, request: &PreparedRequest) -> Result<Signature> {
+        let (authorization, message) = self.signer.sign_with_message(
             request.method.as_str(),
             request.canonical_url(),
             request.body(),
         )?;
+        Ok(Signature {
+            authorization,
+            message,
+        })
+    }
+
+    /// Signs, sends and verifies one request.
+    pub(crate) async fn send(&self, request: PreparedRequest) -> Result<Response> {
+        let authorization = self.sign(&request)?.authorization;
         let mut auth = HeaderValue::from_str(&authorization.to_string()).map_err(|_| {
             Error::Config("mchid or merchant serial is not printable ASCII".to_owned())
         })?;
@@ -298,7 +313,9 @@ impl Inner {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if !(200..300).contains(&status) {
-            return Err(ApiError::from_response(status, request_id.as_deref(), bytes).into());
+            let mut api = ApiError::from_response(status, request_id.as_deref(), bytes);
+            api.headers = headers;
+            return Err(api.into());
         }
         let verified_by = if expects_signature {
             let verifier = self.verifier();
@@ -552,6 +569,14 @@ impl ClientBuilder {
         client.refresh_certificates().await?;
         crate::certs::start_refresh(&client)?;
         Ok(client)
+    }
+
+    /// Builds a client that signs requests and decrypts fields but trusts
+    /// no WeChat Pay key yet: every answer fails verification until
+    /// [`Client::refresh_certificates`] brings keys. For tools (dry runs,
+    /// decrypting, bootstrapping certificates), not for payments.
+    pub fn build_for_signing_only(self) -> Result<Client> {
+        self.assemble(false)
     }
 
     fn assemble(self, require_keys: bool) -> Result<Client> {

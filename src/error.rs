@@ -248,6 +248,8 @@ pub struct ApiError {
     pub detail: Option<Value>,
     /// `Request-ID` header.
     pub request_id: Option<String>,
+    /// All response headers (empty when built by hand).
+    pub headers: reqwest::header::HeaderMap,
     /// The raw response body.
     pub body: Bytes,
 }
@@ -274,6 +276,7 @@ impl ApiError {
             message,
             detail,
             request_id: request_id.map(str::to_owned),
+            headers: reqwest::header::HeaderMap::new(),
             body,
         }
     }

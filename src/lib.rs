@@ -68,6 +68,7 @@
 pub mod certs;
 pub mod chain;
 pub mod client;
+pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keys;
@@ -87,7 +88,7 @@ pub use crate::chain::Chain;
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::{ApiError, Error, Result, VerifyError};
 pub use crate::options::Options;
-pub use crate::request::PreparedRequest;
+pub use crate::request::{PreparedRequest, Signature};
 pub use crate::response::Response;
 pub use reqwest::Method;
 pub use serde_json::{json, Value};

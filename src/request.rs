@@ -71,6 +71,17 @@ impl PreparedRequest {
     }
 }
 
+/// A request's signature: the `Authorization` header and the exact message
+/// it covers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Signature {
+    /// The header value (`Display`); `Debug` hides the signature.
+    pub authorization: crate::sign::Authorization,
+    /// `METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n`.
+    pub message: Vec<u8>,
+}
+
 /// Whether `path` (relative to the base URL) is a download WeChat Pay
 /// answers without a signature.
 pub(crate) fn is_unsigned_download(path: &str) -> bool {

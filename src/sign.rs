@@ -199,8 +199,8 @@ impl RequestSigner {
 
     /// Signs with the current time and a fresh nonce.
     pub fn sign(&self, method: &str, canonical_url: &str, body: &[u8]) -> Result<Authorization> {
-        let nonce = crypto::random_alphanumeric(NONCE_LEN)?;
-        self.sign_at(method, canonical_url, body, unix_now(), &nonce)
+        self.sign_with_message(method, canonical_url, body)
+            .map(|(auth, _)| auth)
     }
 
     /// Signs with a given timestamp and nonce (for known-answer tests).
@@ -212,14 +212,39 @@ impl RequestSigner {
         timestamp: i64,
         nonce: &str,
     ) -> Result<Authorization> {
+        self.sign_message_at(method, canonical_url, body, timestamp, nonce)
+            .map(|(auth, _)| auth)
+    }
+
+    /// Signs with the current time and a fresh nonce; also returns the
+    /// exact message signed.
+    pub fn sign_with_message(
+        &self,
+        method: &str,
+        canonical_url: &str,
+        body: &[u8],
+    ) -> Result<(Authorization, Vec<u8>)> {
+        let nonce = crypto::random_alphanumeric(NONCE_LEN)?;
+        self.sign_message_at(method, canonical_url, body, unix_now(), &nonce)
+    }
+
+    fn sign_message_at(
+        &self,
+        method: &str,
+        canonical_url: &str,
+        body: &[u8],
+        timestamp: i64,
+        nonce: &str,
+    ) -> Result<(Authorization, Vec<u8>)> {
         let message = request_message(method, canonical_url, timestamp, nonce, body);
-        Ok(Authorization {
+        let authorization = Authorization {
             mchid: self.mchid.clone(),
             serial_no: self.serial.clone(),
             timestamp,
             nonce_str: nonce.to_owned(),
             signature: self.key.sign(&message)?,
-        })
+        };
+        Ok((authorization, message))
     }
 
     /// The merchant id.

@@ -23,7 +23,6 @@
 mod answer;
 mod auth;
 mod catalog;
-mod clock;
 mod control;
 mod faults;
 mod identity;

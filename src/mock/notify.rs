@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::clock;
 use super::identity::ServerKeys;
 use super::payscore::Event;
+use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
 use crate::sign::{response_message, unix_now, SCHEME};
 

@@ -399,7 +399,7 @@ fn pay(order: &mut Order) -> Result<bool, Answer> {
     require_collecting(order)?;
     order.state = State::Done;
     order.paid = true;
-    order.paid_time = Some(super::clock::compact_now());
+    order.paid_time = Some(crate::clock::compact_now());
     Ok(false)
 }
 

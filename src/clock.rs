@@ -1,4 +1,8 @@
 //! Times as WeChat Pay writes them, in Beijing time (UTC+8).
+//!
+//! ```
+//! assert_eq!(wechatpay_chain::clock::rfc3339(1_767_240_000), "2026-01-01T12:00:00+08:00");
+//! ```
 
 use crate::sign::unix_now;
 
@@ -21,14 +25,14 @@ fn civil(unix: i64) -> (i64, i64, i64, i64, i64, i64) {
     (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
-/// `2026-01-01T12:00:00+08:00`.
-pub(crate) fn rfc3339(unix: i64) -> String {
+/// `2026-01-01T12:00:00+08:00` for Unix seconds.
+pub fn rfc3339(unix: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(unix);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+08:00")
 }
 
-/// `20260101120000`, as payscore writes paid times.
-pub(crate) fn compact_now() -> String {
+/// `20260101120000` for now, as payscore writes paid times.
+pub fn compact_now() -> String {
     let (y, mo, d, h, mi, s) = civil(unix_now());
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
 }
