@@ -135,6 +135,8 @@ pub struct WechatpayKey {
     id: String,
     key: PKey<Public>,
     source: KeySource,
+    /// Kept for certificates, to write them out again.
+    certificate: Option<X509>,
 }
 
 impl WechatpayKey {
@@ -170,7 +172,12 @@ impl WechatpayKey {
             not_before: seconds(cert.not_before())?,
             not_after: seconds(cert.not_after())?,
         };
-        Ok(WechatpayKey { id, key, source })
+        Ok(WechatpayKey {
+            id,
+            key,
+            source,
+            certificate: Some(cert),
+        })
     }
 
     /// Reads a WeChat Pay public key (`BEGIN PUBLIC KEY`) with its id,
@@ -207,6 +214,7 @@ impl WechatpayKey {
             id: id.to_owned(),
             key,
             source: KeySource::PublicKey,
+            certificate: None,
         })
     }
 
@@ -218,6 +226,14 @@ impl WechatpayKey {
     /// Certificate or public key.
     pub fn source(&self) -> &KeySource {
         &self.source
+    }
+
+    /// PEM of the certificate, or of the public key (SPKI) for a public key.
+    pub fn to_pem(&self) -> Result<Vec<u8>> {
+        Ok(match &self.certificate {
+            Some(cert) => cert.to_pem()?,
+            None => self.key.public_key_to_pem()?,
+        })
     }
 
     /// Whether the key may verify at `now`: a certificate inside its

@@ -1,0 +1,222 @@
+//! `wxpay <get|post|put|patch|delete> PATH …`: any endpoint, signed and
+//! verified, or `--dry-run` to see exactly what would be signed.
+
+use std::io::{Read, Write};
+
+use clap::Args;
+use wechatpay_chain::{Chain, Client, Error, Method, Options, Response, Value};
+
+use crate::credentials::Credentials;
+use crate::exit::{Failure, API_ERROR};
+
+#[derive(Args)]
+pub struct CallArgs {
+    /// `v3/payscore/serviceorder/{out_order_no}/modify` or `v3.payscore.serviceorder._out_order_no_.modify`.
+    path: String,
+    /// Fills placeholder NAME (repeatable).
+    #[arg(short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Adds query parameter NAME (repeatable).
+    #[arg(short = 'q', value_name = "NAME=VALUE")]
+    query: Vec<String>,
+    /// Adds a request header (repeatable).
+    #[arg(short = 'H', value_name = "Name: value")]
+    headers: Vec<String>,
+    /// JSON body: inline, @FILE, or @- for standard input.
+    #[arg(short = 'd', value_name = "JSON|@FILE|@-")]
+    data: Option<String>,
+    /// Print the status line and headers before the body.
+    #[arg(short = 'i', long)]
+    include: bool,
+    /// Send nothing: print the request and the exact signed message.
+    #[arg(long)]
+    dry_run: bool,
+    /// Accept a 2xx answer without checking WeChat Pay's signature.
+    #[arg(long)]
+    skip_verify: bool,
+}
+
+pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> Result<(), Failure> {
+    let client = if args.dry_run {
+        credentials.signing_client()?
+    } else {
+        credentials.client()?
+    };
+    let node = node(&client, &args.path);
+    let options = options(&args)?;
+    if args.dry_run {
+        return dry_run(&client, &node, method, options);
+    }
+    match node.send(method, options).await {
+        Ok(res) => {
+            print_answer(args.include, res.status(), res.headers(), res.bytes())?;
+            eprintln!("{}", summary(&res, args.skip_verify));
+            Ok(())
+        }
+        Err(Error::Api(api)) => {
+            print_answer(args.include, api.status, &api.headers, &api.body)?;
+            eprintln!(
+                "{} {}, Request-ID {}, WeChat Pay answered an error",
+                api.status,
+                api.code,
+                api.request_id.as_deref().unwrap_or("-")
+            );
+            Err(Failure {
+                code: API_ERROR,
+                message: String::new(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Slash form is literal; dotted form is translated like `chain!`.
+fn node(client: &Client, path: &str) -> Chain {
+    if !path.contains('/') && path.contains('.') {
+        let idents: Vec<&str> = path.split('.').collect();
+        client.chain_idents(&idents)
+    } else {
+        client.chain(path)
+    }
+}
+
+fn options(args: &CallArgs) -> Result<Options, Failure> {
+    let mut options = Options::new();
+    for pair in &args.params {
+        let (name, value) = split(pair, '=', "-p takes NAME=VALUE")?;
+        options = options.path(name, value);
+    }
+    for pair in &args.query {
+        let (name, value) = split(pair, '=', "-q takes NAME=VALUE")?;
+        options = options.query(name, value);
+    }
+    for header in &args.headers {
+        let (name, value) = split(header, ':', "-H takes 'Name: value'")?;
+        options = options.header(name.trim(), value.trim());
+    }
+    if let Some(data) = &args.data {
+        let body = read_data(data)?;
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+            .map_err(|e| Failure::usage(format!("-d is not JSON: {e}")))?;
+        options = options.body(body);
+    }
+    if args.skip_verify {
+        options = options.skip_verification();
+    }
+    Ok(options)
+}
+
+fn split<'a>(text: &'a str, separator: char, usage: &str) -> Result<(&'a str, &'a str), Failure> {
+    text.split_once(separator)
+        .ok_or_else(|| Failure::usage(format!("{usage}, got `{text}`")))
+}
+
+fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
+    match data.strip_prefix('@') {
+        Some("-") => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body).map_err(|e| {
+                Failure::usage(format!("reading the body from standard input: {e}"))
+            })?;
+            Ok(body)
+        }
+        Some(file) => std::fs::read(file)
+            .map_err(|e| Failure::usage(format!("reading the body from {file}: {e}"))),
+        None => Ok(data.as_bytes().to_vec()),
+    }
+}
+
+/// `METHOD URL`, headers (Authorization included), blank line, body,
+/// `--- signed message ---`, the message.
+fn dry_run(client: &Client, node: &Chain, method: Method, options: Options) -> Result<(), Failure> {
+    let request = node.prepare(method, options)?;
+    let signature = client.sign(&request)?;
+    let mut out = Vec::new();
+    out.extend_from_slice(format!("{} {}\n", request.method(), request.url()).as_bytes());
+    for (name, value) in request.headers() {
+        out.extend_from_slice(
+            format!(
+                "{}: {}\n",
+                canonical(name.as_str()),
+                String::from_utf8_lossy(value.as_bytes())
+            )
+            .as_bytes(),
+        );
+    }
+    out.extend_from_slice(format!("Authorization: {}\n\n", signature.authorization).as_bytes());
+    out.extend_from_slice(request.body());
+    out.extend_from_slice(b"\n--- signed message ---\n");
+    out.extend_from_slice(&signature.message);
+    write_stdout(&out)
+}
+
+/// `wechatpay-serial` → `Wechatpay-Serial`, for reading.
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn print_answer(
+    include: bool,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> Result<(), Failure> {
+    let mut out = Vec::new();
+    if include {
+        let reason = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\n").as_bytes());
+        for (name, value) in headers {
+            out.extend_from_slice(
+                format!(
+                    "{}: {}\n",
+                    canonical(name.as_str()),
+                    String::from_utf8_lossy(value.as_bytes())
+                )
+                .as_bytes(),
+            );
+        }
+        out.push(b'\n');
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(json) => {
+            let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
+            out.extend_from_slice(pretty.as_bytes());
+            out.push(b'\n');
+        }
+        Err(_) => out.extend_from_slice(body),
+    }
+    write_stdout(&out)
+}
+
+fn summary(res: &Response, skipped: bool) -> String {
+    let verification = match res.verified_by() {
+        Some(key) => format!("verified by {key}"),
+        None if skipped => "not verified (--skip-verify)".to_owned(),
+        None => "unsigned download, not verified".to_owned(),
+    };
+    format!(
+        "{}, Request-ID {}, {verification}",
+        res.status(),
+        res.request_id().unwrap_or("-")
+    )
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::usage(format!("writing to standard output: {e}")))
+}

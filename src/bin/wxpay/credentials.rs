@@ -1,0 +1,159 @@
+//! Where the CLI's credentials come from: flags, the environment, or a
+//! profile (`mock.json` shape); flags and environment override the profile.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::Value;
+use wechatpay_chain::{Client, ClientBuilder};
+
+use crate::exit::Failure;
+
+/// Credential flags, accepted before or after the subcommand.
+#[derive(Args, Debug)]
+pub struct Credentials {
+    /// Merchant id (商户号).
+    #[arg(long, global = true, env = "WECHATPAY_MCHID")]
+    mchid: Option<String>,
+    /// Merchant API certificate serial.
+    #[arg(long, global = true, env = "WECHATPAY_SERIAL")]
+    serial: Option<String>,
+    /// Merchant API private key file (apiclient_key.pem).
+    #[arg(
+        long = "private-key",
+        value_name = "FILE",
+        global = true,
+        env = "WECHATPAY_PRIVATE_KEY"
+    )]
+    private_key: Option<PathBuf>,
+    /// WeChat Pay platform certificate file; repeatable (env: comma-separated).
+    #[arg(
+        long = "platform-cert",
+        value_name = "FILE",
+        global = true,
+        env = "WECHATPAY_PLATFORM_CERTS",
+        value_delimiter = ','
+    )]
+    platform_certs: Vec<PathBuf>,
+    /// WeChat Pay public key as ID=FILE (PUB_KEY_ID_…=pub_key.pem).
+    #[arg(
+        long = "public-key",
+        value_name = "ID=FILE",
+        global = true,
+        env = "WECHATPAY_PUBLIC_KEY"
+    )]
+    public_key: Option<String>,
+    /// APIv3 key (notifications, certificates).
+    #[arg(
+        long = "apiv3-key",
+        value_name = "KEY",
+        global = true,
+        env = "WECHATPAY_APIV3_KEY",
+        hide_env_values = true
+    )]
+    apiv3_key: Option<String>,
+    /// Base URL (default https://api.mch.weixin.qq.com/).
+    #[arg(
+        long = "base-url",
+        value_name = "URL",
+        global = true,
+        env = "WECHATPAY_BASE_URL"
+    )]
+    base_url: Option<String>,
+    /// A JSON profile in the shape `wxpay mock --dir` writes (mock.json).
+    #[arg(long, value_name = "FILE", global = true, env = "WECHATPAY_PROFILE")]
+    profile: Option<PathBuf>,
+}
+
+/// The merged settings.
+#[derive(Default)]
+struct Resolved {
+    mchid: Option<String>,
+    serial: Option<String>,
+    private_key: Option<PathBuf>,
+    platform_certs: Vec<PathBuf>,
+    public_key: Option<(String, PathBuf)>,
+    apiv3_key: Option<String>,
+    base_url: Option<String>,
+}
+
+impl Credentials {
+    /// A client that trusts the configured WeChat Pay keys (at least one).
+    pub fn client(&self) -> Result<Client, Failure> {
+        Ok(self.builder()?.build()?)
+    }
+
+    /// A client that signs and decrypts but may have no WeChat Pay key yet.
+    pub fn signing_client(&self) -> Result<Client, Failure> {
+        Ok(self.builder()?.build_for_signing_only()?)
+    }
+
+    fn builder(&self) -> Result<ClientBuilder, Failure> {
+        let mut r = match &self.profile {
+            Some(path) => read_profile(path)?,
+            None => Resolved::default(),
+        };
+        override_with(&mut r.mchid, &self.mchid);
+        override_with(&mut r.serial, &self.serial);
+        override_with(&mut r.private_key, &self.private_key);
+        override_with(&mut r.apiv3_key, &self.apiv3_key);
+        override_with(&mut r.base_url, &self.base_url);
+        if !self.platform_certs.is_empty() {
+            r.platform_certs = self.platform_certs.clone();
+        }
+        if let Some(spec) = &self.public_key {
+            let (id, file) = spec.split_once('=').ok_or_else(|| {
+                Failure::usage("--public-key takes ID=FILE, e.g. PUB_KEY_ID_0119…=pub_key.pem")
+            })?;
+            r.public_key = Some((id.to_owned(), PathBuf::from(file)));
+        }
+        let mut builder = Client::builder()
+            .mchid(r.mchid.ok_or_else(|| Failure::usage("no merchant id: give --mchid, WECHATPAY_MCHID or --profile"))?)
+            .merchant_serial(
+                r.serial
+                    .ok_or_else(|| Failure::usage("no merchant certificate serial: give --serial, WECHATPAY_SERIAL or --profile"))?,
+            )
+            .private_key_file(r.private_key.ok_or_else(|| {
+                Failure::usage("no merchant private key: give --private-key FILE, WECHATPAY_PRIVATE_KEY or --profile")
+            })?);
+        for cert in r.platform_certs {
+            builder = builder.platform_certificate_file(cert);
+        }
+        if let Some((id, file)) = r.public_key {
+            builder = builder.platform_public_key_file(id, file);
+        }
+        if let Some(key) = r.apiv3_key {
+            builder = builder.apiv3_key(key);
+        }
+        if let Some(url) = r.base_url {
+            builder = builder.base_url(url);
+        }
+        Ok(builder.user_agent("wxpay-cli"))
+    }
+}
+
+fn override_with<T: Clone>(slot: &mut Option<T>, flag: &Option<T>) {
+    if flag.is_some() {
+        slot.clone_from(flag);
+    }
+}
+
+/// Reads a profile; file values are relative to its directory.
+fn read_profile(path: &Path) -> Result<Resolved, Failure> {
+    let text = std::fs::read(path)
+        .map_err(|e| Failure::usage(format!("cannot read profile {}: {e}", path.display())))?;
+    let profile: Value = serde_json::from_slice(&text)
+        .map_err(|e| Failure::usage(format!("profile {} is not JSON: {e}", path.display())))?;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let text_field = |name: &str| profile.get(name).and_then(Value::as_str).map(str::to_owned);
+    let file_field = |name: &str| text_field(name).map(|f| dir.join(f));
+    Ok(Resolved {
+        mchid: text_field("mchid"),
+        serial: text_field("merchant_serial"),
+        private_key: file_field("merchant_private_key"),
+        platform_certs: file_field("platform_certificate").into_iter().collect(),
+        public_key: text_field("platform_public_key_id").zip(file_field("platform_public_key")),
+        apiv3_key: text_field("apiv3_key"),
+        base_url: text_field("base_url"),
+    })
+}

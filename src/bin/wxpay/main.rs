@@ -1,0 +1,99 @@
+//! `wxpay`: call any WeChat Pay endpoint from the command line, see exactly
+//! what was signed, and run the mock WeChat Pay. The contract (flags,
+//! environment, output, exit codes) is in `docs/cli.md`.
+
+mod call;
+mod credentials;
+mod exit;
+mod mock;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::credentials::Credentials;
+use crate::exit::Failure;
+
+#[derive(Parser)]
+#[command(
+    name = "wxpay",
+    version,
+    about = "WeChat Pay APIv3 from the command line"
+)]
+struct Cli {
+    #[command(flatten)]
+    credentials: Credentials,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// GET an endpoint.
+    Get(call::CallArgs),
+    /// POST to an endpoint.
+    Post(call::CallArgs),
+    /// PUT to an endpoint.
+    Put(call::CallArgs),
+    /// PATCH an endpoint.
+    Patch(call::CallArgs),
+    /// DELETE an endpoint.
+    Delete(call::CallArgs),
+    /// Download, decrypt and verify the platform certificates.
+    Certificates {
+        /// Write each as wechatpay_<SERIAL>.pem into this directory.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Verify and decrypt a captured notification; print its resource.
+    Notify(tools::NotifyArgs),
+    /// Encrypt a sensitive field with the preferred WeChat Pay key.
+    Encrypt {
+        /// The plaintext (at most 214 bytes).
+        text: String,
+    },
+    /// Decrypt a sensitive field with the merchant private key.
+    Decrypt {
+        /// The base64 ciphertext.
+        ciphertext: String,
+    },
+    /// Run the mock WeChat Pay server on 127.0.0.1.
+    Mock(mock::MockArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Get(args) => call::run(&cli.credentials, reqwest::Method::GET, args).await,
+        Command::Post(args) => call::run(&cli.credentials, reqwest::Method::POST, args).await,
+        Command::Put(args) => call::run(&cli.credentials, reqwest::Method::PUT, args).await,
+        Command::Patch(args) => call::run(&cli.credentials, reqwest::Method::PATCH, args).await,
+        Command::Delete(args) => call::run(&cli.credentials, reqwest::Method::DELETE, args).await,
+        Command::Certificates { output } => tools::certificates(&cli.credentials, output).await,
+        Command::Notify(args) => tools::notify(&cli.credentials, args),
+        Command::Encrypt { text } => tools::encrypt(&cli.credentials, &text),
+        Command::Decrypt { ciphertext } => tools::decrypt(&cli.credentials, &ciphertext),
+        Command::Mock(args) => mock::run(args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wxpay", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, message }) => {
+            if !message.is_empty() {
+                eprintln!("wxpay: {message}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
