@@ -12,6 +12,7 @@ use reqwest::Method;
 
 use crate::client::Inner;
 use crate::error::Result;
+use crate::media::Media;
 use crate::options::Options;
 use crate::path::{ident_segment, join};
 use crate::request::PreparedRequest;
@@ -153,6 +154,53 @@ impl Chain {
             let request = inner.prepare(method, &path, options)?;
             inner.send(request).await
         }
+    }
+
+    /// Uploads `media` as `multipart/form-data` (`meta` + `file`), signing
+    /// the meta JSON, and verifies the answer (usually `{"media_id": …}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::media::Media;
+    ///
+    /// let res = client.chain("v3/merchant/media/upload").upload(Media::from_path("logo.png")?).await?;
+    /// let media_id = res.json::<wechatpay_chain::Value>()?["media_id"].clone();
+    /// # Ok(()) }
+    /// ```
+    pub fn upload(&self, media: Media) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.upload_with(Options::new(), media)
+    }
+
+    /// [`Chain::upload`] with options: placeholders, query, headers.
+    pub fn upload_with(
+        &self,
+        options: impl Into<Options>,
+        media: Media,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        let mut options = options.into();
+        if options.body.is_some() {
+            options.error.get_or_insert(crate::Error::InvalidOption {
+                key: "body".to_owned(),
+                reason: "an upload's body is its media; give no `json` or `body`".to_owned(),
+            });
+        }
+        options.upload = Some(media);
+        self.send(Method::POST, options)
+    }
+
+    /// Streams one of the downloads WeChat Pay answers unsigned (complaint
+    /// images `v3/merchant-service/images/{media_id}`, `v3/billdownload/file`,
+    /// `v3/transferdownload/signfile`, `v3/transferdownload/elecvoucherfile`,
+    /// `v3/new-tax-control-fapiao/download`, `v3/statements`,
+    /// `v3/global/statements`) to `out`; any other endpoint is refused,
+    /// since a signed answer must be read whole to be verified. An overseas
+    /// statement's `Wechatpay-Statement-Sha1` is verified and checked.
+    pub async fn download_to<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        options: impl Into<Options>,
+        out: &mut W,
+    ) -> Result<crate::download::Downloaded> {
+        crate::download::download_node(&self.inner, &self.path, options.into(), out).await
     }
 
     /// Fills and assembles the request without signing or sending it: see

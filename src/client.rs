@@ -15,6 +15,8 @@ use tokio::task::AbortHandle;
 use crate::chain::{intern, Chain};
 use crate::error::{ApiError, Error, Result};
 use crate::keys::{read_file, PrivateKey, WechatpayKey};
+use bytes::Bytes;
+
 use crate::options::{Body, Options};
 use crate::path::{encode_component, join, Template};
 use crate::request::{PreparedRequest, Signature};
@@ -32,6 +34,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A good period for [`ClientBuilder::certificate_refresh`]: WeChat Pay
 /// announces a new certificate 24 h before it signs with it.
 pub const DEFAULT_CERTIFICATE_REFRESH: Duration = Duration::from_secs(12 * 3600);
+
+/// Default limit for one read of an answer: a connection idle this long is dropped.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default limit for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -202,6 +207,14 @@ impl Inner {
         }
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn user_agent(&self) -> HeaderValue {
+        self.user_agent.clone()
+    }
+
     /// Replaces the verification keys (certificate refresh).
     pub(crate) fn set_verifier(&self, verifier: Verifier) {
         let verifier = Arc::new(verifier);
@@ -230,7 +243,8 @@ impl Inner {
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.user_agent.clone());
-        if options.body.is_some() {
+        // An upload's content type (multipart, with its boundary) is set when sent.
+        if options.body.is_some() && options.upload.is_none() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         if let Some(serial) = self.verifier().preferred_header() {
@@ -264,8 +278,12 @@ impl Inner {
             url,
             relative_path,
             headers,
-            body: options.body.map(Body::into_bytes),
+            body: match &options.upload {
+                Some(media) => Some(Bytes::from(media.meta_json())),
+                None => options.body.map(Body::into_bytes),
+            },
             skip_verification: options.skip_verification,
+            upload: options.upload,
         })
     }
 
@@ -295,13 +313,16 @@ impl Inner {
             url,
             mut headers,
             body,
+            upload,
             ..
         } = request;
         headers.insert(AUTHORIZATION, auth);
 
         let mut http = self.http.request(method, url).headers(headers);
-        if let Some(body) = body {
-            http = http.body(body);
+        match (upload, body) {
+            (Some(media), Some(meta)) => http = http.multipart(media.form(&meta).await?),
+            (_, Some(body)) => http = http.body(body),
+            _ => {}
         }
         let answer = http.send().await.map_err(transport)?;
         let status = answer.status().as_u16();
@@ -370,7 +391,7 @@ impl Inner {
     }
 }
 
-fn transport(error: reqwest::Error) -> Error {
+pub(crate) fn transport(error: reqwest::Error) -> Error {
     if error.is_timeout() {
         Error::Timeout(error)
     } else {
@@ -423,6 +444,7 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     user_agent: Option<String>,
     http: Option<reqwest::Client>,
     passphrase: Option<Secret>,
@@ -511,6 +533,14 @@ impl ClientBuilder {
     /// Limit for connecting; default [`DEFAULT_CONNECT_TIMEOUT`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Limit for one read of the answer (an idle connection); default
+    /// [`DEFAULT_READ_TIMEOUT`]. Downloads are bounded by this, not by the
+    /// whole-request timeout.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
         self
     }
 
@@ -652,6 +682,7 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
                 .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,

@@ -141,6 +141,19 @@ pub enum Error {
     #[error("notification: {0}")]
     Notification(#[from] crate::notify::NotificationError),
 
+    /// A downloaded file does not have the hash WeChat Pay announced.
+    #[error("downloaded file has SHA-1 {actual}, WeChat Pay announced {expected}: do not use it")]
+    HashMismatch {
+        /// The announced digest.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+
+    /// A gzip download did not decompress (truncated or corrupt).
+    #[error("decompressing the download: {0}")]
+    Decompress(String),
+
     /// A local file or socket operation failed.
     #[error("{what}: {source}")]
     Io {

@@ -70,8 +70,10 @@ pub mod chain;
 pub mod client;
 pub mod clock;
 pub mod crypto;
+pub mod download;
 pub mod error;
 pub mod keys;
+pub mod media;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;

@@ -51,6 +51,8 @@ pub struct Options {
     pub(crate) skip_verification: bool,
     /// The key the body's sensitive fields were encrypted for.
     pub(crate) encrypted_for: Option<String>,
+    /// A multipart upload: the body signed is its `meta` JSON.
+    pub(crate) upload: Option<crate::media::Media>,
     pub(crate) error: Option<Error>,
 }
 

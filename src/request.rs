@@ -34,6 +34,8 @@ pub struct PreparedRequest {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
     pub(crate) skip_verification: bool,
+    /// For an upload, the media; `body` is then its `meta` JSON.
+    pub(crate) upload: Option<crate::media::Media>,
 }
 
 impl PreparedRequest {
@@ -58,7 +60,8 @@ impl PreparedRequest {
         &self.headers
     }
 
-    /// The body bytes that are signed and sent (empty when there is none).
+    /// The body bytes that are signed (empty when there is none): the JSON
+    /// body, or for an upload the `meta` JSON of its first part.
     pub fn body(&self) -> &[u8] {
         self.body.as_deref().unwrap_or_default()
     }

@@ -11,6 +11,8 @@ pub(crate) struct Answer {
     pub(crate) body: Bytes,
     /// False for the file downloads WeChat Pay never signs.
     pub(crate) signed: bool,
+    /// A bill streamed instead of `body`.
+    pub(crate) stream: Option<super::bills::BillSpec>,
 }
 
 impl Answer {
@@ -19,6 +21,7 @@ impl Answer {
             status,
             body: Bytes::from(value.to_string()),
             signed: true,
+            stream: None,
         }
     }
 
@@ -27,6 +30,7 @@ impl Answer {
             status: 204,
             body: Bytes::new(),
             signed: true,
+            stream: None,
         }
     }
 

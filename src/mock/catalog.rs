@@ -13,6 +13,8 @@ pub(crate) struct Operation {
     pub(crate) template: String,
     /// First success status the documentation lists (200, 202, 204).
     pub(crate) status: u16,
+    /// Consumes `multipart/form-data` (an upload).
+    pub(crate) multipart: bool,
 }
 
 /// What a request path matched.
@@ -40,11 +42,12 @@ impl Catalog {
         let mut lines = ENDPOINTS_TSV.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
         let column = |name: &str| header.iter().position(|h| *h == name);
-        let (Some(method), Some(path), Some(api), Some(responses)) = (
+        let (Some(method), Some(path), Some(api), Some(responses), Some(consumes)) = (
             column("METHOD"),
             column("PATH"),
             column("API"),
             column("RESPONSES"),
+            column("CONSUMES"),
         ) else {
             return Catalog {
                 operations: Vec::new(),
@@ -66,6 +69,9 @@ impl Catalog {
                     method: fields.get(method)?.to_string(),
                     template: fields.get(path)?.to_string(),
                     status,
+                    multipart: fields
+                        .get(consumes)
+                        .is_some_and(|c| c.contains("multipart/form-data")),
                 })
             })
             .collect();

@@ -31,13 +31,18 @@ pub enum Fault {
     Delay(Duration),
     /// Half the body, then the connection is cut.
     CloseMidBody,
+    /// The body ends early but cleanly (a bill: its last chunk is missing).
+    TruncatedBody,
+    /// The next bill answer announces a wrong `hash_value`.
+    WrongBillHash,
 }
 
 impl Fault {
     /// Reads the control API's form: `{"fault": "probe_signature"}`,
     /// `{"fault": "drop_header", "header": "Wechatpay-Nonce"}`,
     /// `{"fault": "status", "status": 503}`, `{"fault": "delay", "delay_ms": 1500}`,
-    /// `unknown_serial`, `stale_timestamp`, `close_mid_body`.
+    /// `unknown_serial`, `stale_timestamp`, `close_mid_body`, `truncated_body`,
+    /// `wrong_bill_hash`.
     pub fn from_json(value: &Value) -> Result<Fault, String> {
         let name = value
             .get("fault")
@@ -48,6 +53,8 @@ impl Fault {
             "unknown_serial" => Fault::UnknownSerial,
             "stale_timestamp" => Fault::StaleTimestamp,
             "close_mid_body" => Fault::CloseMidBody,
+            "truncated_body" => Fault::TruncatedBody,
+            "wrong_bill_hash" => Fault::WrongBillHash,
             "drop_header" => Fault::DropHeader(
                 value
                     .get("header")

@@ -22,6 +22,7 @@
 
 mod answer;
 mod auth;
+mod bills;
 mod catalog;
 mod control;
 mod faults;
@@ -29,6 +30,7 @@ mod identity;
 mod notify;
 mod payscore;
 mod server;
+mod upload;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +41,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub use self::bills::DEFAULT_BILL_ROWS;
 pub use self::catalog::ENDPOINTS_TSV;
 pub use self::faults::Fault;
 pub use self::identity::Credentials;
@@ -207,6 +210,12 @@ impl MockServer {
             .notifier
             .use_public_key
             .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bills issued from now on have `rows` detail rows (about 200 bytes
+    /// each): a few million make a file of gigabytes, generated as it is sent.
+    pub fn set_bill_rows(&self, rows: u64) {
+        self.shared.bills.set_rows(rows);
     }
 
     /// Every notification queued so far, with its delivery state.

@@ -14,11 +14,13 @@ use serde_json::{json, Value};
 
 use super::answer::Answer;
 use super::auth::{self, ReplayGuard};
+use super::bills::{self, Bills};
 use super::catalog::{Catalog, Route};
 use super::faults::Fault;
 use super::identity::ServerKeys;
 use super::notify::Notifier;
 use super::payscore::{self, Orders};
+use super::upload;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
 use crate::keys::KeySource;
@@ -27,7 +29,7 @@ use crate::sign::{response_message, unix_now, SCHEME};
 use crate::verify::PROBE_PREFIX;
 
 /// Largest request body the mock reads; larger ones are refused.
-pub const MAX_BODY: usize = 1 << 20;
+pub const MAX_BODY: usize = 8 << 20;
 
 /// Everything the handler shares.
 pub(crate) struct Shared {
@@ -37,6 +39,7 @@ pub(crate) struct Shared {
     catalog: Catalog,
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) notifier: Notifier,
+    pub(crate) bills: Bills,
     requests: AtomicU64,
 }
 
@@ -49,6 +52,7 @@ impl Shared {
             orders: Mutex::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
+            bills: Bills::default(),
             requests: AtomicU64::new(0),
         }
     }
@@ -83,15 +87,34 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if let Some(control) = path.strip_prefix("/_mock/") {
         return super::control::handle(&shared, parts.method.as_str(), control, query, &bytes);
     }
-    let answer = shared.dispatch(
-        parts.method.as_str(),
-        &target,
+    let upload = match upload::parse(header(&parts.headers, "content-type"), bytes.clone()).await {
+        Some(Err(answer)) => return shared.finish(answer, requested_serial.as_deref()).await,
+        Some(Ok(upload)) => Some(upload),
+        None => None,
+    };
+    let incoming = Incoming {
+        method: parts.method.as_str(),
+        target: &target,
         path,
         query,
-        &parts.headers,
-        &bytes,
-    );
+        headers: &parts.headers,
+        body: &bytes,
+        upload,
+    };
+    let answer = shared.dispatch(&incoming);
     shared.finish(answer, requested_serial.as_deref()).await
+}
+
+/// One request as the handler sees it.
+struct Incoming<'a> {
+    method: &'a str,
+    /// The request-target as received (path and query).
+    target: &'a str,
+    path: &'a str,
+    query: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    upload: Option<upload::Upload>,
 }
 
 fn to_object(pairs: Vec<(String, String)>) -> serde_json::Map<String, Value> {
@@ -107,17 +130,26 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl Shared {
     /// Authenticates and answers one APIv3 request.
-    fn dispatch(
-        &self,
-        method: &str,
-        target: &str,
-        path: &str,
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Answer {
-        if let Err(rejection) = auth::check(&self.keys, &self.replay, method, target, headers, body)
-        {
+    fn dispatch(&self, incoming: &Incoming<'_>) -> Answer {
+        let Incoming {
+            method,
+            target,
+            path,
+            query,
+            headers,
+            body,
+            ..
+        } = *incoming;
+        // An upload's signature covers its `meta` part, not the multipart bytes.
+        let signed_body = incoming.upload.as_ref().map_or(body, |u| &u.meta[..]);
+        if let Err(rejection) = auth::check(
+            &self.keys,
+            &self.replay,
+            method,
+            target,
+            headers,
+            signed_body,
+        ) {
             return rejection;
         }
         let relative = path.trim_start_matches('/');
@@ -127,6 +159,23 @@ impl Shared {
             .collect();
         if method == "GET" && relative == "v3/certificates" {
             return self.certificates();
+        }
+        if method == "GET" {
+            match relative {
+                "v3/bill/tradebill" | "v3/bill/fundflowbill" => {
+                    let wrong_hash = self.take_fault(&Fault::WrongBillHash);
+                    let base =
+                        format!("http://{}/", header(headers, "host").unwrap_or("127.0.0.1"));
+                    return self.bills.request(
+                        relative.ends_with("fundflowbill"),
+                        &query,
+                        &base,
+                        wrong_hash,
+                    );
+                }
+                "v3/billdownload/file" => return self.bills.download(&query),
+                _ => {}
+            }
         }
         if let Some(call) = payscore::parse_path(method, &segments) {
             let (answer, event) = match self.orders.lock() {
@@ -144,6 +193,10 @@ impl Shared {
             return Answer::param_error("/", "请求体不是合法的 JSON");
         }
         match self.catalog.route(method, relative) {
+            Route::Found { operation, .. } if operation.multipart => match &incoming.upload {
+                Some(upload) => upload::answer(upload),
+                None => Answer::param_error("/", "该接口需要 multipart/form-data (meta + file)"),
+            },
             Route::Found { operation, params } => {
                 let mut answer = if operation.status == 204 {
                     Answer::no_content()
@@ -216,6 +269,19 @@ impl Shared {
         Answer::json(200, &json!({ "data": data }))
     }
 
+    /// Removes `fault` from the front of the queue if it is there.
+    fn take_fault(&self, fault: &Fault) -> bool {
+        let Ok(mut faults) = self.faults.lock() else {
+            return false;
+        };
+        if faults.front() == Some(fault) {
+            faults.pop_front();
+            true
+        } else {
+            false
+        }
+    }
+
     /// Applies the next queued fault, signs, and builds the HTTP response.
     async fn finish(&self, mut answer: Answer, requested_serial: Option<&str>) -> Response {
         let fault = self
@@ -234,7 +300,9 @@ impl Shared {
             "Request-ID",
             format!("{:016X}{:016X}", unix_now(), sequence),
         ));
-        if !answer.body.is_empty() {
+        if answer.stream.is_some() {
+            headers.push(("Content-Type", "application/octet-stream".to_owned()));
+        } else if !answer.body.is_empty() {
             headers.push(("Content-Type", "application/json; charset=utf-8".to_owned()));
         }
         if answer.signed {
@@ -267,10 +335,34 @@ impl Shared {
         if let Some(Fault::DropHeader(name)) = &fault {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         }
-        let body = if fault == Some(Fault::CloseMidBody) {
-            cut_body(answer.body)
-        } else {
-            Body::from(answer.body)
+        let body = match (answer.stream.as_ref(), &fault) {
+            (Some(spec), Some(Fault::CloseMidBody)) => {
+                let first = bills::body_chunks(spec).take(1).map(Ok);
+                let cut = std::iter::once(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault",
+                )));
+                Body::from_stream(futures_util::stream::iter(first.chain(cut)))
+            }
+            (Some(spec), Some(Fault::TruncatedBody)) => {
+                let mut chunks = bills::body_chunks(spec).peekable();
+                let all_but_last = std::iter::from_fn(move || {
+                    let chunk = chunks.next()?;
+                    chunks
+                        .peek()
+                        .is_some()
+                        .then_some(Ok::<Bytes, std::io::Error>(chunk))
+                });
+                Body::from_stream(futures_util::stream::iter(all_but_last))
+            }
+            (Some(spec), _) => Body::from_stream(futures_util::stream::iter(
+                bills::body_chunks(spec).map(Ok::<Bytes, std::io::Error>),
+            )),
+            (None, Some(Fault::CloseMidBody)) => cut_body(answer.body),
+            (None, Some(Fault::TruncatedBody)) => {
+                Body::from(answer.body.slice(..answer.body.len() / 2))
+            }
+            (None, _) => Body::from(answer.body),
         };
         let mut response = Response::new(body);
         *response.status_mut() =
