@@ -5,7 +5,9 @@ use std::fmt;
 use std::ops::Index;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
 
 use elsa::sync::FrozenMap;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
@@ -13,8 +15,9 @@ use reqwest::{Method, Url};
 use tokio::task::AbortHandle;
 
 use crate::chain::{intern, Chain};
-use crate::error::{ApiError, Error, Result};
+use crate::error::{ApiError, Error, Result, TimeoutLimit};
 use crate::keys::{read_file, PrivateKey, WechatpayKey};
+use crate::retry::{self, RetryPolicy};
 use bytes::Bytes;
 
 use crate::options::{Body, Options};
@@ -30,6 +33,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
 
 /// Default limit for a whole request, connect to last byte.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// WeChat Pay's backup API host, for [`ClientBuilder::backup_base_url`].
+pub const BACKUP_BASE_URL: &str = "https://api2.mch.weixin.qq.com/";
 
 /// A good period for [`ClientBuilder::certificate_refresh`]: WeChat Pay
 /// announces a new certificate 24 h before it signs with it.
@@ -88,6 +94,12 @@ pub(crate) struct Inner {
     user_agent: HeaderValue,
     /// Background certificate refresh period, if asked for.
     pub(crate) certificate_refresh: Option<Duration>,
+    retry: RetryPolicy,
+    /// Failover host, tried on every other repeat.
+    backup_url: Option<String>,
+    /// The whole-request limit, to tell which timeout was hit.
+    timeout: Option<Duration>,
+    trace_signed_messages: bool,
     /// The background certificate refresh, stopped when the client goes.
     pub(crate) refresher: Mutex<Option<AbortHandle>>,
 }
@@ -240,6 +252,7 @@ impl Inner {
             )));
         }
         let (url, relative_path) = self.url(template, &options.params, &options.query)?;
+        let is_get = method == Method::GET;
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.user_agent.clone());
@@ -284,6 +297,8 @@ impl Inner {
             },
             skip_verification: options.skip_verification,
             upload: options.upload,
+            template: template.to_owned(),
+            idempotent: options.idempotent || is_get,
         })
     }
 
@@ -300,54 +315,166 @@ impl Inner {
         })
     }
 
-    /// Signs, sends and verifies one request.
+    /// Signs, sends and verifies one request, repeating it as far as the
+    /// retry policy and safety allow (see [`crate::retry`]).
     pub(crate) async fn send(&self, request: PreparedRequest) -> Result<Response> {
-        let authorization = self.sign(&request)?.authorization;
+        let span = tracing::info_span!(
+            "wechatpay.request",
+            method = %request.method,
+            template = %request.template,
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        self.send_with_retries(request).instrument(span).await
+    }
+
+    async fn send_with_retries(&self, request: PreparedRequest) -> Result<Response> {
+        let started = Instant::now();
+        let span = tracing::Span::current();
+        let mut attempt = 1;
+        loop {
+            span.record("attempt", attempt);
+            // Failover: every other repeat goes to the backup host.
+            let url = match (&self.backup_url, attempt % 2) {
+                (Some(backup), 0) => rebase(&request.url, &self.base_url, backup),
+                _ => request.url.clone(),
+            };
+            let outcome = self.attempt(&request, url).await;
+            span.record("latency_ms", started.elapsed().as_millis() as u64);
+            let (error, failure, retry_after) = match outcome {
+                Ok(response) => return Ok(response),
+                Err(failed) => failed,
+            };
+            let Some(failure) = failure else {
+                return Err(error);
+            };
+            let delay = self.retry.delay(attempt + 1, retry_after);
+            let in_time = started.elapsed() + delay < self.retry.max_elapsed_time();
+            if attempt >= self.retry.attempts()
+                || !in_time
+                || !retry::may_retry(failure, request.idempotent)
+            {
+                return Err(error);
+            }
+            tracing::debug!(
+                attempt,
+                ?failure,
+                delay_ms = delay.as_millis() as u64,
+                "retrying: {error}"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: sign afresh, send, read, verify. A failure carries what
+    /// the retry logic needs: whether the request may have been sent, and
+    /// `Retry-After`.
+    async fn attempt(&self, request: &PreparedRequest, url: Url) -> AttemptResult {
+        let fail = |e: Error| (e, None, None);
+        let canonical = url[url::Position::BeforePath..].to_owned();
+        let (authorization, message) = self
+            .signer
+            .sign_with_message(request.method.as_str(), &canonical, request.body())
+            .map_err(fail)?;
+        if self.trace_signed_messages {
+            // The message is what was signed; the signature itself is never logged.
+            tracing::debug!(message = %String::from_utf8_lossy(&message), "signed message");
+        }
         let mut auth = HeaderValue::from_str(&authorization.to_string()).map_err(|_| {
-            Error::Config("mchid or merchant serial is not printable ASCII".to_owned())
+            fail(Error::Config(
+                "mchid or merchant serial is not printable ASCII".to_owned(),
+            ))
         })?;
         auth.set_sensitive(true);
-        let expects_signature = request.expects_signature();
-        let PreparedRequest {
-            method,
-            url,
-            mut headers,
-            body,
-            upload,
-            ..
-        } = request;
+        let mut headers = request.headers.clone();
         headers.insert(AUTHORIZATION, auth);
-
-        let mut http = self.http.request(method, url).headers(headers);
-        match (upload, body) {
-            (Some(media), Some(meta)) => http = http.multipart(media.form(&meta).await?),
-            (_, Some(body)) => http = http.body(body),
+        let mut http = self
+            .http
+            .request(request.method.clone(), url)
+            .headers(headers);
+        match (&request.upload, &request.body) {
+            (Some(media), Some(meta)) => {
+                http = http.multipart(media.form(meta).await.map_err(fail)?)
+            }
+            (_, Some(body)) => http = http.body(body.clone()),
             _ => {}
         }
-        let answer = http.send().await.map_err(transport)?;
+        let sent = Instant::now();
+        let answer = http
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(e, sent))?;
         let status = answer.status().as_u16();
         let headers = answer.headers().clone();
-        let bytes = answer.bytes().await.map_err(transport)?;
-
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| self.transport_failure(e, sent))?;
+        let span = tracing::Span::current();
+        span.record("status", status);
         let request_id = headers
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        if let Some(id) = &request_id {
+            span.record("request_id", id.as_str());
+        }
         if !(200..300).contains(&status) {
+            let retry_after = retry::retry_after(&headers);
             let mut api = ApiError::from_response(status, request_id.as_deref(), bytes);
             api.headers = headers;
-            return Err(api.into());
+            return Err((
+                api.into(),
+                Some(retry::Failure::Answered(status)),
+                retry_after,
+            ));
         }
-        let verified_by = if expects_signature {
+        let verified_by = if request.expects_signature() {
             let verifier = self.verifier();
             let id = verifier
                 .verify(&headers, &bytes, unix_now())
-                .map_err(|kind| Error::Verify { kind, request_id })?;
+                .map_err(|kind| fail(Error::Verify { kind, request_id }))?;
             Some(id.to_owned())
         } else {
             None
         };
         Ok(Response::new(status, headers, bytes, verified_by))
+    }
+
+    /// Classifies a transport error: its SDK error, and whether the request
+    /// may have reached the server.
+    fn transport_failure(
+        &self,
+        error: reqwest::Error,
+        sent: Instant,
+    ) -> (Error, Option<retry::Failure>, Option<Duration>) {
+        let failure = if error.is_connect() {
+            retry::Failure::NotSent
+        } else {
+            retry::Failure::MaybeSent
+        };
+        let error = if error.is_timeout() {
+            let limit = if error.is_connect() {
+                TimeoutLimit::Connect
+            } else if self
+                .timeout
+                .is_some_and(|t| sent.elapsed() + Duration::from_millis(50) >= t)
+            {
+                TimeoutLimit::Request
+            } else {
+                TimeoutLimit::Read
+            };
+            Error::Timeout {
+                limit,
+                source: error,
+            }
+        } else {
+            Error::Transport(error)
+        };
+        (error, Some(failure), None)
     }
 
     /// `base_url` + filled template + `?query`, every value percent-encoded;
@@ -391,11 +518,37 @@ impl Inner {
     }
 }
 
+/// A transport error outside the retry loop (downloads).
 pub(crate) fn transport(error: reqwest::Error) -> Error {
     if error.is_timeout() {
-        Error::Timeout(error)
+        let limit = if error.is_connect() {
+            TimeoutLimit::Connect
+        } else {
+            TimeoutLimit::Read
+        };
+        Error::Timeout {
+            limit,
+            source: error,
+        }
     } else {
         Error::Transport(error)
+    }
+}
+
+/// What a failed attempt reports: the error, how it failed (`None`: never
+/// retry), and `Retry-After`.
+type AttemptResult =
+    std::result::Result<Response, (Error, Option<retry::Failure>, Option<Duration>)>;
+
+/// `url` moved from `base` to `backup`, path and query kept.
+fn rebase(url: &Url, base: &str, backup: &str) -> Url {
+    let text = url.as_str();
+    match text
+        .strip_prefix(base)
+        .map(|rest| format!("{backup}{rest}"))
+    {
+        Some(moved) => Url::parse(&moved).unwrap_or_else(|_| url.clone()),
+        None => url.clone(),
     }
 }
 
@@ -450,6 +603,11 @@ pub struct ClientBuilder {
     passphrase: Option<Secret>,
     apiv3_key: Option<Secret>,
     certificate_refresh: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    backup_url: Option<String>,
+    proxies: Vec<reqwest::Proxy>,
+    root_certificates: Vec<Vec<u8>>,
+    trace_signed_messages: bool,
 }
 
 /// A secret the builder holds until `build()`; `Debug` never shows it.
@@ -581,6 +739,40 @@ impl ClientBuilder {
         self
     }
 
+    /// How requests are repeated; default [`RetryPolicy::default`]. Whatever
+    /// the policy, only what is safe is repeated (see [`crate::retry`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// A backup base URL (WeChat Pay's is [`BACKUP_BASE_URL`]) for every
+    /// other repeat, under the same safety rule as retries.
+    pub fn backup_base_url(mut self, url: impl Into<String>) -> Self {
+        self.backup_url = Some(url.into());
+        self
+    }
+
+    /// Sends through a proxy (`reqwest::Proxy::all("socks5://…")`, …).
+    pub fn proxy(mut self, proxy: reqwest::Proxy) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Trusts an extra root certificate (PEM), e.g. a corporate TLS proxy's.
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Logs each signed message at `debug` level (target
+    /// `wechatpay_chain::client`). Off by default; the signature, keys and
+    /// decrypted fields are never logged either way.
+    pub fn trace_signed_messages(mut self, yes: bool) -> Self {
+        self.trace_signed_messages = yes;
+        self
+    }
+
     /// Checks everything and builds the client. At least one WeChat Pay key
     /// must be configured; to start from none, use
     /// [`build_with_certificates`](Self::build_with_certificates).
@@ -677,15 +869,34 @@ impl ClientBuilder {
 
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let user_agent = user_agent(self.user_agent.as_deref())?;
+        let backup_url = match &self.backup_url {
+            Some(url) => Some(normalize_base_url(url)?),
+            None => None,
+        };
+        let timeout = match &self.http {
+            Some(_) => None,
+            None => Some(self.timeout.unwrap_or(DEFAULT_TIMEOUT)),
+        };
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
-                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+            None => {
+                let mut builder = reqwest::Client::builder()
+                    .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
+                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                    .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
+                    .redirect(reqwest::redirect::Policy::none());
+                for proxy in self.proxies {
+                    builder = builder.proxy(proxy);
+                }
+                for pem in &self.root_certificates {
+                    let certificate = reqwest::Certificate::from_pem(pem)
+                        .map_err(|_| config("a root certificate is not a PEM certificate"))?;
+                    builder = builder.add_root_certificate(certificate);
+                }
+                builder
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?
+            }
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -696,6 +907,10 @@ impl ClientBuilder {
                 http,
                 user_agent,
                 certificate_refresh: self.certificate_refresh,
+                retry: self.retry.unwrap_or_default(),
+                backup_url,
+                timeout,
+                trace_signed_messages: self.trace_signed_messages,
                 refresher: Mutex::new(None),
             }),
             nodes: Arc::default(),

@@ -99,8 +99,14 @@ pub enum Error {
     Unsupported(String),
 
     /// A time limit was hit.
-    #[error("timed out: {0}")]
-    Timeout(#[source] reqwest::Error),
+    #[error("timed out: the {limit} limit was hit ({source})")]
+    Timeout {
+        /// Which limit.
+        limit: TimeoutLimit,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
 
     /// Connecting, sending or receiving failed.
     #[error("transport: {0}")]
@@ -167,6 +173,28 @@ pub enum Error {
     /// OpenSSL failed on an operation that should not fail.
     #[error("crypto: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+}
+
+/// Which time limit a [`Error::Timeout`] hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutLimit {
+    /// Establishing the connection (`connect_timeout`).
+    Connect,
+    /// The whole request (`timeout`).
+    Request,
+    /// One read of the answer: the connection went idle (`read_timeout`).
+    Read,
+}
+
+impl std::fmt::Display for TimeoutLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutLimit::Connect => "connect",
+            TimeoutLimit::Request => "whole-request",
+            TimeoutLimit::Read => "idle-read",
+        })
+    }
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {

@@ -65,6 +65,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 pub mod certs;
 pub mod chain;
 pub mod client;
@@ -82,13 +85,14 @@ pub mod options;
 pub mod path;
 pub mod request;
 pub mod response;
+pub mod retry;
 pub mod sensitive;
 pub mod sign;
 pub mod verify;
 
 pub use crate::chain::Chain;
 pub use crate::client::{Client, ClientBuilder};
-pub use crate::error::{ApiError, Error, Result, VerifyError};
+pub use crate::error::{ApiError, Error, Result, TimeoutLimit, VerifyError};
 pub use crate::options::Options;
 pub use crate::request::{PreparedRequest, Signature};
 pub use crate::response::Response;

@@ -51,6 +51,8 @@ pub struct Options {
     pub(crate) skip_verification: bool,
     /// The key the body's sensitive fields were encrypted for.
     pub(crate) encrypted_for: Option<String>,
+    /// The caller says repeating this request is harmless.
+    pub(crate) idempotent: bool,
     /// A multipart upload: the body signed is its `meta` JSON.
     pub(crate) upload: Option<crate::media::Media>,
     pub(crate) error: Option<Error>,
@@ -135,6 +137,14 @@ impl Options {
     /// in PROTOCOL.md are already exempt without this.
     pub fn skip_verification(mut self) -> Self {
         self.skip_verification = true;
+        self
+    }
+
+    /// Declares that sending this request twice does no harm (e.g. a payscore
+    /// create or cancel with identical parameters, or a query by POST), so it
+    /// may be retried after a timeout, a 5xx or a 429 like a GET.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 

@@ -36,6 +36,10 @@ pub struct PreparedRequest {
     pub(crate) skip_verification: bool,
     /// For an upload, the media; `body` is then its `meta` JSON.
     pub(crate) upload: Option<crate::media::Media>,
+    /// The template as written (for logs: no filled values).
+    pub(crate) template: String,
+    /// Safe to repeat: a GET, or marked idempotent.
+    pub(crate) idempotent: bool,
 }
 
 impl PreparedRequest {
@@ -64,6 +68,11 @@ impl PreparedRequest {
     /// body, or for an upload the `meta` JSON of its first part.
     pub fn body(&self) -> &[u8] {
         self.body.as_deref().unwrap_or_default()
+    }
+
+    /// The path template this request was made from.
+    pub fn template(&self) -> &str {
+        &self.template
     }
 
     /// Whether a 2xx answer must carry a valid WeChat Pay signature: true

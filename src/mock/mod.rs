@@ -86,9 +86,15 @@ impl MockServer {
             what: "reading the bound address".to_owned(),
             source,
         })?;
-        let shared = Arc::new(Shared::new(identity::ServerKeys::load()?));
+        let shared = Arc::new(Shared::new(
+            identity::ServerKeys::load()?,
+            tokio::runtime::Handle::current(),
+        ));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
+        let connections = shared.clone();
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, move |_| connections.count_connection());
         tokio::spawn(async move {
             let stop = async {
                 let _ = stopped.await;
@@ -132,6 +138,17 @@ impl MockServer {
     /// A ready client for this server.
     pub fn client(&self) -> Result<Client> {
         self.client_builder().build()
+    }
+
+    /// TCP connections accepted so far (to check connection reuse).
+    pub fn connections(&self) -> u64 {
+        self.shared.connections()
+    }
+
+    /// Requests received so far for `method` and `path` (the path as sent,
+    /// without query), whatever their fate: to check nothing is sent twice.
+    pub fn hits(&self, method: &str, path: &str) -> u64 {
+        self.shared.hits(method, path)
     }
 
     /// Number of APIv3 operations answered from the endpoint corpus.

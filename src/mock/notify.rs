@@ -43,10 +43,11 @@ pub(crate) struct Notifier {
     retry_delay: Duration,
     /// Sign with the WeChat Pay public key instead of the platform certificate.
     pub(crate) use_public_key: Arc<AtomicBool>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Notifier {
-    pub(crate) fn new(keys: Arc<ServerKeys>) -> Self {
+    pub(crate) fn new(keys: Arc<ServerKeys>, runtime: tokio::runtime::Handle) -> Self {
         Notifier {
             keys,
             http: reqwest::Client::builder()
@@ -57,6 +58,7 @@ impl Notifier {
             log: Arc::default(),
             retry_delay: Duration::from_millis(200),
             use_public_key: Arc::default(),
+            runtime,
         }
     }
 
@@ -114,7 +116,7 @@ impl Notifier {
             self.retry_delay,
         );
         let public_key = self.use_public_key.load(Ordering::Relaxed);
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             for attempt in 1..=MAX_ATTEMPTS {
                 let delivered = post(&keys, &http, &event.notify_url, &body, public_key).await;
                 if let Ok(mut log) = log.lock() {

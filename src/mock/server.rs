@@ -41,12 +41,17 @@ pub(crate) struct Shared {
     pub(crate) notifier: Notifier,
     pub(crate) bills: Bills,
     requests: AtomicU64,
+    connections: AtomicU64,
+    /// Requests by "METHOD /path".
+    hits: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl Shared {
-    pub(crate) fn new(keys: Arc<ServerKeys>) -> Self {
+    /// Needs a tokio runtime: notifications are sent on it, whichever
+    /// thread plays the user.
+    pub(crate) fn new(keys: Arc<ServerKeys>, runtime: tokio::runtime::Handle) -> Self {
         Shared {
-            notifier: Notifier::new(keys.clone()),
+            notifier: Notifier::new(keys.clone(), runtime),
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
@@ -54,7 +59,25 @@ impl Shared {
             faults: Mutex::default(),
             bills: Bills::default(),
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            hits: Mutex::default(),
         }
+    }
+
+    pub(crate) fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn hits(&self, method: &str, path: &str) -> u64 {
+        let key = format!("{method} {path}");
+        self.hits
+            .lock()
+            .map(|h| h.get(&key).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Number of APIv3 operations the catalog answers.
@@ -84,6 +107,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    if let Ok(mut hits) = shared.hits.lock() {
+        *hits.entry(format!("{} {path}", parts.method)).or_default() += 1;
+    }
     if let Some(control) = path.strip_prefix("/_mock/") {
         return super::control::handle(&shared, parts.method.as_str(), control, query, &bytes);
     }

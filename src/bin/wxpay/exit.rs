@@ -39,7 +39,7 @@ impl From<Error> for Failure {
             | Error::Decrypt(_)
             | Error::Notification(_)
             | Error::FieldDecrypt => UNVERIFIED,
-            Error::Timeout(_) | Error::Transport(_) => TRANSPORT,
+            Error::Timeout { .. } | Error::Transport(_) => TRANSPORT,
             _ => USAGE,
         };
         debug_assert_ne!(code, OK);

@@ -1,0 +1,212 @@
+//! The same client for code without async (feature `blocking`): the same
+//! builder, the same three chain styles and options, verbs that return
+//! `Result<Response>` directly.
+//!
+//! ```no_run
+//! use wechatpay_chain::{chain, json};
+//!
+//! fn main() -> wechatpay_chain::Result<()> {
+//!     let client = wechatpay_chain::Client::builder()
+//!         .mchid("1900000109")
+//!         .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+//!         .private_key_file("apiclient_key.pem")
+//!         .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "pub_key.pem")
+//!         .build_blocking()?;
+//!     let res = chain!(client.v3.payscore.serviceorder._out_order_no_.modify)
+//!         .post(json!({"out_order_no": "1234323JKHDFE1243252", "json": {"appid": "wxd678efh567hg6787"}}))?;
+//!     println!("{}", res.status());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! It runs its own small tokio runtime (one worker thread), so it must not
+//! be called from inside an async runtime: use the async client there.
+
+use std::fmt;
+use std::ops::Index;
+use std::sync::Arc;
+
+use elsa::sync::FrozenMap;
+use tokio::runtime::Runtime;
+
+use crate::error::{Error, Result};
+use crate::media::Media;
+use crate::options::Options;
+use crate::response::Response;
+use crate::{ClientBuilder, Method};
+
+/// A blocking WeChat Pay client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: crate::Client,
+    runtime: Arc<Runtime>,
+    nodes: Arc<FrozenMap<String, Box<Chain>>>,
+}
+
+/// A blocking chain node.
+pub struct Chain {
+    inner: crate::Chain,
+    runtime: Arc<Runtime>,
+    children: FrozenMap<String, Box<Chain>>,
+}
+
+impl ClientBuilder {
+    /// Builds a [`blocking::Client`](Client) (feature `blocking`).
+    pub fn build_blocking(self) -> Result<Client> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("wechatpay-blocking")
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Io {
+                what: "starting the blocking client's runtime".to_owned(),
+                source,
+            })?;
+        // Inside the runtime, so that a certificate refresh can start.
+        let inner = {
+            let _entered = runtime.enter();
+            self.build()?
+        };
+        Ok(Client {
+            inner,
+            runtime: Arc::new(runtime),
+            nodes: Arc::default(),
+        })
+    }
+}
+
+impl Client {
+    /// Starts configuring a client; finish with [`ClientBuilder::build_blocking`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A node for `path`, taken literally.
+    pub fn chain(&self, path: &str) -> Chain {
+        self.wrap(self.inner.chain(path))
+    }
+
+    /// What [`chain!`](crate::chain!) expands to.
+    #[doc(hidden)]
+    pub fn chain_idents(&self, idents: &[&str]) -> Chain {
+        self.wrap(self.inner.chain_idents(idents))
+    }
+
+    /// The async client inside (notifications, encryption and the other
+    /// synchronous helpers are there).
+    pub fn as_async(&self) -> &crate::Client {
+        &self.inner
+    }
+
+    fn wrap(&self, inner: crate::Chain) -> Chain {
+        Chain {
+            inner,
+            runtime: self.runtime.clone(),
+            children: FrozenMap::new(),
+        }
+    }
+}
+
+impl Index<&str> for Client {
+    type Output = Chain;
+
+    fn index(&self, path: &str) -> &Chain {
+        intern(&self.nodes, || self.chain(path), path)
+    }
+}
+
+impl Chain {
+    /// The path template of this node.
+    pub fn template(&self) -> &str {
+        self.inner.template()
+    }
+
+    /// A child node; `piece` is appended after a `/`, literally.
+    pub fn chain(&self, piece: &str) -> Chain {
+        self.wrap(self.inner.chain(piece))
+    }
+
+    /// What [`chain!`](crate::chain!) expands to.
+    #[doc(hidden)]
+    pub fn chain_idents(&self, idents: &[&str]) -> Chain {
+        self.wrap(self.inner.chain_idents(idents))
+    }
+
+    fn wrap(&self, inner: crate::Chain) -> Chain {
+        Chain {
+            inner,
+            runtime: self.runtime.clone(),
+            children: FrozenMap::new(),
+        }
+    }
+
+    /// `GET` this endpoint.
+    pub fn get(&self, options: impl Into<Options>) -> Result<Response> {
+        self.send(Method::GET, options.into())
+    }
+
+    /// `POST` this endpoint.
+    pub fn post(&self, options: impl Into<Options>) -> Result<Response> {
+        self.send(Method::POST, options.into())
+    }
+
+    /// `PUT` this endpoint.
+    pub fn put(&self, options: impl Into<Options>) -> Result<Response> {
+        self.send(Method::PUT, options.into())
+    }
+
+    /// `PATCH` this endpoint.
+    pub fn patch(&self, options: impl Into<Options>) -> Result<Response> {
+        self.send(Method::PATCH, options.into())
+    }
+
+    /// `DELETE` this endpoint.
+    pub fn delete(&self, options: impl Into<Options>) -> Result<Response> {
+        self.send(Method::DELETE, options.into())
+    }
+
+    /// Sends with any method.
+    pub fn send(&self, method: Method, options: Options) -> Result<Response> {
+        self.runtime.block_on(self.inner.send(method, options))
+    }
+
+    /// Uploads `media` (see [`crate::Chain::upload`]).
+    pub fn upload(&self, media: Media) -> Result<Response> {
+        self.runtime.block_on(self.inner.upload(media))
+    }
+}
+
+impl Index<&str> for Chain {
+    type Output = Chain;
+
+    fn index(&self, piece: &str) -> &Chain {
+        intern(&self.children, || self.chain(piece), piece)
+    }
+}
+
+fn intern<'a>(
+    nodes: &'a FrozenMap<String, Box<Chain>>,
+    make: impl FnOnce() -> Chain,
+    key: &str,
+) -> &'a Chain {
+    if let Some(node) = nodes.get(key) {
+        return node;
+    }
+    nodes.insert(key.to_owned(), Box::new(make()))
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("blocking::Client")
+            .field(&self.inner)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("blocking::Chain")
+            .field(&self.inner.template())
+            .finish()
+    }
+}
