@@ -151,6 +151,9 @@ impl Chain {
         let inner = self.inner.clone();
         let path = self.path.clone();
         async move {
+            if path.starts_with("v2/") {
+                return crate::v2::execute(&inner, method, &path, options).await;
+            }
             let request = inner.prepare(method, &path, options)?;
             inner.send(request).await
         }

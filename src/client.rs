@@ -94,6 +94,8 @@ pub(crate) struct Inner {
     user_agent: HeaderValue,
     /// Background certificate refresh period, if asked for.
     pub(crate) certificate_refresh: Option<Duration>,
+    /// APIv2 key, defaults and TLS client, when configured.
+    pub(crate) apiv2: Option<crate::v2::Settings>,
     retry: RetryPolicy,
     /// Failover host, tried on every other repeat.
     backup_url: Option<String>,
@@ -248,7 +250,7 @@ impl Inner {
         }
         if template.starts_with("v2/") {
             return Err(Error::Unsupported(format!(
-                "`{template}` is an APIv2 (XML) endpoint; this version of wechatpay-chain speaks APIv3 only"
+                "`{template}` is an APIv2 (XML) endpoint: send it with a verb; it has no APIv3 request to prepare"
             )));
         }
         let (url, relative_path) = self.url(template, &options.params, &options.query)?;
@@ -479,7 +481,7 @@ impl Inner {
 
     /// `base_url` + filled template + `?query`, every value percent-encoded;
     /// also returns the filled template alone.
-    fn url(
+    pub(crate) fn url(
         &self,
         template: &str,
         params: &[(String, String)],
@@ -603,11 +605,30 @@ pub struct ClientBuilder {
     passphrase: Option<Secret>,
     apiv3_key: Option<Secret>,
     certificate_refresh: Option<Duration>,
+    apiv2_key: Option<Secret>,
+    apiv2_appid: Option<String>,
+    apiv2_add_mch_id: bool,
+    apiv2_identity: Option<Identity>,
     retry: Option<RetryPolicy>,
     backup_url: Option<String>,
     proxies: Vec<reqwest::Proxy>,
     root_certificates: Vec<Vec<u8>>,
     trace_signed_messages: bool,
+}
+
+/// The merchant TLS client certificate for APIv2's `security` calls.
+enum Identity {
+    Pem { certificate: Vec<u8>, key: Secret },
+    Pkcs12 { der: Secret, passphrase: Secret },
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Identity::Pem { .. } => "Identity::Pem(<redacted>)",
+            Identity::Pkcs12 { .. } => "Identity::Pkcs12(<redacted>)",
+        })
+    }
 }
 
 /// A secret the builder holds until `build()`; `Debug` never shows it.
@@ -736,6 +757,53 @@ impl ClientBuilder {
     /// clone of the client is dropped.
     pub fn certificate_refresh(mut self, interval: Duration) -> Self {
         self.certificate_refresh = Some(interval);
+        self
+    }
+
+    /// The APIv2 key (API密钥, 32 characters) for `v2/…` calls.
+    pub fn apiv2_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.apiv2_key = Some(Secret(key.into()));
+        self
+    }
+
+    /// APIv2: add this `appid` to payloads that lack one.
+    pub fn apiv2_appid(mut self, appid: impl Into<String>) -> Self {
+        self.apiv2_appid = Some(appid.into());
+        self
+    }
+
+    /// APIv2: add the client's merchant id as `mch_id` to payloads that lack
+    /// one. (A payload whose `mch_id` differs from it is refused either way.)
+    pub fn apiv2_add_mch_id(mut self, yes: bool) -> Self {
+        self.apiv2_add_mch_id = yes;
+        self
+    }
+
+    /// APIv2: the merchant TLS client certificate (`apiclient_cert.pem`) and
+    /// its PKCS#8 key, for calls made with `security`.
+    pub fn apiv2_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.apiv2_identity = Some(Identity::Pem {
+            certificate: certificate_pem.into(),
+            key: Secret(key_pem.into()),
+        });
+        self
+    }
+
+    /// APIv2: the merchant TLS client certificate as PKCS#12
+    /// (`apiclient_cert.p12`, passphrase usually the merchant id).
+    pub fn apiv2_client_pkcs12(
+        mut self,
+        der: impl Into<Vec<u8>>,
+        passphrase: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.apiv2_identity = Some(Identity::Pkcs12 {
+            der: Secret(der.into()),
+            passphrase: Secret(passphrase.into()),
+        });
         self
     }
 
@@ -898,6 +966,31 @@ impl ClientBuilder {
                     .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?
             }
         };
+        let apiv2 = match self.apiv2_key {
+            None => None,
+            Some(Secret(key)) => {
+                let key =
+                    String::from_utf8(key).map_err(|_| config("the APIv2 key must be text"))?;
+                if key.len() != 32 {
+                    return Err(config(&format!(
+                        "the APIv2 key must be 32 characters (it is {}); copy it from 商户平台 → API安全 → API密钥",
+                        key.len()
+                    )));
+                }
+                let tls = match &self.apiv2_identity {
+                    None => None,
+                    Some(identity) => {
+                        Some(tls_client(identity, self.timeout, self.connect_timeout)?)
+                    }
+                };
+                Some(crate::v2::Settings {
+                    key,
+                    appid: self.apiv2_appid.clone(),
+                    add_mch_id: self.apiv2_add_mch_id,
+                    tls,
+                })
+            }
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 signer: RequestSigner::new(mchid, serial, private_key),
@@ -907,6 +1000,7 @@ impl ClientBuilder {
                 http,
                 user_agent,
                 certificate_refresh: self.certificate_refresh,
+                apiv2,
                 retry: self.retry.unwrap_or_default(),
                 backup_url,
                 timeout,
@@ -916,6 +1010,29 @@ impl ClientBuilder {
             nodes: Arc::default(),
         })
     }
+}
+
+/// An HTTP client presenting the merchant certificate.
+fn tls_client(
+    identity: &Identity,
+    timeout: Option<Duration>,
+    connect: Option<Duration>,
+) -> Result<reqwest::Client> {
+    let identity = match identity {
+        Identity::Pem { certificate, key } => reqwest::Identity::from_pkcs8_pem(certificate, &key.0),
+        Identity::Pkcs12 { der, passphrase } => {
+            let passphrase = String::from_utf8_lossy(&passphrase.0).into_owned();
+            reqwest::Identity::from_pkcs12_der(&der.0, &passphrase)
+        }
+    }
+    .map_err(|_| config("the APIv2 client certificate does not load (PEM certificate + PKCS#8 key, or PKCS#12 and its passphrase)"))?;
+    reqwest::Client::builder()
+        .identity(identity)
+        .timeout(timeout.unwrap_or(DEFAULT_TIMEOUT))
+        .connect_timeout(connect.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the TLS client: {e}")))
 }
 
 fn config(message: &str) -> Error {

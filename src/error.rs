@@ -62,7 +62,7 @@ pub enum Error {
 
     /// An option key is neither reserved (`json`, `query`, `headers`,
     /// `body`) nor a placeholder of the template.
-    #[error("option `{key}` is neither a placeholder of `{template}` nor one of json, query, headers, body")]
+    #[error("option `{key}` is neither a placeholder of `{template}` nor a reserved key (json, query, headers, body; xml, security, nonceless for APIv2)")]
     UnknownOption {
         /// The key that was given.
         key: String,
@@ -97,6 +97,14 @@ pub enum Error {
     /// This kind of request is not supported by this version.
     #[error("{0}")]
     Unsupported(String),
+
+    /// An APIv2 answer said `return_code` or `result_code` ≠ SUCCESS.
+    #[error(transparent)]
+    ApiV2(Box<crate::v2::ApiV2Error>),
+
+    /// An APIv2 document could not be read safely.
+    #[error("APIv2 XML: {0}")]
+    Xml(#[from] crate::v2::xml::XmlError),
 
     /// A time limit was hit.
     #[error("timed out: the {limit} limit was hit ({source})")]
@@ -252,6 +260,14 @@ pub enum VerifyError {
     /// client rejects it, which is what WeChat Pay checks for.
     #[error("probe signature (WECHATPAY/SIGNTEST/…) rejected as it must be")]
     ProbeSignature,
+
+    /// An APIv2 answer that must be signed has no `sign`.
+    #[error("the APIv2 answer has no `sign`")]
+    V2SignatureMissing,
+
+    /// An APIv2 answer's `sign` does not match under the APIv2 key.
+    #[error("the APIv2 answer's `sign` does not match (wrong APIv2 key, or tampered)")]
+    V2SignatureMismatch,
 
     /// The signature does not match the body under the named key.
     #[error("signature does not match the body under key `{serial}`")]

@@ -88,6 +88,7 @@ pub mod response;
 pub mod retry;
 pub mod sensitive;
 pub mod sign;
+pub mod v2;
 pub mod verify;
 
 pub use crate::chain::Chain;

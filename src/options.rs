@@ -14,7 +14,15 @@ use crate::error::Error;
 
 /// Option keys with a meaning of their own; every other key of the map
 /// fills the placeholder of that name.
-pub const RESERVED_KEYS: [&str; 4] = ["json", "query", "headers", "body"];
+pub const RESERVED_KEYS: [&str; 7] = [
+    "json",
+    "query",
+    "headers",
+    "body",
+    "xml",
+    "security",
+    "nonceless",
+];
 
 /// Headers the SDK owns: setting them would break the signature or the
 /// framing of the request.
@@ -55,6 +63,12 @@ pub struct Options {
     pub(crate) idempotent: bool,
     /// A multipart upload: the body signed is its `meta` JSON.
     pub(crate) upload: Option<crate::media::Media>,
+    /// APIv2: the XML fields.
+    pub(crate) xml: Option<Map<String, Value>>,
+    /// APIv2: send no `nonce_str`.
+    pub(crate) nonceless: bool,
+    /// APIv2: use the TLS client certificate.
+    pub(crate) security: bool,
     pub(crate) error: Option<Error>,
 }
 
@@ -140,6 +154,30 @@ impl Options {
         self
     }
 
+    /// APIv2: the payload, any serde value that is a flat map; sent as
+    /// `<xml>…</xml>` with `nonce_str` and `sign` added.
+    pub fn xml<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_value(value) {
+            Ok(Value::Object(map)) => self.xml = Some(map),
+            Ok(other) => self.fail(invalid("xml", "must be a map of fields", &other)),
+            Err(e) => self.fail(Error::Serialize(e)),
+        }
+        self
+    }
+
+    /// APIv2: do not add a `nonce_str` (the few endpoints that take none).
+    pub fn nonceless(mut self) -> Self {
+        self.nonceless = true;
+        self
+    }
+
+    /// APIv2: send with the merchant TLS client certificate (refunds,
+    /// transfers, red packets, …; see `docs/apiv2.md`).
+    pub fn security(mut self) -> Self {
+        self.security = true;
+        self
+    }
+
     /// Declares that sending this request twice does no harm (e.g. a payscore
     /// create or cancel with identical parameters, or a query by POST), so it
     /// may be retried after a timeout, a 5xx or a 429 like a GET.
@@ -199,6 +237,13 @@ impl Options {
         for (key, value) in map {
             match key.as_str() {
                 "json" => options = options.json(&value),
+                "xml" => options = options.xml(&value),
+                "security" | "nonceless" => match value {
+                    Value::Bool(true) if key == "security" => options = options.security(),
+                    Value::Bool(true) => options = options.nonceless(),
+                    Value::Bool(false) => {}
+                    other => options.fail(invalid(&key, "must be true or false", &other)),
+                },
                 "body" => match value {
                     Value::String(text) => options = options.body(text),
                     other => options.fail(invalid(

@@ -77,6 +77,16 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// Decodes an APIv2 XML body (flat fields, all strings) into any
+    /// `DeserializeOwned` type, including `serde_json::Value`.
+    pub fn xml<T: DeserializeOwned>(&self) -> Result<T> {
+        let fields = crate::v2::xml::parse(&self.body)?;
+        serde_json::from_value(serde_json::Value::Object(fields)).map_err(|source| Error::Decode {
+            status: self.status,
+            source,
+        })
+    }
+
     /// Decodes the JSON body into any `DeserializeOwned` type, including
     /// `serde_json::Value`. An empty body (a 204) is an error.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {

@@ -338,8 +338,12 @@ async fn option_mistakes_fail_before_anything_is_sent() {
         .await
         .unwrap_err();
     assert!(matches!(&err, Error::Template { .. }), "{err}");
+    // APIv2 without the APIv2 key: refused before sending
     let err = client.chain("v2/pay/micropay").post(()).await.unwrap_err();
-    assert!(matches!(&err, Error::Unsupported(_)), "{err}");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("APIv2 key")),
+        "{err}"
+    );
     mock.assert_calls_async(0).await;
 }
 

@@ -13,7 +13,12 @@ pub(crate) struct Answer {
     pub(crate) signed: bool,
     /// A bill streamed instead of `body`.
     pub(crate) stream: Option<super::bills::BillSpec>,
+    /// `Content-Type` of a non-empty body.
+    pub(crate) content_type: &'static str,
 }
+
+/// JSON, what APIv3 answers.
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
 
 impl Answer {
     pub(crate) fn json(status: u16, value: &Value) -> Self {
@@ -22,6 +27,7 @@ impl Answer {
             body: Bytes::from(value.to_string()),
             signed: true,
             stream: None,
+            content_type: JSON,
         }
     }
 
@@ -31,6 +37,18 @@ impl Answer {
             body: Bytes::new(),
             signed: true,
             stream: None,
+            content_type: JSON,
+        }
+    }
+
+    /// An APIv2 answer: XML, no APIv3 signature headers.
+    pub(crate) fn xml(document: String) -> Self {
+        Answer {
+            status: 200,
+            body: Bytes::from(document),
+            signed: false,
+            stream: None,
+            content_type: "text/xml; charset=utf-8",
         }
     }
 

@@ -112,6 +112,7 @@ impl Bills {
                 body: Bytes::new(),
                 signed: false,
                 stream: Some(spec),
+                content_type: "application/octet-stream",
             },
             None => Answer::error(400, "INVALID_REQUEST", "下载链接无效或已过期", None),
         }

@@ -32,9 +32,10 @@ pub(crate) enum Route<'a> {
     NotFound,
 }
 
-/// APIv3 operations of the corpus.
+/// The operations of the corpus: APIv3, and APIv2 (paths without `v2/`).
 pub(crate) struct Catalog {
     operations: Vec<Operation>,
+    v2: Vec<Operation>,
 }
 
 impl Catalog {
@@ -51,36 +52,47 @@ impl Catalog {
         ) else {
             return Catalog {
                 operations: Vec::new(),
+                v2: Vec::new(),
             };
         };
-        let operations = lines
+        let (v3, v2): (Vec<_>, Vec<_>) = lines
             .filter_map(|line| {
                 let fields: Vec<&str> = line.split('\t').collect();
-                if fields.get(api) != Some(&"v3") {
-                    return None;
-                }
+                let is_v3 = fields.get(api) == Some(&"v3");
                 let status = fields
                     .get(responses)?
                     .split(',')
                     .filter_map(|s| s.trim().parse().ok())
                     .next()
                     .unwrap_or(200);
-                Some(Operation {
+                let operation = Operation {
                     method: fields.get(method)?.to_string(),
                     template: fields.get(path)?.to_string(),
                     status,
                     multipart: fields
                         .get(consumes)
                         .is_some_and(|c| c.contains("multipart/form-data")),
-                })
+                };
+                Some((is_v3, operation))
             })
-            .collect();
-        Catalog { operations }
+            .partition(|(is_v3, _)| *is_v3);
+        Catalog {
+            operations: v3.into_iter().map(|(_, op)| op).collect(),
+            v2: v2.into_iter().map(|(_, op)| op).collect(),
+        }
     }
 
     /// Number of operations.
     pub(crate) fn len(&self) -> usize {
         self.operations.len()
+    }
+
+    /// Whether `path` is an APIv2 operation (matched like APIv3 paths).
+    pub(crate) fn is_v2(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.v2
+            .iter()
+            .any(|op| shape_of(&op.template, &segments).is_some())
     }
 
     /// Matches `path` (relative, percent-encoded, no query). A literal

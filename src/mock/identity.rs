@@ -38,6 +38,8 @@ pub struct Credentials {
     pub platform_public_key_id: &'static str,
     /// The APIv3 key (32 ASCII bytes) notifications and certificates are encrypted with.
     pub apiv3_key: &'static str,
+    /// The APIv2 key (32 characters) APIv2 calls are signed with.
+    pub apiv2_key: &'static str,
 }
 
 impl Credentials {
@@ -53,6 +55,7 @@ impl Credentials {
             platform_public_key: include_str!("data/wechatpay_pub_key.pem"),
             platform_public_key_id: "PUB_KEY_ID_0119000001092026010100000000000001",
             apiv3_key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
+            apiv2_key: "192006250b4c09247ec02edce69f6a2d",
         }
     }
 }

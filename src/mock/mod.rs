@@ -31,6 +31,7 @@ mod notify;
 mod payscore;
 mod server;
 mod upload;
+mod v2;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -127,6 +128,7 @@ impl MockServer {
     pub fn client_builder(&self) -> ClientBuilder {
         let c = Credentials::get();
         Client::builder()
+            .apiv2_key(c.apiv2_key)
             .mchid(c.mchid)
             .merchant_serial(c.merchant_serial)
             .private_key_pem(c.merchant_private_key)

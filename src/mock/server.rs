@@ -21,6 +21,7 @@ use super::identity::ServerKeys;
 use super::notify::Notifier;
 use super::payscore::{self, Orders};
 use super::upload;
+use super::v2::V2Orders;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
 use crate::keys::KeySource;
@@ -40,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) notifier: Notifier,
     pub(crate) bills: Bills,
+    v2: V2Orders,
     requests: AtomicU64,
     connections: AtomicU64,
     /// Requests by "METHOD /path".
@@ -58,6 +60,7 @@ impl Shared {
             catalog: Catalog::load(),
             faults: Mutex::default(),
             bills: Bills::default(),
+            v2: V2Orders::default(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             hits: Mutex::default(),
@@ -112,6 +115,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
     if let Some(control) = path.strip_prefix("/_mock/") {
         return super::control::handle(&shared, parts.method.as_str(), control, query, &bytes);
+    }
+    let relative = path.trim_start_matches('/');
+    if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
+        let credentials = &shared.keys.credentials;
+        let answer = shared
+            .v2
+            .serve(relative, &bytes, credentials.apiv2_key, credentials.mchid);
+        return shared.finish(answer, None).await;
     }
     let upload = match upload::parse(header(&parts.headers, "content-type"), bytes.clone()).await {
         Some(Err(answer)) => return shared.finish(answer, requested_serial.as_deref()).await,
@@ -326,10 +337,8 @@ impl Shared {
             "Request-ID",
             format!("{:016X}{:016X}", unix_now(), sequence),
         ));
-        if answer.stream.is_some() {
-            headers.push(("Content-Type", "application/octet-stream".to_owned()));
-        } else if !answer.body.is_empty() {
-            headers.push(("Content-Type", "application/json; charset=utf-8".to_owned()));
+        if answer.stream.is_some() || !answer.body.is_empty() {
+            headers.push(("Content-Type", answer.content_type.to_owned()));
         }
         if answer.signed {
             let (key, mut serial) = self.keys.signer_for(requested_serial);

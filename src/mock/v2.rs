@@ -1,0 +1,141 @@
+//! APIv2 on the mock: XML in, `sign` checked with the APIv2 key, signed XML
+//! out. `pay/micropay` and `pay/orderquery` keep orders; every other APIv2
+//! operation of the corpus answers SUCCESS with an echo.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use super::answer::Answer;
+use crate::crypto::random_alphanumeric;
+use crate::v2::sign::{self, SignType};
+use crate::v2::{xml, UNSIGNED_ANSWERS};
+
+/// Micropay orders by `out_trade_no`.
+#[derive(Default)]
+pub(crate) struct V2Orders {
+    orders: Mutex<HashMap<String, Map<String, Value>>>,
+}
+
+impl V2Orders {
+    /// Answers one APIv2 call to `path` (no `v2/`, no leading slash).
+    pub(crate) fn serve(&self, path: &str, body: &[u8], key: &str, mchid: &str) -> Answer {
+        let request = match xml::parse(body) {
+            Ok(fields) => fields,
+            Err(e) => return fail(&format!("XML格式错误: {e}")),
+        };
+        if !sign::verify(&request, key) {
+            return fail("签名错误");
+        }
+        if text(&request, "mch_id").is_some_and(|m| m != mchid) {
+            return fail("mch_id参数错误");
+        }
+        let sign_type = SignType::from_field(text(&request, "sign_type"));
+        let mut answer = Map::new();
+        answer.insert("return_code".into(), "SUCCESS".into());
+        answer.insert("return_msg".into(), "OK".into());
+        for name in ["appid", "mch_id", "sub_mch_id", "device_info"] {
+            if let Some(value) = request.get(name) {
+                answer.insert(name.into(), value.clone());
+            }
+        }
+        answer.insert(
+            "nonce_str".into(),
+            random_alphanumeric(16).unwrap_or_default().into(),
+        );
+        match path {
+            "pay/micropay" => self.micropay(&request, &mut answer),
+            "pay/orderquery" => self.orderquery(&request, &mut answer),
+            "pay/downloadbill" | "pay/downloadfundflow" => {
+                return Answer::xml(
+                    "交易时间,公众账号ID,商户号\n`2026-01-01 12:00:00,`wx1,`1900000109\n"
+                        .to_owned(),
+                )
+            }
+            _ => {
+                answer.insert("result_code".into(), "SUCCESS".into());
+                answer.insert("template".into(), Value::String(path.to_owned()));
+                for (name, value) in &request {
+                    if !["sign", "nonce_str", "sign_type"].contains(&name.as_str()) {
+                        answer.entry(name.clone()).or_insert_with(|| value.clone());
+                    }
+                }
+            }
+        }
+        if !UNSIGNED_ANSWERS.iter().any(|(p, _)| *p == path) {
+            if let Ok(signature) = sign::sign(&answer, key, sign_type) {
+                answer.insert("sign".into(), Value::String(signature));
+            }
+        }
+        Answer::xml(xml::write(&answer).unwrap_or_default())
+    }
+
+    fn micropay(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>) {
+        let Some(no) = text(request, "out_trade_no") else {
+            return business_fail(answer, "PARAM_ERROR", "缺少参数out_trade_no");
+        };
+        let Some(fee) =
+            text(request, "total_fee").filter(|f| f.parse::<u64>().is_ok_and(|n| n > 0))
+        else {
+            return business_fail(answer, "PARAM_ERROR", "total_fee必须是正整数");
+        };
+        if text(request, "auth_code").is_none() {
+            return business_fail(answer, "AUTH_CODE_INVALID", "付款码无效");
+        }
+        let mut order = Map::new();
+        order.insert("out_trade_no".into(), no.into());
+        order.insert("total_fee".into(), fee.into());
+        order.insert(
+            "transaction_id".into(),
+            format!("4200000{:021}", no.len() * 7919 + fee.len()).into(),
+        );
+        order.insert("trade_type".into(), "MICROPAY".into());
+        order.insert("openid".into(), "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into());
+        order.insert("bank_type".into(), "OTHERS".into());
+        order.insert("fee_type".into(), "CNY".into());
+        order.insert("cash_fee".into(), fee.into());
+        order.insert("time_end".into(), crate::clock::compact_now().into());
+        answer.insert("result_code".into(), "SUCCESS".into());
+        answer.extend(order.clone());
+        if let Ok(mut orders) = self.orders.lock() {
+            orders.insert(no.to_owned(), order);
+        }
+    }
+
+    fn orderquery(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>) {
+        let no = text(request, "out_trade_no").unwrap_or_default();
+        match self
+            .orders
+            .lock()
+            .ok()
+            .and_then(|orders| orders.get(no).cloned())
+        {
+            Some(order) => {
+                answer.insert("result_code".into(), "SUCCESS".into());
+                answer.extend(order);
+                answer.insert("trade_state".into(), "SUCCESS".into());
+                answer.insert("trade_state_desc".into(), "支付成功".into());
+            }
+            None => business_fail(answer, "ORDERNOTEXIST", "此交易订单号不存在"),
+        }
+    }
+}
+
+fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    fields.get(name).and_then(Value::as_str)
+}
+
+fn business_fail(answer: &mut Map<String, Value>, code: &str, description: &str) {
+    answer.insert("result_code".into(), "FAIL".into());
+    answer.insert("err_code".into(), code.into());
+    answer.insert("err_code_des".into(), description.into());
+}
+
+/// `return_code` FAIL: unsigned, as WeChat Pay sends it.
+fn fail(message: &str) -> Answer {
+    let mut answer = Map::new();
+    answer.insert("return_code".into(), "FAIL".into());
+    answer.insert("return_msg".into(), message.into());
+    Answer::xml(xml::write(&answer).unwrap_or_default())
+}

@@ -1,0 +1,387 @@
+//! APIv2 through the same chain: signing vectors, the mock's micropay and
+//! order query, every APIv2 operation of the corpus, answer checks, safe
+//! XML, notifications.
+
+mod common;
+
+use wechatpay_chain::mock::{Credentials, MockServer, ENDPOINTS_TSV};
+use wechatpay_chain::v2::sign::{sign, string_to_sign, SignType};
+use wechatpay_chain::v2::xml::XmlError;
+use wechatpay_chain::v2::UNSIGNED_ANSWERS;
+use wechatpay_chain::{chain, json, Client, Error, Method, Options, Value, VerifyError};
+
+const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+
+#[test]
+fn sign_vectors() {
+    let v = &common::vectors()["apiv2_sign"];
+    let fields = json!({"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "device_info": "1000",
+                        "body": "test", "nonce_str": "ibuaiVcKdpRxkhJA", "empty": "", "sign": "ignored"});
+    let fields = fields.as_object().unwrap();
+    assert_eq!(
+        string_to_sign(fields, KEY),
+        format!("{}&key={KEY}", v["string"].as_str().unwrap())
+    );
+    assert_eq!(
+        sign(fields, KEY, SignType::Md5).unwrap(),
+        v["md5"].as_str().unwrap()
+    );
+    assert_eq!(
+        sign(fields, KEY, SignType::HmacSha256).unwrap(),
+        v["hmac_sha256"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn refund_req_info_vector() {
+    let v = &common::vectors()["apiv2_refund_req_info"];
+    let plain = wechatpay_chain::v2::notify::decrypt_req_info(
+        v["ciphertext"].as_str().unwrap(),
+        v["apiv2_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plain, v["plaintext"].as_str().unwrap().as_bytes());
+}
+
+#[tokio::test]
+async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
+    let server = MockServer::start().await.unwrap();
+    let client = server
+        .client_builder()
+        .apiv2_appid("wxd678efh567hg6787")
+        .apiv2_add_mch_id(true)
+        .build()
+        .unwrap();
+    for (no, sign_type) in [("V2MD5", None), ("V2HMAC", Some("HMAC-SHA256"))] {
+        let mut xml = json!({"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": no, "total_fee": 888,
+                             "spbill_create_ip": "8.8.8.8", "auth_code": "120061098828009406"});
+        if let Some(t) = sign_type {
+            xml["sign_type"] = json!(t);
+        }
+        let res = chain!(client.v2.pay.micropay)
+            .post(json!({ "xml": xml }))
+            .await
+            .unwrap();
+        let expected = if sign_type.is_some() {
+            "APIv2 HMAC-SHA256"
+        } else {
+            "APIv2 MD5"
+        };
+        assert_eq!(res.verified_by(), Some(expected));
+        let paid: Value = res.xml().unwrap();
+        assert_eq!(
+            (paid["out_trade_no"].as_str(), paid["total_fee"].as_str()),
+            (Some(no), Some("888"))
+        );
+        assert_eq!(
+            paid["appid"], "wxd678efh567hg6787",
+            "added from the builder"
+        );
+        assert_eq!(paid["mch_id"], "1900000109");
+
+        let res = client["v2/pay/orderquery"]
+            .post(
+                Options::new()
+                    .xml(&json!({"out_trade_no": no, "sign_type": sign_type.unwrap_or("MD5")})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.xml::<Value>().unwrap()["trade_state"], "SUCCESS");
+    }
+    match client["v2/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "NOPE"}}))
+        .await
+    {
+        Err(Error::ApiV2(e)) => {
+            assert_eq!(
+                (e.result_code.as_deref(), e.err_code.as_deref()),
+                (Some("FAIL"), Some("ORDERNOTEXIST"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // another merchant's mch_id is refused before anything is sent
+    let before = server.hits("POST", "/pay/orderquery");
+    let err = client["v2/pay/orderquery"]
+        .post(json!({"xml": {"mch_id": "1900000999"}}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOption { key, .. } if key == "xml.mch_id"),
+        "{err}"
+    );
+    assert_eq!(server.hits("POST", "/pay/orderquery"), before);
+    // a wrong APIv2 key: the mock says so (return_code FAIL)
+    let c = Credentials::get();
+    let wrong = Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key("00000000000000000000000000000000")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    match wrong["v2/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "V2MD5"}}))
+        .await
+    {
+        Err(Error::ApiV2(e)) => assert_eq!(
+            (e.return_code.as_str(), e.return_msg.as_deref()),
+            ("FAIL", Some("签名错误"))
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_apiv2_operation_of_the_corpus_goes_through_the_chain() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let mut lines = ENDPOINTS_TSV.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut sent = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[col("API")] != "v2" {
+            continue;
+        }
+        let path = f[col("PATH")];
+        let method = Method::from_bytes(f[col("METHOD")].as_bytes()).unwrap();
+        // pay/micropay comes before pay/orderquery: the query finds the order
+        let xml = json!({"out_trade_no": "CORPUS", "total_fee": 1, "auth_code": "1"});
+        let res = client
+            .chain(&format!("v2/{path}"))
+            .send(method.clone(), Options::new().xml(&xml))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        sent += 1;
+        let unsigned = UNSIGNED_ANSWERS.iter().any(|(p, _)| *p == path);
+        assert_eq!(res.verified_by().is_none(), unsigned, "{path}");
+        if !path.contains("download") && !["pay/micropay", "pay/orderquery"].contains(&path) {
+            assert_eq!(res.xml::<Value>().unwrap()["template"], path);
+        }
+    }
+    assert_eq!(sent, 136);
+}
+
+async fn answering(body: &str) -> (httpmock::MockServer, Client) {
+    let server = httpmock::MockServer::start_async().await;
+    let body = body.to_owned();
+    server
+        .mock_async(move |when, then| {
+            when.any_request();
+            then.status(200).body(body.clone());
+        })
+        .await;
+    let c = Credentials::get();
+    let client = Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key(KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    (server, client)
+}
+
+fn signed_xml(fields: Value) -> String {
+    let mut fields = fields.as_object().unwrap().clone();
+    let signature = sign(&fields, KEY, SignType::Md5).unwrap();
+    fields.insert("sign".into(), Value::String(signature));
+    wechatpay_chain::v2::xml::write(&fields).unwrap()
+}
+
+#[tokio::test]
+async fn answers_are_checked_and_read_safely() {
+    let good = signed_xml(
+        json!({"return_code": "SUCCESS", "result_code": "SUCCESS", "transaction_id": "42"}),
+    );
+    let (_s, client) = answering(&good).await;
+    assert_eq!(
+        client["v2/pay/orderquery"]
+            .post(json!({"xml": {}}))
+            .await
+            .unwrap()
+            .verified_by(),
+        Some("APIv2 MD5")
+    );
+
+    let tampered = good.replace("<transaction_id>42", "<transaction_id>43");
+    let (_s, client) = answering(&tampered).await;
+    assert!(matches!(
+        client["v2/pay/orderquery"].post(json!({"xml": {}})).await,
+        Err(Error::Verify {
+            kind: VerifyError::V2SignatureMismatch,
+            ..
+        })
+    ));
+
+    let unsigned =
+        "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code></xml>";
+    let (_s, client) = answering(unsigned).await;
+    assert!(matches!(
+        client["v2/pay/orderquery"].post(json!({"xml": {}})).await,
+        Err(Error::Verify {
+            kind: VerifyError::V2SignatureMissing,
+            ..
+        })
+    ));
+    // … but fine where WeChat Pay never signs
+    let res = client["v2/mmpaymkttransfers/promotion/transfers"]
+        .post(json!({"xml": {}, "security": false}))
+        .await
+        .unwrap();
+    assert_eq!(res.verified_by(), None);
+
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><xml><a>&lol2;</a></xml>"#;
+    let (_s, client) = answering(bomb).await;
+    assert!(matches!(
+        client["v2/pay/orderquery"].post(json!({"xml": {}})).await,
+        Err(Error::Xml(XmlError::Dtd))
+    ));
+    for broken in [
+        "not xml at all",
+        "<xml><return_code>SUCC",
+        "<xml><a>&unknown;</a></xml>",
+        "<xml><a><b>1</b></a></xml>",
+    ] {
+        let (_s, client) = answering(broken).await;
+        let err = client["v2/pay/orderquery"]
+            .post(json!({"xml": {}}))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Xml(XmlError::Malformed(_))),
+            "{broken}: {err}"
+        );
+    }
+    let huge = format!(
+        "<xml><a>{}</a></xml>",
+        "x".repeat(wechatpay_chain::v2::xml::MAX_XML)
+    );
+    let (_s, client) = answering(&huge).await;
+    assert!(matches!(
+        client["v2/pay/orderquery"].post(json!({"xml": {}})).await,
+        Err(Error::Xml(XmlError::TooLarge(_)))
+    ));
+}
+
+#[tokio::test]
+async fn requests_carry_a_nonce_and_a_sign_and_refuse_nested_values() {
+    let server = httpmock::MockServer::start_async().await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let answer = signed_xml(json!({"return_code": "SUCCESS", "result_code": "SUCCESS"}));
+    server
+        .mock_async(move |when, then| {
+            when.is_true(move |req| {
+                record.lock().unwrap().push(req.body_ref().to_vec());
+                true
+            });
+            then.status(200).body(answer.clone());
+        })
+        .await;
+    let c = Credentials::get();
+    let client = Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key(KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    client["v2/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "N1"}}))
+        .await
+        .unwrap();
+    client["v2/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "N2"}, "nonceless": true}))
+        .await
+        .unwrap();
+    let bodies: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| String::from_utf8(b.clone()).unwrap())
+        .collect();
+    let first = wechatpay_chain::v2::xml::parse(bodies[0].as_bytes()).unwrap();
+    assert_eq!(first["nonce_str"].as_str().unwrap().len(), 32);
+    assert!(wechatpay_chain::v2::sign::verify(&first, KEY));
+    assert!(!first.contains_key("mch_id"), "not added unless asked");
+    let second = wechatpay_chain::v2::xml::parse(bodies[1].as_bytes()).unwrap();
+    assert!(!second.contains_key("nonce_str"));
+    let err = client["v2/pay/orderquery"]
+        .post(json!({"xml": {"detail": {"nested": 1}}}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
+    // security without a client certificate
+    let err = client["v2/secapi/pay/refund"]
+        .post(json!({"xml": {}, "security": true}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("TLS")),
+        "{err}"
+    );
+    // with one, the client builds (the handshake itself needs WeChat Pay's TLS)
+    Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key(KEY)
+        .apiv2_client_certificate(c.merchant_certificate, c.merchant_private_key)
+        .build()
+        .unwrap();
+}
+
+#[test]
+fn notifications_payment_and_refund() {
+    let c = Credentials::get();
+    let client = Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key(KEY)
+        .build()
+        .unwrap();
+    let paid = signed_xml(
+        json!({"return_code": "SUCCESS", "result_code": "SUCCESS", "out_trade_no": "P1", "total_fee": "1"}),
+    );
+    assert_eq!(
+        client.v2_notification(paid.as_bytes()).unwrap()["out_trade_no"],
+        "P1"
+    );
+    assert!(matches!(
+        client.v2_notification(paid.replace("P1", "P2").as_bytes()),
+        Err(Error::Verify {
+            kind: VerifyError::V2SignatureMismatch,
+            ..
+        })
+    ));
+
+    let v = &common::vectors()["apiv2_refund_req_info"];
+    let refund = format!(
+        "<xml><return_code>SUCCESS</return_code><appid>wx1</appid><req_info>{}</req_info></xml>",
+        v["ciphertext"].as_str().unwrap()
+    );
+    let fields = client.v2_refund_notification(refund.as_bytes()).unwrap();
+    assert_eq!(
+        (fields["out_refund_no"].as_str(), fields["appid"].as_str()),
+        (Some("R1"), Some("wx1"))
+    );
+    assert!(!fields.contains_key("req_info"));
+    assert!(wechatpay_chain::v2::notify::success()
+        .contains("<return_code><![CDATA[SUCCESS]]></return_code>"));
+    assert_eq!(
+        wechatpay_chain::v2::notify::failure("busy"),
+        "<xml><return_code>FAIL</return_code><return_msg>busy</return_msg></xml>"
+    );
+}
