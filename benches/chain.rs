@@ -207,5 +207,53 @@ fn notification(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, prepare, sign, verify, notification);
+/// Media meta: hashing a 1 MiB image and building the signed meta JSON.
+fn media(c: &mut Criterion) {
+    let image: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut group = c.benchmark_group("media");
+    group.throughput(criterion::Throughput::Bytes(image.len() as u64));
+    group.bench_function("meta-1MiB", |b| {
+        b.iter(|| {
+            let media = wechatpay_chain::media::Media::from_bytes("logo.png", image.clone());
+            black_box(media.meta_json())
+        })
+    });
+    group.finish();
+}
+
+/// A whole request against the in-process mock: sign, loopback HTTP, the
+/// mock's verify and sign, the client's verify.
+fn end_to_end(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime
+        .block_on(wechatpay_chain::mock::MockServer::start())
+        .expect("mock");
+    let client = server.client().expect("client");
+    c.bench_function("end-to-end/post-native", |b| {
+        b.to_async(&runtime).iter(|| {
+            let node = client["v3/pay/transactions/native"].clone();
+            async move {
+                black_box(
+                    node.post(json!({"json": {"out_trade_no": "B"}}))
+                        .await
+                        .expect("ok"),
+                )
+            }
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    prepare,
+    sign,
+    verify,
+    notification,
+    media,
+    end_to_end
+);
 criterion_main!(benches);

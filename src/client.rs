@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     /// The whole-request limit, to tell which timeout was hit.
     timeout: Option<Duration>,
     trace_signed_messages: bool,
+    /// Sign on tokio's blocking pool instead of the async worker.
+    sign_off_thread: bool,
     /// The background certificate refresh, stopped when the client goes.
     pub(crate) refresher: Mutex<Option<AbortHandle>>,
 }
@@ -377,10 +379,22 @@ impl Inner {
     async fn attempt(&self, request: &PreparedRequest, url: Url) -> AttemptResult {
         let fail = |e: Error| (e, None, None);
         let canonical = url[url::Position::BeforePath..].to_owned();
-        let (authorization, message) = self
-            .signer
-            .sign_with_message(request.method.as_str(), &canonical, request.body())
-            .map_err(fail)?;
+        let (authorization, message) = if self.sign_off_thread {
+            let (signer, method, body) = (
+                self.signer.clone(),
+                request.method.clone(),
+                request.body().to_vec(),
+            );
+            tokio::task::spawn_blocking(move || {
+                signer.sign_with_message(method.as_str(), &canonical, &body)
+            })
+            .await
+            .map_err(|e| fail(Error::Config(format!("the signing task failed: {e}"))))?
+        } else {
+            self.signer
+                .sign_with_message(request.method.as_str(), &canonical, request.body())
+        }
+        .map_err(fail)?;
         if self.trace_signed_messages {
             // The message is what was signed; the signature itself is never logged.
             tracing::debug!(message = %String::from_utf8_lossy(&message), "signed message");
@@ -614,6 +628,7 @@ pub struct ClientBuilder {
     proxies: Vec<reqwest::Proxy>,
     root_certificates: Vec<Vec<u8>>,
     trace_signed_messages: bool,
+    sign_off_thread: bool,
 }
 
 /// The merchant TLS client certificate for APIv2's `security` calls.
@@ -841,6 +856,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Signs on tokio's blocking thread pool rather than on the async worker
+    /// (an RSA-2048 signature takes about 0.25 ms). Off by default: see
+    /// `docs/performance.md` for the measurements behind that choice.
+    pub fn sign_off_thread(mut self, yes: bool) -> Self {
+        self.sign_off_thread = yes;
+        self
+    }
+
     /// Checks everything and builds the client. At least one WeChat Pay key
     /// must be configured; to start from none, use
     /// [`build_with_certificates`](Self::build_with_certificates).
@@ -1005,6 +1028,7 @@ impl ClientBuilder {
                 backup_url,
                 timeout,
                 trace_signed_messages: self.trace_signed_messages,
+                sign_off_thread: self.sign_off_thread,
                 refresher: Mutex::new(None),
             }),
             nodes: Arc::default(),

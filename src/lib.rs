@@ -83,6 +83,7 @@ pub mod mock;
 pub mod notify;
 pub mod options;
 pub mod path;
+pub mod profile;
 pub mod request;
 pub mod response;
 pub mod retry;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde_json::Value;
+use wechatpay_chain::profile::Profile;
 use wechatpay_chain::{Client, ClientBuilder};
 
 use crate::exit::Failure;
@@ -140,20 +140,16 @@ fn override_with<T: Clone>(slot: &mut Option<T>, flag: &Option<T>) {
 
 /// Reads a profile; file values are relative to its directory.
 fn read_profile(path: &Path) -> Result<Resolved, Failure> {
-    let text = std::fs::read(path)
-        .map_err(|e| Failure::usage(format!("cannot read profile {}: {e}", path.display())))?;
-    let profile: Value = serde_json::from_slice(&text)
-        .map_err(|e| Failure::usage(format!("profile {} is not JSON: {e}", path.display())))?;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let text_field = |name: &str| profile.get(name).and_then(Value::as_str).map(str::to_owned);
-    let file_field = |name: &str| text_field(name).map(|f| dir.join(f));
+    let profile = Profile::read(path).map_err(|e| Failure::usage(e.to_string()))?;
     Ok(Resolved {
-        mchid: text_field("mchid"),
-        serial: text_field("merchant_serial"),
-        private_key: file_field("merchant_private_key"),
-        platform_certs: file_field("platform_certificate").into_iter().collect(),
-        public_key: text_field("platform_public_key_id").zip(file_field("platform_public_key")),
-        apiv3_key: text_field("apiv3_key"),
-        base_url: text_field("base_url"),
+        mchid: profile.mchid,
+        serial: profile.merchant_serial,
+        private_key: profile.merchant_private_key,
+        platform_certs: profile.platform_certificate.into_iter().collect(),
+        public_key: profile
+            .platform_public_key_id
+            .zip(profile.platform_public_key),
+        apiv3_key: profile.apiv3_key,
+        base_url: profile.base_url,
     })
 }

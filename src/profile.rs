@@ -1,0 +1,104 @@
+//! The client profile: one JSON file with everything a client needs, in the
+//! shape `wxpay mock --dir` writes (`mock.json`) and `wxpay --profile` reads.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::client::ClientBuilder;
+use crate::error::{Error, Result};
+
+/// A parsed profile. File values are resolved against the profile's
+/// directory.
+///
+/// ```no_run
+/// let profile = wechatpay_chain::profile::Profile::read("/tmp/wxpay/mock.json")?;
+/// let client = profile.builder().build()?;
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+#[derive(Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct Profile {
+    /// Base URL.
+    pub base_url: Option<String>,
+    /// Merchant id.
+    pub mchid: Option<String>,
+    /// Merchant certificate serial.
+    pub merchant_serial: Option<String>,
+    /// Merchant private key file.
+    pub merchant_private_key: Option<PathBuf>,
+    /// Platform certificate file.
+    pub platform_certificate: Option<PathBuf>,
+    /// Its serial (informational: the serial is read from the certificate).
+    pub platform_certificate_serial: Option<String>,
+    /// WeChat Pay public key file.
+    pub platform_public_key: Option<PathBuf>,
+    /// Its id.
+    pub platform_public_key_id: Option<String>,
+    /// APIv3 key (`Debug` hides it).
+    pub apiv3_key: Option<String>,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("base_url", &self.base_url)
+            .field("mchid", &self.mchid)
+            .field("merchant_serial", &self.merchant_serial)
+            .field("platform_public_key_id", &self.platform_public_key_id)
+            .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Profile {
+    /// Reads a profile file.
+    pub fn read(path: impl AsRef<Path>) -> Result<Profile> {
+        let path = path.as_ref();
+        let text = std::fs::read(path).map_err(|source| Error::Io {
+            what: format!("reading profile {}", path.display()),
+            source,
+        })?;
+        let mut profile: Profile = serde_json::from_slice(&text).map_err(|e| {
+            Error::Config(format!("profile {} is not a profile: {e}", path.display()))
+        })?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        for file in [
+            &mut profile.merchant_private_key,
+            &mut profile.platform_certificate,
+            &mut profile.platform_public_key,
+        ] {
+            if let Some(relative) = file.take() {
+                *file = Some(dir.join(relative));
+            }
+        }
+        Ok(profile)
+    }
+
+    /// A builder with everything the profile names.
+    pub fn builder(&self) -> ClientBuilder {
+        let mut builder = ClientBuilder::default();
+        if let Some(v) = &self.mchid {
+            builder = builder.mchid(v.clone());
+        }
+        if let Some(v) = &self.merchant_serial {
+            builder = builder.merchant_serial(v.clone());
+        }
+        if let Some(v) = &self.merchant_private_key {
+            builder = builder.private_key_file(v.clone());
+        }
+        if let Some(v) = &self.platform_certificate {
+            builder = builder.platform_certificate_file(v.clone());
+        }
+        if let (Some(id), Some(file)) = (&self.platform_public_key_id, &self.platform_public_key) {
+            builder = builder.platform_public_key_file(id.clone(), file.clone());
+        }
+        if let Some(v) = &self.apiv3_key {
+            builder = builder.apiv3_key(v.clone());
+        }
+        if let Some(v) = &self.base_url {
+            builder = builder.base_url(v.clone());
+        }
+        builder
+    }
+}
