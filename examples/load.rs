@@ -83,7 +83,8 @@ fn rss_mib() -> Option<f64> {
     Some((kib / 1024.0 * 10.0).round() / 10.0)
 }
 
-/// One RSA-2048 sign + one verify, in milliseconds, averaged.
+/// One RSA-2048 sign + one verify, in milliseconds: the best of five
+/// batches, so that a busy neighbour does not inflate it.
 fn floor_ms() -> f64 {
     let key = openssl::pkey::PKey::private_key_from_pem(
         wechatpay_chain::mock::Credentials::get()
@@ -93,13 +94,17 @@ fn floor_ms() -> f64 {
     .expect("the mock's key");
     let message =
         b"POST\n/v3/pay/transactions/native\n1795305600\nNONCE\n{\"out_trade_no\":\"T\"}\n";
-    let rounds = 200;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        let signature = sign_sha256_rsa(&key, message).expect("sign");
-        assert!(verify_sha256_rsa(&key, message, &signature));
-    }
-    started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
+    let rounds = 100;
+    (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..rounds {
+                let signature = sign_sha256_rsa(&key, message).expect("sign");
+                assert!(verify_sha256_rsa(&key, message, &signature));
+            }
+            started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

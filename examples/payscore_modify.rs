@@ -15,8 +15,17 @@ const SUB_MCHID: &str = "1900000110";
 
 /// Creates an order, lets the user confirm it and completes it, so that its
 /// amount can be modified (modify needs the collection to be USER_PAYING).
-async fn order_ready_to_modify(server: &MockServer, client: &Client, no: &str, sub_mchid: Option<&str>) -> wechatpay_chain::Result<()> {
-    let base = if sub_mchid.is_some() { "v3/payscore/partner/serviceorder" } else { "v3/payscore/serviceorder" };
+async fn order_ready_to_modify(
+    server: &MockServer,
+    client: &Client,
+    no: &str,
+    sub_mchid: Option<&str>,
+) -> wechatpay_chain::Result<()> {
+    let base = if sub_mchid.is_some() {
+        "v3/payscore/partner/serviceorder"
+    } else {
+        "v3/payscore/serviceorder"
+    };
     let mut create = json!({
         "out_order_no": no, "appid": APPID, "service_id": SERVICE_ID, "service_introduction": "某某酒店",
         "time_range": {"start_time": "OnAccept"}, "risk_fund": {"name": "DEPOSIT", "amount": 50000},
@@ -34,7 +43,11 @@ async fn order_ready_to_modify(server: &MockServer, client: &Client, no: &str, s
     }
     client.chain(base).post(json!({"json": create})).await?;
     server.user_confirms(no, sub_mchid)?;
-    client.chain(base).chain("{out_order_no}/complete").post(json!({"out_order_no": no, "json": complete})).await?;
+    client
+        .chain(base)
+        .chain("{out_order_no}/complete")
+        .post(json!({"out_order_no": no, "json": complete}))
+        .await?;
     Ok(())
 }
 
@@ -61,32 +74,85 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = server.client()?;
 
     // Direct merchant: 200 with the order.
-    for (style, no) in [("string", "M-STRING"), ("index", "M-INDEX"), ("chain!", "M-CHAIN")] {
+    for (style, no) in [
+        ("string", "M-STRING"),
+        ("index", "M-INDEX"),
+        ("chain!", "M-CHAIN"),
+    ] {
         order_ready_to_modify(&server, &client, no, None).await?;
         let options = json!({"out_order_no": no, "json": modify_body(None)});
         let res = match style {
-            "string" => client.chain("v3/payscore/serviceorder/{out_order_no}/modify").post(options).await?,
-            "index" => client["v3/payscore/serviceorder/{out_order_no}/modify"].post(options).await?,
-            _ => chain!(client.v3.payscore.serviceorder._out_order_no_.modify).post(options).await?,
+            "string" => {
+                client
+                    .chain("v3/payscore/serviceorder/{out_order_no}/modify")
+                    .post(options)
+                    .await?
+            }
+            "index" => {
+                client["v3/payscore/serviceorder/{out_order_no}/modify"]
+                    .post(options)
+                    .await?
+            }
+            _ => {
+                chain!(client.v3.payscore.serviceorder._out_order_no_.modify)
+                    .post(options)
+                    .await?
+            }
         };
         let order: Value = res.json()?;
-        println!("direct  {style:<6} {} total_amount={} state={}", res.status(), order["total_amount"], order["state"]);
+        println!(
+            "direct  {style:<6} {} total_amount={} state={}",
+            res.status(),
+            order["total_amount"],
+            order["state"]
+        );
         if res.status() != 200 || order["total_amount"] != 39800 {
-            return Err(format!("direct modify ({style}) answered {} {order}", res.status()).into());
+            return Err(
+                format!("direct modify ({style}) answered {} {order}", res.status()).into(),
+            );
         }
     }
 
     // Service provider: 204, no body (still verified).
     let sub = Some(SUB_MCHID);
-    for (style, no) in [("string", "P-STRING"), ("index", "P-INDEX"), ("chain!", "P-CHAIN")] {
+    for (style, no) in [
+        ("string", "P-STRING"),
+        ("index", "P-INDEX"),
+        ("chain!", "P-CHAIN"),
+    ] {
         order_ready_to_modify(&server, &client, no, sub).await?;
         let options = json!({"out_order_no": no, "json": modify_body(sub)});
         let res = match style {
-            "string" => client.chain("v3/payscore/partner/serviceorder/{out_order_no}/modify").post(options).await?,
-            "index" => client["v3/payscore/partner/serviceorder/{out_order_no}/modify"].post(options).await?,
-            _ => chain!(client.v3.payscore.partner.serviceorder._out_order_no_.modify).post(options).await?,
+            "string" => {
+                client
+                    .chain("v3/payscore/partner/serviceorder/{out_order_no}/modify")
+                    .post(options)
+                    .await?
+            }
+            "index" => {
+                client["v3/payscore/partner/serviceorder/{out_order_no}/modify"]
+                    .post(options)
+                    .await?
+            }
+            _ => {
+                chain!(
+                    client
+                        .v3
+                        .payscore
+                        .partner
+                        .serviceorder
+                        ._out_order_no_
+                        .modify
+                )
+                .post(options)
+                .await?
+            }
         };
-        println!("partner {style:<6} {} verified by {}", res.status(), res.verified_by().unwrap_or("-"));
+        println!(
+            "partner {style:<6} {} verified by {}",
+            res.status(),
+            res.verified_by().unwrap_or("-")
+        );
         if res.status() != 204 || !res.bytes().is_empty() {
             return Err(format!("partner modify ({style}) answered {}", res.status()).into());
         }

@@ -14,8 +14,17 @@ const SERVICE_ID: &str = "2002000000000558128851361561536";
 const SUB_MCHID: &str = "1900000110";
 
 /// An order whose collection is USER_PAYING (what sync needs).
-async fn collecting_order(server: &MockServer, client: &Client, no: &str, sub_mchid: Option<&str>) -> wechatpay_chain::Result<()> {
-    let base = if sub_mchid.is_some() { "v3/payscore/partner/serviceorder" } else { "v3/payscore/serviceorder" };
+async fn collecting_order(
+    server: &MockServer,
+    client: &Client,
+    no: &str,
+    sub_mchid: Option<&str>,
+) -> wechatpay_chain::Result<()> {
+    let base = if sub_mchid.is_some() {
+        "v3/payscore/partner/serviceorder"
+    } else {
+        "v3/payscore/serviceorder"
+    };
     let mut create = json!({
         "out_order_no": no, "appid": APPID, "service_id": SERVICE_ID, "service_introduction": "某某酒店",
         "time_range": {"start_time": "OnAccept"}, "risk_fund": {"name": "DEPOSIT", "amount": 50000},
@@ -29,7 +38,11 @@ async fn collecting_order(server: &MockServer, client: &Client, no: &str, sub_mc
     }
     client.chain(base).post(json!({"json": create})).await?;
     server.user_confirms(no, sub_mchid)?;
-    client.chain(base).chain("{out_order_no}/complete").post(json!({"out_order_no": no, "json": complete})).await?;
+    client
+        .chain(base)
+        .chain("{out_order_no}/complete")
+        .post(json!({"out_order_no": no, "json": complete}))
+        .await?;
     Ok(())
 }
 
@@ -51,31 +64,74 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = MockServer::start().await?;
     let client = server.client()?;
 
-    for (style, no) in [("string", "S-STRING"), ("index", "S-INDEX"), ("chain!", "S-CHAIN")] {
+    for (style, no) in [
+        ("string", "S-STRING"),
+        ("index", "S-INDEX"),
+        ("chain!", "S-CHAIN"),
+    ] {
         collecting_order(&server, &client, no, None).await?;
         let options = json!({"out_order_no": no, "json": sync_body(None)});
         let res = match style {
-            "string" => client.chain("v3/payscore/serviceorder/{out_order_no}/sync").post(options).await?,
-            "index" => client["v3/payscore/serviceorder/{out_order_no}/sync"].post(options).await?,
-            _ => chain!(client.v3.payscore.serviceorder._out_order_no_.sync).post(options).await?,
+            "string" => {
+                client
+                    .chain("v3/payscore/serviceorder/{out_order_no}/sync")
+                    .post(options)
+                    .await?
+            }
+            "index" => {
+                client["v3/payscore/serviceorder/{out_order_no}/sync"]
+                    .post(options)
+                    .await?
+            }
+            _ => {
+                chain!(client.v3.payscore.serviceorder._out_order_no_.sync)
+                    .post(options)
+                    .await?
+            }
         };
         let order: Value = res.json()?;
-        println!("direct  {style:<6} {} state={} collection={}", res.status(), order["state"], order["collection"]["state"]);
+        println!(
+            "direct  {style:<6} {} state={} collection={}",
+            res.status(),
+            order["state"],
+            order["collection"]["state"]
+        );
         if order["state"] != "DONE" || order["collection"]["state"] != "USER_PAID" {
             return Err(format!("direct sync ({style}): {order}").into());
         }
     }
 
     let sub = Some(SUB_MCHID);
-    for (style, no) in [("string", "PS-STRING"), ("index", "PS-INDEX"), ("chain!", "PS-CHAIN")] {
+    for (style, no) in [
+        ("string", "PS-STRING"),
+        ("index", "PS-INDEX"),
+        ("chain!", "PS-CHAIN"),
+    ] {
         collecting_order(&server, &client, no, sub).await?;
         let options = json!({"out_order_no": no, "json": sync_body(sub)});
         let res = match style {
-            "string" => client.chain("v3/payscore/partner/serviceorder/{out_order_no}/sync").post(options).await?,
-            "index" => client["v3/payscore/partner/serviceorder/{out_order_no}/sync"].post(options).await?,
-            _ => chain!(client.v3.payscore.partner.serviceorder._out_order_no_.sync).post(options).await?,
+            "string" => {
+                client
+                    .chain("v3/payscore/partner/serviceorder/{out_order_no}/sync")
+                    .post(options)
+                    .await?
+            }
+            "index" => {
+                client["v3/payscore/partner/serviceorder/{out_order_no}/sync"]
+                    .post(options)
+                    .await?
+            }
+            _ => {
+                chain!(client.v3.payscore.partner.serviceorder._out_order_no_.sync)
+                    .post(options)
+                    .await?
+            }
         };
-        println!("partner {style:<6} {} verified by {}", res.status(), res.verified_by().unwrap_or("-"));
+        println!(
+            "partner {style:<6} {} verified by {}",
+            res.status(),
+            res.verified_by().unwrap_or("-")
+        );
         if res.status() != 204 {
             return Err(format!("partner sync ({style}) answered {}", res.status()).into());
         }
