@@ -20,7 +20,7 @@ use crate::response::Response;
 
 /// A path template bound to a client: `v3/payscore/serviceorder/{out_order_no}/modify`.
 ///
-/// Get one with [`Client::chain`], by index (`client["v3/…"]`, also nested
+/// Get one with [`Client::chain`](crate::Client::chain), by index (`client["v3/…"]`, also nested
 /// `client["v3"]["pay"]`) or with [`chain!`](crate::chain!); extend it with
 /// [`Chain::chain`] or by index; send it with a verb.
 ///

@@ -69,6 +69,7 @@
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+mod builder;
 pub mod certs;
 pub mod chain;
 pub mod client;
@@ -93,8 +94,9 @@ pub mod sign;
 pub mod v2;
 pub mod verify;
 
+pub use crate::builder::ClientBuilder;
 pub use crate::chain::Chain;
-pub use crate::client::{Client, ClientBuilder};
+pub use crate::client::Client;
 pub use crate::error::{ApiError, Error, Result, TimeoutLimit, VerifyError};
 pub use crate::options::Options;
 pub use crate::request::{PreparedRequest, Signature};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::client::ClientBuilder;
+use crate::builder::ClientBuilder;
 use crate::error::{Error, Result};
 
 /// A parsed profile. File values are resolved against the profile's

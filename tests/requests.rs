@@ -421,7 +421,7 @@ async fn each_verification_failure_is_rejected_with_its_own_error() {
             VerifyError::MissingHeader(missing)
         );
     }
-    for offset in [-301, 301] {
+    for offset in [-310, 310] {
         let ts = unix_now() + offset;
         let kind = verify_kind(
             answer(

@@ -71,6 +71,16 @@ impl Answer {
         )
     }
 
+    /// 400 PARAM_ERROR for a query parameter.
+    pub(crate) fn query_error(field: &str, issue: &str) -> Self {
+        Answer::error(
+            400,
+            "PARAM_ERROR",
+            &format!("参数错误: {field} {issue}"),
+            Some(json!({"field": field, "location": "query", "issue": issue})),
+        )
+    }
+
     /// The error WeChat Pay sends for each status the fault injector can ask for.
     pub(crate) fn for_status(status: u16) -> Self {
         let (code, message) = match status {

@@ -65,12 +65,12 @@ impl Bills {
                 .map(|(_, v)| v.as_str())
         };
         let Some(date) = get("bill_date").filter(|d| is_date(d)) else {
-            return query_error("bill_date", "格式为 YYYY-MM-DD");
+            return Answer::query_error("bill_date", "格式为 YYYY-MM-DD");
         };
         let gzip = match get("tar_type") {
             None => false,
             Some("GZIP") => true,
-            Some(_) => return query_error("tar_type", "只支持 GZIP"),
+            Some(_) => return Answer::query_error("tar_type", "只支持 GZIP"),
         };
         let spec = BillSpec {
             date: date.to_owned(),
@@ -127,15 +127,6 @@ fn is_date(text: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
-fn query_error(field: &str, issue: &str) -> Answer {
-    Answer::error(
-        400,
-        "PARAM_ERROR",
-        &format!("参数错误: {field} {issue}"),
-        Some(json!({"field": field, "location": "query", "issue": issue})),
-    )
 }
 
 /// The CSV in chunks of about 64 KiB: header, rows, summary.

@@ -208,12 +208,17 @@ impl Orders {
                 .map(|(_, v)| v.as_str())
         };
         let sub = match (partner, get("sub_mchid")) {
-            (true, None) => return Err(query_error("sub_mchid", "服务商模式必须传入子商户号")),
+            (true, None) => {
+                return Err(Answer::query_error(
+                    "sub_mchid",
+                    "服务商模式必须传入子商户号",
+                ))
+            }
             (_, sub) => sub.unwrap_or_default().to_owned(),
         };
         for field in ["service_id", "appid"] {
             if get(field).is_none() {
-                return Err(query_error(field, "缺少参数"));
+                return Err(Answer::query_error(field, "缺少参数"));
             }
         }
         let order = match (get("out_order_no"), get("query_id")) {
@@ -224,7 +229,7 @@ impl Orders {
                 .find(|((s, _), o)| *s == sub && o.order_id == id)
                 .map(|(_, o)| o),
             _ => {
-                return Err(query_error(
+                return Err(Answer::query_error(
                     "out_order_no",
                     "out_order_no 和 query_id 必须且只能传一个",
                 ))
@@ -514,15 +519,6 @@ fn required_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str
         .as_str()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Answer::param_error(&format!("/{field}"), "必须是非空字符串"))
-}
-
-fn query_error(field: &str, issue: &str) -> Answer {
-    Answer::error(
-        400,
-        "PARAM_ERROR",
-        &format!("参数错误: {field} {issue}"),
-        Some(json!({"field": field, "location": "query", "issue": issue})),
-    )
 }
 
 fn not_found() -> Answer {

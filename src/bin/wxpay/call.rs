@@ -133,21 +133,21 @@ fn dry_run(client: &Client, node: &Chain, method: Method, options: Options) -> R
     let signature = client.sign(&request)?;
     let mut out = Vec::new();
     out.extend_from_slice(format!("{} {}\n", request.method(), request.url()).as_bytes());
-    for (name, value) in request.headers() {
-        out.extend_from_slice(
-            format!(
-                "{}: {}\n",
-                canonical(name.as_str()),
-                String::from_utf8_lossy(value.as_bytes())
-            )
-            .as_bytes(),
-        );
-    }
+    write_headers(&mut out, request.headers());
     out.extend_from_slice(format!("Authorization: {}\n\n", signature.authorization).as_bytes());
     out.extend_from_slice(request.body());
     out.extend_from_slice(b"\n--- signed message ---\n");
     out.extend_from_slice(&signature.message);
     write_stdout(&out)
+}
+
+/// `Name: value` lines, names capitalized for reading.
+fn write_headers(out: &mut Vec<u8>, headers: &reqwest::header::HeaderMap) {
+    for (name, value) in headers {
+        out.extend_from_slice(format!("{}: ", canonical(name.as_str())).as_bytes());
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
+    }
 }
 
 /// `wechatpay-serial` → `Wechatpay-Serial`, for reading.
@@ -177,16 +177,7 @@ fn print_answer(
             .and_then(|s| s.canonical_reason())
             .unwrap_or("");
         out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\n").as_bytes());
-        for (name, value) in headers {
-            out.extend_from_slice(
-                format!(
-                    "{}: {}\n",
-                    canonical(name.as_str()),
-                    String::from_utf8_lossy(value.as_bytes())
-                )
-                .as_bytes(),
-            );
-        }
+        write_headers(&mut out, headers);
         out.push(b'\n');
     }
     match serde_json::from_slice::<Value>(body) {
