@@ -62,6 +62,24 @@
 //! - Placeholder values are percent-encoded into exactly one segment.
 //! - Every 2xx answer is verified (timestamp within 300 s, known serial,
 //!   RSA signature over the raw body) except the unsigned file downloads.
+//!
+//! ## Where things are
+//!
+//! | need | module |
+//! |---|---|
+//! | client, builder, chain nodes, options, answers | [`Client`], [`ClientBuilder`], [`Chain`], [`Options`], [`Response`] |
+//! | notifications | [`notify`] |
+//! | sensitive fields | [`sensitive`] |
+//! | platform certificates | [`certs`], [`keys`] |
+//! | uploads and downloads | [`media`], [`download`] |
+//! | APIv2 (XML) | [`v2`] |
+//! | retries | [`retry`] |
+//! | signing and verifying by hand | [`sign`], [`verify`], [`crypto`] |
+//! | the mock WeChat Pay (feature `mock`) | `mock` |
+//! | code without async (feature `blocking`) | `blocking` |
+//!
+//! Features: `mock` (the embedded server), `blocking`, `cli` (the `wxpay`
+//! binary, with `mock`). None is on by default.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
