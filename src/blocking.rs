@@ -36,6 +36,16 @@ use crate::response::Response;
 use crate::{ClientBuilder, Method};
 
 /// A blocking WeChat Pay client. Cheap to clone.
+///
+/// ```
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// let server = runtime.block_on(wechatpay_chain::mock::MockServer::start())?;
+/// let client = server.client_builder().build_blocking()?;
+/// let res = wechatpay_chain::chain!(client.v3.certificates).get(())?;
+/// assert_eq!(res.status(), 200);
+/// # drop(client);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: crate::Client,
@@ -43,7 +53,14 @@ pub struct Client {
     nodes: Arc<FrozenMap<String, Box<Chain>>>,
 }
 
-/// A blocking chain node.
+/// A blocking chain node: [`Client::chain`], index or `chain!`, then a verb.
+///
+/// ```no_run
+/// # fn demo(client: wechatpay_chain::blocking::Client) -> wechatpay_chain::Result<()> {
+/// let res = client["v3/payscore/serviceorder/{out_order_no}/sync"]
+///     .post(wechatpay_chain::json!({"out_order_no": "1234323JKHDFE1243252", "json": {}}))?;
+/// # Ok(()) }
+/// ```
 pub struct Chain {
     inner: crate::Chain,
     runtime: Arc<Runtime>,

@@ -424,10 +424,15 @@ impl Inner {
             .map_err(|e| self.transport_failure(e, sent))?;
         let status = answer.status().as_u16();
         let headers = answer.headers().clone();
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|e| self.transport_failure(e, sent))?;
+        let bytes = match read_capped(answer, MAX_ANSWER_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(Capped::Transport(e)) => return Err(self.transport_failure(e, sent)),
+            Err(Capped::TooLarge) => {
+                return Err(fail(Error::AnswerTooLarge {
+                    limit: MAX_ANSWER_BYTES,
+                }))
+            }
+        };
         let span = tracing::Span::current();
         span.record("status", status);
         let request_id = headers
@@ -531,6 +536,34 @@ impl Inner {
         }
         Ok((url, path))
     }
+}
+
+/// Largest answer read into memory (JSON and XML answers are a few KiB;
+/// files stream through `download` instead).
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// Why a capped read stopped.
+pub(crate) enum Capped {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub(crate) async fn read_capped(
+    mut answer: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<bytes::Bytes, Capped> {
+    if answer.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Capped::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = answer.chunk().await.map_err(Capped::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// A transport error outside the retry loop (downloads).

@@ -113,6 +113,11 @@ pub fn aes_256_gcm_encrypt(
 }
 
 /// Why an AES-256-GCM ciphertext could not be opened.
+///
+/// ```
+/// use wechatpay_chain::crypto::{aes_256_gcm_decrypt, AeadError};
+/// assert_eq!(aes_256_gcm_decrypt(&[0; 32], b"0123456789ab", b"", "AAAA"), Err(AeadError::Truncated(3)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AeadError {

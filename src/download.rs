@@ -44,6 +44,14 @@ pub struct BillInfo {
 }
 
 /// What a download wrote.
+///
+/// ```no_run
+/// # async fn demo(client: wechatpay_chain::Client, bill: wechatpay_chain::download::BillInfo) -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::download::Compression;
+/// let done = client.download_bill_to_file(&bill, Compression::None, "bill.csv").await?;
+/// println!("{} bytes, sha1 {}", done.bytes, done.sha1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Downloaded {
@@ -54,6 +62,13 @@ pub struct Downloaded {
 }
 
 /// Whether the file arrives gzip-compressed (`tar_type=GZIP`).
+///
+/// ```
+/// use wechatpay_chain::download::Compression;
+/// let tar_type = Some("GZIP");
+/// let compression = if tar_type == Some("GZIP") { Compression::Gzip } else { Compression::None };
+/// assert_eq!(compression, Compression::Gzip);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Compression {
@@ -195,7 +210,15 @@ async fn fetch(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let headers = answer.headers().clone();
-    let body = answer.bytes().await.map_err(crate::client::transport)?;
+    let body = match crate::client::read_capped(answer, crate::client::MAX_ANSWER_BYTES).await {
+        Ok(body) => body,
+        Err(crate::client::Capped::Transport(e)) => return Err(crate::client::transport(e)),
+        Err(crate::client::Capped::TooLarge) => {
+            return Err(Error::AnswerTooLarge {
+                limit: crate::client::MAX_ANSWER_BYTES,
+            })
+        }
+    };
     let mut api = ApiError::from_response(status, request_id.as_deref(), body);
     api.headers = headers;
     Err(api.into())

@@ -106,6 +106,13 @@ pub enum Error {
     #[error("APIv2 XML: {0}")]
     Xml(#[from] crate::v2::xml::XmlError),
 
+    /// An answer was larger than the SDK reads into memory.
+    #[error("the answer is larger than {limit} bytes; files are fetched with the download functions, which stream")]
+    AnswerTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// A time limit was hit.
     #[error("timed out: the {limit} limit was hit ({source})")]
     Timeout {
@@ -184,6 +191,11 @@ pub enum Error {
 }
 
 /// Which time limit a [`Error::Timeout`] hit.
+///
+/// ```
+/// use wechatpay_chain::TimeoutLimit;
+/// assert_eq!(TimeoutLimit::Read.to_string(), "idle-read");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimeoutLimit {

@@ -101,6 +101,13 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// Where a WeChat Pay verification key came from.
+///
+/// ```
+/// use wechatpay_chain::keys::{KeySource, WechatpayKey};
+/// let cert = WechatpayKey::from_certificate_pem(&std::fs::read("src/mock/data/platform_cert.pem")?)?;
+/// assert!(matches!(cert.source(), KeySource::Certificate { not_before, not_after } if not_before < not_after));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeySource {

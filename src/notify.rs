@@ -31,6 +31,11 @@ use crate::sign::unix_now;
 pub const ALGORITHM: &str = "AEAD_AES_256_GCM";
 
 /// Why a verified notification body could not be read.
+///
+/// ```
+/// use wechatpay_chain::notify::NotificationError;
+/// assert_eq!(NotificationError::MissingField("id").to_string(), "field `id` is missing or not a string");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NotificationError {
@@ -46,6 +51,16 @@ pub enum NotificationError {
 }
 
 /// A verified, decrypted notification.
+///
+/// ```no_run
+/// # fn demo(client: &wechatpay_chain::Client, headers: &reqwest::header::HeaderMap, body: &[u8]) -> wechatpay_chain::Result<()> {
+/// let event = client.notification(headers, body)?;
+/// if event.event_type == "PAYSCORE.USER_PAID" {
+///     let order: wechatpay_chain::Value = event.resource()?;
+///     println!("{} paid", order["out_order_no"]);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Notification {
@@ -164,6 +179,11 @@ impl Client {
 }
 
 /// What the merchant answers WeChat Pay.
+///
+/// ```
+/// let answer = wechatpay_chain::notify::failure("busy");
+/// assert_eq!((answer.status, answer.body.contains("FAIL")), (500, true));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Answer {

@@ -29,6 +29,13 @@ pub fn encode_component(value: &str) -> String {
 }
 
 /// One piece of a parsed template.
+///
+/// ```
+/// use wechatpay_chain::path::{Part, Template};
+/// let t = Template::parse("v3/x/{id}")?;
+/// assert_eq!(t.parts(), [Part::Literal("v3/x/"), Part::Placeholder("id")]);
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part<'a> {
     /// Text sent as written.

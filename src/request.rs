@@ -85,6 +85,18 @@ impl PreparedRequest {
 
 /// A request's signature: the `Authorization` header and the exact message
 /// it covers.
+///
+/// ```
+/// use wechatpay_chain::{json, Method};
+/// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+/// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+/// #     .private_key_file("src/mock/data/merchant_key.pem")
+/// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+/// let request = client.chain("v3/certificates").prepare(Method::GET, ().into())?;
+/// let signature = client.sign(&request)?;
+/// assert!(signature.message.starts_with(b"GET\n/v3/certificates\n"));
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Signature {

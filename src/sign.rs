@@ -75,6 +75,17 @@ pub fn response_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
 /// The parameters of an `Authorization: WECHATPAY2-SHA256-RSA2048 …` header.
 ///
 /// `Display` writes the header value; `Debug` hides the signature.
+///
+/// ```
+/// use wechatpay_chain::sign::Authorization;
+///
+/// let auth = Authorization {
+///     mchid: "1900000109".into(), serial_no: "ABC".into(), timestamp: 1795305600,
+///     nonce_str: "N".into(), signature: "SECRET".into(),
+/// };
+/// assert!(auth.to_string().contains(r#"signature="SECRET""#));
+/// assert!(!format!("{auth:?}").contains("SECRET"));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Authorization {
     /// Merchant id.

@@ -574,3 +574,21 @@ async fn nodes_are_futures_that_can_be_spawned() {
     }
     mock.assert_calls_async(4).await;
 }
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_not_buffered() {
+    let server = MockServer::start_async().await;
+    let huge = "x".repeat(wechatpay_chain::client::MAX_ANSWER_BYTES + 1);
+    server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).body(huge.clone());
+        })
+        .await;
+    let err = client(&server.base_url())
+        .chain("v3/x")
+        .get(())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err}");
+}

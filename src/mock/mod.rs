@@ -55,6 +55,18 @@ use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};
 
 /// A running mock WeChat Pay. Stops when dropped (or with [`MockServer::shutdown`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::mock::{Fault, MockServer};
+///
+/// let server = MockServer::start().await?;
+/// server.inject(Fault::Status(503));
+/// let err = server.client()?["v3/pay/transactions/native"].post(()).await.unwrap_err();
+/// assert!(matches!(err, wechatpay_chain::Error::Api(api) if api.status == 503));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct MockServer {
     base_url: String,

@@ -18,6 +18,15 @@ use crate::sign::{response_message, unix_now, SCHEME};
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// One notification and what became of it.
+///
+/// ```no_run
+/// # async fn demo(server: wechatpay_chain::mock::MockServer) {
+/// let log = server.wait_for_deliveries(1, std::time::Duration::from_secs(5)).await;
+/// for delivery in log {
+///     println!("{} → {} after {} attempts", delivery.event_type, delivery.url, delivery.attempts);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Delivery {

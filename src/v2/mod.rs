@@ -83,6 +83,15 @@ pub const UNSIGNED_ANSWERS: [(&str, &str); 14] = [
 const FILE_ANSWERS: [&str; 2] = ["pay/downloadbill", "pay/downloadfundflow"];
 
 /// An APIv2 answer whose `return_code` or `result_code` is not SUCCESS.
+///
+/// ```no_run
+/// # async fn demo(client: wechatpay_chain::Client) {
+/// match client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await {
+///     Err(wechatpay_chain::Error::ApiV2(e)) if e.err_code.as_deref() == Some("ORDERNOTEXIST") => {}
+///     other => println!("{other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("WeChat Pay APIv2 answered {return_code}/{}: {}{}", .result_code.as_deref().unwrap_or("-"), .return_msg.as_deref().unwrap_or(""), describe(.err_code, .err_code_des))]
 #[non_exhaustive]
@@ -188,7 +197,15 @@ pub(crate) async fn execute(
     let answer = request.send().await.map_err(crate::client::transport)?;
     let status = answer.status().as_u16();
     let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.map_err(crate::client::transport)?;
+    let bytes = match crate::client::read_capped(answer, crate::client::MAX_ANSWER_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(crate::client::Capped::Transport(e)) => return Err(crate::client::transport(e)),
+        Err(crate::client::Capped::TooLarge) => {
+            return Err(Error::AnswerTooLarge {
+                limit: crate::client::MAX_ANSWER_BYTES,
+            })
+        }
+    };
     if !(200..300).contains(&status) {
         let mut api = ApiError::from_response(status, None, bytes);
         api.headers = headers;

@@ -9,6 +9,12 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 
 /// The two APIv2 signature types.
+///
+/// ```
+/// use wechatpay_chain::v2::sign::SignType;
+/// assert_eq!(SignType::from_field(Some("HMAC-SHA256")), SignType::HmacSha256);
+/// assert_eq!(SignType::from_field(None), SignType::Md5);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignType {

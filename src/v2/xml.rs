@@ -10,6 +10,11 @@ use serde_json::{Map, Value};
 pub const MAX_XML: usize = 1 << 20;
 
 /// Why an XML document was refused.
+///
+/// ```
+/// use wechatpay_chain::v2::xml::{parse, XmlError};
+/// assert_eq!(parse(b"<!DOCTYPE x><xml/>"), Err(XmlError::Dtd));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum XmlError {
