@@ -198,11 +198,16 @@ impl Chain {
     /// `v3/global/statements`) to `out`; any other endpoint is refused,
     /// since a signed answer must be read whole to be verified. An overseas
     /// statement's `Wechatpay-Statement-Sha1` is verified and checked.
+    /// APIv2's `v2/pay/downloadbill` and `v2/pay/downloadfundflow` stream too
+    /// (a POST with the `xml` option; their refusals come as `Error::ApiV2`).
     pub async fn download_to<W: tokio::io::AsyncWrite + Unpin>(
         &self,
         options: impl Into<Options>,
         out: &mut W,
     ) -> Result<crate::download::Downloaded> {
+        if self.path.starts_with("v2/") {
+            return crate::v2::download(&self.inner, &self.path, options.into(), out).await;
+        }
         crate::download::download_node(&self.inner, &self.path, options.into(), out).await
     }
 

@@ -385,3 +385,40 @@ fn notifications_payment_and_refund() {
         "<xml><return_code>FAIL</return_code><return_msg>busy</return_msg></xml>"
     );
 }
+
+#[tokio::test]
+async fn apiv2_bills_stream_and_refusals_are_errors() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let mut out = Vec::new();
+    let done = client["v2/pay/downloadbill"]
+        .download_to(
+            json!({"xml": {"bill_date": "20260101", "bill_type": "ALL"}}),
+            &mut out,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.bytes, out.len() as u64);
+    assert!(String::from_utf8(out).unwrap().starts_with("交易时间"));
+
+    let c = Credentials::get();
+    let wrong = Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key("00000000000000000000000000000000")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let err = wrong["v2/pay/downloadbill"]
+        .download_to(json!({"xml": {"bill_date": "20260101"}}), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApiV2(e) if e.return_code == "FAIL"));
+    let err = client["v2/pay/orderquery"]
+        .download_to(json!({"xml": {}}), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+}

@@ -150,50 +150,7 @@ pub(crate) async fn execute(
     template: &str,
     options: Options,
 ) -> Result<Response> {
-    if let Some(error) = options.error {
-        return Err(error);
-    }
-    if options.body.is_some() || options.upload.is_some() {
-        return Err(Error::InvalidOption {
-            key: "json".to_owned(),
-            reason: "an APIv2 call takes its payload as `xml`, not `json` or `body`".to_owned(),
-        });
-    }
-    let settings = inner.apiv2.as_ref().ok_or_else(|| {
-        Error::Config("APIv2 calls need the APIv2 key: add .apiv2_key(…) to the builder".to_owned())
-    })?;
-    let wire = template.strip_prefix("v2/").unwrap_or(template);
-    let (url, relative_path) = inner.url(wire, &options.params, &options.query)?;
-    let mut fields = options.xml.unwrap_or_default();
-    let body = if fields.is_empty() && method == Method::GET {
-        None
-    } else {
-        complete(inner, settings, &mut fields, options.nonceless)?;
-        Some(xml::write(&fields).map_err(|reason| Error::InvalidOption {
-            key: "xml".to_owned(),
-            reason,
-        })?)
-    };
-    let http = if options.security {
-        settings.tls.as_ref().ok_or_else(|| {
-            Error::Config(
-                "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
-                    .to_owned(),
-            )
-        })?
-    } else {
-        inner.http()
-    };
-    let mut request = http
-        .request(method, url)
-        .header(reqwest::header::USER_AGENT, inner.user_agent())
-        .header(reqwest::header::ACCEPT, "text/xml, application/xml")
-        .headers(options.headers);
-    if let Some(body) = body {
-        request = request
-            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(body);
-    }
+    let (request, relative_path, settings) = build(inner, method, template, options)?;
     let answer = request.send().await.map_err(crate::client::transport)?;
     let status = answer.status().as_u16();
     let headers = answer.headers().clone();
@@ -250,6 +207,120 @@ pub(crate) async fn execute(
         bytes,
         verified_by.map(str::to_owned),
     ))
+}
+
+/// The signed XML request for `template`, and the path it goes to.
+fn build<'a>(
+    inner: &'a Inner,
+    method: Method,
+    template: &str,
+    options: Options,
+) -> Result<(reqwest::RequestBuilder, String, &'a Settings)> {
+    if let Some(error) = options.error {
+        return Err(error);
+    }
+    if options.body.is_some() || options.upload.is_some() {
+        return Err(Error::InvalidOption {
+            key: "json".to_owned(),
+            reason: "an APIv2 call takes its payload as `xml`, not `json` or `body`".to_owned(),
+        });
+    }
+    let settings = inner.apiv2.as_ref().ok_or_else(|| {
+        Error::Config("APIv2 calls need the APIv2 key: add .apiv2_key(…) to the builder".to_owned())
+    })?;
+    let wire = template.strip_prefix("v2/").unwrap_or(template);
+    let (url, relative_path) = inner.url(wire, &options.params, &options.query)?;
+    let mut fields = options.xml.unwrap_or_default();
+    let body = if fields.is_empty() && method == Method::GET {
+        None
+    } else {
+        complete(inner, settings, &mut fields, options.nonceless)?;
+        Some(xml::write(&fields).map_err(|reason| Error::InvalidOption {
+            key: "xml".to_owned(),
+            reason,
+        })?)
+    };
+    let http = if options.security {
+        settings.tls.as_ref().ok_or_else(|| {
+            Error::Config(
+                "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
+                    .to_owned(),
+            )
+        })?
+    } else {
+        inner.http()
+    };
+    let mut request = http
+        .request(method, url)
+        .header(reqwest::header::USER_AGENT, inner.user_agent())
+        .header(reqwest::header::ACCEPT, "text/xml, application/xml")
+        .headers(options.headers);
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .body(body);
+    }
+    Ok((request, relative_path, settings))
+}
+
+/// Streams an APIv2 file answer (`pay/downloadbill`, `pay/downloadfundflow`)
+/// to `out` as it arrives (gzip stays gzip when `tar_type=GZIP`); an XML
+/// answer instead is WeChat Pay's refusal and becomes the error.
+pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
+    inner: &Inner,
+    template: &str,
+    options: Options,
+    out: &mut W,
+) -> Result<crate::download::Downloaded> {
+    use tokio::io::AsyncWriteExt;
+    let (request, relative_path, _) = build(inner, Method::POST, template, options)?;
+    if !FILE_ANSWERS.contains(&relative_path.as_str()) {
+        return Err(Error::Unsupported(format!(
+            "`{template}` answers signed XML, which must be read whole to be verified: use .post()"
+        )));
+    }
+    let mut answer = request
+        .timeout(crate::download::DOWNLOAD_TIMEOUT)
+        .send()
+        .await
+        .map_err(crate::client::transport)?;
+    let status = answer.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(ApiError::from_response(
+            status,
+            None,
+            answer.bytes().await.map_err(crate::client::transport)?,
+        )
+        .into());
+    }
+    let write = |e: std::io::Error| Error::Io {
+        what: "writing the download".to_owned(),
+        source: e,
+    };
+    let mut hasher = openssl::sha::Sha1::new();
+    let mut written = 0u64;
+    let mut first = true;
+    while let Some(chunk) = answer.chunk().await.map_err(crate::client::transport)? {
+        if first && chunk.trim_ascii_start().starts_with(b"<xml>") {
+            let mut body = chunk.to_vec();
+            while let Some(more) = answer.chunk().await.map_err(crate::client::transport)? {
+                if body.len() + more.len() > xml::MAX_XML {
+                    return Err(xml::XmlError::TooLarge(body.len() + more.len()).into());
+                }
+                body.extend_from_slice(&more);
+            }
+            return Err(ApiV2Error::from_fields(xml::parse(&body)?).into());
+        }
+        first = false;
+        hasher.update(&chunk);
+        written += chunk.len() as u64;
+        out.write_all(&chunk).await.map_err(write)?;
+    }
+    out.flush().await.map_err(write)?;
+    Ok(crate::download::Downloaded {
+        bytes: written,
+        sha1: crate::media::hex(&hasher.finish()),
+    })
 }
 
 /// Adds what the builder asked for and `nonce_str`, checks `mch_id`, signs.
