@@ -254,6 +254,14 @@ impl Inner {
                 "`{template}` is an APIv2 (XML) endpoint: send it with a verb; it has no APIv3 request to prepare"
             )));
         }
+        if options.xml.is_some() || options.security || options.nonceless {
+            return Err(Error::InvalidOption {
+                key: "xml".to_owned(),
+                reason: format!(
+                    "`xml`, `security` and `nonceless` are APIv2 options, and `{template}` is an APIv3 path (APIv2 paths start with v2/)"
+                ),
+            });
+        }
         let (url, relative_path) = self.url(template, &options.params, &options.query)?;
         let is_get = method == Method::GET;
         let mut headers = HeaderMap::with_capacity(8);

@@ -338,6 +338,14 @@ async fn option_mistakes_fail_before_anything_is_sent() {
         .await
         .unwrap_err();
     assert!(matches!(&err, Error::Template { .. }), "{err}");
+    let err = node
+        .post(json!({"out_order_no": "1", "xml": {"a": 1}}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOption { key, .. } if key == "xml"),
+        "{err}"
+    );
     // APIv2 without the APIv2 key: refused before sending
     let err = client.chain("v2/pay/micropay").post(()).await.unwrap_err();
     assert!(
