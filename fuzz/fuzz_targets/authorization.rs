@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use wechatpay_chain::sign::Authorization;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(auth) = Authorization::parse(text) {
         assert_eq!(Authorization::parse(&auth.to_string()).as_ref(), Ok(&auth));
     }

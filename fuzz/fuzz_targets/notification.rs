@@ -31,10 +31,19 @@ fuzz_target!(|body: &[u8]| {
     let (timestamp, nonce) = ("1795305600", "fuzz");
     let signature = sign_sha256_rsa(&key, &response_message(timestamp, nonce, body)).expect("sign");
     let mut headers = HeaderMap::new();
-    headers.insert("wechatpay-timestamp", HeaderValue::from_static("1795305600"));
+    headers.insert(
+        "wechatpay-timestamp",
+        HeaderValue::from_static("1795305600"),
+    );
     headers.insert("wechatpay-nonce", HeaderValue::from_static("fuzz"));
-    headers.insert("wechatpay-serial", HeaderValue::from_static("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
-    headers.insert("wechatpay-signature", HeaderValue::from_str(&signature).expect("base64"));
+    headers.insert(
+        "wechatpay-serial",
+        HeaderValue::from_static("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"),
+    );
+    headers.insert(
+        "wechatpay-signature",
+        HeaderValue::from_str(&signature).expect("base64"),
+    );
     if let Ok(event) = client().notification_at(&headers, body, 1795305600) {
         let _ = event.resource::<wechatpay_chain::Value>();
     }

@@ -9,5 +9,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = PrivateKey::from_pem(data);
     let _ = PrivateKey::from_pem_with_passphrase(data, b"x");
     let _ = WechatpayKey::from_certificate_pem(data);
-    let _ = WechatpayKey::from_public_key_pem("PUB_KEY_ID_0119000001092026010100000000000001", data);
+    let _ =
+        WechatpayKey::from_public_key_pem("PUB_KEY_ID_0119000001092026010100000000000001", data);
 });
