@@ -102,6 +102,11 @@ impl Options {
     }
 
     /// Fills placeholder `{name}` with `value` (percent-encoded as one segment).
+    ///
+    /// ```
+    /// let options = wechatpay_chain::Options::new().path("out_order_no", "1234323JKHDFE1243252");
+    /// # let _ = options;
+    /// ```
     pub fn path(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into();
         if RESERVED_KEYS.contains(&name.as_str()) {
@@ -116,6 +121,11 @@ impl Options {
     }
 
     /// Adds query parameter `name=value` (percent-encoded), in call order.
+    ///
+    /// ```
+    /// let options = wechatpay_chain::Options::new().query("bill_date", "2026-01-01").query("tar_type", "GZIP");
+    /// # let _ = options;
+    /// ```
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
         self
@@ -131,6 +141,15 @@ impl Options {
     }
 
     /// Serializes `value` as the JSON body; these exact bytes are signed and sent.
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Cancel<'a> { appid: &'a str, service_id: &'a str, reason: &'a str }
+    ///
+    /// let options = wechatpay_chain::Options::new()
+    ///     .json(&Cancel { appid: "wxd678efh567hg6787", service_id: "500001", reason: "用户取消" });
+    /// assert_eq!(options.body_bytes().unwrap()[..9], br#"{"appid":"#[..]);
+    /// ```
     pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         match serde_json::to_vec(value) {
             Ok(bytes) => self.set_body(Body::Json(bytes.into())),
@@ -141,6 +160,11 @@ impl Options {
 
     /// Sends `bytes` as the body, exactly. The content type is
     /// `application/json` unless a `Content-Type` header is set.
+    ///
+    /// ```
+    /// let options = wechatpay_chain::Options::new().body(r#"{"total": 1}"#);
+    /// assert_eq!(options.body_bytes(), Some(&br#"{"total": 1}"#[..]));
+    /// ```
     pub fn body(mut self, bytes: impl Into<Bytes>) -> Self {
         self.set_body(Body::Raw(bytes.into()));
         self
@@ -149,6 +173,11 @@ impl Options {
     /// Accepts a 2xx answer without checking WeChat Pay's signature. Only
     /// for endpoints that really answer unsigned; the file downloads listed
     /// in PROTOCOL.md are already exempt without this.
+    ///
+    /// ```
+    /// let options = wechatpay_chain::Options::new().skip_verification();
+    /// # let _ = options;
+    /// ```
     pub fn skip_verification(mut self) -> Self {
         self.skip_verification = true;
         self
