@@ -12,6 +12,18 @@ use wechatpay_chain::{chain, json, Client, Error, Method, Options, Value, Verify
 
 const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
+/// A client of the mock's merchant with `apiv2_key`, talking to `base_url`.
+fn v2_builder(apiv2_key: &str, base_url: &str) -> wechatpay_chain::ClientBuilder {
+    let c = Credentials::get();
+    Client::builder()
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .apiv2_key(apiv2_key)
+        .base_url(base_url)
+}
+
 #[test]
 fn sign_vectors() {
     let v = &common::vectors()["apiv2_sign"];
@@ -112,14 +124,7 @@ async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
     );
     assert_eq!(server.hits("POST", "/pay/orderquery"), before);
     // a wrong APIv2 key: the mock says so (return_code FAIL)
-    let c = Credentials::get();
-    let wrong = Client::builder()
-        .mchid(c.mchid)
-        .merchant_serial(c.merchant_serial)
-        .private_key_pem(c.merchant_private_key)
-        .platform_certificate(c.platform_certificate)
-        .apiv2_key("00000000000000000000000000000000")
-        .base_url(server.base_url())
+    let wrong = v2_builder("00000000000000000000000000000000", &server.base_url())
         .build()
         .unwrap();
     match wrong["v2/pay/orderquery"]
@@ -175,16 +180,7 @@ async fn answering(body: &str) -> (httpmock::MockServer, Client) {
             then.status(200).body(body.clone());
         })
         .await;
-    let c = Credentials::get();
-    let client = Client::builder()
-        .mchid(c.mchid)
-        .merchant_serial(c.merchant_serial)
-        .private_key_pem(c.merchant_private_key)
-        .platform_certificate(c.platform_certificate)
-        .apiv2_key(KEY)
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
+    let client = v2_builder(KEY, &server.base_url()).build().unwrap();
     (server, client)
 }
 
@@ -285,16 +281,7 @@ async fn requests_carry_a_nonce_and_a_sign_and_refuse_nested_values() {
             then.status(200).body(answer.clone());
         })
         .await;
-    let c = Credentials::get();
-    let client = Client::builder()
-        .mchid(c.mchid)
-        .merchant_serial(c.merchant_serial)
-        .private_key_pem(c.merchant_private_key)
-        .platform_certificate(c.platform_certificate)
-        .apiv2_key(KEY)
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
+    let client = v2_builder(KEY, &server.base_url()).build().unwrap();
     client["v2/pay/orderquery"]
         .post(json!({"xml": {"out_trade_no": "N1"}}))
         .await
@@ -330,12 +317,8 @@ async fn requests_carry_a_nonce_and_a_sign_and_refuse_nested_values() {
         "{err}"
     );
     // with one, the client builds (the handshake itself needs WeChat Pay's TLS)
-    Client::builder()
-        .mchid(c.mchid)
-        .merchant_serial(c.merchant_serial)
-        .private_key_pem(c.merchant_private_key)
-        .platform_certificate(c.platform_certificate)
-        .apiv2_key(KEY)
+    let c = Credentials::get();
+    v2_builder(KEY, &server.base_url())
         .apiv2_client_certificate(c.merchant_certificate, c.merchant_private_key)
         .build()
         .unwrap();
@@ -343,13 +326,7 @@ async fn requests_carry_a_nonce_and_a_sign_and_refuse_nested_values() {
 
 #[test]
 fn notifications_payment_and_refund() {
-    let c = Credentials::get();
-    let client = Client::builder()
-        .mchid(c.mchid)
-        .merchant_serial(c.merchant_serial)
-        .private_key_pem(c.merchant_private_key)
-        .platform_certificate(c.platform_certificate)
-        .apiv2_key(KEY)
+    let client = v2_builder(KEY, "https://api.mch.weixin.qq.com/")
         .build()
         .unwrap();
     let paid = signed_xml(
@@ -401,14 +378,7 @@ async fn apiv2_bills_stream_and_refusals_are_errors() {
     assert_eq!(done.bytes, out.len() as u64);
     assert!(String::from_utf8(out).unwrap().starts_with("交易时间"));
 
-    let c = Credentials::get();
-    let wrong = Client::builder()
-        .mchid(c.mchid)
-        .merchant_serial(c.merchant_serial)
-        .private_key_pem(c.merchant_private_key)
-        .platform_certificate(c.platform_certificate)
-        .apiv2_key("00000000000000000000000000000000")
-        .base_url(server.base_url())
+    let wrong = v2_builder("00000000000000000000000000000000", &server.base_url())
         .build()
         .unwrap();
     let err = wrong["v2/pay/downloadbill"]
