@@ -124,7 +124,7 @@ async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
     );
     assert_eq!(server.hits("POST", "/pay/orderquery"), before);
     // a wrong APIv2 key: the mock says so (return_code FAIL)
-    let wrong = v2_builder("00000000000000000000000000000000", &server.base_url())
+    let wrong = v2_builder("00000000000000000000000000000000", server.base_url())
         .build()
         .unwrap();
     match wrong["v2/pay/orderquery"]
@@ -378,7 +378,7 @@ async fn apiv2_bills_stream_and_refusals_are_errors() {
     assert_eq!(done.bytes, out.len() as u64);
     assert!(String::from_utf8(out).unwrap().starts_with("交易时间"));
 
-    let wrong = v2_builder("00000000000000000000000000000000", &server.base_url())
+    let wrong = v2_builder("00000000000000000000000000000000", server.base_url())
         .build()
         .unwrap();
     let err = wrong["v2/pay/downloadbill"]
