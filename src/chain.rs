@@ -69,6 +69,15 @@ impl Chain {
     }
 
     /// The path template of this node, as it will be filled and sent.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// assert_eq!(client["v3"]["pay"].template(), "v3/pay");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn template(&self) -> &str {
         &self.path
     }
@@ -102,6 +111,16 @@ impl Chain {
     }
 
     /// `GET` this endpoint.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert_eq!(res.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn get(
         &self,
         options: impl Into<Options>,
@@ -110,6 +129,16 @@ impl Chain {
     }
 
     /// `POST` this endpoint.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/pay/transactions/native"].post(wechatpay_chain::json!({"json": {"out_trade_no": "T1"}})).await?;
+    /// assert_eq!(res.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn post(
         &self,
         options: impl Into<Options>,
@@ -118,6 +147,18 @@ impl Chain {
     }
 
     /// `PUT` this endpoint.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/global/merchant-service/complaint-notifications"]
+    ///     .put(wechatpay_chain::json!({"json": {"url": "https://example.com/complaints"}}))
+    ///     .await?;
+    /// assert_eq!(res.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn put(
         &self,
         options: impl Into<Options>,
@@ -126,6 +167,18 @@ impl Chain {
     }
 
     /// `PATCH` this endpoint.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/marketing/busifavor/stocks/{stock_id}/budget"]
+    ///     .patch(wechatpay_chain::json!({"stock_id": "9856000", "json": {"target_max_coupons": 10}}))
+    ///     .await?;
+    /// assert!(res.verified_by().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn patch(
         &self,
         options: impl Into<Options>,
@@ -134,6 +187,16 @@ impl Chain {
     }
 
     /// `DELETE` this endpoint.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let err = client["v3/certificates"].delete(()).await.unwrap_err();
+    /// assert!(matches!(err, wechatpay_chain::Error::Api(api) if api.status == 405));
+    /// # Ok(()) }
+    /// ```
     pub fn delete(
         &self,
         options: impl Into<Options>,
@@ -143,6 +206,16 @@ impl Chain {
 
     /// Sends with any method; the verbs above are shorthands. Nothing
     /// happens until the future is polled, so the signature is fresh.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client.chain("v3/certificates").send(wechatpay_chain::Method::GET, Default::default()).await?;
+    /// assert_eq!(res.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn send(
         &self,
         method: Method,
@@ -213,6 +286,16 @@ impl Chain {
 
     /// Fills and assembles the request without signing or sending it: see
     /// exactly what would go on the wire.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let request = client.chain("v3/pay/transactions/id/{id}").prepare(wechatpay_chain::Method::GET, wechatpay_chain::json!({"id": "a b"}).into())?;
+    /// assert!(request.canonical_url().ends_with("/a%20b"));
+    /// # Ok(()) }
+    /// ```
     pub fn prepare(&self, method: Method, options: Options) -> Result<PreparedRequest> {
         self.inner.prepare(method, &self.path, options)
     }

@@ -129,11 +129,26 @@ impl fmt::Debug for ApiV3Key {
 
 impl Client {
     /// Starts configuring a client.
+    ///
+    /// ```
+    /// let builder = wechatpay_chain::Client::builder().mchid("1900000109");
+    /// # let _ = builder;
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
     /// A node for `path`, taken literally: `client.chain("v3/pay/transactions/id/{transaction_id}")`.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// let node = client.chain("v3/pay/transactions/id/{transaction_id}");
+    /// assert_eq!(node.template(), "v3/pay/transactions/id/{transaction_id}");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn chain(&self, path: &str) -> Chain {
         Chain::new(self.inner.clone(), join("", path))
     }
@@ -146,22 +161,58 @@ impl Client {
 
     /// The key id sent as `Wechatpay-Serial`: the first WeChat Pay public key,
     /// else the newest valid platform certificate.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// assert_eq!(client.preferred_serial().as_deref(), Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn preferred_serial(&self) -> Option<String> {
         self.inner.verifier().preferred_id().map(str::to_owned)
     }
 
     /// The merchant id.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// assert_eq!(client.mchid(), "1900000109");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn mchid(&self) -> &str {
         self.inner.signer.mchid()
     }
 
     /// The base URL, always ending in `/`.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// assert_eq!(client.base_url(), "https://api.mch.weixin.qq.com/");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
 
     /// A snapshot of the verification keys (certificate refreshes replace
     /// the whole set; a snapshot never changes).
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// assert!(client.verifier().contains("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn verifier(&self) -> Arc<Verifier> {
         self.inner.verifier()
     }
@@ -172,6 +223,17 @@ impl Client {
 
     /// Signs `request` as it would be sent now: the `Authorization` header
     /// and the exact message it covers (what `wxpay --dry-run` prints).
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+    /// let request = client.chain("v3/certificates").prepare(wechatpay_chain::Method::GET, ().into())?;
+    /// let signature = client.sign(&request)?;
+    /// assert!(signature.authorization.to_string().starts_with("WECHATPAY2-SHA256-RSA2048 "));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
     pub fn sign(&self, request: &PreparedRequest) -> Result<Signature> {
         self.inner.sign(request)
     }

@@ -47,38 +47,106 @@ impl Response {
     }
 
     /// HTTP status: 200, 202 or 204 for WeChat Pay successes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert_eq!(res.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }
 
     /// All response headers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert!(res.headers().contains_key("wechatpay-signature"));
+    /// # Ok(()) }
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// `Request-ID`, which WeChat Pay support asks for.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert!(res.request_id().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         self.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
     }
 
     /// The id of the WeChat Pay key that verified this answer; `None` when
     /// it was not verified (unsigned download, or verification skipped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert_eq!(res.verified_by(), Some("PUB_KEY_ID_0119000001092026010100000000000001"));
+    /// # Ok(()) }
+    /// ```
     pub fn verified_by(&self) -> Option<&str> {
         self.verified_by.as_deref()
     }
 
     /// The raw body (empty for a 204).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert!(res.bytes().starts_with(b"{"));
+    /// # Ok(()) }
+    /// ```
     pub fn bytes(&self) -> &Bytes {
         &self.body
     }
 
     /// The body as text (lossy for invalid UTF-8).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// assert!(res.text().contains("serial_no"));
+    /// # Ok(()) }
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// Decodes an APIv2 XML body (flat fields, all strings) into any
     /// `DeserializeOwned` type, including `serde_json::Value`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
+    /// let res = client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await?;
+    /// let fields: wechatpay_chain::Value = res.xml()?;
+    /// println!("{}", fields["trade_state"]);
+    /// # Ok(()) }
+    /// ```
     pub fn xml<T: DeserializeOwned>(&self) -> Result<T> {
         let fields = crate::v2::xml::parse(&self.body)?;
         serde_json::from_value(serde_json::Value::Object(fields)).map_err(|source| Error::Decode {
@@ -89,6 +157,17 @@ impl Response {
 
     /// Decodes the JSON body into any `DeserializeOwned` type, including
     /// `serde_json::Value`. An empty body (a 204) is an error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// let res = client["v3/certificates"].get(()).await?;
+    /// let body: wechatpay_chain::Value = res.json()?;
+    /// assert!(body["data"].is_array());
+    /// # Ok(()) }
+    /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
             status: self.status,
