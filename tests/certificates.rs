@@ -184,11 +184,7 @@ async fn an_empty_listing_is_fine_for_a_public_key_merchant() {
     server
         .mock_async(|when, then| {
             when.method(GET).path("/v3/certificates");
-            let mut then = then.status(200).body(body);
-            for (name, value) in headers {
-                then = then.header(name, value);
-            }
-            let _ = then;
+            common::with_headers(then.status(200).body(body), headers);
         })
         .await;
     let c = Credentials::get();

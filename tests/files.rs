@@ -256,14 +256,12 @@ async fn overseas_statements_verify_their_sha1_header() {
         server
             .mock_async(|when, then| {
                 when.method(GET).path(path);
-                let mut then = then
-                    .status(200)
-                    .header("Wechatpay-Statement-Sha1", announced.clone())
-                    .body(statement);
-                for (name, value) in headers {
-                    then = then.header(name, value);
-                }
-                let _ = then;
+                common::with_headers(
+                    then.status(200)
+                        .header("Wechatpay-Statement-Sha1", announced.clone())
+                        .body(statement),
+                    headers,
+                );
             })
             .await;
     }

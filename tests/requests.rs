@@ -61,11 +61,7 @@ async fn signed_mock<'a>(
                 }
             });
             let _ = when;
-            let mut then = then.status(status).body(body);
-            for (name, value) in headers {
-                then = then.header(name, value);
-            }
-            let _ = then;
+            common::with_headers(then.status(status).body(body), headers);
         })
         .await;
     (mock, seen)
@@ -163,11 +159,7 @@ async fn requests_carry_accept_user_agent_content_type_and_the_preferred_serial(
                 .header("wechatpay-serial", PUBLIC_KEY_ID)
                 .body(r#"{"b":1,"a":2}"#)
                 .is_true(common::request_is_signed);
-            let mut then = then.status(200).body(body);
-            for (name, value) in headers {
-                then = then.header(name, value);
-            }
-            let _ = then;
+            common::with_headers(then.status(200).body(body), headers);
         })
         .await;
     let client = client(&server.base_url());
@@ -192,11 +184,7 @@ async fn placeholder_values_are_one_encoded_segment_whatever_they_contain() {
                 record.lock().unwrap().push(common::target(req).to_owned());
                 common::request_is_signed(req)
             });
-            let mut then = then.status(200).body(body);
-            for (name, value) in headers {
-                then = then.header(name, value);
-            }
-            let _ = then;
+            common::with_headers(then.status(200).body(body), headers);
         })
         .await;
     let client = client(&server.base_url());
@@ -252,11 +240,7 @@ async fn query_values_are_encoded_and_kept_in_order_and_base_path_is_signed() {
                     common::target(req) == "/hk/v3/certificates?z=1&a=x%26y%3Dz&sp=%20%2B"
                 })
                 .is_true(common::request_is_signed);
-            let mut then = then.status(200).body(body);
-            for (name, value) in headers {
-                then = then.header(name, value);
-            }
-            let _ = then;
+            common::with_headers(then.status(200).body(body), headers);
         })
         .await;
     let client = client(&format!("{}/hk", server.base_url()));
@@ -392,11 +376,7 @@ async fn answer(
     server
         .mock_async(|when, then| {
             when.any_request();
-            let mut then = then.status(200).body(body);
-            for (name, value) in headers {
-                then = then.header(name, value);
-            }
-            let _ = then;
+            common::with_headers(then.status(200).body(body), headers);
         })
         .await;
     client(&server.base_url()).chain(path).get(()).await
@@ -453,16 +433,7 @@ async fn each_verification_failure_is_rejected_with_its_own_error() {
         format!("{now:x}"),
         String::new(),
     ] {
-        let headers = good()
-            .into_iter()
-            .map(|(n, v)| {
-                if n == "Wechatpay-Timestamp" {
-                    (n, bad.clone())
-                } else {
-                    (n, v)
-                }
-            })
-            .collect();
+        let headers = common::replace_header(good(), "Wechatpay-Timestamp", &bad);
         let kind = verify_kind(answer(headers, body, "v3/x").await);
         assert!(
             matches!(
@@ -472,16 +443,7 @@ async fn each_verification_failure_is_rejected_with_its_own_error() {
             "{bad:?}: {kind}"
         );
     }
-    let headers = good()
-        .into_iter()
-        .map(|(n, v)| {
-            if n == "Wechatpay-Serial" {
-                (n, "0123456789ABCDEF".to_owned())
-            } else {
-                (n, v)
-            }
-        })
-        .collect();
+    let headers = common::replace_header(good(), "Wechatpay-Serial", "0123456789ABCDEF");
     assert_eq!(
         verify_kind(answer(headers, body, "v3/x").await),
         VerifyError::UnknownSerial("0123456789ABCDEF".into())
@@ -494,16 +456,18 @@ async fn each_verification_failure_is_rejected_with_its_own_error() {
             serial: PLATFORM_SERIAL.into()
         }
     );
-    let probe = good()
-        .into_iter()
-        .map(|(n, v)| {
-            if n == "Wechatpay-Signature" {
-                (n, format!("WECHATPAY/SIGNTEST/{v}"))
-            } else {
-                (n, v)
-            }
-        })
-        .collect();
+    let signed = good();
+    let signature = signed
+        .iter()
+        .find(|(n, _)| *n == "Wechatpay-Signature")
+        .unwrap()
+        .1
+        .clone();
+    let probe = common::replace_header(
+        signed,
+        "Wechatpay-Signature",
+        &format!("WECHATPAY/SIGNTEST/{signature}"),
+    );
     assert_eq!(
         verify_kind(answer(probe, body, "v3/x").await),
         VerifyError::ProbeSignature
@@ -515,16 +479,11 @@ async fn each_verification_failure_is_rejected_with_its_own_error() {
             serial: PLATFORM_SERIAL.into()
         }
     );
-    let other_type = good()
-        .into_iter()
-        .map(|(n, v)| {
-            if n == "Wechatpay-Signature-Type" {
-                (n, "WECHATPAY2-SM2-WITH-SM3".to_owned())
-            } else {
-                (n, v)
-            }
-        })
-        .collect();
+    let other_type = common::replace_header(
+        good(),
+        "Wechatpay-Signature-Type",
+        "WECHATPAY2-SM2-WITH-SM3",
+    );
     assert!(matches!(
         verify_kind(answer(other_type, body, "v3/x").await),
         VerifyError::UnsupportedSignatureType(_)

@@ -278,6 +278,13 @@ impl Orders {
         Ok((answer, event.flatten()))
     }
 
+    /// The order `no` of sub-merchant `sub` ("" for a direct merchant).
+    fn order_mut(&mut self, sub: &str, no: &str) -> Result<&mut Order, Answer> {
+        self.orders
+            .get_mut(&(sub.to_owned(), no.to_owned()))
+            .ok_or_else(not_found)
+    }
+
     /// The user confirms the order in WeChat (CREATED → DOING/USER_CONFIRM).
     pub(crate) fn user_confirms(
         &mut self,
@@ -285,10 +292,7 @@ impl Orders {
         sub: &str,
         no: &str,
     ) -> Result<(Value, Option<Event>), Answer> {
-        let order = self
-            .orders
-            .get_mut(&(sub.to_owned(), no.to_owned()))
-            .ok_or_else(not_found)?;
+        let order = self.order_mut(sub, no)?;
         if order.state != State::Created {
             return Err(state_error(order));
         }
@@ -305,10 +309,7 @@ impl Orders {
         sub: &str,
         no: &str,
     ) -> Result<(Value, Option<Event>), Answer> {
-        let order = self
-            .orders
-            .get_mut(&(sub.to_owned(), no.to_owned()))
-            .ok_or_else(not_found)?;
+        let order = self.order_mut(sub, no)?;
         pay(order)?;
         let event = paid_event(order, mchid);
         Ok((render(order, mchid, true), event))
@@ -316,10 +317,7 @@ impl Orders {
 
     /// The order times out unconfirmed (CREATED → EXPIRED).
     pub(crate) fn expire(&mut self, mchid: &str, sub: &str, no: &str) -> Result<Value, Answer> {
-        let order = self
-            .orders
-            .get_mut(&(sub.to_owned(), no.to_owned()))
-            .ok_or_else(not_found)?;
+        let order = self.order_mut(sub, no)?;
         if order.state != State::Created {
             return Err(state_error(order));
         }

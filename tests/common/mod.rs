@@ -95,6 +95,35 @@ pub fn signed_headers(body: &[u8], with: SignWith, timestamp: i64) -> Vec<(&'sta
     ]
 }
 
+/// An httpmock answer carrying `headers` (e.g. from [`signed_headers`]).
+pub fn with_headers(
+    mut then: httpmock::Then,
+    headers: Vec<(&'static str, String)>,
+) -> httpmock::Then {
+    for (name, value) in headers {
+        then = then.header(name, value);
+    }
+    then
+}
+
+/// `headers` with the value of `name` replaced.
+pub fn replace_header(
+    headers: Vec<(&'static str, String)>,
+    name: &str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
+    headers
+        .into_iter()
+        .map(|(n, v)| {
+            if n == name {
+                (n, value.to_owned())
+            } else {
+                (n, v)
+            }
+        })
+        .collect()
+}
+
 /// What WeChat Pay checks on a request: Authorization parsed in any order,
 /// mchid and serial known, RSA over METHOD, raw target, timestamp, nonce
 /// and body with the merchant certificate's public key; Accept and
