@@ -80,6 +80,7 @@ pub struct ClientBuilder {
     root_certificates: Vec<Vec<u8>>,
     trace_signed_messages: bool,
     sign_off_thread: bool,
+    max_download_bytes: Option<u64>,
 }
 
 /// The merchant TLS client certificate for APIv2's `security` calls.
@@ -483,6 +484,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Stops a download once it has written this many bytes (after
+    /// decompression) with [`Error::DownloadTooLarge`]; no limit by
+    /// default. Memory stays flat either way: this bounds the disk a
+    /// hostile or broken file can fill before its hash is checked.
+    ///
+    /// ```
+    /// let builder = wechatpay_chain::Client::builder().max_download_bytes(8 << 30);
+    /// # let _ = builder;
+    /// ```
+    pub fn max_download_bytes(mut self, limit: u64) -> Self {
+        self.max_download_bytes = Some(limit);
+        self
+    }
+
     /// Checks everything and builds the client. At least one WeChat Pay key
     /// must be configured; to start from none, use
     /// [`build_with_certificates`](Self::build_with_certificates).
@@ -512,15 +527,70 @@ impl ClientBuilder {
     }
 
     fn assemble(self, require_keys: bool) -> Result<Client> {
-        let mchid = self.mchid.filter(|m| !m.is_empty()).ok_or_else(|| {
-            config("mchid is not set: call .mchid(\"1900000109\") with your merchant id (商户号)")
-        })?;
+        let signer = self.signer()?;
+        let verifier = self.verifier(signer.serial(), require_keys)?;
+        let apiv3_key = self.checked_apiv3_key()?;
+        if self.certificate_refresh.is_some() && apiv3_key.is_none() {
+            return Err(config(
+                "certificate_refresh needs the APIv3 key: add .apiv3_key(…)",
+            ));
+        }
+        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let base_path = Url::parse(&base_url)
+            .map(|url| url.path().to_owned())
+            .map_err(|e| config(&format!("base_url `{base_url}`: {e}")))?;
+        let backup_url = match &self.backup_url {
+            Some(url) => Some(normalize_base_url(url)?),
+            None => None,
+        };
+        let http = match &self.http {
+            Some(http) => http.clone(),
+            None => self
+                .http_builder()?
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        Ok(Client::from_inner(Arc::new(Inner {
+            signer,
+            verifier: RwLock::new(Arc::new(verifier)),
+            apiv3_key,
+            base_url,
+            base_path,
+            http,
+            user_agent: user_agent(self.user_agent.as_deref())?,
+            certificate_refresh: self.certificate_refresh,
+            apiv2: self.apiv2_settings()?,
+            retry: self.retry.clone().unwrap_or_default(),
+            backup_url,
+            // With the caller's own HTTP client, its limits are unknown.
+            timeout: match self.http {
+                Some(_) => None,
+                None => Some(self.timeout.unwrap_or(DEFAULT_TIMEOUT)),
+            },
+            trace_signed_messages: self.trace_signed_messages,
+            sign_off_thread: self.sign_off_thread,
+            max_download_bytes: self.max_download_bytes,
+            refresher: Mutex::new(None),
+        })))
+    }
+
+    /// The merchant's id, certificate serial and private key.
+    fn signer(&self) -> Result<RequestSigner> {
+        let mchid = self
+            .mchid
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| {
+                config(
+                    "mchid is not set: call .mchid(\"1900000109\") with your merchant id (商户号)",
+                )
+            })?;
         if !mchid.bytes().all(|b| b.is_ascii_digit()) {
             return Err(config(&format!(
                 "mchid `{mchid}` is not a merchant id: it must be digits only"
             )));
         }
-        let serial = self.merchant_serial.filter(|s| !s.is_empty()).ok_or_else(|| {
+        let serial = self.merchant_serial.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
             config("merchant_serial is not set: call .merchant_serial(\"…\") with the serial of your merchant API certificate")
         })?;
         if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -528,18 +598,25 @@ impl ClientBuilder {
                 "merchant_serial `{serial}` is not a certificate serial: it must be hex digits"
             )));
         }
-        let serial = serial.to_ascii_uppercase();
-        let key_input = self.private_key.ok_or_else(|| {
+        let key_input = self.private_key.as_ref().ok_or_else(|| {
             config("no merchant private key: call .private_key_file(\"apiclient_key.pem\") or .private_key_pem(…)")
         })?;
-        let what = match &key_input {
+        let what = match key_input {
             KeyInput::File(path) => format!("merchant private key {}", path.display()),
             KeyInput::Pem(_) => "merchant private key".to_owned(),
         };
         let passphrase = self.passphrase.as_ref().map(|p| p.0.as_slice());
         let private_key =
             PrivateKey::parse_with(&key_input.read("merchant private key")?, passphrase, &what)?;
+        Ok(RequestSigner::new(
+            mchid.to_owned(),
+            serial.to_ascii_uppercase(),
+            private_key,
+        ))
+    }
 
+    /// The WeChat Pay keys responses are verified with.
+    fn verifier(&self, merchant_serial: &str, require_keys: bool) -> Result<Verifier> {
         let mut keys = Vec::new();
         for (i, input) in self.certificates.iter().enumerate() {
             let what = format!("platform certificate #{}", i + 1);
@@ -549,9 +626,9 @@ impl ClientBuilder {
             let what = format!("WeChat Pay public key {id}");
             keys.push(WechatpayKey::public_key(id, &input.read(&what)?, &what)?);
         }
-        if keys.iter().any(|k| k.id() == serial) {
+        if keys.iter().any(|k| k.id() == merchant_serial) {
             return Err(config(&format!(
-                "`{serial}` is your merchant certificate serial, not a WeChat Pay key: give the platform certificate \
+                "`{merchant_serial}` is your merchant certificate serial, not a WeChat Pay key: give the platform certificate \
                  (downloaded from v3/certificates) or the WeChat Pay public key, not apiclient_cert.pem"
             )));
         }
@@ -562,117 +639,87 @@ impl ClientBuilder {
                  (or use build_with_certificates() with the APIv3 key), otherwise no response can be trusted",
             ));
         }
-        let apiv3_key = match self.apiv3_key {
-            None => None,
-            Some(Secret(bytes)) => Some(ApiV3Key(bytes.as_slice().try_into().map_err(|_| {
-                config(&format!(
-                    "the APIv3 key must be exactly 32 bytes (it is {}); copy it from 商户平台 → API安全 → APIv3密钥",
-                    bytes.len()
-                ))
-            })?)),
-        };
-        if self.certificate_refresh.is_some() && apiv3_key.is_none() {
-            return Err(config(
-                "certificate_refresh needs the APIv3 key: add .apiv3_key(…)",
-            ));
-        }
+        Ok(verifier)
+    }
 
-        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-        let user_agent = user_agent(self.user_agent.as_deref())?;
-        let backup_url = match &self.backup_url {
-            Some(url) => Some(normalize_base_url(url)?),
+    fn checked_apiv3_key(&self) -> Result<Option<ApiV3Key>> {
+        let Some(Secret(bytes)) = &self.apiv3_key else {
+            return Ok(None);
+        };
+        let key = bytes.as_slice().try_into().map_err(|_| {
+            config(&format!(
+                "the APIv3 key must be exactly 32 bytes (it is {}); copy it from 商户平台 → API安全 → APIv3密钥",
+                bytes.len()
+            ))
+        })?;
+        Ok(Some(ApiV3Key(key)))
+    }
+
+    /// How every HTTP client of this SDK connects: limits, proxies, extra
+    /// roots, no redirects. The plain client and the APIv2 TLS-certificate
+    /// client are both built from it.
+    fn http_builder(&self) -> Result<reqwest::ClientBuilder> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
+            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
+            .redirect(reqwest::redirect::Policy::none());
+        for proxy in &self.proxies {
+            builder = builder.proxy(proxy.clone());
+        }
+        for pem in &self.root_certificates {
+            let certificate = reqwest::Certificate::from_pem(pem)
+                .map_err(|_| config("a root certificate is not a PEM certificate"))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        Ok(builder)
+    }
+
+    /// The APIv2 key, defaults and TLS-certificate client, when configured.
+    fn apiv2_settings(&self) -> Result<Option<crate::v2::Settings>> {
+        let Some(Secret(key)) = &self.apiv2_key else {
+            return Ok(None);
+        };
+        let key =
+            String::from_utf8(key.clone()).map_err(|_| config("the APIv2 key must be text"))?;
+        if key.len() != 32 {
+            return Err(config(&format!(
+                "the APIv2 key must be 32 characters (it is {}); copy it from 商户平台 → API安全 → API密钥",
+                key.len()
+            )));
+        }
+        let tls = match &self.apiv2_identity {
             None => None,
-        };
-        let timeout = match &self.http {
-            Some(_) => None,
-            None => Some(self.timeout.unwrap_or(DEFAULT_TIMEOUT)),
-        };
-        let http = match self.http {
-            Some(http) => http,
-            None => {
-                let mut builder = reqwest::Client::builder()
-                    .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
-                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                    .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
-                    .redirect(reqwest::redirect::Policy::none());
-                for proxy in self.proxies {
-                    builder = builder.proxy(proxy);
-                }
-                for pem in &self.root_certificates {
-                    let certificate = reqwest::Certificate::from_pem(pem)
-                        .map_err(|_| config("a root certificate is not a PEM certificate"))?;
-                    builder = builder.add_root_certificate(certificate);
-                }
-                builder
+            Some(identity) => Some(
+                self.http_builder()?
+                    .identity(identity.load()?)
                     .build()
-                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?
-            }
+                    .map_err(|e| Error::Config(format!("cannot build the TLS client: {e}")))?,
+            ),
         };
-        let apiv2 = match self.apiv2_key {
-            None => None,
-            Some(Secret(key)) => {
-                let key =
-                    String::from_utf8(key).map_err(|_| config("the APIv2 key must be text"))?;
-                if key.len() != 32 {
-                    return Err(config(&format!(
-                        "the APIv2 key must be 32 characters (it is {}); copy it from 商户平台 → API安全 → API密钥",
-                        key.len()
-                    )));
-                }
-                let tls = match &self.apiv2_identity {
-                    None => None,
-                    Some(identity) => {
-                        Some(tls_client(identity, self.timeout, self.connect_timeout)?)
-                    }
-                };
-                Some(crate::v2::Settings {
-                    key,
-                    appid: self.apiv2_appid.clone(),
-                    add_mch_id: self.apiv2_add_mch_id,
-                    tls,
-                })
-            }
-        };
-        Ok(Client::from_inner(Arc::new(Inner {
-            signer: RequestSigner::new(mchid, serial, private_key),
-            verifier: RwLock::new(Arc::new(verifier)),
-            apiv3_key,
-            base_url,
-            http,
-            user_agent,
-            certificate_refresh: self.certificate_refresh,
-            apiv2,
-            retry: self.retry.unwrap_or_default(),
-            backup_url,
-            timeout,
-            trace_signed_messages: self.trace_signed_messages,
-            sign_off_thread: self.sign_off_thread,
-            refresher: Mutex::new(None),
-        })))
+        Ok(Some(crate::v2::Settings {
+            key,
+            appid: self.apiv2_appid.clone(),
+            add_mch_id: self.apiv2_add_mch_id,
+            tls,
+        }))
     }
 }
 
-/// An HTTP client presenting the merchant certificate.
-fn tls_client(
-    identity: &Identity,
-    timeout: Option<Duration>,
-    connect: Option<Duration>,
-) -> Result<reqwest::Client> {
-    let identity = match identity {
-        Identity::Pem { certificate, key } => reqwest::Identity::from_pkcs8_pem(certificate, &key.0),
-        Identity::Pkcs12 { der, passphrase } => {
-            let passphrase = String::from_utf8_lossy(&passphrase.0).into_owned();
-            reqwest::Identity::from_pkcs12_der(&der.0, &passphrase)
+impl Identity {
+    /// The certificate and key as reqwest presents them.
+    fn load(&self) -> Result<reqwest::Identity> {
+        match self {
+            Identity::Pem { certificate, key } => {
+                reqwest::Identity::from_pkcs8_pem(certificate, &key.0)
+            }
+            Identity::Pkcs12 { der, passphrase } => {
+                let passphrase = String::from_utf8_lossy(&passphrase.0).into_owned();
+                reqwest::Identity::from_pkcs12_der(&der.0, &passphrase)
+            }
         }
+        .map_err(|_| config("the APIv2 client certificate does not load (PEM certificate + PKCS#8 key, or PKCS#12 and its passphrase)"))
     }
-    .map_err(|_| config("the APIv2 client certificate does not load (PEM certificate + PKCS#8 key, or PKCS#12 and its passphrase)"))?;
-    reqwest::Client::builder()
-        .identity(identity)
-        .timeout(timeout.unwrap_or(DEFAULT_TIMEOUT))
-        .connect_timeout(connect.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build the TLS client: {e}")))
 }
 
 fn config(message: &str) -> Error {

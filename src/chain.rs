@@ -224,11 +224,8 @@ impl Chain {
         let inner = self.inner.clone();
         let path = self.path.clone();
         async move {
-            if path.starts_with("v2/") {
-                return crate::v2::execute(&inner, method, &path, options).await;
-            }
             let request = inner.prepare(method, &path, options)?;
-            inner.send(request).await
+            inner.execute(&request).await
         }
     }
 
@@ -284,8 +281,11 @@ impl Chain {
         crate::download::download_node(&self.inner, &self.path, options.into(), out).await
     }
 
-    /// Fills and assembles the request without signing or sending it: see
-    /// exactly what would go on the wire.
+    /// Fills and assembles the request without sending it: see exactly what
+    /// would go on the wire. An APIv3 request gets its `Authorization` when
+    /// sent ([`Client::sign`](crate::Client::sign) shows one); an APIv2
+    /// request is already complete, its `sign` in the XML body (or, for a
+    /// GET, in the query).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

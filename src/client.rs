@@ -1,30 +1,26 @@
-//! The client: configuration, key material, and the one place where a
-//! request is filled, signed, sent and its answer verified.
+//! The client: configuration, key material, and turning a template and its
+//! options into a [`PreparedRequest`]. Sending is [`crate::transport`]'s.
 
 use std::fmt;
 use std::ops::Index;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tracing::Instrument;
-
+use bytes::Bytes;
 use elsa::sync::FrozenMap;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::{Method, Url};
 use tokio::task::AbortHandle;
 
 use crate::builder::ClientBuilder;
 use crate::chain::{intern, Chain};
-use crate::error::{ApiError, Error, Result, TimeoutLimit};
-use crate::retry::{self, RetryPolicy};
-use bytes::Bytes;
-
+use crate::error::{Error, Result};
 use crate::options::{Body, Options};
 use crate::path::{encode_component, join, Template};
-use crate::request::{PreparedRequest, Signature};
-use crate::response::Response;
-use crate::sign::{unix_now, RequestSigner};
-use crate::verify::headers::{REQUEST_ID, SERIAL};
+use crate::request::{PreparedRequest, Protocol, Signature};
+use crate::retry::RetryPolicy;
+use crate::sign::RequestSigner;
+use crate::verify::headers::SERIAL;
 use crate::verify::Verifier;
 
 /// WeChat Pay's production API host.
@@ -45,17 +41,6 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default limit for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// GET paths WeChat Pay answers without a signature: file downloads.
-/// Their content is checked by hash instead.
-pub const UNSIGNED_DOWNLOADS: [&str; 6] = [
-    "v3/billdownload/file",
-    "v3/transferdownload/signfile",
-    "v3/transferdownload/elecvoucherfile",
-    "v3/new-tax-control-fapiao/download",
-    "v3/statements",
-    "v3/global/statements",
-];
 
 /// A WeChat Pay APIv3 client for one merchant (or service provider).
 ///
@@ -89,6 +74,8 @@ pub(crate) struct Inner {
     pub(crate) verifier: RwLock<Arc<Verifier>>,
     pub(crate) apiv3_key: Option<ApiV3Key>,
     pub(crate) base_url: String,
+    /// The base URL's path (`/`, or `/hk/` for a prefix).
+    pub(crate) base_path: String,
     pub(crate) http: reqwest::Client,
     pub(crate) user_agent: HeaderValue,
     /// Background certificate refresh period, if asked for.
@@ -103,6 +90,8 @@ pub(crate) struct Inner {
     pub(crate) trace_signed_messages: bool,
     /// Sign on tokio's blocking pool instead of the async worker.
     pub(crate) sign_off_thread: bool,
+    /// Downloads stop past this many bytes (`None`: no limit).
+    pub(crate) max_download_bytes: Option<u64>,
     /// The background certificate refresh, stopped when the client goes.
     pub(crate) refresher: Mutex<Option<AbortHandle>>,
 }
@@ -275,6 +264,9 @@ impl fmt::Debug for Inner {
     }
 }
 
+/// Largest response read into memory; see [`Error::ResponseTooLarge`].
+pub use crate::transport::MAX_RESPONSE_BYTES;
+
 impl Inner {
     /// The current verification keys.
     pub(crate) fn verifier(&self) -> Arc<Verifier> {
@@ -282,10 +274,6 @@ impl Inner {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
-    }
-
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
     }
 
     pub(crate) fn user_agent(&self) -> HeaderValue {
@@ -308,13 +296,11 @@ impl Inner {
         template: &str,
         options: Options,
     ) -> Result<PreparedRequest> {
+        if template.starts_with("v2/") {
+            return crate::v2::prepare(self, method, template, options);
+        }
         if let Some(error) = options.error {
             return Err(error);
-        }
-        if template.starts_with("v2/") {
-            return Err(Error::Unsupported(format!(
-                "`{template}` is an APIv2 (XML) endpoint: send it with a verb; it has no APIv3 request to prepare"
-            )));
         }
         if options.xml.is_some() || options.security || options.nonceless {
             return Err(Error::InvalidOption {
@@ -372,11 +358,20 @@ impl Inner {
             upload: options.upload,
             template: template.to_owned(),
             idempotent: options.idempotent || is_get,
+            protocol: Protocol::V3,
+            timeout: None,
         })
     }
 
     /// Signs a prepared request now (fresh timestamp and nonce).
     pub(crate) fn sign(&self, request: &PreparedRequest) -> Result<Signature> {
+        if request.is_apiv2() {
+            return Err(Error::Unsupported(format!(
+                "`{}` is an APIv2 call: its `sign` is already in the {}; it has no Authorization header",
+                request.template,
+                if request.body.is_some() { "XML body" } else { "query" }
+            )));
+        }
         let (authorization, message) = self.signer.sign_with_message(
             request.method.as_str(),
             request.canonical_url(),
@@ -388,187 +383,8 @@ impl Inner {
         })
     }
 
-    /// Signs, sends and verifies one request, repeating it as far as the
-    /// retry policy and safety allow (see [`crate::retry`]).
-    pub(crate) async fn send(&self, request: PreparedRequest) -> Result<Response> {
-        let span = tracing::info_span!(
-            "wechatpay.request",
-            method = %request.method,
-            template = %request.template,
-            attempt = tracing::field::Empty,
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        self.send_with_retries(request).instrument(span).await
-    }
-
-    async fn send_with_retries(&self, request: PreparedRequest) -> Result<Response> {
-        let started = Instant::now();
-        let span = tracing::Span::current();
-        let mut attempt = 1;
-        loop {
-            span.record("attempt", attempt);
-            // Failover: every other repeat goes to the backup host.
-            let url = match (&self.backup_url, attempt % 2) {
-                (Some(backup), 0) => rebase(&request.url, &self.base_url, backup),
-                _ => request.url.clone(),
-            };
-            let outcome = self.attempt(&request, url).await;
-            span.record("latency_ms", started.elapsed().as_millis() as u64);
-            let (error, failure, retry_after) = match outcome {
-                Ok(response) => return Ok(response),
-                Err(failed) => failed,
-            };
-            let Some(failure) = failure else {
-                return Err(error);
-            };
-            let delay = self.retry.delay(attempt + 1, retry_after);
-            let in_time = started.elapsed() + delay < self.retry.max_elapsed_time();
-            if attempt >= self.retry.attempts()
-                || !in_time
-                || !retry::may_retry(failure, request.idempotent)
-            {
-                return Err(error);
-            }
-            tracing::debug!(
-                attempt,
-                ?failure,
-                delay_ms = delay.as_millis() as u64,
-                "retrying: {error}"
-            );
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-        }
-    }
-
-    /// One attempt: sign afresh, send, read, verify. A failure carries what
-    /// the retry logic needs: whether the request may have been sent, and
-    /// `Retry-After`.
-    async fn attempt(&self, request: &PreparedRequest, url: Url) -> AttemptResult {
-        let fail = |e: Error| (e, None, None);
-        let canonical = url[url::Position::BeforePath..].to_owned();
-        let (authorization, message) = if self.sign_off_thread {
-            let (signer, method, body) = (
-                self.signer.clone(),
-                request.method.clone(),
-                request.body().to_vec(),
-            );
-            tokio::task::spawn_blocking(move || {
-                signer.sign_with_message(method.as_str(), &canonical, &body)
-            })
-            .await
-            .map_err(|e| fail(Error::Config(format!("the signing task failed: {e}"))))?
-        } else {
-            self.signer
-                .sign_with_message(request.method.as_str(), &canonical, request.body())
-        }
-        .map_err(fail)?;
-        if self.trace_signed_messages {
-            // The message is what was signed; the signature itself is never logged.
-            tracing::debug!(message = %String::from_utf8_lossy(&message), "signed message");
-        }
-        let mut auth = HeaderValue::from_str(&authorization.to_string()).map_err(|_| {
-            fail(Error::Config(
-                "mchid or merchant serial is not printable ASCII".to_owned(),
-            ))
-        })?;
-        auth.set_sensitive(true);
-        let mut headers = request.headers.clone();
-        headers.insert(AUTHORIZATION, auth);
-        let mut http = self
-            .http
-            .request(request.method.clone(), url)
-            .headers(headers);
-        match (&request.upload, &request.body) {
-            (Some(media), Some(meta)) => {
-                http = http.multipart(media.form(meta).await.map_err(fail)?)
-            }
-            (_, Some(body)) => http = http.body(body.clone()),
-            _ => {}
-        }
-        let sent = Instant::now();
-        let answer = http
-            .send()
-            .await
-            .map_err(|e| self.transport_failure(e, sent))?;
-        let status = answer.status().as_u16();
-        let headers = answer.headers().clone();
-        let bytes = match read_capped(answer, MAX_ANSWER_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(Capped::Transport(e)) => return Err(self.transport_failure(e, sent)),
-            Err(Capped::TooLarge) => {
-                return Err(fail(Error::AnswerTooLarge {
-                    limit: MAX_ANSWER_BYTES,
-                }))
-            }
-        };
-        let span = tracing::Span::current();
-        span.record("status", status);
-        let request_id = headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        if let Some(id) = &request_id {
-            span.record("request_id", id.as_str());
-        }
-        if !(200..300).contains(&status) {
-            let retry_after = retry::retry_after(&headers);
-            let mut api = ApiError::from_response(status, request_id.as_deref(), bytes);
-            api.headers = headers;
-            return Err((
-                api.into(),
-                Some(retry::Failure::Answered(status)),
-                retry_after,
-            ));
-        }
-        let verified_by = if request.expects_signature() {
-            let verifier = self.verifier();
-            let id = verifier
-                .verify(&headers, &bytes, unix_now())
-                .map_err(|kind| fail(Error::Verify { kind, request_id }))?;
-            Some(id.to_owned())
-        } else {
-            None
-        };
-        Ok(Response::new(status, headers, bytes, verified_by))
-    }
-
-    /// Classifies a transport error: its SDK error, and whether the request
-    /// may have reached the server.
-    fn transport_failure(
-        &self,
-        error: reqwest::Error,
-        sent: Instant,
-    ) -> (Error, Option<retry::Failure>, Option<Duration>) {
-        let failure = if error.is_connect() {
-            retry::Failure::NotSent
-        } else {
-            retry::Failure::MaybeSent
-        };
-        let error = if error.is_timeout() {
-            let limit = if error.is_connect() {
-                TimeoutLimit::Connect
-            } else if self
-                .timeout
-                .is_some_and(|t| sent.elapsed() + Duration::from_millis(50) >= t)
-            {
-                TimeoutLimit::Request
-            } else {
-                TimeoutLimit::Read
-            };
-            Error::Timeout {
-                limit,
-                source: error,
-            }
-        } else {
-            Error::Transport(error)
-        };
-        (error, Some(failure), None)
-    }
-
     /// `base_url` + filled template + `?query`, every value percent-encoded;
-    /// also returns the filled template alone.
+    /// also returns the path actually sent, relative to the base URL.
     pub(crate) fn url(
         &self,
         template: &str,
@@ -588,14 +404,23 @@ impl Inner {
                 .find(|(key, _)| key == name)
                 .map(|(_, v)| v.as_str())
         })?;
-        let mut url =
-            Url::parse(&format!("{}{}", self.base_url, path)).map_err(|e| Error::Template {
-                template: template.to_owned(),
-                reason: format!(
-                    "does not form a valid URL with base `{}`: {e}",
-                    self.base_url
-                ),
-            })?;
+        let invalid = |reason: String| Error::Template {
+            template: template.to_owned(),
+            reason,
+        };
+        let mut url = Url::parse(&format!("{}{}", self.base_url, path)).map_err(|e| {
+            invalid(format!(
+                "does not form a valid URL with base `{}`: {e}",
+                self.base_url
+            ))
+        })?;
+        // Decided on the path the URL parser produced, which is what is sent
+        // and signed (dot-segments were refused, but trust the result only).
+        let relative = url
+            .path()
+            .strip_prefix(self.base_path.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(format!("leaves the base URL `{}`", self.base_url)))?;
         if !query.is_empty() {
             let text = query
                 .iter()
@@ -604,68 +429,29 @@ impl Inner {
                 .join("&");
             url.set_query(Some(&text));
         }
-        Ok((url, path))
+        Ok((url, relative))
     }
-}
 
-/// Largest answer read into memory (JSON and XML answers are a few KiB;
-/// files stream through `download` instead).
-pub const MAX_ANSWER_BYTES: usize = 16 << 20;
-
-/// Why a capped read stopped.
-pub(crate) enum Capped {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads the whole body, refusing more than `limit` bytes.
-pub(crate) async fn read_capped(
-    mut answer: reqwest::Response,
-    limit: usize,
-) -> std::result::Result<bytes::Bytes, Capped> {
-    if answer.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(Capped::TooLarge);
+    /// The APIv2 settings, or the error that says how to add them.
+    pub(crate) fn apiv2_settings(&self) -> Result<&crate::v2::Settings> {
+        self.apiv2.as_ref().ok_or_else(|| {
+            Error::Config(
+                "APIv2 calls need the APIv2 key: add .apiv2_key(…) to the builder".to_owned(),
+            )
+        })
     }
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = answer.chunk().await.map_err(Capped::Transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(Capped::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
+
+    pub(crate) fn apiv2_key(&self) -> Result<&str> {
+        Ok(&self.apiv2_settings()?.key)
     }
-    Ok(body.freeze())
-}
 
-/// A transport error outside the retry loop (downloads).
-pub(crate) fn transport(error: reqwest::Error) -> Error {
-    if error.is_timeout() {
-        let limit = if error.is_connect() {
-            TimeoutLimit::Connect
-        } else {
-            TimeoutLimit::Read
-        };
-        Error::Timeout {
-            limit,
-            source: error,
-        }
-    } else {
-        Error::Transport(error)
-    }
-}
-
-/// What a failed attempt reports: the error, how it failed (`None`: never
-/// retry), and `Retry-After`.
-type AttemptResult =
-    std::result::Result<Response, (Error, Option<retry::Failure>, Option<Duration>)>;
-
-/// `url` moved from `base` to `backup`, path and query kept.
-fn rebase(url: &Url, base: &str, backup: &str) -> Url {
-    let text = url.as_str();
-    match text
-        .strip_prefix(base)
-        .map(|rest| format!("{backup}{rest}"))
-    {
-        Some(moved) => Url::parse(&moved).unwrap_or_else(|_| url.clone()),
-        None => url.clone(),
+    /// The client that presents the merchant TLS certificate.
+    pub(crate) fn apiv2_tls_client(&self) -> Result<&reqwest::Client> {
+        self.apiv2_settings()?.tls.as_ref().ok_or_else(|| {
+            Error::Config(
+                "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
+                    .to_owned(),
+            )
+        })
     }
 }

@@ -8,15 +8,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use openssl::sha::Sha1;
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
-use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
+use reqwest::{Method, Url};
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::client::Client;
-use crate::error::{ApiError, Error, Result};
-use crate::media::hex;
-use crate::verify::headers::REQUEST_ID;
+use crate::client::{Client, Inner};
+use crate::error::{Error, Result};
+use crate::request::{PreparedRequest, Protocol};
+use crate::transport::next_chunk;
 
 /// Limit for a whole download; the client's idle-read limit still applies
 /// to each read.
@@ -161,91 +161,80 @@ impl Client {
         compression: Compression,
         out: &mut W,
     ) -> Result<Downloaded> {
-        let url = self.checked_download_url(url)?;
-        let canonical = url[url::Position::BeforePath..].to_owned();
-        let signature = self.inner().signer.sign("GET", &canonical, b"")?;
-        let request = self
-            .inner()
-            .http()
-            .get(url)
-            .header(ACCEPT, HeaderValue::from_static("*/*"))
-            .header(USER_AGENT, self.inner().user_agent())
-            .header(AUTHORIZATION, sensitive(&signature.to_string())?);
-        let answer = fetch(request).await?;
-        pump(answer, compression, out).await
-    }
-    /// A download URL must be http(s) and, unless it is https, on the base
-    /// URL's host (a plain-text URL elsewhere would leak the signature).
-    fn checked_download_url(&self, text: &str) -> Result<Url> {
-        let url = Url::parse(text)
-            .map_err(|e| Error::Unsupported(format!("download_url `{text}` is not a URL: {e}")))?;
-        let base = Url::parse(self.base_url()).ok();
-        let same_host = base
-            .as_ref()
-            .is_some_and(|b| b.host_str() == url.host_str() && b.port() == url.port());
-        match url.scheme() {
-            "https" => Ok(url),
-            "http" if same_host => Ok(url),
-            _ => Err(Error::Unsupported(format!(
-                "download_url `{text}` is neither https nor on the base URL's host; refusing to send a signature there"
-            ))),
-        }
+        let inner = self.inner();
+        let url = checked_download_url(&inner.base_url, url)?;
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(USER_AGENT, inner.user_agent());
+        let request = PreparedRequest {
+            method: Method::GET,
+            relative_path: url.path().trim_start_matches('/').to_owned(),
+            template: "download_url".to_owned(),
+            url,
+            headers,
+            body: None,
+            // The file is checked by its hash, not by a signature.
+            skip_verification: true,
+            upload: None,
+            idempotent: true,
+            protocol: Protocol::V3,
+            timeout: Some(DOWNLOAD_TIMEOUT),
+        };
+        let raw = inner.open_stream(&request).await?;
+        pump(raw, compression, inner.max_download_bytes, out).await
     }
 }
 
-/// Sends a download request; a non-2xx answer becomes `Error::Api`.
-async fn fetch(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-    let answer = request
-        .timeout(DOWNLOAD_TIMEOUT)
-        .send()
-        .await
-        .map_err(crate::client::transport)?;
-    let status = answer.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(answer);
-    }
-    let request_id = answer
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let headers = answer.headers().clone();
-    let body = match crate::client::read_capped(answer, crate::client::MAX_ANSWER_BYTES).await {
-        Ok(body) => body,
-        Err(crate::client::Capped::Transport(e)) => return Err(crate::client::transport(e)),
-        Err(crate::client::Capped::TooLarge) => {
-            return Err(Error::AnswerTooLarge {
-                limit: crate::client::MAX_ANSWER_BYTES,
-            })
-        }
+/// A download URL must be http(s); plain http only when the base URL is
+/// plain http on the same host and port (a signature must never travel in
+/// clear to where the caller did not configure it).
+fn checked_download_url(base_url: &str, text: &str) -> Result<Url> {
+    let refuse = |why: &str| {
+        Error::Unsupported(format!(
+            "download_url `{text}` {why}; refusing to send a signature there"
+        ))
     };
-    let mut api = ApiError::from_response(status, request_id.as_deref(), body);
-    api.headers = headers;
-    Err(api.into())
+    let url = Url::parse(text).map_err(|e| refuse(&format!("is not a URL ({e})")))?;
+    let base =
+        Url::parse(base_url).map_err(|e| refuse(&format!("has an unusable base URL ({e})")))?;
+    let same_origin = base.scheme() == url.scheme()
+        && base.host_str() == url.host_str()
+        && base.port_or_known_default() == url.port_or_known_default();
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if same_origin => Ok(url),
+        "http" => Err(refuse(
+            "is plain http, and the base URL is not this http origin",
+        )),
+        _ => Err(refuse("is neither https nor http")),
+    }
 }
 
 /// Streams the body through the sink into `out`.
 async fn pump<W: AsyncWrite + Unpin>(
-    mut answer: reqwest::Response,
+    mut raw: reqwest::Response,
     compression: Compression,
+    max_bytes: Option<u64>,
     out: &mut W,
 ) -> Result<Downloaded> {
-    let mut sink = Sink::new(compression);
-    while let Some(chunk) = answer.chunk().await.map_err(crate::client::transport)? {
-        let plain = sink.feed(&chunk)?;
+    let mut sink = Sink::new(compression, max_bytes);
+    while let Some(chunk) = next_chunk(&mut raw).await? {
+        let mut input = &chunk[..];
+        while !input.is_empty() {
+            let (used, plain) = sink.feed(input)?;
+            out.write_all(plain).await.map_err(write_error)?;
+            input = &input[used..];
+        }
+    }
+    loop {
+        let plain = sink.finish()?;
+        if plain.is_empty() {
+            break;
+        }
         out.write_all(plain).await.map_err(write_error)?;
     }
-    let rest = sink.finish()?;
-    out.write_all(&rest).await.map_err(write_error)?;
     out.flush().await.map_err(write_error)?;
     Ok(sink.done())
-}
-
-fn sensitive(authorization: &str) -> Result<HeaderValue> {
-    let mut value = HeaderValue::from_str(authorization)
-        .map_err(|_| Error::Config("mchid or merchant serial is not printable ASCII".to_owned()))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// Header an overseas statement may carry instead of a body signature.
@@ -254,31 +243,26 @@ pub const STATEMENT_SHA1: &str = "Wechatpay-Statement-Sha1";
 /// Streams one of the unsigned downloads of a chain node (see
 /// [`crate::Chain::download_to`]).
 pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
-    inner: &crate::client::Inner,
+    inner: &Inner,
     template: &str,
     options: crate::Options,
     out: &mut W,
 ) -> Result<Downloaded> {
-    let request = inner.prepare(reqwest::Method::GET, template, options)?;
-    let statement = matches!(
-        request.relative_path.as_str(),
-        "v3/statements" | "v3/global/statements"
-    );
+    let mut request = inner.prepare(Method::GET, template, options)?;
     if request.expects_signature() {
         return Err(Error::Unsupported(format!(
             "`{template}` answers signed JSON, which must be read whole to be verified: use .get()"
         )));
     }
-    let signature = inner.sign(&request)?;
-    let crate::request::PreparedRequest { url, headers, .. } = request;
-    let http = inner.http().get(url).headers(headers).header(
-        AUTHORIZATION,
-        sensitive(&signature.authorization.to_string())?,
+    request.timeout = Some(DOWNLOAD_TIMEOUT);
+    let statement = matches!(
+        request.relative_path.as_str(),
+        "v3/statements" | "v3/global/statements"
     );
-    let answer = fetch(http).await?;
+    let raw = inner.open_stream(&request).await?;
     // Overseas statements: the signature covers {"sha1":"<header>"}, and
     // the header must match the file.
-    let announced = match answer
+    let announced = match raw
         .headers()
         .get(STATEMENT_SHA1)
         .and_then(|v| v.to_str().ok())
@@ -288,19 +272,19 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
             inner
                 .verifier()
                 .verify(
-                    answer.headers(),
+                    raw.headers(),
                     pseudo_body.as_bytes(),
                     crate::sign::unix_now(),
                 )
                 .map_err(|kind| Error::Verify {
                     kind,
-                    request_id: None,
+                    request_id: crate::transport::request_id(raw.headers()),
                 })?;
             Some(sha1.to_owned())
         }
         _ => None,
     };
-    let done = pump(answer, Compression::None, out).await?;
+    let done = pump(raw, Compression::None, inner.max_download_bytes, out).await?;
     match announced {
         Some(expected) if !expected.eq_ignore_ascii_case(&done.sha1) => Err(Error::HashMismatch {
             expected,
@@ -317,60 +301,96 @@ fn write_error(source: std::io::Error) -> Error {
     }
 }
 
-/// Gunzips (when asked) and hashes what goes to the writer.
+/// Largest piece of plain output one step of the sink produces: what a
+/// gzip bomb can make the SDK hold at once.
+const PLAIN_PIECE: usize = 64 * 1024;
+
+/// Gunzips (when asked), hashes and counts what goes to the writer, in
+/// pieces of at most [`PLAIN_PIECE`] bytes whatever the compression ratio.
 struct Sink {
     gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
     hasher: Sha1,
     bytes: u64,
-    /// The last plain chunk, lent to the writer.
+    max_bytes: Option<u64>,
+    /// The last plain piece, lent to the writer.
     plain: Vec<u8>,
 }
 
 impl Sink {
-    fn new(compression: Compression) -> Self {
+    fn new(compression: Compression, max_bytes: Option<u64>) -> Self {
         Sink {
             gzip: (compression == Compression::Gzip)
-                .then(|| flate2::write::GzDecoder::new(Vec::new())),
+                .then(|| flate2::write::GzDecoder::new(Vec::with_capacity(PLAIN_PIECE))),
             hasher: Sha1::new(),
             bytes: 0,
+            max_bytes,
             plain: Vec::new(),
         }
     }
 
-    fn feed(&mut self, chunk: &[u8]) -> Result<&[u8]> {
-        match &mut self.gzip {
+    /// Takes some of `input`: how much it took, and the plain bytes that
+    /// came out (at most about [`PLAIN_PIECE`]).
+    fn feed(&mut self, input: &[u8]) -> Result<(usize, &[u8])> {
+        let used = match &mut self.gzip {
             None => {
+                let used = input.len().min(PLAIN_PIECE);
                 self.plain.clear();
-                self.plain.extend_from_slice(chunk);
+                self.plain.extend_from_slice(&input[..used]);
+                used
             }
             Some(decoder) => {
-                decoder
-                    .write_all(chunk)
-                    .map_err(|e| Error::Decompress(e.to_string()))?;
-                self.plain = std::mem::take(decoder.get_mut());
+                // One `write` inflates into flate2's own 32 KiB buffer and
+                // hands the previous one on: the output per call is bounded.
+                let used = decoder.write(input).map_err(Error::Decompress)?;
+                self.plain.clear();
+                std::mem::swap(&mut self.plain, decoder.get_mut());
+                if used == 0 && self.plain.is_empty() {
+                    return Err(Error::Decompress(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "data after the end of the gzip stream",
+                    )));
+                }
+                used
+            }
+        };
+        self.account()?;
+        Ok((used, &self.plain))
+    }
+
+    /// After the last input: the next piece of what the decoder still
+    /// holds (empty when all is out).
+    fn finish(&mut self) -> Result<&[u8]> {
+        self.plain.clear();
+        if let Some(decoder) = &mut self.gzip {
+            decoder.try_finish().map_err(|e| {
+                Error::Decompress(std::io::Error::new(
+                    e.kind(),
+                    format!("the gzip stream ended early or is corrupt: {e}"),
+                ))
+            })?;
+            std::mem::swap(&mut self.plain, decoder.get_mut());
+            if self.plain.is_empty() {
+                self.gzip = None;
             }
         }
-        self.hasher.update(&self.plain);
-        self.bytes += self.plain.len() as u64;
+        self.account()?;
         Ok(&self.plain)
     }
 
-    fn finish(&mut self) -> Result<Vec<u8>> {
-        let Some(decoder) = self.gzip.take() else {
-            return Ok(Vec::new());
-        };
-        let rest = decoder.finish().map_err(|e| {
-            Error::Decompress(format!("the gzip stream ended early or is corrupt: {e}"))
-        })?;
-        self.hasher.update(&rest);
-        self.bytes += rest.len() as u64;
-        Ok(rest)
+    /// Hashes and counts the current piece; refuses to pass the limit.
+    fn account(&mut self) -> Result<()> {
+        self.bytes = self.bytes.saturating_add(self.plain.len() as u64);
+        if let Some(limit) = self.max_bytes.filter(|limit| self.bytes > *limit) {
+            return Err(Error::DownloadTooLarge { limit });
+        }
+        self.hasher.update(&self.plain);
+        Ok(())
     }
 
     fn done(self) -> Downloaded {
         Downloaded {
             bytes: self.bytes,
-            sha1: hex(&self.hasher.finish()),
+            sha1: crate::hex::encode(&self.hasher.finish()),
         }
     }
 }

@@ -106,11 +106,21 @@ pub enum Error {
     #[error("APIv2 XML: {0}")]
     Xml(#[from] crate::v2::xml::XmlError),
 
-    /// An answer was larger than the SDK reads into memory.
-    #[error("the answer is larger than {limit} bytes; files are fetched with the download functions, which stream")]
-    AnswerTooLarge {
+    /// A response was larger than the SDK reads into memory
+    /// ([`MAX_RESPONSE_BYTES`](crate::client::MAX_RESPONSE_BYTES)).
+    #[error("the response is larger than {limit} bytes; files are fetched with the download functions, which stream")]
+    ResponseTooLarge {
         /// The limit in bytes.
         limit: usize,
+    },
+
+    /// A download grew past the limit set with
+    /// [`ClientBuilder::max_download_bytes`](crate::ClientBuilder::max_download_bytes);
+    /// what was written so far is incomplete.
+    #[error("the download is larger than the {limit}-byte limit (after decompression): stopped")]
+    DownloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
     },
 
     /// A time limit was hit.
@@ -173,7 +183,7 @@ pub enum Error {
 
     /// A gzip download did not decompress (truncated or corrupt).
     #[error("decompressing the download: {0}")]
-    Decompress(String),
+    Decompress(#[source] std::io::Error),
 
     /// A local file or socket operation failed.
     #[error("{what}: {source}")]

@@ -95,6 +95,7 @@ pub mod clock;
 pub mod crypto;
 pub mod download;
 pub mod error;
+mod hex;
 pub mod keys;
 pub mod media;
 #[cfg(feature = "mock")]
@@ -109,6 +110,7 @@ pub mod response;
 pub mod retry;
 pub mod sensitive;
 pub mod sign;
+mod transport;
 pub mod v2;
 pub mod verify;
 

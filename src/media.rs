@@ -52,7 +52,7 @@ impl Media {
             content_type: guess_content_type(&filename).to_owned(),
             filename,
             len: bytes.len() as u64,
-            sha256: hex(&hasher.finish()),
+            sha256: crate::hex::encode(&hasher.finish()),
             source: Source::Bytes(bytes),
             extra: Map::new(),
         }
@@ -86,7 +86,7 @@ impl Media {
             content_type: guess_content_type(&filename).to_owned(),
             filename,
             len,
-            sha256: hex(&hasher.finish()),
+            sha256: crate::hex::encode(&hasher.finish()),
             source: Source::File(path.to_owned()),
             extra: Map::new(),
         })
@@ -198,8 +198,4 @@ fn guess_content_type(filename: &str) -> &'static str {
         "zip" => "application/zip",
         _ => "application/octet-stream",
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

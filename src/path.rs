@@ -74,6 +74,11 @@ impl<'a> Template<'a> {
                 "`{c}` cannot appear in a path; pass query parameters with the `query` option"
             )));
         }
+        if let Some(segment) = text.split(['/', '\\']).find(|s| is_dot_segment(s)) {
+            return Err(bad(format!(
+                "`{segment}` is a dot-segment, which URLs remove (it would send another path than the one written)"
+            )));
+        }
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find(['{', '}']) {
@@ -153,6 +158,12 @@ impl<'a> Template<'a> {
         }
         Ok(out)
     }
+}
+
+/// `.` or `..`, also percent-encoded (`%2E%2e`): URL parsers remove these.
+fn is_dot_segment(segment: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    matches!(decoded.as_ref(), "." | "..")
 }
 
 /// An empty value would silently change the path, and `.`/`..` are

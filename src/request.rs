@@ -2,11 +2,22 @@
 //! that will go on the wire. Useful to look at before sending (a dry run)
 //! and to measure the SDK's own overhead.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
-use crate::client::UNSIGNED_DOWNLOADS;
+/// GET paths WeChat Pay answers without a signature: file downloads.
+/// Their content is checked by hash instead.
+pub const UNSIGNED_DOWNLOADS: [&str; 6] = [
+    "v3/billdownload/file",
+    "v3/transferdownload/signfile",
+    "v3/transferdownload/elecvoucherfile",
+    "v3/new-tax-control-fapiao/download",
+    "v3/statements",
+    "v3/global/statements",
+];
 
 /// Everything about a request except its `Authorization`, which is computed
 /// when it is sent (so the timestamp is fresh).
@@ -30,6 +41,8 @@ pub struct PreparedRequest {
     pub(crate) method: Method,
     pub(crate) url: Url,
     /// The filled template, relative to the base URL, without the query.
+    /// The path actually sent (after URL normalisation), relative to the
+    /// base URL, without the query; APIv2 paths without `v2/`.
     pub(crate) relative_path: String,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
@@ -40,6 +53,24 @@ pub struct PreparedRequest {
     pub(crate) template: String,
     /// Safe to repeat: a GET, or marked idempotent.
     pub(crate) idempotent: bool,
+    /// How it is signed and its response checked.
+    pub(crate) protocol: Protocol,
+    /// A whole-request limit other than the client's (downloads).
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// How a request is signed and its response verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// `Authorization` header per attempt; responses signed by a WeChat Pay key.
+    V3,
+    /// `sign` inside the fields (XML body, or query for a GET); responses
+    /// carry a `sign` under the APIv2 key. `security`: present the merchant
+    /// TLS certificate.
+    V2 {
+        /// Present the merchant TLS client certificate.
+        security: bool,
+    },
 }
 
 impl PreparedRequest {
@@ -75,11 +106,25 @@ impl PreparedRequest {
         &self.template
     }
 
-    /// Whether a 2xx answer must carry a valid WeChat Pay signature: true
-    /// unless the caller opted out or the endpoint is an unsigned download.
+    /// Whether this is an APIv2 (XML) call: its `sign` is already in the
+    /// body (or, for a GET, the query), and no `Authorization` is added.
+    pub fn is_apiv2(&self) -> bool {
+        matches!(self.protocol, Protocol::V2 { .. })
+    }
+
+    /// Whether a 2xx response must carry a valid signature (APIv3: a WeChat
+    /// Pay key's; APIv2: a `sign` under the APIv2 key): true unless the
+    /// caller opted out or the endpoint is one WeChat Pay answers unsigned.
     pub fn expects_signature(&self) -> bool {
-        !(self.skip_verification
-            || (self.method == Method::GET && is_unsigned_download(&self.relative_path)))
+        if self.skip_verification {
+            return false;
+        }
+        match self.protocol {
+            Protocol::V3 => {
+                !(self.method == Method::GET && is_unsigned_download(&self.relative_path))
+            }
+            Protocol::V2 { .. } => !crate::v2::rules::is_unsigned(&self.relative_path),
+        }
     }
 }
 

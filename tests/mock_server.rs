@@ -279,7 +279,7 @@ async fn every_corpus_operation_is_matched_signed_and_verified() {
         let status: u16 = f[responses_col].split(',').next().unwrap().parse().unwrap();
         assert_eq!(res.status(), status, "{method} {template}");
         let unsigned = method == Method::GET
-            && (wechatpay_chain::client::UNSIGNED_DOWNLOADS.contains(&template)
+            && (wechatpay_chain::request::UNSIGNED_DOWNLOADS.contains(&template)
                 || template == "v3/merchant-service/images/{media_id}");
         assert_eq!(res.verified_by().is_none(), unsigned, "{method} {template}");
         if status != 204 && template != "v3/certificates" {

@@ -545,7 +545,7 @@ async fn nodes_are_futures_that_can_be_spawned() {
 #[tokio::test]
 async fn an_oversized_answer_is_refused_not_buffered() {
     let server = MockServer::start_async().await;
-    let huge = "x".repeat(wechatpay_chain::client::MAX_ANSWER_BYTES + 1);
+    let huge = "x".repeat(wechatpay_chain::client::MAX_RESPONSE_BYTES + 1);
     server
         .mock_async(|when, then| {
             when.any_request();
@@ -557,5 +557,5 @@ async fn an_oversized_answer_is_refused_not_buffered() {
         .get(())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err}");
+    assert!(matches!(err, Error::ResponseTooLarge { .. }), "{err}");
 }

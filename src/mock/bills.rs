@@ -14,7 +14,6 @@ use serde_json::json;
 
 use super::answer::Answer;
 use crate::crypto::random_alphanumeric;
-use crate::media::hex;
 
 /// Rows a bill has unless [`super::MockServer::set_bill_rows`] says otherwise.
 pub const DEFAULT_BILL_ROWS: u64 = 3;
@@ -82,7 +81,7 @@ impl Bills {
         for chunk in plain_chunks(&spec) {
             hasher.update(&chunk);
         }
-        let mut hash_value = hex(&hasher.finish());
+        let mut hash_value = crate::hex::encode(&hasher.finish());
         if wrong_hash {
             hash_value = hash_value.chars().rev().collect();
         }

@@ -119,9 +119,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let relative = path.trim_start_matches('/');
     if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
         let credentials = &shared.keys.credentials;
-        let answer = shared
-            .v2
-            .serve(relative, &bytes, credentials.apiv2_key, credentials.mchid);
+        let answer = shared.v2.serve(
+            &super::v2::Call {
+                method: parts.method.as_str(),
+                path: relative,
+                query,
+                body: &bytes,
+            },
+            credentials.apiv2_key,
+            credentials.mchid,
+        );
         return shared.finish(answer, None).await;
     }
     let upload = match upload::parse(header(&parts.headers, "content-type"), bytes.clone()).await {

@@ -6,7 +6,6 @@ use openssl::sha::sha256;
 use serde_json::{json, Value};
 
 use super::answer::Answer;
-use crate::media::hex;
 
 /// The two parts of an upload.
 pub(crate) struct Upload {
@@ -63,7 +62,7 @@ pub(crate) fn answer(upload: &Upload) -> Answer {
     let Some(filename) = meta.get("filename").and_then(Value::as_str) else {
         return Answer::param_error("/meta/filename", "缺少参数");
     };
-    let digest = hex(&sha256(&upload.file));
+    let digest = crate::hex::encode(&sha256(&upload.file));
     if meta.get("sha256").and_then(Value::as_str) != Some(digest.as_str()) {
         return Answer::param_error(
             "/meta/sha256",

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::answer::Answer;
 use crate::crypto::random_alphanumeric;
 use crate::v2::sign::{self, SignType};
-use crate::v2::{xml, UNSIGNED_ANSWERS};
+use crate::v2::{rules, xml};
 
 /// Micropay orders by `out_trade_no`.
 #[derive(Default)]
@@ -18,15 +18,54 @@ pub(crate) struct V2Orders {
     orders: Mutex<HashMap<String, Map<String, Value>>>,
 }
 
+/// One APIv2 call as received.
+pub(crate) struct Call<'a> {
+    pub(crate) method: &'a str,
+    /// No `v2/`, no leading slash.
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) body: &'a [u8],
+}
+
+impl Call<'_> {
+    /// The signed fields, where WeChat Pay reads them: the XML body, or
+    /// for a GET the query string (and then no body).
+    fn fields(&self) -> Result<Map<String, Value>, String> {
+        if self.method != "GET" {
+            return xml::parse(self.body).map_err(|e| format!("XML格式错误: {e}"));
+        }
+        if !self.body.is_empty() {
+            return Err("GET请求不能带请求体，参数须在查询串中签名".to_owned());
+        }
+        let mut fields = Map::new();
+        for (key, value) in url::form_urlencoded::parse(self.query.as_bytes()) {
+            if fields
+                .insert(key.clone().into_owned(), Value::String(value.into_owned()))
+                .is_some()
+            {
+                return Err(format!("参数{key}重复"));
+            }
+        }
+        Ok(fields)
+    }
+}
+
 impl V2Orders {
-    /// Answers one APIv2 call to `path` (no `v2/`, no leading slash).
-    pub(crate) fn serve(&self, path: &str, body: &[u8], key: &str, mchid: &str) -> Answer {
-        let request = match xml::parse(body) {
+    /// Answers one APIv2 call.
+    pub(crate) fn serve(&self, call: &Call<'_>, key: &str, mchid: &str) -> Answer {
+        let path = call.path;
+        let request = match call.fields() {
             Ok(fields) => fields,
-            Err(e) => return fail(&format!("XML格式错误: {e}")),
+            Err(message) => return fail(&message),
         };
+        if text(&request, "sign").is_none() {
+            return fail("缺少签名参数sign");
+        }
         if !sign::verify(&request, key) {
             return fail("签名错误");
+        }
+        if text(&request, "nonce_str").is_none() && !rules::may_be_nonceless(path) {
+            return fail("缺少参数nonce_str");
         }
         if text(&request, "mch_id").is_some_and(|m| m != mchid) {
             return fail("mch_id参数错误");
@@ -63,7 +102,14 @@ impl V2Orders {
                 }
             }
         }
-        if !UNSIGNED_ANSWERS.iter().any(|(p, _)| *p == path) {
+        if path == rules::JSON_RESPONSE {
+            let mut json = Map::new();
+            json.insert("retcode".into(), 0.into());
+            json.insert("retmsg".into(), "OK".into());
+            json.insert("template".into(), Value::String(path.to_owned()));
+            return Answer::xml(Value::Object(json).to_string());
+        }
+        if !rules::is_unsigned(path) {
             if let Ok(signature) = sign::sign(&answer, key, sign_type) {
                 answer.insert("sign".into(), Value::String(signature));
             }

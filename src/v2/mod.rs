@@ -17,255 +17,131 @@
 //! ```
 
 pub mod notify;
+pub mod rules;
 pub mod sign;
+pub(crate) mod verify;
 pub mod xml;
 
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use serde_json::{Map, Value};
 
 use self::sign::SignType;
+use self::verify::field;
+pub use self::verify::ApiV2Error;
 use crate::client::Inner;
 use crate::crypto::random_alphanumeric;
-use crate::error::{ApiError, Error, Result, VerifyError};
+use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::response::Response;
+use crate::request::{PreparedRequest, Protocol};
 use crate::Method;
 
-/// APIv2 endpoints whose answers carry no `sign`, and why. Everything else
-/// must be signed.
-pub const UNSIGNED_ANSWERS: [(&str, &str); 14] = [
-    ("pay/downloadbill", "a file"),
-    ("pay/downloadfundflow", "a file"),
-    ("risk/getpublickey", "returns the RSA public key itself"),
-    (
-        "mmpaymkttransfers/promotion/transfers",
-        "transfers to balance answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/gettransferinfo",
-        "transfers to balance answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/promotion/paywwsptrans2pocket",
-        "WeCom transfers answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/promotion/querywwsptrans2pocket",
-        "WeCom transfers answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/sendredpack",
-        "red packets answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/sendgroupredpack",
-        "red packets answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/sendminiprogramhb",
-        "red packets answer unsigned",
-    ),
-    ("mmpaymkttransfers/gethbinfo", "red packets answer unsigned"),
-    (
-        "mmpaymkttransfers/sendworkwxredpack",
-        "WeCom red packets answer unsigned",
-    ),
-    (
-        "mmpaymkttransfers/queryworkwxredpack",
-        "WeCom red packets answer unsigned",
-    ),
-    (
-        "mmpaysptrans/pay_bank",
-        "transfers to bank cards answer unsigned",
-    ),
-];
-
-/// Endpoints that answer a file rather than XML (XML only on failure).
-const FILE_ANSWERS: [&str; 2] = ["pay/downloadbill", "pay/downloadfundflow"];
-
-/// An APIv2 answer whose `return_code` or `result_code` is not SUCCESS.
-///
-/// ```no_run
-/// # async fn demo(client: wechatpay_chain::Client) {
-/// match client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await {
-///     Err(wechatpay_chain::Error::ApiV2(e)) if e.err_code.as_deref() == Some("ORDERNOTEXIST") => {}
-///     other => println!("{other:?}"),
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("WeChat Pay APIv2 answered {return_code}/{}: {}{}", .result_code.as_deref().unwrap_or("-"), .return_msg.as_deref().unwrap_or(""), describe(.err_code, .err_code_des))]
-#[non_exhaustive]
-pub struct ApiV2Error {
-    /// `SUCCESS` or `FAIL` (communication level).
-    pub return_code: String,
-    /// Why the communication failed.
-    pub return_msg: Option<String>,
-    /// `SUCCESS` or `FAIL` (business level), when present.
-    pub result_code: Option<String>,
-    /// Business error code (`ORDERPAID`, `SYSTEMERROR`, `USERPAYING`, …).
-    pub err_code: Option<String>,
-    /// Its description.
-    pub err_code_des: Option<String>,
-    /// Every field of the answer.
-    pub fields: Map<String, Value>,
-}
-
-fn describe(code: &Option<String>, description: &Option<String>) -> String {
-    match (code, description) {
-        (Some(code), Some(text)) => format!(" ({code}: {text})"),
-        (Some(code), None) => format!(" ({code})"),
-        _ => String::new(),
-    }
-}
-
-impl ApiV2Error {
-    fn from_fields(fields: Map<String, Value>) -> Self {
-        let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
-        ApiV2Error {
-            return_code: text("return_code").unwrap_or_default(),
-            return_msg: text("return_msg"),
-            result_code: text("result_code"),
-            err_code: text("err_code"),
-            err_code_des: text("err_code_des"),
-            fields,
-        }
-    }
-}
-
-impl From<ApiV2Error> for Error {
-    fn from(err: ApiV2Error) -> Self {
-        Error::ApiV2(Box::new(err))
-    }
-}
-
-fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    fields.get(name).and_then(Value::as_str)
-}
-
-/// Sends one APIv2 call: fields completed and signed, XML out, XML back,
-/// codes and `sign` checked.
-pub(crate) async fn execute(
+/// The signed APIv2 request for `template` (`v2/…`): fields completed
+/// (`mch_id`, `appid`, `nonce_str`) and signed into the XML body, or for a
+/// GET into the query string, as wechatpay-php and wechatpay-axios-plugin
+/// send them.
+pub(crate) fn prepare(
     inner: &Inner,
     method: Method,
     template: &str,
     options: Options,
-) -> Result<Response> {
-    let (request, relative_path, settings) = build(inner, method, template, options)?;
-    let answer = request.send().await.map_err(crate::client::transport)?;
-    let status = answer.status().as_u16();
-    let headers = answer.headers().clone();
-    let bytes = match crate::client::read_capped(answer, crate::client::MAX_ANSWER_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(crate::client::Capped::Transport(e)) => return Err(crate::client::transport(e)),
-        Err(crate::client::Capped::TooLarge) => {
-            return Err(Error::AnswerTooLarge {
-                limit: crate::client::MAX_ANSWER_BYTES,
-            })
-        }
-    };
-    if !(200..300).contains(&status) {
-        let mut api = ApiError::from_response(status, None, bytes);
-        api.headers = headers;
-        return Err(api.into());
-    }
-    let is_file = FILE_ANSWERS.contains(&relative_path.as_str());
-    if is_file && !bytes.trim_ascii_start().starts_with(b"<xml>") {
-        return Ok(Response::new(status, headers, bytes, None));
-    }
-    let answer = xml::parse(&bytes)?;
-    if field(&answer, "return_code") != Some("SUCCESS") {
-        return Err(ApiV2Error::from_fields(answer).into());
-    }
-    let signed = !UNSIGNED_ANSWERS
-        .iter()
-        .any(|(path, _)| *path == relative_path);
-    let verified_by = if signed {
-        let received = field(&answer, "sign").ok_or(Error::Verify {
-            kind: VerifyError::V2SignatureMissing,
-            request_id: None,
-        })?;
-        let kind = SignType::from_sign(received);
-        if !sign::verify(&answer, &settings.key) {
-            return Err(Error::Verify {
-                kind: VerifyError::V2SignatureMismatch,
-                request_id: None,
-            });
-        }
-        Some(match kind {
-            SignType::HmacSha256 => "APIv2 HMAC-SHA256",
-            _ => "APIv2 MD5",
-        })
-    } else {
-        None
-    };
-    if field(&answer, "result_code").is_some_and(|code| code != "SUCCESS") {
-        return Err(ApiV2Error::from_fields(answer).into());
-    }
-    Ok(Response::new(
-        status,
-        headers,
-        bytes,
-        verified_by.map(str::to_owned),
-    ))
-}
-
-/// The signed XML request for `template`, and the path it goes to.
-fn build<'a>(
-    inner: &'a Inner,
-    method: Method,
-    template: &str,
-    options: Options,
-) -> Result<(reqwest::RequestBuilder, String, &'a Settings)> {
+) -> Result<PreparedRequest> {
     if let Some(error) = options.error {
         return Err(error);
     }
     if options.body.is_some() || options.upload.is_some() {
         return Err(Error::InvalidOption {
             key: "json".to_owned(),
-            reason: "an APIv2 call takes its payload as `xml`, not `json` or `body`".to_owned(),
+            reason: "an APIv2 call takes its payload as `xml` (or `query` for a GET), not `json` or `body`".to_owned(),
         });
     }
-    let settings = inner.apiv2.as_ref().ok_or_else(|| {
-        Error::Config("APIv2 calls need the APIv2 key: add .apiv2_key(…) to the builder".to_owned())
-    })?;
+    let settings = inner.apiv2_settings()?;
     let wire = template.strip_prefix("v2/").unwrap_or(template);
-    let (url, relative_path) = inner.url(wire, &options.params, &options.query)?;
-    let mut fields = options.xml.unwrap_or_default();
-    let body = if fields.is_empty() && method == Method::GET {
-        None
-    } else {
+    let is_get = method == Method::GET;
+    let (url, relative_path, body) = if is_get {
+        if options.xml.is_some() {
+            return Err(Error::InvalidOption {
+                key: "xml".to_owned(),
+                reason: "a GET has no body: give its fields as `query`; they are signed into the query string".to_owned(),
+            });
+        }
+        let mut fields: Map<String, Value> = Map::new();
+        for (key, value) in options.query {
+            if fields.insert(key.clone(), Value::String(value)).is_some() {
+                return Err(Error::InvalidOption {
+                    key: format!("query.{key}"),
+                    reason: "given twice; an APIv2 field has one value".to_owned(),
+                });
+            }
+        }
         complete(inner, settings, &mut fields, options.nonceless)?;
-        Some(xml::write(&fields).map_err(|reason| Error::InvalidOption {
+        let (url, relative_path) = inner.url(wire, &options.params, &query_pairs(&fields))?;
+        (url, relative_path, None)
+    } else {
+        let (url, relative_path) = inner.url(wire, &options.params, &options.query)?;
+        let mut fields = options.xml.unwrap_or_default();
+        complete(inner, settings, &mut fields, options.nonceless)?;
+        let xml = xml::write(&fields).map_err(|reason| Error::InvalidOption {
             key: "xml".to_owned(),
             reason,
-        })?)
+        })?;
+        (url, relative_path, Some(bytes::Bytes::from(xml)))
     };
-    let http = if options.security {
-        settings.tls.as_ref().ok_or_else(|| {
-            Error::Config(
-                "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
-                    .to_owned(),
-            )
-        })?
-    } else {
-        inner.http()
-    };
-    let mut request = http
-        .request(method, url)
-        .header(reqwest::header::USER_AGENT, inner.user_agent())
-        .header(reqwest::header::ACCEPT, "text/xml, application/xml")
-        .headers(options.headers);
-    if let Some(body) = body {
-        request = request
-            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(body);
+    if options.security && settings.tls.is_none() {
+        return Err(Error::Config(
+            "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
+                .to_owned(),
+        ));
     }
-    Ok((request, relative_path, settings))
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(USER_AGENT, inner.user_agent());
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("text/xml, text/plain, application/x-gzip"),
+    );
+    if body.is_some() {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=utf-8"),
+        );
+    }
+    for (name, value) in &options.headers {
+        headers.insert(name, value.clone());
+    }
+    Ok(PreparedRequest {
+        method,
+        url,
+        relative_path,
+        headers,
+        body,
+        skip_verification: options.skip_verification,
+        upload: None,
+        template: template.to_owned(),
+        idempotent: options.idempotent || is_get,
+        protocol: Protocol::V2 {
+            security: options.security,
+        },
+        timeout: None,
+    })
 }
 
-/// Streams an APIv2 file answer (`pay/downloadbill`, `pay/downloadfundflow`)
+/// The signed fields as query pairs: sorted by name (the order they were
+/// signed in), `sign` last.
+fn query_pairs(fields: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != "sign")
+        .filter_map(|(k, v)| sign::scalar(v).map(|v| (k.clone(), v)))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(signature) = field(fields, "sign") {
+        pairs.push(("sign".to_owned(), signature.to_owned()));
+    }
+    pairs
+}
+
+/// Streams an APIv2 file response (`pay/downloadbill`, `pay/downloadfundflow`)
 /// to `out` as it arrives (gzip stays gzip when `tar_type=GZIP`); an XML
-/// answer instead is WeChat Pay's refusal and becomes the error.
+/// response instead is WeChat Pay's refusal and becomes the error.
 pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
     inner: &Inner,
     template: &str,
@@ -273,26 +149,14 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
     out: &mut W,
 ) -> Result<crate::download::Downloaded> {
     use tokio::io::AsyncWriteExt;
-    let (request, relative_path, _) = build(inner, Method::POST, template, options)?;
-    if !FILE_ANSWERS.contains(&relative_path.as_str()) {
+    let mut request = prepare(inner, Method::POST, template, options)?;
+    if !rules::is_file(&request.relative_path) {
         return Err(Error::Unsupported(format!(
             "`{template}` answers signed XML, which must be read whole to be verified: use .post()"
         )));
     }
-    let mut answer = request
-        .timeout(crate::download::DOWNLOAD_TIMEOUT)
-        .send()
-        .await
-        .map_err(crate::client::transport)?;
-    let status = answer.status().as_u16();
-    if !(200..300).contains(&status) {
-        return Err(ApiError::from_response(
-            status,
-            None,
-            answer.bytes().await.map_err(crate::client::transport)?,
-        )
-        .into());
-    }
+    request.timeout = Some(crate::download::DOWNLOAD_TIMEOUT);
+    let mut raw = inner.open_stream(&request).await?;
     let write = |e: std::io::Error| Error::Io {
         what: "writing the download".to_owned(),
         source: e,
@@ -300,11 +164,11 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
     let mut hasher = openssl::sha::Sha1::new();
     let mut written = 0u64;
     let mut first = true;
-    while let Some(chunk) = answer.chunk().await.map_err(crate::client::transport)? {
+    while let Some(chunk) = crate::transport::next_chunk(&mut raw).await? {
         if first && chunk.trim_ascii_start().starts_with(b"<xml>") {
             let mut body = chunk.to_vec();
-            while let Some(more) = answer.chunk().await.map_err(crate::client::transport)? {
-                if body.len() + more.len() > xml::MAX_XML {
+            while let Some(more) = crate::transport::next_chunk(&mut raw).await? {
+                if body.len().saturating_add(more.len()) > xml::MAX_XML {
                     return Err(xml::XmlError::TooLarge(body.len() + more.len()).into());
                 }
                 body.extend_from_slice(&more);
@@ -319,7 +183,7 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
     out.flush().await.map_err(write)?;
     Ok(crate::download::Downloaded {
         bytes: written,
-        sha1: crate::media::hex(&hasher.finish()),
+        sha1: crate::hex::encode(&hasher.finish()),
     })
 }
 

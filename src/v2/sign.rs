@@ -104,7 +104,7 @@ pub fn sign(fields: &Map<String, Value>, key: &str, sign_type: SignType) -> Resu
             signer.sign_to_vec()?
         }
     };
-    Ok(digest.iter().map(|b| format!("{b:02X}")).collect())
+    Ok(crate::hex::encode_upper(&digest))
 }
 
 /// Whether `fields` carries a valid `sign` under `key` (constant-time

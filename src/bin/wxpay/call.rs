@@ -130,14 +130,25 @@ fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
 /// `--- signed message ---`, the message.
 fn dry_run(client: &Client, node: &Chain, method: Method, options: Options) -> Result<(), Failure> {
     let request = node.prepare(method, options)?;
-    let signature = client.sign(&request)?;
     let mut out = Vec::new();
     out.extend_from_slice(format!("{} {}\n", request.method(), request.url()).as_bytes());
     write_headers(&mut out, request.headers());
-    out.extend_from_slice(format!("Authorization: {}\n\n", signature.authorization).as_bytes());
+    // APIv2 carries its `sign` in the body (or the query): nothing to add.
+    let signature = match request.is_apiv2() {
+        true => None,
+        false => Some(client.sign(&request)?),
+    };
+    if let Some(signature) = &signature {
+        out.extend_from_slice(format!("Authorization: {}\n", signature.authorization).as_bytes());
+    }
+    out.push(b'\n');
     out.extend_from_slice(request.body());
-    out.extend_from_slice(b"\n--- signed message ---\n");
-    out.extend_from_slice(&signature.message);
+    if let Some(signature) = &signature {
+        out.extend_from_slice(b"\n--- signed message ---\n");
+        out.extend_from_slice(&signature.message);
+    } else {
+        out.push(b'\n');
+    }
     write_stdout(&out)
 }
 
