@@ -191,6 +191,22 @@ impl Chain {
     pub fn upload(&self, media: Media) -> Result<Response> {
         self.runtime.block_on(self.inner.upload(media))
     }
+
+    /// Uploads `media` with options (see [`crate::Chain::upload_with`]).
+    pub fn upload_with(&self, options: impl Into<Options>, media: Media) -> Result<Response> {
+        self.runtime
+            .block_on(self.inner.upload_with(options, media))
+    }
+
+    /// The request as it would be sent (see [`crate::Chain::prepare`]).
+    pub fn prepare(&self, method: Method, options: Options) -> Result<crate::PreparedRequest> {
+        self.inner.prepare(method, options)
+    }
+
+    /// The signed URL of an APIv2 GET (see [`crate::Chain::signed_url`]).
+    pub fn signed_url(&self, options: impl Into<Options>) -> Result<reqwest::Url> {
+        self.inner.signed_url(options)
+    }
 }
 
 impl Index<&str> for Chain {

@@ -225,7 +225,7 @@ impl Chain {
         let path = self.path.clone();
         async move {
             let request = inner.prepare(method, &path, options)?;
-            inner.execute(&request).await
+            inner.perform(&request).await
         }
     }
 
@@ -298,6 +298,40 @@ impl Chain {
     /// ```
     pub fn prepare(&self, method: Method, options: Options) -> Result<PreparedRequest> {
         self.inner.prepare(method, &self.path, options)
+    }
+
+    /// The complete URL of an APIv2 GET, its fields and `sign` in the
+    /// query, without sending it: the 代扣签约 pages (`v2/papay/entrustweb`,
+    /// `v2/papay/h5entrustweb`, their `partner/` twins) are opened by the
+    /// user's browser, so the merchant needs the URL, not a response. It is
+    /// exactly the URL [`Chain::get`] would send with the same options.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem")
+    /// #     .apiv2_key("192006250b4c09247ec02edce69f6a2d").build()?;
+    /// use wechatpay_chain::json;
+    ///
+    /// let url = client["v2/papay/entrustweb"].signed_url(json!({"query": {
+    ///     "appid": "wxd678efh567hg6787", "plan_id": "12535", "contract_code": "100000",
+    ///     "request_serial": "1000", "contract_display_account": "微信代扣",
+    ///     "notify_url": "https://example.com/entrust", "version": "1.0", "timestamp": "1414488825",
+    /// }}))?;
+    /// assert!(url.as_str().starts_with("https://api.mch.weixin.qq.com/papay/entrustweb?appid="));
+    /// assert!(url.query().unwrap().contains("&sign="));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn signed_url(&self, options: impl Into<Options>) -> Result<reqwest::Url> {
+        let request = self.prepare(Method::GET, options.into())?;
+        if !request.is_apiv2() {
+            return Err(crate::Error::Unsupported(format!(
+                "`{}` is an APIv3 path: its signature travels in the Authorization header, which a URL cannot carry",
+                self.path
+            )));
+        }
+        Ok(request.url)
     }
 }
 

@@ -200,6 +200,71 @@ pub enum Error {
     Crypto(#[from] openssl::error::ErrorStack),
 }
 
+impl Error {
+    /// The HTTP status WeChat Pay answered with, for [`Error::Api`] (any
+    /// non-2xx status); `None` for every other error.
+    ///
+    /// ```
+    /// use wechatpay_chain::{ApiError, Error};
+    /// let err: Error = ApiError::from_response(429, None, "{}".into()).into();
+    /// assert_eq!(err.status(), Some(429));
+    /// assert_eq!(Error::Config("x".into()).status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(api) => Some(api.status),
+            _ => None,
+        }
+    }
+
+    /// WeChat Pay's `Request-ID` for this failure, when the response had
+    /// one (API errors and failed verifications): what support asks for.
+    ///
+    /// ```
+    /// use wechatpay_chain::{ApiError, Error};
+    /// let err: Error = ApiError::from_response(500, Some("08F7"), "{}".into()).into();
+    /// assert_eq!(err.request_id(), Some("08F7"));
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(api) => api.request_id.as_deref(),
+            Error::Verify { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether a time limit was hit ([`Error::Timeout`]).
+    ///
+    /// ```
+    /// assert!(!wechatpay_chain::Error::Config("x".into()).is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// Whether sending the same request again later may succeed: a timeout,
+    /// a connection failure, a 429 or a 5xx. It says nothing about whether
+    /// repeating is *safe*: a POST that timed out may have been executed,
+    /// so repeat a payment only with the same `out_trade_no` (WeChat Pay
+    /// then refuses a duplicate) or after querying it. The SDK's own
+    /// retries already follow that rule ([`crate::retry`]).
+    ///
+    /// ```
+    /// use wechatpay_chain::{ApiError, Error};
+    /// let busy: Error = ApiError::from_response(503, None, "{}".into()).into();
+    /// let refused: Error = ApiError::from_response(400, None, "{}".into()).into();
+    /// assert!(busy.is_retryable());
+    /// assert!(!refused.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::Transport(_) => true,
+            Error::Api(api) => api.status == 429 || (500..600).contains(&api.status),
+            _ => false,
+        }
+    }
+}
+
 /// Which time limit a [`Error::Timeout`] hit.
 ///
 /// ```

@@ -1,6 +1,6 @@
 //! The one door to the wire: every request the library sends — APIv3 JSON,
 //! uploads, downloads, certificate downloads, APIv2 calls and APIv2 files —
-//! goes through [`Inner::execute`] or [`Inner::open_stream`].
+//! goes through [`Inner::perform`] or [`Inner::open_stream`].
 //!
 //! One request is: a tracing span → (per attempt: sign afresh → send →
 //! status → read, always capped → classify → verify) → retry or fail over
@@ -48,7 +48,7 @@ impl From<Error> for Failed {
 impl Inner {
     /// Sends `request` and reads its response whole (capped), verified by
     /// its protocol's rule.
-    pub(crate) async fn execute(&self, request: &PreparedRequest) -> Result<Response> {
+    pub(crate) async fn perform(&self, request: &PreparedRequest) -> Result<Response> {
         self.run(request, |raw| self.read_verified(request, raw))
             .await
     }

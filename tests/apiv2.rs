@@ -146,6 +146,17 @@ async fn every_apiv2_operation_of_the_corpus_goes_through_the_chain() {
     let mut lines = ENDPOINTS_TSV.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let sandbox_key: Value = client["v2/xdc/apiv2getsignkey/sign/getsignkey"]
+        .post(json!({"xml": {}}))
+        .await
+        .unwrap()
+        .xml()
+        .unwrap();
+    let sandbox = server
+        .client_builder()
+        .apiv2_key(sandbox_key["sandbox_signkey"].as_str().unwrap())
+        .build()
+        .unwrap();
     let mut sent = 0;
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
@@ -162,7 +173,13 @@ async fn every_apiv2_operation_of_the_corpus_goes_through_the_chain() {
         } else {
             Options::new().xml(&xml)
         };
-        let res = client
+        // The sandbox's calls are signed with the key getsignkey hands out.
+        let caller = if path.starts_with("xdc/apiv2sandbox/") {
+            &sandbox
+        } else {
+            &client
+        };
+        let res = caller
             .chain(&format!("v2/{path}"))
             .send(method.clone(), options)
             .await
@@ -172,7 +189,10 @@ async fn every_apiv2_operation_of_the_corpus_goes_through_the_chain() {
         assert_eq!(res.verified_by().is_none(), unsigned, "{path}");
         if path == rules::JSON_RESPONSE {
             assert_eq!(res.json::<Value>().unwrap()["template"], path);
-        } else if !path.contains("download") && !["pay/micropay", "pay/orderquery"].contains(&path)
+        } else if !path.contains("download")
+            && !path.ends_with("pay/micropay")
+            && !path.ends_with("pay/orderquery")
+            && !path.ends_with("getsignkey")
         {
             assert_eq!(res.xml::<Value>().unwrap()["template"], path);
         }
@@ -400,4 +420,72 @@ async fn apiv2_bills_stream_and_refusals_are_errors() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported(_)), "{err}");
+}
+
+/// The mock refuses APIv2 GETs the way WeChat Pay does: fields belong in a
+/// signed query, never in a body. (Before GET signing, the SDK sent them
+/// unsigned or as a body, and both are refused here.)
+#[tokio::test]
+async fn the_mock_refuses_an_unsigned_get_and_a_get_with_a_body() {
+    let server = MockServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}papay/entrustweb", server.base_url());
+    let xml = "<xml><plan_id>1</plan_id></xml>";
+    let with_body = http.get(&url).body(xml).send().await.unwrap();
+    let text = with_body.text().await.unwrap();
+    assert!(text.contains("<return_code>FAIL</return_code>"), "{text}");
+    let unsigned = http
+        .get(format!("{url}?plan_id=1&nonce_str=N"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        unsigned.contains("FAIL") && unsigned.contains("sign"),
+        "{unsigned}"
+    );
+
+    let client = server.client().unwrap();
+    let signed = client["v2/papay/entrustweb"]
+        .get(json!({"query": {"plan_id": "1", "contract_code": "C1"}}))
+        .await
+        .unwrap();
+    let fields: Value = signed.xml().unwrap();
+    assert_eq!(fields["return_code"], "SUCCESS");
+    assert_eq!(fields["plan_id"], "1");
+}
+
+/// The 仿真 sandbox: getsignkey answers unsigned with a key, and that key
+/// (not the APIv2 key) signs the calls under `xdc/apiv2sandbox/`.
+#[tokio::test]
+async fn the_sandbox_key_signs_the_sandbox_calls() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let res = client["v2/xdc/apiv2getsignkey/sign/getsignkey"]
+        .post(json!({"xml": {}}))
+        .await
+        .unwrap();
+    assert!(res.verified_by().is_none());
+    let fields: Value = res.xml().unwrap();
+    let sandbox_key = fields["sandbox_signkey"].as_str().unwrap().to_owned();
+    assert_eq!(sandbox_key.len(), 32);
+
+    let sandbox = server
+        .client_builder()
+        .apiv2_key(sandbox_key)
+        .build()
+        .unwrap();
+    let paid = sandbox["v2/xdc/apiv2sandbox/pay/micropay"]
+        .post(json!({"xml": {"out_trade_no": "S1", "total_fee": 101, "auth_code": "134567"}}))
+        .await
+        .unwrap();
+    assert_eq!(paid.verified_by(), Some("APIv2 MD5"));
+    // The production key is refused by the sandbox.
+    let err = client["v2/xdc/apiv2sandbox/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "S1"}}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApiV2(_)), "{err}");
 }

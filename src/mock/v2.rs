@@ -18,6 +18,20 @@ pub(crate) struct V2Orders {
     orders: Mutex<HashMap<String, Map<String, Value>>>,
 }
 
+/// Where the 仿真 sandbox's calls live (`xdc/apiv2sandbox/pay/micropay`).
+const SANDBOX_PREFIX: &str = "xdc/apiv2sandbox/";
+
+/// The sandbox key the mock hands out: derived from the APIv2 key, so that
+/// it is stable and differs from it.
+pub(crate) fn sandbox_key(key: &str) -> String {
+    openssl::hash::hash(
+        openssl::hash::MessageDigest::md5(),
+        format!("sandbox:{key}").as_bytes(),
+    )
+    .map(|digest| crate::hex::encode(&digest))
+    .unwrap_or_default()
+}
+
 /// One APIv2 call as received.
 pub(crate) struct Call<'a> {
     pub(crate) method: &'a str,
@@ -53,7 +67,12 @@ impl Call<'_> {
 impl V2Orders {
     /// Answers one APIv2 call.
     pub(crate) fn serve(&self, call: &Call<'_>, key: &str, mchid: &str) -> Answer {
-        let path = call.path;
+        // The 仿真 sandbox signs with the key getsignkey hands out.
+        let sandbox = sandbox_key(key);
+        let (path, key) = match call.path.strip_prefix(SANDBOX_PREFIX) {
+            Some(rest) => (rest, sandbox.as_str()),
+            None => (call.path, key),
+        };
         let request = match call.fields() {
             Ok(fields) => fields,
             Err(message) => return fail(&message),
@@ -84,6 +103,9 @@ impl V2Orders {
             random_alphanumeric(16).unwrap_or_default().into(),
         );
         match path {
+            "xdc/apiv2getsignkey/sign/getsignkey" => {
+                answer.insert("sandbox_signkey".into(), Value::String(sandbox.clone()));
+            }
             "pay/micropay" => self.micropay(&request, &mut answer),
             "pay/orderquery" => self.orderquery(&request, &mut answer),
             "pay/downloadbill" | "pay/downloadfundflow" => {

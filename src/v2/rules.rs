@@ -91,6 +91,15 @@ pub const FILE_RESPONSES: [&str; 3] = [
     "sandboxnew/pay/downloadbill",
 ];
 
+/// Endpoints that answer a page for the user's browser (代扣签约), not
+/// XML: their URL is what the merchant needs ([`crate::Chain::signed_url`]).
+pub const PAGE_RESPONSES: [&str; 4] = [
+    "papay/entrustweb",
+    "papay/h5entrustweb",
+    "papay/partner/entrustweb",
+    "papay/partner/h5entrustweb",
+];
+
 /// The endpoint that answers JSON (`{"retcode":0,…}`) instead of XML.
 pub const JSON_RESPONSE: &str = "appauth/getaccesstoken";
 
@@ -122,6 +131,11 @@ pub const NONCELESS: [&str; 18] = [
 /// Whether WeChat Pay answers `path` (as sent, without `v2/`) unsigned.
 pub fn is_unsigned(path: &str) -> bool {
     UNSIGNED_RESPONSES.iter().any(|(p, _)| *p == path)
+}
+
+/// Whether `path` answers a page for the browser.
+pub fn is_page(path: &str) -> bool {
+    PAGE_RESPONSES.contains(&path)
 }
 
 /// Whether `path` answers a file.

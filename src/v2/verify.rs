@@ -83,7 +83,10 @@ pub(crate) fn check(
     body: Bytes,
 ) -> Result<Response> {
     let path = request.relative_path.as_str();
-    if rules::is_file(path) && !body.trim_ascii_start().starts_with(b"<xml>") {
+    // Files, and the pages a browser opens (entrustweb), are XML only when
+    // WeChat Pay refuses; they carry no `sign` either way.
+    let is_xml = body.trim_ascii_start().starts_with(b"<xml>");
+    if !is_xml && (rules::is_file(path) || rules::is_page(path)) {
         return Ok(Response::new(status, headers, body, None));
     }
     if path == rules::JSON_RESPONSE {
