@@ -164,7 +164,14 @@ pub(crate) fn start_refresh(client: &Client) -> Result<()> {
                 return;
             };
             // A failed refresh keeps the keys we have; the next one tries again.
-            let _ = Client::from_inner(inner).refresh_certificates().await;
+            match Client::from_inner(inner).refresh_certificates().await {
+                Ok(count) => tracing::debug!(certificates = count, "platform certificates refreshed"),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "platform certificate refresh failed; keeping the current keys, next try in {}s",
+                    interval.as_secs()
+                ),
+            }
         }
     });
     if let Ok(mut slot) = inner.refresher.lock() {

@@ -4,13 +4,25 @@
 //! assert_eq!(wechatpay_chain::clock::rfc3339(1_767_240_000), "2026-01-01T12:00:00+08:00");
 //! ```
 
-use crate::sign::unix_now;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Current Unix time in seconds.
+///
+/// ```
+/// assert!(wechatpay_chain::clock::unix_now() > 1_700_000_000);
+/// ```
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 const BEIJING: i64 = 8 * 3600;
 
 /// (year, month, day, hour, minute, second) in UTC+8 for Unix seconds.
 fn civil(unix: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let local = unix + BEIJING;
+    let local = unix.saturating_add(BEIJING);
     let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
     // Howard Hinnant's days-from-civil inverse.
     let z = days + 719_468;

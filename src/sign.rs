@@ -5,7 +5,6 @@
 //! ```
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::crypto;
 use crate::error::Result;
@@ -17,17 +16,8 @@ pub const SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
 /// Length of the nonces this crate generates.
 pub const NONCE_LEN: usize = 32;
 
-/// Current Unix time in seconds.
-///
-/// ```
-/// assert!(wechatpay_chain::sign::unix_now() > 1_700_000_000);
-/// ```
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// Current Unix time in seconds (the same as [`crate::clock::unix_now`]).
+pub use crate::clock::unix_now;
 
 /// The message a request signature covers.
 ///
