@@ -14,7 +14,7 @@ use crate::client::{
     DEFAULT_TIMEOUT,
 };
 use crate::error::{Error, Result};
-use crate::keys::{read_file, PrivateKey, WechatpayKey};
+use crate::keys::{path_label, read_file, PrivateKey, WechatpayKey};
 use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
 use crate::verify::Verifier;
@@ -26,10 +26,11 @@ enum KeyInput {
 }
 
 impl KeyInput {
-    fn read(&self, what: &str) -> Result<Vec<u8>> {
+    /// The bytes; `hint` says what to do when a file "path" is the content.
+    fn read(&self, what: &str, hint: &str) -> Result<Vec<u8>> {
         match self {
             KeyInput::Pem(pem) => Ok(pem.clone()),
-            KeyInput::File(path) => read_file(path, &format!("{what} {}", path.display())),
+            KeyInput::File(path) => read_file(path, &format!("{what} {}", path_label(path)), hint),
         }
     }
 }
@@ -38,7 +39,8 @@ impl fmt::Debug for KeyInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyInput::Pem(pem) => write!(f, "Pem(<{} bytes>)", pem.len()),
-            KeyInput::File(path) => write!(f, "File({})", path.display()),
+            // A "path" holding the key itself is not printed.
+            KeyInput::File(path) => write!(f, "File({})", path_label(path)),
         }
     }
 }
@@ -533,21 +535,31 @@ impl ClientBuilder {
             config("no merchant private key: call .private_key_file(\"apiclient_key.pem\") or .private_key_pem(…)")
         })?;
         let what = match &key_input {
-            KeyInput::File(path) => format!("merchant private key {}", path.display()),
+            KeyInput::File(path) => format!("merchant private key {}", path_label(path)),
             KeyInput::Pem(_) => "merchant private key".to_owned(),
         };
         let passphrase = self.passphrase.as_ref().map(|p| p.0.as_slice());
-        let private_key =
-            PrivateKey::parse_with(&key_input.read("merchant private key")?, passphrase, &what)?;
+        let hint = "use .private_key_pem(…) for the key itself, or give its file's path (CLI: --private-key PATH or @PATH)";
+        let private_key = PrivateKey::parse_with(
+            &key_input.read("merchant private key", hint)?,
+            passphrase,
+            &what,
+        )?;
 
         let mut keys = Vec::new();
         for (i, input) in self.certificates.iter().enumerate() {
             let what = format!("platform certificate #{}", i + 1);
-            keys.push(WechatpayKey::certificate(&input.read(&what)?, &what)?);
+            let hint = "use .platform_certificate(…) for the certificate itself, or give its file's path (CLI: --platform-cert PATH or @PATH)";
+            keys.push(WechatpayKey::certificate(&input.read(&what, hint)?, &what)?);
         }
         for (id, input) in &self.public_keys {
             let what = format!("WeChat Pay public key {id}");
-            keys.push(WechatpayKey::public_key(id, &input.read(&what)?, &what)?);
+            let hint = "use .platform_public_key(id, …) for the key itself, or give its file's path (CLI: --public-key ID=PATH or ID=@PATH)";
+            keys.push(WechatpayKey::public_key(
+                id,
+                &input.read(&what, hint)?,
+                &what,
+            )?);
         }
         if keys.iter().any(|k| k.id() == serial) {
             return Err(config(&format!(
