@@ -55,7 +55,7 @@ impl fmt::Debug for KeyInput {
 /// assert!(matches!(err, Error::Config(_)));
 /// assert!(err.to_string().contains("merchant_serial"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use]
 pub struct ClientBuilder {
     mchid: Option<String>,
@@ -82,6 +82,74 @@ pub struct ClientBuilder {
     root_certificates: Vec<Vec<u8>>,
     trace_signed_messages: bool,
     sign_off_thread: bool,
+}
+
+/// Written out so that nothing secret shows: keys and passphrases are
+/// redacted by their types, and proxies (whose `Debug` in reqwest prints
+/// `user:password@`) and a caller's `reqwest::Client` (which prints its
+/// proxies) are only said to be set.
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so a new field is a compile error here, not a leak.
+        let ClientBuilder {
+            mchid,
+            merchant_serial,
+            private_key,
+            certificates,
+            public_keys,
+            base_url,
+            timeout,
+            connect_timeout,
+            read_timeout,
+            user_agent,
+            http,
+            passphrase,
+            apiv3_key,
+            certificate_refresh,
+            apiv2_key,
+            apiv2_appid,
+            apiv2_add_mch_id,
+            apiv2_identity,
+            retry,
+            backup_url,
+            proxies,
+            root_certificates,
+            trace_signed_messages,
+            sign_off_thread,
+        } = self;
+        f.debug_struct("ClientBuilder")
+            .field("mchid", mchid)
+            .field("merchant_serial", merchant_serial)
+            .field("private_key", private_key)
+            .field("certificates", certificates)
+            .field("public_keys", public_keys)
+            .field("base_url", &base_url.as_deref().map(without_userinfo))
+            .field("timeout", timeout)
+            .field("connect_timeout", connect_timeout)
+            .field("read_timeout", read_timeout)
+            .field("user_agent", user_agent)
+            .field("http", &http.as_ref().map(|_| "<your reqwest::Client>"))
+            .field("passphrase", passphrase)
+            .field("apiv3_key", apiv3_key)
+            .field("certificate_refresh", certificate_refresh)
+            .field("apiv2_key", apiv2_key)
+            .field("apiv2_appid", apiv2_appid)
+            .field("apiv2_add_mch_id", apiv2_add_mch_id)
+            .field("apiv2_identity", apiv2_identity)
+            .field("retry", retry)
+            .field("backup_url", &backup_url.as_deref().map(without_userinfo))
+            .field(
+                "proxies",
+                &format_args!("<{} set, redacted>", proxies.len()),
+            )
+            .field(
+                "root_certificates",
+                &format_args!("<{} PEM>", root_certificates.len()),
+            )
+            .field("trace_signed_messages", trace_signed_messages)
+            .field("sign_off_thread", sign_off_thread)
+            .finish()
+    }
 }
 
 /// The merchant TLS client certificate for APIv2's `security` calls.
@@ -685,6 +753,19 @@ fn tls_client(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::Config(format!("cannot build the TLS client: {e}")))
+}
+
+/// `url` without `user:password@` (which `build()` refuses, but `Debug` may
+/// be called before).
+fn without_userinfo(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn config(message: &str) -> Error {

@@ -395,3 +395,21 @@ fn a_profile_holding_pem_instead_of_a_path_is_refused_without_echo() {
     assert_no_key_material(&msg, &key);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn debug_shows_that_a_proxy_is_set_but_not_its_password() {
+    let builder = base()
+        .platform_certificate_file(data("platform_cert.pem"))
+        .base_url("https://user:s3cret@api.mch.weixin.qq.com/")
+        .proxy(reqwest::Proxy::all("http://user:s3cret@127.0.0.1:1").unwrap())
+        .http_client(
+            reqwest::Client::builder()
+                .proxy(reqwest::Proxy::all("http://user:s3cret@127.0.0.1:2").unwrap())
+                .build()
+                .unwrap(),
+        );
+    let printed = format!("{builder:?} {builder:#?}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(printed.contains("proxies"), "{printed}");
+    assert!(printed.contains(MCHID), "{printed}");
+}
