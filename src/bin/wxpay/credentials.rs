@@ -1,16 +1,20 @@
 //! Where the CLI's credentials come from: flags, the environment, or a
 //! profile (`mock.json` shape); flags and environment override the profile.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use wechatpay_chain::keys::looks_like_content;
 use wechatpay_chain::profile::Profile;
 use wechatpay_chain::{Client, ClientBuilder};
 
 use crate::exit::Failure;
 
-/// Credential flags, accepted before or after the subcommand.
-#[derive(Args, Debug)]
+/// Credential flags, accepted before or after the subcommand. `Debug`
+/// redacts the APIv3 key and any file value that holds content instead of a
+/// path.
+#[derive(Args)]
 pub struct Credentials {
     /// Merchant id (商户号).
     #[arg(long, global = true, env = "WECHATPAY_MCHID")]
@@ -80,6 +84,50 @@ pub struct Credentials {
         hide_env_values = true
     )]
     profile: Option<PathBuf>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so a new field is a compile error here, not a leak.
+        let Credentials {
+            mchid,
+            serial,
+            private_key,
+            platform_certs,
+            public_key,
+            apiv3_key,
+            base_url,
+            profile,
+        } = self;
+        let public_key = public_key
+            .as_deref()
+            .map(|spec| match spec.split_once('=') {
+                Some((id, file)) => format!("{id}={}", shown(Path::new(file))),
+                None => shown(Path::new(spec)),
+            });
+        f.debug_struct("Credentials")
+            .field("mchid", mchid)
+            .field("serial", serial)
+            .field("private_key", &private_key.as_deref().map(shown))
+            .field(
+                "platform_certs",
+                &platform_certs.iter().map(|p| shown(p)).collect::<Vec<_>>(),
+            )
+            .field("public_key", &public_key)
+            .field("apiv3_key", &apiv3_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", base_url)
+            .field("profile", &profile.as_deref().map(shown))
+            .finish()
+    }
+}
+
+/// A file value for `Debug`: the path, or a placeholder when it holds content.
+fn shown(path: &Path) -> String {
+    if looks_like_content(path) {
+        "<value not shown>".to_owned()
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// The merged settings.
@@ -180,4 +228,45 @@ fn read_profile(path: &Path) -> Result<Resolved, Failure> {
         apiv3_key: profile.apiv3_key,
         base_url: profile.base_url,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Credentials;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        credentials: Credentials,
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let key = include_str!("../../mock/data/merchant_key.pem");
+        let apiv3 = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+        let cli = Cli::try_parse_from([
+            "wxpay",
+            "--mchid",
+            "1900000109",
+            "--apiv3-key",
+            apiv3,
+            "--private-key",
+            key,
+            "--platform-cert",
+            "certs/wechatpay.pem",
+        ])
+        .unwrap();
+        let printed = format!("{:?} {:#?}", cli.credentials, cli.credentials);
+        assert!(!printed.contains(apiv3), "{printed}");
+        assert!(!printed.contains("BEGIN"), "{printed}");
+        for line in key.lines() {
+            assert!(!printed.contains(line), "{printed}");
+        }
+        // what is not secret still helps debugging
+        assert!(printed.contains("1900000109"), "{printed}");
+        assert!(printed.contains("certs/wechatpay.pem"), "{printed}");
+        assert!(printed.contains("apiv3_key"), "{printed}");
+    }
 }
