@@ -349,18 +349,48 @@ fn notifications_payment_and_refund() {
         "<xml><return_code>SUCCESS</return_code><appid>wx1</appid><req_info>{}</req_info></xml>",
         v["ciphertext"].as_str().unwrap()
     );
-    let fields = client.v2_refund_notification(refund.as_bytes()).unwrap();
+    let read = client.v2_refund_notification(refund.as_bytes()).unwrap();
     assert_eq!(
-        (fields["out_refund_no"].as_str(), fields["appid"].as_str()),
+        (
+            read.decrypted["out_refund_no"].as_str(),
+            read.unauthenticated["appid"].as_str()
+        ),
         (Some("R1"), Some("wx1"))
     );
-    assert!(!fields.contains_key("req_info"));
+    assert!(!read.unauthenticated.contains_key("req_info"));
     assert!(wechatpay_chain::v2::notify::success()
         .contains("<return_code><![CDATA[SUCCESS]]></return_code>"));
     assert_eq!(
         wechatpay_chain::v2::notify::failure("busy"),
         "<xml><return_code>FAIL</return_code><return_msg>busy</return_msg></xml>"
     );
+}
+
+#[test]
+fn a_forged_refund_envelope_adds_nothing_to_the_decrypted_fields() {
+    let client = v2_builder(KEY, "https://api.mch.weixin.qq.com/")
+        .build()
+        .unwrap();
+    // a genuine req_info, captured, in an envelope the attacker wrote
+    let v = &common::vectors()["apiv2_refund_req_info"];
+    let forged = format!(
+        "<xml><return_code>SUCCESS</return_code><appid>wx1</appid><mch_id>1900000999</mch_id>\
+         <success_time>2026-01-01 12:00:00</success_time><refund_recv_accout>attacker</refund_recv_accout>\
+         <req_info>{}</req_info></xml>",
+        v["ciphertext"].as_str().unwrap()
+    );
+    let refund = client.v2_refund_notification(forged.as_bytes()).unwrap();
+    assert_eq!(refund.decrypted["out_refund_no"], "R1");
+    for outer in ["success_time", "refund_recv_accout", "mch_id", "appid"] {
+        assert!(
+            !refund.decrypted.contains_key(outer),
+            "unauthenticated `{outer}` among the decrypted fields"
+        );
+        assert!(refund.unauthenticated.contains_key(outer), "{outer}");
+    }
+    assert_eq!(refund.unauthenticated["refund_recv_accout"], "attacker");
+    assert!(!refund.unauthenticated.contains_key("req_info"));
+    assert!(!refund.unauthenticated.contains_key("out_refund_no"));
 }
 
 #[tokio::test]
