@@ -118,7 +118,7 @@ impl Client {
                 ))
             }
         };
-        let decrypted = xml::parse(&decrypt_req_info(&req_info, key)?)?;
+        let decrypted = xml::parse_req_info(&decrypt_req_info(&req_info, key)?)?;
         Ok(RefundNotification {
             decrypted,
             unauthenticated: envelope,
