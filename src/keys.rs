@@ -15,6 +15,35 @@ use crate::error::{Error, Result};
 /// Prefix of every WeChat Pay public key id.
 pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
 
+/// Whether two key ids name the same key: the one rule for comparing a
+/// serial from a header, a certificate or a configuration.
+///
+/// A certificate serial is a number, written in hex in different ways: we
+/// write whole bytes (`0A57…`), the Go and Java SDKs drop leading zeros
+/// (`A57…`), a configuration may be lowercase. Two hex serials are the same
+/// when their values are (case ignored, leading zeros ignored). Any other id,
+/// such as a WeChat Pay public key id `PUB_KEY_ID_…`, must match exactly.
+///
+/// ```
+/// use wechatpay_chain::keys::same_serial;
+///
+/// assert!(same_serial("0A57C3", "a57c3"));
+/// assert!(!same_serial("0A57C3", "0A57C4"));
+/// assert!(same_serial("PUB_KEY_ID_0119", "PUB_KEY_ID_0119"));
+/// assert!(!same_serial("PUB_KEY_ID_0119", "pub_key_id_0119"));
+/// ```
+pub fn same_serial(a: &str, b: &str) -> bool {
+    /// The significant digits of a hex serial; `None` for any other id.
+    fn digits(id: &str) -> Option<&str> {
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| id.trim_start_matches('0'))
+    }
+    match (digits(a), digits(b)) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => a == b,
+    }
+}
+
 /// The merchant API private key (`apiclient_key.pem`), RSA, at least 2048 bits.
 ///
 /// ```

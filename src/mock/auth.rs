@@ -12,6 +12,7 @@ use serde_json::json;
 use super::answer::Answer;
 use super::identity::ServerKeys;
 use crate::crypto::verify_sha256_rsa;
+use crate::keys::same_serial;
 use crate::sign::{request_message, unix_now, Authorization};
 use crate::verify::MAX_CLOCK_SKEW;
 
@@ -102,7 +103,7 @@ pub(crate) fn check_at(
             auth.mchid
         )));
     }
-    if auth.serial_no != credentials.merchant_serial {
+    if !same_serial(&auth.serial_no, credentials.merchant_serial) {
         return Err(sign_error(format!(
             "serial_no `{}` is not a certificate of merchant {}",
             auth.serial_no, credentials.mchid
