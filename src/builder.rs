@@ -14,7 +14,7 @@ use crate::client::{
     DEFAULT_TIMEOUT,
 };
 use crate::error::{Error, Result};
-use crate::keys::{read_file, PrivateKey, WechatpayKey};
+use crate::keys::{path_label, read_file, PrivateKey, WechatpayKey};
 use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
 use crate::verify::Verifier;
@@ -26,10 +26,11 @@ enum KeyInput {
 }
 
 impl KeyInput {
-    fn read(&self, what: &str) -> Result<Vec<u8>> {
+    /// The bytes; `hint` says what to do when a file "path" is the content.
+    fn read(&self, what: &str, hint: &str) -> Result<Vec<u8>> {
         match self {
             KeyInput::Pem(pem) => Ok(pem.clone()),
-            KeyInput::File(path) => read_file(path, &format!("{what} {}", path.display())),
+            KeyInput::File(path) => read_file(path, &format!("{what} {}", path_label(path)), hint),
         }
     }
 }
@@ -38,7 +39,8 @@ impl fmt::Debug for KeyInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyInput::Pem(pem) => write!(f, "Pem(<{} bytes>)", pem.len()),
-            KeyInput::File(path) => write!(f, "File({})", path.display()),
+            // A "path" holding the key itself is not printed.
+            KeyInput::File(path) => write!(f, "File({})", path_label(path)),
         }
     }
 }
@@ -53,7 +55,7 @@ impl fmt::Debug for KeyInput {
 /// assert!(matches!(err, Error::Config(_)));
 /// assert!(err.to_string().contains("merchant_serial"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use]
 pub struct ClientBuilder {
     mchid: Option<String>,
@@ -81,6 +83,76 @@ pub struct ClientBuilder {
     trace_signed_messages: bool,
     sign_off_thread: bool,
     max_download_bytes: Option<u64>,
+}
+
+/// Written out so that nothing secret shows: keys and passphrases are
+/// redacted by their types, and proxies (whose `Debug` in reqwest prints
+/// `user:password@`) and a caller's `reqwest::Client` (which prints its
+/// proxies) are only said to be set.
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so a new field is a compile error here, not a leak.
+        let ClientBuilder {
+            mchid,
+            merchant_serial,
+            private_key,
+            certificates,
+            public_keys,
+            base_url,
+            timeout,
+            connect_timeout,
+            read_timeout,
+            user_agent,
+            http,
+            passphrase,
+            apiv3_key,
+            certificate_refresh,
+            apiv2_key,
+            apiv2_appid,
+            apiv2_add_mch_id,
+            apiv2_identity,
+            retry,
+            backup_url,
+            proxies,
+            root_certificates,
+            trace_signed_messages,
+            sign_off_thread,
+            max_download_bytes,
+        } = self;
+        f.debug_struct("ClientBuilder")
+            .field("mchid", mchid)
+            .field("merchant_serial", merchant_serial)
+            .field("private_key", private_key)
+            .field("certificates", certificates)
+            .field("public_keys", public_keys)
+            .field("base_url", &base_url.as_deref().map(without_userinfo))
+            .field("timeout", timeout)
+            .field("connect_timeout", connect_timeout)
+            .field("read_timeout", read_timeout)
+            .field("user_agent", user_agent)
+            .field("http", &http.as_ref().map(|_| "<your reqwest::Client>"))
+            .field("passphrase", passphrase)
+            .field("apiv3_key", apiv3_key)
+            .field("certificate_refresh", certificate_refresh)
+            .field("apiv2_key", apiv2_key)
+            .field("apiv2_appid", apiv2_appid)
+            .field("apiv2_add_mch_id", apiv2_add_mch_id)
+            .field("apiv2_identity", apiv2_identity)
+            .field("retry", retry)
+            .field("backup_url", &backup_url.as_deref().map(without_userinfo))
+            .field(
+                "proxies",
+                &format_args!("<{} set, redacted>", proxies.len()),
+            )
+            .field(
+                "root_certificates",
+                &format_args!("<{} PEM>", root_certificates.len()),
+            )
+            .field("trace_signed_messages", trace_signed_messages)
+            .field("sign_off_thread", sign_off_thread)
+            .field("max_download_bytes", max_download_bytes)
+            .finish()
+    }
 }
 
 /// The merchant TLS client certificate for APIv2's `security` calls.
@@ -602,12 +674,16 @@ impl ClientBuilder {
             config("no merchant private key: call .private_key_file(\"apiclient_key.pem\") or .private_key_pem(…)")
         })?;
         let what = match key_input {
-            KeyInput::File(path) => format!("merchant private key {}", path.display()),
+            KeyInput::File(path) => format!("merchant private key {}", path_label(path)),
             KeyInput::Pem(_) => "merchant private key".to_owned(),
         };
         let passphrase = self.passphrase.as_ref().map(|p| p.0.as_slice());
-        let private_key =
-            PrivateKey::parse_with(&key_input.read("merchant private key")?, passphrase, &what)?;
+        let hint = "use .private_key_pem(…) for the key itself, or give its file's path (CLI: --private-key PATH or @PATH)";
+        let private_key = PrivateKey::parse_with(
+            &key_input.read("merchant private key", hint)?,
+            passphrase,
+            &what,
+        )?;
         Ok(RequestSigner::new(
             mchid.to_owned(),
             serial.to_ascii_uppercase(),
@@ -620,13 +696,22 @@ impl ClientBuilder {
         let mut keys = Vec::new();
         for (i, input) in self.certificates.iter().enumerate() {
             let what = format!("platform certificate #{}", i + 1);
-            keys.push(WechatpayKey::certificate(&input.read(&what)?, &what)?);
+            let hint = "use .platform_certificate(…) for the certificate itself, or give its file's path (CLI: --platform-cert PATH or @PATH)";
+            keys.push(WechatpayKey::certificate(&input.read(&what, hint)?, &what)?);
         }
         for (id, input) in &self.public_keys {
             let what = format!("WeChat Pay public key {id}");
-            keys.push(WechatpayKey::public_key(id, &input.read(&what)?, &what)?);
+            let hint = "use .platform_public_key(id, …) for the key itself, or give its file's path (CLI: --public-key ID=PATH or ID=@PATH)";
+            keys.push(WechatpayKey::public_key(
+                id,
+                &input.read(&what, hint)?,
+                &what,
+            )?);
         }
-        if keys.iter().any(|k| k.id() == merchant_serial) {
+        if keys
+            .iter()
+            .any(|k| crate::keys::same_serial(k.id(), merchant_serial))
+        {
             return Err(config(&format!(
                 "`{merchant_serial}` is your merchant certificate serial, not a WeChat Pay key: give the platform certificate \
                  (downloaded from v3/certificates) or the WeChat Pay public key, not apiclient_cert.pem"
@@ -719,6 +804,19 @@ impl Identity {
             }
         }
         .map_err(|_| config("the APIv2 client certificate does not load (PEM certificate + PKCS#8 key, or PKCS#12 and its passphrase)"))
+    }
+}
+
+/// `url` without `user:password@` (which `build()` refuses, but `Debug` may
+/// be called before).
+fn without_userinfo(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 

@@ -82,7 +82,7 @@ impl Client {
             )?;
             let what = format!("downloaded certificate {}", item.serial_no);
             let cert = WechatpayKey::certificate(&pem, &what)?;
-            if cert.id() != item.serial_no.to_ascii_uppercase() {
+            if !crate::keys::same_serial(cert.id(), &item.serial_no) {
                 return Err(Error::Key {
                     what,
                     reason: format!("the certificate inside has serial {}", cert.id()),

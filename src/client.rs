@@ -331,7 +331,8 @@ impl Inner {
             if options
                 .headers
                 .get(SERIAL)
-                .is_some_and(|v| v.as_bytes() != serial.as_bytes())
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|named| !crate::keys::same_serial(named, serial))
             {
                 return Err(Error::InvalidOption {
                     key: format!("headers.{SERIAL}"),

@@ -15,6 +15,35 @@ use crate::error::{Error, Result};
 /// Prefix of every WeChat Pay public key id.
 pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
 
+/// Whether two key ids name the same key: the one rule for comparing a
+/// serial from a header, a certificate or a configuration.
+///
+/// A certificate serial is a number, written in hex in different ways: we
+/// write whole bytes (`0A57…`), the Go and Java SDKs drop leading zeros
+/// (`A57…`), a configuration may be lowercase. Two hex serials are the same
+/// when their values are (case ignored, leading zeros ignored). Any other id,
+/// such as a WeChat Pay public key id `PUB_KEY_ID_…`, must match exactly.
+///
+/// ```
+/// use wechatpay_chain::keys::same_serial;
+///
+/// assert!(same_serial("0A57C3", "a57c3"));
+/// assert!(!same_serial("0A57C3", "0A57C4"));
+/// assert!(same_serial("PUB_KEY_ID_0119", "PUB_KEY_ID_0119"));
+/// assert!(!same_serial("PUB_KEY_ID_0119", "pub_key_id_0119"));
+/// ```
+pub fn same_serial(a: &str, b: &str) -> bool {
+    /// The significant digits of a hex serial; `None` for any other id.
+    fn digits(id: &str) -> Option<&str> {
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| id.trim_start_matches('0'))
+    }
+    match (digits(a), digits(b)) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => a == b,
+    }
+}
+
 /// The merchant API private key (`apiclient_key.pem`), RSA, at least 2048 bits.
 ///
 /// ```
@@ -44,8 +73,9 @@ impl PrivateKey {
     /// Reads and parses a PEM private key file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let what = format!("merchant private key {}", path.display());
-        Self::parse(&read_file(path, &what)?, &what)
+        let what = format!("merchant private key {}", path_label(path));
+        let hint = "use PrivateKey::from_pem(…) for the key itself, or give its file's path";
+        Self::parse(&read_file(path, &what, hint)?, &what)
     }
 
     fn parse(pem: &[u8], what: &str) -> Result<Self> {
@@ -275,10 +305,51 @@ impl fmt::Debug for WechatpayKey {
     }
 }
 
-pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+/// Longer than this, a "path" is taken for content: real paths are short,
+/// a base64 private key without its armour is over 1600 characters.
+const MAX_PATH_LEN: usize = 512;
+
+/// Whether a value given where a file path belongs looks like content
+/// instead: PEM armour (`-----BEGIN`), a line break, a JSON object, or more
+/// than 512 bytes. Such a value is never repeated in an error, a log or
+/// `Debug` output, as it may well be the key itself.
+///
+/// ```
+/// use wechatpay_chain::keys::looks_like_content;
+///
+/// assert!(!looks_like_content("certs/apiclient_key.pem".as_ref()));
+/// assert!(looks_like_content("-----BEGIN PRIVATE KEY-----\nMIIE…".as_ref()));
+/// assert!(looks_like_content(r#"{"apiv3_key":"…"}"#.as_ref()));
+/// ```
+pub fn looks_like_content(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    bytes.len() > MAX_PATH_LEN
+        || bytes.iter().any(|&b| b == b'\n' || b == b'\r')
+        || bytes.windows(10).any(|w| w == b"-----BEGIN")
+        || bytes.first() == Some(&b'{')
+}
+
+/// `path` for a message: as given, or a placeholder when it looks like
+/// content ([`looks_like_content`]).
+pub(crate) fn path_label(path: &Path) -> String {
+    if looks_like_content(path) {
+        "(value not shown)".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Reads key material from `path`. `hint` says what to do instead when the
+/// "path" turns out to be the content itself.
+pub(crate) fn read_file(path: &Path, what: &str, hint: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::Key {
         what: what.to_owned(),
-        reason: format!("cannot read the file: {e}"),
+        reason: if looks_like_content(path) {
+            // Never the value: it is most likely the key itself.
+            format!("this looks like PEM content, not a file path: {hint}")
+        } else {
+            format!("cannot read the file: {e}")
+        },
     })
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::builder::ClientBuilder;
 use crate::error::{Error, Result};
+use crate::keys::{looks_like_content, path_label};
 
 /// A parsed profile. File values are resolved against the profile's
 /// directory.
@@ -55,19 +56,40 @@ impl Profile {
     /// Reads a profile file.
     pub fn read(path: impl AsRef<Path>) -> Result<Profile> {
         let path = path.as_ref();
-        let text = std::fs::read(path).map_err(|source| Error::Io {
-            what: format!("reading profile {}", path.display()),
-            source,
+        let text = std::fs::read(path).map_err(|source| {
+            if looks_like_content(path) {
+                // The value may be the profile itself, APIv3 key included.
+                Error::Config(
+                    "the profile looks like JSON or PEM content, not a file path (the value is not shown): \
+                     give the path of the profile file"
+                        .to_owned(),
+                )
+            } else {
+                Error::Io {
+                    what: format!("reading profile {}", path.display()),
+                    source,
+                }
+            }
         })?;
         let mut profile: Profile = serde_json::from_slice(&text).map_err(|e| {
-            Error::Config(format!("profile {} is not a profile: {e}", path.display()))
+            Error::Config(format!(
+                "profile {} is not a profile: {e}",
+                path_label(path)
+            ))
         })?;
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        for file in [
-            &mut profile.merchant_private_key,
-            &mut profile.platform_certificate,
-            &mut profile.platform_public_key,
+        for (name, file) in [
+            ("merchant_private_key", &mut profile.merchant_private_key),
+            ("platform_certificate", &mut profile.platform_certificate),
+            ("platform_public_key", &mut profile.platform_public_key),
         ] {
+            if file.as_deref().is_some_and(looks_like_content) {
+                return Err(Error::Config(format!(
+                    "profile {}: `{name}` looks like PEM content, not a file path (the value is not shown): \
+                     write it to a file and give that file's path, relative to the profile",
+                    path_label(path)
+                )));
+            }
             if let Some(relative) = file.take() {
                 *file = Some(dir.join(relative));
             }

@@ -5,12 +5,10 @@
 //! timestamp is an integer within 300 s of now; the serial names a configured
 //! key; the RSA signature matches `TIMESTAMP\nNONCE\nBODY\n` over the raw body.
 
-use std::collections::HashMap;
-
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::error::VerifyError;
-use crate::keys::{KeySource, WechatpayKey};
+use crate::keys::{same_serial, KeySource, WechatpayKey};
 use crate::sign::{response_message, unix_now, SCHEME};
 
 /// How far a signed timestamp may be from local time, in seconds.
@@ -35,7 +33,9 @@ pub mod headers {
     pub const REQUEST_ID: &str = "Request-ID";
 }
 
-/// The WeChat Pay keys a client trusts, by id.
+/// The WeChat Pay keys a client trusts, by id. Ids are looked up with
+/// [`same_serial`]: a certificate serial in any hex spelling (`0A57…`,
+/// `a57…`) finds its certificate; a `PUB_KEY_ID_…` must match exactly.
 ///
 /// ```
 /// use wechatpay_chain::keys::WechatpayKey;
@@ -48,7 +48,8 @@ pub mod headers {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    keys: HashMap<String, WechatpayKey>,
+    /// A handful of keys: a linear search by [`same_serial`] is the lookup.
+    keys: Vec<WechatpayKey>,
     preferred: Option<String>,
     preferred_header: Option<HeaderValue>,
 }
@@ -56,7 +57,7 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier over `keys`. The preferred key (sent as `Wechatpay-Serial`)
     /// is the first public key, else the newest certificate valid now.
-    /// Fails on two keys with the same id.
+    /// Fails on two keys with the same id (by [`same_serial`]).
     pub fn new(keys: Vec<WechatpayKey>) -> crate::Result<Self> {
         let now = unix_now();
         let preferred = keys
@@ -74,17 +75,16 @@ impl Verifier {
         let preferred_header = preferred
             .as_deref()
             .and_then(|id| HeaderValue::from_str(id).ok());
-        let mut map = HashMap::with_capacity(keys.len());
-        for key in keys {
-            let id = key.id().to_owned();
-            if map.insert(id.clone(), key).is_some() {
+        for (i, key) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|k| same_serial(k.id(), key.id())) {
                 return Err(crate::Error::Config(format!(
-                    "WeChat Pay key `{id}` is configured twice; give each certificate or public key once"
+                    "WeChat Pay key `{}` is configured twice; give each certificate or public key once",
+                    key.id()
                 )));
             }
         }
         Ok(Verifier {
-            keys: map,
+            keys,
             preferred,
             preferred_header,
         })
@@ -100,19 +100,20 @@ impl Verifier {
         self.preferred_header.as_ref()
     }
 
-    /// Looks a key up by id.
+    /// Looks a key up by id ([`same_serial`]: any hex spelling of a
+    /// certificate serial).
     pub fn key(&self, id: &str) -> Option<&WechatpayKey> {
-        self.keys.get(id)
+        self.keys.iter().find(|k| same_serial(k.id(), id))
     }
 
     /// All keys, in no particular order.
     pub fn keys(&self) -> impl Iterator<Item = &WechatpayKey> {
-        self.keys.values()
+        self.keys.iter()
     }
 
-    /// Whether `id` names a configured key.
+    /// Whether `id` names a configured key ([`same_serial`]).
     pub fn contains(&self, id: &str) -> bool {
-        self.keys.contains_key(id)
+        self.key(id).is_some()
     }
 
     /// Number of keys.
@@ -126,7 +127,8 @@ impl Verifier {
     }
 
     /// Verifies signed headers and the raw body at time `now` (Unix seconds);
-    /// returns the id of the key that verified.
+    /// returns the id of the key that verified, as configured (which may be
+    /// spelt differently from the `Wechatpay-Serial` header).
     pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<&str, VerifyError> {
         let text = |name: &'static str| -> Result<&str, VerifyError> {
             headers
@@ -151,9 +153,8 @@ impl Verifier {
                 now,
             });
         }
-        let (id, key) = self
-            .keys
-            .get_key_value(serial)
+        let key = self
+            .key(serial)
             .ok_or_else(|| VerifyError::UnknownSerial(serial.to_owned()))?;
         if !key.is_valid_at(now) {
             return Err(VerifyError::KeyNotValid(serial.to_owned()));
@@ -162,7 +163,7 @@ impl Verifier {
             return Err(VerifyError::ProbeSignature);
         }
         if key.verify(&response_message(timestamp, nonce, body), signature) {
-            Ok(id)
+            Ok(key.id())
         } else {
             Err(VerifyError::SignatureMismatch {
                 serial: serial.to_owned(),

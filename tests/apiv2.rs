@@ -295,6 +295,81 @@ async fn answers_are_checked_and_read_safely() {
     ));
 }
 
+/// The message of a refused document, or a panic naming what was accepted.
+fn refused(document: &str) -> String {
+    match wechatpay_chain::v2::xml::parse(document.as_bytes()) {
+        Err(XmlError::Malformed(message)) => message,
+        other => panic!("{document}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_root_other_than_xml_two_roots_and_duplicate_fields_are_refused() {
+    // a root other than <xml>
+    for document in [
+        "<root><return_code>SUCCESS</return_code></root>",
+        "<XML><return_code>SUCCESS</return_code></XML>",
+        "<html/>",
+    ] {
+        let message = refused(document);
+        assert!(message.contains("<xml>"), "{document}: {message}");
+    }
+    // two root documents, or anything after the one
+    for document in [
+        "<xml><a>1</a></xml><xml><a>2</a></xml>",
+        "<xml><a>1</a></xml><b>2</b>",
+        "<xml><a>1</a></xml><b/>",
+        "<xml><a>1</a></xml>trailing",
+    ] {
+        let message = refused(document);
+        assert!(message.contains("after the root"), "{document}: {message}");
+    }
+    // the same field twice, whatever its form
+    for document in [
+        "<xml><total_fee>1</total_fee><total_fee>1000</total_fee></xml>",
+        "<xml><total_fee/><total_fee>1000</total_fee></xml>",
+        "<xml><total_fee>1</total_fee><total_fee/></xml>",
+    ] {
+        let message = refused(document);
+        assert!(
+            message.contains("`total_fee`") && message.contains("twice"),
+            "{document}: {message}"
+        );
+    }
+    // what WeChat Pay does send still reads
+    let fields = wechatpay_chain::v2::xml::parse(
+        b"<?xml version=\"1.0\"?>\n<xml>\n<a>1</a>\n<b><![CDATA[x]]></b><c/></xml>\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (fields["a"].as_str(), fields["b"].as_str()),
+        (Some("1"), Some("x"))
+    );
+    assert_eq!(fields["c"], "");
+
+    // a signed answer with a field repeated is refused, not read last-wins
+    let good =
+        signed_xml(json!({"return_code": "SUCCESS", "result_code": "SUCCESS", "total_fee": "1"}));
+    let twice = good.replace("</xml>", "<total_fee>1000</total_fee></xml>");
+    let (_s, client) = answering(&twice).await;
+    let err = client["v2/pay/orderquery"]
+        .post(json!({"xml": {}}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Xml(XmlError::Malformed(m)) if m.contains("twice")),
+        "{err}"
+    );
+    // and so is a payment notification
+    let client = v2_builder(KEY, "https://api.mch.weixin.qq.com/")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        client.v2_notification(twice.as_bytes()),
+        Err(Error::Xml(XmlError::Malformed(_)))
+    ));
+}
+
 #[tokio::test]
 async fn requests_carry_a_nonce_and_a_sign_and_refuse_nested_values() {
     let server = httpmock::MockServer::start_async().await;
@@ -378,18 +453,48 @@ fn notifications_payment_and_refund() {
         "<xml><return_code>SUCCESS</return_code><appid>wx1</appid><req_info>{}</req_info></xml>",
         v["ciphertext"].as_str().unwrap()
     );
-    let fields = client.v2_refund_notification(refund.as_bytes()).unwrap();
+    let read = client.v2_refund_notification(refund.as_bytes()).unwrap();
     assert_eq!(
-        (fields["out_refund_no"].as_str(), fields["appid"].as_str()),
+        (
+            read.decrypted["out_refund_no"].as_str(),
+            read.unauthenticated["appid"].as_str()
+        ),
         (Some("R1"), Some("wx1"))
     );
-    assert!(!fields.contains_key("req_info"));
+    assert!(!read.unauthenticated.contains_key("req_info"));
     assert!(wechatpay_chain::v2::notify::success()
         .contains("<return_code><![CDATA[SUCCESS]]></return_code>"));
     assert_eq!(
         wechatpay_chain::v2::notify::failure("busy"),
         "<xml><return_code>FAIL</return_code><return_msg>busy</return_msg></xml>"
     );
+}
+
+#[test]
+fn a_forged_refund_envelope_adds_nothing_to_the_decrypted_fields() {
+    let client = v2_builder(KEY, "https://api.mch.weixin.qq.com/")
+        .build()
+        .unwrap();
+    // a genuine req_info, captured, in an envelope the attacker wrote
+    let v = &common::vectors()["apiv2_refund_req_info"];
+    let forged = format!(
+        "<xml><return_code>SUCCESS</return_code><appid>wx1</appid><mch_id>1900000999</mch_id>\
+         <success_time>2026-01-01 12:00:00</success_time><refund_recv_accout>attacker</refund_recv_accout>\
+         <req_info>{}</req_info></xml>",
+        v["ciphertext"].as_str().unwrap()
+    );
+    let refund = client.v2_refund_notification(forged.as_bytes()).unwrap();
+    assert_eq!(refund.decrypted["out_refund_no"], "R1");
+    for outer in ["success_time", "refund_recv_accout", "mch_id", "appid"] {
+        assert!(
+            !refund.decrypted.contains_key(outer),
+            "unauthenticated `{outer}` among the decrypted fields"
+        );
+        assert!(refund.unauthenticated.contains_key(outer), "{outer}");
+    }
+    assert_eq!(refund.unauthenticated["refund_recv_accout"], "attacker");
+    assert!(!refund.unauthenticated.contains_key("req_info"));
+    assert!(!refund.unauthenticated.contains_key("out_refund_no"));
 }
 
 #[tokio::test]

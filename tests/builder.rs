@@ -266,3 +266,150 @@ fn apiv3_key_must_be_32_bytes_and_refresh_needs_it() {
     );
     assert!(!printed.contains("a7cde1"), "{printed}");
 }
+
+/// Every line of `pem` (the armour and each base64 line), so that no test
+/// misses a fragment of key material in an output.
+fn pem_lines(pem: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(pem)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn assert_no_key_material(text: &str, pem: &[u8]) {
+    assert!(!text.contains("BEGIN"), "PEM armour echoed: {text}");
+    for line in pem_lines(pem) {
+        assert!(!text.contains(&line), "key line `{line}` echoed: {text}");
+    }
+}
+
+#[test]
+fn pem_given_where_a_path_belongs_is_named_never_echoed() {
+    let key = common::read("merchant_key.pem");
+    let key_text = String::from_utf8(key.clone()).unwrap();
+    let with_cert = || {
+        Client::builder()
+            .mchid(MCHID)
+            .merchant_serial(MERCHANT_SERIAL)
+            .platform_certificate_file(data("platform_cert.pem"))
+    };
+
+    // the private key itself passed to private_key_file
+    let builder = with_cert().private_key_file(&key_text);
+    let printed = format!("{builder:?}");
+    assert_no_key_material(&printed, &key);
+    let msg = message(builder.build());
+    assert_no_key_material(&msg, &key);
+    assert!(
+        msg.contains("merchant private key")
+            && msg.contains("looks like PEM content")
+            && msg.contains("private_key_pem"),
+        "{msg}"
+    );
+
+    // the same through PrivateKey::from_pem_file
+    let err = wechatpay_chain::keys::PrivateKey::from_pem_file(&key_text).unwrap_err();
+    assert_no_key_material(&err.to_string(), &key);
+    assert_no_key_material(&format!("{err:?}"), &key);
+
+    // a certificate and a public key passed as paths
+    let cert = common::read("platform_cert.pem");
+    let msg = message(
+        base()
+            .platform_certificate_file(String::from_utf8(cert.clone()).unwrap())
+            .build(),
+    );
+    assert_no_key_material(&msg, &cert);
+    assert!(
+        msg.contains("looks like PEM content") && msg.contains("platform_certificate("),
+        "{msg}"
+    );
+    let public = common::read("wechatpay_pub_key.pem");
+    let msg = message(
+        base()
+            .platform_public_key_file(PUBLIC_KEY_ID, String::from_utf8(public.clone()).unwrap())
+            .build(),
+    );
+    assert_no_key_material(&msg, &public);
+    assert!(
+        msg.contains("looks like PEM content") && msg.contains("platform_public_key("),
+        "{msg}"
+    );
+
+    // base64 without its armour on one line is too long to be a path
+    let bare: String = key_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let msg = message(with_cert().private_key_file(&bare).build());
+    assert!(!msg.contains(&bare[..64]), "{msg}");
+    assert!(msg.contains("looks like PEM content"), "{msg}");
+
+    // a real path that does not exist is still named
+    let msg = message(with_cert().private_key_file("/nonexistent/key.pem").build());
+    assert!(msg.contains("/nonexistent/key.pem"), "{msg}");
+}
+
+#[test]
+fn a_profile_holding_pem_instead_of_a_path_is_refused_without_echo() {
+    let key = common::read("merchant_key.pem");
+    let dir = std::env::temp_dir().join(format!("wxpay-profile-pem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(data("platform_cert.pem"), dir.join("platform.pem")).unwrap();
+    let profile = serde_json::json!({
+        "mchid": MCHID,
+        "merchant_serial": MERCHANT_SERIAL,
+        "merchant_private_key": String::from_utf8(key.clone()).unwrap(),
+        "platform_certificate": "platform.pem",
+        "apiv3_key": "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
+    });
+    let path = dir.join("profile.json");
+    std::fs::write(&path, profile.to_string()).unwrap();
+    let err = wechatpay_chain::profile::Profile::read(&path).unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert_no_key_material(&msg, &key);
+    assert!(
+        msg.contains("merchant_private_key") && msg.contains("looks like PEM content"),
+        "{msg}"
+    );
+
+    // a profile built in code goes through the builder's check
+    let mut profile = wechatpay_chain::profile::Profile::default();
+    profile.mchid = Some(MCHID.to_owned());
+    profile.merchant_serial = Some(MERCHANT_SERIAL.to_owned());
+    profile.merchant_private_key = Some(dir.join(String::from_utf8(key.clone()).unwrap()));
+    profile.platform_certificate = Some(dir.join("platform.pem"));
+    assert_no_key_material(&format!("{profile:?}"), &key);
+    let builder = profile.builder();
+    assert_no_key_material(&format!("{builder:?}"), &key);
+    let msg = message(builder.build());
+    assert_no_key_material(&msg, &key);
+    assert!(msg.contains("looks like PEM content"), "{msg}");
+
+    // the profile's JSON itself given as its path: its APIv3 key is not echoed
+    let json = std::fs::read_to_string(&path).unwrap();
+    let err = wechatpay_chain::profile::Profile::read(&json).unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert!(!msg.contains("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"), "{msg}");
+    assert_no_key_material(&msg, &key);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn debug_shows_that_a_proxy_is_set_but_not_its_password() {
+    let builder = base()
+        .platform_certificate_file(data("platform_cert.pem"))
+        .base_url("https://user:s3cret@api.mch.weixin.qq.com/")
+        .proxy(reqwest::Proxy::all("http://user:s3cret@127.0.0.1:1").unwrap())
+        .http_client(
+            reqwest::Client::builder()
+                .proxy(reqwest::Proxy::all("http://user:s3cret@127.0.0.1:2").unwrap())
+                .build()
+                .unwrap(),
+        );
+    let printed = format!("{builder:?} {builder:#?}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(printed.contains("proxies"), "{printed}");
+    assert!(printed.contains(MCHID), "{printed}");
+}

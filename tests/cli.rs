@@ -375,6 +375,74 @@ async fn environment_variables_alone_are_enough() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// No output may contain any line of `pem`, nor PEM armour.
+fn assert_no_pem(run: &Run, pem: &str) {
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains("BEGIN"), "PEM armour in output:\n{text}");
+        for line in pem.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(!text.contains(line), "key line `{line}` in output:\n{text}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_content_where_a_path_belongs_is_refused_never_echoed() {
+    let server = MockServer::start().await.unwrap();
+    let dir = temp_dir("pem-as-path");
+    server.write_profile(&dir).unwrap();
+    let c = Credentials::get();
+    let key_file = dir.join("apiclient_key.pem").display().to_string();
+    let cert_file = dir.join("wechatpay_cert.pem").display().to_string();
+    let env = |private_key: &str| {
+        vec![
+            ("WECHATPAY_MCHID", c.mchid.to_owned()),
+            ("WECHATPAY_SERIAL", c.merchant_serial.to_owned()),
+            ("WECHATPAY_PRIVATE_KEY", private_key.to_owned()),
+            ("WECHATPAY_PLATFORM_CERTS", cert_file.clone()),
+            ("WECHATPAY_BASE_URL", server.base_url().to_owned()),
+        ]
+    };
+    // the key pasted into the environment: usage error, named, not echoed
+    let pasted = env(c.merchant_private_key);
+    let pairs: Vec<(&str, &str)> = pasted.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = wxpay(&["get", "v3/certificates"], &pairs, None).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("looks like PEM content") && run.stderr.contains("@"),
+        "{}",
+        run.stderr
+    );
+    assert_no_pem(&run, c.merchant_private_key);
+    // nor does --help show it as the variable's value
+    let run = wxpay(&["--help"], &pairs, None).await;
+    assert_eq!(run.code, 0);
+    assert_no_pem(&run, c.merchant_private_key);
+
+    // the same as a flag, and a certificate pasted where its file belongs
+    let run = wxpay(
+        &[
+            "--profile",
+            &dir.join("mock.json").display().to_string(),
+            "--platform-cert",
+            c.platform_certificate,
+            "get",
+            "v3/certificates",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_no_pem(&run, c.platform_certificate);
+
+    // @FILE reads the file, like a plain path
+    let at = env(&format!("@{key_file}"));
+    let pairs: Vec<(&str, &str)> = at.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = wxpay(&["get", "v3/certificates"], &pairs, None).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_notify_encrypt_decrypt_and_completions() {
     let (server, profile) = mock_with_profile("tools").await;

@@ -3,7 +3,8 @@
 //! serial known, timestamp fresh, nonce unused, RSA signature valid over the
 //! raw request line as received.
 
-use std::collections::{HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 
 use reqwest::header::HeaderMap;
 use serde_json::json;
@@ -11,31 +12,37 @@ use serde_json::json;
 use super::answer::Answer;
 use super::identity::ServerKeys;
 use crate::crypto::verify_sha256_rsa;
+use crate::keys::same_serial;
 use crate::sign::{request_message, unix_now, Authorization};
 use crate::verify::MAX_CLOCK_SKEW;
 
-/// Remembers the nonces of the last five minutes.
+/// Remembers each nonce for as long as its request could be accepted: until
+/// its own timestamp is more than [`MAX_CLOCK_SKEW`] old. (Kept from first
+/// use instead, a request signed 299 s ahead would replay at +301 s.)
 #[derive(Default)]
 pub(crate) struct ReplayGuard {
     seen: HashSet<String>,
-    order: VecDeque<(i64, String)>,
+    /// (timestamp after which the nonce may be forgotten, nonce), soonest first.
+    expiry: BinaryHeap<Reverse<(i64, String)>>,
 }
 
 impl ReplayGuard {
-    /// Records `nonce`; false if it was already used inside the window.
-    pub(crate) fn admit(&mut self, nonce: &str, now: i64) -> bool {
-        while let Some((at, _)) = self.order.front() {
-            if now - at <= MAX_CLOCK_SKEW {
+    /// Records `nonce`, signed at `timestamp`; false if it was already used
+    /// by a request that is still inside the window at `now`.
+    pub(crate) fn admit(&mut self, nonce: &str, timestamp: i64, now: i64) -> bool {
+        while let Some(Reverse((until, _))) = self.expiry.peek() {
+            if now <= *until {
                 break;
             }
-            if let Some((_, old)) = self.order.pop_front() {
+            if let Some(Reverse((_, old))) = self.expiry.pop() {
                 self.seen.remove(&old);
             }
         }
         if !self.seen.insert(nonce.to_owned()) {
             return false;
         }
-        self.order.push_back((now, nonce.to_owned()));
+        let until = timestamp.saturating_add(MAX_CLOCK_SKEW);
+        self.expiry.push(Reverse((until, nonce.to_owned())));
         true
     }
 }
@@ -49,6 +56,27 @@ pub(crate) fn check(
     target: &str,
     headers: &HeaderMap,
     signed_body: &[u8],
+) -> Result<(), Answer> {
+    check_at(
+        keys,
+        replay,
+        method,
+        target,
+        headers,
+        signed_body,
+        unix_now(),
+    )
+}
+
+/// [`check`] with the server's clock at `now` (Unix seconds).
+pub(crate) fn check_at(
+    keys: &ServerKeys,
+    replay: &std::sync::Mutex<ReplayGuard>,
+    method: &str,
+    target: &str,
+    headers: &HeaderMap,
+    signed_body: &[u8],
+    now: i64,
 ) -> Result<(), Answer> {
     for name in ["accept", "user-agent"] {
         if headers.get(name).is_none_or(|v| v.is_empty()) {
@@ -75,13 +103,12 @@ pub(crate) fn check(
             auth.mchid
         )));
     }
-    if auth.serial_no != credentials.merchant_serial {
+    if !same_serial(&auth.serial_no, credentials.merchant_serial) {
         return Err(sign_error(format!(
             "serial_no `{}` is not a certificate of merchant {}",
             auth.serial_no, credentials.mchid
         )));
     }
-    let now = unix_now();
     if (now - auth.timestamp).abs() > MAX_CLOCK_SKEW {
         return Err(sign_error(format!(
             "timestamp {} is {}s away from the server's clock ({now}); the limit is {MAX_CLOCK_SKEW}s",
@@ -110,11 +137,11 @@ pub(crate) fn check(
     }
     let fresh = replay
         .lock()
-        .map(|mut guard| guard.admit(&auth.nonce_str, now))
+        .map(|mut guard| guard.admit(&auth.nonce_str, auth.timestamp, now))
         .unwrap_or(false);
     if !fresh {
         return Err(sign_error(format!(
-            "nonce_str `{}` was already used in the last {MAX_CLOCK_SKEW}s",
+            "nonce_str `{}` was already used by a request whose timestamp is within {MAX_CLOCK_SKEW}s",
             auth.nonce_str
         )));
     }
@@ -131,4 +158,83 @@ fn truncate(message: &[u8], limit: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    use super::{check_at, ReplayGuard};
+    use crate::keys::PrivateKey;
+    use crate::mock::identity::ServerKeys;
+    use crate::sign::RequestSigner;
+
+    const T: i64 = 1_767_240_000;
+
+    #[test]
+    fn a_nonce_is_kept_until_its_own_timestamp_is_stale() {
+        let mut guard = ReplayGuard::default();
+        // signed 299 s ahead of the server's clock: accepted until T + 599
+        assert!(guard.admit("ahead", T + 299, T));
+        assert!(!guard.admit("ahead", T + 299, T + 303));
+        assert!(!guard.admit("ahead", T + 299, T + 599));
+        // signed 200 s in the past: stale (and forgettable) after T + 100
+        assert!(guard.admit("behind", T - 200, T));
+        assert!(!guard.admit("behind", T - 200, T + 100));
+        assert!(guard.admit("behind", T - 200, T + 101));
+        // a later nonce does not keep an earlier, expired one alive
+        assert!(guard.admit("ahead", T + 299, T + 600));
+    }
+
+    fn request(timestamp: i64) -> HeaderMap {
+        let c = crate::mock::Credentials::get();
+        let key = PrivateKey::from_pem(c.merchant_private_key.as_bytes()).unwrap();
+        let signer = RequestSigner::new(c.mchid, c.merchant_serial, key);
+        let auth = signer
+            .sign_at(
+                "GET",
+                "/v3/certificates",
+                b"",
+                timestamp,
+                "0123456789abcdefghijABCDEFGHIJ01",
+            )
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        headers.insert("user-agent", HeaderValue::from_static("test/1"));
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&auth.to_string()).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_request_signed_ahead_of_time_does_not_replay_after_five_minutes() {
+        let keys = ServerKeys::load().unwrap();
+        let replay = Mutex::new(ReplayGuard::default());
+        let headers = request(T + 299);
+        let at = |now| {
+            check_at(
+                &keys,
+                &replay,
+                "GET",
+                "/v3/certificates",
+                &headers,
+                b"",
+                now,
+            )
+        };
+        assert!(at(T).is_ok());
+        // byte for byte the same request, 303 s later: its timestamp is
+        // still fresh, so its nonce must still be remembered
+        let replayed = at(T + 303).expect_err("a replay was accepted");
+        assert_eq!(replayed.status, 401);
+        assert!(String::from_utf8_lossy(&replayed.body).contains("nonce_str"));
+        // once the timestamp is stale, that is what refuses it
+        let stale = at(T + 600).expect_err("a stale request was accepted");
+        assert!(String::from_utf8_lossy(&stale.body).contains("timestamp"));
+    }
 }

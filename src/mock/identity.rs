@@ -7,7 +7,7 @@ use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
 use crate::error::Result;
-use crate::keys::WechatpayKey;
+use crate::keys::{same_serial, WechatpayKey};
 
 /// The credentials a client needs to talk to the mock, and that `wxpay mock
 /// --dir` writes out. All keys are throwaway test keys.
@@ -114,7 +114,8 @@ impl ServerKeys {
     /// The key WeChat Pay signs with when the request named `serial`: the
     /// public key when asked for it, else the active platform certificate.
     pub(crate) fn signer_for(&self, requested_serial: Option<&str>) -> (PKey<Private>, String) {
-        if requested_serial == Some(self.credentials.platform_public_key_id) {
+        if requested_serial.is_some_and(|s| same_serial(s, self.credentials.platform_public_key_id))
+        {
             return (
                 self.public_key_private.clone(),
                 self.credentials.platform_public_key_id.to_owned(),

@@ -1,6 +1,7 @@
 //! The flat `<xml><key>value</key>…</xml>` documents of APIv2, read safely:
 //! no DTD (so no entity expansion, no external entities), only the
-//! predefined entities, a size cap, one level of fields.
+//! predefined entities, a size cap, one level of fields, one `<xml>` root,
+//! each field once.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -32,22 +33,65 @@ pub enum XmlError {
 
 /// Reads `<xml><a>1</a><b><![CDATA[x]]></b></xml>` into `{"a":"1","b":"x"}`.
 ///
+/// Refused, as WeChat Pay never sends them and each lets two readers of the
+/// same bytes see different fields: a root other than `<xml>`, anything
+/// after the root element (a second document), and a field given twice.
+///
 /// ```
 /// use wechatpay_chain::v2::xml::parse;
 ///
 /// let fields = parse(b"<xml><return_code><![CDATA[SUCCESS]]></return_code><total_fee>1</total_fee></xml>")?;
 /// assert_eq!(fields["return_code"], "SUCCESS");
 /// assert_eq!(fields["total_fee"], "1");
+/// assert!(parse(b"<xml><total_fee>1</total_fee><total_fee>100</total_fee></xml>").is_err());
+/// assert!(parse(b"<root><total_fee>1</total_fee></root>").is_err());
 /// # Ok::<(), wechatpay_chain::v2::xml::XmlError>(())
 /// ```
 pub fn parse(document: &[u8]) -> Result<Map<String, Value>, XmlError> {
+    parse_root(document, "xml")
+}
+
+/// Reads the decrypted `req_info` of a refund notification
+/// ([`decrypt_req_info`](super::notify::decrypt_req_info)), which WeChat Pay
+/// writes as `<root>…</root>`; otherwise as strict as [`parse`].
+///
+/// ```
+/// use wechatpay_chain::v2::xml::parse_req_info;
+///
+/// let fields = parse_req_info(b"<root><out_refund_no>R1</out_refund_no></root>")?;
+/// assert_eq!(fields["out_refund_no"], "R1");
+/// # Ok::<(), wechatpay_chain::v2::xml::XmlError>(())
+/// ```
+pub fn parse_req_info(document: &[u8]) -> Result<Map<String, Value>, XmlError> {
+    parse_root(document, "root")
+}
+
+/// Where the reader is, relative to the root element.
+#[derive(PartialEq)]
+enum Place {
+    Before,
+    Inside,
+    After,
+}
+
+fn parse_root(document: &[u8], root: &str) -> Result<Map<String, Value>, XmlError> {
     if document.len() > MAX_XML {
         return Err(XmlError::TooLarge(document.len()));
     }
     let malformed = |what: String| XmlError::Malformed(what);
+    let after_root = || {
+        malformed(format!(
+            "content after the root element </{root}> (a second document?); WeChat Pay sends one"
+        ))
+    };
+    let outside = |place: &Place| match place {
+        Place::After => after_root(),
+        _ => malformed(format!("text before the root element <{root}>")),
+    };
     let mut reader = Reader::from_reader(document);
     reader.config_mut().trim_text(false);
     let mut fields = Map::new();
+    let mut place = Place::Before;
     let mut depth = 0usize;
     let mut current: Option<(String, String)> = None;
     let mut buffer = Vec::new();
@@ -57,23 +101,45 @@ pub fn parse(document: &[u8]) -> Result<Map<String, Value>, XmlError> {
             .map_err(|e| malformed(e.to_string()))?;
         match event {
             Event::DocType(_) => return Err(XmlError::Dtd),
+            Event::Start(_) | Event::Empty(_) if place == Place::After => return Err(after_root()),
             Event::Start(start) => {
                 depth += 1;
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
                 match depth {
-                    1 => {}
+                    1 => {
+                        check_root(&name, root)?;
+                        place = Place::Inside;
+                    }
                     2 => current = Some((name, String::new())),
                     _ => {
                         return Err(malformed(format!(
-                            "field `{name}` is nested; APIv2 fields are flat"
+                            "field `{}` is nested; APIv2 fields are flat",
+                            shorten(&name)
                         )))
                     }
                 }
             }
-            Event::Empty(empty) if depth == 1 => {
+            Event::Empty(empty) => {
                 let name = String::from_utf8_lossy(empty.name().as_ref()).into_owned();
-                fields.insert(name, Value::String(String::new()));
+                match depth {
+                    // `<xml/>`: a document without fields
+                    0 => {
+                        check_root(&name, root)?;
+                        place = Place::After;
+                    }
+                    1 => insert(&mut fields, name, String::new())?,
+                    _ => {
+                        return Err(malformed(format!(
+                            "field `{}` is nested; APIv2 fields are flat",
+                            shorten(&name)
+                        )))
+                    }
+                }
             }
+            Event::Text(text) if depth == 0 && !text.iter().all(u8::is_ascii_whitespace) => {
+                return Err(outside(&place))
+            }
+            Event::CData(_) | Event::GeneralRef(_) if depth == 0 => return Err(outside(&place)),
             Event::Text(text) => {
                 let text = text.decode().map_err(|e| malformed(e.to_string()))?;
                 let text =
@@ -105,10 +171,14 @@ pub fn parse(document: &[u8]) -> Result<Map<String, Value>, XmlError> {
                 }
             }
             Event::End(_) => {
-                if depth == 2 {
-                    if let Some((name, value)) = current.take() {
-                        fields.insert(name, Value::String(value));
+                match depth {
+                    1 => place = Place::After,
+                    2 => {
+                        if let Some((name, value)) = current.take() {
+                            insert(&mut fields, name, value)?;
+                        }
                     }
+                    _ => {}
                 }
                 depth = depth.saturating_sub(1);
             }
@@ -122,10 +192,43 @@ pub fn parse(document: &[u8]) -> Result<Map<String, Value>, XmlError> {
             "the document ends before its elements close".to_owned(),
         ));
     }
-    if fields.is_empty() && !document.windows(5).any(|w| w == b"<xml>") {
-        return Err(malformed("no <xml> document".to_owned()));
+    if place == Place::Before {
+        return Err(malformed(format!("no <{root}> document")));
     }
     Ok(fields)
+}
+
+/// Adds a field; one seen twice is refused, since first-wins and last-wins
+/// readers would disagree on the same signed bytes.
+fn insert(fields: &mut Map<String, Value>, name: String, value: String) -> Result<(), XmlError> {
+    if fields.contains_key(&name) {
+        return Err(XmlError::Malformed(format!(
+            "field `{}` appears twice; WeChat Pay never repeats a field",
+            shorten(&name)
+        )));
+    }
+    fields.insert(name, Value::String(value));
+    Ok(())
+}
+
+/// Refuses a root element other than `<expected>`.
+fn check_root(name: &str, expected: &str) -> Result<(), XmlError> {
+    if name == expected {
+        Ok(())
+    } else {
+        Err(XmlError::Malformed(format!(
+            "the root element is <{}>, expected <{expected}>",
+            shorten(name)
+        )))
+    }
+}
+
+/// A name from the document, cut for an error message.
+fn shorten(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_owned(),
+    }
 }
 
 /// Writes flat fields as `<xml>…</xml>`, values escaped. Names must be XML

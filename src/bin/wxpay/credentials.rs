@@ -1,16 +1,20 @@
 //! Where the CLI's credentials come from: flags, the environment, or a
 //! profile (`mock.json` shape); flags and environment override the profile.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use wechatpay_chain::keys::looks_like_content;
 use wechatpay_chain::profile::Profile;
 use wechatpay_chain::{Client, ClientBuilder};
 
 use crate::exit::Failure;
 
-/// Credential flags, accepted before or after the subcommand.
-#[derive(Args, Debug)]
+/// Credential flags, accepted before or after the subcommand. `Debug`
+/// redacts the APIv3 key and any file value that holds content instead of a
+/// path.
+#[derive(Args)]
 pub struct Credentials {
     /// Merchant id (商户号).
     #[arg(long, global = true, env = "WECHATPAY_MCHID")]
@@ -18,29 +22,40 @@ pub struct Credentials {
     /// Merchant API certificate serial.
     #[arg(long, global = true, env = "WECHATPAY_SERIAL")]
     serial: Option<String>,
-    /// Merchant API private key file (apiclient_key.pem).
+    /// Merchant API private key: the path of its file (apiclient_key.pem),
+    /// or @path; never the key itself.
     #[arg(
         long = "private-key",
         value_name = "FILE",
         global = true,
-        env = "WECHATPAY_PRIVATE_KEY"
+        env = "WECHATPAY_PRIVATE_KEY",
+        hide_env_values = true,
+        // Pasted PEM starts with `-`: taken as the value, so that the
+        // "looks like PEM" error is ours (clap's would echo it).
+        allow_hyphen_values = true
     )]
     private_key: Option<PathBuf>,
-    /// WeChat Pay platform certificate file; repeatable (env: comma-separated).
+    /// WeChat Pay platform certificate file (path or @path); repeatable
+    /// (env: comma-separated).
     #[arg(
         long = "platform-cert",
         value_name = "FILE",
         global = true,
         env = "WECHATPAY_PLATFORM_CERTS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        hide_env_values = true,
+        // Pasted PEM starts with `-`: taken as the value, so that the
+        // "looks like PEM" error is ours (clap's would echo it).
+        allow_hyphen_values = true
     )]
     platform_certs: Vec<PathBuf>,
-    /// WeChat Pay public key as ID=FILE (PUB_KEY_ID_…=pub_key.pem).
+    /// WeChat Pay public key as ID=FILE (PUB_KEY_ID_…=pub_key.pem; FILE may be @path).
     #[arg(
         long = "public-key",
         value_name = "ID=FILE",
         global = true,
-        env = "WECHATPAY_PUBLIC_KEY"
+        env = "WECHATPAY_PUBLIC_KEY",
+        hide_env_values = true
     )]
     public_key: Option<String>,
     /// APIv3 key (notifications, certificates).
@@ -61,8 +76,58 @@ pub struct Credentials {
     )]
     base_url: Option<String>,
     /// A JSON profile in the shape `wxpay mock --dir` writes (mock.json).
-    #[arg(long, value_name = "FILE", global = true, env = "WECHATPAY_PROFILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "WECHATPAY_PROFILE",
+        hide_env_values = true
+    )]
     profile: Option<PathBuf>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so a new field is a compile error here, not a leak.
+        let Credentials {
+            mchid,
+            serial,
+            private_key,
+            platform_certs,
+            public_key,
+            apiv3_key,
+            base_url,
+            profile,
+        } = self;
+        let public_key = public_key
+            .as_deref()
+            .map(|spec| match spec.split_once('=') {
+                Some((id, file)) => format!("{id}={}", shown(Path::new(file))),
+                None => shown(Path::new(spec)),
+            });
+        f.debug_struct("Credentials")
+            .field("mchid", mchid)
+            .field("serial", serial)
+            .field("private_key", &private_key.as_deref().map(shown))
+            .field(
+                "platform_certs",
+                &platform_certs.iter().map(|p| shown(p)).collect::<Vec<_>>(),
+            )
+            .field("public_key", &public_key)
+            .field("apiv3_key", &apiv3_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", base_url)
+            .field("profile", &profile.as_deref().map(shown))
+            .finish()
+    }
+}
+
+/// A file value for `Debug`: the path, or a placeholder when it holds content.
+fn shown(path: &Path) -> String {
+    if looks_like_content(path) {
+        "<value not shown>".to_owned()
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// The merged settings.
@@ -95,17 +160,20 @@ impl Credentials {
         };
         override_with(&mut r.mchid, &self.mchid);
         override_with(&mut r.serial, &self.serial);
-        override_with(&mut r.private_key, &self.private_key);
+        override_with(
+            &mut r.private_key,
+            &self.private_key.as_deref().map(file_arg),
+        );
         override_with(&mut r.apiv3_key, &self.apiv3_key);
         override_with(&mut r.base_url, &self.base_url);
         if !self.platform_certs.is_empty() {
-            r.platform_certs = self.platform_certs.clone();
+            r.platform_certs = self.platform_certs.iter().map(|p| file_arg(p)).collect();
         }
         if let Some(spec) = &self.public_key {
             let (id, file) = spec.split_once('=').ok_or_else(|| {
                 Failure::usage("--public-key takes ID=FILE, e.g. PUB_KEY_ID_0119…=pub_key.pem")
             })?;
-            r.public_key = Some((id.to_owned(), PathBuf::from(file)));
+            r.public_key = Some((id.to_owned(), file_arg(Path::new(file))));
         }
         let mut builder = Client::builder()
             .mchid(r.mchid.ok_or_else(|| Failure::usage("no merchant id: give --mchid, WECHATPAY_MCHID or --profile"))?)
@@ -114,7 +182,7 @@ impl Credentials {
                     .ok_or_else(|| Failure::usage("no merchant certificate serial: give --serial, WECHATPAY_SERIAL or --profile"))?,
             )
             .private_key_file(r.private_key.ok_or_else(|| {
-                Failure::usage("no merchant private key: give --private-key FILE, WECHATPAY_PRIVATE_KEY or --profile")
+                Failure::usage("no merchant private key: give --private-key FILE, WECHATPAY_PRIVATE_KEY=FILE (a path or @path) or --profile")
             })?);
         for cert in r.platform_certs {
             builder = builder.platform_certificate_file(cert);
@@ -129,6 +197,14 @@ impl Credentials {
             builder = builder.base_url(url);
         }
         Ok(builder.user_agent("wxpay-cli"))
+    }
+}
+
+/// A file argument: a path, or `@path` (as `-d @FILE` reads a file).
+fn file_arg(path: &Path) -> PathBuf {
+    match path.to_str().and_then(|p| p.strip_prefix('@')) {
+        Some(rest) => PathBuf::from(rest),
+        None => path.to_owned(),
     }
 }
 
@@ -152,4 +228,45 @@ fn read_profile(path: &Path) -> Result<Resolved, Failure> {
         apiv3_key: profile.apiv3_key,
         base_url: profile.base_url,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Credentials;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        credentials: Credentials,
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let key = include_str!("../../mock/data/merchant_key.pem");
+        let apiv3 = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+        let cli = Cli::try_parse_from([
+            "wxpay",
+            "--mchid",
+            "1900000109",
+            "--apiv3-key",
+            apiv3,
+            "--private-key",
+            key,
+            "--platform-cert",
+            "certs/wechatpay.pem",
+        ])
+        .unwrap();
+        let printed = format!("{:?} {:#?}", cli.credentials, cli.credentials);
+        assert!(!printed.contains(apiv3), "{printed}");
+        assert!(!printed.contains("BEGIN"), "{printed}");
+        for line in key.lines() {
+            assert!(!printed.contains(line), "{printed}");
+        }
+        // what is not secret still helps debugging
+        assert!(printed.contains("1900000109"), "{printed}");
+        assert!(printed.contains("certs/wechatpay.pem"), "{printed}");
+        assert!(printed.contains("apiv3_key"), "{printed}");
+    }
 }
