@@ -38,6 +38,8 @@ pub struct Profile {
     pub platform_public_key_id: Option<String>,
     /// APIv3 key (`Debug` hides it).
     pub apiv3_key: Option<String>,
+    /// APIv2 key, for `v2/…` calls (`Debug` hides it).
+    pub apiv2_key: Option<String>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -48,6 +50,7 @@ impl std::fmt::Debug for Profile {
             .field("merchant_serial", &self.merchant_serial)
             .field("platform_public_key_id", &self.platform_public_key_id)
             .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
+            .field("apiv2_key", &self.apiv2_key.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +120,9 @@ impl Profile {
         }
         if let Some(v) = &self.apiv3_key {
             builder = builder.apiv3_key(v.clone());
+        }
+        if let Some(v) = &self.apiv2_key {
+            builder = builder.apiv2_key(v.clone());
         }
         if let Some(v) = &self.base_url {
             builder = builder.base_url(v.clone());

@@ -628,3 +628,95 @@ async fn wxpay_mock_serves_writes_the_profile_and_exits_0_on_sigterm() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// MD5 APIv2 sign by the documented algorithm (sorted non-empty fields,
+/// `&key=`, uppercase hex), independent of the crate's signer.
+fn md5_sign(fields: &serde_json::Map<String, Value>, key: &str) -> String {
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != "sign")
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    pairs.sort();
+    let text = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+        + "&key="
+        + key;
+    openssl::hash::hash(openssl::hash::MessageDigest::md5(), text.as_bytes())
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn dry_run_and_url_only_show_apiv2_calls_signed() {
+    let (server, profile) = mock_with_profile("apiv2").await;
+    let profile = profile_arg(&profile);
+    let key = Credentials::get().apiv2_key;
+    let run = wxpay(
+        &[
+            "post",
+            "v2/pay/orderquery",
+            "-d",
+            r#"{"out_trade_no":"1217752501201407033233368018"}"#,
+            "--dry-run",
+            "--profile",
+            &profile,
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with(&format!("POST {}pay/orderquery\n", server.base_url())),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Authorization"), "{}", run.stdout);
+    let xml = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("<xml>"))
+        .unwrap_or_else(|| panic!("no XML body in {}", run.stdout));
+    let fields = wechatpay_chain::v2::xml::parse(xml.as_bytes()).unwrap();
+    assert_eq!(fields["out_trade_no"], "1217752501201407033233368018");
+    assert_eq!(fields["nonce_str"].as_str().unwrap().len(), 32);
+    assert_eq!(fields["sign"].as_str().unwrap(), md5_sign(&fields, key));
+    assert_no_secret(&run);
+    assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
+
+    let run = wxpay(
+        &[
+            "get",
+            "v2/papay/entrustweb",
+            "-q",
+            "plan_id=12535",
+            "-q",
+            "contract_display_account=微信 代扣&1",
+            "--url-only",
+            "--profile",
+            &profile,
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let url = run.stdout.trim();
+    assert!(
+        url.starts_with(&format!("{}papay/entrustweb?", server.base_url())),
+        "{url}"
+    );
+    // The URL alone is accepted: the mock checks the signed query.
+    let page = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let answer = wechatpay_chain::v2::xml::parse(page.as_bytes()).unwrap();
+    assert_eq!(answer["return_code"], "SUCCESS", "{page}");
+    assert_eq!(answer["contract_display_account"], "微信 代扣&1");
+}

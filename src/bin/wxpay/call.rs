@@ -31,19 +31,30 @@ pub struct CallArgs {
     /// Send nothing: print the request and the exact signed message.
     #[arg(long)]
     dry_run: bool,
+    /// Send nothing: print the signed URL of an APIv2 GET (the 代扣签约
+    /// pages a browser opens, e.g. v2/papay/entrustweb).
+    #[arg(long, conflicts_with = "dry_run")]
+    url_only: bool,
     /// Accept a 2xx answer without checking WeChat Pay's signature.
     #[arg(long)]
     skip_verify: bool,
 }
 
 pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> Result<(), Failure> {
-    let client = if args.dry_run {
+    let client = if args.dry_run || args.url_only {
         credentials.signing_client()?
     } else {
         credentials.client()?
     };
     let node = node(&client, &args.path);
-    let options = options(&args)?;
+    let options = options(&args, node.template().starts_with("v2/"))?;
+    if args.url_only {
+        if method != Method::GET {
+            return Err(Failure::usage("--url-only is for `wxpay get v2/…`"));
+        }
+        let url = node.signed_url(options)?;
+        return write_stdout(format!("{url}\n").as_bytes());
+    }
     if args.dry_run {
         return dry_run(&client, &node, method, options);
     }
@@ -80,7 +91,9 @@ fn node(client: &Client, path: &str) -> Chain {
     }
 }
 
-fn options(args: &CallArgs) -> Result<Options, Failure> {
+/// The options from the flags; for an APIv2 path `-d` holds the XML fields
+/// (as a JSON object), which are signed and sent as XML.
+fn options(args: &CallArgs, apiv2: bool) -> Result<Options, Failure> {
     let mut options = Options::new();
     for pair in &args.params {
         let (name, value) = split(pair, '=', "-p takes NAME=VALUE")?;
@@ -96,9 +109,19 @@ fn options(args: &CallArgs) -> Result<Options, Failure> {
     }
     if let Some(data) = &args.data {
         let body = read_data(data)?;
-        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
-            .map_err(|e| Failure::usage(format!("-d is not JSON: {e}")))?;
-        options = options.body(body);
+        if apiv2 {
+            let fields: serde_json::Map<String, Value> =
+                serde_json::from_slice(&body).map_err(|e| {
+                    Failure::usage(format!(
+                        "-d for an APIv2 path is a JSON object of its XML fields: {e}"
+                    ))
+                })?;
+            options = options.xml(&fields);
+        } else {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+                .map_err(|e| Failure::usage(format!("-d is not JSON: {e}")))?;
+            options = options.body(body);
+        }
     }
     if args.skip_verify {
         options = options.skip_verification();

@@ -67,6 +67,15 @@ pub struct Credentials {
         hide_env_values = true
     )]
     apiv3_key: Option<String>,
+    /// APIv2 key (API密钥, 32 characters), for `v2/…` calls.
+    #[arg(
+        long = "apiv2-key",
+        value_name = "KEY",
+        global = true,
+        env = "WECHATPAY_APIV2_KEY",
+        hide_env_values = true
+    )]
+    apiv2_key: Option<String>,
     /// Base URL (default https://api.mch.weixin.qq.com/).
     #[arg(
         long = "base-url",
@@ -96,6 +105,7 @@ impl fmt::Debug for Credentials {
             platform_certs,
             public_key,
             apiv3_key,
+            apiv2_key,
             base_url,
             profile,
         } = self;
@@ -115,6 +125,7 @@ impl fmt::Debug for Credentials {
             )
             .field("public_key", &public_key)
             .field("apiv3_key", &apiv3_key.as_ref().map(|_| "<redacted>"))
+            .field("apiv2_key", &apiv2_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", base_url)
             .field("profile", &profile.as_deref().map(shown))
             .finish()
@@ -139,6 +150,7 @@ struct Resolved {
     platform_certs: Vec<PathBuf>,
     public_key: Option<(String, PathBuf)>,
     apiv3_key: Option<String>,
+    apiv2_key: Option<String>,
     base_url: Option<String>,
 }
 
@@ -165,6 +177,7 @@ impl Credentials {
             &self.private_key.as_deref().map(file_arg),
         );
         override_with(&mut r.apiv3_key, &self.apiv3_key);
+        override_with(&mut r.apiv2_key, &self.apiv2_key);
         override_with(&mut r.base_url, &self.base_url);
         if !self.platform_certs.is_empty() {
             r.platform_certs = self.platform_certs.iter().map(|p| file_arg(p)).collect();
@@ -192,6 +205,9 @@ impl Credentials {
         }
         if let Some(key) = r.apiv3_key {
             builder = builder.apiv3_key(key);
+        }
+        if let Some(key) = r.apiv2_key {
+            builder = builder.apiv2_key(key);
         }
         if let Some(url) = r.base_url {
             builder = builder.base_url(url);
@@ -226,6 +242,7 @@ fn read_profile(path: &Path) -> Result<Resolved, Failure> {
             .platform_public_key_id
             .zip(profile.platform_public_key),
         apiv3_key: profile.apiv3_key,
+        apiv2_key: profile.apiv2_key,
         base_url: profile.base_url,
     })
 }
@@ -246,12 +263,15 @@ mod tests {
     fn debug_shows_no_secret() {
         let key = include_str!("../../mock/data/merchant_key.pem");
         let apiv3 = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+        let apiv2 = "192006250b4c09247ec02edce69f6a2d";
         let cli = Cli::try_parse_from([
             "wxpay",
             "--mchid",
             "1900000109",
             "--apiv3-key",
             apiv3,
+            "--apiv2-key",
+            apiv2,
             "--private-key",
             key,
             "--platform-cert",
@@ -260,6 +280,7 @@ mod tests {
         .unwrap();
         let printed = format!("{:?} {:#?}", cli.credentials, cli.credentials);
         assert!(!printed.contains(apiv3), "{printed}");
+        assert!(!printed.contains(apiv2), "{printed}");
         assert!(!printed.contains("BEGIN"), "{printed}");
         for line in key.lines() {
             assert!(!printed.contains(line), "{printed}");
