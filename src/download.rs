@@ -189,14 +189,13 @@ impl Client {
 /// plain http on the same host and port (a signature must never travel in
 /// clear to where the caller did not configure it).
 fn checked_download_url(base_url: &str, text: &str) -> Result<Url> {
-    let refuse = |why: &str| {
-        Error::Unsupported(format!(
-            "download_url `{text}` {why}; refusing to send a signature there"
-        ))
+    let refuse = |reason: String| Error::DownloadUrl {
+        url: text.to_owned(),
+        reason,
     };
-    let url = Url::parse(text).map_err(|e| refuse(&format!("is not a URL ({e})")))?;
+    let url = Url::parse(text).map_err(|e| refuse(format!("is not a URL ({e})")))?;
     let base =
-        Url::parse(base_url).map_err(|e| refuse(&format!("has an unusable base URL ({e})")))?;
+        Url::parse(base_url).map_err(|e| refuse(format!("has an unusable base URL ({e})")))?;
     let same_origin = base.scheme() == url.scheme()
         && base.host_str() == url.host_str()
         && base.port_or_known_default() == url.port_or_known_default();
@@ -204,9 +203,9 @@ fn checked_download_url(base_url: &str, text: &str) -> Result<Url> {
         "https" => Ok(url),
         "http" if same_origin => Ok(url),
         "http" => Err(refuse(
-            "is plain http, and the base URL is not this http origin",
+            "is plain http, and the base URL is not this http origin".to_owned(),
         )),
-        _ => Err(refuse("is neither https nor http")),
+        _ => Err(refuse("is neither https nor http".to_owned())),
     }
 }
 
@@ -249,11 +248,6 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
     out: &mut W,
 ) -> Result<Downloaded> {
     let mut request = inner.prepare(Method::GET, template, options)?;
-    if request.expects_signature() {
-        return Err(Error::Unsupported(format!(
-            "`{template}` answers signed JSON, which must be read whole to be verified: use .get()"
-        )));
-    }
     request.timeout = Some(DOWNLOAD_TIMEOUT);
     let statement = matches!(
         request.relative_path.as_str(),

@@ -94,9 +94,28 @@ pub enum Error {
         source: serde_json::Error,
     },
 
-    /// This kind of request is not supported by this version.
+    /// This kind of request is not supported by this version (or not for
+    /// this kind of endpoint).
     #[error("{0}")]
     Unsupported(String),
+
+    /// A download URL the SDK refuses to send a signature to (not https,
+    /// or plain http outside the base URL's own origin).
+    #[error("download URL `{url}` {reason}; refusing to send a signature there")]
+    DownloadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A streaming download was asked of an endpoint whose response is
+    /// signed: such a response must be read whole to be verified.
+    #[error("`{template}` answers a signed response, which must be read whole to be verified: use .get() or .post()")]
+    NotADownload {
+        /// The path template.
+        template: String,
+    },
 
     /// An APIv2 answer said `return_code` or `result_code` ≠ SUCCESS.
     #[error(transparent)]

@@ -178,15 +178,16 @@ impl Client {
     }
 }
 
-/// What the merchant answers WeChat Pay.
+/// The HTTP response the merchant's notification handler sends back to
+/// WeChat Pay ([`success`] or [`failure`]).
 ///
 /// ```
-/// let answer = wechatpay_chain::notify::failure("busy");
-/// assert_eq!((answer.status, answer.body.contains("FAIL")), (500, true));
+/// let response = wechatpay_chain::notify::failure("busy");
+/// assert_eq!((response.status, response.body.contains("FAIL")), (500, true));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Answer {
+pub struct NotificationResponse {
     /// HTTP status.
     pub status: u16,
     /// Body (empty for success).
@@ -198,8 +199,8 @@ pub struct Answer {
 /// ```
 /// assert_eq!(wechatpay_chain::notify::success().status, 204);
 /// ```
-pub fn success() -> Answer {
-    Answer {
+pub fn success() -> NotificationResponse {
+    NotificationResponse {
         status: 204,
         body: String::new(),
     }
@@ -209,12 +210,12 @@ pub fn success() -> Answer {
 /// retries later.
 ///
 /// ```
-/// let answer = wechatpay_chain::notify::failure("database down");
-/// assert_eq!(answer.status, 500);
-/// assert_eq!(answer.body, r#"{"code":"FAIL","message":"database down"}"#);
+/// let response = wechatpay_chain::notify::failure("database down");
+/// assert_eq!(response.status, 500);
+/// assert_eq!(response.body, r#"{"code":"FAIL","message":"database down"}"#);
 /// ```
-pub fn failure(message: &str) -> Answer {
-    Answer {
+pub fn failure(message: &str) -> NotificationResponse {
+    NotificationResponse {
         status: 500,
         body: json!({"code": "FAIL", "message": message}).to_string(),
     }

@@ -58,10 +58,9 @@ impl Inner {
     /// checked by hash. Refusals are read (capped) and returned as errors.
     pub(crate) async fn open_stream(&self, request: &PreparedRequest) -> Result<reqwest::Response> {
         if request.expects_signature() {
-            return Err(Error::Unsupported(format!(
-                "`{}` answers a signed response, which must be read whole to be verified",
-                request.template
-            )));
+            return Err(Error::NotADownload {
+                template: request.template.clone(),
+            });
         }
         self.run(request, |raw| async move { Ok(raw) }).await
     }

@@ -524,7 +524,7 @@ async fn apiv2_bills_stream_and_refusals_are_errors() {
         .download_to(json!({"xml": {}}), &mut Vec::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(matches!(err, Error::NotADownload { .. }), "{err}");
 }
 
 /// The mock refuses APIv2 GETs the way WeChat Pay does: fields belong in a

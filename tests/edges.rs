@@ -256,7 +256,7 @@ async fn a_download_url_over_plain_http_needs_an_http_base_of_the_same_origin() 
             .download_url(url, Compression::None, &mut Vec::new())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Unsupported(_)), "{url}: {err}");
+        assert!(matches!(err, Error::DownloadUrl { .. }), "{url}: {err}");
     }
 
     let server = MockServer::start_async().await;
@@ -275,7 +275,7 @@ async fn a_download_url_over_plain_http_needs_an_http_base_of_the_same_origin() 
         .download_url(&other_port, Compression::None, &mut Vec::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(matches!(err, Error::DownloadUrl { .. }), "{err}");
     let same = format!("{}/v3/billdownload/file?token=x", server.base_url());
     let done = http_client
         .download_url(&same, Compression::None, &mut Vec::new())

@@ -196,7 +196,7 @@ async fn bad_bills_are_errors_and_leave_no_file() {
         .download_bill(&info, Compression::None, &mut Vec::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(matches!(err, Error::DownloadUrl { .. }), "{err}");
     // an unknown token
     let mut info = bill(&client, "v3/bill/tradebill", false).await;
     info.download_url = format!("{}v3/billdownload/file?token=nope", server.base_url());
@@ -234,7 +234,7 @@ async fn other_downloads_stream_and_only_unsigned_ones() {
         .download_to((), &mut Vec::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(matches!(err, Error::NotADownload { .. }), "{err}");
 }
 
 #[tokio::test]

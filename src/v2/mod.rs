@@ -151,9 +151,9 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
     use tokio::io::AsyncWriteExt;
     let mut request = prepare(inner, Method::POST, template, options)?;
     if !rules::is_file(&request.relative_path) {
-        return Err(Error::Unsupported(format!(
-            "`{template}` answers signed XML, which must be read whole to be verified: use .post()"
-        )));
+        return Err(Error::NotADownload {
+            template: template.to_owned(),
+        });
     }
     request.timeout = Some(crate::download::DOWNLOAD_TIMEOUT);
     let mut raw = inner.open_stream(&request).await?;
