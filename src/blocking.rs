@@ -128,7 +128,7 @@ impl Index<&str> for Client {
     type Output = Chain;
 
     fn index(&self, path: &str) -> &Chain {
-        intern(&self.nodes, || self.chain(path), path)
+        crate::chain::intern(&self.nodes, path.to_owned(), |path| self.chain(path))
     }
 }
 
@@ -213,19 +213,8 @@ impl Index<&str> for Chain {
     type Output = Chain;
 
     fn index(&self, piece: &str) -> &Chain {
-        intern(&self.children, || self.chain(piece), piece)
+        crate::chain::intern(&self.children, piece.to_owned(), |piece| self.chain(piece))
     }
-}
-
-fn intern<'a>(
-    nodes: &'a FrozenMap<String, Box<Chain>>,
-    make: impl FnOnce() -> Chain,
-    key: &str,
-) -> &'a Chain {
-    if let Some(node) = nodes.get(key) {
-        return node;
-    }
-    nodes.insert(key.to_owned(), Box::new(make()))
 }
 
 impl fmt::Debug for Client {

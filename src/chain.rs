@@ -275,7 +275,7 @@ impl Chain {
         options: impl Into<Options>,
         out: &mut W,
     ) -> Result<crate::download::Downloaded> {
-        if self.path.starts_with("v2/") {
+        if crate::path::is_apiv2(&self.path) {
             return crate::v2::download(&self.inner, &self.path, options.into(), out).await;
         }
         crate::download::download_node(&self.inner, &self.path, options.into(), out).await
@@ -341,19 +341,22 @@ impl Index<&str> for Chain {
     /// A child node by index: `client["v3"]["pay"]`. Children are kept as
     /// long as this node, so index with templates, not with filled ids.
     fn index(&self, piece: &str) -> &Chain {
-        intern(&self.children, &self.inner, join(&self.path, piece))
+        intern(&self.children, join(&self.path, piece), |path| {
+            Chain::new(self.inner.clone(), path.to_owned())
+        })
     }
 }
 
-/// The node for `path` in `nodes`, created on first use.
-pub(crate) fn intern<'a>(
-    nodes: &'a FrozenMap<String, Box<Chain>>,
-    inner: &Arc<Inner>,
-    path: String,
-) -> &'a Chain {
-    if let Some(node) = nodes.get(&path) {
+/// The node for `key` in `nodes`, made on first use (Rust's `Index` must
+/// return a reference, so nodes handed out by index are kept).
+pub(crate) fn intern<T>(
+    nodes: &FrozenMap<String, Box<T>>,
+    key: String,
+    make: impl FnOnce(&str) -> T,
+) -> &T {
+    if let Some(node) = nodes.get(&key) {
         return node;
     }
-    let node = Box::new(Chain::new(inner.clone(), path.clone()));
-    nodes.insert(path, node)
+    let node = Box::new(make(&key));
+    nodes.insert(key, node)
 }

@@ -241,7 +241,9 @@ impl Index<&str> for Client {
     /// `client["v3/pay/transactions/native"]`. Nodes are kept for the
     /// client's lifetime, so index with templates, not with filled ids.
     fn index(&self, path: &str) -> &Chain {
-        intern(&self.nodes, &self.inner, join("", path))
+        intern(&self.nodes, join("", path), |path| {
+            Chain::new(self.inner.clone(), path.to_owned())
+        })
     }
 }
 
@@ -296,7 +298,7 @@ impl Inner {
         template: &str,
         options: Options,
     ) -> Result<PreparedRequest> {
-        if template.starts_with("v2/") {
+        if crate::path::is_apiv2(template) {
             return crate::v2::prepare(self, method, template, options);
         }
         if let Some(error) = options.error {
@@ -312,6 +314,8 @@ impl Inner {
         }
         let (url, relative_path) = self.url(template, &options.params, &options.query)?;
         let is_get = method == Method::GET;
+        let unsigned_download = is_get && crate::request::is_unsigned_download(&relative_path);
+        let signed_response = !(options.skip_verification || unsigned_download);
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.user_agent.clone());
@@ -355,7 +359,7 @@ impl Inner {
                 Some(media) => Some(Bytes::from(media.meta_json())),
                 None => options.body.map(Body::into_bytes),
             },
-            skip_verification: options.skip_verification,
+            signed_response,
             upload: options.upload,
             template: template.to_owned(),
             idempotent: options.idempotent || is_get,

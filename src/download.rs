@@ -174,7 +174,7 @@ impl Client {
             headers,
             body: None,
             // The file is checked by its hash, not by a signature.
-            skip_verification: true,
+            signed_response: false,
             upload: None,
             idempotent: true,
             protocol: Protocol::V3,

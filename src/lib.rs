@@ -94,6 +94,7 @@ pub mod client;
 pub mod clock;
 pub mod crypto;
 pub mod download;
+mod encryptor;
 pub mod error;
 mod hex;
 pub mod keys;

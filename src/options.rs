@@ -217,7 +217,7 @@ impl Options {
 
     /// Sends `Wechatpay-Serial` naming the key `encryptor` encrypts with;
     /// a conflicting `Wechatpay-Serial` header is an error.
-    pub fn encrypted_with(mut self, encryptor: &crate::sensitive::Encryptor) -> Self {
+    pub fn encrypted_with(mut self, encryptor: &crate::encryptor::Encryptor) -> Self {
         self.encrypted_for = Some(encryptor.serial().to_owned());
         self
     }
@@ -337,7 +337,8 @@ fn entries(key: &str, value: Value, options: &mut Options) -> Map<String, Value>
     }
 }
 
-fn scalar(value: &Value) -> Option<String> {
+/// A string, number or boolean as text; anything else is `None`.
+pub(crate) fn scalar(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -216,6 +216,16 @@ pub fn ident_segment(ident: &str) -> String {
     }
 }
 
+/// Whether a template names an APIv2 (XML) endpoint: it starts `v2/`.
+///
+/// ```
+/// assert!(wechatpay_chain::path::is_apiv2("v2/pay/micropay"));
+/// assert!(!wechatpay_chain::path::is_apiv2("v3/pay/transactions/native"));
+/// ```
+pub fn is_apiv2(template: &str) -> bool {
+    template.starts_with("v2/")
+}
+
 /// Joins a node's path and a new piece with exactly one `/` between them.
 pub(crate) fn join(base: &str, piece: &str) -> String {
     let piece = if base.is_empty() {

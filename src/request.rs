@@ -46,7 +46,9 @@ pub struct PreparedRequest {
     pub(crate) relative_path: String,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
-    pub(crate) skip_verification: bool,
+    /// Whether a 2xx must carry a valid signature (decided when prepared:
+    /// the caller's opt-out and the protocol's unsigned endpoints).
+    pub(crate) signed_response: bool,
     /// For an upload, the media; `body` is then its `meta` JSON.
     pub(crate) upload: Option<crate::media::Media>,
     /// The template as written (for logs: no filled values).
@@ -116,15 +118,7 @@ impl PreparedRequest {
     /// Pay key's; APIv2: a `sign` under the APIv2 key): true unless the
     /// caller opted out or the endpoint is one WeChat Pay answers unsigned.
     pub fn expects_signature(&self) -> bool {
-        if self.skip_verification {
-            return false;
-        }
-        match self.protocol {
-            Protocol::V3 => {
-                !(self.method == Method::GET && is_unsigned_download(&self.relative_path))
-            }
-            Protocol::V2 { .. } => !crate::v2::rules::is_unsigned(&self.relative_path),
-        }
+        self.signed_response
     }
 }
 

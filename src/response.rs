@@ -32,6 +32,11 @@ pub struct Response {
 }
 
 impl Response {
+    /// The raw body and status, for decoders in other modules.
+    pub(crate) fn status_and_body(&self) -> (u16, &Bytes) {
+        (self.status, &self.body)
+    }
+
     pub(crate) fn new(
         status: u16,
         headers: HeaderMap,
@@ -135,24 +140,6 @@ impl Response {
     /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// Decodes an APIv2 XML body (flat fields, all strings) into any
-    /// `DeserializeOwned` type, including `serde_json::Value`.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
-    /// let res = client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await?;
-    /// let fields: wechatpay_chain::Value = res.xml()?;
-    /// println!("{}", fields["trade_state"]);
-    /// # Ok(()) }
-    /// ```
-    pub fn xml<T: DeserializeOwned>(&self) -> Result<T> {
-        let fields = crate::v2::xml::parse(&self.body)?;
-        serde_json::from_value(serde_json::Value::Object(fields)).map_err(|source| Error::Decode {
-            status: self.status,
-            source,
-        })
     }
 
     /// Decodes the JSON body into any `DeserializeOwned` type, including

@@ -35,6 +35,25 @@ use crate::options::Options;
 use crate::request::{PreparedRequest, Protocol};
 use crate::Method;
 
+impl crate::Response {
+    /// Decodes an APIv2 XML body (flat fields, all strings) into any
+    /// `DeserializeOwned` type, including `serde_json::Value`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
+    /// let res = client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await?;
+    /// let fields: wechatpay_chain::Value = res.xml()?;
+    /// println!("{}", fields["trade_state"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn xml<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        let (status, body) = self.status_and_body();
+        let fields = xml::parse(body)?;
+        serde_json::from_value(Value::Object(fields))
+            .map_err(|source| Error::Decode { status, source })
+    }
+}
+
 /// The signed APIv2 request for `template` (`v2/…`): fields completed
 /// (`mch_id`, `appid`, `nonce_str`) and signed into the XML body, or for a
 /// GET into the query string, as wechatpay-php and wechatpay-axios-plugin
@@ -92,6 +111,7 @@ pub(crate) fn prepare(
                 .to_owned(),
         ));
     }
+    let unsigned = rules::is_unsigned(&relative_path);
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(USER_AGENT, inner.user_agent());
     headers.insert(
@@ -113,7 +133,7 @@ pub(crate) fn prepare(
         relative_path,
         headers,
         body,
-        skip_verification: options.skip_verification,
+        signed_response: !options.skip_verification && !unsigned,
         upload: None,
         template: template.to_owned(),
         idempotent: options.idempotent || is_get,

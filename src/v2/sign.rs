@@ -71,13 +71,11 @@ pub fn string_to_sign(fields: &Map<String, Value>, key: &str) -> String {
 }
 
 /// A value as it goes into the XML and the signature.
+/// (`null` is an empty value, which the signature leaves out.)
 pub(crate) fn scalar(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some(String::new()),
-        _ => None,
+        other => crate::options::scalar(other),
     }
 }
 

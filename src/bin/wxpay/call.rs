@@ -47,7 +47,7 @@ pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> R
         credentials.client()?
     };
     let node = node(&client, &args.path);
-    let options = options(&args, node.template().starts_with("v2/"))?;
+    let options = options(&args, wechatpay_chain::path::is_apiv2(node.template()))?;
     if args.url_only {
         if method != Method::GET {
             return Err(Failure::usage("--url-only is for `wxpay get v2/…`"));
