@@ -339,7 +339,7 @@ pub enum VerifyError {
     InvalidTimestamp(String),
 
     /// `Wechatpay-Timestamp` is more than 300 seconds away from now.
-    #[error("Wechatpay-Timestamp {timestamp} is {}s away from now ({now}); the limit is 300s", (.now - .timestamp).abs())]
+    #[error("Wechatpay-Timestamp {timestamp} is {}s away from now ({now}); the limit is 300s", .now.abs_diff(*.timestamp))]
     StaleTimestamp {
         /// The timestamp received.
         timestamp: i64,

@@ -147,7 +147,7 @@ impl Verifier {
             }
         }
         let seconds = parse_timestamp(timestamp)?;
-        if (now - seconds).abs() > MAX_CLOCK_SKEW {
+        if now.abs_diff(seconds) > MAX_CLOCK_SKEW.unsigned_abs() {
             return Err(VerifyError::StaleTimestamp {
                 timestamp: seconds,
                 now,

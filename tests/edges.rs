@@ -355,3 +355,52 @@ fn only_the_transport_sends() {
     }
     assert_eq!(senders, ["transport.rs"]);
 }
+
+// ---- issue 14.1, "search for others": time arithmetic on hostile values ----
+
+#[test]
+fn extreme_clocks_and_timestamps_are_errors_not_panics() {
+    let client = client("https://api.mch.weixin.qq.com/");
+    let body = b"{}";
+    let headers: reqwest::header::HeaderMap =
+        common::signed_headers(body, common::SignWith::Certificate, common::unix_now())
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    reqwest::header::HeaderValue::from_str(&v).unwrap(),
+                )
+            })
+            .collect();
+    for now in [i64::MIN, i64::MAX, 0] {
+        let err = client.verifier().verify(&headers, body, now).unwrap_err();
+        assert!(
+            matches!(err, wechatpay_chain::VerifyError::StaleTimestamp { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("away from now"));
+    }
+}
+
+#[tokio::test]
+async fn the_mock_answers_a_hostile_authorization_timestamp() {
+    let server = wechatpay_chain::mock::MockServer::start().await.unwrap();
+    for timestamp in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "99999999999999999999",
+    ] {
+        let authorization = format!(
+            r#"WECHATPAY2-SHA256-RSA2048 mchid="{MCHID}",nonce_str="N",signature="S",timestamp="{timestamp}",serial_no="{MERCHANT_SERIAL}""#
+        );
+        let res = reqwest::Client::new()
+            .get(format!("{}v3/certificates", server.base_url()))
+            .header("Authorization", authorization)
+            .header("Accept", "application/json")
+            .header("User-Agent", "edge-test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{timestamp}");
+    }
+}

@@ -109,11 +109,11 @@ pub(crate) fn check_at(
             auth.serial_no, credentials.mchid
         )));
     }
-    if (now - auth.timestamp).abs() > MAX_CLOCK_SKEW {
+    if now.abs_diff(auth.timestamp) > MAX_CLOCK_SKEW.unsigned_abs() {
         return Err(sign_error(format!(
             "timestamp {} is {}s away from the server's clock ({now}); the limit is {MAX_CLOCK_SKEW}s",
             auth.timestamp,
-            (now - auth.timestamp).abs()
+            now.abs_diff(auth.timestamp)
         )));
     }
     let message = request_message(method, target, auth.timestamp, &auth.nonce_str, signed_body);
