@@ -16,11 +16,8 @@ const SERVICE_ID: &str = "2002000000000558128851361561536";
 type Failure = Box<dyn std::error::Error>;
 
 fn report(step: &str, res: &Response) -> Result<Value, Failure> {
-    let body: Value = if res.bytes().is_empty() {
-        Value::Null
-    } else {
-        res.json()?
-    };
+    // 200 with the order (direct merchant) or 204 without (service provider).
+    let body: Value = res.json_opt()?.unwrap_or(Value::Null);
     println!(
         "  {step:<8} {} verified by {:<46} state={} {}",
         res.status(),

@@ -122,6 +122,11 @@ pub use crate::error::{ApiError, Error, Result, TimeoutLimit, VerifyError};
 pub use crate::options::Options;
 pub use crate::request::{PreparedRequest, Signature};
 pub use crate::response::Response;
+/// The HTTP client this crate is built on, re-exported so that its types in
+/// our API ([`ClientBuilder::http_client`], [`ClientBuilder::proxy`],
+/// `HeaderMap`, [`Error::Transport`]) never meet a second, skewed copy:
+/// write `wechatpay_chain::reqwest::Proxy`, no `reqwest` dependency needed.
+pub use reqwest;
 pub use reqwest::Method;
 pub use serde_json::{json, Value};
 

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 /// assert!(gif.meta_json().starts_with(r#"{"filename":"transparent.gif","sha256":""#));
 /// ```
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct Media {
     filename: String,
     content_type: String,

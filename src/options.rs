@@ -133,8 +133,8 @@ impl Options {
 
     /// Sets a request header. `Authorization`, `Host`, `Content-Length` and
     /// `Transfer-Encoding` belong to the SDK and are refused.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let Err(e) = self.try_header(name, value) {
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let Err(e) = self.try_header(&name.into(), &value.into()) {
             self.fail(e);
         }
         self
@@ -259,7 +259,54 @@ impl Options {
     fn fail(&mut self, error: Error) {
         self.error.get_or_insert(error);
     }
+}
 
+/// Options are values: clone one to send the same request twice (a bad
+/// option stays an error in every copy).
+///
+/// ```
+/// use wechatpay_chain::Options;
+/// let base = Options::new().query("mchid", "1900000109");
+/// let a = base.clone().path("transaction_id", "4200000000202601010000000000");
+/// let b = base.path("transaction_id", "4200000000202601010000000001");
+/// # let _ = (a, b);
+/// ```
+impl Clone for Options {
+    fn clone(&self) -> Self {
+        Options {
+            params: self.params.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            skip_verification: self.skip_verification,
+            encrypted_for: self.encrypted_for.clone(),
+            idempotent: self.idempotent,
+            upload: self.upload.clone(),
+            xml: self.xml.clone(),
+            nonceless: self.nonceless,
+            security: self.security,
+            error: self.error.as_ref().map(copy_error),
+        }
+    }
+}
+
+/// The errors an `Options` can hold, copied (serde's error is not `Clone`:
+/// its message is kept).
+fn copy_error(error: &Error) -> Error {
+    match error {
+        Error::InvalidOption { key, reason } => Error::InvalidOption {
+            key: key.clone(),
+            reason: reason.clone(),
+        },
+        Error::Serialize(e) => Error::Serialize(serde::ser::Error::custom(e.to_string())),
+        other => Error::InvalidOption {
+            key: "options".to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+impl Options {
     /// The map form: reserved keys plus placeholder values.
     fn from_map(map: Map<String, Value>) -> Self {
         let mut options = Options::new();

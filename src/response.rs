@@ -161,4 +161,29 @@ impl Response {
             source,
         })
     }
+
+    /// [`Response::json`] for endpoints that answer 200 with a body in one
+    /// case and 204 without one in another (payscore's modify: a direct
+    /// merchant gets the order, a service provider gets 204): `None` for an
+    /// empty body.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wechatpay_chain::Client) -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::{json, Value};
+    ///
+    /// let res = client["v3/payscore/serviceorder/{out_order_no}/modify"]
+    ///     .post(json!({"out_order_no": "1234323JKHDFE1243252", "json": {"total_amount": 39900}}))
+    ///     .await?;
+    /// match res.json_opt::<Value>()? {
+    ///     Some(order) => println!("now {}", order["total_amount"]),
+    ///     None => println!("accepted (204)"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn json_opt<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        if self.body.is_empty() {
+            return Ok(None);
+        }
+        self.json().map(Some)
+    }
 }

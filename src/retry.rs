@@ -25,6 +25,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// # let _ = policy;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
 pub struct RetryPolicy {
     max_attempts: u32,
     max_elapsed: Duration,

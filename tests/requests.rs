@@ -559,3 +559,68 @@ async fn an_oversized_answer_is_refused_not_buffered() {
         .unwrap_err();
     assert!(matches!(err, Error::ResponseTooLarge { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn json_opt_reads_a_204_as_none_and_a_200_as_some() {
+    let server = MockServer::start_async().await;
+    let order = r#"{"out_order_no":"1234323JKHDFE1243252","total_amount":39900}"#;
+    let direct = signed_headers(order.as_bytes(), SignWith::PublicKey, unix_now());
+    signed_mock(
+        &server,
+        POST,
+        "/v3/payscore/serviceorder/1234323JKHDFE1243252/modify",
+        200,
+        order,
+        direct,
+    )
+    .await;
+    let partner = signed_headers(b"", SignWith::PublicKey, unix_now());
+    signed_mock(
+        &server,
+        POST,
+        "/v3/payscore/partner/serviceorder/1234323JKHDFE1243252/modify",
+        204,
+        "",
+        partner,
+    )
+    .await;
+    let client = client(&server.base_url());
+    let options = json!({"out_order_no": "1234323JKHDFE1243252", "json": {"total_amount": 39900}});
+    let res = client["v3/payscore/serviceorder/{out_order_no}/modify"]
+        .post(options.clone())
+        .await
+        .unwrap();
+    let got: Option<Value> = res.json_opt().unwrap();
+    assert_eq!(got.unwrap()["total_amount"], 39900);
+    let res = client["v3/payscore/partner/serviceorder/{out_order_no}/modify"]
+        .post(options)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(res.json_opt::<Value>().unwrap().is_none());
+    assert!(
+        res.json::<Value>().is_err(),
+        "json() still refuses an empty body"
+    );
+}
+
+#[test]
+fn options_clone_keeps_values_and_errors() {
+    let bad = Options::new().header("Authorization", "x");
+    let copy = bad.clone();
+    let client = client("https://api.mch.weixin.qq.com/");
+    for options in [bad, copy] {
+        let err = client["v3/x"]
+            .prepare(wechatpay_chain::Method::GET, options)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
+    }
+    let good = Options::new()
+        .query("a", "1")
+        .header(String::from("X-Trace"), String::from("t"));
+    let request = client["v3/x"]
+        .prepare(wechatpay_chain::Method::GET, good.clone())
+        .unwrap();
+    assert_eq!(request.url().query(), Some("a=1"));
+    assert_eq!(request.headers()["x-trace"], "t");
+}
