@@ -23,13 +23,19 @@
 //! be called from inside an async runtime: use the async client there.
 
 use std::fmt;
+use std::io::Write;
 use std::ops::Index;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use elsa::sync::FrozenMap;
 use tokio::runtime::Runtime;
 
+use crate::download::{BillInfo, Compression, Downloaded};
 use crate::error::{Error, Result};
+use crate::keys::WechatpayKey;
 use crate::media::Media;
 use crate::options::Options;
 use crate::response::Response;
@@ -115,12 +121,72 @@ impl Client {
         &self.inner
     }
 
+    /// Downloads the platform certificates (see
+    /// [`crate::Client::download_certificates`]).
+    pub fn download_certificates(&self) -> Result<Vec<WechatpayKey>> {
+        self.runtime.block_on(self.inner.download_certificates())
+    }
+
+    /// Downloads the platform certificates and trusts them (see
+    /// [`crate::Client::refresh_certificates`]).
+    pub fn refresh_certificates(&self) -> Result<usize> {
+        self.runtime.block_on(self.inner.refresh_certificates())
+    }
+
+    /// Downloads a bill to `out`, checking its SHA-1 (see
+    /// [`crate::Client::download_bill`]).
+    pub fn download_bill(
+        &self,
+        bill: &BillInfo,
+        compression: Compression,
+        out: &mut impl Write,
+    ) -> Result<Downloaded> {
+        let mut out = SyncWriter(out);
+        self.runtime
+            .block_on(self.inner.download_bill(bill, compression, &mut out))
+    }
+
+    /// Downloads a bill into a file, removed on failure (see
+    /// [`crate::Client::download_bill_to_file`]).
+    pub fn download_bill_to_file(
+        &self,
+        bill: &BillInfo,
+        compression: Compression,
+        path: impl AsRef<Path>,
+    ) -> Result<Downloaded> {
+        self.runtime
+            .block_on(self.inner.download_bill_to_file(bill, compression, path))
+    }
+
     fn wrap(&self, inner: crate::Chain) -> Chain {
         Chain {
             inner,
             runtime: self.runtime.clone(),
             children: FrozenMap::new(),
         }
+    }
+}
+
+/// A `std::io::Write` as tokio's `AsyncWrite`. Writing blocks, which is
+/// what a blocking caller asked for: the future runs on the caller's thread
+/// (`block_on`), not on a runtime worker.
+struct SyncWriter<'a, W: Write>(&'a mut W);
+
+impl<W: Write> tokio::io::AsyncWrite for SyncWriter<'_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.0.write(buf))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.0.flush())
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_flush(cx)
     }
 }
 
@@ -201,6 +267,18 @@ impl Chain {
     /// The request as it would be sent (see [`crate::Chain::prepare`]).
     pub fn prepare(&self, method: Method, options: Options) -> Result<crate::PreparedRequest> {
         self.inner.prepare(method, options)
+    }
+
+    /// Streams one of the unsigned downloads to `out` (see
+    /// [`crate::Chain::download_to`]).
+    pub fn download_to(
+        &self,
+        options: impl Into<Options>,
+        out: &mut impl Write,
+    ) -> Result<Downloaded> {
+        let mut out = SyncWriter(out);
+        self.runtime
+            .block_on(self.inner.download_to(options, &mut out))
     }
 
     /// The signed URL of an APIv2 GET (see [`crate::Chain::signed_url`]).

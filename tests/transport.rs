@@ -330,3 +330,58 @@ async fn logs_show_the_request_never_a_secret() {
         );
     }
 }
+
+/// Everything the async client does, the blocking one does: certificates,
+/// bills, streamed downloads, uploads with options, prepare, signed URLs.
+#[test]
+fn the_blocking_client_has_the_async_clients_features() {
+    use wechatpay_chain::download::{BillInfo, Compression};
+    use wechatpay_chain::media::Media;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(MockServer::start()).unwrap();
+    server.set_bill_rows(300);
+    let client = server.client_builder().build_blocking().unwrap();
+
+    assert!(!client.download_certificates().unwrap().is_empty());
+    assert!(client.refresh_certificates().unwrap() >= 1);
+
+    let bill: BillInfo = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": "2026-01-01", "tar_type": "GZIP"}}))
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut csv = Vec::new();
+    let done = client
+        .download_bill(&bill, Compression::Gzip, &mut csv)
+        .unwrap();
+    assert_eq!(done.bytes, csv.len() as u64);
+    assert!(String::from_utf8(csv).unwrap().lines().count() > 300);
+    let path = std::env::temp_dir().join(format!("blocking-bill-{}.csv", std::process::id()));
+    client
+        .download_bill_to_file(&bill, Compression::Gzip, &path)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), done.bytes);
+    let _ = std::fs::remove_file(&path);
+
+    let mut image = Vec::new();
+    client["v3/merchant-service/images/{media_id}"]
+        .download_to(json!({"media_id": "M1"}), &mut image)
+        .unwrap();
+    assert!(!image.is_empty());
+
+    let media = Media::from_bytes("a.png", b"\x89PNG\r\n\x1a\n".to_vec());
+    let res = client["v3/merchant/media/upload"]
+        .upload_with(Options::new(), media)
+        .unwrap();
+    assert!(res.json::<Value>().unwrap()["media_id"].is_string());
+
+    let prepared = client["v3/pay/transactions/native"]
+        .prepare(wechatpay_chain::Method::POST, json!({"json": {"a": 1}}).into())
+        .unwrap();
+    assert_eq!(prepared.body(), br#"{"a":1}"#);
+    let url = client["v2/papay/entrustweb"]
+        .signed_url(json!({"query": {"plan_id": "1"}}))
+        .unwrap();
+    assert!(url.query().unwrap().contains("sign="));
+    drop(client);
+}

@@ -135,11 +135,14 @@ impl MockServer {
     }
 
     /// A builder with the mock's credentials and base URL, to adjust before
-    /// `build()`. It trusts both the platform certificate and the public key
-    /// (and so sends the public key id as `Wechatpay-Serial`).
+    /// `build()`: everything a client needs, the APIv3 key (notifications,
+    /// certificate downloads) and the APIv2 key included. It trusts both the
+    /// platform certificate and the public key (and so sends the public key
+    /// id as `Wechatpay-Serial`).
     pub fn client_builder(&self) -> ClientBuilder {
         let c = Credentials::get();
         Client::builder()
+            .apiv3_key(c.apiv3_key)
             .apiv2_key(c.apiv2_key)
             .mchid(c.mchid)
             .merchant_serial(c.merchant_serial)
@@ -149,7 +152,17 @@ impl MockServer {
             .base_url(self.base_url.clone())
     }
 
-    /// A ready client for this server.
+    /// A ready client for this server, complete: it verifies responses,
+    /// decrypts notifications and downloads certificates.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// let client = server.client()?;
+    /// assert!(!client.download_certificates().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> Result<Client> {
         self.client_builder().build()
     }
