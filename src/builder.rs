@@ -83,6 +83,7 @@ pub struct ClientBuilder {
     trace_signed_messages: bool,
     sign_off_thread: bool,
     max_download_bytes: Option<u64>,
+    prefer_certificate: bool,
 }
 
 /// Written out so that nothing secret shows: keys and passphrases are
@@ -118,6 +119,7 @@ impl fmt::Debug for ClientBuilder {
             trace_signed_messages,
             sign_off_thread,
             max_download_bytes,
+            prefer_certificate,
         } = self;
         f.debug_struct("ClientBuilder")
             .field("mchid", mchid)
@@ -151,6 +153,7 @@ impl fmt::Debug for ClientBuilder {
             .field("trace_signed_messages", trace_signed_messages)
             .field("sign_off_thread", sign_off_thread)
             .field("max_download_bytes", max_download_bytes)
+            .field("prefer_certificate", prefer_certificate)
             .finish()
     }
 }
@@ -556,6 +559,30 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends the newest valid platform certificate's serial as
+    /// `Wechatpay-Serial` even when a WeChat Pay public key is configured
+    /// (default: the public key is preferred). For the move to the public
+    /// key (微信支付公钥灰度): configure both, keep this `true` while WeChat
+    /// Pay still answers with the certificate, and set it back to `false`
+    /// (or drop it) once responses arrive signed by `PUB_KEY_ID_…`; both
+    /// keys verify throughout. Survives certificate refreshes.
+    ///
+    /// ```
+    /// let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    ///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    ///     .private_key_file("src/mock/data/merchant_key.pem")
+    ///     .platform_certificate_file("src/mock/data/platform_cert.pem")
+    ///     .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "src/mock/data/wechatpay_pub_key.pem")
+    ///     .prefer_certificate(true)
+    ///     .build()?;
+    /// assert_eq!(client.preferred_serial().as_deref(), Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn prefer_certificate(mut self, yes: bool) -> Self {
+        self.prefer_certificate = yes;
+        self
+    }
+
     /// Stops a download once it has written this many bytes (after
     /// decompression) with [`Error::DownloadTooLarge`]; no limit by
     /// default. Memory stays flat either way: this bounds the disk a
@@ -717,7 +744,7 @@ impl ClientBuilder {
                  (downloaded from v3/certificates) or the WeChat Pay public key, not apiclient_cert.pem"
             )));
         }
-        let verifier = Verifier::new(keys)?;
+        let verifier = Verifier::new(keys)?.preferring_certificate(self.prefer_certificate);
         if require_keys && verifier.is_empty() {
             return Err(config(
                 "no WeChat Pay verification key: add .platform_public_key(id, pem) or .platform_certificate(pem) \

@@ -127,7 +127,8 @@ impl Client {
                     .to_owned(),
             ));
         }
-        self.inner().set_verifier(Verifier::new(keys)?);
+        let verifier = Verifier::new(keys)?.preferring_certificate(current.prefers_certificate());
+        self.inner().set_verifier(verifier);
         Ok(certificates)
     }
 }

@@ -417,12 +417,24 @@ pub struct BillTable {
 impl BillTable {
     /// Parses a WeChat Pay bill: a header line, detail lines whose fields
     /// start with a backtick, then a summary header and a summary line.
+    /// Values are split on the two-character separator WeChat Pay writes
+    /// between them (`` ,` ``), so a comma inside a value (a product name,
+    /// attached data) stays in that value; header lines are split on `,`.
+    ///
+    /// ```
+    /// use wechatpay_chain::download::BillTable;
+    ///
+    /// let csv = "交易时间,商品名称,订单金额\n`2026-01-01 12:00:00,`咖啡,大杯,`0.01\n";
+    /// let table = BillTable::parse(csv);
+    /// assert_eq!(table.rows[0], ["2026-01-01 12:00:00", "咖啡,大杯", "0.01"]);
+    /// ```
     pub fn parse(text: &str) -> Self {
         let fields = |line: &str| -> Vec<String> {
-            line.trim_end_matches('\r')
-                .split(',')
-                .map(|f| f.strip_prefix('`').unwrap_or(f).to_owned())
-                .collect()
+            let line = line.trim_end_matches('\r');
+            match line.strip_prefix('`') {
+                Some(values) => values.split(",`").map(str::to_owned).collect(),
+                None => line.split(',').map(str::to_owned).collect(),
+            }
         };
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let mut table = BillTable {

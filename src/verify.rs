@@ -50,6 +50,7 @@ pub mod headers {
 pub struct Verifier {
     /// A handful of keys: a linear search by [`same_serial`] is the lookup.
     keys: Vec<WechatpayKey>,
+    prefer_certificate: bool,
     preferred: Option<String>,
     preferred_header: Option<HeaderValue>,
 }
@@ -59,22 +60,6 @@ impl Verifier {
     /// is the first public key, else the newest certificate valid now.
     /// Fails on two keys with the same id (by [`same_serial`]).
     pub fn new(keys: Vec<WechatpayKey>) -> crate::Result<Self> {
-        let now = unix_now();
-        let preferred = keys
-            .iter()
-            .find(|k| *k.source() == KeySource::PublicKey)
-            .or_else(|| {
-                keys.iter()
-                    .filter(|k| k.is_valid_at(now))
-                    .max_by_key(|k| match k.source() {
-                        KeySource::Certificate { not_before, .. } => *not_before,
-                        _ => i64::MIN,
-                    })
-            })
-            .map(|k| k.id().to_owned());
-        let preferred_header = preferred
-            .as_deref()
-            .and_then(|id| HeaderValue::from_str(id).ok());
         for (i, key) in keys.iter().enumerate() {
             if keys[..i].iter().any(|k| same_serial(k.id(), key.id())) {
                 return Err(crate::Error::Config(format!(
@@ -83,15 +68,79 @@ impl Verifier {
                 )));
             }
         }
-        Ok(Verifier {
+        let mut verifier = Verifier {
             keys,
-            preferred,
-            preferred_header,
-        })
+            prefer_certificate: false,
+            preferred: None,
+            preferred_header: None,
+        };
+        verifier.choose_preferred();
+        Ok(verifier)
     }
 
-    /// The id sent as `Wechatpay-Serial` on requests; `None` when no key is
-    /// usable (an empty store waiting for its first certificate download).
+    /// The same keys, preferring the newest valid platform certificate over
+    /// a public key as `Wechatpay-Serial` (or not). For a merchant in the
+    /// middle of the move to the WeChat Pay public key (微信支付公钥灰度):
+    /// keep the certificate preferred until WeChat Pay answers with the
+    /// public key, then flip.
+    ///
+    /// ```
+    /// use wechatpay_chain::keys::WechatpayKey;
+    /// use wechatpay_chain::verify::Verifier;
+    ///
+    /// let cert = WechatpayKey::from_certificate_pem(&std::fs::read("src/mock/data/platform_cert.pem")?)?;
+    /// let public = WechatpayKey::from_public_key_pem(
+    ///     "PUB_KEY_ID_0119000001092026010100000000000001",
+    ///     &std::fs::read("src/mock/data/wechatpay_pub_key.pem")?,
+    /// )?;
+    /// let verifier = Verifier::new(vec![cert, public])?;
+    /// assert!(verifier.preferred_id().unwrap().starts_with("PUB_KEY_ID_"));
+    /// let verifier = verifier.preferring_certificate(true);
+    /// assert_eq!(verifier.preferred_id(), Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn preferring_certificate(mut self, yes: bool) -> Self {
+        self.prefer_certificate = yes;
+        self.choose_preferred();
+        self
+    }
+
+    /// Whether a valid certificate is preferred over a public key.
+    pub fn prefers_certificate(&self) -> bool {
+        self.prefer_certificate
+    }
+
+    /// The public key first (unless certificates are preferred), else the
+    /// newest valid certificate.
+    fn choose_preferred(&mut self) {
+        let now = unix_now();
+        let public_key = || {
+            self.keys
+                .iter()
+                .find(|k| *k.source() == KeySource::PublicKey)
+        };
+        let certificate = || {
+            self.keys
+                .iter()
+                .filter(|k| k.is_valid_at(now))
+                .max_by_key(|k| match k.source() {
+                    KeySource::Certificate { not_before, .. } => *not_before,
+                    _ => i64::MIN,
+                })
+        };
+        let chosen = if self.prefer_certificate {
+            certificate().or_else(public_key)
+        } else {
+            public_key().or_else(certificate)
+        };
+        self.preferred = chosen.map(|k| k.id().to_owned());
+        self.preferred_header = self
+            .preferred
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok());
+    }
+
+    /// The key id sent as `Wechatpay-Serial`, if any key is configured.
     pub fn preferred_id(&self) -> Option<&str> {
         self.preferred.as_deref()
     }

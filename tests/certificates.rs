@@ -203,3 +203,30 @@ async fn an_empty_listing_is_fine_for_a_public_key_merchant() {
         Some(c.platform_public_key_id)
     );
 }
+
+/// Mid-migration to the public key: the certificate stays preferred (and
+/// so signs the responses) across a refresh until the merchant flips.
+#[tokio::test]
+async fn a_preferred_certificate_survives_refresh_and_names_the_signing_key() {
+    let server = wechatpay_chain::mock::MockServer::start().await.unwrap();
+    let c = wechatpay_chain::mock::Credentials::get();
+    let client = server
+        .client_builder()
+        .prefer_certificate(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.preferred_serial().as_deref(),
+        Some(c.platform_certificate_serial)
+    );
+    let res = client["v3/certificates"].get(()).await.unwrap();
+    assert_eq!(res.verified_by(), Some(c.platform_certificate_serial));
+    client.refresh_certificates().await.unwrap();
+    assert_eq!(
+        client.preferred_serial().as_deref(),
+        Some(c.platform_certificate_serial)
+    );
+    let flipped = server.client().unwrap();
+    let res = flipped["v3/certificates"].get(()).await.unwrap();
+    assert_eq!(res.verified_by(), Some(c.platform_public_key_id));
+}

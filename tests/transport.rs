@@ -376,7 +376,10 @@ fn the_blocking_client_has_the_async_clients_features() {
     assert!(res.json::<Value>().unwrap()["media_id"].is_string());
 
     let prepared = client["v3/pay/transactions/native"]
-        .prepare(wechatpay_chain::Method::POST, json!({"json": {"a": 1}}).into())
+        .prepare(
+            wechatpay_chain::Method::POST,
+            json!({"json": {"a": 1}}).into(),
+        )
         .unwrap();
     assert_eq!(prepared.body(), br#"{"a":1}"#);
     let url = client["v2/papay/entrustweb"]
