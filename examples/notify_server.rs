@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Response};
 use axum::routing::post;
 use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::{json, notify, Client, Value};
@@ -21,8 +21,8 @@ async fn receive(
     State(client): State<Client>,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
-    let answer = match client.notification(&headers, &body) {
+) -> Response<String> {
+    let response = match client.notification(&headers, &body) {
         Ok(event) => {
             let order: Value = event.resource().unwrap_or_default();
             println!(
@@ -42,10 +42,8 @@ async fn receive(
             notify::failure(&e.to_string())
         }
     };
-    (
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        answer.body,
-    )
+    // 204, or 500 with {"code":"FAIL",…} as JSON: an http::Response axum returns as is.
+    response.into()
 }
 
 #[tokio::main]

@@ -131,19 +131,68 @@ impl Client {
         body: &[u8],
         now: i64,
     ) -> Result<Notification> {
+        self.open_notification(
+            |verifier| verifier.verify(headers, body, now).map(str::to_owned),
+            body,
+        )
+    }
+
+    /// [`Client::notification`] for any web framework: `header(name)`
+    /// returns the text of the request header `name` (`Wechatpay-Timestamp`,
+    /// `Wechatpay-Nonce`, `Wechatpay-Signature`, `Wechatpay-Serial`,
+    /// `Wechatpay-Signature-Type`), however the framework stores them.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .platform_certificate_file("src/mock/data/platform_cert.pem")
+    /// #     .apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb").build()?;
+    /// // actix-web: |name| req.headers().get(name).and_then(|v| v.to_str().ok())
+    /// // plain values, as a queue or a log line keeps them:
+    /// let (timestamp, nonce, signature, serial) =
+    ///     ("1795305600", "N", "c2lnbmF0dXJl", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+    /// let header = |name: &str| match name {
+    ///     "Wechatpay-Timestamp" => Some(timestamp),
+    ///     "Wechatpay-Nonce" => Some(nonce),
+    ///     "Wechatpay-Signature" => Some(signature),
+    ///     "Wechatpay-Serial" => Some(serial),
+    ///     _ => None,
+    /// };
+    /// let err = client.notification_with(header, b"{}").unwrap_err();
+    /// assert!(matches!(err, wechatpay_chain::Error::Verify { .. }));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn notification_with<'h>(
+        &self,
+        header: impl Fn(&'static str) -> Option<&'h str>,
+        body: &[u8],
+    ) -> Result<Notification> {
+        self.open_notification(
+            |verifier| {
+                verifier
+                    .verify_with(header, body, unix_now())
+                    .map(str::to_owned)
+            },
+            body,
+        )
+    }
+
+    /// Verifies with `verify`, then reads and decrypts the envelope.
+    fn open_notification(
+        &self,
+        verify: impl FnOnce(&crate::verify::Verifier) -> std::result::Result<String, crate::VerifyError>,
+        body: &[u8],
+    ) -> Result<Notification> {
         let key = self.inner().apiv3_key.as_ref().ok_or_else(|| {
             Error::Config(
                 "notifications need the APIv3 key: add .apiv3_key(…) to the builder".to_owned(),
             )
         })?;
-        let verifier = self.verifier();
-        let verified_by = verifier
-            .verify(headers, body, now)
-            .map_err(|kind| Error::Verify {
-                kind,
-                request_id: None,
-            })?
-            .to_owned();
+        let verified_by = verify(&self.verifier()).map_err(|kind| Error::Verify {
+            kind,
+            request_id: None,
+        })?;
         let envelope: Envelope =
             serde_json::from_slice(body).map_err(|e| NotificationError::NotJson(e.to_string()))?;
         let field = |value: Option<String>, name: &'static str| {
@@ -178,6 +227,33 @@ impl Client {
     }
 }
 
+/// For one notification URL serving many merchants: the client among
+/// `clients` that trusts the key the notification's `Wechatpay-Serial`
+/// names (each merchant has its own platform certificates and public key).
+/// `None`: no merchant here knows that key, answer [`failure`].
+///
+/// ```
+/// use wechatpay_chain::{notify, Client};
+///
+/// let merchant = |mchid: &str| Client::builder().mchid(mchid)
+///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+///     .private_key_file("src/mock/data/merchant_key.pem");
+/// let a = merchant("1900000109").platform_certificate_file("src/mock/data/platform_cert.pem").build()?;
+/// let b = merchant("1900000110")
+///     .platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "src/mock/data/wechatpay_pub_key.pem")
+///     .build()?;
+/// let clients = [a, b];
+/// let found = notify::client_for(&clients, "PUB_KEY_ID_0119000001092026010100000000000001");
+/// assert_eq!(found.map(Client::mchid), Some("1900000110"));
+/// assert!(notify::client_for(&clients, "0123").is_none());
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+pub fn client_for<'a>(clients: &'a [Client], serial: &str) -> Option<&'a Client> {
+    clients
+        .iter()
+        .find(|client| client.verifier().contains(serial))
+}
+
 /// The HTTP response the merchant's notification handler sends back to
 /// WeChat Pay ([`success`] or [`failure`]).
 ///
@@ -192,6 +268,29 @@ pub struct NotificationResponse {
     pub status: u16,
     /// Body (empty for success).
     pub body: String,
+}
+
+/// The response as an `http::Response` (axum, hyper and anything on
+/// `http` 1.x can return it as is); a failure is `application/json`.
+///
+/// ```
+/// let response: http::Response<String> = wechatpay_chain::notify::failure("busy").into();
+/// assert_eq!(response.status(), 500);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
+impl From<NotificationResponse> for http::Response<String> {
+    fn from(response: NotificationResponse) -> Self {
+        let mut http = http::Response::new(response.body);
+        *http.status_mut() = http::StatusCode::from_u16(response.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        if !http.body().is_empty() {
+            http.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+        }
+        http
+    }
 }
 
 /// "Received": 204, no body. WeChat Pay stops retrying.

@@ -179,20 +179,45 @@ impl Verifier {
     /// returns the id of the key that verified, as configured (which may be
     /// spelt differently from the `Wechatpay-Serial` header).
     pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<&str, VerifyError> {
-        let text = |name: &'static str| -> Result<&str, VerifyError> {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(VerifyError::MissingHeader(name))
-        };
+        if let Some(kind) = headers.get(headers::SIGNATURE_TYPE) {
+            if kind.to_str().is_err() {
+                let kind = String::from_utf8_lossy(kind.as_bytes()).into_owned();
+                return Err(VerifyError::UnsupportedSignatureType(kind));
+            }
+        }
+        self.verify_with(
+            |name| headers.get(name).and_then(|v| v.to_str().ok()),
+            body,
+            now,
+        )
+    }
+
+    /// [`Verifier::verify`] for any framework: `header(name)` returns the
+    /// text of the header `name` (`Wechatpay-Timestamp`, …; look it up
+    /// case-insensitively), or `None`.
+    ///
+    /// ```
+    /// # let verifier = wechatpay_chain::verify::Verifier::new(vec![])?;
+    /// let err = verifier
+    ///     .verify_with(|name| (name == "Wechatpay-Nonce").then_some("N"), b"{}", 0)
+    ///     .unwrap_err();
+    /// assert_eq!(err, wechatpay_chain::VerifyError::MissingHeader("Wechatpay-Timestamp"));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn verify_with<'h>(
+        &self,
+        header: impl Fn(&'static str) -> Option<&'h str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<&str, VerifyError> {
+        let text = |name: &'static str| header(name).ok_or(VerifyError::MissingHeader(name));
         let timestamp = text(headers::TIMESTAMP)?;
         let nonce = text(headers::NONCE)?;
         let signature = text(headers::SIGNATURE)?;
         let serial = text(headers::SERIAL)?;
-        if let Some(kind) = headers.get(headers::SIGNATURE_TYPE) {
-            let kind = String::from_utf8_lossy(kind.as_bytes());
+        if let Some(kind) = header(headers::SIGNATURE_TYPE) {
             if kind != SCHEME {
-                return Err(VerifyError::UnsupportedSignatureType(kind.into_owned()));
+                return Err(VerifyError::UnsupportedSignatureType(kind.to_owned()));
             }
         }
         let seconds = parse_timestamp(timestamp)?;

@@ -299,3 +299,67 @@ async fn mock_notifications_verify_whichever_key_signs_them() {
     let log = server.wait_for_deliveries(2, Duration::from_secs(5)).await;
     assert!(log.iter().all(|d| d.delivered && d.attempts == 1));
 }
+
+/// One notification URL for several merchants: routed on `Wechatpay-Serial`
+/// to the client that knows the key, through the framework-neutral entry
+/// (header lookup by name, as actix-web or a queue would give it).
+#[test]
+fn one_url_routes_notifications_to_the_merchant_that_knows_the_key() {
+    let key = Credentials::get().apiv3_key;
+    let by_certificate = client(key);
+    let by_public_key = Client::builder()
+        .mchid("1900000110")
+        .merchant_serial(common::MERCHANT_SERIAL)
+        .private_key_file(common::data("merchant_key.pem"))
+        .platform_public_key_file(common::PUBLIC_KEY_ID, common::data("wechatpay_pub_key.pem"))
+        .apiv3_key(key)
+        .build()
+        .unwrap();
+    let clients = [by_certificate, by_public_key];
+    let body = envelope(sealed(key, r#"{"out_order_no":"R1"}"#));
+    for (with, mchid) in [
+        (common::SignWith::Certificate, common::MCHID),
+        (common::SignWith::PublicKey, "1900000110"),
+    ] {
+        let headers = common::signed_headers(body.as_bytes(), with, common::unix_now());
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let serial = header("Wechatpay-Serial").unwrap();
+        let client = wechatpay_chain::notify::client_for(&clients, serial).unwrap();
+        assert_eq!(client.mchid(), mchid);
+        let event = client.notification_with(header, body.as_bytes()).unwrap();
+        let order: Value = event.resource().unwrap();
+        assert_eq!(order["out_order_no"], "R1");
+        // The other merchant does not trust that key.
+        let other = clients.iter().find(|c| c.mchid() != mchid).unwrap();
+        let err = other
+            .notification_with(header, body.as_bytes())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Verify {
+                    kind: VerifyError::UnknownSerial(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_notification_response_is_an_http_response() {
+    let ok: http::Response<String> = wechatpay_chain::notify::success().into();
+    assert_eq!(ok.status(), 204);
+    assert!(ok.body().is_empty());
+    let failed: http::Response<String> = wechatpay_chain::notify::failure("busy").into();
+    assert_eq!(failed.status(), 500);
+    assert_eq!(failed.headers()["content-type"], "application/json");
+    let body: Value = serde_json::from_str(failed.body()).unwrap();
+    assert_eq!(body, json!({"code": "FAIL", "message": "busy"}));
+}
