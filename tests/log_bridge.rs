@@ -15,10 +15,12 @@ impl log::Log for Capture {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        RECORDS
-            .lock()
-            .unwrap()
-            .push(format!("{} {} {}", record.level(), record.target(), record.args()));
+        RECORDS.lock().unwrap().push(format!(
+            "{} {} {}",
+            record.level(),
+            record.target(),
+            record.args()
+        ));
     }
     fn flush(&self) {}
 }
@@ -40,10 +42,16 @@ async fn events_reach_a_log_logger_without_a_tracing_subscriber() {
         .find(|r| r.contains("signed message"))
         .unwrap_or_else(|| panic!("no signed-message record among {records:#?}"));
     assert!(signed.starts_with("DEBUG wechatpay_chain"), "{signed}");
-    assert!(signed.contains("GET\n/v3/certificates\n") || signed.contains("GET\\n/v3/certificates"), "{signed}");
+    assert!(
+        signed.contains("GET\n/v3/certificates\n") || signed.contains("GET\\n/v3/certificates"),
+        "{signed}"
+    );
     // Never the Authorization header's signature, never a key.
     for record in &records {
-        assert!(!record.contains("WECHATPAY2-SHA256-RSA2048 mchid"), "{record}");
+        assert!(
+            !record.contains("WECHATPAY2-SHA256-RSA2048 mchid"),
+            "{record}"
+        );
         assert!(!record.contains("PRIVATE KEY"), "{record}");
     }
 }
