@@ -48,12 +48,56 @@ impl fmt::Debug for KeyInput {
 /// Configures a [`Client`]. Settings are collected as given; everything is
 /// checked once, in [`ClientBuilder::build`], which names what is wrong.
 ///
-/// ```
-/// use wechatpay_chain::{Client, Error};
+/// Required: [`mchid`](Self::mchid), [`merchant_serial`](Self::merchant_serial),
+/// the merchant private key ([`private_key_file`](Self::private_key_file) or
+/// [`private_key_pem`](Self::private_key_pem)) and at least one WeChat Pay
+/// key (a platform certificate or the WeChat Pay public key), unless the
+/// client is built with [`build_with_certificates`](Self::build_with_certificates).
 ///
+/// Defaults: base URL [`DEFAULT_BASE_URL`](crate::client::DEFAULT_BASE_URL)
+/// and no backup host; a whole request may take 30 s, connecting 10 s, an
+/// idle read 30 s; [`RetryPolicy::default`](crate::retry::RetryPolicy) (3
+/// attempts within 30 s, only where repeating is safe); no proxy beyond the
+/// environment's, the system's root certificates; the public key preferred
+/// over a certificate as `Wechatpay-Serial`; no certificate refresh, no
+/// APIv3 or APIv2 key, no download size limit; signing on the calling task;
+/// signed messages not logged. The timeouts, proxies and root certificates
+/// apply to the APIv2 TLS-certificate client too.
+///
+/// ```
+/// use std::time::Duration;
+/// use wechatpay_chain::retry::RetryPolicy;
+/// use wechatpay_chain::{client, Client, Error};
+///
+/// let client = Client::builder()
+///     .mchid("1900000109")                                   // 商户号
+///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+///     .private_key_file("src/mock/data/merchant_key.pem")    // or .private_key_pem(bytes)
+///     .platform_public_key_file(
+///         "PUB_KEY_ID_0119000001092026010100000000000001",
+///         "src/mock/data/wechatpay_pub_key.pem",
+///     )
+///     .platform_certificate_file("src/mock/data/platform_cert.pem")
+///     .apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")          // notifications, certificates
+///     .apiv2_key("192006250b4c09247ec02edce69f6a2d")          // v2/… calls
+///     .apiv2_appid("wxd678efh567hg6787")
+///     .base_url("https://api.mch.weixin.qq.com/")
+///     .backup_base_url(client::BACKUP_BASE_URL)
+///     .timeout(Duration::from_secs(10))
+///     .connect_timeout(Duration::from_secs(3))
+///     .read_timeout(Duration::from_secs(10))
+///     .retry(RetryPolicy::default().max_attempts(2))
+///     .proxy(wechatpay_chain::reqwest::Proxy::all("http://127.0.0.1:3128")?)
+///     .user_agent("my-shop/2.1")
+///     .max_download_bytes(8 << 30)
+///     .build()?;
+/// assert_eq!(client.mchid(), "1900000109");
+///
+/// // Mistakes are named at build time, before any request.
 /// let err = Client::builder().mchid("1900000109").build().unwrap_err();
 /// assert!(matches!(err, Error::Config(_)));
 /// assert!(err.to_string().contains("merchant_serial"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Default)]
 #[must_use]
@@ -184,48 +228,24 @@ impl fmt::Debug for Secret {
 
 impl ClientBuilder {
     /// Merchant id (商户号), digits.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().mchid("1900000109");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
         self.mchid = Some(mchid.into());
         self
     }
 
     /// Serial of the merchant API certificate (商户API证书序列号), hex.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn merchant_serial(mut self, serial: impl Into<String>) -> Self {
         self.merchant_serial = Some(serial.into());
         self
     }
 
     /// Merchant API private key as PEM (PKCS#8 or PKCS#1).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().private_key_pem(std::fs::read("src/mock/data/merchant_key.pem")?);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn private_key_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.private_key = Some(KeyInput::Pem(pem.into()));
         self
     }
 
     /// Merchant API private key file (`apiclient_key.pem`), read at `build()`.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().private_key_file("apiclient_key.pem");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn private_key_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.private_key = Some(KeyInput::File(path.into()));
         self
@@ -233,36 +253,18 @@ impl ClientBuilder {
 
     /// A WeChat Pay platform certificate (PEM); its serial is read from it.
     /// May be given several times (rotation).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().platform_certificate(std::fs::read("src/mock/data/platform_cert.pem")?);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn platform_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.certificates.push(KeyInput::Pem(pem.into()));
         self
     }
 
     /// A WeChat Pay platform certificate file, read at `build()`.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().platform_certificate_file("wechatpay_5157F09E.pem");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn platform_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.certificates.push(KeyInput::File(path.into()));
         self
     }
 
     /// A WeChat Pay public key (PEM) with its id `PUB_KEY_ID_…`.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().platform_public_key("PUB_KEY_ID_0119000001092026010100000000000001", std::fs::read("src/mock/data/wechatpay_pub_key.pem")?);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn platform_public_key(mut self, id: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
         self.public_keys
             .push((id.into(), KeyInput::Pem(pem.into())));
@@ -270,12 +272,6 @@ impl ClientBuilder {
     }
 
     /// A WeChat Pay public key file (`pub_key.pem`) with its id, read at `build()`.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().platform_public_key_file("PUB_KEY_ID_0119000001092026010100000000000001", "pub_key.pem");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn platform_public_key_file(
         mut self,
         id: impl Into<String>,
@@ -288,36 +284,18 @@ impl ClientBuilder {
 
     /// Where requests go; default [`DEFAULT_BASE_URL`]. A path prefix is
     /// kept (`https://host/hk/` signs `/hk/v3/…`).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().base_url("https://api.mch.weixin.qq.com/hk/");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
 
     /// Limit for a whole request; default [`DEFAULT_TIMEOUT`].
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().timeout(std::time::Duration::from_secs(10));
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Limit for connecting; default [`DEFAULT_CONNECT_TIMEOUT`].
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().connect_timeout(std::time::Duration::from_secs(3));
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -326,24 +304,12 @@ impl ClientBuilder {
     /// Limit for one read of the answer (an idle connection); default
     /// [`DEFAULT_READ_TIMEOUT`]. Downloads are bounded by this, not by the
     /// whole-request timeout.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().read_timeout(std::time::Duration::from_secs(20));
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
         self
     }
 
     /// Appended to the `User-Agent` (`wechatpay-chain/<version> (<os>/<arch>) <yours>`).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().user_agent("my-shop/2.1");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn user_agent(mut self, product: impl Into<String>) -> Self {
         self.user_agent = Some(product.into());
         self
@@ -352,24 +318,12 @@ impl ClientBuilder {
     /// Uses your `reqwest::Client` (proxies, pools, TLS roots). The timeouts
     /// set here are then not applied: configure them on your client, and
     /// turn redirects off (WeChat Pay's APIv3 never redirects).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().http_client(reqwest::Client::new());
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
     }
 
     /// Passphrase of an encrypted PKCS#8 private key (`BEGIN ENCRYPTED PRIVATE KEY`).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().private_key_passphrase("s3cret");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn private_key_passphrase(mut self, passphrase: impl Into<Vec<u8>>) -> Self {
         self.passphrase = Some(Secret(passphrase.into()));
         self
@@ -377,12 +331,6 @@ impl ClientBuilder {
 
     /// The APIv3 key (APIv3密钥, 32 characters), needed for notifications and
     /// certificate downloads.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn apiv3_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.apiv3_key = Some(Secret(key.into()));
         self
@@ -393,36 +341,18 @@ impl ClientBuilder {
     /// is a good value) and swaps them in while requests run. Needs the APIv3
     /// key and a tokio runtime at `build()`. The refresh stops when the last
     /// clone of the client is dropped.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().certificate_refresh(wechatpay_chain::client::DEFAULT_CERTIFICATE_REFRESH);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn certificate_refresh(mut self, interval: Duration) -> Self {
         self.certificate_refresh = Some(interval);
         self
     }
 
     /// The APIv2 key (API密钥, 32 characters) for `v2/…` calls.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().apiv2_key("192006250b4c09247ec02edce69f6a2d");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn apiv2_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.apiv2_key = Some(Secret(key.into()));
         self
     }
 
     /// APIv2: add this `appid` to payloads that lack one.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().apiv2_appid("wxd678efh567hg6787");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn apiv2_appid(mut self, appid: impl Into<String>) -> Self {
         self.apiv2_appid = Some(appid.into());
         self
@@ -430,12 +360,6 @@ impl ClientBuilder {
 
     /// APIv2: add the client's merchant id as `mch_id` to payloads that lack
     /// one. (A payload whose `mch_id` differs from it is refused either way.)
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().apiv2_add_mch_id(true);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn apiv2_add_mch_id(mut self, yes: bool) -> Self {
         self.apiv2_add_mch_id = yes;
         self
@@ -443,12 +367,6 @@ impl ClientBuilder {
 
     /// APIv2: the merchant TLS client certificate (`apiclient_cert.pem`) and
     /// its PKCS#8 key, for calls made with `security`.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().apiv2_client_certificate(std::fs::read("src/mock/data/merchant_cert.pem")?, std::fs::read("src/mock/data/merchant_key.pem")?);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn apiv2_client_certificate(
         mut self,
         certificate_pem: impl Into<Vec<u8>>,
@@ -463,12 +381,6 @@ impl ClientBuilder {
 
     /// APIv2: the merchant TLS client certificate as PKCS#12
     /// (`apiclient_cert.p12`, passphrase usually the merchant id).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().apiv2_client_pkcs12(std::fs::read("apiclient_cert.p12").unwrap_or_default(), "1900000109");
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn apiv2_client_pkcs12(
         mut self,
         der: impl Into<Vec<u8>>,
@@ -483,12 +395,6 @@ impl ClientBuilder {
 
     /// How requests are repeated; default [`RetryPolicy::default`]. Whatever
     /// the policy, only what is safe is repeated (see [`crate::retry`]).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().retry(wechatpay_chain::retry::RetryPolicy::never());
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
@@ -496,36 +402,18 @@ impl ClientBuilder {
 
     /// A backup base URL (WeChat Pay's is [`BACKUP_BASE_URL`](crate::client::BACKUP_BASE_URL)) for every
     /// other repeat, under the same safety rule as retries.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().backup_base_url(wechatpay_chain::client::BACKUP_BASE_URL);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn backup_base_url(mut self, url: impl Into<String>) -> Self {
         self.backup_url = Some(url.into());
         self
     }
 
     /// Sends through a proxy (`reqwest::Proxy::all("socks5://…")`, …).
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().proxy(reqwest::Proxy::all("socks5://127.0.0.1:1080")?);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn proxy(mut self, proxy: reqwest::Proxy) -> Self {
         self.proxies.push(proxy);
         self
     }
 
     /// Trusts an extra root certificate (PEM), e.g. a corporate TLS proxy's.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().add_root_certificate(std::fs::read("src/mock/data/platform_cert.pem")?);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
         self
@@ -534,12 +422,6 @@ impl ClientBuilder {
     /// Logs each signed message at `debug` level (target
     /// `wechatpay_chain::client`). Off by default; the signature, keys and
     /// decrypted fields are never logged either way.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().trace_signed_messages(true);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn trace_signed_messages(mut self, yes: bool) -> Self {
         self.trace_signed_messages = yes;
         self
@@ -548,12 +430,6 @@ impl ClientBuilder {
     /// Signs on tokio's blocking thread pool rather than on the async worker
     /// (an RSA-2048 signature takes about 0.25 ms). Off by default: see
     /// `docs/performance.md` for the measurements behind that choice.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().sign_off_thread(false);
-    /// # let _ = builder;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn sign_off_thread(mut self, yes: bool) -> Self {
         self.sign_off_thread = yes;
         self
@@ -587,11 +463,6 @@ impl ClientBuilder {
     /// decompression) with [`Error::DownloadTooLarge`]; no limit by
     /// default. Memory stays flat either way: this bounds the disk a
     /// hostile or broken file can fill before its hash is checked.
-    ///
-    /// ```
-    /// let builder = wechatpay_chain::Client::builder().max_download_bytes(8 << 30);
-    /// # let _ = builder;
-    /// ```
     pub fn max_download_bytes(mut self, limit: u64) -> Self {
         self.max_download_bytes = Some(limit);
         self
