@@ -8,7 +8,6 @@ mod common;
 use common::{data, read, vectors, MERCHANT_SERIAL};
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
-use openssl::hash::{hash, MessageDigest};
 use wechatpay_chain::v2::rules;
 use wechatpay_chain::{json, Client, Error, Method, Options, Value};
 
@@ -31,24 +30,6 @@ fn client(base_url: &str, mchid: &str) -> Client {
 fn vector_fields() -> Value {
     json!({"appid": "wxd930ea5d5a258f4f", "body": "test", "device_info": "1000",
            "mch_id": VECTOR_MCHID, "nonce_str": "ibuaiVcKdpRxkhJA"})
-}
-
-/// MD5 sign by the documented algorithm, independent of the crate.
-fn md5_sign(pairs: &[(&str, &str)], key: &str) -> String {
-    let mut sorted: Vec<&(&str, &str)> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
-    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut text: String = sorted
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    text.push_str("&key=");
-    text.push_str(key);
-    hash(MessageDigest::md5(), text.as_bytes())
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
 }
 
 /// RFC 3986: everything but unreserved characters percent-encoded.
@@ -75,7 +56,7 @@ fn the_independent_signer_agrees_with_the_shared_vector() {
         ("nonce_str", "ibuaiVcKdpRxkhJA"),
     ];
     let key = v["apiv2_sign"]["key"].as_str().unwrap();
-    assert_eq!(md5_sign(&pairs, key), v["apiv2_sign"]["md5"]);
+    assert_eq!(common::apiv2_md5(&pairs, key), v["apiv2_sign"]["md5"]);
 }
 
 #[tokio::test]
@@ -133,7 +114,7 @@ async fn a_get_query_decodes_to_exactly_the_values_that_were_signed() {
         ("nonce_str", "N1"),
         ("plan_id", "12535"),
     ];
-    let sign = md5_sign(&pairs, &key);
+    let sign = common::apiv2_md5(&pairs, &key);
     let mut expected_query: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{k}={}", rfc3986(v)))
@@ -174,7 +155,7 @@ async fn a_post_sends_the_vector_sign_in_its_xml_body() {
         ("result_code", "SUCCESS"),
         ("trade_state", "SUCCESS"),
     ];
-    let answer_sign = md5_sign(&answer_pairs, &key);
+    let answer_sign = common::apiv2_md5(&answer_pairs, &key);
     let answer = format!(
         "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code><trade_state>SUCCESS</trade_state><sign>{answer_sign}</sign></xml>"
     );
@@ -221,19 +202,9 @@ async fn every_unsigned_response_entry_is_accepted_unsigned_and_only_there() {
     let server = MockServer::start_async().await;
     let unsigned_xml =
         "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code></xml>";
-    server
-        .mock_async(|when, then| {
-            when.path("/appauth/getaccesstoken");
-            then.status(200)
-                .body(r#"{"retcode":0,"retmsg":"OK","access_token":"T"}"#);
-        })
-        .await;
-    server
-        .mock_async(|when, then| {
-            when.any_request();
-            then.status(200).body(unsigned_xml);
-        })
-        .await;
+    let token = r#"{"retcode":0,"retmsg":"OK","access_token":"T"}"#;
+    common::respond(&server, Some((GET, "/appauth/getaccesstoken")), 200, token).await;
+    common::respond(&server, None, 200, unsigned_xml).await;
     let client = client(&server.base_url(), "1900000109");
     assert_eq!(rules::UNSIGNED_RESPONSES.len(), 30);
     for (path, reason) in rules::UNSIGNED_RESPONSES {
@@ -257,13 +228,14 @@ async fn every_unsigned_response_entry_is_accepted_unsigned_and_only_there() {
 #[tokio::test]
 async fn getaccesstoken_answers_json_and_a_nonzero_retcode_is_an_error() {
     let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path("/appauth/getaccesstoken");
-            then.status(200)
-                .body(r#"{"retcode":-1,"retmsg":"invalid code"}"#);
-        })
-        .await;
+    let refusal = r#"{"retcode":-1,"retmsg":"invalid code"}"#;
+    common::respond(
+        &server,
+        Some((GET, "/appauth/getaccesstoken")),
+        200,
+        refusal,
+    )
+    .await;
     let client = client(&server.base_url(), "1900000109");
     let err = client["v2/appauth/getaccesstoken"]
         .get(json!({"query": {"code": "C"}}))

@@ -129,12 +129,7 @@ async fn a_gzip_bomb_is_inflated_in_small_pieces_and_can_be_capped() {
     let bomb = gzip_bomb();
     assert!(bomb.len() < 256 * 1024, "{}", bomb.len());
     let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path("/v3/billdownload/file");
-            then.status(200).body(bomb.clone());
-        })
-        .await;
+    common::respond(&server, Some((GET, "/v3/billdownload/file")), 200, bomb).await;
     let bill: BillInfo = serde_json::from_value(json!({
         "hash_type": "SHA1",
         "hash_value": "0000000000000000000000000000000000000000",
@@ -176,12 +171,7 @@ async fn a_gzip_bomb_is_inflated_in_small_pieces_and_can_be_capped() {
 async fn an_apiv2_download_refusal_is_read_capped() {
     let server = MockServer::start_async().await;
     let huge = vec![b'x'; wechatpay_chain::client::MAX_RESPONSE_BYTES + 1];
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/pay/downloadbill");
-            then.status(500).body(huge.clone());
-        })
-        .await;
+    common::respond(&server, Some((POST, "/pay/downloadbill")), 500, huge).await;
     let client = builder(&server.base_url())
         .apiv2_key(APIV2_KEY)
         .build()
@@ -202,12 +192,7 @@ async fn an_apiv2_download_refusal_is_read_capped() {
 async fn a_dot_segment_in_a_template_is_refused_before_anything_is_sent() {
     let server = MockServer::start_async().await;
     // An unsigned 200 anywhere: nothing may reach it and be trusted.
-    let any = server
-        .mock_async(|when, then| {
-            when.any_request();
-            then.status(200).body("not signed");
-        })
-        .await;
+    let any = common::respond(&server, None, 200, "not signed").await;
     let client = client(&server.base_url());
     for template in [
         "v3/merchant-service/images/%2E%2E",
@@ -260,12 +245,7 @@ async fn a_download_url_over_plain_http_needs_an_http_base_of_the_same_origin() 
     }
 
     let server = MockServer::start_async().await;
-    let file = server
-        .mock_async(|when, then| {
-            when.method(GET).path("/v3/billdownload/file");
-            then.status(200).body("a,b\n");
-        })
-        .await;
+    let file = common::respond(&server, Some((GET, "/v3/billdownload/file")), 200, "a,b\n").await;
     let http_client = client(&server.base_url());
     let other_port = format!(
         "http://127.0.0.1:{}/v3/billdownload/file?token=x",
@@ -362,16 +342,11 @@ fn only_the_transport_sends() {
 fn extreme_clocks_and_timestamps_are_errors_not_panics() {
     let client = client("https://api.mch.weixin.qq.com/");
     let body = b"{}";
-    let headers: reqwest::header::HeaderMap =
-        common::signed_headers(body, common::SignWith::Certificate, common::unix_now())
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    reqwest::header::HeaderValue::from_str(&v).unwrap(),
-                )
-            })
-            .collect();
+    let headers = common::header_map(&common::signed_headers(
+        body,
+        common::SignWith::Certificate,
+        common::unix_now(),
+    ));
     for now in [i64::MIN, i64::MAX, 0] {
         let err = client.verifier().verify(&headers, body, now).unwrap_err();
         assert!(

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use wechatpay_chain::crypto::{aes_256_gcm_encrypt, AeadError};
 use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::notify::NotificationError;
@@ -26,17 +26,6 @@ fn client(apiv3_key: &str) -> Client {
         .unwrap()
 }
 
-fn header_map(pairs: &[(&str, String)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
-}
-
 /// A notification body signed now with the platform certificate.
 fn signed(body: &str) -> (HeaderMap, Vec<u8>) {
     let headers = common::signed_headers(
@@ -44,7 +33,7 @@ fn signed(body: &str) -> (HeaderMap, Vec<u8>) {
         common::SignWith::Certificate,
         common::unix_now(),
     );
-    (header_map(&headers), body.as_bytes().to_vec())
+    (common::header_map(&headers), body.as_bytes().to_vec())
 }
 
 fn envelope(resource: Value) -> String {
@@ -73,7 +62,7 @@ fn the_vector_verifies_and_decrypts_with_a_pinned_clock() {
     let client = client(v["apiv3_key"].as_str().unwrap());
     let body = v["body"].as_str().unwrap().as_bytes();
     let event = client
-        .notification_at(&header_map(&headers), body, 1795305600)
+        .notification_at(&common::header_map(&headers), body, 1795305600)
         .unwrap();
     assert_eq!(event.id, "EV-2026010112000000001");
     assert_eq!(event.event_type, "PAYSCORE.USER_PAID");
@@ -100,14 +89,14 @@ fn the_vector_verifies_and_decrypts_with_a_pinned_clock() {
     let mut tampered = body.to_vec();
     tampered[10] ^= 1;
     assert!(matches!(
-        client.notification_at(&header_map(&headers), &tampered, 1795305600),
+        client.notification_at(&common::header_map(&headers), &tampered, 1795305600),
         Err(Error::Verify {
             kind: VerifyError::SignatureMismatch { .. },
             ..
         })
     ));
     assert!(matches!(
-        client.notification_at(&header_map(&headers), body, 1795305600 + 301),
+        client.notification_at(&common::header_map(&headers), body, 1795305600 + 301),
         Err(Error::Verify {
             kind: VerifyError::StaleTimestamp { .. },
             ..
@@ -115,7 +104,7 @@ fn the_vector_verifies_and_decrypts_with_a_pinned_clock() {
     ));
     let wrong_apiv3 = self::client("b7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb");
     assert!(matches!(
-        wrong_apiv3.notification_at(&header_map(&headers), body, 1795305600),
+        wrong_apiv3.notification_at(&common::header_map(&headers), body, 1795305600),
         Err(Error::Decrypt(AeadError::Authentication))
     ));
 }

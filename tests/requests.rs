@@ -546,12 +546,7 @@ async fn nodes_are_futures_that_can_be_spawned() {
 async fn an_oversized_answer_is_refused_not_buffered() {
     let server = MockServer::start_async().await;
     let huge = "x".repeat(wechatpay_chain::client::MAX_RESPONSE_BYTES + 1);
-    server
-        .mock_async(|when, then| {
-            when.any_request();
-            then.status(200).body(huge.clone());
-        })
-        .await;
+    common::respond(&server, None, 200, huge).await;
     let err = client(&server.base_url())
         .chain("v3/x")
         .get(())

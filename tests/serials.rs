@@ -7,7 +7,7 @@
 mod common;
 
 use httpmock::prelude::*;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
 use wechatpay_chain::crypto::aes_256_gcm_encrypt;
 use wechatpay_chain::keys::{same_serial, WechatpayKey};
 use wechatpay_chain::mock::{Credentials, MockServer};
@@ -69,17 +69,6 @@ fn builder() -> wechatpay_chain::ClientBuilder {
         .apiv3_key(Credentials::get().apiv3_key)
 }
 
-fn header_map(pairs: &[(&'static str, String)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
-}
-
 #[test]
 fn one_rule_hex_serials_as_numbers_key_ids_as_text() {
     let key = WechatpayKey::from_certificate_pem(&leading_zero_certificate()).unwrap();
@@ -131,13 +120,13 @@ fn a_notification_naming_the_certificate_in_another_spelling_verifies() {
     for spelling in same_serial_spellings() {
         let headers = common::replace_header(signed.clone(), "Wechatpay-Serial", &spelling);
         let event = client
-            .notification_at(&header_map(&headers), body.as_bytes(), now)
+            .notification_at(&common::header_map(&headers), body.as_bytes(), now)
             .unwrap_or_else(|e| panic!("{spelling}: {e}"));
         assert_eq!(event.verified_by, SERIAL, "named as configured");
     }
     let headers = common::replace_header(signed, "Wechatpay-Serial", OTHER);
     assert!(matches!(
-        client.notification_at(&header_map(&headers), body.as_bytes(), now),
+        client.notification_at(&common::header_map(&headers), body.as_bytes(), now),
         Err(Error::Verify {
             kind: VerifyError::UnknownSerial(_),
             ..
