@@ -421,11 +421,13 @@ impl Inner {
         })?;
         // Decided on the path the URL parser produced, which is what is sent
         // and signed (dot-segments were refused, but trust the result only).
-        let relative = url
+        let sent = url
             .path()
             .strip_prefix(self.base_path.as_str())
-            .map(str::to_owned)
             .ok_or_else(|| invalid(format!("leaves the base URL `{}`", self.base_url)))?;
+        // Usually the filled template itself; the parser re-encodes some
+        // characters of literals (a space, non-ASCII), and then it differs.
+        let relative = if sent == path { path } else { sent.to_owned() };
         if !query.is_empty() {
             let text = query
                 .iter()

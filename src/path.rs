@@ -162,6 +162,14 @@ impl<'a> Template<'a> {
 
 /// `.` or `..`, also percent-encoded (`%2E%2e`): URL parsers remove these.
 fn is_dot_segment(segment: &str) -> bool {
+    // `%2e%2E` is the longest spelling; most segments fail this at once.
+    if segment.len() > 6
+        || !segment
+            .bytes()
+            .all(|b| matches!(b, b'.' | b'%' | b'2' | b'e' | b'E'))
+    {
+        return false;
+    }
     let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
     matches!(decoded.as_ref(), "." | "..")
 }
