@@ -102,31 +102,39 @@ impl Profile {
 
     /// A builder with everything the profile names.
     pub fn builder(&self) -> ClientBuilder {
+        /// `builder.setter(value)` when the profile has the value.
+        fn with<T: Clone>(
+            builder: ClientBuilder,
+            value: &Option<T>,
+            setter: fn(ClientBuilder, T) -> ClientBuilder,
+        ) -> ClientBuilder {
+            match value {
+                Some(v) => setter(builder, v.clone()),
+                None => builder,
+            }
+        }
         let mut builder = ClientBuilder::default();
-        if let Some(v) = &self.mchid {
-            builder = builder.mchid(v.clone());
-        }
-        if let Some(v) = &self.merchant_serial {
-            builder = builder.merchant_serial(v.clone());
-        }
-        if let Some(v) = &self.merchant_private_key {
-            builder = builder.private_key_file(v.clone());
-        }
-        if let Some(v) = &self.platform_certificate {
-            builder = builder.platform_certificate_file(v.clone());
-        }
+        builder = with(builder, &self.mchid, ClientBuilder::mchid);
+        builder = with(
+            builder,
+            &self.merchant_serial,
+            ClientBuilder::merchant_serial,
+        );
+        builder = with(
+            builder,
+            &self.merchant_private_key,
+            ClientBuilder::private_key_file,
+        );
+        builder = with(
+            builder,
+            &self.platform_certificate,
+            ClientBuilder::platform_certificate_file,
+        );
         if let (Some(id), Some(file)) = (&self.platform_public_key_id, &self.platform_public_key) {
             builder = builder.platform_public_key_file(id.clone(), file.clone());
         }
-        if let Some(v) = &self.apiv3_key {
-            builder = builder.apiv3_key(v.clone());
-        }
-        if let Some(v) = &self.apiv2_key {
-            builder = builder.apiv2_key(v.clone());
-        }
-        if let Some(v) = &self.base_url {
-            builder = builder.base_url(v.clone());
-        }
-        builder
+        builder = with(builder, &self.apiv3_key, ClientBuilder::apiv3_key);
+        builder = with(builder, &self.apiv2_key, ClientBuilder::apiv2_key);
+        with(builder, &self.base_url, ClientBuilder::base_url)
     }
 }

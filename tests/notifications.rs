@@ -36,6 +36,18 @@ fn signed(body: &str) -> (HeaderMap, Vec<u8>) {
     (common::header_map(&headers), body.as_bytes().to_vec())
 }
 
+/// A merchant that trusts only the WeChat Pay public key.
+fn public_key_client(mchid: &str, apiv3_key: &str) -> Client {
+    Client::builder()
+        .mchid(mchid)
+        .merchant_serial(common::MERCHANT_SERIAL)
+        .private_key_file(common::data("merchant_key.pem"))
+        .platform_public_key_file(common::PUBLIC_KEY_ID, common::data("wechatpay_pub_key.pem"))
+        .apiv3_key(apiv3_key)
+        .build()
+        .unwrap()
+}
+
 fn envelope(resource: Value) -> String {
     json!({"id": "EV-1", "create_time": "2026-01-01T12:00:00+08:00", "event_type": "PAYSCORE.USER_PAID",
            "resource_type": "encrypt-resource", "summary": "用户支付成功", "resource": resource})
@@ -180,14 +192,7 @@ fn each_malformed_notification_is_its_own_error() {
     ));
 
     // signed by a key the client does not have (only the public key configured)
-    let key_only = Client::builder()
-        .mchid(common::MCHID)
-        .merchant_serial(common::MERCHANT_SERIAL)
-        .private_key_file(common::data("merchant_key.pem"))
-        .platform_public_key_file(common::PUBLIC_KEY_ID, common::data("wechatpay_pub_key.pem"))
-        .apiv3_key(key)
-        .build()
-        .unwrap();
+    let key_only = public_key_client(common::MCHID, key);
     let (headers, bytes) = signed(&ok);
     assert!(matches!(
         key_only.notification(&headers, &bytes),
@@ -296,14 +301,7 @@ async fn mock_notifications_verify_whichever_key_signs_them() {
 fn one_url_routes_notifications_to_the_merchant_that_knows_the_key() {
     let key = Credentials::get().apiv3_key;
     let by_certificate = client(key);
-    let by_public_key = Client::builder()
-        .mchid("1900000110")
-        .merchant_serial(common::MERCHANT_SERIAL)
-        .private_key_file(common::data("merchant_key.pem"))
-        .platform_public_key_file(common::PUBLIC_KEY_ID, common::data("wechatpay_pub_key.pem"))
-        .apiv3_key(key)
-        .build()
-        .unwrap();
+    let by_public_key = public_key_client("1900000110", key);
     let clients = [by_certificate, by_public_key];
     let body = envelope(sealed(key, r#"{"out_order_no":"R1"}"#));
     for (with, mchid) in [
