@@ -504,6 +504,7 @@ async fn the_profile_names_every_credential_a_client_needs() {
     assert_eq!(
         keys,
         [
+            "apiv2_key",
             "apiv3_key",
             "base_url",
             "mchid",
