@@ -1,4 +1,4 @@
-//! The seed page "modify order amount" (修改订单金额), runnable against the
+//! The payscore page "modify order amount" (修改订单金额), runnable against the
 //! embedded mock: `cargo run --example payscore_modify`.
 //!
 //! `POST /v3/payscore/serviceorder/{out_order_no}/modify` answers a direct
@@ -51,7 +51,7 @@ async fn order_ready_to_modify(
     Ok(())
 }
 
-/// The seed page's request body: lower the amount by 1 yuan.
+/// The modify-amount page's request body: lower the amount by 1 yuan.
 fn modify_body(sub_mchid: Option<&str>) -> Value {
     let mut body = json!({
         "appid": APPID,

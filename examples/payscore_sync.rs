@@ -1,4 +1,4 @@
-//! The seed page "sync order" (同步服务订单信息), runnable against the
+//! The payscore page "sync order" (同步服务订单信息), runnable against the
 //! embedded mock: `cargo run --example payscore_sync`.
 //!
 //! After the user paid offline, the merchant tells WeChat Pay with

@@ -1,8 +1,8 @@
-//! The payscore seed scenario against the embedded mock WeChat Pay.
+//! The payscore examples against the embedded mock WeChat Pay.
 //!
 //! For a direct merchant and for a service provider: create a service order,
-//! let the user confirm it, complete it, modify the amount (the seed page's
-//! request), sync it as paid, and query it — each answer's WeChat Pay
+//! let the user confirm it, complete it, modify the amount (the modify-amount
+//! page's request), sync it as paid, and query it — each answer's WeChat Pay
 //! signature verified. The three chain styles are all used.
 //!
 //! Run: `cargo run --example quickstart`. Exits non-zero if any step fails.
@@ -28,7 +28,7 @@ fn report(step: &str, res: &Response) -> Result<Value, Failure> {
     Ok(body)
 }
 
-/// The seed scenario; `sub_mchid` switches to the service-provider paths.
+/// The payscore examples; `sub_mchid` switches to the service-provider paths.
 async fn scenario(
     server: &MockServer,
     client: &Client,
@@ -77,7 +77,7 @@ async fn scenario(
         .await?;
     report("complete", &res)?;
 
-    // modify (the seed page): chain style, direct 200 with the order / partner 204
+    // modify (the modify-amount page): chain style, direct 200 with the order / partner 204
     let modify = with_sub(json!({
         "appid": APPID, "service_id": SERVICE_ID,
         "post_payments": [{"name": "就餐费用", "amount": 40000, "description": "就餐人均100元", "count": 4}],
@@ -113,7 +113,7 @@ async fn scenario(
         return Err(format!("modify answered {} {body}", res.status()).into());
     }
 
-    // sync as paid (the other seed page)
+    // sync as paid (the sync-order page)
     let sync = with_sub(
         json!({"appid": APPID, "service_id": SERVICE_ID, "type": "Order_Paid", "detail": {"paid_time": "20260101120000"}}),
     );

@@ -429,7 +429,8 @@ impl ClientBuilder {
 
     /// Signs on tokio's blocking thread pool rather than on the async worker
     /// (an RSA-2048 signature takes about 0.25 ms). Off by default: see
-    /// `docs/performance.md` for the measurements behind that choice.
+    /// [the performance guide](crate::guide::performance) for the
+    /// measurements behind that choice.
     pub fn sign_off_thread(mut self, yes: bool) -> Self {
         self.sign_off_thread = yes;
         self

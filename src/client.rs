@@ -1,5 +1,5 @@
 //! The client: configuration, key material, and turning a template and its
-//! options into a [`PreparedRequest`]. Sending is the transport's (`transport.rs`).
+//! options into a [`PreparedRequest`]. Sending is the (private) `transport` module's.
 
 use std::fmt;
 use std::ops::Index;

@@ -318,8 +318,10 @@ fn request_id_suffix(request_id: &Option<String>) -> String {
     }
 }
 
-/// Why a WeChat Pay signature was rejected. Each check of PROTOCOL.md has
-/// its own variant.
+/// Why a WeChat Pay signature was rejected. Each check of a response or
+/// notification (the four `Wechatpay-*` headers present, a timestamp within
+/// 300 s, a known key that is valid now, the RSA signature over the raw
+/// body; for APIv2, the `sign` field) has its own variant.
 ///
 /// ```
 /// use wechatpay_chain::VerifyError;

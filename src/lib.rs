@@ -67,6 +67,7 @@
 //!
 //! | need | module |
 //! |---|---|
+//! | guides: getting started, migration from PHP/Node.js, chain styles, files, APIv2, production, … (中文: [`guide::zh`]) | [`guide`] |
 //! | client, builder, chain nodes, options, answers | [`Client`], [`ClientBuilder`], [`Chain`], [`Options`], [`Response`] |
 //! | notifications | [`notify`] |
 //! | sensitive fields | [`sensitive`] |
@@ -96,6 +97,7 @@ pub mod crypto;
 pub mod download;
 mod encryptor;
 pub mod error;
+pub mod guide;
 mod hex;
 pub mod keys;
 pub mod media;
@@ -134,6 +136,11 @@ pub use serde_json::{json, Value};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// README.zh-CN.md's examples, compiled as doctests like README.md's.
+#[cfg(doctest)]
+#[doc = include_str!("../README.zh-CN.md")]
+struct ReadmeZhDoctests;
 
 /// Chain style: `chain!(client.v3.payscore.serviceorder._out_order_no_.modify)`.
 ///

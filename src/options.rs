@@ -171,8 +171,11 @@ impl Options {
     }
 
     /// Accepts a 2xx answer without checking WeChat Pay's signature. Only
-    /// for endpoints that really answer unsigned; the file downloads listed
-    /// in PROTOCOL.md are already exempt without this.
+    /// for endpoints that really answer unsigned; the file downloads WeChat
+    /// Pay never signs ([`UNSIGNED_DOWNLOADS`](crate::request::UNSIGNED_DOWNLOADS)
+    /// and the complaint images `v3/merchant-service/images/{media_id}`)
+    /// and the APIv2 endpoints of [`UNSIGNED_RESPONSES`](crate::v2::rules::UNSIGNED_RESPONSES)
+    /// are already exempt without this.
     ///
     /// ```
     /// let options = wechatpay_chain::Options::new().skip_verification();
@@ -201,7 +204,7 @@ impl Options {
     }
 
     /// APIv2: send with the merchant TLS client certificate (refunds,
-    /// transfers, red packets, …; see `docs/apiv2.md`).
+    /// transfers, red packets, …; see [the APIv2 guide](crate::guide::apiv2)).
     pub fn security(mut self) -> Self {
         self.security = true;
         self

@@ -1,0 +1,87 @@
+//! The guides of `docs/`, one module each, Chinese in [`zh`].
+//!
+//! These pages are the Markdown files shipped in `docs/`, included as they
+//! are: every Rust example in them is compiled (and most are run, against
+//! the embedded mock WeChat Pay) as a doctest, so an example here works with
+//! the version of the crate it is published with. Start with
+//! [`getting_started`]; coming from PHP or Node.js, read [`migration`].
+//!
+//! The `wxpay` command line has its own page, `docs/cli.md`, in the
+//! repository and in the package.
+
+/// Defines one guide module from `docs/<file>.md`. Links between guides are
+/// reference-style links in the Markdown (`[chain.md]`, defined at the end
+/// of each file for GitHub); the definitions given here come first, so on
+/// docs.rs they point at the guide modules instead.
+macro_rules! guide {
+    ($name:ident, $file:literal) => {
+        #[doc = "[getting-started.md]: crate::guide::getting_started"]
+        #[doc = "[migration.md]: crate::guide::migration"]
+        #[doc = "[chain.md]: crate::guide::chain"]
+        #[doc = "[keys-and-certificates.md]: crate::guide::keys_and_certificates"]
+        #[doc = "[notifications.md]: crate::guide::notifications"]
+        #[doc = "[files.md]: crate::guide::files"]
+        #[doc = "[files.md#measured]: crate::guide::files#measured"]
+        #[doc = "[apiv2.md]: crate::guide::apiv2"]
+        #[doc = "[production.md]: crate::guide::production"]
+        #[doc = "[mock.md]: crate::guide::mock"]
+        #[doc = "[performance.md]: crate::guide::performance"]
+        #[doc = "[performance.md#fuzzing]: crate::guide::performance#fuzzing"]
+        #[doc = "[security.md]: crate::guide::security"]
+        #[doc = "[cli.md]: https://github.com/wechatpay-chain/wechatpay-chain/blob/main/docs/cli.md"]
+        #[doc = ""]
+        #[doc = include_str!(concat!("../docs/", $file, ".md"))]
+        pub mod $name {}
+    };
+}
+
+guide!(getting_started, "getting-started");
+guide!(migration, "migration");
+guide!(chain, "chain");
+guide!(keys_and_certificates, "keys-and-certificates");
+guide!(notifications, "notifications");
+guide!(files, "files");
+guide!(apiv2, "apiv2");
+guide!(production, "production");
+guide!(mock, "mock");
+guide!(performance, "performance");
+guide!(security, "security");
+
+/// 中文指南：与英文指南一一对应。
+pub mod zh {
+    /// Defines one Chinese guide module from `docs/zh/<file>.md`, its links
+    /// pointing at the Chinese modules.
+    macro_rules! guide_zh {
+        ($name:ident, $file:literal) => {
+            #[doc = "[getting-started.md]: crate::guide::zh::getting_started"]
+            #[doc = "[migration.md]: crate::guide::zh::migration"]
+            #[doc = "[chain.md]: crate::guide::zh::chain"]
+            #[doc = "[keys-and-certificates.md]: crate::guide::zh::keys_and_certificates"]
+            #[doc = "[notifications.md]: crate::guide::zh::notifications"]
+            #[doc = "[files.md]: crate::guide::zh::files"]
+            #[doc = "[files.md#实测]: crate::guide::zh::files#实测"]
+            #[doc = "[apiv2.md]: crate::guide::zh::apiv2"]
+            #[doc = "[production.md]: crate::guide::zh::production"]
+            #[doc = "[mock.md]: crate::guide::zh::mock"]
+            #[doc = "[performance.md]: crate::guide::zh::performance"]
+            #[doc = "[performance.md#模糊测试]: crate::guide::zh::performance#模糊测试"]
+            #[doc = "[security.md]: crate::guide::zh::security"]
+            #[doc = "[cli.md]: https://github.com/wechatpay-chain/wechatpay-chain/blob/main/docs/zh/cli.md"]
+            #[doc = ""]
+            #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
+            pub mod $name {}
+        };
+    }
+
+    guide_zh!(getting_started, "getting-started");
+    guide_zh!(migration, "migration");
+    guide_zh!(chain, "chain");
+    guide_zh!(keys_and_certificates, "keys-and-certificates");
+    guide_zh!(notifications, "notifications");
+    guide_zh!(files, "files");
+    guide_zh!(apiv2, "apiv2");
+    guide_zh!(production, "production");
+    guide_zh!(mock, "mock");
+    guide_zh!(performance, "performance");
+    guide_zh!(security, "security");
+}
