@@ -767,7 +767,10 @@ mod tests {
         assert_eq!(relative("/v3/x?a=1"), "v3/x");
         assert_eq!(relative("https://api.mch.weixin.qq.com/v3/x#f"), "v3/x");
         assert_eq!(relative("http://host"), "");
-        assert_eq!(relative("v3/applyment4sub/applyment/"), "v3/applyment4sub/applyment/");
+        assert_eq!(
+            relative("v3/applyment4sub/applyment/"),
+            "v3/applyment4sub/applyment/"
+        );
     }
 
     #[test]
