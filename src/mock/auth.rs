@@ -58,12 +58,12 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    fn new(answer: Answer, reason: String) -> Self {
-        Refusal {
+    fn new(answer: Answer, reason: String) -> Box<Self> {
+        Box::new(Refusal {
             answer,
             reason,
             signed_message: None,
-        }
+        })
     }
 }
 
@@ -76,7 +76,7 @@ pub(crate) fn check(
     target: &str,
     headers: &HeaderMap,
     signed_body: &[u8],
-) -> Result<(), Refusal> {
+) -> Result<(), Box<Refusal>> {
     check_at(
         keys,
         replay,
@@ -97,7 +97,7 @@ pub(crate) fn check_at(
     headers: &HeaderMap,
     signed_body: &[u8],
     now: i64,
-) -> Result<(), Refusal> {
+) -> Result<(), Box<Refusal>> {
     for name in ["accept", "user-agent"] {
         if headers.get(name).is_none_or(|v| v.is_empty()) {
             return Err(Refusal::new(
@@ -163,7 +163,7 @@ pub(crate) fn check_at(
                 }
             })),
         );
-        return Err(Refusal {
+        return Err(Box::new(Refusal {
             answer,
             reason: format!(
                 "SIGN_ERROR, the signature does not verify with the public key of merchant {} \
@@ -172,7 +172,7 @@ pub(crate) fn check_at(
                 credentials.mchid, credentials.merchant_serial
             ),
             signed_message: Some(message),
-        });
+        }));
     }
     let fresh = replay
         .lock()

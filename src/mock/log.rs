@@ -128,7 +128,7 @@ impl Note {
     /// a fault changes the answer.
     pub(crate) fn settle(&mut self, answer: &Answer) {
         if self.verdict.is_none() {
-            self.verdict = Some(self.from_answer(answer));
+            self.verdict = Some(self.read_answer(answer));
         }
     }
 
@@ -141,7 +141,7 @@ impl Note {
         }
     }
 
-    fn from_answer(&self, answer: &Answer) -> String {
+    fn read_answer(&self, answer: &Answer) -> String {
         let checked = self.checked.as_deref().unwrap_or("answered");
         let answered = self
             .template

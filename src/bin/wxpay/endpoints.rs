@@ -154,9 +154,22 @@ fn explain(found: &Match<'_>) -> String {
     out.push_str(&format!("  {protocol}\n"));
     let statuses: Vec<String> = op.statuses().iter().map(u16::to_string).collect();
     out.push_str(&format!("  success: {}\n", statuses.join(", ")));
-    let json = "application/json";
     let (consumes, produces) = match op.api() {
-        Api::V3 => (op.consumes().unwrap_or(json), op.produces().unwrap_or(json)),
+        Api::V3 => {
+            let bodiless = matches!(op.method(), "GET" | "DELETE");
+            (
+                op.consumes().unwrap_or(if bodiless {
+                    "no body"
+                } else {
+                    "application/json"
+                }),
+                op.produces().unwrap_or(if op.statuses() == [204] {
+                    "no body (204)"
+                } else {
+                    "application/json"
+                }),
+            )
+        }
         _ => (
             op.consumes().unwrap_or("application/xml"),
             op.produces().unwrap_or("application/xml"),
