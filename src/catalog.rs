@@ -31,7 +31,7 @@
 //! once on first use. APIv2 operations are written as the SDK writes them,
 //! `v2/pay/orderquery`; [`Operation::wire_path`] gives the path sent.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use percent_encoding::percent_decode_str;
@@ -544,8 +544,8 @@ impl Catalog {
     /// a path no template matches (a misspelt, missing, extra or swapped
     /// segment, a forgotten `v2/`), or a method the path does not take.
     /// Distances count whole segments (see [`Suggestion::distance`]);
-    /// only operations within 2 of the path, and within 1 of the closest,
-    /// are offered. `method` (`None`: any) ranks its own operations first.
+    /// only operations within 2 of the path, and within 0.75 of the
+    /// closest, are offered. `method` (`None`: any) ranks its own operations first.
     ///
     /// ```
     /// # let catalog = wechatpay_chain::catalog::Catalog::embedded();
@@ -554,15 +554,27 @@ impl Catalog {
     /// let s = catalog.suggest(Some("POST"), "pay/micropay", 1);
     /// assert_eq!(s[0].operation.template(), "v2/pay/micropay");
     /// ```
-    pub fn suggest(&self, method: Option<&str>, path: &str, limit: usize) -> Vec<Suggestion<'_>> {
+    pub fn suggest<'a>(
+        &'a self,
+        method: Option<&str>,
+        path: &str,
+        limit: usize,
+    ) -> Vec<Suggestion<'a>> {
         let relative = relative(path);
         let segments: Vec<&str> = relative.split('/').collect();
-        let mut scored: Vec<Suggestion<'_>> = self
+        // Templates share their words: each (segment, part) pair is costed once.
+        let mut costs: HashMap<(usize, &'a str), f64> = HashMap::new();
+        let mut scored: Vec<Suggestion<'a>> = self
             .operations
             .iter()
             .filter(|op| op.segments.len().abs_diff(segments.len()) <= 2)
             .map(|op| {
-                let mut distance = self.distance(&segments, &op.segments);
+                let mut replace = |i: usize, part: &'a str| -> f64 {
+                    *costs
+                        .entry((i, part))
+                        .or_insert_with(|| self.replace(segments[i], part))
+                };
+                let mut distance = distance(&segments, &op.segments, &mut replace);
                 if method.is_some_and(|m| !op.method.eq_ignore_ascii_case(m)) {
                     distance += 0.3;
                 }
@@ -582,40 +594,9 @@ impl Catalog {
                 })
         });
         let closest = scored.first().map_or(0.0, |s| s.distance);
-        scored.retain(|s| s.distance <= closest + 1.0);
+        scored.retain(|s| s.distance <= closest + 0.75);
         scored.truncate(limit);
         scored
-    }
-
-    /// Edit distance between a path's segments and a template's, where a
-    /// segment costs 1 to add or remove (0.3 if empty: a trailing slash), 1
-    /// to swap with its neighbour, and to replace what [`Self::replace`] says.
-    fn distance(&self, path: &[&str], template: &[String]) -> f64 {
-        let (n, m) = (path.len(), template.len());
-        let indel = |s: &str| if s.is_empty() { 0.3 } else { 1.0 };
-        let mut d = vec![vec![0.0f64; m + 1]; n + 1];
-        for i in 1..=n {
-            d[i][0] = d[i - 1][0] + indel(path[i - 1]);
-        }
-        for j in 1..=m {
-            d[0][j] = d[0][j - 1] + indel(&template[j - 1]);
-        }
-        for i in 1..=n {
-            for j in 1..=m {
-                let mut best = (d[i - 1][j] + indel(path[i - 1]))
-                    .min(d[i][j - 1] + indel(&template[j - 1]))
-                    .min(d[i - 1][j - 1] + self.replace(path[i - 1], &template[j - 1]));
-                if i > 1 && j > 1 {
-                    let crossed = self.replace(path[i - 1], &template[j - 2])
-                        + self.replace(path[i - 2], &template[j - 1]);
-                    if crossed < 0.5 {
-                        best = best.min(d[i - 2][j - 2] + 1.0 + crossed);
-                    }
-                }
-                d[i][j] = best;
-            }
-        }
-        d[n][m]
     }
 
     /// What it costs to read path segment `segment` as template part
@@ -688,6 +669,41 @@ pub fn chain_macro_path(template: &str) -> Option<String> {
         idents.push(ident);
     }
     Some(idents.join("."))
+}
+
+/// Edit distance between a path's segments and a template's, where a
+/// segment costs 1 to add or remove (0.3 if empty: a trailing slash), 1 to
+/// swap with its neighbour, and `replace(i, part)` to read path segment `i`
+/// as template part `part` ([`Catalog::replace`]).
+fn distance<'c>(
+    path: &[&str],
+    template: &'c [String],
+    replace: &mut impl FnMut(usize, &'c str) -> f64,
+) -> f64 {
+    let (n, m) = (path.len(), template.len());
+    let indel = |s: &str| if s.is_empty() { 0.3 } else { 1.0 };
+    let mut d = vec![vec![0.0f64; m + 1]; n + 1];
+    for i in 1..=n {
+        d[i][0] = d[i - 1][0] + indel(path[i - 1]);
+    }
+    for j in 1..=m {
+        d[0][j] = d[0][j - 1] + indel(&template[j - 1]);
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let mut best = (d[i - 1][j] + indel(path[i - 1]))
+                .min(d[i][j - 1] + indel(&template[j - 1]))
+                .min(d[i - 1][j - 1] + replace(i - 1, &template[j - 1]));
+            if i > 1 && j > 1 {
+                let crossed = replace(i - 1, &template[j - 2]) + replace(i - 2, &template[j - 1]);
+                if crossed < 0.5 {
+                    best = best.min(d[i - 2][j - 2] + 1.0 + crossed);
+                }
+            }
+            d[i][j] = best;
+        }
+    }
+    d[n][m]
 }
 
 /// A path relative to the base URL: no scheme and host, no leading `/`, no

@@ -159,9 +159,7 @@ async fn unknown_paths_wrong_methods_errors_and_faults_say_what_happened() {
     assert_eq!(
         entry.verdict,
         "not-found: v3/payscore/serviceorde/1234/modify is not a known WeChat Pay endpoint; \
-         did you mean POST v3/payscore/serviceorder/{out_order_no}/modify, \
-         POST v3/payscore/serviceorder/{out_order_no}/pay, \
-         POST v3/payscore/serviceorder/{out_order_no}/complete?"
+         did you mean POST v3/payscore/serviceorder/{out_order_no}/modify?"
     );
     assert_eq!(entry.template, None);
 
