@@ -544,7 +544,7 @@ impl Catalog {
     /// a path no template matches (a misspelt, missing, extra or swapped
     /// segment, a forgotten `v2/`), or a method the path does not take.
     /// Distances count whole segments (see [`Suggestion::distance`]);
-    /// only operations within 2 of the path, and within 0.75 of the
+    /// only operations within 2 of the path, and within 0.5 of the
     /// closest, are offered. `method` (`None`: any) ranks its own operations first.
     ///
     /// ```
@@ -594,7 +594,7 @@ impl Catalog {
                 })
         });
         let closest = scored.first().map_or(0.0, |s| s.distance);
-        scored.retain(|s| s.distance <= closest + 0.75);
+        scored.retain(|s| s.distance <= closest + 0.5);
         scored.truncate(limit);
         scored
     }
