@@ -124,7 +124,11 @@ fn method_and_path(words: &[String]) -> Result<(Option<String>, String), Failure
     let split: Vec<&str> = words.iter().flat_map(|w| w.split_whitespace()).collect();
     let (method, path) = match split.as_slice() {
         [path] => (None, *path),
-        [method, path] if method.parse::<Method>().is_ok() => {
+        [method, path]
+            if ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method)) =>
+        {
             (Some(method.to_ascii_uppercase()), *path)
         }
         _ => {
