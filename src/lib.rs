@@ -76,11 +76,13 @@
 //! | APIv2 (XML) | [`v2`] |
 //! | retries | [`retry`] |
 //! | signing and verifying by hand | [`sign`], [`verify`], [`crypto`] |
+//! | the endpoint catalog: lookup, search, did-you-mean (feature `catalog`) | `catalog` |
 //! | the mock WeChat Pay (feature `mock`) | `mock` |
 //! | code without async (feature `blocking`) | `blocking` |
 //!
-//! Features: `mock` (the embedded server), `blocking`, `cli` (the `wxpay`
-//! binary, with `mock`). None is on by default.
+//! Features: `catalog` (the endpoint corpus), `mock` (the embedded server,
+//! with `catalog`), `blocking`, `cli` (the `wxpay` binary, with `mock`).
+//! None is on by default.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -89,6 +91,9 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 mod builder;
+#[cfg(feature = "catalog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
+pub mod catalog;
 pub mod certs;
 pub mod chain;
 pub mod client;

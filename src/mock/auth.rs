@@ -47,6 +47,26 @@ impl ReplayGuard {
     }
 }
 
+/// Why a request was refused: the answer WeChat Pay would give, the reason
+/// in words for the mock's log, and for a signature that does not verify
+/// the message the mock verified against.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) answer: Answer,
+    pub(crate) reason: String,
+    pub(crate) signed_message: Option<Vec<u8>>,
+}
+
+impl Refusal {
+    fn new(answer: Answer, reason: String) -> Box<Self> {
+        Box::new(Refusal {
+            answer,
+            reason,
+            signed_message: None,
+        })
+    }
+}
+
 /// Checks one request; `signed_body` is what the signature covers (the body,
 /// or the `meta` part of an upload).
 pub(crate) fn check(
@@ -56,7 +76,7 @@ pub(crate) fn check(
     target: &str,
     headers: &HeaderMap,
     signed_body: &[u8],
-) -> Result<(), Answer> {
+) -> Result<(), Box<Refusal>> {
     check_at(
         keys,
         replay,
@@ -77,19 +97,28 @@ pub(crate) fn check_at(
     headers: &HeaderMap,
     signed_body: &[u8],
     now: i64,
-) -> Result<(), Answer> {
+) -> Result<(), Box<Refusal>> {
     for name in ["accept", "user-agent"] {
         if headers.get(name).is_none_or(|v| v.is_empty()) {
-            return Err(Answer::error(
-                400,
-                "INVALID_REQUEST",
-                &format!("HTTP头缺少{name}"),
-                Some(json!({"header": name, "issue": "WeChat Pay requires Accept and User-Agent"})),
+            return Err(Refusal::new(
+                Answer::error(
+                    400,
+                    "INVALID_REQUEST",
+                    &format!("HTTP头缺少{name}"),
+                    Some(
+                        json!({"header": name, "issue": "WeChat Pay requires Accept and User-Agent"}),
+                    ),
+                ),
+                format!("INVALID_REQUEST, header {name} is missing (WeChat Pay requires Accept and User-Agent)"),
             ));
         }
     }
-    let sign_error =
-        |issue: String| Answer::error(401, "SIGN_ERROR", "签名错误", Some(json!({"issue": issue})));
+    let sign_error = |issue: String| {
+        Refusal::new(
+            Answer::error(401, "SIGN_ERROR", "签名错误", Some(json!({"issue": issue}))),
+            format!("SIGN_ERROR, {issue}"),
+        )
+    };
     let header = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -118,7 +147,7 @@ pub(crate) fn check_at(
     }
     let message = request_message(method, target, auth.timestamp, &auth.nonce_str, signed_body);
     if !verify_sha256_rsa(&keys.merchant_public, &message, &auth.signature) {
-        return Err(Answer::error(
+        let answer = Answer::error(
             401,
             "SIGN_ERROR",
             "签名错误，请检查后再试",
@@ -133,7 +162,17 @@ pub(crate) fn check_at(
                     "truncated_sign_message": truncate(&message, 512),
                 }
             })),
-        ));
+        );
+        return Err(Box::new(Refusal {
+            answer,
+            reason: format!(
+                "SIGN_ERROR, the signature does not verify with the public key of merchant {} \
+                 certificate {} over the message the mock reconstructed from the request as \
+                 received (compare it with `--dry-run`)",
+                credentials.mchid, credentials.merchant_serial
+            ),
+            signed_message: Some(message),
+        }));
     }
     let fresh = replay
         .lock()
@@ -231,10 +270,11 @@ mod tests {
         // byte for byte the same request, 303 s later: its timestamp is
         // still fresh, so its nonce must still be remembered
         let replayed = at(T + 303).expect_err("a replay was accepted");
-        assert_eq!(replayed.status, 401);
-        assert!(String::from_utf8_lossy(&replayed.body).contains("nonce_str"));
+        assert_eq!(replayed.answer.status, 401);
+        assert!(String::from_utf8_lossy(&replayed.answer.body).contains("nonce_str"));
+        assert!(replayed.reason.contains("nonce_str"));
         // once the timestamp is stale, that is what refuses it
         let stale = at(T + 600).expect_err("a stale request was accepted");
-        assert!(String::from_utf8_lossy(&stale.body).contains("timestamp"));
+        assert!(String::from_utf8_lossy(&stale.answer.body).contains("timestamp"));
     }
 }

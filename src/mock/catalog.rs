@@ -1,21 +1,9 @@
-//! The endpoint corpus as a router: every APIv3 operation WeChat Pay
-//! publishes, matched by method and path template.
+//! The endpoint catalog ([`crate::catalog`]) as the mock's router: every
+//! APIv3 operation WeChat Pay publishes, matched by method and path
+//! template, and the APIv2 paths as they arrive (without `v2/`).
 
-use percent_encoding::percent_decode_str;
-
-/// The corpus, embedded: METHOD, PATH, API, RESPONSES, … (tab-separated).
-pub const ENDPOINTS_TSV: &str = include_str!("data/endpoints.tsv");
-
-/// One operation of the corpus.
-#[derive(Debug, Clone)]
-pub(crate) struct Operation {
-    pub(crate) method: String,
-    pub(crate) template: String,
-    /// First success status the documentation lists (200, 202, 204).
-    pub(crate) status: u16,
-    /// Consumes `multipart/form-data` (an upload).
-    pub(crate) multipart: bool,
-}
+pub use crate::catalog::ENDPOINTS_TSV;
+use crate::catalog::{Api, Catalog as Corpus, Operation};
 
 /// What a request path matched.
 #[derive(Debug)]
@@ -32,136 +20,68 @@ pub(crate) enum Route<'a> {
     NotFound,
 }
 
-/// The operations of the corpus: APIv3, and APIv2 (paths without `v2/`).
+/// The corpus, seen from the wire.
 pub(crate) struct Catalog {
-    operations: Vec<Operation>,
-    v2: Vec<Operation>,
+    corpus: &'static Corpus,
 }
 
 impl Catalog {
     pub(crate) fn load() -> Self {
-        let mut lines = ENDPOINTS_TSV.lines();
-        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-        let column = |name: &str| header.iter().position(|h| *h == name);
-        let (Some(method), Some(path), Some(api), Some(responses), Some(consumes)) = (
-            column("METHOD"),
-            column("PATH"),
-            column("API"),
-            column("RESPONSES"),
-            column("CONSUMES"),
-        ) else {
-            return Catalog {
-                operations: Vec::new(),
-                v2: Vec::new(),
-            };
-        };
-        let (v3, v2): (Vec<_>, Vec<_>) = lines
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split('\t').collect();
-                let is_v3 = fields.get(api) == Some(&"v3");
-                let status = fields
-                    .get(responses)?
-                    .split(',')
-                    .filter_map(|s| s.trim().parse().ok())
-                    .next()
-                    .unwrap_or(200);
-                let operation = Operation {
-                    method: fields.get(method)?.to_string(),
-                    template: fields.get(path)?.to_string(),
-                    status,
-                    multipart: fields
-                        .get(consumes)
-                        .is_some_and(|c| c.contains("multipart/form-data")),
-                };
-                Some((is_v3, operation))
-            })
-            .partition(|(is_v3, _)| *is_v3);
         Catalog {
-            operations: v3.into_iter().map(|(_, op)| op).collect(),
-            v2: v2.into_iter().map(|(_, op)| op).collect(),
+            corpus: Corpus::embedded(),
         }
     }
 
-    /// Number of operations.
+    /// The whole corpus, for suggestions.
+    pub(crate) fn corpus(&self) -> &'static Corpus {
+        self.corpus
+    }
+
+    /// Number of APIv3 operations.
     pub(crate) fn len(&self) -> usize {
-        self.operations.len()
+        self.corpus
+            .operations()
+            .iter()
+            .filter(|op| op.api() == Api::V3)
+            .count()
     }
 
-    /// Whether `path` is an APIv2 operation (matched like APIv3 paths).
+    /// Whether `path` (as received, no `v2/`) is an APIv2 operation.
     pub(crate) fn is_v2(&self, path: &str) -> bool {
-        let segments: Vec<&str> = path.split('/').collect();
-        self.v2
+        self.corpus
+            .lookup_path(&format!("v2/{path}"))
             .iter()
-            .any(|op| shape_of(&op.template, &segments).is_some())
+            .any(|m| m.operation.api() == Api::V2)
     }
 
-    /// Matches `path` (relative, percent-encoded, no query). A literal
-    /// segment beats a placeholder at the first place two templates differ,
-    /// so `images/upload` wins over `images/{media_id}`.
-    pub(crate) fn route(&self, method: &str, path: &str) -> Route<'_> {
-        let segments: Vec<&str> = path.split('/').collect();
-        let mut best: Option<(Vec<bool>, &str)> = None;
-        for op in &self.operations {
-            if let Some(shape) = shape_of(&op.template, &segments) {
-                if best.as_ref().is_none_or(|(b, _)| shape > *b) {
-                    best = Some((shape, &op.template));
-                }
-            }
-        }
-        let Some((_, template)) = best else {
-            return Route::NotFound;
-        };
-        let candidates: Vec<&Operation> = self
-            .operations
-            .iter()
-            .filter(|op| op.template == template)
+    /// Matches an APIv3 `path` (relative, percent-encoded, no query). A
+    /// literal segment beats a placeholder at the first place two
+    /// templates differ, so `images/upload` wins over `images/{media_id}`.
+    pub(crate) fn route(&self, method: &str, path: &str) -> Route<'static> {
+        let matches: Vec<_> = self
+            .corpus
+            .lookup_path(path)
+            .into_iter()
+            .filter(|m| m.operation.api() == Api::V3)
             .collect();
-        match candidates.iter().find(|op| op.method == method) {
-            Some(operation) => Route::Found {
-                operation,
-                params: params(template, &segments),
+        if matches.is_empty() {
+            return Route::NotFound;
+        }
+        match matches.iter().find(|m| m.operation.method() == method) {
+            Some(found) => Route::Found {
+                operation: found.operation,
+                params: found
+                    .placeholders
+                    .iter()
+                    .map(|p| (p.name.clone(), p.value.clone().unwrap_or_default()))
+                    .collect(),
             },
-            None => Route::MethodNotAllowed {
-                allowed: candidates.iter().map(|op| op.method.as_str()).collect(),
-            },
+            None => {
+                let mut allowed: Vec<&'static str> =
+                    matches.iter().map(|m| m.operation.method()).collect();
+                allowed.dedup();
+                Route::MethodNotAllowed { allowed }
+            }
         }
     }
-}
-
-/// For a template that matches, which segments were literal (true) — the
-/// ordering of these vectors ranks literal-first matches higher.
-fn shape_of(template: &str, segments: &[&str]) -> Option<Vec<bool>> {
-    let parts: Vec<&str> = template.split('/').collect();
-    if parts.len() != segments.len() {
-        return None;
-    }
-    parts
-        .iter()
-        .zip(segments)
-        .map(|(part, segment)| {
-            if is_placeholder(part) {
-                (!segment.is_empty()).then_some(false)
-            } else {
-                (part == segment).then_some(true)
-            }
-        })
-        .collect()
-}
-
-fn is_placeholder(part: &str) -> bool {
-    part.starts_with('{') && part.ends_with('}')
-}
-
-fn params(template: &str, segments: &[&str]) -> Vec<(String, String)> {
-    template
-        .split('/')
-        .zip(segments)
-        .filter(|(part, _)| is_placeholder(part))
-        .map(|(part, segment)| {
-            (
-                part[1..part.len() - 1].to_owned(),
-                percent_decode_str(segment).decode_utf8_lossy().into_owned(),
-            )
-        })
-        .collect()
 }

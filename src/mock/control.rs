@@ -10,6 +10,8 @@
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
 //! | `DELETE /_mock/faults` | no more faults |
 //! | `GET /_mock/notifications` | every notification sent and its fate |
+//! | `GET /_mock/requests` | the recent requests and what the mock made of each |
+//! | `DELETE /_mock/requests` | forget them |
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode};
@@ -67,6 +69,14 @@ pub(crate) fn handle(
             if let Ok(mut faults) = shared.faults.lock() {
                 faults.clear();
             }
+            Ok(Answer::no_content())
+        }
+        ("GET", ["requests"]) => {
+            let list = serde_json::to_value(shared.log.recent()).unwrap_or_default();
+            Ok(Answer::json(200, &json!({"data": list})))
+        }
+        ("DELETE", ["requests"]) => {
+            shared.log.clear();
             Ok(Answer::no_content())
         }
         ("GET", ["notifications"]) => {

@@ -27,6 +27,7 @@ mod catalog;
 mod control;
 mod faults;
 mod identity;
+mod log;
 mod notify;
 mod payscore;
 mod server;
@@ -46,6 +47,7 @@ pub use self::bills::DEFAULT_BILL_ROWS;
 pub use self::catalog::ENDPOINTS_TSV;
 pub use self::faults::Fault;
 pub use self::identity::Credentials;
+pub use self::log::{LoggedRequest, KEPT_REQUESTS};
 pub use self::notify::{Delivery, MAX_ATTEMPTS};
 pub use self::server::MAX_BODY;
 
@@ -176,6 +178,29 @@ impl MockServer {
     /// without query), whatever their fate: to check nothing is sent twice.
     pub fn hits(&self, method: &str, path: &str) -> u64 {
         self.shared.hits(method, path)
+    }
+
+    /// The last [`KEPT_REQUESTS`] requests a client sent (not the `/_mock/`
+    /// control ones), oldest first, each with what the mock made of it:
+    /// the same as `GET /_mock/requests`.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.recent()
+    }
+
+    /// Forgets the logged requests (`DELETE /_mock/requests`).
+    pub fn clear_requests(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Prints each request as one line on stderr from now on (`false`, the
+    /// default, stops): time, method, target, status, verdict, and for a
+    /// refused signature the message the mock verified against
+    /// ([`LoggedRequest::line`]). `wxpay mock` turns it on unless `--quiet`.
+    pub fn log_to_stderr(&self, yes: bool) {
+        self.shared
+            .log
+            .to_stderr
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Number of APIv3 operations answered from the endpoint corpus.

@@ -18,6 +18,7 @@ use super::bills::{self, Bills};
 use super::catalog::{Catalog, Route};
 use super::faults::Fault;
 use super::identity::ServerKeys;
+use super::log::{Note, RequestLog};
 use super::notify::Notifier;
 use super::payscore::{self, Orders};
 use super::upload;
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     connections: AtomicU64,
     /// Requests by "METHOD /path".
     hits: Mutex<std::collections::HashMap<String, u64>>,
+    /// What became of each request.
+    pub(crate) log: RequestLog,
 }
 
 impl Shared {
@@ -64,6 +67,7 @@ impl Shared {
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             hits: Mutex::default(),
+            log: RequestLog::default(),
         }
     }
 
@@ -93,32 +97,47 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(shared)
 }
 
+/// Answers one request and logs what became of it.
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let target = parts
-        .uri
+    let method = request.method().as_str().to_owned();
+    let target = request
+        .uri()
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
+    let mut note = Note::default();
+    let response = serve(&shared, request, &target, &mut note).await;
+    shared
+        .log
+        .record(&method, &target, response.status().as_u16(), note);
+    response
+}
+
+async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note) -> Response {
+    let (parts, body) = request.into_parts();
     let requested_serial = header(&parts.headers, "wechatpay-serial").map(str::to_owned);
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(_) => {
             let answer =
                 Answer::param_error("/", &format!("请求体过大或不完整 (上限 {MAX_BODY} 字节)"));
-            return shared.finish(answer, requested_serial.as_deref()).await;
+            return shared
+                .finish(answer, requested_serial.as_deref(), note)
+                .await;
         }
     };
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if let Ok(mut hits) = shared.hits.lock() {
         *hits.entry(format!("{} {path}", parts.method)).or_default() += 1;
     }
     if let Some(control) = path.strip_prefix("/_mock/") {
-        return super::control::handle(&shared, parts.method.as_str(), control, query, &bytes);
+        note.verdict("control".to_owned());
+        return super::control::handle(shared, parts.method.as_str(), control, query, &bytes);
     }
     let relative = path.trim_start_matches('/');
     if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
         let credentials = &shared.keys.credentials;
+        note.template = Some(format!("{} v2/{relative}", parts.method));
         let answer = shared.v2.serve(
             &super::v2::Call {
                 method: parts.method.as_str(),
@@ -128,25 +147,32 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             },
             credentials.apiv2_key,
             credentials.mchid,
+            note,
         );
-        return shared.finish(answer, None).await;
+        return shared.finish(answer, None, note).await;
     }
     let upload = match upload::parse(header(&parts.headers, "content-type"), bytes.clone()).await {
-        Some(Err(answer)) => return shared.finish(answer, requested_serial.as_deref()).await,
+        Some(Err(answer)) => {
+            return shared
+                .finish(answer, requested_serial.as_deref(), note)
+                .await
+        }
         Some(Ok(upload)) => Some(upload),
         None => None,
     };
     let incoming = Incoming {
         method: parts.method.as_str(),
-        target: &target,
+        target,
         path,
         query,
         headers: &parts.headers,
         body: &bytes,
         upload,
     };
-    let answer = shared.dispatch(&incoming);
-    shared.finish(answer, requested_serial.as_deref()).await
+    let answer = shared.dispatch(&incoming, note);
+    shared
+        .finish(answer, requested_serial.as_deref(), note)
+        .await
 }
 
 /// One request as the handler sees it.
@@ -174,7 +200,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl Shared {
     /// Authenticates and answers one APIv3 request.
-    fn dispatch(&self, incoming: &Incoming<'_>) -> Answer {
+    fn dispatch(&self, incoming: &Incoming<'_>, note: &mut Note) -> Answer {
         let Incoming {
             method,
             target,
@@ -186,7 +212,12 @@ impl Shared {
         } = *incoming;
         // An upload's signature covers its `meta` part, not the multipart bytes.
         let signed_body = incoming.upload.as_ref().map_or(body, |u| &u.meta[..]);
-        if let Err(rejection) = auth::check(
+        let relative = path.trim_start_matches('/');
+        let route = self.catalog.route(method, relative);
+        if let Route::Found { operation, .. } = &route {
+            note.template = Some(format!("{method} {}", operation.template()));
+        }
+        if let Err(refusal) = auth::check(
             &self.keys,
             &self.replay,
             method,
@@ -194,9 +225,13 @@ impl Shared {
             headers,
             signed_body,
         ) {
-            return rejection;
+            note.refused(&refusal.reason, refusal.signed_message.as_deref());
+            return refusal.answer;
         }
-        let relative = path.trim_start_matches('/');
+        note.checked = Some(format!(
+            "signature verified (merchant {}, certificate {})",
+            self.keys.credentials.mchid, self.keys.credentials.merchant_serial
+        ));
         let segments: Vec<&str> = relative.split('/').collect();
         let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
@@ -236,37 +271,46 @@ impl Shared {
         if declares_json && !body.is_empty() && serde_json::from_slice::<Value>(body).is_err() {
             return Answer::param_error("/", "请求体不是合法的 JSON");
         }
-        match self.catalog.route(method, relative) {
-            Route::Found { operation, .. } if operation.multipart => match &incoming.upload {
+        match route {
+            Route::Found { operation, .. } if operation.is_upload() => match &incoming.upload {
                 Some(upload) => upload::answer(upload),
                 None => Answer::param_error("/", "该接口需要 multipart/form-data (meta + file)"),
             },
             Route::Found { operation, params } => {
-                let mut answer = if operation.status == 204 {
+                let mut answer = if operation.success_status() == 204 {
                     Answer::no_content()
                 } else {
                     let echo: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                     Answer::json(
-                        operation.status,
-                        &json!({"template": operation.template, "method": method,
+                        operation.success_status(),
+                        &json!({"template": operation.template(), "method": method,
                                 "path_params": to_object(params), "query": to_object(query), "echo": echo}),
                     )
                 };
                 answer.signed = !(method == "GET" && is_unsigned_download(relative));
                 answer
             }
-            Route::MethodNotAllowed { allowed } => Answer::error(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "请求方法不被允许",
-                Some(json!({"allowed": allowed})),
-            ),
-            Route::NotFound => Answer::error(
-                404,
-                "RESOURCE_NOT_EXISTS",
-                "请求的资源不存在",
-                Some(json!({"url": target})),
-            ),
+            Route::MethodNotAllowed { allowed } => {
+                note.verdict(format!(
+                    "method-not-allowed: {relative} takes {}, not {method}",
+                    allowed.join(", ")
+                ));
+                Answer::error(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    "请求方法不被允许",
+                    Some(json!({"allowed": allowed})),
+                )
+            }
+            Route::NotFound => {
+                note.verdict(not_found(self.catalog.corpus(), method, relative));
+                Answer::error(
+                    404,
+                    "RESOURCE_NOT_EXISTS",
+                    "请求的资源不存在",
+                    Some(json!({"url": target})),
+                )
+            }
         }
     }
 
@@ -327,12 +371,21 @@ impl Shared {
     }
 
     /// Applies the next queued fault, signs, and builds the HTTP response.
-    async fn finish(&self, mut answer: Answer, requested_serial: Option<&str>) -> Response {
+    async fn finish(
+        &self,
+        mut answer: Answer,
+        requested_serial: Option<&str>,
+        note: &mut Note,
+    ) -> Response {
+        note.settle(&answer);
         let fault = self
             .faults
             .lock()
             .ok()
             .and_then(|mut faults| faults.pop_front());
+        if let Some(fault) = &fault {
+            note.fault(fault);
+        }
         match &fault {
             Some(Fault::Status(status)) => answer = Answer::for_status(*status),
             Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
@@ -415,6 +468,22 @@ impl Shared {
             }
         }
         response
+    }
+}
+
+/// `not-found: …; did you mean …?` for the log.
+fn not_found(corpus: &crate::catalog::Catalog, method: &str, relative: &str) -> String {
+    let suggestions: Vec<String> = corpus
+        .suggest(Some(method), relative, 3)
+        .iter()
+        .map(|s| format!("{} {}", s.operation.method(), s.operation.template()))
+        .collect();
+    match suggestions.is_empty() {
+        true => format!("not-found: {relative} is not a known WeChat Pay endpoint"),
+        false => format!(
+            "not-found: {relative} is not a known WeChat Pay endpoint; did you mean {}?",
+            suggestions.join(", ")
+        ),
     }
 }
 

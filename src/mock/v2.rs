@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use super::answer::Answer;
+use super::log::Note;
 use crate::crypto::random_alphanumeric;
 use crate::v2::sign::{self, SignType};
 use crate::v2::{rules, xml};
@@ -66,7 +67,9 @@ impl Call<'_> {
 
 impl V2Orders {
     /// Answers one APIv2 call.
-    pub(crate) fn serve(&self, call: &Call<'_>, key: &str, mchid: &str) -> Answer {
+    /// A `sign` that does not verify puts the string the mock signed, without
+    /// `&key=…`, into `note`.
+    pub(crate) fn serve(&self, call: &Call<'_>, key: &str, mchid: &str, note: &mut Note) -> Answer {
         // The 仿真 sandbox signs with the key getsignkey hands out.
         let sandbox = sandbox_key(key);
         let (path, key) = match call.path.strip_prefix(SANDBOX_PREFIX) {
@@ -81,6 +84,19 @@ impl V2Orders {
             return fail("缺少签名参数sign");
         }
         if !sign::verify(&request, key) {
+            let signed = sign::string_to_sign(&request, "");
+            let signed = signed.strip_suffix("&key=").unwrap_or(&signed);
+            let which = match sandbox_key_used(call.path) {
+                true => "the sandbox key getsignkey hands out",
+                false => "the APIv2 key",
+            };
+            note.refused(
+                &format!(
+                    "return_code FAIL, 签名错误: `sign` does not match the fields the mock \
+                     received, sorted and joined as below, then `&key=` and {which} (not shown)"
+                ),
+                Some(signed.as_bytes()),
+            );
             return fail("签名错误");
         }
         if text(&request, "nonce_str").is_none() && !rules::may_be_nonceless(path) {
@@ -188,6 +204,10 @@ impl V2Orders {
             None => business_fail(answer, "ORDERNOTEXIST", "此交易订单号不存在"),
         }
     }
+}
+
+fn sandbox_key_used(path: &str) -> bool {
+    path.starts_with(SANDBOX_PREFIX)
 }
 
 fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -56,9 +56,10 @@ pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> R
         return write_stdout(format!("{url}\n").as_bytes());
     }
     if args.dry_run {
+        crate::endpoints::warn_if_unknown(&method, node.template());
         return dry_run(&client, &node, method, options);
     }
-    match node.send(method, options).await {
+    match node.send(method.clone(), options).await {
         Ok(res) => {
             print_answer(args.include, res.status(), res.headers(), res.bytes())?;
             eprintln!("{}", summary(&res, args.skip_verify));
@@ -72,6 +73,9 @@ pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> R
                 api.code,
                 api.request_id.as_deref().unwrap_or("-")
             );
+            if api.status == 404 {
+                crate::endpoints::warn_if_unknown(&method, node.template());
+            }
             Err(Failure {
                 code: API_ERROR,
                 message: String::new(),

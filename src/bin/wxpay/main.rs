@@ -6,7 +6,9 @@
 #![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
 mod call;
+mod completions;
 mod credentials;
+mod endpoints;
 mod exit;
 mod mock;
 mod tools;
@@ -62,9 +64,13 @@ enum Command {
         /// The base64 ciphertext.
         ciphertext: String,
     },
+    /// List the known endpoints matching some words (path segments, Chinese summary, method).
+    Endpoints(endpoints::EndpointsArgs),
+    /// Describe one endpoint: placeholders, content types, how to call it.
+    Describe(endpoints::DescribeArgs),
     /// Run the mock WeChat Pay server on 127.0.0.1.
     Mock(mock::MockArgs),
-    /// Print a shell completion script.
+    /// Print a shell completion script (endpoint paths included).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -84,11 +90,10 @@ async fn main() -> ExitCode {
         Command::Notify(args) => tools::notify(&cli.credentials, args),
         Command::Encrypt { text } => tools::encrypt(&cli.credentials, &text),
         Command::Decrypt { ciphertext } => tools::decrypt(&cli.credentials, &ciphertext),
+        Command::Endpoints(args) => endpoints::list(args),
+        Command::Describe(args) => endpoints::describe(args),
         Command::Mock(args) => mock::run(args).await,
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "wxpay", &mut std::io::stdout());
-            Ok(())
-        }
+        Command::Completions { shell } => completions::print(shell, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

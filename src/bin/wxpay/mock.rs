@@ -17,10 +17,14 @@ pub struct MockArgs {
     /// Write the client profile (mock.json and PEM files) into this directory.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Do not print a line on stderr for each request.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub async fn run(args: MockArgs) -> Result<(), Failure> {
     let server = MockServer::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    server.log_to_stderr(!args.quiet);
     // The first line is the contract: scripts wait for it.
     println!("listening on {}", server.base_url());
     if let Some(dir) = args.dir {
