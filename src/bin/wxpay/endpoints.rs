@@ -230,10 +230,17 @@ fn wxpay_command(found: &Match<'_>) -> String {
         let pair = format!("{}={}", p.name, p.value.as_deref().unwrap_or("VALUE"));
         command.push_str(&format!(" -p {}", shell_quote(&pair)));
     }
-    if op.api() == Api::V3 && !op.is_upload() && op.method() != "GET" && op.method() != "DELETE" {
+    let has_body = !op.is_upload() && op.method() != "GET" && op.method() != "DELETE";
+    if has_body {
+        // APIv3: the JSON body; APIv2: the XML fields, as a JSON object.
         command.push_str(" -d '{}'");
     }
-    command.push_str(" --dry-run");
+    if op.api() == Api::V2 && op.method() == "GET" {
+        // The signed URL a browser opens (or the query the GET sends).
+        command.push_str(" -q NAME=VALUE --url-only");
+    } else {
+        command.push_str(" --dry-run");
+    }
     if op.is_upload() {
         command.push_str("   # the CLI sends JSON; upload from Rust");
     }
