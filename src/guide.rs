@@ -6,8 +6,7 @@
 //! the version of the crate it is published with. Start with
 //! [`getting_started`]; coming from PHP or Node.js, read [`migration`].
 //!
-//! The `wxpay` command line has its own page, `docs/cli.md`, in the
-//! repository and in the package.
+//! The `wxpay` command line (feature `cli`) is [`cli`].
 
 /// Defines one guide module from `docs/<file>.md`. Links between guides are
 /// reference-style links in the Markdown (`[chain.md]`, defined at the end
@@ -28,7 +27,7 @@ macro_rules! guide {
         #[doc = "[performance.md]: crate::guide::performance"]
         #[doc = "[performance.md#fuzzing]: crate::guide::performance#fuzzing"]
         #[doc = "[security.md]: crate::guide::security"]
-        #[doc = "[cli.md]: https://github.com/wechatpay-chain/wechatpay-chain/blob/main/docs/cli.md"]
+        #[doc = "[cli.md]: crate::guide::cli"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
         pub mod $name {}
@@ -46,6 +45,7 @@ guide!(production, "production");
 guide!(mock, "mock");
 guide!(performance, "performance");
 guide!(security, "security");
+guide!(cli, "cli");
 
 /// 中文指南：与英文指南一一对应。
 pub mod zh {
@@ -66,7 +66,7 @@ pub mod zh {
             #[doc = "[performance.md]: crate::guide::zh::performance"]
             #[doc = "[performance.md#模糊测试]: crate::guide::zh::performance#模糊测试"]
             #[doc = "[security.md]: crate::guide::zh::security"]
-            #[doc = "[cli.md]: https://github.com/wechatpay-chain/wechatpay-chain/blob/main/docs/zh/cli.md"]
+            #[doc = "[cli.md]: crate::guide::zh::cli"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
             pub mod $name {}
@@ -78,6 +78,7 @@ pub mod zh {
     guide_zh!(chain, "chain");
     guide_zh!(keys_and_certificates, "keys-and-certificates");
     guide_zh!(notifications, "notifications");
+    guide_zh!(cli, "cli");
     guide_zh!(files, "files");
     guide_zh!(apiv2, "apiv2");
     guide_zh!(production, "production");
