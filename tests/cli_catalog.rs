@@ -147,14 +147,16 @@ async fn describe_prints_the_operation_and_how_to_call_it() {
         .stdout
         .contains(r#"post(json!({"xml": {}, "security": true}))"#));
     assert!(
-        run.stdout.contains("wxpay post v2/secapi/pay/refund -d '{}' --dry-run"),
+        run.stdout
+            .contains("wxpay post v2/secapi/pay/refund -d '{}' --dry-run"),
         "{}",
         run.stdout
     );
     // An APIv2 GET is a signed URL (the 代扣签约 pages).
     let run = wxpay(&["describe", "v2/papay/entrustweb"]).await;
     assert!(
-        run.stdout.contains("wxpay get v2/papay/entrustweb -q NAME=VALUE --url-only"),
+        run.stdout
+            .contains("wxpay get v2/papay/entrustweb -q NAME=VALUE --url-only"),
         "{}",
         run.stdout
     );

@@ -6,8 +6,10 @@ use std::sync::{Arc, RwLock};
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
+use crate::crypto::{random_alphanumeric, sign_sha256_rsa};
 use crate::error::Result;
 use crate::keys::{same_serial, WechatpayKey};
+use crate::sign::{response_message, SCHEME};
 
 /// The credentials a client needs to talk to the mock, and that `wxpay mock
 /// --dir` writes out. All keys are throwaway test keys.
@@ -127,6 +129,31 @@ impl ServerKeys {
         };
         let active = &platform.certificates[platform.active.min(platform.certificates.len() - 1)];
         (active.private.clone(), active.certificate.id().to_owned())
+    }
+
+    /// The five `Wechatpay-*` headers WeChat Pay sends with `body`, signed
+    /// with the key for `requested_serial` at `timestamp`; `tamper` may
+    /// change the serial and the signature (the mock's faults).
+    pub(crate) fn signature_headers(
+        &self,
+        requested_serial: Option<&str>,
+        timestamp: i64,
+        body: &[u8],
+        tamper: impl FnOnce(&mut String, &mut String),
+    ) -> Vec<(&'static str, String)> {
+        let (key, mut serial) = self.signer_for(requested_serial);
+        let timestamp = timestamp.to_string();
+        let nonce = random_alphanumeric(32).unwrap_or_default();
+        let mut signature =
+            sign_sha256_rsa(&key, &response_message(&timestamp, &nonce, body)).unwrap_or_default();
+        tamper(&mut serial, &mut signature);
+        vec![
+            ("Wechatpay-Timestamp", timestamp),
+            ("Wechatpay-Nonce", nonce),
+            ("Wechatpay-Signature", signature),
+            ("Wechatpay-Serial", serial),
+            ("Wechatpay-Signature-Type", SCHEME.to_owned()),
+        ]
     }
 
     /// Issues a new platform certificate (listed at once, not yet signing),

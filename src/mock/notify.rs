@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use super::identity::ServerKeys;
 use super::payscore::Event;
 use crate::clock;
-use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
-use crate::sign::{response_message, unix_now, SCHEME};
+use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
+use crate::sign::unix_now;
 
 /// How many times a notification is offered before the mock gives up.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -152,24 +152,15 @@ async fn post(
     public_key: bool,
 ) -> bool {
     let requested = public_key.then_some(keys.credentials.platform_public_key_id);
-    let (key, serial) = keys.signer_for(requested);
-    let timestamp = unix_now().to_string();
-    let Ok(nonce) = random_alphanumeric(32) else {
-        return false;
-    };
-    let Ok(signature) =
-        sign_sha256_rsa(&key, &response_message(&timestamp, &nonce, body.as_bytes()))
-    else {
-        return false;
-    };
-    http.post(url)
+    let signed = keys.signature_headers(requested, unix_now(), body.as_bytes(), |_, _| {});
+    let mut request = http
+        .post(url)
         .header("Content-Type", "application/json")
-        .header("User-Agent", "wechatpay-chain-mock")
-        .header("Wechatpay-Timestamp", timestamp)
-        .header("Wechatpay-Nonce", nonce)
-        .header("Wechatpay-Signature", signature)
-        .header("Wechatpay-Serial", serial)
-        .header("Wechatpay-Signature-Type", SCHEME)
+        .header("User-Agent", "wechatpay-chain-mock");
+    for (name, value) in signed {
+        request = request.header(name, value);
+    }
+    request
         .body(body.to_owned())
         .send()
         .await

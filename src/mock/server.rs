@@ -24,10 +24,10 @@ use super::payscore::{self, Orders};
 use super::upload;
 use super::v2::V2Orders;
 use crate::clock;
-use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric, sign_sha256_rsa};
+use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::keys::KeySource;
 use crate::request::is_unsigned_download;
-use crate::sign::{response_message, unix_now, SCHEME};
+use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
 
 /// Largest request body the mock reads; larger ones are refused.
@@ -401,28 +401,24 @@ impl Shared {
             headers.push(("Content-Type", answer.content_type.to_owned()));
         }
         if answer.signed {
-            let (key, mut serial) = self.keys.signer_for(requested_serial);
-            let key = &key;
             let mut timestamp = unix_now();
             if fault == Some(Fault::StaleTimestamp) {
                 timestamp -= 600;
             }
-            if fault == Some(Fault::UnknownSerial) {
-                serial = "0000000000000000000000000000000000DEAD01".to_owned();
-            }
-            let timestamp = timestamp.to_string();
-            let nonce = random_alphanumeric(32).unwrap_or_default();
-            let mut signature =
-                sign_sha256_rsa(key, &response_message(&timestamp, &nonce, &answer.body))
-                    .unwrap_or_default();
-            if fault == Some(Fault::ProbeSignature) {
-                signature = format!("{PROBE_PREFIX}{signature}");
-            }
-            headers.push(("Wechatpay-Timestamp", timestamp));
-            headers.push(("Wechatpay-Nonce", nonce));
-            headers.push(("Wechatpay-Signature", signature));
-            headers.push(("Wechatpay-Serial", serial));
-            headers.push(("Wechatpay-Signature-Type", SCHEME.to_owned()));
+            let signed = self.keys.signature_headers(
+                requested_serial,
+                timestamp,
+                &answer.body,
+                |serial, signature| {
+                    if fault == Some(Fault::UnknownSerial) {
+                        *serial = "0000000000000000000000000000000000DEAD01".to_owned();
+                    }
+                    if fault == Some(Fault::ProbeSignature) {
+                        *signature = format!("{PROBE_PREFIX}{signature}");
+                    }
+                },
+            );
+            headers.extend(signed);
         }
         if matches!(answer.status, 429 | 503) {
             headers.push(("Retry-After", "1".to_owned()));
