@@ -4,63 +4,20 @@
 //! profile, environment, flags over profile, and no secret in any output.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::{json, Value};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `wxpay` with `args`, environment `env` (and no WECHATPAY_* from outside).
-async fn wxpay(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let stdin = stdin.map(str::to_owned);
-    tokio::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay"));
-        command
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("WECHATPAY_")) {
-            command.env_remove(key);
-        }
-        command.envs(env);
-        let mut child = command.spawn().unwrap();
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
-}
+mod common;
+#[path = "common/wxpay.rs"]
+mod runner;
+use runner::{wxpay_with as wxpay, Run};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wxpay-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    runner::temp_dir("wxpay-cli", name)
 }
 
 async fn mock_with_profile(name: &str) -> (MockServer, PathBuf) {
@@ -629,30 +586,6 @@ async fn wxpay_mock_serves_writes_the_profile_and_exits_0_on_sigterm() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// MD5 APIv2 sign by the documented algorithm (sorted non-empty fields,
-/// `&key=`, uppercase hex), independent of the crate's signer.
-fn md5_sign(fields: &serde_json::Map<String, Value>, key: &str) -> String {
-    let mut pairs: Vec<(String, String)> = fields
-        .iter()
-        .filter(|(k, _)| k.as_str() != "sign")
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
-    pairs.sort();
-    let text = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
-        + "&key="
-        + key;
-    openssl::hash::hash(openssl::hash::MessageDigest::md5(), text.as_bytes())
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
-}
-
 #[tokio::test]
 async fn dry_run_and_url_only_show_apiv2_calls_signed() {
     let (server, profile) = mock_with_profile("apiv2").await;
@@ -688,7 +621,12 @@ async fn dry_run_and_url_only_show_apiv2_calls_signed() {
     let fields = wechatpay_chain::v2::xml::parse(xml.as_bytes()).unwrap();
     assert_eq!(fields["out_trade_no"], "1217752501201407033233368018");
     assert_eq!(fields["nonce_str"].as_str().unwrap().len(), 32);
-    assert_eq!(fields["sign"].as_str().unwrap(), md5_sign(&fields, key));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(name, _)| name.as_str() != "sign")
+        .map(|(name, value)| (name.as_str(), value.as_str().unwrap()))
+        .collect();
+    assert_eq!(fields["sign"], common::apiv2_md5(&pairs, key));
     assert_no_secret(&run);
     assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
 

@@ -10,36 +10,17 @@ use std::process::{Command, Stdio};
 use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::Value;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+#[path = "common/wxpay.rs"]
+mod runner;
+use runner::Run;
 
 /// Runs `wxpay` with `args` (and no WECHATPAY_* from outside).
 async fn wxpay(args: &[&str]) -> Run {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay"));
-        command.args(&args).stdin(Stdio::null());
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("WECHATPAY_")) {
-            command.env_remove(key);
-        }
-        let out = command.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    runner::wxpay_with(args, &[], None).await
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wxpay-catalog-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    runner::temp_dir("wxpay-catalog", name)
 }
 
 const MODIFY: &str = "v3/payscore/serviceorder/{out_order_no}/modify";

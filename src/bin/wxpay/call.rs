@@ -1,13 +1,13 @@
 //! `wxpay <get|post|put|patch|delete> PATH …`: any endpoint, signed and
 //! verified, or `--dry-run` to see exactly what would be signed.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use clap::Args;
 use wechatpay_chain::{Chain, Client, Error, Method, Options, Response, Value};
 
 use crate::credentials::Credentials;
-use crate::exit::{Failure, API_ERROR};
+use crate::exit::{write_stdout, Failure, API_ERROR};
 
 #[derive(Args)]
 pub struct CallArgs {
@@ -240,12 +240,4 @@ fn summary(res: &Response, skipped: bool) -> String {
         res.status(),
         res.request_id().unwrap_or("-")
     )
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::usage(format!("writing to standard output: {e}")))
 }

@@ -7,7 +7,7 @@ use wechatpay_chain::catalog::{chain_macro_path, Api, Catalog, Match, Operation}
 use wechatpay_chain::path::ident_segment;
 use wechatpay_chain::Method;
 
-use crate::exit::Failure;
+use crate::exit::{write_stdout, Failure};
 
 #[derive(Args)]
 pub struct EndpointsArgs {
@@ -311,15 +311,6 @@ fn shell_quote(text: &str) -> String {
         true => text.to_owned(),
         false => format!("'{}'", text.replace('\'', r"'\''")),
     }
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::usage(format!("writing to standard output: {e}")))
 }
 
 fn print_json(ops: &[&Operation]) -> Result<(), Failure> {

@@ -49,3 +49,14 @@ impl From<Error> for Failure {
         }
     }
 }
+
+/// Writes `bytes` to standard output and flushes; a closed pipe is a usage
+/// failure, not a panic.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::usage(format!("writing to standard output: {e}")))
+}
