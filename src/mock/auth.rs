@@ -13,7 +13,7 @@ use super::answer::Answer;
 use super::identity::ServerKeys;
 use crate::crypto::verify_sha256_rsa;
 use crate::keys::same_serial;
-use crate::sign::{request_message, unix_now, Authorization};
+use crate::sign::{request_message, Authorization};
 use crate::verify::MAX_CLOCK_SKEW;
 
 /// Remembers each nonce for as long as its request could be accepted: until
@@ -67,28 +67,9 @@ impl Refusal {
     }
 }
 
-/// Checks one request; `signed_body` is what the signature covers (the body,
-/// or the `meta` part of an upload).
-pub(crate) fn check(
-    keys: &ServerKeys,
-    replay: &std::sync::Mutex<ReplayGuard>,
-    method: &str,
-    target: &str,
-    headers: &HeaderMap,
-    signed_body: &[u8],
-) -> Result<(), Box<Refusal>> {
-    check_at(
-        keys,
-        replay,
-        method,
-        target,
-        headers,
-        signed_body,
-        unix_now(),
-    )
-}
-
-/// [`check`] with the server's clock at `now` (Unix seconds).
+/// Checks one request with the server's clock at `now` (Unix seconds);
+/// `signed_body` is what the signature covers (the body, or the `meta`
+/// part of an upload).
 pub(crate) fn check_at(
     keys: &ServerKeys,
     replay: &std::sync::Mutex<ReplayGuard>,

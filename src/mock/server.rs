@@ -217,14 +217,16 @@ impl Shared {
         if let Route::Found { operation, .. } = &route {
             note.template = Some(format!("{method} {}", operation.template()));
         }
-        if let Err(refusal) = auth::check(
+        let checked = auth::check_at(
             &self.keys,
             &self.replay,
             method,
             target,
             headers,
             signed_body,
-        ) {
+            unix_now(),
+        );
+        if let Err(refusal) = checked {
             note.refused(&refusal.reason, refusal.signed_message.as_deref());
             return refusal.answer;
         }
