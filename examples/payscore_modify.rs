@@ -29,7 +29,8 @@ async fn order_ready_to_modify(
     let mut create = json!({
         "out_order_no": no, "appid": APPID, "service_id": SERVICE_ID, "service_introduction": "某某酒店",
         "time_range": {"start_time": "OnAccept"}, "risk_fund": {"name": "DEPOSIT", "amount": 50000},
-        "notify_url": "https://example.com/notify",
+        // The mock sends its notifications here: loopback, where nothing listens.
+        "notify_url": "http://127.0.0.1:9/notify",
     });
     let mut complete = json!({
         "appid": APPID, "service_id": SERVICE_ID,

@@ -28,7 +28,8 @@ async fn collecting_order(
     let mut create = json!({
         "out_order_no": no, "appid": APPID, "service_id": SERVICE_ID, "service_introduction": "某某酒店",
         "time_range": {"start_time": "OnAccept"}, "risk_fund": {"name": "DEPOSIT", "amount": 50000},
-        "notify_url": "https://example.com/notify",
+        // The mock sends its notifications here: loopback, where nothing listens.
+        "notify_url": "http://127.0.0.1:9/notify",
     });
     let mut complete = json!({"appid": APPID, "service_id": SERVICE_ID,
         "post_payments": [{"name": "就餐费用", "amount": 40000}], "total_amount": 40000});

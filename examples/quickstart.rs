@@ -52,7 +52,8 @@ async fn scenario(
         "out_order_no": no, "appid": APPID, "service_id": SERVICE_ID,
         "service_introduction": "某某酒店", "time_range": {"start_time": "OnAccept"},
         "risk_fund": {"name": "DEPOSIT", "amount": 50000, "description": "就餐的预估费用"},
-        "notify_url": "https://example.com/payscore/notify", "need_user_confirm": true,
+        // The mock notifies here: loopback, where nothing listens.
+        "notify_url": "http://127.0.0.1:9/payscore/notify", "need_user_confirm": true,
     }));
     report(
         "create",
