@@ -49,11 +49,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn download_certificates(&self) -> Result<Vec<WechatpayKey>> {
-        let key = self.inner().apiv3_key.as_ref().ok_or_else(|| {
-            Error::Config(
-                "downloading certificates needs the APIv3 key: add .apiv3_key(…)".to_owned(),
-            )
-        })?;
+        let key = self.inner().apiv3_key("downloading certificates needs")?;
         let res = match self
             .chain("v3/certificates")
             .get(Options::new().skip_verification())
@@ -149,7 +145,7 @@ fn merge(
 /// Starts the background refresh the builder asked for.
 pub(crate) fn start_refresh(client: &Client) -> Result<()> {
     let inner = client.inner();
-    let Some(interval) = inner.certificate_refresh else {
+    let Some(interval) = inner.certificate_refresh() else {
         return Ok(());
     };
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -175,10 +171,6 @@ pub(crate) fn start_refresh(client: &Client) -> Result<()> {
             }
         }
     });
-    if let Ok(mut slot) = inner.refresher.lock() {
-        if let Some(old) = slot.replace(task.abort_handle()) {
-            old.abort();
-        }
-    }
+    inner.set_refresher(task.abort_handle());
     Ok(())
 }

@@ -12,7 +12,6 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::{Method, Url};
 use tokio::task::AbortHandle;
 
-use crate::builder::ClientBuilder;
 use crate::chain::{intern, Chain};
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
@@ -22,6 +21,15 @@ use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
 use crate::verify::headers::SERIAL;
 use crate::verify::Verifier;
+
+// The engine: the builder fills `Inner`, the transport sends with it; both
+// are children of this module so that `Inner`'s fields stay private to them.
+#[path = "builder.rs"]
+mod builder;
+#[path = "transport.rs"]
+pub(crate) mod transport;
+
+pub use builder::ClientBuilder;
 
 /// WeChat Pay's production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
@@ -69,31 +77,31 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub(crate) signer: RequestSigner,
+    signer: RequestSigner,
     /// Swapped whole when certificates are refreshed; requests take a snapshot.
-    pub(crate) verifier: RwLock<Arc<Verifier>>,
-    pub(crate) apiv3_key: Option<ApiV3Key>,
-    pub(crate) base_url: String,
+    verifier: RwLock<Arc<Verifier>>,
+    apiv3_key: Option<ApiV3Key>,
+    base_url: String,
     /// The base URL's path (`/`, or `/hk/` for a prefix).
-    pub(crate) base_path: String,
-    pub(crate) http: reqwest::Client,
-    pub(crate) user_agent: HeaderValue,
+    base_path: String,
+    http: reqwest::Client,
+    user_agent: HeaderValue,
     /// Background certificate refresh period, if asked for.
-    pub(crate) certificate_refresh: Option<Duration>,
+    certificate_refresh: Option<Duration>,
     /// APIv2 key, defaults and TLS client, when configured.
-    pub(crate) apiv2: Option<crate::v2::Settings>,
-    pub(crate) retry: RetryPolicy,
+    apiv2: Option<crate::v2::Settings>,
+    retry: RetryPolicy,
     /// Failover host, tried on every other repeat.
-    pub(crate) backup_url: Option<String>,
+    backup_url: Option<String>,
     /// The whole-request limit, to tell which timeout was hit.
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) trace_signed_messages: bool,
+    timeout: Option<Duration>,
+    trace_signed_messages: bool,
     /// Sign on tokio's blocking pool instead of the async worker.
-    pub(crate) sign_off_thread: bool,
+    sign_off_thread: bool,
     /// Downloads stop past this many bytes (`None`: no limit).
-    pub(crate) max_download_bytes: Option<u64>,
+    max_download_bytes: Option<u64>,
     /// The background certificate refresh, stopped when the client goes.
-    pub(crate) refresher: Mutex<Option<AbortHandle>>,
+    refresher: Mutex<Option<AbortHandle>>,
 }
 
 impl Drop for Inner {
@@ -267,7 +275,7 @@ impl fmt::Debug for Inner {
 }
 
 /// Largest response read into memory; see [`Error::ResponseTooLarge`].
-pub use crate::transport::MAX_RESPONSE_BYTES;
+pub use self::transport::MAX_RESPONSE_BYTES;
 
 impl Inner {
     /// The current verification keys.
@@ -437,6 +445,43 @@ impl Inner {
             url.set_query(Some(&text));
         }
         Ok((url, relative))
+    }
+
+    /// The base URL, always ending in `/`.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The download size limit, if one was set.
+    pub(crate) fn max_download_bytes(&self) -> Option<u64> {
+        self.max_download_bytes
+    }
+
+    /// The merchant signer (mchid, serial, private key).
+    pub(crate) fn signer(&self) -> &RequestSigner {
+        &self.signer
+    }
+
+    /// The APIv3 key, or the error that says what `needs` it and how to add it.
+    pub(crate) fn apiv3_key(&self, needs: &str) -> Result<&ApiV3Key> {
+        self.apiv3_key
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("{needs} the APIv3 key: add .apiv3_key(…)")))
+    }
+
+    /// The background certificate refresh period, if asked for.
+    pub(crate) fn certificate_refresh(&self) -> Option<Duration> {
+        self.certificate_refresh
+    }
+
+    /// Keeps the handle of the background refresh (aborting an older one),
+    /// so that dropping the client stops it.
+    pub(crate) fn set_refresher(&self, task: AbortHandle) {
+        if let Ok(mut slot) = self.refresher.lock() {
+            if let Some(old) = slot.replace(task) {
+                old.abort();
+            }
+        }
     }
 
     /// The APIv2 settings, or the error that says how to add them.

@@ -13,10 +13,10 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::client::transport::next_chunk;
 use crate::client::{Client, Inner};
 use crate::error::{Error, Result};
 use crate::request::{PreparedRequest, Protocol};
-use crate::transport::next_chunk;
 
 /// Limit for a whole download; the client's idle-read limit still applies
 /// to each read.
@@ -162,7 +162,7 @@ impl Client {
         out: &mut W,
     ) -> Result<Downloaded> {
         let inner = self.inner();
-        let url = checked_download_url(&inner.base_url, url)?;
+        let url = checked_download_url(inner.base_url(), url)?;
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(USER_AGENT, inner.user_agent());
@@ -181,7 +181,7 @@ impl Client {
             timeout: Some(DOWNLOAD_TIMEOUT),
         };
         let raw = inner.open_stream(&request).await?;
-        pump(raw, compression, inner.max_download_bytes, out).await
+        pump(raw, compression, inner.max_download_bytes(), out).await
     }
 }
 
@@ -272,13 +272,13 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
                 )
                 .map_err(|kind| Error::Verify {
                     kind,
-                    request_id: crate::transport::request_id(raw.headers()),
+                    request_id: crate::client::transport::request_id(raw.headers()),
                 })?;
             Some(sha1.to_owned())
         }
         _ => None,
     };
-    let done = pump(raw, Compression::None, inner.max_download_bytes, out).await?;
+    let done = pump(raw, Compression::None, inner.max_download_bytes(), out).await?;
     match announced {
         Some(expected) if !expected.eq_ignore_ascii_case(&done.sha1) => Err(Error::HashMismatch {
             expected,

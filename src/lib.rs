@@ -90,7 +90,6 @@
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
-mod builder;
 #[cfg(feature = "catalog")]
 #[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
 pub mod catalog;
@@ -118,13 +117,12 @@ pub mod response;
 pub mod retry;
 pub mod sensitive;
 pub mod sign;
-mod transport;
 pub mod v2;
 pub mod verify;
 
-pub use crate::builder::ClientBuilder;
 pub use crate::chain::Chain;
 pub use crate::client::Client;
+pub use crate::client::ClientBuilder;
 pub use crate::error::{ApiError, Error, Result, TimeoutLimit, VerifyError};
 pub use crate::options::Options;
 pub use crate::request::{PreparedRequest, Signature};

@@ -184,11 +184,7 @@ impl Client {
         verify: impl FnOnce(&crate::verify::Verifier) -> std::result::Result<String, crate::VerifyError>,
         body: &[u8],
     ) -> Result<Notification> {
-        let key = self.inner().apiv3_key.as_ref().ok_or_else(|| {
-            Error::Config(
-                "notifications need the APIv3 key: add .apiv3_key(…) to the builder".to_owned(),
-            )
-        })?;
+        let key = self.inner().apiv3_key("notifications need")?;
         let verified_by = verify(&self.verifier()).map_err(|kind| Error::Verify {
             kind,
             request_id: None,

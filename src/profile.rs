@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::builder::ClientBuilder;
+use crate::client::ClientBuilder;
 use crate::error::{Error, Result};
 use crate::keys::{looks_like_content, path_label};
 

@@ -30,7 +30,7 @@ impl Client {
 
     /// Decrypts a sensitive field of a response with the merchant private key.
     pub fn decrypt(&self, ciphertext: &str) -> Result<String> {
-        let plain = rsa_oaep_decrypt(self.inner().signer.key().as_pkey(), ciphertext)
+        let plain = rsa_oaep_decrypt(self.inner().signer().key().as_pkey(), ciphertext)
             .ok_or(Error::FieldDecrypt)?;
         String::from_utf8(plain).map_err(|_| Error::FieldDecrypt)
     }

@@ -184,10 +184,10 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
     let mut hasher = openssl::sha::Sha1::new();
     let mut written = 0u64;
     let mut first = true;
-    while let Some(chunk) = crate::transport::next_chunk(&mut raw).await? {
+    while let Some(chunk) = crate::client::transport::next_chunk(&mut raw).await? {
         if first && chunk.trim_ascii_start().starts_with(b"<xml>") {
             let mut body = chunk.to_vec();
-            while let Some(more) = crate::transport::next_chunk(&mut raw).await? {
+            while let Some(more) = crate::client::transport::next_chunk(&mut raw).await? {
                 if body.len().saturating_add(more.len()) > xml::MAX_XML {
                     return Err(xml::XmlError::TooLarge(body.len() + more.len()).into());
                 }
@@ -214,7 +214,7 @@ fn complete(
     fields: &mut Map<String, Value>,
     nonceless: bool,
 ) -> Result<()> {
-    let mchid = inner.signer.mchid();
+    let mchid = inner.signer().mchid();
     match fields.get("mch_id").map(sign::scalar) {
         Some(Some(given)) if given != mchid => {
             return Err(Error::InvalidOption {

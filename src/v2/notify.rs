@@ -123,11 +123,7 @@ impl Client {
     }
 
     fn apiv2_key(&self) -> Result<&str> {
-        self.inner()
-            .apiv2
-            .as_ref()
-            .map(|s| s.key.as_str())
-            .ok_or_else(|| Error::Config("APIv2 needs the APIv2 key: add .apiv2_key(…)".to_owned()))
+        self.inner().apiv2_key()
     }
 }
 
