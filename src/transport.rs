@@ -49,7 +49,7 @@ impl Inner {
     /// Sends `request` and reads its response whole (capped), verified by
     /// its protocol's rule.
     pub(crate) async fn perform(&self, request: &PreparedRequest) -> Result<Response> {
-        self.run(request, |raw| self.read_verified(request, raw))
+        self.run(request, |raw, sent| self.read_verified(request, raw, sent))
             .await
     }
 
@@ -62,13 +62,13 @@ impl Inner {
                 template: request.template.clone(),
             });
         }
-        self.run(request, |raw| async move { Ok(raw) }).await
+        self.run(request, |raw, _| async move { Ok(raw) }).await
     }
 
     /// The span and the retry loop around [`Inner::attempt`].
     async fn run<T, F, Fut>(&self, request: &PreparedRequest, deliver: F) -> Result<T>
     where
-        F: Fn(reqwest::Response) -> Fut,
+        F: Fn(reqwest::Response, Instant) -> Fut,
         Fut: Future<Output = std::result::Result<T, Failed>>,
     {
         let span = tracing::info_span!(
@@ -87,7 +87,7 @@ impl Inner {
             loop {
                 span.record("attempt", attempt);
                 let outcome = match self.attempt(request, attempt).await {
-                    Ok(raw) => deliver(raw).await,
+                    Ok((raw, sent)) => deliver(raw, sent).await,
                     Err(failed) => Err(failed),
                 };
                 span.record("latency_ms", saturating_millis(started.elapsed()));
@@ -127,12 +127,13 @@ impl Inner {
     }
 
     /// One attempt up to a 2xx status: sign afresh, send, and turn a
-    /// non-2xx status into its error (body read capped).
+    /// non-2xx status into its error (body read capped). Returns the 2xx
+    /// response and when it was sent (for telling the timeouts apart).
     async fn attempt(
         &self,
         request: &PreparedRequest,
         attempt: u32,
-    ) -> std::result::Result<reqwest::Response, Failed> {
+    ) -> std::result::Result<(reqwest::Response, Instant), Failed> {
         // Failover: every other repeat goes to the backup host.
         let url = match &self.backup_url {
             Some(backup) if attempt % 2 == 0 => rebase(&request.url, &self.base_url, backup),
@@ -165,7 +166,7 @@ impl Inner {
             span.record("request_id", id);
         }
         if (200..300).contains(&status) {
-            return Ok(raw);
+            return Ok((raw, sent));
         }
         let headers = std::mem::take(raw.headers_mut());
         let body = read_capped(raw, sent, limit).await?;
@@ -218,11 +219,12 @@ impl Inner {
         &self,
         request: &PreparedRequest,
         mut raw: reqwest::Response,
+        sent: Instant,
     ) -> std::result::Result<Response, Failed> {
         let status = raw.status().as_u16();
         let headers = std::mem::take(raw.headers_mut());
         let limit = request.timeout.or(self.timeout);
-        let body = read_capped(raw, Instant::now(), limit).await?;
+        let body = read_capped(raw, sent, limit).await?;
         let response = match request.protocol {
             Protocol::V3 => self.verify_v3(request, status, headers, body)?,
             Protocol::V2 { .. } => {
