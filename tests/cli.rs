@@ -4,9 +4,8 @@
 //! profile, environment, flags over profile, and no secret in any output.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::{json, Value};
@@ -542,13 +541,7 @@ async fn certificates_notify_encrypt_decrypt_and_completions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wxpay_mock_serves_writes_the_profile_and_exits_0_on_sigterm() {
     let dir = temp_dir("mock");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args(["mock", "--port", "0", "--dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
     let first = lines.next().unwrap().unwrap();
     let base_url = first.strip_prefix("listening on ").unwrap().to_owned();
     assert!(

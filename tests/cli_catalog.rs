@@ -328,14 +328,7 @@ async fn completion_scripts_complete_endpoint_paths_by_verb() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wxpay_mock_logs_each_request_on_stderr_unless_quiet() {
     let dir = temp_dir("mocklog");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args(["mock", "--port", "0", "--dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
     lines.next().unwrap().unwrap(); // listening on …
     lines.next().unwrap().unwrap(); // profile written to …
     let p = dir.join("mock.json").display().to_string();

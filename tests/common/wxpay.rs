@@ -2,9 +2,9 @@
 //! own file: only test crates built with the `cli` feature have the binary).
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// What one run printed and how it exited.
 pub struct Run {
@@ -59,4 +59,19 @@ pub fn temp_dir(prefix: &str, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("{prefix}-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// Starts `wxpay mock --port 0 --dir DIR` (plus `extra` arguments), its
+/// stdout and stderr piped; returns the child and stdout's lines.
+pub fn spawn_mock(dir: &Path, extra: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args(["mock", "--port", "0", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
 }
