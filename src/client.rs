@@ -452,6 +452,11 @@ impl Inner {
         &self.base_url
     }
 
+    /// The backup base URL, if one was set.
+    pub(crate) fn backup_url(&self) -> Option<&str> {
+        self.backup_url.as_deref()
+    }
+
     /// The download size limit, if one was set.
     pub(crate) fn max_download_bytes(&self) -> Option<u64> {
         self.max_download_bytes

@@ -153,8 +153,13 @@ impl Client {
         result
     }
 
-    /// GETs `url` (signed: the canonical URL is its path and query, whatever
-    /// its host), expects no signature, and streams the body to `out`.
+    /// GETs `url` (signed: the canonical URL is its path and query), expects
+    /// no signature, and streams the body to `out`. The URL must be on the
+    /// base URL's origin (or the backup's: same scheme, host and port) and
+    /// name one of the downloads WeChat Pay answers unsigned
+    /// ([`UNSIGNED_DOWNLOADS`](crate::request::UNSIGNED_DOWNLOADS)): a
+    /// signature is sent nowhere else, and no signed endpoint is read
+    /// unverified through here.
     pub async fn download_url<W: AsyncWrite + Unpin>(
         &self,
         url: &str,
@@ -162,13 +167,14 @@ impl Client {
         out: &mut W,
     ) -> Result<Downloaded> {
         let inner = self.inner();
-        let url = checked_download_url(inner.base_url(), url)?;
+        let origins = [Some(inner.base_url()), inner.backup_url()];
+        let (url, relative_path) = checked_download_url(origins.iter().flatten(), url)?;
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(USER_AGENT, inner.user_agent());
         let request = PreparedRequest {
             method: Method::GET,
-            relative_path: url.path().trim_start_matches('/').to_owned(),
+            relative_path,
             template: "download_url".to_owned(),
             url,
             headers,
@@ -185,28 +191,44 @@ impl Client {
     }
 }
 
-/// A download URL must be http(s); plain http only when the base URL is
-/// plain http on the same host and port (a signature must never travel in
-/// clear to where the caller did not configure it).
-fn checked_download_url(base_url: &str, text: &str) -> Result<Url> {
-    let refuse = |reason: String| Error::DownloadUrl {
+/// A download URL must be on one of the configured origins (so plain http
+/// only where the base URL itself is plain http) and name an unsigned
+/// download; returns it and its path relative to that origin's base.
+fn checked_download_url<'a>(
+    bases: impl Iterator<Item = &'a &'a str>,
+    text: &str,
+) -> Result<(Url, String)> {
+    let refuse = |reason: &str| Error::DownloadUrl {
         url: text.to_owned(),
-        reason,
+        reason: reason.to_owned(),
     };
-    let url = Url::parse(text).map_err(|e| refuse(format!("is not a URL ({e})")))?;
-    let base =
-        Url::parse(base_url).map_err(|e| refuse(format!("has an unusable base URL ({e})")))?;
-    let same_origin = base.scheme() == url.scheme()
-        && base.host_str() == url.host_str()
-        && base.port_or_known_default() == url.port_or_known_default();
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if same_origin => Ok(url),
-        "http" => Err(refuse(
-            "is plain http, and the base URL is not this http origin".to_owned(),
-        )),
-        _ => Err(refuse("is neither https nor http".to_owned())),
+    let url = Url::parse(text).map_err(|_| refuse("is not a URL"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(refuse("is neither https nor http"));
     }
+    let same_origin = |base: &Url| {
+        base.scheme() == url.scheme()
+            && base.host_str() == url.host_str()
+            && base.port_or_known_default() == url.port_or_known_default()
+    };
+    let base = bases
+        .filter_map(|base| Url::parse(base).ok())
+        .find(|base| same_origin(base))
+        .ok_or_else(|| {
+            refuse("is not on the base URL's (or the backup's) scheme, host and port")
+        })?;
+    let relative = url
+        .path()
+        .strip_prefix(base.path())
+        .unwrap_or_else(|| url.path().trim_start_matches('/'))
+        .to_owned();
+    if !crate::request::is_unsigned_download(&relative) {
+        return Err(refuse(
+            "is not one of the downloads WeChat Pay answers unsigned (v3/billdownload/file, …); \
+             call a signed endpoint with .get(), which verifies its response",
+        ));
+    }
+    Ok((url, relative))
 }
 
 /// Streams the body through the sink into `out`.

@@ -332,11 +332,19 @@ pub fn looks_like_content(path: &Path) -> bool {
 /// `path` for a message: as given, or a placeholder when it looks like
 /// content ([`looks_like_content`]).
 pub(crate) fn path_label(path: &Path) -> String {
-    if looks_like_content(path) {
+    if looks_like_content(path) || looks_like_secret(path) {
         "(value not shown)".to_owned()
     } else {
         path.display().to_string()
     }
+}
+
+/// A long bare token, no directory and no extension: more likely a key
+/// (an APIv3 key given to the wrong flag) than a file name, so a message
+/// does not repeat it.
+fn looks_like_secret(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    bytes.len() >= 16 && !bytes.iter().any(|b| matches!(b, b'/' | b'\\' | b'.'))
 }
 
 /// Reads key material from `path`. `hint` says what to do instead when the

@@ -74,6 +74,12 @@ impl<'a> Template<'a> {
                 "`{c}` cannot appear in a path; pass query parameters with the `query` option"
             )));
         }
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(bad(format!(
+                "control character U+{:04X} in the path (URL parsers drop tabs and line breaks, which would send another path)",
+                u32::from(c)
+            )));
+        }
         if let Some(segment) = text.split(['/', '\\']).find(|s| is_dot_segment(s)) {
             return Err(bad(format!(
                 "`{segment}` is a dot-segment, which URLs remove (it would send another path than the one written)"

@@ -379,3 +379,145 @@ async fn the_mock_answers_a_hostile_authorization_timestamp() {
         assert_eq!(res.status(), 401, "{timestamp}");
     }
 }
+
+// ---- the second adversarial review ------------------------------------------
+
+#[tokio::test]
+async fn a_download_url_must_be_a_configured_origin_and_an_unsigned_download() {
+    let server = MockServer::start_async().await;
+    let any = common::respond(&server, None, 200, "not signed").await;
+    let client = client(&server.base_url());
+    for url in [
+        // another https host would receive a valid signature for a path it chose
+        "https://attacker.invalid/v3/billdownload/file?token=x".to_owned(),
+        // a signed endpoint on the right host must not be read unverified
+        format!("{}/v3/pay/transactions/out-trade-no/T1", server.base_url()),
+        format!("{}/v3/merchant/fund/balance/BASIC", server.base_url()),
+    ] {
+        let err = client
+            .download_url(&url, Compression::None, &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::DownloadUrl { .. }), "{url}: {err}");
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn an_apiv2_file_download_honours_the_limit_and_spots_a_refusal_behind_blanks() {
+    let server = MockServer::start_async().await;
+    common::respond(
+        &server,
+        Some((POST, "/pay/downloadbill")),
+        200,
+        vec![b'x'; 5 << 20],
+    )
+    .await;
+    let refusal = "\n\n\u{feff}<?xml version=\"1.0\"?><xml><return_code>FAIL</return_code><return_msg>no bill</return_msg></xml>";
+    common::respond(&server, Some((POST, "/pay/downloadfundflow")), 200, refusal).await;
+    let client = builder(&server.base_url())
+        .apiv2_key(APIV2_KEY)
+        .max_download_bytes(1024)
+        .build()
+        .unwrap();
+    let options = json!({"xml": {"bill_date": "20260101", "bill_type": "ALL"}});
+    let mut out = Vec::new();
+    let err = client["v2/pay/downloadbill"]
+        .download_to(options.clone(), &mut out)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DownloadTooLarge { limit: 1024 }),
+        "{err}"
+    );
+    assert!(out.len() <= 1024 + (5 << 20) && out.len() < 5 << 20);
+    let mut out = Vec::new();
+    let err = client["v2/pay/downloadfundflow"]
+        .download_to(options, &mut out)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApiV2(_) | Error::Xml(_)), "{err}");
+    assert!(out.is_empty(), "a refusal is never written as the file");
+}
+
+#[test]
+fn apiv2_values_reach_the_xml_as_they_were_signed() {
+    let client = builder("https://api.mch.weixin.qq.com/")
+        .apiv2_key(APIV2_KEY)
+        .build()
+        .unwrap();
+    let request = client["v2/pay/closeorder"]
+        .prepare(
+            wechatpay_chain::Method::POST,
+            json!({"xml": {"attach": "a\r\nb", "out_trade_no": "T1"}}).into(),
+        )
+        .unwrap();
+    let body = std::str::from_utf8(request.body()).unwrap();
+    assert!(body.contains("<attach>a&#13;\nb</attach>"), "{body}");
+    let fields = wechatpay_chain::v2::xml::parse(request.body()).unwrap();
+    assert_eq!(fields["attach"], "a\r\nb");
+    assert!(wechatpay_chain::v2::sign::verify(&fields, APIV2_KEY));
+    let err = client["v2/pay/closeorder"]
+        .prepare(
+            wechatpay_chain::Method::POST,
+            json!({"xml": {"attach": "a\u{1}b"}}).into(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
+}
+
+#[test]
+fn control_characters_in_a_template_are_refused() {
+    let client = client("https://api.mch.weixin.qq.com/hk/");
+    for template in ["v3/.\t/x", "v3/x\n/y", "v3/\r../x"] {
+        let err = client
+            .chain(template)
+            .prepare(wechatpay_chain::Method::GET, ().into())
+            .unwrap_err();
+        assert!(matches!(err, Error::Template { .. }), "{template:?}: {err}");
+    }
+}
+
+#[test]
+fn a_key_given_to_a_path_flag_is_not_repeated() {
+    let apiv3_key = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+    let err = Client::builder()
+        .mchid(MCHID)
+        .merchant_serial(MERCHANT_SERIAL)
+        .private_key_file(apiv3_key)
+        .build()
+        .unwrap_err();
+    assert!(!err.to_string().contains(apiv3_key), "{err}");
+    assert!(!format!("{err:?}").contains(apiv3_key), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_mock_bounds_what_its_control_api_queues() {
+    let mock = wechatpay_chain::mock::MockServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let faults = format!("{}_mock/faults", mock.base_url());
+    let long = json!({"fault": "drop_header", "header": "h".repeat(20 * 1024), "count": 10000});
+    let res = http
+        .post(&faults)
+        .body(long.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let many = json!({"fault": "drop_header", "header": "Wechatpay-Nonce", "count": 10000});
+    let res = http
+        .post(&faults)
+        .body(many.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let res = http
+        .post(&faults)
+        .body(many.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "the queue is full");
+    mock.clear_faults();
+}

@@ -127,6 +127,9 @@ pub(crate) fn user_action(
     Ok(order)
 }
 
+/// How many injected faults may wait at once (each request may add 10,000).
+const MAX_QUEUED_FAULTS: usize = 10_000;
+
 fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| Answer::param_error("/", &e.to_string()))?;
@@ -137,6 +140,12 @@ fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
         .unwrap_or(1)
         .min(10_000);
     let mut faults = shared.faults.lock().map_err(|_| Answer::for_status(500))?;
+    if faults.len().saturating_add(count as usize) > MAX_QUEUED_FAULTS {
+        return Err(Answer::param_error(
+            "/count",
+            &format!("at most {MAX_QUEUED_FAULTS} faults wait at once; clear them with DELETE /_mock/faults"),
+        ));
+    }
     faults.extend(std::iter::repeat_n(fault, count as usize));
     Ok(())
 }

@@ -55,13 +55,22 @@ impl Fault {
             "close_mid_body" => Fault::CloseMidBody,
             "truncated_body" => Fault::TruncatedBody,
             "wrong_bill_hash" => Fault::WrongBillHash,
-            "drop_header" => Fault::DropHeader(
-                value
+            "drop_header" => {
+                let header = value
                     .get("header")
                     .and_then(Value::as_str)
-                    .ok_or("drop_header needs `header`")?
-                    .to_owned(),
-            ),
+                    .ok_or("drop_header needs `header`")?;
+                // A header name, not a payload: faults are queued by the thousand.
+                if header.is_empty()
+                    || header.len() > 64
+                    || !header
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err("drop_header's `header` must be a header name (letters, digits, `-`, at most 64)".into());
+                }
+                Fault::DropHeader(header.to_owned())
+            }
             "status" => Fault::Status(
                 value
                     .get("status")

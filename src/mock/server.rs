@@ -98,6 +98,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
 }
 
 /// Answers one request and logs what became of it.
+/// Distinct `METHOD path` pairs the hit counter keeps, and their length.
+const MAX_HIT_KEYS: usize = 10_000;
+const MAX_HIT_KEY: usize = 1024;
+
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let method = request.method().as_str().to_owned();
     let target = request
@@ -128,7 +132,11 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if let Ok(mut hits) = shared.hits.lock() {
-        *hits.entry(format!("{} {path}", parts.method)).or_default() += 1;
+        // Counted for tests; bounded, since anyone can send any path.
+        let key = format!("{} {path}", parts.method);
+        if key.len() <= MAX_HIT_KEY && (hits.len() < MAX_HIT_KEYS || hits.contains_key(&key)) {
+            *hits.entry(key).or_default() += 1;
+        }
     }
     if let Some(control) = path.strip_prefix("/_mock/") {
         note.verdict("control".to_owned());

@@ -181,24 +181,37 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
         what: "writing the download".to_owned(),
         source: e,
     };
+    // A refusal is XML; a file is not. Decide on the first bytes that are
+    // not blank (a chunk may hold only a newline, or a BOM).
+    let mut head = Vec::new();
+    while head.trim_ascii().len() < xml::SNIFF_BYTES {
+        match crate::client::transport::next_chunk(&mut raw).await? {
+            Some(chunk) => head.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    if xml::looks_like_document(&head) {
+        let mut body = head;
+        while let Some(more) = crate::client::transport::next_chunk(&mut raw).await? {
+            if body.len().saturating_add(more.len()) > xml::MAX_XML {
+                return Err(xml::XmlError::TooLarge(body.len().saturating_add(more.len())).into());
+            }
+            body.extend_from_slice(&more);
+        }
+        return Err(ApiV2Error::from_fields(xml::parse(&body)?).into());
+    }
+    let limit = inner.max_download_bytes();
     let mut hasher = openssl::sha::Sha1::new();
     let mut written = 0u64;
-    let mut first = true;
-    while let Some(chunk) = crate::client::transport::next_chunk(&mut raw).await? {
-        if first && chunk.trim_ascii_start().starts_with(b"<xml>") {
-            let mut body = chunk.to_vec();
-            while let Some(more) = crate::client::transport::next_chunk(&mut raw).await? {
-                if body.len().saturating_add(more.len()) > xml::MAX_XML {
-                    return Err(xml::XmlError::TooLarge(body.len() + more.len()).into());
-                }
-                body.extend_from_slice(&more);
-            }
-            return Err(ApiV2Error::from_fields(xml::parse(&body)?).into());
+    let mut next = Some(bytes::Bytes::from(head));
+    while let Some(chunk) = next {
+        written = written.saturating_add(chunk.len() as u64);
+        if let Some(limit) = limit.filter(|limit| written > *limit) {
+            return Err(Error::DownloadTooLarge { limit });
         }
-        first = false;
         hasher.update(&chunk);
-        written += chunk.len() as u64;
         out.write_all(&chunk).await.map_err(write)?;
+        next = crate::client::transport::next_chunk(&mut raw).await?;
     }
     out.flush().await.map_err(write)?;
     Ok(crate::download::Downloaded {

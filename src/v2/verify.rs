@@ -85,7 +85,7 @@ pub(crate) fn check(
     let path = request.relative_path.as_str();
     // Files, and the pages a browser opens (entrustweb), are XML only when
     // WeChat Pay refuses; they carry no `sign` either way.
-    let is_xml = body.trim_ascii_start().starts_with(b"<xml>");
+    let is_xml = xml::looks_like_document(&body);
     if !is_xml && (rules::is_file(path) || rules::is_page(path)) {
         return Ok(Response::new(status, headers, body, None));
     }

@@ -231,6 +231,26 @@ fn shorten(name: &str) -> String {
     }
 }
 
+/// How many non-blank bytes are enough to tell an XML document from a file.
+pub(crate) const SNIFF_BYTES: usize = 16;
+
+/// Whether `bytes` starts an XML document (after a BOM and blanks): an
+/// `<?xml` declaration or an `<xml>` root. Files (CSV, gzip) never do.
+pub(crate) fn looks_like_document(bytes: &[u8]) -> bool {
+    let bytes = bytes.trim_ascii_start();
+    let bytes = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(bytes)
+        .trim_ascii_start();
+    bytes.starts_with(b"<?xml")
+        || bytes.strip_prefix(b"<xml").is_some_and(|rest| {
+            matches!(
+                rest.first(),
+                Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')
+            )
+        })
+}
+
 /// Writes flat fields as `<xml>…</xml>`, values escaped. Names must be XML
 /// names and values scalars.
 ///
@@ -256,10 +276,19 @@ pub fn write(fields: &Map<String, Value>) -> Result<String, String> {
         let text = super::sign::scalar(value).ok_or_else(|| {
             format!("`{name}` is an object or array; APIv2 fields are flat (serialize nested values to a JSON string)")
         })?;
-        out.push_str(&format!(
-            "<{name}>{}</{name}>",
-            quick_xml::escape::escape(&text)
-        ));
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(format!(
+                "`{name}` holds the control character U+{:04X}, which XML cannot carry",
+                u32::from(c)
+            ));
+        }
+        // A raw CR would reach WeChat Pay's parser as LF (XML 1.0 §2.11) and
+        // no longer match the signed value; as a reference it stays a CR.
+        let escaped = quick_xml::escape::escape(&text).replace('\r', "&#13;");
+        out.push_str(&format!("<{name}>{escaped}</{name}>"));
     }
     out.push_str("</xml>");
     Ok(out)
