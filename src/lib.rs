@@ -57,11 +57,14 @@
 //!   translated (`merchantService` → `merchant-service`, `_out_order_no_` →
 //!   `{out_order_no}`, `_empty_` → a trailing slash).
 //! - A placeholder without a value, or an option key that is neither
-//!   reserved (`json`, `query`, `headers`, `body`) nor a placeholder, is an
-//!   error before anything is sent.
+//!   reserved (`json`, `query`, `headers`, `body`; for APIv2 also `xml`,
+//!   `security`, `nonceless`) nor a placeholder, is an error before
+//!   anything is sent.
 //! - Placeholder values are percent-encoded into exactly one segment.
-//! - Every 2xx answer is verified (timestamp within 300 s, known serial,
-//!   RSA signature over the raw body) except the unsigned file downloads.
+//! - Every 2xx response is verified (timestamp within 300 s, known serial,
+//!   RSA signature over the raw body; APIv2: its `sign`) except the
+//!   unsigned file downloads and the APIv2 endpoints WeChat Pay answers
+//!   unsigned ([`v2::rules`]).
 //!
 //! ## Where things are
 //!
@@ -81,7 +84,8 @@
 //! | code without async (feature `blocking`) | `blocking` |
 //!
 //! Features: `catalog` (the endpoint corpus), `mock` (the embedded server,
-//! with `catalog`), `blocking`, `cli` (the `wxpay` binary, with `mock`).
+//! with `catalog`), `blocking`, `cli` (the `wxpay` binary, with `mock`),
+//! `vendored` (OpenSSL built from source), `full` (all but `vendored`).
 //! None is on by default.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -650,4 +650,23 @@ async fn dry_run_and_url_only_show_apiv2_calls_signed() {
     let answer = wechatpay_chain::v2::xml::parse(page.as_bytes()).unwrap();
     assert_eq!(answer["return_code"], "SUCCESS", "{page}");
     assert_eq!(answer["contract_display_account"], "微信 代扣&1");
+
+    // An APIv2 business refusal: its fields on stdout, exit 1 like any API error.
+    let run = wxpay(
+        &[
+            "post",
+            "v2/pay/orderquery",
+            "-d",
+            r#"{"out_trade_no":"NO-SUCH-ORDER"}"#,
+            "--profile",
+            &profile,
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let fields: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(fields["result_code"], "FAIL", "{}", run.stdout);
+    assert!(run.stderr.contains("APIv2"), "{}", run.stderr);
 }

@@ -81,6 +81,16 @@ pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> R
                 message: String::new(),
             })
         }
+        Err(Error::ApiV2(refusal)) => {
+            // The fields WeChat Pay answered, as JSON on stdout like any answer.
+            let fields = serde_json::to_vec(&refusal.fields).unwrap_or_default();
+            print_answer(false, 200, &reqwest::header::HeaderMap::new(), &fields)?;
+            eprintln!("200, WeChat Pay APIv2 answered an error: {refusal}");
+            Err(Failure {
+                code: API_ERROR,
+                message: String::new(),
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }

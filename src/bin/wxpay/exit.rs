@@ -34,7 +34,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let code = match &error {
-            Error::Api(_) => API_ERROR,
+            Error::Api(_) | Error::ApiV2(_) => API_ERROR,
             Error::Verify { .. }
             | Error::Decrypt(_)
             | Error::Notification(_)
