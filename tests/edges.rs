@@ -521,3 +521,29 @@ async fn the_mock_bounds_what_its_control_api_queues() {
     assert_eq!(res.status(), 400, "the queue is full");
     mock.clear_faults();
 }
+
+/// APIv2 goes through the same retry loop and the same safety rule: a POST
+/// answered 503 is not repeated (it may have been executed), a GET is.
+#[tokio::test]
+async fn an_apiv2_post_is_never_repeated_but_a_get_is() {
+    let server = MockServer::start_async().await;
+    let post = common::respond(&server, Some((POST, "/pay/micropay")), 503, "busy").await;
+    let get = common::respond(&server, Some((GET, "/papay/entrustweb")), 503, "busy").await;
+    let client = builder(&server.base_url())
+        .apiv2_key(APIV2_KEY)
+        .retry(RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(2)))
+        .build()
+        .unwrap();
+    let err = client["v2/pay/micropay"]
+        .post(json!({"xml": {"out_trade_no": "T1", "total_fee": 1, "auth_code": "1"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    post.assert_calls_async(1).await;
+    let err = client["v2/papay/entrustweb"]
+        .get(json!({"query": {"plan_id": "1"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    get.assert_calls_async(3).await;
+}
