@@ -167,8 +167,10 @@ impl Client {
         out: &mut W,
     ) -> Result<Downloaded> {
         let inner = self.inner();
-        let origins = [Some(inner.base_url()), inner.backup_url()];
-        let (url, relative_path) = checked_download_url(origins.iter().flatten(), url)?;
+        let bases: Vec<&str> = std::iter::once(inner.base_url())
+            .chain(inner.backup_url())
+            .collect();
+        let (url, relative_path) = checked_download_url(&bases, url)?;
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(USER_AGENT, inner.user_agent());
@@ -194,10 +196,7 @@ impl Client {
 /// A download URL must be on one of the configured origins (so plain http
 /// only where the base URL itself is plain http) and name an unsigned
 /// download; returns it and its path relative to that origin's base.
-fn checked_download_url<'a>(
-    bases: impl Iterator<Item = &'a &'a str>,
-    text: &str,
-) -> Result<(Url, String)> {
+fn checked_download_url(bases: &[&str], text: &str) -> Result<(Url, String)> {
     let refuse = |reason: &str| Error::DownloadUrl {
         url: text.to_owned(),
         reason: reason.to_owned(),
@@ -212,6 +211,7 @@ fn checked_download_url<'a>(
             && base.port_or_known_default() == url.port_or_known_default()
     };
     let base = bases
+        .iter()
         .filter_map(|base| Url::parse(base).ok())
         .find(|base| same_origin(base))
         .ok_or_else(|| {

@@ -105,11 +105,9 @@ pub(crate) fn prepare(
         })?;
         (url, relative_path, Some(bytes::Bytes::from(xml)))
     };
-    if options.security && settings.tls.is_none() {
-        return Err(Error::Config(
-            "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
-                .to_owned(),
-        ));
+    if options.security {
+        // Refused here, before anything is sent, with the transport's own check.
+        inner.apiv2_tls_client()?;
     }
     let unsigned = rules::is_unsigned(&relative_path);
     let mut headers = HeaderMap::with_capacity(4);

@@ -80,7 +80,7 @@ pub struct RefundNotification {
 impl Client {
     /// Verifies an APIv2 notification (payment results) and returns its fields.
     pub fn v2_notification(&self, body: &[u8]) -> Result<Map<String, Value>> {
-        let key = self.apiv2_key()?;
+        let key = self.inner().apiv2_key()?;
         let fields = xml::parse(body)?;
         if fields.get("return_code").and_then(Value::as_str) != Some("SUCCESS") {
             return Err(ApiV2Error::from_fields(fields).into());
@@ -102,7 +102,7 @@ impl Client {
     /// (see [`RefundNotification`]). Confirm the refund by querying it
     /// (`v2/pay/refundquery`) before acting on it.
     pub fn v2_refund_notification(&self, body: &[u8]) -> Result<RefundNotification> {
-        let key = self.apiv2_key()?;
+        let key = self.inner().apiv2_key()?;
         let mut envelope = xml::parse(body)?;
         if envelope.get("return_code").and_then(Value::as_str) != Some("SUCCESS") {
             return Err(ApiV2Error::from_fields(envelope).into());
@@ -120,10 +120,6 @@ impl Client {
             decrypted,
             unauthenticated: envelope,
         })
-    }
-
-    fn apiv2_key(&self) -> Result<&str> {
-        self.inner().apiv2_key()
     }
 }
 
