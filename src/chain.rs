@@ -135,7 +135,7 @@ impl Chain {
     /// # async fn main() -> wechatpay_chain::Result<()> {
     /// # let server = wechatpay_chain::mock::MockServer::start().await?;
     /// # let client = server.client()?;
-    /// let res = client["v3/pay/transactions/native"].post(wechatpay_chain::json!({"json": {"out_trade_no": "T1"}})).await?;
+    /// let res = client["v3/marketing/favor/coupon-stocks"].post(wechatpay_chain::json!({"json": {"out_trade_no": "T1"}})).await?;
     /// assert_eq!(res.status(), 200);
     /// # Ok(()) }
     /// ```

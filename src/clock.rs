@@ -45,8 +45,84 @@ pub fn rfc3339(unix: i64) -> String {
 
 /// `20260101120000` for now, as payscore writes paid times.
 pub fn compact_now() -> String {
-    let (y, mo, d, h, mi, s) = civil(unix_now());
+    compact(unix_now())
+}
+
+/// `20260101120000` for Unix seconds (Beijing time).
+///
+/// ```
+/// assert_eq!(wechatpay_chain::clock::compact(1_767_240_000), "20260101120000");
+/// ```
+pub fn compact(unix: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
+}
+
+/// Unix seconds for an RFC 3339 time with an offset, as WeChat Pay writes
+/// `time_expire` (`2018-06-08T10:34:56+08:00`, fractions of a second
+/// ignored, `Z` accepted); `None` for anything else.
+///
+/// ```
+/// use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
+/// assert_eq!(parse_rfc3339("2026-01-01T12:00:00+08:00"), Some(1_767_240_000));
+/// assert_eq!(parse_rfc3339("2026-01-01T04:00:00Z"), Some(1_767_240_000));
+/// assert_eq!(parse_rfc3339(&rfc3339(951_825_600)), Some(951_825_600));
+/// assert_eq!(parse_rfc3339("2026-13-01T00:00:00+08:00"), None);
+/// ```
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = text.get(range)?;
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &fraction[digits..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let hours: i64 = rest.get(1..3)?.parse().ok()?;
+            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
+            let total = hours * 3600 + minutes * 60;
+            if *sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days-from-civil.
+    let (y, m) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ fn cert_client(server: &MockServer) -> ClientBuilder {
 }
 
 async fn ping(client: &Client) -> Result<wechatpay_chain::Response, Error> {
-    client["v3/pay/transactions/native"]
+    client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
 }

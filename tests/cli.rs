@@ -54,7 +54,7 @@ async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
             "--profile",
             &p,
             "post",
-            "v3/pay/transactions/native",
+            "v3/marketing/favor/coupon-stocks",
             "-d",
             r#"{"out_trade_no":"T1"}"#,
         ],
@@ -77,9 +77,9 @@ async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
     let run = wxpay(
         &[
             "get",
-            "v3.pay.transactions.id._transaction_id_",
+            "v3.marketing.favor.stocks._stock_id_",
             "-p",
-            "transaction_id=a/b c?",
+            "stock_id=a/b c?",
             "-q",
             "mchid=1900000109",
             "-i",
@@ -97,14 +97,14 @@ async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
     assert!(run.stdout.contains("Wechatpay-Signature: "));
     let body = run.stdout.split("\n\n").nth(1).unwrap();
     let echo: Value = serde_json::from_str(body).unwrap();
-    assert_eq!(echo["path_params"]["transaction_id"], "a/b c?");
+    assert_eq!(echo["path_params"]["stock_id"], "a/b c?");
     assert_eq!(echo["query"]["mchid"], "1900000109");
     let run = wxpay(
         &[
             "--profile",
             &p,
             "post",
-            "v3/pay/transactions/native",
+            "v3/marketing/favor/coupon-stocks",
             "-d",
             "@-",
         ],
@@ -132,7 +132,7 @@ async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
             "--mchid",
             "1900000999",
             "post",
-            "v3/pay/transactions/native",
+            "v3/marketing/favor/coupon-stocks",
             "-d",
             "{}",
         ],
@@ -201,7 +201,7 @@ async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
             "--profile",
             &p,
             "post",
-            "v3/pay/transactions/native",
+            "v3/marketing/favor/coupon-stocks",
             "-d",
             "{}",
         ],
@@ -223,7 +223,7 @@ async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
             "--profile",
             &p,
             "post",
-            "v3/pay/transactions/native",
+            "v3/marketing/favor/coupon-stocks",
             "-d",
             "{}",
             "--skip-verify",
@@ -560,7 +560,7 @@ async fn wxpay_mock_serves_writes_the_profile_and_exits_0_on_sigterm() {
             "--profile",
             &p,
             "post",
-            "v3/pay/transactions/native",
+            "v3/marketing/favor/coupon-stocks",
             "-d",
             "{}",
         ],

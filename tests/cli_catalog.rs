@@ -338,7 +338,7 @@ async fn wxpay_mock_logs_each_request_on_stderr_unless_quiet() {
         "--profile",
         &p,
         "post",
-        "v3/pay/transactions/native",
+        "v3/marketing/favor/coupon-stocks",
         "-d",
         "{}",
     ])
@@ -359,7 +359,7 @@ async fn wxpay_mock_logs_each_request_on_stderr_unless_quiet() {
         "--profile",
         &w,
         "post",
-        "v3/pay/transactions/native",
+        "v3/marketing/favor/coupon-stocks",
         "-d",
         body,
     ])
@@ -370,7 +370,7 @@ async fn wxpay_mock_logs_each_request_on_stderr_unless_quiet() {
         "--profile",
         &w,
         "post",
-        "v3/pay/transactions/native",
+        "v3/marketing/favor/coupon-stocks",
         "-d",
         body,
         "--dry-run",
@@ -396,12 +396,15 @@ async fn wxpay_mock_logs_each_request_on_stderr_unless_quiet() {
     // TIME METHOD TARGET STATUS VERDICT
     let good: Vec<&str> = log[0].splitn(5, ' ').collect();
     assert!(good[0].ends_with("+08:00"), "{}", log[0]);
-    assert_eq!(&good[1..4], ["POST", "/v3/pay/transactions/native", "200"]);
+    assert_eq!(
+        &good[1..4],
+        ["POST", "/v3/marketing/favor/coupon-stocks", "200"]
+    );
     assert!(good[4].starts_with("ok: signature verified"), "{}", log[0]);
     let refused: Vec<&str> = log[1].splitn(5, ' ').collect();
     assert_eq!(
         &refused[1..4],
-        ["POST", "/v3/pay/transactions/native", "401"]
+        ["POST", "/v3/marketing/favor/coupon-stocks", "401"]
     );
     assert!(refused[4].starts_with("refused: SIGN_ERROR, the signature does not verify"));
     // the message the mock verified: the dry run's, but for timestamp and nonce
@@ -420,7 +423,7 @@ async fn wxpay_mock_logs_each_request_on_stderr_unless_quiet() {
             .collect()
     };
     assert_eq!(shape(&message), shape(signed));
-    assert!(message.starts_with("POST\n/v3/pay/transactions/native\n"));
+    assert!(message.starts_with("POST\n/v3/marketing/favor/coupon-stocks\n"));
     assert!(message.ends_with(&format!("\n{body}\n")));
     let c = Credentials::get();
     assert!(!stderr.contains(c.merchant_private_key.lines().nth(1).unwrap()));

@@ -25,7 +25,7 @@ fn last(server: &MockServer) -> LoggedRequest {
 async fn a_good_request_is_logged_ok_with_its_operation() {
     let server = MockServer::start().await.unwrap();
     let client = server.client().unwrap();
-    client["v3/pay/transactions/native"]
+    client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {"out_trade_no": "T1"}}))
         .await
         .unwrap();
@@ -34,19 +34,19 @@ async fn a_good_request_is_logged_ok_with_its_operation() {
     let entry = &log[0];
     assert_eq!(
         (entry.method.as_str(), entry.target.as_str(), entry.status),
-        ("POST", "/v3/pay/transactions/native", 200)
+        ("POST", "/v3/marketing/favor/coupon-stocks", 200)
     );
     let c = Credentials::get();
     assert_eq!(
         entry.verdict,
         format!(
-            "ok: signature verified (merchant {}, certificate {}), answered as POST v3/pay/transactions/native",
+            "ok: signature verified (merchant {}, certificate {}), answered as POST v3/marketing/favor/coupon-stocks",
             c.mchid, c.merchant_serial
         )
     );
     assert_eq!(
         entry.template.as_deref(),
-        Some("POST v3/pay/transactions/native")
+        Some("POST v3/marketing/favor/coupon-stocks")
     );
     assert_eq!(entry.signed_message, None);
     // the stderr line: time, method, target, status, verdict
@@ -54,7 +54,7 @@ async fn a_good_request_is_logged_ok_with_its_operation() {
     assert_eq!(
         entry.line(),
         format!(
-            "{} POST /v3/pay/transactions/native 200 {}",
+            "{} POST /v3/marketing/favor/coupon-stocks 200 {}",
             entry.time, entry.verdict
         )
     );
@@ -66,7 +66,7 @@ async fn a_refused_signature_shows_the_message_the_mock_verified_against() {
     let client = server.client().unwrap();
     // sign one body, send another: what the mock verifies is not what was signed
     let request = client
-        .chain("v3/pay/transactions/native")
+        .chain("v3/marketing/favor/coupon-stocks")
         .prepare(Method::POST, json!({"json": {"out_trade_no": "T1"}}).into())
         .unwrap();
     let signature = client.sign(&request).unwrap();
@@ -101,7 +101,7 @@ async fn a_refused_signature_shows_the_message_the_mock_verified_against() {
     );
     assert_eq!(
         entry.template.as_deref(),
-        Some("POST v3/pay/transactions/native")
+        Some("POST v3/marketing/favor/coupon-stocks")
     );
     // one line on stderr, the message escaped onto it
     let line = entry.line();
@@ -188,7 +188,7 @@ async fn unknown_paths_wrong_methods_errors_and_faults_say_what_happened() {
 
     // an injected fault, and what the answer would have been
     server.inject(Fault::Status(503));
-    let _ = client["v3/pay/transactions/native"]
+    let _ = client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await;
     let entry = server

@@ -59,7 +59,7 @@ async fn raw(
 #[tokio::test]
 async fn requests_are_checked_as_wechat_pay_checks_them() {
     let server = MockServer::start().await.unwrap();
-    let target = "/v3/pay/transactions/native";
+    let target = "/v3/marketing/favor/coupon-stocks";
     let body = r#"{"a":1}"#;
     let good = |nonce: &str, ts: i64| {
         signer()
@@ -183,7 +183,7 @@ async fn the_answer_is_signed_with_the_key_the_request_named() {
     let server = MockServer::start().await.unwrap();
     let c = Credentials::get();
     let by_key = server.client().unwrap();
-    let res = by_key["v3/pay/transactions/native"]
+    let res = by_key["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap();
@@ -196,7 +196,7 @@ async fn the_answer_is_signed_with_the_key_the_request_named() {
         .base_url(server.base_url())
         .build()
         .unwrap();
-    let res = by_cert["v3/pay/transactions/native"]
+    let res = by_cert["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap();
@@ -255,8 +255,26 @@ async fn every_corpus_operation_is_matched_signed_and_verified() {
             options = options.json(&json!({"row": row}));
         }
         let result = client.chain(template).send(method.clone(), options).await;
+        let payments = template
+            .strip_prefix("v3/pay/transactions/")
+            .or_else(|| template.strip_prefix("v3/pay/partner/transactions/"))
+            .is_some_and(|rest| {
+                [
+                    "jsapi",
+                    "app",
+                    "h5",
+                    "native",
+                    "miniprogram",
+                    "id/{transaction_id}",
+                    "out-trade-no/{out_trade_no}",
+                    "out-trade-no/{out_trade_no}/close",
+                ]
+                .contains(&rest)
+            });
         let domain = template.starts_with("v3/payscore/serviceorder")
             || template.starts_with("v3/payscore/partner/serviceorder")
+            || template.starts_with("v3/refund/domestic/refunds")
+            || payments
             || [
                 "v3/bill/tradebill",
                 "v3/bill/fundflowbill",
@@ -267,8 +285,13 @@ async fn every_corpus_operation_is_matched_signed_and_verified() {
             // served by the order book or the bills: their answer, never "no such route"
             if let Err(Error::Api(api)) = &result {
                 assert!(
-                    ["PARAM_ERROR", "ORDER_NOT_EXIST", "INVALID_REQUEST"]
-                        .contains(&api.code.as_str()),
+                    [
+                        "PARAM_ERROR",
+                        "ORDER_NOT_EXIST",
+                        "INVALID_REQUEST",
+                        "RESOURCE_NOT_EXISTS"
+                    ]
+                    .contains(&api.code.as_str()),
                     "{template}: {api}"
                 );
                 payscore += 1;
@@ -306,7 +329,11 @@ async fn unknown_paths_and_methods_answer_404_and_405_as_json() {
         ),
         other => panic!("{other:?}"),
     }
-    match client.chain("v3/pay/transactions/native").get(()).await {
+    match client
+        .chain("v3/marketing/favor/coupon-stocks")
+        .get(())
+        .await
+    {
         Err(Error::Api(api)) => {
             assert_eq!((api.status, api.code.as_str()), (405, "METHOD_NOT_ALLOWED"));
             assert_eq!(api.detail.unwrap()["allowed"], json!(["POST"]));
@@ -351,7 +378,7 @@ async fn fault_outcome(
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
-    client["v3/pay/transactions/native"]
+    client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {"amount": {"total": 1}}}))
         .await
 }
@@ -412,12 +439,12 @@ async fn each_fault_gives_the_client_error_it_should() {
         .unwrap();
     assert_eq!(res.status(), 204);
     let client = server.client().unwrap();
-    assert!(client["v3/pay/transactions/native"]
+    assert!(client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .is_err());
     assert_eq!(http.delete(&url).send().await.unwrap().status(), 204);
-    client["v3/pay/transactions/native"]
+    client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap();
@@ -433,7 +460,7 @@ async fn each_fault_gives_the_client_error_it_should() {
 #[tokio::test]
 async fn malformed_json_is_refused_with_param_error() {
     let server = MockServer::start().await.unwrap();
-    match server.client().unwrap()["v3/pay/transactions/native"]
+    match server.client().unwrap()["v3/marketing/favor/coupon-stocks"]
         .post(Options::new().body("{\"a\":"))
         .await
     {
@@ -449,7 +476,7 @@ async fn oversized_bodies_are_refused_with_param_error() {
         "{{\"x\":\"{}\"}}",
         "a".repeat(wechatpay_chain::mock::MAX_BODY)
     );
-    match server.client().unwrap()["v3/pay/transactions/native"]
+    match server.client().unwrap()["v3/marketing/favor/coupon-stocks"]
         .post(Options::new().body(big))
         .await
     {
@@ -464,7 +491,7 @@ async fn garbage_does_not_hurt_the_server() {
     let garbage: Vec<Vec<u8>> = vec![
         b"\x00\x01\x02\xff\xfe".to_vec(),
         b"GET / HTTP/1.1\r\n\r\n".to_vec(),
-        b"POST /v3/pay/transactions/native HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{".to_vec(),
+        b"POST /v3/marketing/favor/coupon-stocks HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{".to_vec(),
         b"POST /v3/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n".to_vec(),
         b"GET /_mock/payscore/%ff%fe/confirm HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
         b"POST /_mock/payscore/%ff/confirm HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".to_vec(),
@@ -482,7 +509,7 @@ async fn garbage_does_not_hurt_the_server() {
         let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut sink)).await;
     }
     // still serving
-    server.client().unwrap()["v3/pay/transactions/native"]
+    server.client().unwrap()["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap();

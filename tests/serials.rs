@@ -252,7 +252,7 @@ async fn the_mock_knows_the_merchant_serial_in_any_spelling() {
             .merchant_serial(&spelling)
             .build()
             .unwrap();
-        client["v3/pay/transactions/native"]
+        client["v3/marketing/favor/coupon-stocks"]
             .post(json!({"json": {}}))
             .await
             .unwrap_or_else(|e| panic!("{spelling}: {e}"));
@@ -262,7 +262,7 @@ async fn the_mock_knows_the_merchant_serial_in_any_spelling() {
         .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D9")
         .build()
         .unwrap();
-    let err = other["v3/pay/transactions/native"]
+    let err = other["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap_err();

@@ -9,7 +9,7 @@ use wechatpay_chain::mock::{Credentials, Fault, MockServer};
 use wechatpay_chain::retry::RetryPolicy;
 use wechatpay_chain::{chain, json, Error, Options, TimeoutLimit, Value};
 
-const NATIVE: &str = "/v3/pay/transactions/native";
+const NATIVE: &str = "/v3/marketing/favor/coupon-stocks";
 
 #[test]
 fn blocking_client_runs_the_seed_examples_without_async() {
@@ -83,7 +83,7 @@ async fn sequential_requests_share_one_connection() {
     let server = MockServer::start().await.unwrap();
     let client = server.client().unwrap();
     for _ in 0..10 {
-        client["v3/pay/transactions/native"]
+        client["v3/marketing/favor/coupon-stocks"]
             .post(json!({"json": {}}))
             .await
             .unwrap();
@@ -101,7 +101,7 @@ async fn a_post_is_never_sent_twice_unless_marked_idempotent() {
         .build()
         .unwrap();
     let post =
-        || client["v3/pay/transactions/native"].post(json!({"json": {"out_trade_no": "T1"}}));
+        || client["v3/marketing/favor/coupon-stocks"].post(json!({"json": {"out_trade_no": "T1"}}));
 
     server.inject(Fault::CloseMidBody);
     assert!(matches!(post().await, Err(Error::Transport(_))));
@@ -118,7 +118,7 @@ async fn a_post_is_never_sent_twice_unless_marked_idempotent() {
 
     // marked idempotent, it is repeated (re-signed: the mock refuses a reused nonce)
     server.inject(Fault::Status(500));
-    let res = client["v3/pay/transactions/native"]
+    let res = client["v3/marketing/favor/coupon-stocks"]
         .post(
             Options::new()
                 .json(&json!({"out_trade_no": "T1"}))
@@ -183,7 +183,7 @@ async fn failover_to_the_backup_when_the_primary_cannot_be_reached() {
         .build()
         .unwrap();
     // connection refused: provably not sent, so even a POST may go to the backup
-    let res = client["v3/pay/transactions/native"]
+    let res = client["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap();
@@ -231,7 +231,7 @@ async fn timeouts_are_bounded_and_say_which_limit() {
         .build()
         .unwrap();
     server.inject(Fault::Delay(Duration::from_secs(2)));
-    let err = idle["v3/pay/transactions/native"]
+    let err = idle["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {}}))
         .await
         .unwrap_err();
@@ -281,8 +281,8 @@ async fn logs_show_the_request_never_a_secret() {
         .build()
         .unwrap();
     plain
-        .chain("v3/pay/transactions/id/{transaction_id}")
-        .get(json!({"transaction_id": "4200000000SECRETID"}))
+        .chain("v3/marketing/favor/stocks/{stock_id}")
+        .get(json!({"stock_id": "4200000000SECRETID"}))
         .await
         .unwrap();
     let traced = server
@@ -292,7 +292,7 @@ async fn logs_show_the_request_never_a_secret() {
         .build()
         .unwrap();
     let sealed = traced.encrypt("张三").unwrap();
-    let res = traced["v3/pay/transactions/native"]
+    let res = traced["v3/marketing/favor/coupon-stocks"]
         .post(json!({"json": {"name": sealed}}))
         .await
         .unwrap();
@@ -301,7 +301,7 @@ async fn logs_show_the_request_never_a_secret() {
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("wechatpay.request"), "{log}");
     assert!(
-        log.contains("template=v3/pay/transactions/id/{transaction_id}"),
+        log.contains("template=v3/marketing/favor/stocks/{stock_id}"),
         "{log}"
     );
     assert!(
@@ -318,8 +318,8 @@ async fn logs_show_the_request_never_a_secret() {
         "only the opted-in client logs it: {log}"
     );
     assert!(
-        log.contains("POST\n/v3/pay/transactions/native\n")
-            || log.contains("POST\\n/v3/pay/transactions/native\\n"),
+        log.contains("POST\n/v3/marketing/favor/coupon-stocks\n")
+            || log.contains("POST\\n/v3/marketing/favor/coupon-stocks\\n"),
         "{log}"
     );
     let key_line = c.merchant_private_key.lines().nth(1).unwrap();
@@ -375,7 +375,7 @@ fn the_blocking_client_has_the_async_clients_features() {
         .unwrap();
     assert!(res.json::<Value>().unwrap()["media_id"].is_string());
 
-    let prepared = client["v3/pay/transactions/native"]
+    let prepared = client["v3/marketing/favor/coupon-stocks"]
         .prepare(
             wechatpay_chain::Method::POST,
             json!({"json": {"a": 1}}).into(),

@@ -56,6 +56,7 @@ impl Bills {
         query: &[(String, String)],
         base_url: &str,
         wrong_hash: bool,
+        _ledger: Ledger,
     ) -> Answer {
         let get = |name: &str| {
             query
@@ -222,4 +223,43 @@ pub(crate) fn body_chunks(spec: &BillSpec) -> Box<dyn Iterator<Item = Bytes> + S
             None => return encoder.take()?.finish().ok().map(Bytes::from),
         }
     }))
+}
+
+/// One payment as the bill sees it (amounts in fen, times unix seconds).
+#[allow(dead_code)] // read by the real-format renderer (in progress)
+#[derive(Debug, Clone)]
+pub(crate) struct PaymentRecord {
+    pub(crate) success_time: i64,
+    pub(crate) appid: String,
+    pub(crate) mchid: String,
+    pub(crate) sub_mchid: Option<String>,
+    pub(crate) transaction_id: String,
+    pub(crate) out_trade_no: String,
+    pub(crate) openid: String,
+    pub(crate) trade_type: String,
+    pub(crate) bank_type: String,
+    pub(crate) currency: String,
+    pub(crate) total: i64,
+    pub(crate) description: String,
+    pub(crate) attach: String,
+}
+
+/// One refund of a payment.
+#[allow(dead_code)] // read by the real-format renderer (in progress)
+#[derive(Debug, Clone)]
+pub(crate) struct RefundRecord {
+    pub(crate) time: i64,
+    pub(crate) payment: PaymentRecord,
+    pub(crate) refund_id: String,
+    pub(crate) out_refund_no: String,
+    pub(crate) refund: i64,
+    pub(crate) status: String,
+}
+
+/// What a bill is made of, handed over by the flows when a bill is applied for.
+#[allow(dead_code)] // read by the real-format renderer (in progress)
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ledger {
+    pub(crate) payments: Vec<PaymentRecord>,
+    pub(crate) refunds: Vec<RefundRecord>,
 }

@@ -7,6 +7,13 @@
 //! | `POST /_mock/payscore/{out_order_no}/confirm[?sub_mchid=]` | the user confirms (PAYSCORE.USER_CONFIRM) |
 //! | `POST /_mock/payscore/{out_order_no}/pay[?sub_mchid=]` | the user pays (PAYSCORE.USER_PAID) |
 //! | `POST /_mock/payscore/{out_order_no}/expire[?sub_mchid=]` | the unconfirmed order expires |
+//! | `POST /_mock/transactions/{out_trade_no}/pay[?sub_mchid=]` | the user pays (TRANSACTION.SUCCESS); body optional: `{"openid": …}`, `{"invocation": …}` |
+//! | `POST /_mock/transactions/{out_trade_no}/fail[?sub_mchid=]` | a payment attempt fails; the order stays NOTPAY |
+//! | `POST /_mock/transactions/{out_trade_no}/expire[?sub_mchid=]` | the unpaid order runs out of time (CLOSED) |
+//! | `POST /_mock/refunds/{out_refund_no}/succeed\|abnormal\|close[?sub_mchid=]` | the refund ends (REFUND.SUCCESS/ABNORMAL/CLOSED) |
+//! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
+//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
+//! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
 //! | `DELETE /_mock/faults` | no more faults |
 //! | `GET /_mock/notifications` | every notification sent and its fate |
@@ -20,7 +27,9 @@ use serde_json::{json, Value};
 
 use super::answer::Answer;
 use super::faults::Fault;
+use super::refunds::RefundOutcome;
 use super::server::Shared;
+use crate::sign::unix_now;
 
 /// A user's action on a payscore order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +73,55 @@ pub(crate) fn handle(
             };
             user_action(shared, action, sub, &no).map(|order| Answer::json(200, &order))
         }
+        ("POST", ["transactions", no, action]) => {
+            let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
+            match TransactionAction::from_segment(action) {
+                Some(action) => transaction_action(shared, action, sub, &no, body)
+                    .map(|order| Answer::json(200, &order)),
+                None => Err(unknown_action(action, "pay, fail, expire")),
+            }
+        }
+        ("POST", ["refunds", no, action]) => {
+            let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
+            match RefundOutcome::from_action(action) {
+                Some(outcome) => {
+                    resolve_refund(shared, outcome, sub, &no).map(|r| Answer::json(200, &r))
+                }
+                None => Err(unknown_action(action, "succeed, abnormal, close")),
+            }
+        }
+        ("GET", ["transactions"]) => {
+            let mchid = shared.keys.credentials.mchid;
+            let list = shared
+                .payments
+                .lock()
+                .map(|mut book| book.list(mchid, unix_now()))
+                .unwrap_or_default();
+            Ok(Answer::json(200, &json!({"data": list})))
+        }
+        ("GET", ["refunds"]) => {
+            let list = shared
+                .refunds
+                .lock()
+                .map(|refunds| refunds.list())
+                .unwrap_or_default();
+            Ok(Answer::json(200, &json!({"data": list})))
+        }
+        ("GET", ["settings"]) => Ok(Answer::json(200, &settings(shared))),
+        ("PUT", ["settings"]) => {
+            change_settings(shared, body).map(|()| Answer::json(200, &settings(shared)))
+        }
+        ("POST", ["notifications", seq, "resend"]) => match seq.parse::<u64>() {
+            Ok(seq) if shared.notifier.resend(seq) => Ok(Answer::no_content()),
+            _ => Err(Answer::error(
+                404,
+                "RESOURCE_NOT_EXISTS",
+                &format!(
+                    "no notification {seq} in the log (GET /_mock/notifications lists them by seq)"
+                ),
+                None,
+            )),
+        },
         ("POST", ["faults"]) => add_faults(shared, body).map(|()| Answer::no_content()),
         ("DELETE", ["faults"]) => {
             if let Ok(mut faults) = shared.faults.lock() {
@@ -80,17 +138,14 @@ pub(crate) fn handle(
             Ok(Answer::no_content())
         }
         ("GET", ["notifications"]) => {
-            let log = shared
+            let list: Vec<Value> = shared
                 .notifier
-                .log
-                .lock()
-                .map(|l| l.clone())
-                .unwrap_or_default();
-            let list: Vec<Value> = log
+                .deliveries()
                 .iter()
                 .map(|d| {
-                    json!({"url": d.url, "event_type": d.event_type, "attempts": d.attempts,
-                                "delivered": d.delivered, "resource": d.resource})
+                    json!({"seq": d.seq, "id": d.id, "url": d.url, "event_type": d.event_type,
+                           "attempts": d.attempts, "delivered": d.delivered,
+                           "answers": d.answers, "resource": d.resource})
                 })
                 .collect();
             Ok(Answer::json(200, &json!({"data": list})))
@@ -125,6 +180,176 @@ pub(crate) fn user_action(
         shared.notifier.send(event);
     }
     Ok(order)
+}
+
+/// What the simulated user does to a payment order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransactionAction {
+    Pay,
+    Fail,
+    Expire,
+}
+
+impl TransactionAction {
+    fn from_segment(segment: &str) -> Option<Self> {
+        match segment {
+            "pay" => Some(TransactionAction::Pay),
+            "fail" => Some(TransactionAction::Fail),
+            "expire" => Some(TransactionAction::Expire),
+            _ => None,
+        }
+    }
+}
+
+/// The optional body of `…/pay`: who pays, and how the front end invoked.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PayRequest {
+    /// The payer's openid (a Native, H5 or APP order names none).
+    pub(crate) openid: Option<String>,
+    /// The parameters the front end handed to WeChat (`getBrandWCPayRequest`
+    /// or the APP's `PayReq`), checked as the WeChat client checks them.
+    pub(crate) invocation: Option<Value>,
+}
+
+/// Moves a payment order as the user would; queues TRANSACTION.SUCCESS on pay.
+pub(crate) fn transaction_action(
+    shared: &Shared,
+    action: TransactionAction,
+    sub: &str,
+    no: &str,
+    body: &[u8],
+) -> Result<Value, Answer> {
+    let request: PayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        PayRequest::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            Answer::param_error(
+                "/",
+                &format!("expected {{\"openid\"?, \"invocation\"?}}: {e}"),
+            )
+        })?
+    };
+    if action != TransactionAction::Pay
+        && (request.openid.is_some() || request.invocation.is_some())
+    {
+        return Err(Answer::param_error("/", "only pay takes a body"));
+    }
+    let mchid = shared.keys.credentials.mchid;
+    let now = unix_now();
+    let (order, event) = {
+        let mut book = shared
+            .payments
+            .lock()
+            .map_err(|_| Answer::for_status(500))?;
+        match action {
+            TransactionAction::Pay => {
+                if request.invocation.is_some() {
+                    return Err(Answer::param_error("/invocation", "not checked yet"));
+                }
+                book.pay(sub, no, mchid, request.openid.as_deref(), now)?
+            }
+            TransactionAction::Fail => (book.fail(sub, no, mchid, now)?, None),
+            TransactionAction::Expire => (book.expire(sub, no, mchid, now)?, None),
+        }
+    };
+    if let Some(event) = event {
+        shared.notifier.send(event);
+    }
+    Ok(order)
+}
+
+/// The back office ends a refund; queues its REFUND.* notification.
+pub(crate) fn resolve_refund(
+    shared: &Shared,
+    outcome: RefundOutcome,
+    sub: &str,
+    no: &str,
+) -> Result<Value, Answer> {
+    let mchid = shared.keys.credentials.mchid;
+    let (refund, event) = shared
+        .refunds
+        .lock()
+        .map_err(|_| Answer::for_status(500))?
+        .resolve(sub, no, outcome, mchid, unix_now())?;
+    if let Some(event) = event {
+        shared.notifier.send(event);
+    }
+    Ok(refund)
+}
+
+fn unknown_action(action: &str, known: &str) -> Answer {
+    Answer::error(
+        404,
+        "RESOURCE_NOT_EXISTS",
+        &format!("未知的模拟操作 {action}: expected one of {known}"),
+        None,
+    )
+}
+
+fn settings(shared: &Shared) -> Value {
+    let delay = shared.refund_delay.lock().ok().and_then(|d| *d);
+    json!({
+        "notification_speedup": shared.notifier.speedup.load(std::sync::atomic::Ordering::Relaxed),
+        "refund_auto_resolve_ms": delay.map(|d| d.as_millis() as u64),
+    })
+}
+
+/// `PUT /_mock/settings`: only the keys given change.
+fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| Answer::param_error("/", &e.to_string()))?;
+    let Value::Object(map) = value else {
+        return Err(Answer::param_error("/", "expected a JSON object"));
+    };
+    let mut speedup = None;
+    let mut delay = None;
+    for (key, value) in &map {
+        match key.as_str() {
+            "notification_speedup" => {
+                speedup = Some(
+                    value
+                        .as_u64()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| {
+                            Answer::param_error(
+                                "/notification_speedup",
+                                "an integer from 1 (real time) to 1000000",
+                            )
+                        })? as u32,
+                );
+            }
+            "refund_auto_resolve_ms" => {
+                delay = Some(match value {
+                    Value::Null => None,
+                    v => Some(std::time::Duration::from_millis(v.as_u64().ok_or_else(
+                        || {
+                            Answer::param_error(
+                                "/refund_auto_resolve_ms",
+                                "milliseconds, or null to resolve by hand",
+                            )
+                        },
+                    )?)),
+                });
+            }
+            other => {
+                return Err(Answer::param_error(
+                    &format!("/{other}"),
+                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms",
+                ))
+            }
+        }
+    }
+    if let Some(speedup) = speedup {
+        shared
+            .notifier
+            .speedup
+            .store(speedup, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let (Some(delay), Ok(mut slot)) = (delay, shared.refund_delay.lock()) {
+        *slot = delay;
+    }
+    Ok(())
 }
 
 /// How many injected faults may wait at once (each request may add 10,000).

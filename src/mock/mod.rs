@@ -13,8 +13,8 @@
 //! # async fn main() -> wechatpay_chain::Result<()> {
 //! let server = MockServer::start().await?;
 //! let client = server.client()?;
-//! let res = client["v3/pay/transactions/native"].post(json!({"json": {"out_trade_no": "T1"}})).await?;
-//! assert_eq!(res.json::<wechatpay_chain::Value>()?["template"], "v3/pay/transactions/native");
+//! let res = client["v3/marketing/favor/coupon-stocks"].post(json!({"json": {"out_trade_no": "T1"}})).await?;
+//! assert_eq!(res.json::<wechatpay_chain::Value>()?["template"], "v3/marketing/favor/coupon-stocks");
 //! # Ok(()) }
 //! ```
 //!
@@ -23,13 +23,16 @@
 mod answer;
 mod auth;
 mod bills;
+mod body;
 mod catalog;
 mod control;
 mod faults;
 mod identity;
 mod log;
 mod notify;
+mod payments;
 mod payscore;
+mod refunds;
 mod server;
 mod upload;
 mod v2;
@@ -48,10 +51,16 @@ pub use self::catalog::ENDPOINTS_TSV;
 pub use self::faults::Fault;
 pub use self::identity::Credentials;
 pub use self::log::{LoggedRequest, KEPT_REQUESTS};
-pub use self::notify::{Delivery, MAX_ATTEMPTS};
+pub use self::notify::{
+    Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
+};
+pub use self::payments::KEPT_ORDERS;
+pub use self::refunds::RefundOutcome;
 pub use self::server::MAX_BODY;
 
-use self::control::{user_action, UserAction};
+use self::control::{
+    resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
+};
 use self::server::Shared;
 use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};
@@ -65,7 +74,7 @@ use crate::{Client, ClientBuilder};
 ///
 /// let server = MockServer::start().await?;
 /// server.inject(Fault::Status(503));
-/// let err = server.client()?["v3/pay/transactions/native"].post(()).await.unwrap_err();
+/// let err = server.client()?["v3/marketing/favor/coupon-stocks"].post(()).await.unwrap_err();
 /// assert!(matches!(err, wechatpay_chain::Error::Api(api) if api.status == 503));
 /// # Ok(()) }
 /// ```
@@ -105,6 +114,18 @@ impl MockServer {
             identity::ServerKeys::load()?,
             tokio::runtime::Handle::current(),
         ));
+        // The mock's clock: refunds that resolve by themselves.
+        let weak = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(20));
+            loop {
+                every.tick().await;
+                match weak.upgrade() {
+                    Some(shared) => shared.tick(),
+                    None => return,
+                }
+            }
+        });
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
         let connections = shared.clone();
@@ -287,13 +308,137 @@ impl MockServer {
         self.shared.bills.set_rows(rows);
     }
 
-    /// Every notification queued so far, with its delivery state.
+    /// The notifications queued so far (the last [`KEPT_NOTIFICATIONS`]),
+    /// with their delivery state and every attempt.
     pub fn notifications(&self) -> Vec<Delivery> {
+        self.shared.notifier.deliveries()
+    }
+
+    /// Runs WeChat Pay's notification schedule ([`RETRY_SCHEDULE`]) `speedup`
+    /// times faster: 1 is real time (15 s before the first retry), the
+    /// default [`DEFAULT_SPEEDUP`] makes it 15 ms (`PUT /_mock/settings`
+    /// `{"notification_speedup": n}`). Values below 1 count as 1.
+    pub fn set_notification_speedup(&self, speedup: u32) {
         self.shared
             .notifier
-            .log
+            .speedup
+            .store(speedup.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The simulated user pays payment order `out_trade_no` (NOTPAY →
+    /// SUCCESS); TRANSACTION.SUCCESS goes to its `notify_url`. Returns the
+    /// Transaction. `sub_mchid` names the sub-merchant of a partner order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::json;
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.client()?["v3/pay/transactions/native"].post(json!({"json": {
+    ///     "appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "Image形象店-深圳腾大-QQ公仔",
+    ///     "out_trade_no": "1217752501201407033233368018", "notify_url": "https://127.0.0.1:9/notify",
+    ///     "amount": {"total": 100, "currency": "CNY"},
+    /// }})).await?;
+    /// let paid = server.pay_transaction("1217752501201407033233368018", None)?;
+    /// assert_eq!(paid["trade_state"], "SUCCESS");
+    /// # Ok(()) }
+    /// ```
+    pub fn pay_transaction(&self, out_trade_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transaction(TransactionAction::Pay, out_trade_no, sub_mchid, b"")
+    }
+
+    /// As [`MockServer::pay_transaction`], the user paying from the front end
+    /// with `invocation`: the JSON object the merchant's server handed to
+    /// `wx.requestPayment` / `getBrandWCPayRequest` or the APP SDK. It is
+    /// checked as the WeChat client checks it (signature, this order's live
+    /// `prepay_id`, its appid); a refusal changes nothing.
+    pub fn pay_transaction_with(
+        &self,
+        out_trade_no: &str,
+        sub_mchid: Option<&str>,
+        invocation: &Value,
+    ) -> Result<Value> {
+        let body = json!({ "invocation": invocation }).to_string();
+        self.transaction(
+            TransactionAction::Pay,
+            out_trade_no,
+            sub_mchid,
+            body.as_bytes(),
+        )
+    }
+
+    /// A payment attempt fails (declined card, wrong password): the order
+    /// stays NOTPAY and can be paid again; nothing is sent.
+    pub fn fail_transaction(&self, out_trade_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transaction(TransactionAction::Fail, out_trade_no, sub_mchid, b"")
+    }
+
+    /// The unpaid order runs out of time at once (NOTPAY → CLOSED), as it
+    /// would at its `time_expire` (or after 7 days without one).
+    pub fn expire_transaction(&self, out_trade_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transaction(TransactionAction::Expire, out_trade_no, sub_mchid, b"")
+    }
+
+    fn transaction(
+        &self,
+        action: TransactionAction,
+        out_trade_no: &str,
+        sub_mchid: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value> {
+        transaction_action(
+            &self.shared,
+            action,
+            sub_mchid.unwrap_or_default(),
+            out_trade_no,
+            body,
+        )
+        .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// The back office ends PROCESSING refund `out_refund_no` with
+    /// `outcome`; REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED goes to
+    /// the refund's `notify_url`. Returns the refund as the query answers it.
+    pub fn resolve_refund(
+        &self,
+        out_refund_no: &str,
+        sub_mchid: Option<&str>,
+        outcome: RefundOutcome,
+    ) -> Result<Value> {
+        resolve_refund(
+            &self.shared,
+            outcome,
+            sub_mchid.unwrap_or_default(),
+            out_refund_no,
+        )
+        .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Refunds succeed by themselves `delay` after they are accepted (as
+    /// real ones do within 1–3 working days); `None`, the default, leaves
+    /// them PROCESSING until [`MockServer::resolve_refund`].
+    pub fn auto_resolve_refunds(&self, delay: Option<Duration>) {
+        if let Ok(mut slot) = self.shared.refund_delay.lock() {
+            *slot = delay;
+        }
+    }
+
+    /// Every payment order held, oldest first (`GET /_mock/transactions`).
+    pub fn transactions(&self) -> Vec<Value> {
+        let mchid = self.shared.keys.credentials.mchid;
+        self.shared
+            .payments
             .lock()
-            .map(|log| log.clone())
+            .map(|mut book| book.list(mchid, crate::clock::unix_now()))
+            .unwrap_or_default()
+    }
+
+    /// Every refund held, oldest first (`GET /_mock/refunds`).
+    pub fn refunds(&self) -> Vec<Value> {
+        self.shared
+            .refunds
+            .lock()
+            .map(|refunds| refunds.list())
             .unwrap_or_default()
     }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::answer::Answer;
+use super::notify::Event;
 
 /// Order state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,15 +53,6 @@ struct Order {
     paid: bool,
     paid_time: Option<String>,
     cancel_reason: Option<String>,
-}
-
-/// Something the mock must tell the merchant after a state change.
-#[derive(Debug, Clone)]
-pub(crate) struct Event {
-    pub(crate) notify_url: String,
-    pub(crate) event_type: &'static str,
-    pub(crate) summary: &'static str,
-    pub(crate) resource: Value,
 }
 
 /// The order book: one lock, so concurrent requests on an order serialize.
@@ -548,6 +540,8 @@ fn event(
         notify_url,
         event_type,
         summary,
+        original_type: "payscore",
+        associated_data: "payscore",
         resource: render(order, mchid, true),
     })
 }

@@ -20,7 +20,9 @@ use super::faults::Fault;
 use super::identity::ServerKeys;
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
+use super::payments::{self, Payments};
 use super::payscore::{self, Orders};
+use super::refunds::{self, RefundOutcome, Refunds};
 use super::upload;
 use super::v2::V2Orders;
 use crate::clock;
@@ -38,6 +40,11 @@ pub(crate) struct Shared {
     pub(crate) keys: Arc<ServerKeys>,
     replay: Mutex<ReplayGuard>,
     pub(crate) orders: Mutex<Orders>,
+    /// Payment orders; locked before `refunds` whenever both are.
+    pub(crate) payments: Mutex<Payments>,
+    pub(crate) refunds: Mutex<Refunds>,
+    /// Refunds resolve as SUCCESS by themselves this long after acceptance.
+    pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
     catalog: Catalog,
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) notifier: Notifier,
@@ -60,6 +67,9 @@ impl Shared {
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
+            payments: Mutex::default(),
+            refunds: Mutex::default(),
+            refund_delay: Mutex::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
             bills: Bills::default(),
@@ -183,6 +193,18 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
         .await
 }
 
+/// A request on its way to a flow: its catalog template and placeholders.
+struct FlowCall<'a> {
+    method: &'a str,
+    template: &'static str,
+    /// The path as received, without the leading `/`.
+    relative: &'a str,
+    params: &'a [(String, String)],
+    query: &'a [(String, String)],
+    body: &'a [u8],
+    base_url: &'a str,
+}
+
 /// One request as the handler sees it.
 struct Incoming<'a> {
     method: &'a str,
@@ -242,39 +264,22 @@ impl Shared {
             "signature verified (merchant {}, certificate {})",
             self.keys.credentials.mchid, self.keys.credentials.merchant_serial
         ));
-        let segments: Vec<&str> = relative.split('/').collect();
         let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-        if method == "GET" && relative == "v3/certificates" {
-            return self.certificates();
-        }
-        if method == "GET" {
-            match relative {
-                "v3/bill/tradebill" | "v3/bill/fundflowbill" => {
-                    let wrong_hash = self.take_fault(&Fault::WrongBillHash);
-                    let base =
-                        format!("http://{}/", header(headers, "host").unwrap_or("127.0.0.1"));
-                    return self.bills.request(
-                        relative.ends_with("fundflowbill"),
-                        &query,
-                        &base,
-                        wrong_hash,
-                    );
-                }
-                "v3/billdownload/file" => return self.bills.download(&query),
-                _ => {}
-            }
-        }
-        if let Some(call) = payscore::parse_path(method, &segments) {
-            let (answer, event) = match self.orders.lock() {
-                Ok(mut orders) => orders.serve(&call, self.keys.credentials.mchid, &query, body),
-                Err(_) => (Answer::for_status(500), None),
+        if let Route::Found { operation, params } = &route {
+            let call = FlowCall {
+                method,
+                template: operation.template(),
+                relative,
+                params,
+                query: &query,
+                body,
+                base_url: &format!("http://{}/", header(headers, "host").unwrap_or("127.0.0.1")),
             };
-            if let Some(event) = event {
-                self.notifier.send(event);
+            if let Some(answer) = self.serve_flow(&call) {
+                return answer;
             }
-            return answer;
         }
         let declares_json =
             header(headers, "content-type").is_some_and(|t| t.starts_with("application/json"));
@@ -321,6 +326,120 @@ impl Shared {
                     Some(json!({"url": target})),
                 )
             }
+        }
+    }
+
+    /// Hands a request to the flow that owns its template: payments,
+    /// refunds, payscore, bills, certificates. `None`: no flow keeps this
+    /// operation, and the catalog's signed echo answers it.
+    fn serve_flow(&self, call: &FlowCall<'_>) -> Option<Answer> {
+        let mchid = self.keys.credentials.mchid;
+        let now = unix_now();
+        let FlowCall {
+            method, template, ..
+        } = *call;
+        if let Some((operation, partner)) = payments::Operation::from_template(method, template) {
+            let Ok(mut book) = self.payments.lock() else {
+                return Some(Answer::for_status(500));
+            };
+            return Some(book.serve(&payments::Call {
+                operation,
+                partner,
+                params: call.params,
+                query: call.query,
+                body: call.body,
+                mchid,
+                base_url: call.base_url,
+                now,
+            }));
+        }
+        if let Some(operation) = refunds::Operation::from_template(method, template) {
+            let (Ok(mut book), Ok(mut refunds)) = (self.payments.lock(), self.refunds.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            return Some(refunds.serve(
+                &mut book,
+                &refunds::Call {
+                    operation,
+                    params: call.params,
+                    query: call.query,
+                    body: call.body,
+                    mchid,
+                    now,
+                },
+            ));
+        }
+        if template.starts_with("v3/payscore/serviceorder")
+            || template.starts_with("v3/payscore/partner/serviceorder")
+        {
+            let segments: Vec<&str> = call.relative.split('/').collect();
+            let payscore = payscore::parse_path(method, &segments)?;
+            let (answer, event) = match self.orders.lock() {
+                Ok(mut orders) => orders.serve(&payscore, mchid, call.query, call.body),
+                Err(_) => (Answer::for_status(500), None),
+            };
+            if let Some(event) = event {
+                self.notifier.send(event);
+            }
+            return Some(answer);
+        }
+        match (method, template) {
+            ("GET", "v3/certificates") => Some(self.certificates()),
+            ("GET", "v3/bill/tradebill" | "v3/bill/fundflowbill") => {
+                let wrong_hash = self.take_fault(&Fault::WrongBillHash);
+                Some(self.bills.request(
+                    template.ends_with("fundflowbill"),
+                    call.query,
+                    call.base_url,
+                    wrong_hash,
+                    self.ledger(),
+                ))
+            }
+            ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query)),
+            _ => None,
+        }
+    }
+
+    /// What the bills are made of: paid orders and their refunds.
+    fn ledger(&self) -> bills::Ledger {
+        let mchid = self.keys.credentials.mchid;
+        let payments = self
+            .payments
+            .lock()
+            .map(|book| book.records(mchid))
+            .unwrap_or_default();
+        let refunds = self
+            .refunds
+            .lock()
+            .map(|refunds| refunds.records())
+            .unwrap_or_default();
+        bills::Ledger { payments, refunds }
+    }
+
+    /// Resolves the refunds that have waited [`Shared::refund_delay`]; the
+    /// mock's clock calls it a few times a second.
+    pub(crate) fn tick(&self) {
+        let Some(delay) = self.refund_delay.lock().ok().and_then(|d| *d) else {
+            return;
+        };
+        let mchid = self.keys.credentials.mchid;
+        let events: Vec<_> = match self.refunds.lock() {
+            Ok(mut refunds) => refunds
+                .processing_for(delay)
+                .into_iter()
+                .filter_map(|(sub, no)| {
+                    let now = unix_now();
+                    refunds
+                        .resolve(&sub, &no, RefundOutcome::Success, mchid, now)
+                        .ok()?
+                        .1
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        for event in events {
+            self.notifier.send(event);
         }
     }
 

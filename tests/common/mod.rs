@@ -3,6 +3,8 @@
 //! from the same test keys with plain OpenSSL calls.
 #![allow(dead_code)]
 
+pub mod sink;
+
 use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD as BASE64;

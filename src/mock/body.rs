@@ -1,0 +1,98 @@
+//! Reading a request's JSON body as WeChat Pay does: an object, required
+//! fields named by their JSON pointer in the `PARAM_ERROR` that refuses them.
+
+use serde_json::{Map, Value};
+
+use super::answer::Answer;
+
+/// The body as a JSON object, or the `PARAM_ERROR` WeChat Pay answers.
+pub(crate) fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Answer> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Answer::param_error("/", "请求体必须是 JSON 对象")),
+        Err(e) => Err(Answer::param_error(
+            "/",
+            &format!("请求体不是合法的 JSON: {e}"),
+        )),
+    }
+}
+
+/// The value at `pointer` (`/amount/total`), present and not null.
+pub(crate) fn required<'a>(
+    body: &'a Map<String, Value>,
+    pointer: &str,
+) -> Result<&'a Value, Answer> {
+    at(body, pointer).ok_or_else(|| missing(pointer))
+}
+
+/// The non-empty string at `pointer`.
+pub(crate) fn required_str<'a>(
+    body: &'a Map<String, Value>,
+    pointer: &str,
+) -> Result<&'a str, Answer> {
+    required(body, pointer)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Answer::param_error(pointer, "必须是非空字符串"))
+}
+
+/// The amount in fen at `pointer`: an integer of at least 1.
+pub(crate) fn required_fen(body: &Map<String, Value>, pointer: &str) -> Result<i64, Answer> {
+    required(body, pointer)?
+        .as_i64()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| Answer::param_error(pointer, "必须是不小于 1 的整数 (分)"))
+}
+
+/// The string at `pointer`, if there is one.
+pub(crate) fn optional_str<'a>(body: &'a Map<String, Value>, pointer: &str) -> Option<&'a str> {
+    at(body, pointer).and_then(Value::as_str)
+}
+
+/// The value at `pointer`, if present and not null.
+pub(crate) fn at<'a>(body: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
+    let (first, rest) = pointer
+        .trim_start_matches('/')
+        .split_once('/')
+        .map_or((pointer.trim_start_matches('/'), ""), |(a, b)| (a, b));
+    let value = body.get(first)?;
+    let value = if rest.is_empty() {
+        value
+    } else {
+        value.pointer(&format!("/{rest}"))?
+    };
+    (!value.is_null()).then_some(value)
+}
+
+/// The `PARAM_ERROR` for a required field that is absent, naming it.
+pub(crate) fn missing(pointer: &str) -> Answer {
+    Answer::param_error(pointer, "此字段为必填项 (缺少参数)")
+}
+
+/// The query parameter `name`, if given.
+pub(crate) fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn nested_fields_are_named_by_pointer() {
+        let Value::Object(body) = json!({"amount": {"total": 0}, "payer": {}, "a": null}) else {
+            unreachable!()
+        };
+        assert!(required(&body, "/amount/total").is_ok());
+        assert!(required_fen(&body, "/amount/total").is_err());
+        let refused = required(&body, "/payer/openid").unwrap_err();
+        assert!(String::from_utf8_lossy(&refused.body).contains("/payer/openid"));
+        assert!(required(&body, "/a").is_err());
+        assert_eq!(optional_str(&body, "/nothing"), None);
+    }
+}

@@ -1,0 +1,885 @@
+//! Payments (基础支付), direct (`v3/pay/transactions/…`) and partner
+//! (`v3/pay/partner/transactions/…`): orders kept per merchant, answered in
+//! WeChat Pay's shapes (FLOWS.md §1 and §3).
+//!
+//! ```text
+//! create → NOTPAY ──user pays──► SUCCESS ──refund──► REFUND
+//! NOTPAY ──close / time_expire (7 days without one)──► CLOSED
+//! NOTPAY ──payment fails──► NOTPAY
+//! ```
+//!
+//! Keyed by `(sub_mchid, out_trade_no)` (`""` for a direct merchant): an
+//! `out_trade_no` is unique per merchant. At most [`KEPT_ORDERS`] are kept;
+//! the oldest goes first.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::{json, Map, Value};
+
+use super::answer::Answer;
+use super::bills::PaymentRecord;
+use super::body::{
+    at, optional_str, parse_body, query_param, required, required_fen, required_str,
+};
+use super::notify::Event;
+use crate::clock;
+
+/// Orders each store keeps (payments, refunds, payscore orders); past it,
+/// the oldest is forgotten, so a long load test cannot exhaust memory.
+pub const KEPT_ORDERS: usize = 100_000;
+
+/// How long an order stays payable without `time_expire`: 7 days.
+const DEFAULT_LIFETIME: i64 = 7 * 86_400;
+/// `time_expire` is at least the order time plus a minute.
+const MIN_LIFETIME: i64 = 60;
+/// A `prepay_id` lives two hours.
+const PREPAY_LIFETIME: i64 = 2 * 3600;
+
+/// The openid the simulated user pays with unless the order names one.
+pub(crate) const SIMULATED_OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+
+/// `trade_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TradeState {
+    NotPay,
+    Success,
+    Refund,
+    Closed,
+}
+
+impl TradeState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TradeState::NotPay => "NOTPAY",
+            TradeState::Success => "SUCCESS",
+            TradeState::Refund => "REFUND",
+            TradeState::Closed => "CLOSED",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            TradeState::NotPay => "订单未支付",
+            TradeState::Success => "支付成功",
+            TradeState::Refund => "订单发生过退款",
+            TradeState::Closed => "订单已关闭",
+        }
+    }
+}
+
+/// One order.
+#[derive(Debug, Clone)]
+pub(crate) struct Payment {
+    pub(crate) partner: bool,
+    /// `JSAPI`, `APP`, `MWEB` (H5) or `NATIVE`.
+    pub(crate) trade_type: &'static str,
+    /// The create request as first sent: re-entry must repeat it.
+    pub(crate) request: Map<String, Value>,
+    pub(crate) created: i64,
+    pub(crate) expires: i64,
+    pub(crate) state: TradeState,
+    /// The live `prepay_id` (JSAPI, APP, H5) and when it was issued.
+    pub(crate) prepay_id: String,
+    prepay_issued: i64,
+    /// The `pr` of a Native order's `code_url`.
+    pub(crate) code: String,
+    pub(crate) transaction_id: Option<String>,
+    pub(crate) success_time: Option<i64>,
+    pub(crate) openid: Option<String>,
+    /// Failed payment attempts (the order stays NOTPAY).
+    pub(crate) failures: u32,
+}
+
+impl Payment {
+    fn str(&self, pointer: &str) -> &str {
+        optional_str(&self.request, pointer).unwrap_or_default()
+    }
+
+    pub(crate) fn out_trade_no(&self) -> &str {
+        self.str("/out_trade_no")
+    }
+
+    pub(crate) fn sub_mchid(&self) -> &str {
+        self.str("/sub_mchid")
+    }
+
+    pub(crate) fn total(&self) -> i64 {
+        at(&self.request, "/amount/total")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn currency(&self) -> &str {
+        optional_str(&self.request, "/amount/currency").unwrap_or("CNY")
+    }
+
+    pub(crate) fn notify_url(&self) -> &str {
+        self.str("/notify_url")
+    }
+
+    /// The appid the order was placed with: the front end must invoke with
+    /// it (`sub_appid` for a partner order paid by a `sub_openid`).
+    pub(crate) fn appid(&self) -> &str {
+        if !self.partner {
+            return self.str("/appid");
+        }
+        match optional_str(&self.request, "/payer/sub_openid") {
+            Some(_) => self.str("/sub_appid"),
+            None => self.str("/sp_appid"),
+        }
+    }
+
+    fn is_paid(&self) -> bool {
+        matches!(self.state, TradeState::Success | TradeState::Refund)
+    }
+
+    /// The Transaction as the query answers it and the notification carries.
+    pub(crate) fn render(&self, mchid: &str) -> Value {
+        let mut out = Map::new();
+        let paid = self.is_paid();
+        out.insert(
+            "amount".into(),
+            if paid {
+                json!({"currency": self.currency(), "payer_currency": self.currency(),
+                       "payer_total": self.total(), "total": self.total()})
+            } else {
+                // As captured from a real NOTPAY answer: no `currency`, no `payer_total`.
+                json!({"payer_currency": self.currency(), "total": self.total()})
+            },
+        );
+        if self.partner {
+            out.insert("sp_appid".into(), json!(self.str("/sp_appid")));
+            out.insert("sp_mchid".into(), json!(mchid));
+            if let Some(sub_appid) = optional_str(&self.request, "/sub_appid") {
+                out.insert("sub_appid".into(), json!(sub_appid));
+            }
+            out.insert("sub_mchid".into(), json!(self.sub_mchid()));
+        } else {
+            out.insert("appid".into(), json!(self.str("/appid")));
+            out.insert("mchid".into(), json!(mchid));
+        }
+        out.insert("out_trade_no".into(), json!(self.out_trade_no()));
+        if paid {
+            out.insert("attach".into(), json!(self.str("/attach")));
+            out.insert("bank_type".into(), json!("OTHERS"));
+            out.insert("payer".into(), self.payer());
+            out.insert("promotion_detail".into(), json!([]));
+            if let Some(time) = self.success_time {
+                out.insert("success_time".into(), json!(clock::rfc3339(time)));
+            }
+        } else {
+            if let Some(attach) = optional_str(&self.request, "/attach") {
+                out.insert("attach".into(), json!(attach));
+            }
+            out.insert("promotion_detail".into(), json!([]));
+            let device = optional_str(&self.request, "/scene_info/device_id").unwrap_or_default();
+            out.insert("scene_info".into(), json!({"device_id": device}));
+        }
+        out.insert("trade_state".into(), json!(self.state.as_str()));
+        out.insert("trade_state_desc".into(), json!(self.state.description()));
+        if paid {
+            out.insert("trade_type".into(), json!(self.trade_type));
+            if let Some(id) = &self.transaction_id {
+                out.insert("transaction_id".into(), json!(id));
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn payer(&self) -> Value {
+        let openid = self.openid.as_deref().unwrap_or(SIMULATED_OPENID);
+        if !self.partner {
+            return json!({"openid": openid});
+        }
+        match optional_str(&self.request, "/payer/sub_openid") {
+            Some(sub) => json!({"sub_openid": sub}),
+            None => json!({"sp_openid": openid}),
+        }
+    }
+
+    /// What a bill needs of a paid order.
+    pub(crate) fn record(&self, mchid: &str) -> Option<PaymentRecord> {
+        Some(PaymentRecord {
+            success_time: self.success_time?,
+            appid: self.appid().to_owned(),
+            mchid: mchid.to_owned(),
+            sub_mchid: self.partner.then(|| self.sub_mchid().to_owned()),
+            transaction_id: self.transaction_id.clone()?,
+            out_trade_no: self.out_trade_no().to_owned(),
+            openid: self.openid.clone().unwrap_or_default(),
+            trade_type: self.trade_type.to_owned(),
+            bank_type: "OTHERS".to_owned(),
+            currency: self.currency().to_owned(),
+            total: self.total(),
+            description: self.str("/description").to_owned(),
+            attach: self.str("/attach").to_owned(),
+        })
+    }
+}
+
+/// Which operation a request is, from its catalog template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// Place an order of this trade type.
+    Create(&'static str),
+    QueryById,
+    QueryByOutTradeNo,
+    Close,
+}
+
+impl Operation {
+    /// The operation and whether it is the partner one; `None` for the
+    /// templates this module does not keep (contract, codepay, reverse…).
+    pub(crate) fn from_template(method: &str, template: &str) -> Option<(Self, bool)> {
+        let (partner, rest) = if let Some(rest) = template.strip_prefix("v3/pay/transactions/") {
+            (false, rest)
+        } else {
+            (true, template.strip_prefix("v3/pay/partner/transactions/")?)
+        };
+        let operation = match (method, rest) {
+            ("POST", "jsapi") => Operation::Create("JSAPI"),
+            ("POST", "miniprogram") if partner => Operation::Create("JSAPI"),
+            ("POST", "app") => Operation::Create("APP"),
+            ("POST", "h5") => Operation::Create("MWEB"),
+            ("POST", "native") => Operation::Create("NATIVE"),
+            ("GET", "id/{transaction_id}") => Operation::QueryById,
+            ("GET", "out-trade-no/{out_trade_no}") => Operation::QueryByOutTradeNo,
+            ("POST", "out-trade-no/{out_trade_no}/close") => Operation::Close,
+            _ => return None,
+        };
+        Some((operation, partner))
+    }
+}
+
+/// One request to this flow.
+pub(crate) struct Call<'a> {
+    pub(crate) operation: Operation,
+    pub(crate) partner: bool,
+    /// Placeholder values (`transaction_id`, `out_trade_no`), decoded.
+    pub(crate) params: &'a [(String, String)],
+    pub(crate) query: &'a [(String, String)],
+    pub(crate) body: &'a [u8],
+    /// The calling merchant (or service provider), from its signature.
+    pub(crate) mchid: &'a str,
+    /// `http://host:port/`, for the `h5_url` that leads to the cashier.
+    pub(crate) base_url: &'a str,
+    pub(crate) now: i64,
+}
+
+type Key = (String, String);
+
+/// The order book.
+pub(crate) struct Payments {
+    orders: HashMap<Key, Payment>,
+    by_transaction: HashMap<String, Key>,
+    by_prepay: HashMap<String, Key>,
+    by_code: HashMap<String, Key>,
+    /// Insertion order, for eviction.
+    arrival: VecDeque<Key>,
+    limit: usize,
+    next: u64,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Payments::with_limit(KEPT_ORDERS)
+    }
+}
+
+impl Payments {
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Payments {
+            orders: HashMap::new(),
+            by_transaction: HashMap::new(),
+            by_prepay: HashMap::new(),
+            by_code: HashMap::new(),
+            arrival: VecDeque::new(),
+            limit: limit.max(1),
+            next: 0,
+        }
+    }
+
+    /// Serves one request.
+    pub(crate) fn serve(&mut self, call: &Call<'_>) -> Answer {
+        let result = match call.operation {
+            Operation::Create(trade_type) => self.create(call, trade_type),
+            Operation::QueryById | Operation::QueryByOutTradeNo => self.query(call),
+            Operation::Close => self.close(call),
+        };
+        result.unwrap_or_else(|refusal| refusal)
+    }
+
+    fn create(&mut self, call: &Call<'_>, trade_type: &'static str) -> Result<Answer, Answer> {
+        let body = parse_body(call.body)?;
+        check_create(&body, call.partner, trade_type, call.mchid)?;
+        let sub = if call.partner {
+            required_str(&body, "/sub_mchid")?.to_owned()
+        } else {
+            String::new()
+        };
+        let key = (sub, required_str(&body, "/out_trade_no")?.to_owned());
+        let now = call.now;
+        if let Some(order) = self.orders.get_mut(&key) {
+            order.refresh(now);
+            match order.state {
+                TradeState::Success | TradeState::Refund => {
+                    return Err(Answer::error(403, "ORDER_PAID", "订单已支付", None));
+                }
+                TradeState::Closed => {
+                    return Err(Answer::error(400, "ORDER_CLOSED", "订单已关闭", None));
+                }
+                TradeState::NotPay if order.request != body => {
+                    return Err(Answer::error(
+                        400,
+                        "PARAM_ERROR",
+                        "订单重入参数校验失败",
+                        Some(
+                            json!({"location": "body", "issue": "the same out_trade_no was placed with other parameters"}),
+                        ),
+                    ));
+                }
+                TradeState::NotPay => {}
+            }
+            // Re-entry with the same parameters: a fresh prepay_id / code_url.
+            let (prepay_id, code) = (fresh_prepay_id(now)?, fresh_code()?);
+            self.by_prepay.remove(&order.prepay_id);
+            self.by_code.remove(&order.code);
+            order.prepay_id = prepay_id.clone();
+            order.prepay_issued = now;
+            order.code = code.clone();
+            self.by_prepay.insert(prepay_id, key.clone());
+            self.by_code.insert(code, key.clone());
+            return Ok(Answer::json(200, &created_answer(order, call.base_url)));
+        }
+        let expires = match optional_str(&body, "/time_expire") {
+            None => now + DEFAULT_LIFETIME,
+            Some(text) => clock::parse_rfc3339(text)
+                .ok_or_else(|| {
+                    Answer::param_error(
+                        "/time_expire",
+                        "格式为 rfc3339, 如 2018-06-08T10:34:56+08:00",
+                    )
+                })?
+                .max(now + MIN_LIFETIME),
+        };
+        let order = Payment {
+            partner: call.partner,
+            trade_type,
+            request: body,
+            created: now,
+            expires,
+            state: TradeState::NotPay,
+            prepay_id: fresh_prepay_id(now)?,
+            prepay_issued: now,
+            code: fresh_code()?,
+            transaction_id: None,
+            success_time: None,
+            openid: None,
+            failures: 0,
+        };
+        let answer = Answer::json(200, &created_answer(&order, call.base_url));
+        self.insert(key, order);
+        Ok(answer)
+    }
+
+    fn insert(&mut self, key: Key, order: Payment) {
+        while self.orders.len() >= self.limit {
+            let Some(oldest) = self.arrival.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.orders.remove(&oldest) {
+                self.by_prepay.remove(&gone.prepay_id);
+                self.by_code.remove(&gone.code);
+                if let Some(id) = &gone.transaction_id {
+                    self.by_transaction.remove(id);
+                }
+            }
+        }
+        self.by_prepay.insert(order.prepay_id.clone(), key.clone());
+        self.by_code.insert(order.code.clone(), key.clone());
+        self.arrival.push_back(key.clone());
+        self.orders.insert(key, order);
+    }
+
+    fn query(&mut self, call: &Call<'_>) -> Result<Answer, Answer> {
+        let sub = merchant_query(call)?;
+        let key = match call.operation {
+            Operation::QueryById => {
+                let id = param(call, "transaction_id");
+                self.by_transaction
+                    .get(id)
+                    .filter(|(s, _)| *s == sub)
+                    .cloned()
+                    .ok_or_else(order_not_exist)?
+            }
+            _ => (sub, param(call, "out_trade_no").to_owned()),
+        };
+        let order = self
+            .orders
+            .get_mut(&key)
+            .filter(|o| o.partner == call.partner)
+            .ok_or_else(order_not_exist)?;
+        order.refresh(call.now);
+        Ok(Answer::json(200, &order.render(call.mchid)))
+    }
+
+    fn close(&mut self, call: &Call<'_>) -> Result<Answer, Answer> {
+        let body = parse_body(call.body)?;
+        let sub = if call.partner {
+            same_merchant(required_str(&body, "/sp_mchid")?, call.mchid, "/sp_mchid")?;
+            required_str(&body, "/sub_mchid")?.to_owned()
+        } else {
+            same_merchant(required_str(&body, "/mchid")?, call.mchid, "/mchid")?;
+            String::new()
+        };
+        let key = (sub, param(call, "out_trade_no").to_owned());
+        let order = self
+            .orders
+            .get_mut(&key)
+            .filter(|o| o.partner == call.partner)
+            .ok_or_else(order_not_exist)?;
+        order.refresh(call.now);
+        match order.state {
+            // Closing is re-entrant (关单接口可重入).
+            TradeState::NotPay | TradeState::Closed => {
+                order.state = TradeState::Closed;
+                Ok(Answer::no_content())
+            }
+            TradeState::Success | TradeState::Refund => Err(Answer::error(
+                400,
+                "ORDER_PAID",
+                "订单已支付，不能关单，请发起退款",
+                None,
+            )),
+        }
+    }
+
+    /// The order `out_trade_no` of sub-merchant `sub` (`""` for direct).
+    pub(crate) fn get_mut(
+        &mut self,
+        sub: &str,
+        out_trade_no: &str,
+        now: i64,
+    ) -> Option<&mut Payment> {
+        let order = self
+            .orders
+            .get_mut(&(sub.to_owned(), out_trade_no.to_owned()))?;
+        order.refresh(now);
+        Some(order)
+    }
+
+    /// The order paid (or payable) with `transaction_id`.
+    pub(crate) fn by_transaction_mut(&mut self, sub: &str, id: &str) -> Option<&mut Payment> {
+        let key = self.by_transaction.get(id).filter(|(s, _)| s == sub)?;
+        self.orders.get_mut(key)
+    }
+
+    /// The order whose live `prepay_id` this is (any merchant).
+    #[allow(dead_code)] // for the invocation check and the cashier, landing next
+    pub(crate) fn by_prepay_id(&self, prepay_id: &str) -> Option<&Payment> {
+        self.orders.get(self.by_prepay.get(prepay_id)?)
+    }
+
+    /// The order a Native `code_url`'s `pr` names.
+    #[allow(dead_code)] // for the cashier, landing next
+    pub(crate) fn by_code(&self, code: &str) -> Option<&Payment> {
+        self.orders.get(self.by_code.get(code)?)
+    }
+
+    /// The simulated user pays: NOTPAY → SUCCESS, and the notification.
+    pub(crate) fn pay(
+        &mut self,
+        sub: &str,
+        out_trade_no: &str,
+        mchid: &str,
+        openid: Option<&str>,
+        now: i64,
+    ) -> Result<(Value, Option<Event>), Answer> {
+        let key = (sub.to_owned(), out_trade_no.to_owned());
+        let sequence = self.next + 1;
+        let order = self
+            .get_mut(sub, out_trade_no, now)
+            .ok_or_else(|| unknown_order(sub, out_trade_no))?;
+        match order.state {
+            TradeState::NotPay => {}
+            TradeState::Closed => {
+                return Err(action_refused(
+                    order,
+                    "pay",
+                    "the order is closed (关单或过期), it cannot be paid",
+                ))
+            }
+            _ => return Err(action_refused(order, "pay", "the order is already paid")),
+        }
+        let id = format!("4200000{}{:013}", &clock::compact(now)[..8], sequence);
+        order.state = TradeState::Success;
+        order.success_time = Some(now);
+        order.transaction_id = Some(id.clone());
+        let payer_openid = openid
+            .map(str::to_owned)
+            .or_else(|| optional_str(&order.request, "/payer/openid").map(str::to_owned))
+            .or_else(|| optional_str(&order.request, "/payer/sp_openid").map(str::to_owned))
+            .unwrap_or_else(|| SIMULATED_OPENID.to_owned());
+        order.openid = Some(payer_openid);
+        let transaction = order.render(mchid);
+        let event = Event {
+            notify_url: order.notify_url().to_owned(),
+            event_type: "TRANSACTION.SUCCESS",
+            summary: "支付成功",
+            original_type: "transaction",
+            associated_data: "transaction",
+            resource: transaction.clone(),
+        };
+        self.next = sequence;
+        self.by_transaction.insert(id, key);
+        Ok((transaction, Some(event)))
+    }
+
+    /// A payment attempt fails (wrong password, card declined): the order
+    /// stays NOTPAY, payable again, and nothing is sent.
+    pub(crate) fn fail(
+        &mut self,
+        sub: &str,
+        out_trade_no: &str,
+        mchid: &str,
+        now: i64,
+    ) -> Result<Value, Answer> {
+        let order = self
+            .get_mut(sub, out_trade_no, now)
+            .ok_or_else(|| unknown_order(sub, out_trade_no))?;
+        if order.state != TradeState::NotPay {
+            return Err(action_refused(
+                order,
+                "fail",
+                "only an unpaid (NOTPAY) order can fail to be paid",
+            ));
+        }
+        order.failures += 1;
+        Ok(order.render(mchid))
+    }
+
+    /// The order runs out of time unpaid: NOTPAY → CLOSED.
+    pub(crate) fn expire(
+        &mut self,
+        sub: &str,
+        out_trade_no: &str,
+        mchid: &str,
+        now: i64,
+    ) -> Result<Value, Answer> {
+        let order = self
+            .get_mut(sub, out_trade_no, now)
+            .ok_or_else(|| unknown_order(sub, out_trade_no))?;
+        if order.state != TradeState::NotPay {
+            return Err(action_refused(
+                order,
+                "expire",
+                "only an unpaid (NOTPAY) order can expire",
+            ));
+        }
+        order.expires = now;
+        order.state = TradeState::Closed;
+        Ok(order.render(mchid))
+    }
+
+    /// Every order, oldest first, as the console lists them.
+    pub(crate) fn list(&mut self, mchid: &str, now: i64) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.arrival.len());
+        for key in &self.arrival {
+            if let Some(order) = self.orders.get_mut(key) {
+                order.refresh(now);
+                let mut row = order.render(mchid);
+                row["trade_type"] = json!(order.trade_type);
+                row["notify_url"] = json!(order.notify_url());
+                row["prepay_id"] = json!(order.prepay_id);
+                row["description"] = json!(order.str("/description"));
+                row["create_time"] = json!(clock::rfc3339(order.created));
+                out.push(row);
+            }
+        }
+        out
+    }
+
+    /// Paid orders, for bills.
+    pub(crate) fn records(&self, mchid: &str) -> Vec<PaymentRecord> {
+        self.arrival
+            .iter()
+            .filter_map(|key| self.orders.get(key)?.record(mchid))
+            .collect()
+    }
+}
+
+impl Payment {
+    /// Applies the passage of time: an unpaid order past `time_expire` closes.
+    fn refresh(&mut self, now: i64) {
+        if self.state == TradeState::NotPay && now >= self.expires {
+            self.state = TradeState::Closed;
+        }
+    }
+
+    /// Whether `prepay_id` is this order's and still usable.
+    #[allow(dead_code)] // for the invocation check, landing next
+    pub(crate) fn prepay_is_live(&self, prepay_id: &str, now: i64) -> bool {
+        self.prepay_id == prepay_id && now < self.prepay_issued + PREPAY_LIFETIME
+    }
+}
+
+/// The required fields of a prepay request (FLOWS.md §1.2 and §3).
+fn check_create(
+    body: &Map<String, Value>,
+    partner: bool,
+    trade_type: &str,
+    caller: &str,
+) -> Result<(), Answer> {
+    if partner {
+        for field in ["/sp_appid", "/sp_mchid", "/sub_mchid"] {
+            required_str(body, field)?;
+        }
+        same_merchant(required_str(body, "/sp_mchid")?, caller, "/sp_mchid")?;
+        if required_str(body, "/sub_mchid")? == caller {
+            return Err(Answer::param_error(
+                "/sub_mchid",
+                "子商户mchid不能与自身mchid相同",
+            ));
+        }
+    } else {
+        required_str(body, "/appid")?;
+        same_merchant(required_str(body, "/mchid")?, caller, "/mchid")?;
+    }
+    for field in ["/description", "/out_trade_no", "/notify_url"] {
+        required_str(body, field)?;
+    }
+    let out_trade_no = required_str(body, "/out_trade_no")?;
+    if !(6..=32).contains(&out_trade_no.len())
+        || !out_trade_no
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
+    {
+        return Err(Answer::param_error(
+            "/out_trade_no",
+            "6-32 个字符, 只能是数字、大小写字母或 _-|*",
+        ));
+    }
+    let notify_url = required_str(body, "/notify_url")?;
+    if !(notify_url.starts_with("https://") || notify_url.starts_with("http://")) {
+        return Err(Answer::param_error("/notify_url", "必须是 http(s) 地址"));
+    }
+    required(body, "/amount")?;
+    required_fen(body, "/amount/total")?;
+    if let Some(currency) = at(body, "/amount/currency") {
+        if currency.as_str() != Some("CNY") {
+            return Err(Answer::param_error(
+                "/amount/currency",
+                "境内商户只支持 CNY",
+            ));
+        }
+    }
+    if let Some(time_expire) = at(body, "/time_expire") {
+        if time_expire
+            .as_str()
+            .and_then(clock::parse_rfc3339)
+            .is_none()
+        {
+            return Err(Answer::param_error(
+                "/time_expire",
+                "格式为 rfc3339, 如 2018-06-08T10:34:56+08:00",
+            ));
+        }
+    }
+    if at(body, "/scene_info").is_some() {
+        required_str(body, "/scene_info/payer_client_ip")?;
+        if at(body, "/scene_info/store_info").is_some() {
+            required_str(body, "/scene_info/store_info/id")?;
+        }
+    }
+    match (trade_type, partner) {
+        ("JSAPI", false) => {
+            required_str(body, "/payer/openid")?;
+        }
+        ("JSAPI", true) => {
+            let sp = optional_str(body, "/payer/sp_openid");
+            let sub = optional_str(body, "/payer/sub_openid");
+            match (sp, sub) {
+                (None, None) => {
+                    required(body, "/payer")?;
+                    return Err(Answer::param_error(
+                        "/payer",
+                        "sp_openid 和 sub_openid 必须传一个",
+                    ));
+                }
+                (_, Some(_)) => {
+                    required_str(body, "/sub_appid")?;
+                }
+                _ => {}
+            }
+        }
+        ("MWEB", _) => {
+            required_str(body, "/scene_info/payer_client_ip")?;
+            required_str(body, "/scene_info/h5_info/type")?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The merchant id a body or query names must be the caller's.
+fn same_merchant(given: &str, caller: &str, field: &str) -> Result<(), Answer> {
+    if given == caller {
+        Ok(())
+    } else {
+        Err(Answer::error(
+            400,
+            "INVALID_REQUEST",
+            "商户号与请求签名的商户号不一致 (the mchid must be the one that signs the request)",
+            Some(json!({"field": field, "location": "body"})),
+        ))
+    }
+}
+
+/// The `mchid` (direct) or `sp_mchid` + `sub_mchid` (partner) of a query;
+/// returns the sub-merchant (`""` for direct).
+fn merchant_query(call: &Call<'_>) -> Result<String, Answer> {
+    let need = |name: &str| {
+        query_param(call.query, name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Answer::query_error(name, "此字段为必填项 (缺少参数)"))
+    };
+    if call.partner {
+        if need("sp_mchid")? != call.mchid {
+            return Err(Answer::query_error("sp_mchid", "与请求签名的商户号不一致"));
+        }
+        Ok(need("sub_mchid")?.to_owned())
+    } else {
+        if need("mchid")? != call.mchid {
+            return Err(Answer::query_error("mchid", "与请求签名的商户号不一致"));
+        }
+        Ok(String::new())
+    }
+}
+
+fn param<'a>(call: &'a Call<'_>, name: &str) -> &'a str {
+    query_param(call.params, name).unwrap_or_default()
+}
+
+/// What create answers: `prepay_id`, `h5_url` or `code_url`.
+fn created_answer(order: &Payment, base_url: &str) -> Value {
+    match order.trade_type {
+        "NATIVE" => {
+            json!({"code_url": format!("weixin://wxpay/bizpayurl/up?pr={}&groupid=00", order.code)})
+        }
+        // A real h5_url leads to WeChat's cashier; this one to the mock's.
+        "MWEB" => json!({"h5_url": format!(
+            "{base_url}_mock/cashier/h5?prepay_id={}&package={}", order.prepay_id, order.code)}),
+        _ => json!({"prepay_id": order.prepay_id}),
+    }
+}
+
+/// `wx` and 34 hex digits, as real prepay ids look
+/// (`wx201120027891195e80fa6ccea7f9090001`): day and time, then random.
+fn fresh_prepay_id(now: i64) -> Result<String, Answer> {
+    let mut random = [0u8; 11];
+    openssl::rand::rand_bytes(&mut random).map_err(|_| Answer::for_status(500))?;
+    let stamp = clock::compact(now);
+    Ok(format!(
+        "wx{}{}0001",
+        &stamp[6..14],
+        crate::hex::encode(&random)
+    ))
+}
+
+/// The 7 characters after `pr=` in a `code_url`.
+fn fresh_code() -> Result<String, Answer> {
+    crate::crypto::random_alphanumeric(7).map_err(|_| Answer::for_status(500))
+}
+
+fn order_not_exist() -> Answer {
+    Answer::error(404, "ORDER_NOT_EXIST", "订单不存在", None)
+}
+
+/// A control naming no order: 404 saying which.
+fn unknown_order(sub: &str, out_trade_no: &str) -> Answer {
+    let whose = if sub.is_empty() {
+        "the merchant".to_owned()
+    } else {
+        format!("sub-merchant {sub}")
+    };
+    Answer::error(
+        404,
+        "ORDER_NOT_EXIST",
+        &format!("订单不存在: {whose} has no payment order {out_trade_no} (a partner order needs ?sub_mchid=)"),
+        None,
+    )
+}
+
+/// A control the order's state forbids: 409 saying what and why; nothing changes.
+fn action_refused(order: &Payment, action: &str, why: &str) -> Answer {
+    Answer::error(
+        409,
+        "INVALID_ORDER_STATE",
+        &format!("cannot {action} order {}: {why}", order.out_trade_no()),
+        Some(json!({"trade_state": order.state.as_str()})),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(book: &mut Payments, no: &str, now: i64) -> Answer {
+        let body = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "d",
+            "out_trade_no": no, "notify_url": "https://example.com/n", "amount": {"total": 1},
+            "payer": {"openid": "o"}})
+        .to_string();
+        book.serve(&Call {
+            operation: Operation::Create("JSAPI"),
+            partner: false,
+            params: &[],
+            query: &[],
+            body: body.as_bytes(),
+            mchid: "1900000109",
+            base_url: "http://127.0.0.1/",
+            now,
+        })
+    }
+
+    #[test]
+    fn the_book_forgets_the_oldest_past_its_limit() {
+        let mut book = Payments::with_limit(3);
+        for i in 0..5 {
+            assert_eq!(
+                create(&mut book, &format!("ORDER{i:03}"), 1_767_240_000).status,
+                200
+            );
+        }
+        assert_eq!(book.orders.len(), 3);
+        assert_eq!(
+            (book.by_prepay.len(), book.by_code.len(), book.arrival.len()),
+            (3, 3, 3)
+        );
+        assert!(book.get_mut("", "ORDER000", 1_767_240_000).is_none());
+        assert!(book.get_mut("", "ORDER004", 1_767_240_000).is_some());
+    }
+
+    #[test]
+    fn prepay_ids_look_like_real_ones() {
+        let id = fresh_prepay_id(1_767_240_000).unwrap();
+        assert_eq!(id.len(), 36, "{id}");
+        assert!(
+            id.starts_with("wx") && id[2..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
+
+    #[test]
+    fn an_order_closes_when_its_time_runs_out() {
+        let mut book = Payments::default();
+        create(&mut book, "EXPIRE1", 1_000);
+        let order = book
+            .get_mut("", "EXPIRE1", 1_000 + DEFAULT_LIFETIME - 1)
+            .unwrap();
+        assert_eq!(order.state, TradeState::NotPay);
+        let order = book
+            .get_mut("", "EXPIRE1", 1_000 + DEFAULT_LIFETIME)
+            .unwrap();
+        assert_eq!(order.state, TradeState::Closed);
+    }
+}

@@ -1,0 +1,525 @@
+//! Refunds (`v3/refund/domestic/refunds`), direct and partner (the body's or
+//! query's `sub_mchid`): everything that happens to a refund (FLOWS.md §2).
+//!
+//! ```text
+//! create → PROCESSING ──► SUCCESS | CLOSED | ABNORMAL
+//! ABNORMAL ──apply-abnormal-refund──► PROCESSING
+//! ```
+//!
+//! The refunded order turns REFUND when a refund is accepted; refunds of an
+//! order never add up to more than was paid (a CLOSED one gives its amount
+//! back). Keyed by `(sub_mchid, out_refund_no)`; at most
+//! [`super::payments::KEPT_ORDERS`] are kept, the oldest goes first.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::{json, Map, Value};
+
+use super::answer::Answer;
+use super::bills::RefundRecord;
+use super::body::{optional_str, parse_body, query_param, required, required_fen, required_str};
+use super::notify::Event;
+use super::payments::{Payments, TradeState, KEPT_ORDERS};
+use crate::clock;
+
+/// `status` of a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefundStatus {
+    Processing,
+    Success,
+    Closed,
+    Abnormal,
+}
+
+impl RefundStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Processing => "PROCESSING",
+            RefundStatus::Success => "SUCCESS",
+            RefundStatus::Closed => "CLOSED",
+            RefundStatus::Abnormal => "ABNORMAL",
+        }
+    }
+}
+
+/// How a PROCESSING refund ends, as the back office decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefundOutcome {
+    /// The money reached the payer: `REFUND.SUCCESS`.
+    Success,
+    /// It could not (a closed card, a frozen account): `REFUND.ABNORMAL`;
+    /// the merchant may then apply for an abnormal refund.
+    Abnormal,
+    /// WeChat Pay closed it: `REFUND.CLOSED`; its amount is refundable again.
+    Closed,
+}
+
+impl RefundOutcome {
+    /// From the control's last path segment: `succeed`, `abnormal`, `close`.
+    pub(crate) fn from_action(action: &str) -> Option<Self> {
+        match action {
+            "succeed" => Some(RefundOutcome::Success),
+            "abnormal" => Some(RefundOutcome::Abnormal),
+            "close" => Some(RefundOutcome::Closed),
+            _ => None,
+        }
+    }
+
+    fn status(self) -> RefundStatus {
+        match self {
+            RefundOutcome::Success => RefundStatus::Success,
+            RefundOutcome::Abnormal => RefundStatus::Abnormal,
+            RefundOutcome::Closed => RefundStatus::Closed,
+        }
+    }
+
+    fn event(self) -> (&'static str, &'static str) {
+        match self {
+            RefundOutcome::Success => ("REFUND.SUCCESS", "退款成功"),
+            RefundOutcome::Abnormal => ("REFUND.ABNORMAL", "退款异常"),
+            RefundOutcome::Closed => ("REFUND.CLOSED", "退款关闭"),
+        }
+    }
+}
+
+/// One refund.
+#[derive(Debug, Clone)]
+struct Refund {
+    sub_mchid: String,
+    refund_id: String,
+    out_refund_no: String,
+    transaction_id: String,
+    out_trade_no: String,
+    /// The amounts as first asked (re-entry must repeat them).
+    refund: i64,
+    total: i64,
+    currency: String,
+    status: RefundStatus,
+    created: i64,
+    /// When it was accepted, for refunds that resolve by themselves.
+    accepted: std::time::Instant,
+    success_time: Option<i64>,
+    notify_url: Option<String>,
+    funds_account: String,
+    channel: &'static str,
+    /// The refunded payment as the bill shows it.
+    payment: Option<super::bills::PaymentRecord>,
+}
+
+impl Refund {
+    fn render(&self) -> Value {
+        let mut out = json!({
+            "refund_id": self.refund_id,
+            "out_refund_no": self.out_refund_no,
+            "transaction_id": self.transaction_id,
+            "out_trade_no": self.out_trade_no,
+            "channel": self.channel,
+            "user_received_account": "支付用户零钱",
+            "create_time": clock::rfc3339(self.created),
+            "status": self.status.as_str(),
+            "funds_account": self.funds_account,
+            "amount": self.amount(),
+            "promotion_detail": [],
+        });
+        if let Some(time) = self.success_time {
+            out["success_time"] = json!(clock::rfc3339(time));
+        }
+        out
+    }
+
+    fn amount(&self) -> Value {
+        json!({"total": self.total, "refund": self.refund, "from": [], "payer_total": self.total,
+               "payer_refund": self.refund, "settlement_refund": self.refund,
+               "settlement_total": self.total, "discount_refund": 0, "currency": self.currency})
+    }
+
+    /// The resource of a REFUND.* notification: `refund_status`, not `status`.
+    fn notification(&self, mchid: &str) -> Value {
+        let mut out = Map::new();
+        if self.sub_mchid.is_empty() {
+            out.insert("mchid".into(), json!(mchid));
+        } else {
+            out.insert("sp_mchid".into(), json!(mchid));
+            out.insert("sub_mchid".into(), json!(self.sub_mchid));
+        }
+        out.insert("out_trade_no".into(), json!(self.out_trade_no));
+        out.insert("transaction_id".into(), json!(self.transaction_id));
+        out.insert("out_refund_no".into(), json!(self.out_refund_no));
+        out.insert("refund_id".into(), json!(self.refund_id));
+        out.insert("refund_status".into(), json!(self.status.as_str()));
+        if let Some(time) = self.success_time {
+            out.insert("success_time".into(), json!(clock::rfc3339(time)));
+        }
+        out.insert("user_received_account".into(), json!("支付用户零钱"));
+        out.insert(
+            "amount".into(),
+            json!({"total": self.total, "refund": self.refund, "payer_total": self.total, "payer_refund": self.refund}),
+        );
+        Value::Object(out)
+    }
+}
+
+/// Which operation a request is, from its catalog template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Create,
+    Query,
+    ApplyAbnormal,
+}
+
+impl Operation {
+    pub(crate) fn from_template(method: &str, template: &str) -> Option<Self> {
+        match (method, template) {
+            ("POST", "v3/refund/domestic/refunds") => Some(Operation::Create),
+            ("GET", "v3/refund/domestic/refunds/{out_refund_no}") => Some(Operation::Query),
+            ("POST", "v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund") => {
+                Some(Operation::ApplyAbnormal)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One request to this flow.
+pub(crate) struct Call<'a> {
+    pub(crate) operation: Operation,
+    pub(crate) params: &'a [(String, String)],
+    pub(crate) query: &'a [(String, String)],
+    pub(crate) body: &'a [u8],
+    pub(crate) mchid: &'a str,
+    pub(crate) now: i64,
+}
+
+type Key = (String, String);
+
+/// The refunds.
+pub(crate) struct Refunds {
+    refunds: HashMap<Key, Refund>,
+    by_id: HashMap<String, Key>,
+    arrival: VecDeque<Key>,
+    limit: usize,
+    next: u64,
+}
+
+impl Default for Refunds {
+    fn default() -> Self {
+        Refunds::with_limit(KEPT_ORDERS)
+    }
+}
+
+impl Refunds {
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Refunds {
+            refunds: HashMap::new(),
+            by_id: HashMap::new(),
+            arrival: VecDeque::new(),
+            limit: limit.max(1),
+            next: 0,
+        }
+    }
+
+    /// Serves one request; the payments are locked by the caller (always
+    /// before the refunds).
+    pub(crate) fn serve(&mut self, payments: &mut Payments, call: &Call<'_>) -> Answer {
+        let result = match call.operation {
+            Operation::Create => self.create(payments, call),
+            Operation::Query => self.query(call),
+            Operation::ApplyAbnormal => self.apply_abnormal(call),
+        };
+        result.unwrap_or_else(|refusal| refusal)
+    }
+
+    fn create(&mut self, payments: &mut Payments, call: &Call<'_>) -> Result<Answer, Answer> {
+        let body = parse_body(call.body)?;
+        let sub = optional_str(&body, "/sub_mchid")
+            .unwrap_or_default()
+            .to_owned();
+        let out_refund_no = required_str(&body, "/out_refund_no")?.to_owned();
+        if out_refund_no.len() > 64
+            || !out_refund_no
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b))
+        {
+            return Err(Answer::param_error(
+                "/out_refund_no",
+                "最多 64 个字符, 只能是数字、大小写字母或 _-|*@",
+            ));
+        }
+        required(&body, "/amount")?;
+        let refund = required_fen(&body, "/amount/refund")?;
+        let total = required_fen(&body, "/amount/total")?;
+        let currency = required_str(&body, "/amount/currency")?.to_owned();
+        let notify_url = optional_str(&body, "/notify_url").map(str::to_owned);
+        let key = (sub.clone(), out_refund_no.clone());
+        if let Some(existing) = self.refunds.get(&key) {
+            // A retry must reuse out_refund_no with the same amounts.
+            return if existing.refund == refund && existing.total == total {
+                Ok(Answer::json(200, &existing.render()))
+            } else {
+                Err(Answer::error(
+                    400,
+                    "INVALID_REQUEST",
+                    "订单金额或退款金额与之前请求不一致，请核实后再试",
+                    None,
+                ))
+            };
+        }
+        let order = match (
+            optional_str(&body, "/transaction_id"),
+            optional_str(&body, "/out_trade_no"),
+        ) {
+            (Some(id), _) => payments.by_transaction_mut(&sub, id),
+            (None, Some(no)) => payments.get_mut(&sub, no, call.now),
+            (None, None) => {
+                return Err(Answer::param_error(
+                    "/transaction_id",
+                    "transaction_id 和 out_trade_no 必须传一个",
+                ))
+            }
+        }
+        .filter(|o| matches!(o.state, TradeState::Success | TradeState::Refund))
+        .ok_or_else(|| Answer::error(404, "RESOURCE_NOT_EXISTS", "订单不存在", None))?;
+        if total != order.total() {
+            return Err(Answer::param_error(
+                "/amount/total",
+                &format!("原订单金额为 {} 分, 与请求不一致", order.total()),
+            ));
+        }
+        let transaction_id = order.transaction_id.clone().unwrap_or_default();
+        let taken = self.refunded(&sub, &transaction_id);
+        let refundable = order.total() - taken;
+        if refundable <= 0 {
+            return Err(Answer::error(
+                400,
+                "INVALID_REQUEST",
+                "订单已全额退款",
+                None,
+            ));
+        }
+        if refund > refundable {
+            return Err(Answer::error(
+                400,
+                "INVALID_REQUEST",
+                "申请退款金额超过订单可退金额",
+                Some(json!({"refundable": refundable})),
+            ));
+        }
+        order.state = TradeState::Refund;
+        self.next += 1;
+        let created = Refund {
+            sub_mchid: sub,
+            refund_id: format!("50300{}{:016}", &clock::compact(call.now)[..8], self.next),
+            out_refund_no,
+            transaction_id,
+            out_trade_no: order.out_trade_no().to_owned(),
+            refund,
+            total,
+            currency,
+            status: RefundStatus::Processing,
+            created: call.now,
+            accepted: std::time::Instant::now(),
+            success_time: None,
+            notify_url,
+            funds_account: optional_str(&body, "/funds_account")
+                .unwrap_or("UNAVAILABLE")
+                .to_owned(),
+            channel: "ORIGINAL",
+            payment: order.record(call.mchid),
+        };
+        let answer = Answer::json(200, &created.render());
+        self.insert(key, created);
+        Ok(answer)
+    }
+
+    /// Sum of the refunds of an order that are not CLOSED.
+    fn refunded(&self, sub: &str, transaction_id: &str) -> i64 {
+        self.refunds
+            .values()
+            .filter(|r| r.sub_mchid == sub && r.transaction_id == transaction_id)
+            .filter(|r| r.status != RefundStatus::Closed)
+            .map(|r| r.refund)
+            .sum()
+    }
+
+    fn insert(&mut self, key: Key, refund: Refund) {
+        while self.refunds.len() >= self.limit {
+            let Some(oldest) = self.arrival.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.refunds.remove(&oldest) {
+                self.by_id.remove(&gone.refund_id);
+            }
+        }
+        self.by_id.insert(refund.refund_id.clone(), key.clone());
+        self.arrival.push_back(key.clone());
+        self.refunds.insert(key, refund);
+    }
+
+    fn query(&self, call: &Call<'_>) -> Result<Answer, Answer> {
+        let sub = query_param(call.query, "sub_mchid").unwrap_or_default();
+        let no = query_param(call.params, "out_refund_no").unwrap_or_default();
+        self.refunds
+            .get(&(sub.to_owned(), no.to_owned()))
+            .map(|r| Answer::json(200, &r.render()))
+            .ok_or_else(|| Answer::error(404, "RESOURCE_NOT_EXISTS", "退款单不存在", None))
+    }
+
+    fn apply_abnormal(&mut self, call: &Call<'_>) -> Result<Answer, Answer> {
+        let body = parse_body(call.body)?;
+        let sub = optional_str(&body, "/sub_mchid").unwrap_or_default();
+        let out_refund_no = required_str(&body, "/out_refund_no")?;
+        let kind = required_str(&body, "/type")?;
+        match kind {
+            "MERCHANT_BANK_CARD" => {}
+            "USER_BANK_CARD" => {
+                for field in ["/bank_type", "/bank_account", "/real_name"] {
+                    required_str(&body, field)?;
+                }
+            }
+            _ => {
+                return Err(Answer::param_error(
+                    "/type",
+                    "只能是 USER_BANK_CARD 或 MERCHANT_BANK_CARD",
+                ))
+            }
+        }
+        let refund_id = query_param(call.params, "refund_id").unwrap_or_default();
+        let refund = self
+            .refunds
+            .get_mut(&(sub.to_owned(), out_refund_no.to_owned()))
+            .filter(|r| r.refund_id == refund_id)
+            .ok_or_else(|| Answer::error(404, "RESOURCE_NOT_EXISTS", "退款单不存在", None))?;
+        if refund.status != RefundStatus::Abnormal {
+            return Err(Answer::error(
+                400,
+                "INVALID_REQUEST",
+                "退款单状态不是异常 (ABNORMAL)，无需发起异常退款",
+                Some(json!({"status": refund.status.as_str()})),
+            ));
+        }
+        refund.status = RefundStatus::Processing;
+        refund.channel = "OTHER_BANKCARD";
+        Ok(Answer::json(200, &refund.render()))
+    }
+
+    /// The back office ends PROCESSING refund `out_refund_no`.
+    pub(crate) fn resolve(
+        &mut self,
+        sub: &str,
+        out_refund_no: &str,
+        outcome: RefundOutcome,
+        mchid: &str,
+        now: i64,
+    ) -> Result<(Value, Option<Event>), Answer> {
+        let refund = self
+            .refunds
+            .get_mut(&(sub.to_owned(), out_refund_no.to_owned()))
+            .ok_or_else(|| {
+                let whose = if sub.is_empty() {
+                    "the merchant".to_owned()
+                } else {
+                    format!("sub-merchant {sub}")
+                };
+                Answer::error(
+                    404,
+                    "RESOURCE_NOT_EXISTS",
+                    &format!("退款单不存在: {whose} has no refund {out_refund_no} (a partner refund needs ?sub_mchid=)"),
+                    None,
+                )
+            })?;
+        if refund.status != RefundStatus::Processing {
+            return Err(Answer::error(
+                409,
+                "INVALID_REFUND_STATE",
+                &format!(
+                    "cannot resolve refund {out_refund_no}: it is {}, only a PROCESSING refund ends",
+                    refund.status.as_str()
+                ),
+                Some(json!({"status": refund.status.as_str()})),
+            ));
+        }
+        refund.status = outcome.status();
+        if outcome == RefundOutcome::Success {
+            refund.success_time = Some(now);
+        }
+        let (event_type, summary) = outcome.event();
+        let event = refund.notify_url.clone().map(|notify_url| Event {
+            notify_url,
+            event_type,
+            summary,
+            original_type: "refund",
+            // The documented sample carries an empty associated_data.
+            associated_data: "",
+            resource: refund.notification(mchid),
+        });
+        Ok((refund.render(), event))
+    }
+
+    /// PROCESSING refunds accepted at least `age` ago (to resolve by themselves).
+    pub(crate) fn processing_for(&self, age: std::time::Duration) -> Vec<(String, String)> {
+        self.arrival
+            .iter()
+            .filter(|key| {
+                self.refunds.get(*key).is_some_and(|r| {
+                    r.status == RefundStatus::Processing && r.accepted.elapsed() >= age
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Every refund, oldest first, as the console lists them.
+    pub(crate) fn list(&self) -> Vec<Value> {
+        self.arrival
+            .iter()
+            .filter_map(|key| {
+                let refund = self.refunds.get(key)?;
+                let mut row = refund.render();
+                row["sub_mchid"] = json!(refund.sub_mchid);
+                row["notify_url"] = json!(refund.notify_url);
+                Some(row)
+            })
+            .collect()
+    }
+
+    /// Refunds as bill rows.
+    pub(crate) fn records(&self) -> Vec<RefundRecord> {
+        self.arrival
+            .iter()
+            .filter_map(|key| {
+                let refund = self.refunds.get(key)?;
+                Some(RefundRecord {
+                    time: refund.success_time.unwrap_or(refund.created),
+                    payment: refund.payment.clone()?,
+                    refund_id: refund.refund_id.clone(),
+                    out_refund_no: refund.out_refund_no.clone(),
+                    refund: refund.refund,
+                    status: refund.status.as_str().to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_named_by_their_control() {
+        assert_eq!(
+            RefundOutcome::from_action("succeed"),
+            Some(RefundOutcome::Success)
+        );
+        assert_eq!(
+            RefundOutcome::from_action("abnormal"),
+            Some(RefundOutcome::Abnormal)
+        );
+        assert_eq!(
+            RefundOutcome::from_action("close"),
+            Some(RefundOutcome::Closed)
+        );
+        assert_eq!(RefundOutcome::from_action("refund"), None);
+    }
+}
