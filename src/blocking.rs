@@ -134,7 +134,7 @@ impl Client {
     /// assert_eq!(params.sign_type, "RSA");
     /// # Ok::<(), wechatpay_chain::Error>(())
     /// ```
-    pub fn invocation(&self) -> crate::invoke::Invocation<'_> {
+    pub fn invocation(&self) -> crate::invoke::Invocation {
         self.inner.invocation()
     }
 

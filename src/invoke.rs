@@ -71,8 +71,9 @@ pub const APP_PACKAGE: &str = "Sign=WXPay";
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "an Invocation does nothing until a builder such as .jsapi(…) is called"]
-pub struct Invocation<'a> {
-    client: &'a Client,
+pub struct Invocation {
+    /// A clone (an `Arc` inside), so that the builder can outlive a borrow.
+    client: Client,
     timestamp: Option<i64>,
     nonce: Option<String>,
 }
@@ -90,9 +91,9 @@ impl Client {
     /// assert_eq!(params.nonce_str.len(), 32);
     /// # Ok::<(), wechatpay_chain::Error>(())
     /// ```
-    pub fn invocation(&self) -> Invocation<'_> {
+    pub fn invocation(&self) -> Invocation {
         Invocation {
-            client: self,
+            client: self.clone(),
             timestamp: None,
             nonce: None,
         }
@@ -284,7 +285,7 @@ fn query(pairs: &[(&str, &String)]) -> String {
         .join("&")
 }
 
-impl<'a> Invocation<'a> {
+impl Invocation {
     /// Uses `unix_seconds` as the timestamp instead of the current time
     /// (known-answer tests; a page must be signed within five minutes of use).
     pub fn timestamp(mut self, unix_seconds: i64) -> Self {
