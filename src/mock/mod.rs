@@ -27,6 +27,7 @@ mod catalog;
 mod control;
 mod faults;
 mod identity;
+mod invocation;
 mod log;
 mod notify;
 mod payscore;
