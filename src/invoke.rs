@@ -577,11 +577,7 @@ impl Invocation {
     }
 
     fn rsa_sign(&self, message: &str) -> Result<String> {
-        self.client
-            .inner()
-            .signer()
-            .key()
-            .sign(message.as_bytes())
+        self.client.inner().signer().key().sign(message.as_bytes())
     }
 
     fn v2_sign(&self, fields: &Map<String, Value>, sign_type: SignType) -> Result<String> {

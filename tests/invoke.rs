@@ -110,7 +110,14 @@ fn jsapi_known_answer() {
     );
     assert_eq!(
         keys_all_strings(&json),
-        ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"]
+        [
+            "appId",
+            "timeStamp",
+            "nonceStr",
+            "package",
+            "signType",
+            "paySign"
+        ]
     );
     // the documented message: four lines, each ending in \n, the last too
     let message = "wx2421b1c4370ec43b\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\nprepay_id=wx201410272009395522657a690389285100\n";
@@ -142,7 +149,15 @@ fn app_known_answer() {
     );
     assert_eq!(
         keys_all_strings(&json),
-        ["appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"]
+        [
+            "appid",
+            "partnerid",
+            "prepayid",
+            "package",
+            "noncestr",
+            "timestamp",
+            "sign"
+        ]
     );
     // the prepay id bare on the fourth line, not `prepay_id=…`
     assert!(rsa_verifies(
@@ -162,12 +177,18 @@ fn fresh_timestamp_and_nonce_by_default() {
     let a = client.invocation().jsapi(APPID, PREPAY_ID).unwrap();
     let b = client.invocation().jsapi(APPID, PREPAY_ID).unwrap();
     let stamp: u64 = a.time_stamp.parse().unwrap();
-    assert!(stamp >= before && stamp <= before + 5, "{stamp} vs {before}");
+    assert!(
+        stamp >= before && stamp <= before + 5,
+        "{stamp} vs {before}"
+    );
     assert_eq!(a.time_stamp.len(), 10, "seconds, not milliseconds");
     assert_eq!(a.nonce_str.len(), 32);
     assert!(a.nonce_str.bytes().all(|b| b.is_ascii_alphanumeric()));
     assert_ne!(a.nonce_str, b.nonce_str);
-    let message = format!("{APPID}\n{}\n{}\nprepay_id={PREPAY_ID}\n", a.time_stamp, a.nonce_str);
+    let message = format!(
+        "{APPID}\n{}\n{}\nprepay_id={PREPAY_ID}\n",
+        a.time_stamp, a.nonce_str
+    );
     assert!(rsa_verifies(&message, &a.pay_sign));
 }
 
@@ -200,7 +221,14 @@ fn apiv2_jsapi_md5_and_hmac() {
         let json = serde_json::to_value(&params).unwrap();
         assert_eq!(
             keys_all_strings(&json),
-            ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"]
+            [
+                "appId",
+                "timeStamp",
+                "nonceStr",
+                "package",
+                "signType",
+                "paySign"
+            ]
         );
         assert_eq!(json["signType"], name);
         assert_eq!(json["package"], format!("prepay_id={PREPAY_ID}"));
@@ -224,7 +252,15 @@ fn apiv2_app() {
     let json = serde_json::to_value(&params).unwrap();
     assert_eq!(
         keys_all_strings(&json),
-        ["appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"]
+        [
+            "appid",
+            "partnerid",
+            "prepayid",
+            "package",
+            "noncestr",
+            "timestamp",
+            "sign"
+        ]
     );
     let text = format!(
         "appid={APPID}&noncestr={NONCE}&package=Sign=WXPay&partnerid=1900000109&prepayid={PREPAY_ID}&timestamp={TIMESTAMP}&key={APIV2_KEY}"
@@ -247,7 +283,15 @@ fn payscore_detail_page() {
     let json = serde_json::to_value(&page).unwrap();
     assert_eq!(
         keys_all_strings(&json),
-        ["mch_id", "service_id", "out_order_no", "timestamp", "nonce_str", "sign_type", "sign"]
+        [
+            "mch_id",
+            "service_id",
+            "out_order_no",
+            "timestamp",
+            "nonce_str",
+            "sign_type",
+            "sign"
+        ]
     );
     // HMAC-SHA256 under the APIv2 key over the six fields, sorted
     let text = format!(
@@ -266,7 +310,8 @@ fn payscore_detail_page() {
 fn payscore_confirm_page_from_the_create_answer() {
     // the package of pay.weixin.qq.com's wx.openBusinessView example, shortened
     let package = "AAQTnZoAAAABAAAAAAD8m2b8VRdZ2kVdKmHNZiAAAABcwQVtru-5k9MmEOZJ_Pv_Nq7Cw56dNKKN5Ej3Knt5jTHF-NdsP_McFW";
-    let answer = json!({"state": "CREATED", "order_id": "1000000000000000000001", "package": package});
+    let answer =
+        json!({"state": "CREATED", "order_id": "1000000000000000000001", "package": package});
     let page = client()
         .invocation()
         .timestamp(1530097563)
@@ -276,7 +321,14 @@ fn payscore_confirm_page_from_the_create_answer() {
     let json = serde_json::to_value(&page).unwrap();
     assert_eq!(
         keys_all_strings(&json),
-        ["mch_id", "package", "timestamp", "nonce_str", "sign_type", "sign"]
+        [
+            "mch_id",
+            "package",
+            "timestamp",
+            "nonce_str",
+            "sign_type",
+            "sign"
+        ]
     );
     assert_eq!(json["package"], package);
     let text = format!(

@@ -145,8 +145,10 @@ fn check_jsapi(
     live_prepay_id: &str,
 ) -> Result<(), Refusal> {
     let kind = Some(Kind::Jsapi);
-    let [app_id, time_stamp, nonce_str, package, sign_type, pay_sign] =
-        strings(fields, JSAPI_FIELDS, |field| {
+    let [app_id, time_stamp, nonce_str, package, sign_type, pay_sign] = strings(
+        fields,
+        JSAPI_FIELDS,
+        |field| {
             refuse(
                 kind,
                 Reason::Missing,
@@ -154,7 +156,8 @@ fn check_jsapi(
                 format!("调用支付JSAPI缺少参数：{field}"),
                 &format!("`{field}` must be a non-empty string (numbers are refused: every value is a string)"),
             )
-        })?;
+        },
+    )?;
     if sign_type != "RSA" {
         return Err(refuse(
             kind,
@@ -411,10 +414,16 @@ mod tests {
     fn another_orders_prepay_id_is_refused() {
         let other = "wx20141027200939552265700000000000";
         let refusal = run(&jsapi(APPID, other)).unwrap_err();
-        assert_eq!((refusal.reason, refusal.field), (Reason::PrepayId, "package"));
+        assert_eq!(
+            (refusal.reason, refusal.field),
+            (Reason::PrepayId, "package")
+        );
         assert_eq!(refusal.message, "JSAPI缺少参数total_fee");
         let refusal = run(&app(APPID, other)).unwrap_err();
-        assert_eq!((refusal.reason, refusal.field), (Reason::PrepayId, "prepayid"));
+        assert_eq!(
+            (refusal.reason, refusal.field),
+            (Reason::PrepayId, "prepayid")
+        );
     }
 
     #[test]
@@ -444,7 +453,9 @@ mod tests {
 
         // the APP message over `prepay_id=…` is the classic mistake
         let mut invocation = app(APPID, PREPAY);
-        invocation["sign"] = json!(rsa(&format!("{APPID}\n1554208460\nN0nce\nprepay_id={PREPAY}\n")));
+        invocation["sign"] = json!(rsa(&format!(
+            "{APPID}\n1554208460\nN0nce\nprepay_id={PREPAY}\n"
+        )));
         assert_eq!(run(&invocation).unwrap_err().reason, Reason::Signature);
 
         let mut invocation = app(APPID, PREPAY);
