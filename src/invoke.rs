@@ -612,7 +612,7 @@ pub fn prepay_id(answer: &Value) -> Result<&str> {
 fn sign_type_name(sign_type: SignType) -> &'static str {
     match sign_type {
         SignType::HmacSha256 => "HMAC-SHA256",
-        _ => "MD5",
+        SignType::Md5 => "MD5",
     }
 }
 

@@ -122,8 +122,9 @@ fn jsapi_known_answer() {
     // the documented message: four lines, each ending in \n, the last too
     let message = "wx2421b1c4370ec43b\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\nprepay_id=wx201410272009395522657a690389285100\n";
     assert!(rsa_verifies(message, &params.pay_sign));
-    // not over three lines, nor without the final line feed
+    // not without the final line feed, nor with `signType` as a fifth line
     assert!(!rsa_verifies(message.trim_end(), &params.pay_sign));
+    assert!(!rsa_verifies(&format!("{message}RSA\n"), &params.pay_sign));
 }
 
 #[test]
