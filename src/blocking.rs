@@ -121,6 +121,23 @@ impl Client {
         &self.inner
     }
 
+    /// Front-end invocation parameters (see [`crate::Client::invocation`]):
+    /// signing needs no network, so this is the async client's builder.
+    ///
+    /// ```
+    /// let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    ///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    ///     .private_key_file("src/mock/data/merchant_key.pem")
+    ///     .platform_certificate_file("src/mock/data/platform_cert.pem")
+    ///     .build_blocking()?;
+    /// let params = client.invocation().jsapi("wxd678efh567hg6787", "wx201410272009395522657a690389285100")?;
+    /// assert_eq!(params.sign_type, "RSA");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn invocation(&self) -> crate::invoke::Invocation {
+        self.inner.invocation()
+    }
+
     /// Downloads the platform certificates (see
     /// [`crate::Client::download_certificates`]).
     pub fn download_certificates(&self) -> Result<Vec<WechatpayKey>> {

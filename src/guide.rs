@@ -28,6 +28,7 @@ macro_rules! guide {
         #[doc = "[performance.md#fuzzing]: crate::guide::performance#fuzzing"]
         #[doc = "[security.md]: crate::guide::security"]
         #[doc = "[cli.md]: crate::guide::cli"]
+        #[doc = "[frontend.md]: crate::guide::frontend"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
         pub mod $name {}
@@ -46,6 +47,7 @@ guide!(mock, "mock");
 guide!(performance, "performance");
 guide!(security, "security");
 guide!(cli, "cli");
+guide!(frontend, "frontend");
 
 /// 中文指南：与英文指南一一对应。
 pub mod zh {
@@ -67,6 +69,7 @@ pub mod zh {
             #[doc = "[performance.md#模糊测试]: crate::guide::zh::performance#模糊测试"]
             #[doc = "[security.md]: crate::guide::zh::security"]
             #[doc = "[cli.md]: crate::guide::zh::cli"]
+            #[doc = "[frontend.md]: crate::guide::zh::frontend"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
             pub mod $name {}
@@ -85,4 +88,5 @@ pub mod zh {
     guide_zh!(mock, "mock");
     guide_zh!(performance, "performance");
     guide_zh!(security, "security");
+    guide_zh!(frontend, "frontend");
 }

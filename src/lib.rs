@@ -72,6 +72,7 @@
 //! |---|---|
 //! | guides: getting started, migration from PHP/Node.js, chain styles, files, APIv2, production, … (中文: [`guide::zh`]) | [`guide`] |
 //! | client, builder, chain nodes, options, answers | [`Client`], [`ClientBuilder`], [`Chain`], [`Options`], [`Response`] |
+//! | front-end invocation parameters (JSAPI, mini-program, APP, payscore pages) | [`invoke`] |
 //! | notifications | [`notify`] |
 //! | sensitive fields | [`sensitive`] |
 //! | platform certificates | [`certs`], [`keys`] |
@@ -107,6 +108,7 @@ mod encryptor;
 pub mod error;
 pub mod guide;
 mod hex;
+pub mod invoke;
 pub mod keys;
 pub mod media;
 #[cfg(feature = "mock")]

@@ -91,7 +91,8 @@ async fn seed_scenario_direct_merchant() {
         .json()
         .unwrap();
     assert_eq!(created["state"], "CREATED");
-    assert!(created["package"].as_str().unwrap().starts_with("DJ"));
+    // WeChat Pay's wx.openBusinessView example: `package: 'AAQTnZoAAAAB…'`
+    assert!(created["package"].as_str().unwrap().starts_with("AAQT"));
 
     let confirmed = server.user_confirms(no, None).unwrap();
     assert_eq!(

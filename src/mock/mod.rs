@@ -28,6 +28,7 @@ mod catalog;
 mod control;
 mod faults;
 mod identity;
+mod invocation;
 mod log;
 mod notify;
 mod payments;

@@ -53,6 +53,8 @@ struct Order {
     paid: bool,
     paid_time: Option<String>,
     cancel_reason: Option<String>,
+    /// What the create answer hands the confirm page (`package`).
+    package: String,
 }
 
 /// The order book: one lock, so concurrent requests on an order serialize.
@@ -166,6 +168,7 @@ impl Orders {
             };
         }
         self.next_id += 1;
+        let package = new_package().map_err(|_| Answer::for_status(500))?;
         let order = Order {
             partner,
             create_body: created,
@@ -181,6 +184,7 @@ impl Orders {
             paid: false,
             paid_time: None,
             cancel_reason: None,
+            package,
         };
         let answer = Answer::json(200, &render(&order, mchid, true));
         self.orders.insert(key, order);
@@ -316,6 +320,132 @@ impl Orders {
         order.state = State::Expired;
         Ok(render(order, mchid, true))
     }
+
+    /// Checks the confirm page's parameters (`extraData`, or the
+    /// `queryString` form) against order `no` of `sub` before the user may
+    /// confirm it: the order must await confirmation, and the parameters
+    /// carry its `package`, signed by `mchid` under `apiv2_key`.
+    // Wired into `POST /_mock/payscore/{no}/confirm` by the control rewrite.
+    #[allow(dead_code)]
+    pub(crate) fn check_confirm_page(
+        &self,
+        mchid: &str,
+        sub: &str,
+        no: &str,
+        extra_data: &Value,
+        apiv2_key: &str,
+    ) -> Result<(), Answer> {
+        let order = self
+            .orders
+            .get(&(sub.to_owned(), no.to_owned()))
+            .ok_or_else(not_found)?;
+        if order.state != State::Created {
+            return Err(state_error(order));
+        }
+        check_confirm_extra_data(
+            extra_data,
+            &order.package,
+            mchid,
+            apiv2_key,
+            crate::clock::unix_now(),
+        )
+    }
+}
+
+/// How long the confirm page's `timestamp` is good for: five minutes
+/// (SK `JsapiInvokeConfirm.md`: "`timestamp` 时效 5 分钟内有效").
+#[allow(dead_code)]
+const PAGE_TIMESTAMP_WINDOW: i64 = 300;
+
+/// A fresh `package` in the shape WeChat Pay's own example shows (the
+/// `wx.openBusinessView` page of pay.weixin.qq.com,
+/// applets-confirm-wx-openbusinessview: `AAQTnZoAAAAB…`, base64url): an
+/// opaque token, 100 characters here (the field is documented as at most
+/// 128, though that example is longer).
+fn new_package() -> Result<String, openssl::error::ErrorStack> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 72];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(format!(
+        "AAQT{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// Checks the confirm page's parameters for an order whose `package` is
+/// `order_package`, as the payscore page would: `mch_id`, `package`,
+/// `timestamp`, `nonce_str`, `sign_type`, `sign` all there (as the
+/// mini-program's `extraData` object, or as the URL-encoded `queryString`
+/// of `WeixinJSBridge` and the APP); `sign_type` `HMAC-SHA256`; `sign` the
+/// APIv2 sign of the other five under `apiv2_key`; `mch_id` the merchant's;
+/// `package` the order's; `timestamp` within five minutes of `now`.
+///
+/// A wrong signature answers `SIGN_ERROR` (SK `JsapiInvokeConfirm.md`: "错误
+/// 使用 APIv3 私钥会返回 SIGN_ERROR"); the other wordings are the mock's own.
+#[allow(dead_code)]
+pub(crate) fn check_confirm_extra_data(
+    extra_data: &Value,
+    order_package: &str,
+    mchid: &str,
+    apiv2_key: &str,
+    now: i64,
+) -> Result<(), Answer> {
+    let fields: Map<String, Value> = match extra_data {
+        Value::Object(map) => map.clone(),
+        Value::String(query) => url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect(),
+        _ => {
+            return Err(Answer::param_error(
+                "/extraData",
+                "必须是 extraData 对象或 queryString 字符串",
+            ))
+        }
+    };
+    let mut signed = Map::new();
+    for name in ["mch_id", "package", "timestamp", "nonce_str", "sign_type"] {
+        let value = required_str(&fields, name)?;
+        signed.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    let sign = required_str(&fields, "sign")?;
+    if signed["sign_type"] != "HMAC-SHA256" {
+        return Err(Answer::param_error("/sign_type", "仅支持HMAC-SHA256"));
+    }
+    let expected = crate::v2::sign::sign(&signed, apiv2_key, crate::v2::sign::SignType::HmacSha256)
+        .map_err(|_| Answer::for_status(500))?;
+    let given = sign.to_ascii_uppercase();
+    if !(expected.len() == given.len()
+        && openssl::memcmp::eq(expected.as_bytes(), given.as_bytes()))
+    {
+        return Err(Answer::error(
+            400,
+            "SIGN_ERROR",
+            "签名错误",
+            Some(
+                json!({"field": "/sign", "issue": "sign is not HMAC-SHA256 under the APIv2 key over mch_id, package, timestamp, nonce_str, sign_type (sorted k=v&…&key=APIv2KEY, uppercase hex)"}),
+            ),
+        ));
+    }
+    if signed["mch_id"] != mchid {
+        return Err(Answer::param_error("/mch_id", "与创建订单的商户号不一致"));
+    }
+    if signed["package"] != order_package {
+        return Err(Answer::param_error(
+            "/package",
+            "不是该订单创建应答中的 package",
+        ));
+    }
+    let fresh = signed["timestamp"]
+        .as_str()
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_some_and(|t| (now - t).abs() <= PAGE_TIMESTAMP_WINDOW);
+    if !fresh {
+        return Err(Answer::param_error(
+            "/timestamp",
+            "已过期: 5 分钟内有效, 单位秒",
+        ));
+    }
+    Ok(())
 }
 
 fn cancel(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> {
@@ -589,7 +719,7 @@ fn render(order: &Order, mchid: &str, full: bool) -> Value {
     if order.state == State::Created
         && order.fields.get("need_user_confirm") != Some(&Value::Bool(false))
     {
-        out.insert("package".into(), json!(format!("DJ{}", order.order_id)));
+        out.insert("package".into(), json!(order.package));
     }
     if let Some(total) = order.total_amount {
         let (state, paid) = if order.paid {
@@ -605,4 +735,184 @@ fn render(order: &Order, mchid: &str, full: bool) -> Value {
         out.insert("collection".into(), collection);
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The confirm page's signature is computed here with OpenSSL's HMAC
+    //! over the sorted fields written out by hand, not with the SDK's signer.
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::sign::Signer;
+    use serde_json::{json, Value};
+
+    use super::{check_confirm_extra_data, parse_path, Orders};
+
+    const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+    const MCHID: &str = "1900000109";
+    const NOW: i64 = 1_530_097_563;
+
+    fn hmac(text: &str) -> String {
+        let key = PKey::hmac(KEY.as_bytes()).unwrap();
+        let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
+        signer.update(text.as_bytes()).unwrap();
+        signer
+            .sign_to_vec()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    }
+
+    fn extra_data(package: &str, timestamp: i64) -> Value {
+        let text = format!(
+            "mch_id={MCHID}&nonce_str=zyx53Nkey8o4bHpxTQvd8m7e92nG5mG2&package={package}&sign_type=HMAC-SHA256&timestamp={timestamp}&key={KEY}"
+        );
+        json!({"mch_id": MCHID, "package": package, "timestamp": timestamp.to_string(),
+               "nonce_str": "zyx53Nkey8o4bHpxTQvd8m7e92nG5mG2", "sign_type": "HMAC-SHA256",
+               "sign": hmac(&text)})
+    }
+
+    fn code(result: Result<(), super::Answer>) -> String {
+        let answer = result.unwrap_err();
+        let body: Value = serde_json::from_slice(&answer.body).unwrap();
+        body["code"].as_str().unwrap().to_owned()
+    }
+
+    fn created_package(orders: &mut Orders) -> String {
+        let body = json!({
+            "out_order_no": "1234323JKHDFE1243252", "appid": "wxd678efh567hg6787",
+            "service_id": "2002000000000558128851361561536", "service_introduction": "某某酒店",
+            "risk_fund": {"name": "DEPOSIT", "amount": 10000}, "time_range": {"start_time": "OnAccept"},
+            "notify_url": "https://example.com/notify", "need_user_confirm": true,
+        });
+        let call = parse_path("POST", &["v3", "payscore", "serviceorder"]).unwrap();
+        let (answer, _) = orders.serve(&call, MCHID, &[], body.to_string().as_bytes());
+        assert_eq!(answer.status, 200);
+        let created: Value = serde_json::from_slice(&answer.body).unwrap();
+        created["package"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_create_answer_carries_an_opaque_base64url_package() {
+        let mut orders = Orders::default();
+        let package = created_package(&mut orders);
+        assert!(package.starts_with("AAQT"), "{package}");
+        assert!(package.len() <= 128, "{package}");
+        assert!(
+            package
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{package}"
+        );
+        // re-entry with the same parameters answers the same package
+        assert_eq!(created_package(&mut orders), package);
+    }
+
+    #[test]
+    fn the_matching_extra_data_passes_in_both_forms() {
+        let package = "AAQTnZoAAAABAAAAAAD8m2b8VRdZ2kVdKmHNZiAAAABcwQVtru-5k9MmEOZJ_Pv";
+        let extra = extra_data(package, NOW);
+        assert!(check_confirm_extra_data(&extra, package, MCHID, KEY, NOW + 10).is_ok());
+        let query = format!(
+            "mch_id={MCHID}&package={package}&timestamp={NOW}&nonce_str=zyx53Nkey8o4bHpxTQvd8m7e92nG5mG2&sign_type=HMAC-SHA256&sign={}",
+            extra["sign"].as_str().unwrap()
+        );
+        assert!(check_confirm_extra_data(&json!(query), package, MCHID, KEY, NOW).is_ok());
+    }
+
+    #[test]
+    fn mismatches_are_refused() {
+        let package = "AAQTone";
+        let good = extra_data(package, NOW);
+        // another order's package, signed correctly
+        let other = extra_data("AAQTother", NOW);
+        assert_eq!(
+            code(check_confirm_extra_data(&other, package, MCHID, KEY, NOW)),
+            "PARAM_ERROR"
+        );
+        // a tampered sign
+        let mut tampered = good.clone();
+        tampered["nonce_str"] = json!("another");
+        assert_eq!(
+            code(check_confirm_extra_data(
+                &tampered, package, MCHID, KEY, NOW
+            )),
+            "SIGN_ERROR"
+        );
+        // signed with another key
+        assert_eq!(
+            code(check_confirm_extra_data(
+                &good,
+                package,
+                MCHID,
+                "another-apiv2-key-000000000000000",
+                NOW
+            )),
+            "SIGN_ERROR"
+        );
+        // stale
+        assert_eq!(
+            code(check_confirm_extra_data(
+                &good,
+                package,
+                MCHID,
+                KEY,
+                NOW + 301
+            )),
+            "PARAM_ERROR"
+        );
+        // another merchant
+        assert_eq!(
+            code(check_confirm_extra_data(
+                &good,
+                package,
+                "1230000109",
+                KEY,
+                NOW
+            )),
+            "PARAM_ERROR"
+        );
+        // a field missing
+        let mut missing = good.clone();
+        missing.as_object_mut().unwrap().remove("timestamp");
+        assert_eq!(
+            code(check_confirm_extra_data(&missing, package, MCHID, KEY, NOW)),
+            "PARAM_ERROR"
+        );
+    }
+
+    #[test]
+    fn what_the_sdk_builds_passes_against_the_order() {
+        let mut orders = Orders::default();
+        let package = created_package(&mut orders);
+        let client = crate::Client::builder()
+            .mchid(MCHID)
+            .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+            .private_key_pem(include_str!("data/merchant_key.pem"))
+            .apiv2_key(KEY)
+            .build_for_signing_only()
+            .unwrap();
+        let page = client.invocation().payscore_confirm(&package).unwrap();
+        let extra = serde_json::to_value(&page).unwrap();
+        assert!(orders
+            .check_confirm_page(MCHID, "", "1234323JKHDFE1243252", &extra, KEY)
+            .is_ok());
+        assert!(orders
+            .check_confirm_page(
+                MCHID,
+                "",
+                "1234323JKHDFE1243252",
+                &json!(page.query_string()),
+                KEY
+            )
+            .is_ok());
+        // once confirmed, there is nothing to confirm
+        orders
+            .user_confirms(MCHID, "", "1234323JKHDFE1243252")
+            .unwrap();
+        assert!(orders
+            .check_confirm_page(MCHID, "", "1234323JKHDFE1243252", &extra, KEY)
+            .is_err());
+    }
 }

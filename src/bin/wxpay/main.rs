@@ -10,6 +10,7 @@ mod completions;
 mod credentials;
 mod endpoints;
 mod exit;
+mod invoke;
 mod mock;
 mod tools;
 
@@ -64,6 +65,9 @@ enum Command {
         /// The base64 ciphertext.
         ciphertext: String,
     },
+    /// Print the signed parameters a front end passes to the WeChat client
+    /// (JSAPI, mini-program, APP, payscore pages).
+    Invoke(invoke::InvokeArgs),
     /// List the known endpoints matching some words (path segments, Chinese summary, method).
     Endpoints(endpoints::EndpointsArgs),
     /// Describe one endpoint: placeholders, content types, how to call it.
@@ -90,6 +94,7 @@ async fn main() -> ExitCode {
         Command::Notify(args) => tools::notify(&cli.credentials, args),
         Command::Encrypt { text } => tools::encrypt(&cli.credentials, &text),
         Command::Decrypt { ciphertext } => tools::decrypt(&cli.credentials, &ciphertext),
+        Command::Invoke(args) => invoke::run(&cli.credentials, args),
         Command::Endpoints(args) => endpoints::list(args),
         Command::Describe(args) => endpoints::describe(args),
         Command::Mock(args) => mock::run(args).await,
