@@ -4,7 +4,7 @@
 //!
 //! | request | effect |
 //! |---|---|
-//! | `POST /_mock/payscore/{out_order_no}/confirm[?sub_mchid=]` | the user confirms (PAYSCORE.USER_CONFIRM) |
+//! | `POST /_mock/payscore/{out_order_no}/confirm[?sub_mchid=]` | the user confirms (PAYSCORE.USER_CONFIRM); body optional: `{"extraData": …}` from the confirm page, checked first |
 //! | `POST /_mock/payscore/{out_order_no}/pay[?sub_mchid=]` | the user pays (PAYSCORE.USER_PAID) |
 //! | `POST /_mock/payscore/{out_order_no}/expire[?sub_mchid=]` | the unconfirmed order expires |
 //! | `POST /_mock/transactions/{out_trade_no}/pay[?sub_mchid=]` | the user pays (TRANSACTION.SUCCESS); body optional: `{"openid": …}`, `{"invocation": …}` |
@@ -71,7 +71,9 @@ pub(crate) fn handle(
                     ))
                 }
             };
-            user_action(shared, action, sub, &no).map(|order| Answer::json(200, &order))
+            confirm_page(shared, action, sub, &no, body)
+                .and_then(|()| user_action(shared, action, sub, &no))
+                .map(|order| Answer::json(200, &order))
         }
         ("POST", ["transactions", no, action]) => {
             let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
@@ -244,8 +246,8 @@ pub(crate) fn transaction_action(
             .map_err(|_| Answer::for_status(500))?;
         match action {
             TransactionAction::Pay => {
-                if request.invocation.is_some() {
-                    return Err(Answer::param_error("/invocation", "not checked yet"));
+                if let Some(invocation) = &request.invocation {
+                    check_invocation(shared, &mut book, sub, no, invocation, now)?;
                 }
                 book.pay(sub, no, mchid, request.openid.as_deref(), now)?
             }
@@ -257,6 +259,89 @@ pub(crate) fn transaction_action(
         shared.notifier.send(event);
     }
     Ok(order)
+}
+
+/// Checks the front end's parameters as the WeChat client would before it
+/// opens its cashier: signed by the merchant, this order's live prepay id,
+/// the appid the order was placed with, the shape its trade type takes.
+fn check_invocation(
+    shared: &Shared,
+    book: &mut super::payments::Payments,
+    sub: &str,
+    no: &str,
+    invocation: &Value,
+    now: i64,
+) -> Result<(), Answer> {
+    let mchid = shared.keys.credentials.mchid;
+    let Some(order) = book.get_mut(sub, no, now) else {
+        // pay() says which order is missing.
+        return Ok(());
+    };
+    // An expired prepay id is no longer live: the client refuses it.
+    let live = if order.prepay_is_live(&order.prepay_id, now) {
+        order.prepay_id.clone()
+    } else {
+        String::new()
+    };
+    let kind = super::invocation::check(
+        invocation,
+        &shared.keys.merchant_public,
+        order.appid(),
+        &live,
+        mchid,
+    )
+    .map_err(|refusal| refusal.answer())?;
+    let expected = match kind {
+        super::invocation::Kind::Jsapi => "JSAPI",
+        super::invocation::Kind::App => "APP",
+    };
+    if order.trade_type != expected {
+        return Err(Answer::param_error(
+            "/invocation",
+            &format!(
+                "a {} order is paid from its own front end, not with {expected} parameters",
+                order.trade_type
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /_mock/payscore/{no}/confirm` with `{"extraData": …}`: the confirm
+/// page's parameters are checked first, as the payscore page would.
+fn confirm_page(
+    shared: &Shared,
+    action: UserAction,
+    sub: &str,
+    no: &str,
+    body: &[u8],
+) -> Result<(), Answer> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ConfirmPage {
+        #[serde(rename = "extraData")]
+        extra_data: Value,
+    }
+    if action != UserAction::Confirm {
+        return Err(Answer::param_error("/", "only confirm takes a body"));
+    }
+    let page: ConfirmPage = serde_json::from_slice(body)
+        .map_err(|e| Answer::param_error("/", &format!("expected {{\"extraData\": …}}: {e}")))?;
+    let credentials = &shared.keys.credentials;
+    shared
+        .orders
+        .lock()
+        .map_err(|_| Answer::for_status(500))?
+        .check_confirm_page(
+            credentials.mchid,
+            sub,
+            no,
+            &page.extra_data,
+            credentials.apiv2_key,
+        )
 }
 
 /// The back office ends a refund; queues its REFUND.* notification.

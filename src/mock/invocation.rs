@@ -17,9 +17,6 @@
 //! the signed message or key is wrong); APP "商户传入的APPID参数不正确"
 //! (the appid not the order's) and `errCode -1` for the rest (empty values,
 //! a wrong prepay id: the open SDK says nothing more).
-// Pure helpers; `POST /_mock/transactions/{out_trade_no}/pay` calls them once
-// the server rewrite wires that control (until then only the tests do).
-#![allow(dead_code)]
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;

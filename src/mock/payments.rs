@@ -617,7 +617,6 @@ impl Payment {
     }
 
     /// Whether `prepay_id` is this order's and still usable.
-    #[allow(dead_code)] // for the invocation check, landing next
     pub(crate) fn prepay_is_live(&self, prepay_id: &str, now: i64) -> bool {
         self.prepay_id == prepay_id && now < self.prepay_issued + PREPAY_LIFETIME
     }

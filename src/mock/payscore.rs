@@ -325,8 +325,6 @@ impl Orders {
     /// `queryString` form) against order `no` of `sub` before the user may
     /// confirm it: the order must await confirmation, and the parameters
     /// carry its `package`, signed by `mchid` under `apiv2_key`.
-    // Wired into `POST /_mock/payscore/{no}/confirm` by the control rewrite.
-    #[allow(dead_code)]
     pub(crate) fn check_confirm_page(
         &self,
         mchid: &str,
@@ -354,7 +352,6 @@ impl Orders {
 
 /// How long the confirm page's `timestamp` is good for: five minutes
 /// (SK `JsapiInvokeConfirm.md`: "`timestamp` 时效 5 分钟内有效").
-#[allow(dead_code)]
 const PAGE_TIMESTAMP_WINDOW: i64 = 300;
 
 /// A fresh `package` in the shape WeChat Pay's own example shows (the
@@ -382,7 +379,6 @@ fn new_package() -> Result<String, openssl::error::ErrorStack> {
 ///
 /// A wrong signature answers `SIGN_ERROR` (SK `JsapiInvokeConfirm.md`: "错误
 /// 使用 APIv3 私钥会返回 SIGN_ERROR"); the other wordings are the mock's own.
-#[allow(dead_code)]
 pub(crate) fn check_confirm_extra_data(
     extra_data: &Value,
     order_package: &str,

@@ -1,0 +1,188 @@
+//! The mock as the WeChat client: it opens its cashier only for front-end
+//! parameters the merchant signed for this order (FLOWS.md §6), and the
+//! payscore confirm page only for the order's own `package`, signed under
+//! the APIv2 key.
+
+mod common;
+
+use common::sink::NotifySink;
+use serde_json::{json, Value};
+use wechatpay_chain::mock::{Credentials, MockServer};
+
+const APPID: &str = "wxd678efh567hg6787";
+const MCHID: &str = "1900000109";
+
+fn jsapi_order(no: &str, notify_url: &str, total: i64) -> Value {
+    json!({"appid": APPID, "mchid": MCHID, "description": "Image形象店-深圳腾大-QQ公仔",
+           "out_trade_no": no, "notify_url": notify_url,
+           "amount": {"total": total, "currency": "CNY"}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}})
+}
+
+async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(format!("{}_mock/{path}", server.base_url()));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let bytes = answer.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_mock_pays_on_genuine_invocations_and_refuses_forged_ones() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    let order = |no: &str| json!({"json": jsapi_order(no, &sink.url, 1)});
+    let first: Value = client["v3/pay/transactions/jsapi"]
+        .post(order("INVOKE-1"))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let other: Value = client["v3/pay/transactions/jsapi"]
+        .post(order("INVOKE-2"))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let genuine = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi_from_answer(APPID, &first)
+            .unwrap(),
+    )
+    .unwrap();
+
+    // a tampered paySign
+    let mut tampered = genuine.clone();
+    let sign = tampered["paySign"].as_str().unwrap().to_owned();
+    let flipped = if sign.starts_with('A') { "B" } else { "A" };
+    tampered["paySign"] = json!(format!("{flipped}{}", &sign[1..]));
+    // another order's prepay_id, properly signed
+    let foreign = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi_from_answer(APPID, &other)
+            .unwrap(),
+    )
+    .unwrap();
+    // another appId, properly signed
+    let wrong_app = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi_from_answer("wx0000000000000000", &first)
+            .unwrap(),
+    )
+    .unwrap();
+    for (what, invocation, message) in [
+        ("tampered paySign", &tampered, "支付验证签名失败"),
+        (
+            "another order's prepay_id",
+            &foreign,
+            "JSAPI缺少参数total_fee",
+        ),
+        ("another appId", &wrong_app, "JSAPI缺少参数total_fee"),
+    ] {
+        let (status, body) = control(
+            &server,
+            "transactions/INVOKE-1/pay",
+            Some(json!({"invocation": invocation})),
+        )
+        .await;
+        assert_eq!(status, 400, "{what}: {body}");
+        assert_eq!(body["message"], message, "{what}: {body}");
+        assert_eq!(
+            server.transactions()[0]["trade_state"],
+            "NOTPAY",
+            "{what} changed nothing"
+        );
+    }
+    assert!(server.notifications().is_empty());
+    // an APP-shaped invocation for a JSAPI order is refused too
+    let app =
+        serde_json::to_value(client.invocation().app_from_answer(APPID, &first).unwrap()).unwrap();
+    assert_eq!(
+        server
+            .pay_transaction_with("INVOKE-1", None, &app)
+            .unwrap_err()
+            .status(),
+        Some(400)
+    );
+
+    let paid = server
+        .pay_transaction_with("INVOKE-1", None, &genuine)
+        .unwrap();
+    assert_eq!(paid["trade_state"], "SUCCESS");
+    assert_eq!(
+        sink.wait_for(1).await[0].envelope["event_type"],
+        "TRANSACTION.SUCCESS"
+    );
+}
+
+#[tokio::test]
+async fn the_payscore_confirm_page_takes_only_the_orders_signed_package() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let create = |no: &str| {
+        json!({"json": {
+        "out_order_no": no, "appid": APPID, "service_id": "2002000000000558128851361561536",
+        "service_introduction": "某某酒店", "time_range": {"start_time": "OnAccept"},
+        "risk_fund": {"name": "DEPOSIT", "amount": 50000}, "notify_url": "https://127.0.0.1:9/n",
+        "need_user_confirm": true}})
+    };
+    let first: Value = client["v3/payscore/serviceorder"]
+        .post(create("PS-PAGE-1"))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let other: Value = client["v3/payscore/serviceorder"]
+        .post(create("PS-PAGE-2"))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let genuine = serde_json::to_value(
+        client
+            .invocation()
+            .payscore_confirm_from_answer(&first)
+            .unwrap(),
+    )
+    .unwrap();
+    let foreign = serde_json::to_value(
+        client
+            .invocation()
+            .payscore_confirm_from_answer(&other)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut tampered = genuine.clone();
+    tampered["nonce_str"] = json!("0123456789abcdef0123456789abcdef");
+    for (what, page) in [
+        ("another order's package", &foreign),
+        ("a field changed after signing", &tampered),
+    ] {
+        let (status, body) = control(
+            &server,
+            "payscore/PS-PAGE-1/confirm",
+            Some(json!({"extraData": page})),
+        )
+        .await;
+        assert_eq!(status, 400, "{what}: {body}");
+    }
+    let (status, body) = control(
+        &server,
+        "payscore/PS-PAGE-1/confirm",
+        Some(json!({"extraData": genuine})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "DOING");
+}
