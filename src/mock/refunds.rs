@@ -305,6 +305,8 @@ impl Refunds {
                 Some(json!({"refundable": refundable})),
             ));
         }
+        // Without its own notify_url, the refund's news goes where the order's did.
+        let notify_url = notify_url.or_else(|| Some(order.notify_url().to_owned()));
         order.state = TradeState::Refund;
         self.next += 1;
         let created = Refund {

@@ -165,6 +165,17 @@ impl Credentials {
         Ok(self.builder()?.build_for_signing_only()?)
     }
 
+    /// The base URL from `--base-url`, `WECHATPAY_BASE_URL` or the profile.
+    pub fn base_url(&self) -> Result<Option<String>, Failure> {
+        if self.base_url.is_some() {
+            return Ok(self.base_url.clone());
+        }
+        match &self.profile {
+            Some(path) => Ok(read_profile(path)?.base_url),
+            None => Ok(None),
+        }
+    }
+
     fn builder(&self) -> Result<ClientBuilder, Failure> {
         let mut r = match &self.profile {
             Some(path) => read_profile(path)?,

@@ -97,7 +97,7 @@ async fn main() -> ExitCode {
         Command::Invoke(args) => invoke::run(&cli.credentials, args),
         Command::Endpoints(args) => endpoints::list(args),
         Command::Describe(args) => endpoints::describe(args),
-        Command::Mock(args) => mock::run(args).await,
+        Command::Mock(args) => mock::run(&cli.credentials, args).await,
         Command::Completions { shell } => completions::print(shell, Cli::command()),
     };
     match result {

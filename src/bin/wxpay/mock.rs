@@ -1,15 +1,21 @@
 //! `wxpay mock [--port N] [--dir DIR]`: the mock WeChat Pay on 127.0.0.1,
-//! until SIGINT or SIGTERM.
+//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|…`: the
+//! simulated user and back office of a mock that runs, from another
+//! terminal (its address from `--base-url`, `WECHATPAY_BASE_URL` or the
+//! profile `wxpay mock --dir` wrote).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use wechatpay_chain::mock::MockServer;
 
-use crate::exit::Failure;
+use crate::credentials::Credentials;
+use crate::exit::{self, write_stdout, Failure};
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct MockArgs {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
@@ -20,19 +26,209 @@ pub struct MockArgs {
     /// Do not print a line on stderr for each request.
     #[arg(long, short)]
     quiet: bool,
+    /// Run WeChat Pay's notification retry schedule this many times faster
+    /// (1 = real time: 15 s before the first retry).
+    #[arg(long, value_name = "N", default_value_t = wechatpay_chain::mock::DEFAULT_SPEEDUP)]
+    notification_speedup: u32,
+    /// Refunds succeed by themselves this many milliseconds after they are
+    /// accepted (by default they wait for `wxpay mock refund`).
+    #[arg(long, value_name = "MS")]
+    refund_auto_resolve: Option<u64>,
+    #[command(subcommand)]
+    action: Option<Action>,
 }
 
-pub async fn run(args: MockArgs) -> Result<(), Failure> {
+/// What to do to a running mock.
+#[derive(Subcommand)]
+enum Action {
+    /// The user pays payment order OUT_TRADE_NO (TRADE_STATE SUCCESS,
+    /// TRANSACTION.SUCCESS to its notify_url).
+    Pay {
+        out_trade_no: String,
+        #[command(flatten)]
+        sub: SubMchid,
+        /// The payer's openid (Native, H5 and APP orders name none).
+        #[arg(long)]
+        openid: Option<String>,
+        /// The front-end parameters (`wxpay invoke …` output), checked as
+        /// the WeChat client checks them: JSON, or @FILE.
+        #[arg(long, value_name = "JSON|@FILE")]
+        invocation: Option<String>,
+    },
+    /// A payment attempt fails; the order stays NOTPAY.
+    Fail {
+        out_trade_no: String,
+        #[command(flatten)]
+        sub: SubMchid,
+    },
+    /// The unpaid order runs out of time (CLOSED).
+    Expire {
+        out_trade_no: String,
+        #[command(flatten)]
+        sub: SubMchid,
+    },
+    /// Ends refund OUT_REFUND_NO: succeed, abnormal or close (REFUND.* to its notify_url).
+    Refund {
+        out_refund_no: String,
+        #[arg(value_parser = ["succeed", "abnormal", "close"])]
+        outcome: String,
+        #[command(flatten)]
+        sub: SubMchid,
+    },
+    /// Lists the payment orders.
+    Transactions,
+    /// Lists the refunds.
+    Refunds,
+    /// Lists the notifications, every attempt and the merchant's answers.
+    Notifications,
+    /// Offers notification SEQ again (its `seq` in `notifications`).
+    Resend { seq: u64 },
+}
+
+#[derive(Args)]
+struct SubMchid {
+    /// The sub-merchant of a partner (服务商) order or refund.
+    #[arg(long, value_name = "ID")]
+    sub_mchid: Option<String>,
+}
+
+pub async fn run(credentials: &Credentials, args: MockArgs) -> Result<(), Failure> {
+    match args.action {
+        Some(action) => act(credentials, action).await,
+        None => serve(args).await,
+    }
+}
+
+async fn serve(args: MockArgs) -> Result<(), Failure> {
     let server = MockServer::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     server.log_to_stderr(!args.quiet);
+    server.set_notification_speedup(args.notification_speedup);
+    server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
     // The first line is the contract: scripts wait for it.
-    println!("listening on {}", server.base_url());
+    write_stdout(format!("listening on {}\n", server.base_url()).as_bytes())?;
     if let Some(dir) = args.dir {
         let path = server.write_profile(&dir)?;
-        println!("profile written to {}", path.display());
+        write_stdout(format!("profile written to {}\n", path.display()).as_bytes())?;
     }
     server.serve_until(stop_signal()).await;
     Ok(())
+}
+
+/// One `/_mock/` control of a running mock; its answer on stdout.
+async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
+    let base = credentials.base_url()?.ok_or_else(|| {
+        Failure::usage(
+            "which mock? give --base-url http://127.0.0.1:PORT/, WECHATPAY_BASE_URL or --profile mock.json (as `wxpay mock --dir` wrote it)",
+        )
+    })?;
+    let base = url::Url::parse(&base)
+        .map_err(|e| Failure::usage(format!("--base-url is not a URL ({e})")))?;
+    let segment = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let with_sub = |path: String, sub: &SubMchid| match &sub.sub_mchid {
+        Some(id) => format!("{path}?sub_mchid={}", segment(id)),
+        None => path,
+    };
+    let (method, path, body) = match &action {
+        Action::Pay {
+            out_trade_no,
+            sub,
+            openid,
+            invocation,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(openid) = openid {
+                body.insert("openid".into(), openid.clone().into());
+            }
+            if let Some(text) = invocation {
+                body.insert("invocation".into(), read_json(text)?);
+            }
+            let path = with_sub(format!("transactions/{}/pay", segment(out_trade_no)), sub);
+            (
+                reqwest::Method::POST,
+                path,
+                (!body.is_empty()).then(|| serde_json::Value::Object(body)),
+            )
+        }
+        Action::Fail { out_trade_no, sub } => (
+            reqwest::Method::POST,
+            with_sub(format!("transactions/{}/fail", segment(out_trade_no)), sub),
+            None,
+        ),
+        Action::Expire { out_trade_no, sub } => (
+            reqwest::Method::POST,
+            with_sub(
+                format!("transactions/{}/expire", segment(out_trade_no)),
+                sub,
+            ),
+            None,
+        ),
+        Action::Refund {
+            out_refund_no,
+            outcome,
+            sub,
+        } => (
+            reqwest::Method::POST,
+            with_sub(format!("refunds/{}/{outcome}", segment(out_refund_no)), sub),
+            None,
+        ),
+        Action::Transactions => (reqwest::Method::GET, "transactions".to_owned(), None),
+        Action::Refunds => (reqwest::Method::GET, "refunds".to_owned(), None),
+        Action::Notifications => (reqwest::Method::GET, "notifications".to_owned(), None),
+        Action::Resend { seq } => (
+            reqwest::Method::POST,
+            format!("notifications/{seq}/resend"),
+            None,
+        ),
+    };
+    let url = base
+        .join(&format!("_mock/{path}"))
+        .map_err(|e| Failure::usage(format!("cannot build the control URL ({e})")))?;
+    let mut request = reqwest::Client::new().request(method, url.clone());
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let answer = request.send().await.map_err(|e| Failure {
+        code: exit::TRANSPORT,
+        message: format!(
+            "no mock answered at {}: {e} (is `wxpay mock` running?)",
+            url.origin().ascii_serialization()
+        ),
+    })?;
+    let status = answer.status();
+    let bytes = answer.bytes().await.map_err(|e| Failure {
+        code: exit::TRANSPORT,
+        message: format!("the mock's answer was cut: {e}"),
+    })?;
+    let text = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_default() + "\n",
+        Err(_) if bytes.is_empty() => String::new(),
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned() + "\n",
+    };
+    if status.is_success() {
+        return write_stdout(text.as_bytes());
+    }
+    Err(Failure {
+        code: exit::API_ERROR,
+        message: format!("the mock refused ({status}): {}", text.trim_end()),
+    })
+}
+
+/// JSON given inline or as `@FILE`.
+fn read_json(text: &str) -> Result<serde_json::Value, Failure> {
+    let content = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read {path}: {e}")))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&content).map_err(|e| {
+        Failure::usage(format!(
+            "--invocation is not JSON ({e}); pass the object `wxpay invoke` printed, or @FILE"
+        ))
+    })
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,0 +1,140 @@
+//! `wxpay mock pay|fail|expire|refund|…` against a `wxpay mock` that runs in
+//! another process, as a person types them in a second terminal.
+#![cfg(feature = "cli")]
+
+use std::process::Command;
+
+use serde_json::Value;
+
+mod common;
+#[path = "common/wxpay.rs"]
+mod runner;
+use runner::wxpay_with as wxpay;
+
+const ORDER: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1900000109","description":"demo","out_trade_no":"CLI-MOCK-1","notify_url":"http://127.0.0.1:9/n","amount":{"total":100},"payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_and_back_office_are_commands_against_a_running_mock() {
+    let dir = runner::temp_dir("wxpay-cli-mock", "journey");
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("listening on "), "{first}");
+    lines.next().unwrap().unwrap();
+    let profile = dir.join("mock.json").display().to_string();
+    let env = [("WECHATPAY_PROFILE", profile.as_str())];
+
+    let created = wxpay(
+        &["post", "v3/pay/transactions/jsapi", "-d", ORDER],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let prepay_id = serde_json::from_str::<Value>(&created.stdout).unwrap()["prepay_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // the front end's parameters, then the user pays with them
+    let invoked = wxpay(
+        &[
+            "invoke",
+            "jsapi",
+            "--appid",
+            "wxd678efh567hg6787",
+            "--prepay-id",
+            &prepay_id,
+        ],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(invoked.code, 0, "{}", invoked.stderr);
+    let file = dir.join("invocation.json");
+    // a forged signature is refused, exit 1, the order unchanged
+    let mut forged: Value = serde_json::from_str(&invoked.stdout).unwrap();
+    forged["paySign"] = Value::String("AAAA".into());
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let at_file = format!("@{}", file.display());
+    let refused = wxpay(
+        &["mock", "pay", "CLI-MOCK-1", "--invocation", &at_file],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("支付验证签名失败"),
+        "{}",
+        refused.stderr
+    );
+    std::fs::write(&file, &invoked.stdout).unwrap();
+    let paid = wxpay(
+        &["mock", "pay", "CLI-MOCK-1", "--invocation", &at_file],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(paid.code, 0, "{}", paid.stderr);
+    let paid: Value = serde_json::from_str(&paid.stdout).unwrap();
+    assert_eq!(paid["trade_state"], "SUCCESS");
+
+    // paying twice: exit 1, saying why
+    let again = wxpay(&["mock", "pay", "CLI-MOCK-1"], &env, None).await;
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already paid"), "{}", again.stderr);
+    // an unknown order: exit 1, naming it
+    let unknown = wxpay(&["mock", "expire", "NO-SUCH"], &env, None).await;
+    assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("NO-SUCH"), "{}", unknown.stderr);
+
+    // refund, then the back office ends it
+    let refund = r#"{"out_trade_no":"CLI-MOCK-1","out_refund_no":"CLI-R-1","amount":{"refund":40,"total":100,"currency":"CNY"}}"#;
+    assert_eq!(
+        wxpay(
+            &["post", "v3/refund/domestic/refunds", "-d", refund],
+            &env,
+            None
+        )
+        .await
+        .code,
+        0
+    );
+    let ended = wxpay(&["mock", "refund", "CLI-R-1", "succeed"], &env, None).await;
+    assert_eq!(ended.code, 0, "{}", ended.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&ended.stdout).unwrap()["status"],
+        "SUCCESS"
+    );
+    let bad = wxpay(&["mock", "refund", "CLI-R-1", "dance"], &env, None).await;
+    assert_eq!(bad.code, 2);
+
+    // the lists
+    let listed = wxpay(&["mock", "transactions"], &env, None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed.stdout).unwrap()["data"][0]["trade_state"],
+        "REFUND"
+    );
+    let notes = wxpay(&["mock", "notifications"], &env, None).await;
+    let notes: Value = serde_json::from_str(&notes.stdout).unwrap();
+    let events: Vec<&str> = notes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["TRANSACTION.SUCCESS", "REFUND.SUCCESS"]);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // no mock: exit 4 (transport); no address at all: exit 2 (usage)
+    let gone = wxpay(&["mock", "transactions"], &env, None).await;
+    assert_eq!(gone.code, 4, "{}", gone.stderr);
+    let nowhere = wxpay(&["mock", "transactions"], &[], None).await;
+    assert_eq!(nowhere.code, 2, "{}", nowhere.stderr);
+    assert!(nowhere.stderr.contains("--base-url"), "{}", nowhere.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
