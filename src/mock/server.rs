@@ -260,6 +260,7 @@ impl Shared {
                         &query,
                         &base,
                         wrong_hash,
+                        bills::Ledger::default(),
                     );
                 }
                 "v3/billdownload/file" => return self.bills.download(&query),
