@@ -25,10 +25,8 @@ use super::answer::Answer;
 use crate::crypto::random_alphanumeric;
 
 /// Rows the synthetic bills had by default, when every bill was synthetic.
-#[deprecated(
-    note = "bills now come from the mock's payments and refunds; \
-            `MockServer::set_bill_rows(n)` asks for a synthetic bill of n rows"
-)]
+#[deprecated(note = "bills now come from the mock's payments and refunds; \
+            `MockServer::set_bill_rows(n)` asks for a synthetic bill of n rows")]
 pub const DEFAULT_BILL_ROWS: u64 = 3;
 
 /// How long a `download_url` stays valid (FLOWS.md §5: 5 minutes).
@@ -130,7 +128,10 @@ impl Bills {
                 .map(|(_, v)| v.as_str())
         };
         let Some(day) = get("bill_date").and_then(Day::parse) else {
-            return Answer::query_error("bill_date", "应为 YYYY-MM-DD 格式的日期 (a date, YYYY-MM-DD)");
+            return Answer::query_error(
+                "bill_date",
+                "应为 YYYY-MM-DD 格式的日期 (a date, YYYY-MM-DD)",
+            );
         };
         let gzip = match get("tar_type") {
             None => false,
@@ -145,7 +146,11 @@ impl Bills {
             };
             match synthetic {
                 0 => format::fund_flow_bill(&ledger, &day, account).map(|f| Source::File(f.into())),
-                rows => Some(Source::Synthetic { day, fund_flow, rows }),
+                rows => Some(Source::Synthetic {
+                    day,
+                    fund_flow,
+                    rows,
+                }),
             }
         } else {
             let bill_type = match parse_bill_type(get("bill_type")) {
@@ -155,7 +160,11 @@ impl Bills {
             match synthetic {
                 0 => format::trade_bill(&ledger, &day, get("sub_mchid"), bill_type)
                     .map(|f| Source::File(f.into())),
-                rows => Some(Source::Synthetic { day, fund_flow, rows }),
+                rows => Some(Source::Synthetic {
+                    day,
+                    fund_flow,
+                    rows,
+                }),
             }
         };
         // What WeChat Pay answers for a day without a trade (or, for a
@@ -260,9 +269,11 @@ fn plain_chunks(spec: &BillSpec) -> Box<dyn Iterator<Item = Bytes> + Send> {
                 chunk
             }))
         }
-        Source::Synthetic { day, fund_flow, rows } => {
-            Box::new(synthetic_chunks(day.clone(), *fund_flow, *rows))
-        }
+        Source::Synthetic {
+            day,
+            fund_flow,
+            rows,
+        } => Box::new(synthetic_chunks(day.clone(), *fund_flow, *rows)),
     }
 }
 

@@ -91,7 +91,13 @@ pub(crate) const FUND_HEADER: [&str; 11] = [
 ];
 
 /// The 5 columns of a fund-flow bill's footer.
-pub(crate) const FUND_FOOTER: [&str; 5] = ["资金流水总笔数", "收入笔数", "收入金额", "支出笔数", "支出金额"];
+pub(crate) const FUND_FOOTER: [&str; 5] = [
+    "资金流水总笔数",
+    "收入笔数",
+    "收入金额",
+    "支出笔数",
+    "支出金额",
+];
 
 /// The fee rate, in ten-thousandths: 60 = 0.60%.
 pub(crate) const FEE_RATE: i64 = 60;
@@ -451,16 +457,27 @@ pub(crate) struct FundSums {
     pub(crate) expense: i64,
 }
 
-/// 资金流水单号: the merchant number, the date and ten digits that depend
-/// only on the movement, so the same ledger gives the same bill.
+/// 资金流水单号: the merchant number, the date, the last 9 digits of the
+/// business number and one digit for the kind of movement, so the same
+/// ledger always gives the same bill (the real one is 28 digits too).
 fn flow_no(entry: &FundEntry) -> String {
-    // FNV-1a: stable across runs and platforms, unlike `DefaultHasher`.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in entry.business_no.bytes().chain(entry.kind.bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
-    }
-    let date = china_time(entry.time).get(..10).unwrap_or_default().replace('-', "");
-    format!("{}{date}{:010}", entry.mchid, hash % 10_000_000_000)
+    let digits: Vec<u8> = entry
+        .business_no
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .collect();
+    let tail = String::from_utf8_lossy(&digits[digits.len().saturating_sub(9)..]).into_owned();
+    let kind = match entry.kind {
+        "交易" => 0,
+        "扣除交易手续费" => 1,
+        "退款" => 2,
+        _ => 3,
+    };
+    let date = china_time(entry.time)
+        .get(..10)
+        .unwrap_or_default()
+        .replace('-', "");
+    format!("{}{date}{tail:0>9}{kind}", entry.mchid)
 }
 
 /// A fund-flow row; `balance` is the account's balance after it.
@@ -552,7 +569,11 @@ fn fund_entries(ledger: &super::Ledger) -> Vec<FundEntry> {
 
 /// The fund-flow bill of `day` for `account`, or `None` when it would
 /// have no row.
-pub(crate) fn fund_flow_bill(ledger: &super::Ledger, day: &Day, account: Account) -> Option<Vec<u8>> {
+pub(crate) fn fund_flow_bill(
+    ledger: &super::Ledger,
+    day: &Day,
+    account: Account,
+) -> Option<Vec<u8>> {
     let mut balances = [0i64; 3];
     let slot = |a: Account| match a {
         Account::Fees => 2,
@@ -580,4 +601,284 @@ pub(crate) fn fund_flow_bill(ledger: &super::Ledger, day: &Day, account: Account
     }
     fund_footer(&sums, &mut out);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected files written out by hand from FLOWS.md §5, not produced by
+    //! the code under test.
+
+    use super::super::{Ledger, PaymentRecord, RefundRecord};
+    use super::*;
+
+    const TRADE_HEADER_LINE: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\r\n";
+    const TRADE_FOOTER_LINE: &str =
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n";
+    const FUND_HEADER_LINE: &str = "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号\r\n";
+    const FUND_FOOTER_LINE: &str = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\r\n";
+
+    /// 2026-01-01 12:00:00 in China (04:00:00Z).
+    const NOON: i64 = 1_767_240_000;
+
+    fn payment(time: i64, no: &str, total: i64, sub_mchid: Option<&str>) -> PaymentRecord {
+        PaymentRecord {
+            success_time: time,
+            appid: "wxd678efh567hg6787".to_owned(),
+            mchid: "1900000109".to_owned(),
+            sub_mchid: sub_mchid.map(str::to_owned),
+            transaction_id: format!("42000000012026010112345678{no}"),
+            out_trade_no: format!("T202601010{no}"),
+            openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
+            trade_type: "JSAPI".to_owned(),
+            bank_type: "OTHERS".to_owned(),
+            currency: "CNY".to_owned(),
+            total,
+            description: "咖啡".to_owned(),
+            attach: "a1".to_owned(),
+        }
+    }
+
+    fn refund(
+        time: i64,
+        payment: &PaymentRecord,
+        no: &str,
+        amount: i64,
+        status: &str,
+    ) -> RefundRecord {
+        RefundRecord {
+            time,
+            payment: payment.clone(),
+            refund_id: format!("503000000120260101123456{no}"),
+            out_refund_no: format!("R202601010{no}"),
+            refund: amount,
+            status: status.to_owned(),
+        }
+    }
+
+    /// One payment of 12.34 at noon refunded 5.00 at 13:30; one payment of
+    /// 1.00 the evening before (balances carry over from it) and one the
+    /// day after, which the bill of 2026-01-01 leaves out.
+    fn ledger() -> Ledger {
+        let paid = payment(NOON, "90", 1234, None);
+        Ledger {
+            payments: vec![
+                payment(NOON - 12 * 3600 - 1, "89", 100, None),
+                paid.clone(),
+                payment(NOON + 12 * 3600, "91", 200, None),
+            ],
+            refunds: vec![refund(NOON + 5400, &paid, "78", 500, "SUCCESS")],
+        }
+    }
+
+    fn day() -> Day {
+        Day::parse("2026-01-01").expect("a date")
+    }
+
+    #[test]
+    fn a_trade_bill_byte_for_byte() {
+        let expected = String::from("\u{feff}")
+            + TRADE_HEADER_LINE
+            + "`2026-01-01 12:00:00,`wxd678efh567hg6787,`1900000109,`0,`,`4200000001202601011234567890,`T20260101090,`oUpF8uMuAJO_M2pxb1Q9zNjWeS6o,`JSAPI,`SUCCESS,`OTHERS,`CNY,`12.34,`0.00,`0,`0,`0.00,`0.00,`,`,`咖啡,`a1,`0.07000,`0.60%,`12.34,`0.00,`\r\n"
+            + "`2026-01-01 13:30:00,`wxd678efh567hg6787,`1900000109,`0,`,`4200000001202601011234567890,`T20260101090,`oUpF8uMuAJO_M2pxb1Q9zNjWeS6o,`JSAPI,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`50300000012026010112345678,`R20260101078,`5.00,`0.00,`ORIGINAL,`SUCCESS,`咖啡,`a1,`-0.03000,`0.60%,`0.00,`5.00,`\r\n"
+            + TRADE_FOOTER_LINE
+            + "`2.0,`12.34,`5.0,`0.0,`0.04,`12.34,`5.0\r\n";
+        let file = trade_bill(&ledger(), &day(), None, BillType::All).expect("two rows");
+        assert_eq!(String::from_utf8(file.clone()).unwrap(), expected);
+        assert_eq!(&file[..3], b"\xEF\xBB\xBF");
+        assert!(file.ends_with(b"\r\n"));
+    }
+
+    #[test]
+    fn fund_flow_bills_byte_for_byte() {
+        let basic = String::from("\u{feff}")
+            + FUND_HEADER_LINE
+            + "`2026-01-01 12:00:00,`4200000001202601011234567890,`1900000109202601012345678900,`交易,`交易,`收入,`12.34,`13.34,`system,`,`T20260101090\r\n"
+            + "`2026-01-01 13:30:00,`50300000012026010112345678,`1900000109202601011123456782,`退款,`退款,`支出,`5.00,`8.34,`system,`,`R20260101078\r\n"
+            + FUND_FOOTER_LINE
+            + "`2.0,`1.0,`12.34,`1.0,`5.0\r\n";
+        let file = fund_flow_bill(&ledger(), &day(), Account::Basic).expect("two rows");
+        assert_eq!(String::from_utf8(file).unwrap(), basic);
+
+        // fees: 1.00 × 0.60% = 0.006 → 0.01 the day before, 12.34 → 0.07,
+        // 5.00 → 0.03 given back
+        let fees = String::from("\u{feff}")
+            + FUND_HEADER_LINE
+            + "`2026-01-01 12:00:00,`4200000001202601011234567890,`1900000109202601012345678901,`交易,`扣除交易手续费,`支出,`0.07,`-0.08,`system,`,`T20260101090\r\n"
+            + "`2026-01-01 13:30:00,`50300000012026010112345678,`1900000109202601011123456783,`退款,`退还交易手续费,`收入,`0.03,`-0.05,`system,`,`R20260101078\r\n"
+            + FUND_FOOTER_LINE
+            + "`2.0,`1.0,`0.03,`1.0,`0.07\r\n";
+        let file = fund_flow_bill(&ledger(), &day(), Account::Fees).expect("two rows");
+        assert_eq!(String::from_utf8(file).unwrap(), fees);
+
+        let all = fund_flow_bill(&ledger(), &day(), Account::All).expect("four rows");
+        let all = String::from_utf8(all).unwrap();
+        assert!(
+            all.ends_with("\r\n`4.0,`2.0,`12.37,`2.0,`5.07\r\n"),
+            "{all}"
+        );
+        assert_eq!(all.matches("\r\n`2026-01-01 ").count(), 4);
+
+        assert_eq!(fund_flow_bill(&ledger(), &day(), Account::Operation), None);
+        let quiet = Day::parse("2026-01-03").unwrap();
+        assert_eq!(fund_flow_bill(&ledger(), &quiet, Account::All), None);
+    }
+
+    /// Fen from a decimal the bill writes (`-0.03000`, `12.34`, `5.0`).
+    fn fen(text: &str) -> i64 {
+        let (sign, abs) = match text.strip_prefix('-') {
+            Some(abs) => (-1, abs),
+            None => (1, text),
+        };
+        let (whole, frac) = abs.split_once('.').expect("a decimal point");
+        let frac = format!("{frac:0<2}");
+        assert!(
+            frac[2..].bytes().all(|b| b == b'0'),
+            "{text} is not whole fen"
+        );
+        sign * (whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap())
+    }
+
+    #[test]
+    fn the_trade_footer_sums_every_column_over_all_rows() {
+        let partner = payment(NOON + 60, "92", 250, Some("1900000110"));
+        let small = payment(NOON + 120, "93", 3, None);
+        let one = payment(NOON + 180, "94", 1, None);
+        let ledger = Ledger {
+            payments: vec![
+                partner.clone(),
+                small.clone(),
+                one,
+                payment(NOON, "95", 999_999, None),
+            ],
+            refunds: vec![
+                refund(NOON + 600, &small, "01", 1, "SUCCESS"),
+                refund(NOON + 700, &partner, "02", 100, "PROCESSING"),
+                refund(NOON + 800, &partner, "03", 150, "ABNORMAL"),
+            ],
+        };
+        let file =
+            String::from_utf8(trade_bill(&ledger, &day(), None, BillType::All).unwrap()).unwrap();
+        let lines: Vec<&str> = file.split("\r\n").collect();
+        let rows: Vec<Vec<&str>> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix('`'))
+            .map(|l| l.split(",`").collect())
+            .collect();
+        // 7 data lines, the last of which is the footer's values
+        let (footer, rows) = rows.split_last().unwrap();
+        assert_eq!(rows.len(), 7);
+        assert!(rows.iter().all(|r| r.len() == 27));
+        assert_eq!(footer[0], "7.0");
+        // 应结订单金额, 退款金额, 充值券退款金额, 手续费, 订单金额, 申请退款金额
+        for (column, total) in [(12, 1), (16, 2), (17, 3), (22, 4), (24, 5), (25, 6)] {
+            let sum: i64 = rows.iter().map(|r| fen(r[column])).sum();
+            assert_eq!(sum, fen(footer[total]), "column {column}");
+        }
+        // fees: 2.50 → 0.015 → 0.02, 9999.99 → 59.99994 → 60.00, 0.03 and
+        // 0.01 → 0; refunds 1.00 and 1.50 give back 0.01 each: 60.00 net
+        assert_eq!(
+            footer[1..],
+            ["10002.53", "2.51", "0.0", "60.0", "10002.53", "2.51"]
+        );
+        // the bill's refund states, and the sub-merchant in 特约商户号
+        let states: Vec<&str> = rows
+            .iter()
+            .map(|r| r[19])
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(states, ["SUCCESS", "PROCESSING", "CHANGE"]);
+        assert_eq!(rows.iter().filter(|r| r[3] == "1900000110").count(), 3);
+    }
+
+    #[test]
+    fn bill_type_and_sub_mchid_choose_the_rows() {
+        let partner = payment(NOON + 60, "92", 250, Some("1900000110"));
+        let mut ledger = ledger();
+        ledger.payments.push(partner.clone());
+        ledger
+            .refunds
+            .push(refund(NOON + 90, &partner, "04", 50, "CLOSED"));
+        let states = |bill_type, sub_mchid| -> Vec<String> {
+            let Some(file) = trade_bill(&ledger, &day(), sub_mchid, bill_type) else {
+                return Vec::new();
+            };
+            String::from_utf8(file)
+                .unwrap()
+                .split("\r\n")
+                .filter(|l| l.starts_with('`') && l.contains(":"))
+                .map(|l| l.split(",`").nth(9).unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            states(BillType::All, None),
+            ["SUCCESS", "SUCCESS", "REFUND", "REFUND"]
+        );
+        assert_eq!(states(BillType::Success, None), ["SUCCESS", "SUCCESS"]);
+        assert_eq!(states(BillType::Refund, None), ["REFUND", "REFUND"]);
+        assert_eq!(
+            states(BillType::All, Some("1900000110")),
+            ["SUCCESS", "REFUND"]
+        );
+        assert!(states(BillType::All, Some("1900000111")).is_empty());
+        assert!(states(BillType::RechargeRefund, None).is_empty());
+        let quiet = Day::parse("2026-01-03").unwrap();
+        assert_eq!(trade_bill(&ledger, &quiet, None, BillType::All), None);
+    }
+
+    #[test]
+    fn the_node_plugins_parser_reads_our_bill() {
+        // castCsvBill: drop 3 bytes, split on /\r?\n/, the last three are
+        // the footer caption, the footer values and "".
+        let file = trade_bill(&ledger(), &day(), None, BillType::All).unwrap();
+        let text = std::str::from_utf8(&file[3..]).unwrap();
+        let data: Vec<&str> = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
+        let n = data.len();
+        assert_eq!(data[0].split(',').next(), Some("交易时间"));
+        assert_eq!(data[0].split(',').count(), 27);
+        assert_eq!(data[n - 3].split(',').count(), 7);
+        assert_eq!(data[n - 2], "`2.0,`12.34,`5.0,`0.0,`0.04,`12.34,`5.0");
+        assert_eq!(data[n - 1], "");
+        assert_eq!(data[1..n - 3].len(), 2);
+    }
+
+    #[test]
+    fn days_are_china_days() {
+        let day = day();
+        assert_eq!(day.start, 1_767_196_800); // 2025-12-31T16:00:00Z
+        assert!(day.contains(day.start) && day.contains(day.start + 86_399));
+        assert!(!day.contains(day.start - 1) && !day.contains(day.start + 86_400));
+        assert_eq!(
+            Day::parse("2024-02-29").map(|d| d.compact()),
+            Some("20240229".to_owned())
+        );
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "20260101",
+            "2026/01/01",
+        ] {
+            assert_eq!(Day::parse(bad), None, "{bad}");
+        }
+        assert_eq!(china_time(NOON), "2026-01-01 12:00:00");
+    }
+
+    #[test]
+    fn amounts_and_fees() {
+        assert_eq!(yuan(0), "0.00");
+        assert_eq!(yuan(-150), "-1.50");
+        assert_eq!(fee(0), "0.00000");
+        assert_eq!(fee(-3), "-0.03000");
+        assert_eq!(footer_amount(0), "0.0");
+        assert_eq!(footer_amount(47), "0.47");
+        assert_eq!(footer_amount(150), "1.5");
+        assert_eq!(footer_amount(1000), "10.0");
+        assert_eq!(footer_count(45), "45.0");
+        // 0.60%, half up: 0.83 → 0.00498 → 0.00; 0.84 → 0.00504 → 0.01
+        assert_eq!((fee_on(83), fee_on(84), fee_on(250)), (0, 1, 2));
+    }
 }
