@@ -220,9 +220,8 @@ pub(crate) fn fee_on(amount: i64) -> i64 {
     (amount.saturating_mul(FEE_RATE) + 5_000).div_euclid(10_000)
 }
 
-fn rate_text() -> String {
-    format!("{}.{:02}%", FEE_RATE / 100, FEE_RATE % 100)
-}
+/// [`FEE_RATE`] as the 费率 column writes it.
+const RATE: &str = "0.60%";
 
 /// A value as it can stand in a bill: no line breaks (the format has no quoting).
 fn clean(value: &str) -> std::borrow::Cow<'_, str> {
@@ -241,14 +240,38 @@ pub(crate) fn caption(names: &[&str], out: &mut Vec<u8>) {
 
 /// A data line: every field behind a backquote.
 fn values<S: AsRef<str>>(fields: &[S], out: &mut Vec<u8>) {
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'`');
-        out.extend_from_slice(clean(field.as_ref()).as_bytes());
+    let mut line = Line::new(out);
+    for field in fields {
+        line.put(field.as_ref());
     }
-    out.extend_from_slice(b"\r\n");
+    line.end();
+}
+
+/// Writes one data line field by field, without building the fields first
+/// (a synthetic bill of millions of rows goes through here).
+struct Line<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Line<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        Line { out, first: true }
+    }
+
+    fn put(&mut self, value: &str) -> &mut Self {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'`');
+        self.out.extend_from_slice(clean(value).as_bytes());
+        self
+    }
+
+    fn end(self) {
+        self.out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// The column sums of a trade bill, in fen, gathered row by row.
@@ -262,58 +285,44 @@ pub(crate) struct TradeSums {
     pub(crate) applied: i64,
 }
 
-/// The columns a payment and its refunds share.
-fn order_fields(p: &PaymentRecord, time: i64) -> [String; 9] {
-    [
-        china_time(time),
-        p.appid.clone(),
-        p.mchid.clone(),
-        p.sub_mchid.clone().unwrap_or_else(|| "0".to_owned()),
-        String::new(),
-        p.transaction_id.clone(),
-        p.out_trade_no.clone(),
-        p.openid.clone(),
-        p.trade_type.clone(),
-    ]
+/// The columns a payment and its refunds share, up to 交易类型.
+fn order_fields(line: &mut Line<'_>, p: &PaymentRecord, time: i64) {
+    line.put(&china_time(time))
+        .put(&p.appid)
+        .put(&p.mchid)
+        .put(p.sub_mchid.as_deref().unwrap_or("0"))
+        .put("")
+        .put(&p.transaction_id)
+        .put(&p.out_trade_no)
+        .put(&p.openid)
+        .put(&p.trade_type);
 }
 
 /// A payment's row (交易状态 SUCCESS).
 pub(crate) fn payment_row(p: &PaymentRecord, sums: &mut TradeSums, out: &mut Vec<u8>) {
     let fee_fen = fee_on(p.total);
-    let [a, b, c, d, e, f, g, h, i] = order_fields(p, p.success_time);
     let total = yuan(p.total);
-    values(
-        &[
-            a,
-            b,
-            c,
-            d,
-            e,
-            f,
-            g,
-            h,
-            i,
-            "SUCCESS".to_owned(),
-            p.bank_type.clone(),
-            p.currency.clone(),
-            total.clone(),
-            "0.00".to_owned(),
-            "0".to_owned(),
-            "0".to_owned(),
-            "0.00".to_owned(),
-            "0.00".to_owned(),
-            String::new(),
-            String::new(),
-            p.description.clone(),
-            p.attach.clone(),
-            fee(fee_fen),
-            rate_text(),
-            total,
-            "0.00".to_owned(),
-            String::new(),
-        ],
-        out,
-    );
+    let mut line = Line::new(out);
+    order_fields(&mut line, p, p.success_time);
+    line.put("SUCCESS")
+        .put(&p.bank_type)
+        .put(&p.currency)
+        .put(&total) // 应结订单金额
+        .put("0.00") // 代金券金额
+        .put("0") // 微信退款单号
+        .put("0") // 商户退款单号
+        .put("0.00") // 退款金额
+        .put("0.00") // 充值券退款金额
+        .put("") // 退款类型
+        .put("") // 退款状态
+        .put(&p.description)
+        .put(&p.attach)
+        .put(&fee(fee_fen))
+        .put(RATE)
+        .put(&total) // 订单金额
+        .put("0.00") // 申请退款金额
+        .put(""); // 费率备注
+    line.end();
     sums.rows += 1;
     sums.settled += p.total;
     sums.fees += fee_fen;
@@ -333,40 +342,28 @@ fn refund_state(status: &str) -> &str {
 pub(crate) fn refund_row(r: &RefundRecord, sums: &mut TradeSums, out: &mut Vec<u8>) {
     let p = &r.payment;
     let fee_fen = -fee_on(r.refund);
-    let [a, b, c, d, e, f, g, h, i] = order_fields(p, r.time);
     let refund = yuan(r.refund);
-    values(
-        &[
-            a,
-            b,
-            c,
-            d,
-            e,
-            f,
-            g,
-            h,
-            i,
-            "REFUND".to_owned(),
-            p.bank_type.clone(),
-            p.currency.clone(),
-            "0.00".to_owned(),
-            "0.00".to_owned(),
-            r.refund_id.clone(),
-            r.out_refund_no.clone(),
-            refund.clone(),
-            "0.00".to_owned(),
-            "ORIGINAL".to_owned(),
-            refund_state(&r.status).to_owned(),
-            p.description.clone(),
-            p.attach.clone(),
-            fee(fee_fen),
-            rate_text(),
-            "0.00".to_owned(),
-            refund,
-            String::new(),
-        ],
-        out,
-    );
+    let mut line = Line::new(out);
+    order_fields(&mut line, p, r.time);
+    line.put("REFUND")
+        .put(&p.bank_type)
+        .put(&p.currency)
+        .put("0.00") // 应结订单金额
+        .put("0.00") // 代金券金额
+        .put(&r.refund_id)
+        .put(&r.out_refund_no)
+        .put(&refund) // 退款金额
+        .put("0.00") // 充值券退款金额
+        .put("ORIGINAL")
+        .put(refund_state(&r.status))
+        .put(&p.description)
+        .put(&p.attach)
+        .put(&fee(fee_fen))
+        .put(RATE)
+        .put("0.00") // 订单金额
+        .put(&refund) // 申请退款金额
+        .put(""); // 费率备注
+    line.end();
     sums.rows += 1;
     sums.refunded += r.refund;
     sums.fees += fee_fen;
@@ -483,22 +480,19 @@ fn flow_no(entry: &FundEntry) -> String {
 /// A fund-flow row; `balance` is the account's balance after it.
 pub(crate) fn fund_row(entry: &FundEntry, balance: i64, sums: &mut FundSums, out: &mut Vec<u8>) {
     let income = entry.amount >= 0;
-    values(
-        &[
-            china_time(entry.time),
-            entry.business_no.clone(),
-            flow_no(entry),
-            entry.name.to_owned(),
-            entry.kind.to_owned(),
-            if income { "收入" } else { "支出" }.to_owned(),
-            yuan(entry.amount.abs()),
-            yuan(balance),
-            "system".to_owned(),
-            String::new(),
-            entry.voucher.clone(),
-        ],
-        out,
-    );
+    let mut line = Line::new(out);
+    line.put(&china_time(entry.time))
+        .put(&entry.business_no)
+        .put(&flow_no(entry))
+        .put(entry.name)
+        .put(entry.kind)
+        .put(if income { "收入" } else { "支出" })
+        .put(&yuan(entry.amount.abs()))
+        .put(&yuan(balance))
+        .put("system") // 资金变更提交申请人
+        .put("") // 备注
+        .put(&entry.voucher);
+    line.end();
     if income {
         sums.income_rows += 1;
         sums.income += entry.amount;
@@ -878,6 +872,7 @@ mod tests {
         assert_eq!(footer_amount(150), "1.5");
         assert_eq!(footer_amount(1000), "10.0");
         assert_eq!(footer_count(45), "45.0");
+        assert_eq!(RATE, format!("{}.{:02}%", FEE_RATE / 100, FEE_RATE % 100));
         // 0.60%, half up: 0.83 → 0.00498 → 0.00; 0.84 → 0.00504 → 0.01
         assert_eq!((fee_on(83), fee_on(84), fee_on(250)), (0, 1, 2));
     }
