@@ -284,6 +284,7 @@ fn synthetic_chunks(day: Day, fund_flow: bool, rows: u64) -> impl Iterator<Item 
     let mut trade = format::TradeSums::default();
     let mut fund = format::FundSums::default();
     let mut balance = 0i64;
+    let mut p = synthetic_template();
     std::iter::from_fn(move || {
         let mut out = Vec::with_capacity(CHUNK + 4096);
         loop {
@@ -299,18 +300,18 @@ fn synthetic_chunks(day: Day, fund_flow: bool, rows: u64) -> impl Iterator<Item 
                     state = 1;
                 }
                 1 if next < rows => {
-                    let p = synthetic_payment(&day, next);
+                    synthetic_payment(&day, next, &mut p);
                     if fund_flow {
                         balance += p.total;
                         let entry = format::FundEntry {
                             time: p.success_time,
                             account: Account::Basic,
-                            business_no: p.transaction_id,
-                            mchid: p.mchid,
+                            business_no: p.transaction_id.clone(),
+                            mchid: p.mchid.clone(),
                             name: "交易",
                             kind: "交易",
                             amount: p.total,
-                            voucher: p.out_trade_no,
+                            voucher: p.out_trade_no.clone(),
                         };
                         format::fund_row(&entry, balance, &mut fund, &mut out);
                     } else {
@@ -336,22 +337,36 @@ fn synthetic_chunks(day: Day, fund_flow: bool, rows: u64) -> impl Iterator<Item 
     })
 }
 
-/// Row `i` of a synthetic bill: a paid JSAPI order during `day`.
-fn synthetic_payment(day: &Day, i: u64) -> PaymentRecord {
+/// Row `i` of a synthetic bill, a paid JSAPI order during `day`, written
+/// over row `i - 1` so that the strings are reused.
+fn synthetic_payment(day: &Day, i: u64, p: &mut PaymentRecord) {
+    use std::fmt::Write as _;
     let date = day.compact();
+    p.success_time = day.start + i64::try_from(i % 86_400).unwrap_or(0);
+    p.total = 1 + i64::try_from(i % 9_999).unwrap_or(0);
+    p.transaction_id.clear();
+    let _ = write!(p.transaction_id, "4200000000{date}{i:010}");
+    p.out_trade_no.clear();
+    let _ = write!(p.out_trade_no, "T{date}{i:010}");
+    p.description.clear();
+    let _ = write!(p.description, "商品{i}");
+}
+
+/// The parts every synthetic row shares.
+fn synthetic_template() -> PaymentRecord {
     PaymentRecord {
-        success_time: day.start + i64::try_from(i % 86_400).unwrap_or(0),
+        success_time: 0,
         appid: "wxd678efh567hg6787".to_owned(),
         mchid: "1900000109".to_owned(),
         sub_mchid: None,
-        transaction_id: format!("4200000000{date}{i:010}"),
-        out_trade_no: format!("T{date}{i:010}"),
+        transaction_id: String::new(),
+        out_trade_no: String::new(),
         openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
         trade_type: "JSAPI".to_owned(),
         bank_type: "OTHERS".to_owned(),
         currency: "CNY".to_owned(),
-        total: 1 + i64::try_from(i % 9_999).unwrap_or(0),
-        description: format!("商品{i}"),
+        total: 0,
+        description: String::new(),
         attach: String::new(),
     }
 }
