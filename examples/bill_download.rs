@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release --example bill_download -- --mib 1024`
 //!
-//! The mock generates the CSV row by row (and hashes it once beforehand),
+//! `set_bill_rows` makes the mock's bills synthetic: paid orders in the real
+//! format, generated row by row (and hashed once beforehand),
 //! the client streams it to a file while hashing and gunzipping: peak RSS
 //! should stay flat whatever `--mib` is.
 
@@ -13,8 +14,9 @@ use wechatpay_chain::download::{BillInfo, Compression};
 use wechatpay_chain::json;
 use wechatpay_chain::mock::MockServer;
 
-/// Bytes per generated trade-bill row, near enough to size the bill.
-const ROW_BYTES: u64 = 236;
+/// Bytes per synthetic trade-bill row (the real format: 27 backquoted
+/// columns, CRLF), near enough to size the bill.
+const ROW_BYTES: u64 = 250;
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

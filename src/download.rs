@@ -416,12 +416,13 @@ impl Sink {
 /// ```
 /// use wechatpay_chain::download::BillTable;
 ///
-/// let csv = "交易时间,商户号,订单金额\n`2026-01-01 12:00:00,`1900000109,`0.01\n总交易单数,总金额\n`1,`0.01\n";
+/// // as WeChat Pay writes it: a BOM, CRLF, backquoted values, a footer
+/// let csv = "\u{feff}交易时间,商户号,订单金额\r\n`2026-01-01 12:00:00,`1900000109,`0.01\r\n总交易单数,订单总金额\r\n`1.0,`0.01\r\n";
 /// let table = BillTable::parse(csv);
 /// assert_eq!(table.columns, ["交易时间", "商户号", "订单金额"]);
 /// assert_eq!(table.rows[0][1], "1900000109");
-/// assert_eq!(table.summary_columns, ["总交易单数", "总金额"]);
-/// assert_eq!(table.summary, ["1", "0.01"]);
+/// assert_eq!(table.summary_columns, ["总交易单数", "订单总金额"]);
+/// assert_eq!(table.summary, ["1.0", "0.01"]);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -439,9 +440,12 @@ pub struct BillTable {
 impl BillTable {
     /// Parses a WeChat Pay bill: a header line, detail lines whose fields
     /// start with a backtick, then a summary header and a summary line.
-    /// Values are split on the two-character separator WeChat Pay writes
-    /// between them (`` ,` ``), so a comma inside a value (a product name,
-    /// attached data) stays in that value; header lines are split on `,`.
+    /// The UTF-8 byte order mark real bills start with is dropped (it is
+    /// not part of the first column's name); lines may end in CRLF (as
+    /// WeChat Pay writes them) or LF. Values are split on the two-character
+    /// separator WeChat Pay writes between them (`` ,` ``), so a comma
+    /// inside a value (a product name, attached data) stays in that value;
+    /// header lines are split on `,`.
     ///
     /// ```
     /// use wechatpay_chain::download::BillTable;
@@ -451,7 +455,9 @@ impl BillTable {
     /// assert_eq!(table.rows[0], ["2026-01-01 12:00:00", "咖啡,大杯", "0.01"]);
     /// ```
     pub fn parse(text: &str) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let fields = |line: &str| -> Vec<String> {
+            // `lines()` takes off CRLF; a `\r` is left only where it stands alone.
             let line = line.trim_end_matches('\r');
             match line.strip_prefix('`') {
                 Some(values) => values.split(",`").map(str::to_owned).collect(),

@@ -1,39 +1,107 @@
 //! Bills on the mock: `v3/bill/tradebill` and `v3/bill/fundflowbill` answer
-//! a signed `download_url` and SHA-1; `v3/billdownload/file` streams the CSV
-//! (gzip on request), unsigned, generated row by row so that a bill of any
-//! size costs no memory.
+//! a signed `download_url` and the SHA-1 of the file; `v3/billdownload/file`
+//! sends the file (gzip on request), unsigned.
+//!
+//! A bill is made of what the payment and refund stores hand over (a
+//! [`Ledger`]) for the day asked, in WeChat Pay's real format (see
+//! [`format`]). For size tests, [`super::MockServer::set_bill_rows`] asks
+//! for synthetic bills of any number of rows instead, in the same format,
+//! generated as they are sent so that they cost no memory.
+
+mod format;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openssl::sha::Sha1;
 use serde_json::json;
 
+use self::format::{Account, BillType, Day};
 use super::answer::Answer;
 use crate::crypto::random_alphanumeric;
 
-/// Rows a bill has unless [`super::MockServer::set_bill_rows`] says otherwise.
+/// Rows the synthetic bills had by default, when every bill was synthetic.
+#[deprecated(note = "bills now come from the mock's payments and refunds; \
+            `MockServer::set_bill_rows(n)` asks for a synthetic bill of n rows")]
 pub const DEFAULT_BILL_ROWS: u64 = 3;
 
-const TRADE_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额\n";
-const FUND_HEADER: &str = "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号\n";
+/// How long a `download_url` stays valid (FLOWS.md §5: 5 minutes).
+const TOKEN_LIFE: Duration = Duration::from_secs(300);
+
+/// Bytes per chunk sent.
+const CHUNK: usize = 64 * 1024;
+
+/// One payment as the bill sees it (amounts in fen, times unix seconds).
+#[derive(Debug, Clone)]
+pub(crate) struct PaymentRecord {
+    pub(crate) success_time: i64,
+    /// appid, or sub_appid/sp_appid for a partner order.
+    pub(crate) appid: String,
+    /// The merchant, or the service provider (sp_mchid).
+    pub(crate) mchid: String,
+    pub(crate) sub_mchid: Option<String>,
+    pub(crate) transaction_id: String,
+    pub(crate) out_trade_no: String,
+    pub(crate) openid: String,
+    /// JSAPI, APP, MWEB, NATIVE.
+    pub(crate) trade_type: String,
+    pub(crate) bank_type: String,
+    pub(crate) currency: String,
+    pub(crate) total: i64,
+    pub(crate) description: String,
+    pub(crate) attach: String,
+}
+
+/// One refund of a payment.
+#[derive(Debug, Clone)]
+pub(crate) struct RefundRecord {
+    /// success_time, or create_time while not final.
+    pub(crate) time: i64,
+    /// The refunded payment.
+    pub(crate) payment: PaymentRecord,
+    pub(crate) refund_id: String,
+    pub(crate) out_refund_no: String,
+    /// Amount refunded.
+    pub(crate) refund: i64,
+    /// SUCCESS, PROCESSING, ABNORMAL, CLOSED.
+    pub(crate) status: String,
+}
+
+/// What a bill is made of, handed over by the flows when a bill is applied for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ledger {
+    pub(crate) payments: Vec<PaymentRecord>,
+    pub(crate) refunds: Vec<RefundRecord>,
+}
 
 /// One bill that can be downloaded.
 #[derive(Debug, Clone)]
 pub(crate) struct BillSpec {
-    date: String,
-    fund_flow: bool,
     pub(crate) gzip: bool,
-    rows: u64,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// Rendered from a ledger when applied for.
+    File(Bytes),
+    /// Generated row by row as it is sent.
+    Synthetic {
+        day: Day,
+        fund_flow: bool,
+        rows: u64,
+    },
 }
 
 /// The bills handed out, by download token.
 #[derive(Default)]
 pub(crate) struct Bills {
-    issued: Mutex<HashMap<String, BillSpec>>,
+    issued: Mutex<HashMap<String, (Instant, BillSpec)>>,
+    /// Rows of the synthetic bills; 0: bills come from the ledger.
     rows: AtomicU64,
 }
 
@@ -42,21 +110,16 @@ impl Bills {
         self.rows.store(rows, Ordering::Relaxed);
     }
 
-    fn rows(&self) -> u64 {
-        match self.rows.load(Ordering::Relaxed) {
-            0 => DEFAULT_BILL_ROWS,
-            n => n,
-        }
-    }
-
-    /// `GET v3/bill/tradebill` / `v3/bill/fundflowbill`.
+    /// `GET v3/bill/tradebill` / `v3/bill/fundflowbill`: the bill of
+    /// `bill_date` made of `ledger` (or a synthetic one), as a download URL
+    /// and the SHA-1 of the uncompressed file.
     pub(crate) fn request(
         &self,
         fund_flow: bool,
         query: &[(String, String)],
         base_url: &str,
         wrong_hash: bool,
-        _ledger: Ledger,
+        ledger: Ledger,
     ) -> Answer {
         let get = |name: &str| {
             query
@@ -64,20 +127,54 @@ impl Bills {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        let Some(date) = get("bill_date").filter(|d| is_date(d)) else {
-            return Answer::query_error("bill_date", "格式为 YYYY-MM-DD");
+        let Some(day) = get("bill_date").and_then(Day::parse) else {
+            return Answer::query_error(
+                "bill_date",
+                "应为 YYYY-MM-DD 格式的日期 (a date, YYYY-MM-DD)",
+            );
         };
         let gzip = match get("tar_type") {
             None => false,
             Some("GZIP") => true,
-            Some(_) => return Answer::query_error("tar_type", "只支持 GZIP"),
+            Some(_) => return Answer::query_error("tar_type", "只支持 GZIP (only GZIP)"),
         };
-        let spec = BillSpec {
-            date: date.to_owned(),
-            fund_flow,
-            gzip,
-            rows: self.rows(),
+        let synthetic = self.rows.load(Ordering::Relaxed);
+        let source = if fund_flow {
+            let account = match parse_account(get("account_type")) {
+                Ok(account) => account,
+                Err(answer) => return answer,
+            };
+            match synthetic {
+                0 => format::fund_flow_bill(&ledger, &day, account).map(|f| Source::File(f.into())),
+                rows => Some(Source::Synthetic {
+                    day,
+                    fund_flow,
+                    rows,
+                }),
+            }
+        } else {
+            let bill_type = match parse_bill_type(get("bill_type")) {
+                Ok(bill_type) => bill_type,
+                Err(answer) => return answer,
+            };
+            match synthetic {
+                0 => format::trade_bill(&ledger, &day, get("sub_mchid"), bill_type)
+                    .map(|f| Source::File(f.into())),
+                rows => Some(Source::Synthetic {
+                    day,
+                    fund_flow,
+                    rows,
+                }),
+            }
         };
+        // What WeChat Pay answers for a day without a trade (or, for a
+        // fund-flow bill, without a movement in that account): its FAQ,
+        // pay.weixin.qq.com/doc/v3/merchant/4013071254, and the 400 quoted
+        // in developers.weixin.qq.com threads.
+        let Some(source) = source else {
+            return Answer::error(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在", None);
+        };
+        let spec = BillSpec { gzip, source };
         let mut hasher = Sha1::new();
         for chunk in plain_chunks(&spec) {
             hasher.update(&chunk);
@@ -90,7 +187,9 @@ impl Bills {
             return Answer::for_status(500);
         };
         if let Ok(mut issued) = self.issued.lock() {
-            issued.insert(token.clone(), spec);
+            // Expired links go, so kept files do not pile up.
+            issued.retain(|_, (at, _)| at.elapsed() < TOKEN_LIFE);
+            issued.insert(token.clone(), (Instant::now(), spec));
         }
         Answer::json(
             200,
@@ -105,7 +204,11 @@ impl Bills {
             .iter()
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.as_str());
-        let spec = token.and_then(|t| self.issued.lock().ok()?.get(t).cloned());
+        let spec = token.and_then(|t| {
+            let issued = self.issued.lock().ok()?;
+            let (at, spec) = issued.get(t)?;
+            (at.elapsed() < TOKEN_LIFE).then(|| spec.clone())
+        });
         match spec {
             Some(spec) => Answer {
                 status: 200,
@@ -119,89 +222,160 @@ impl Bills {
     }
 }
 
-fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+/// `bill_type`, ALL by default (FLOWS.md §5 lists the values).
+fn parse_bill_type(value: Option<&str>) -> Result<BillType, Answer> {
+    match value {
+        None | Some("ALL") => Ok(BillType::All),
+        Some("SUCCESS") => Ok(BillType::Success),
+        Some("REFUND") => Ok(BillType::Refund),
+        Some("RECHARGE_REFUND") => Ok(BillType::RechargeRefund),
+        Some("ALL_SPECIAL" | "SUC_SPECIAL" | "REF_SPECIAL") => Err(Answer::query_error(
+            "bill_type",
+            "个性化账单需开通，模拟服务不提供；请用 ALL、SUCCESS 或 REFUND \
+             (special bills are enabled per merchant and not simulated: use ALL, SUCCESS or REFUND)",
+        )),
+        Some(_) => Err(Answer::query_error(
+            "bill_type",
+            "应为 ALL、SUCCESS、REFUND、RECHARGE_REFUND、ALL_SPECIAL、SUC_SPECIAL 或 REF_SPECIAL \
+             (one of ALL, SUCCESS, REFUND, RECHARGE_REFUND, ALL_SPECIAL, SUC_SPECIAL, REF_SPECIAL)",
+        )),
+    }
 }
 
-/// The CSV in chunks of about 64 KiB: header, rows, summary.
-pub(crate) fn plain_chunks(spec: &BillSpec) -> impl Iterator<Item = Bytes> + Send + 'static {
-    let spec = spec.clone();
+/// `account_type`, BASIC by default.
+fn parse_account(value: Option<&str>) -> Result<Account, Answer> {
+    match value {
+        None | Some("BASIC") => Ok(Account::Basic),
+        Some("OPERATION") => Ok(Account::Operation),
+        Some("FEES") => Ok(Account::Fees),
+        Some("ALL") => Ok(Account::All),
+        Some(_) => Err(Answer::query_error(
+            "account_type",
+            "应为 BASIC、OPERATION、FEES 或 ALL (one of BASIC, OPERATION, FEES, ALL)",
+        )),
+    }
+}
+
+/// The uncompressed file in chunks of about [`CHUNK`] bytes.
+fn plain_chunks(spec: &BillSpec) -> Box<dyn Iterator<Item = Bytes> + Send> {
+    match &spec.source {
+        Source::File(file) => {
+            let file = file.clone();
+            let mut at = 0;
+            Box::new(std::iter::from_fn(move || {
+                let end = file.len().min(at + CHUNK);
+                let chunk = (at < end).then(|| file.slice(at..end));
+                at = end;
+                chunk
+            }))
+        }
+        Source::Synthetic {
+            day,
+            fund_flow,
+            rows,
+        } => Box::new(synthetic_chunks(day.clone(), *fund_flow, *rows)),
+    }
+}
+
+/// A synthetic bill of `rows` rows, made row by row: header, rows, footer.
+fn synthetic_chunks(day: Day, fund_flow: bool, rows: u64) -> impl Iterator<Item = Bytes> + Send {
     let mut next = 0u64;
-    let mut state = 0u8; // 0 header, 1 rows, 2 summary, 3 done
+    let mut state = 0u8; // 0 header, 1 rows, 2 footer, 3 done
+    let mut trade = format::TradeSums::default();
+    let mut fund = format::FundSums::default();
+    let mut balance = 0i64;
+    let mut p = synthetic_template();
     std::iter::from_fn(move || {
-        let mut out = Vec::with_capacity(68 * 1024);
+        let mut out = Vec::with_capacity(CHUNK + 4096);
         loop {
             match state {
                 0 => {
-                    out.extend_from_slice(
-                        if spec.fund_flow {
-                            FUND_HEADER
-                        } else {
-                            TRADE_HEADER
-                        }
-                        .as_bytes(),
-                    );
+                    out.extend_from_slice(format::BOM.as_bytes());
+                    let header: &[&str] = if fund_flow {
+                        &format::FUND_HEADER
+                    } else {
+                        &format::TRADE_HEADER
+                    };
+                    format::caption(header, &mut out);
                     state = 1;
                 }
-                1 if next < spec.rows => {
-                    row(&spec, next, &mut out);
+                1 if next < rows => {
+                    synthetic_payment(&day, next, &mut p);
+                    if fund_flow {
+                        balance += p.total;
+                        let entry = format::FundEntry {
+                            time: p.success_time,
+                            account: Account::Basic,
+                            business_no: p.transaction_id.clone(),
+                            mchid: p.mchid.clone(),
+                            name: "交易",
+                            kind: "交易",
+                            amount: p.total,
+                            voucher: p.out_trade_no.clone(),
+                        };
+                        format::fund_row(&entry, balance, &mut fund, &mut out);
+                    } else {
+                        format::payment_row(&p, &mut trade, &mut out);
+                    }
                     next += 1;
                 }
                 1 => state = 2,
                 2 => {
-                    summary(&spec, &mut out);
+                    if fund_flow {
+                        format::fund_footer(&fund, &mut out);
+                    } else {
+                        format::trade_footer(&trade, &mut out);
+                    }
                     state = 3;
                 }
                 _ => return (!out.is_empty()).then(|| Bytes::from(out)),
             }
-            if out.len() >= 64 * 1024 {
+            if out.len() >= CHUNK {
                 return Some(Bytes::from(out));
             }
         }
     })
 }
 
-fn row(spec: &BillSpec, i: u64, out: &mut Vec<u8>) {
-    let (hh, mm, ss) = (i / 3600 % 24, i / 60 % 60, i % 60);
-    let cents = 1 + i % 9999;
-    let amount = format!("{}.{:02}", cents / 100, cents % 100);
-    let line = if spec.fund_flow {
-        format!(
-            "`{} {hh:02}:{mm:02}:{ss:02},`42000000{i:020},`5000{i:020},`交易,`交易,`收入,`{amount},`{amount},`system,`,`{i}\n",
-            spec.date
-        )
-    } else {
-        format!(
-            "`{} {hh:02}:{mm:02}:{ss:02},`wxd678efh567hg6787,`1900000109,`0,`,`42000000{i:020},`T{i:030},`oUpF8uMuAJO_M2pxb1Q9zNjWeS6o,`NATIVE,`SUCCESS,`OTHERS,`CNY,`{amount},`0.00,`商品{i},`,`0.00000,`0.60%,`{amount}\n",
-            spec.date
-        )
-    };
-    out.extend_from_slice(line.as_bytes());
+/// Row `i` of a synthetic bill, a paid JSAPI order during `day`, written
+/// over row `i - 1` so that the strings are reused.
+fn synthetic_payment(day: &Day, i: u64, p: &mut PaymentRecord) {
+    use std::fmt::Write as _;
+    let date = day.compact();
+    p.success_time = day.start + i64::try_from(i % 86_400).unwrap_or(0);
+    p.total = 1 + i64::try_from(i % 9_999).unwrap_or(0);
+    p.transaction_id.clear();
+    let _ = write!(p.transaction_id, "4200000000{date}{i:010}");
+    p.out_trade_no.clear();
+    let _ = write!(p.out_trade_no, "T{date}{i:010}");
+    p.description.clear();
+    let _ = write!(p.description, "商品{i}");
 }
 
-fn summary(spec: &BillSpec, out: &mut Vec<u8>) {
-    let line = if spec.fund_flow {
-        format!("资金流水总笔数,收入笔数\n`{},`{}\n", spec.rows, spec.rows)
-    } else {
-        format!(
-            "总交易单数,应结订单总金额,退款总金额,手续费总金额\n`{},`-,`0.00,`0.00\n",
-            spec.rows
-        )
-    };
-    out.extend_from_slice(line.as_bytes());
+/// The parts every synthetic row shares.
+fn synthetic_template() -> PaymentRecord {
+    PaymentRecord {
+        success_time: 0,
+        appid: "wxd678efh567hg6787".to_owned(),
+        mchid: "1900000109".to_owned(),
+        sub_mchid: None,
+        transaction_id: String::new(),
+        out_trade_no: String::new(),
+        openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
+        trade_type: "JSAPI".to_owned(),
+        bank_type: "OTHERS".to_owned(),
+        currency: "CNY".to_owned(),
+        total: 0,
+        description: String::new(),
+        attach: String::new(),
+    }
 }
 
-/// The body as sent: the CSV, gzip-compressed chunk by chunk if asked.
+/// The body as sent: the file, gzip-compressed chunk by chunk if asked.
 pub(crate) fn body_chunks(spec: &BillSpec) -> Box<dyn Iterator<Item = Bytes> + Send> {
     let plain = plain_chunks(spec);
     if !spec.gzip {
-        return Box::new(plain);
+        return plain;
     }
     let mut encoder = Some(flate2::write::GzEncoder::new(
         Vec::new(),
@@ -223,43 +397,4 @@ pub(crate) fn body_chunks(spec: &BillSpec) -> Box<dyn Iterator<Item = Bytes> + S
             None => return encoder.take()?.finish().ok().map(Bytes::from),
         }
     }))
-}
-
-/// One payment as the bill sees it (amounts in fen, times unix seconds).
-#[allow(dead_code)] // read by the real-format renderer (in progress)
-#[derive(Debug, Clone)]
-pub(crate) struct PaymentRecord {
-    pub(crate) success_time: i64,
-    pub(crate) appid: String,
-    pub(crate) mchid: String,
-    pub(crate) sub_mchid: Option<String>,
-    pub(crate) transaction_id: String,
-    pub(crate) out_trade_no: String,
-    pub(crate) openid: String,
-    pub(crate) trade_type: String,
-    pub(crate) bank_type: String,
-    pub(crate) currency: String,
-    pub(crate) total: i64,
-    pub(crate) description: String,
-    pub(crate) attach: String,
-}
-
-/// One refund of a payment.
-#[allow(dead_code)] // read by the real-format renderer (in progress)
-#[derive(Debug, Clone)]
-pub(crate) struct RefundRecord {
-    pub(crate) time: i64,
-    pub(crate) payment: PaymentRecord,
-    pub(crate) refund_id: String,
-    pub(crate) out_refund_no: String,
-    pub(crate) refund: i64,
-    pub(crate) status: String,
-}
-
-/// What a bill is made of, handed over by the flows when a bill is applied for.
-#[allow(dead_code)] // read by the real-format renderer (in progress)
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Ledger {
-    pub(crate) payments: Vec<PaymentRecord>,
-    pub(crate) refunds: Vec<RefundRecord>,
 }

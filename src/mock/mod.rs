@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+#[allow(deprecated)] // kept for callers of 0.1
 pub use self::bills::DEFAULT_BILL_ROWS;
 pub use self::catalog::ENDPOINTS_TSV;
 pub use self::faults::Fault;
@@ -303,8 +304,12 @@ impl MockServer {
             .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Bills issued from now on have `rows` detail rows (about 200 bytes
-    /// each): a few million make a file of gigabytes, generated as it is sent.
+    /// Bills issued from now on are synthetic, for size tests: `rows` paid
+    /// orders (about 300 bytes each) on the day asked, in the real format
+    /// (BOM, CRLF, 27 columns, footer of sums), whatever `bill_type`,
+    /// `sub_mchid` or `account_type` say; a few million rows make a file of
+    /// gigabytes, generated as it is sent. `0` goes back to the default:
+    /// bills made of the payments and refunds the mock holds.
     pub fn set_bill_rows(&self, rows: u64) {
         self.shared.bills.set_rows(rows);
     }

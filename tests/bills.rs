@@ -1,0 +1,338 @@
+//! Bills in WeChat Pay's real format (FLOWS.md §5, from the real trade bill
+//! in wechatpay-axios-plugin's `tests/fixtures/bill.ALL.csv`): a UTF-8 BOM,
+//! CRLF line ends and a trailing CRLF, 27 columns, every value behind a
+//! backquote, a 7-column footer whose values are the column sums over all
+//! rows. The bills here are written out by hand from that description;
+//! `BillTable` must read them, and the mock's must have the same shape.
+
+use wechatpay_chain::download::{BillInfo, BillTable, Compression};
+use wechatpay_chain::mock::MockServer;
+use wechatpay_chain::{json, Client, Error};
+
+/// The 27 header names, typed from FLOWS.md §5.
+const TRADE_COLUMNS: [&str; 27] = [
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "特约商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "货币种类",
+    "应结订单金额",
+    "代金券金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+    "充值券退款金额",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+    "订单金额",
+    "申请退款金额",
+    "费率备注",
+];
+
+const TRADE_FOOTER: [&str; 7] = [
+    "总交易单数",
+    "应结订单总金额",
+    "退款总金额",
+    "充值券退款总金额",
+    "手续费总金额",
+    "订单总金额",
+    "申请退款总金额",
+];
+
+const FUND_COLUMNS: &str = "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号";
+const FUND_FOOTER: &str = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额";
+
+/// A real-format trade bill written by hand: a payment of 0.03 (fee
+/// 0.01000) and a refund of 0.01 of it on its own line (交易状态 REFUND,
+/// 应结订单金额 and 订单金额 0.00); footer sums by hand: 2 rows, 应结 0.03,
+/// 退款 0.01, 充值券退款 0.0, 手续费 0.01, 订单 0.03, 申请退款 0.01.
+fn hand_written_trade_bill() -> Vec<u8> {
+    let mut bill = vec![0xEF, 0xBB, 0xBF];
+    bill.extend_from_slice(TRADE_COLUMNS.join(",").as_bytes());
+    bill.extend_from_slice(b"\r\n");
+    bill.extend_from_slice(
+        "`2019-02-19 01:52:32,`wxab8acd895ab1638a,`1921000401,`0,`,`4200000263201902167700134902,`autotest_20190219015232_89201,`oHkLxtx0vUqe-18p_AXTZ1innxkCY,`JSAPI,`SUCCESS,`OTHERS,`CNY,`0.03,`0.00,`0,`0,`0.00,`0.00,`,`,`咖啡,大杯,`attach,`0.01000,`39.00%,`0.03,`0.00,`\r\n"
+            .as_bytes(),
+    );
+    bill.extend_from_slice(
+        "`2019-02-19 05:01:46,`wxab8acd895ab1638a,`1921000401,`0,`,`4200000263201902167700134902,`autotest_20190219015232_89201,`oHkLxtx0vUqe-18p_AXTZ1innxkCY,`JSAPI,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`50000709672019011908420787722,`REF4200000263201902167700963919,`0.01,`0.00,`ORIGINAL,`SUCCESS,`咖啡,大杯,`attach,`0.00000,`39.00%,`0.00,`0.01,`\r\n"
+            .as_bytes(),
+    );
+    bill.extend_from_slice(TRADE_FOOTER.join(",").as_bytes());
+    bill.extend_from_slice(b"\r\n`2.0,`0.03,`0.01,`0.0,`0.01,`0.03,`0.01\r\n");
+    bill
+}
+
+#[test]
+fn bill_table_reads_a_real_trade_bill_written_by_hand() {
+    let bill = hand_written_trade_bill();
+    let table = BillTable::parse(std::str::from_utf8(&bill).unwrap());
+    // the BOM is not part of the first column's name
+    assert_eq!(table.columns, TRADE_COLUMNS);
+    assert_eq!(table.rows.len(), 2);
+    let (paid, refund) = (&table.rows[0], &table.rows[1]);
+    for row in &table.rows {
+        assert_eq!(row.len(), 27, "{row:?}");
+        assert_eq!(row[26], "", "rows end with an empty 费率备注");
+        assert!(
+            row.iter().all(|v| !v.contains(['\r', '\n', '`'])),
+            "{row:?}"
+        );
+    }
+    assert_eq!(paid[0], "2019-02-19 01:52:32");
+    assert_eq!(paid[9], "SUCCESS");
+    assert_eq!(paid[20], "咖啡,大杯", "a comma inside a value stays in it");
+    assert_eq!(refund[9], "REFUND");
+    assert_eq!(refund[14], "50000709672019011908420787722");
+    assert_eq!(refund[18], "ORIGINAL");
+    assert_eq!(table.summary_columns, TRADE_FOOTER);
+    assert_eq!(
+        table.summary,
+        ["2.0", "0.03", "0.01", "0.0", "0.01", "0.03", "0.01"]
+    );
+
+    // the footer is the column sums over both rows
+    for (column, total) in [(12, 1), (16, 2), (17, 3), (22, 4), (24, 5), (25, 6)] {
+        let sum: i64 = table.rows.iter().map(|r| fen(&r[column])).sum();
+        assert_eq!(sum, fen(&table.summary[total]), "{}", TRADE_COLUMNS[column]);
+    }
+
+    // the same bill with LF line ends, or without its BOM, reads the same
+    let text = std::str::from_utf8(&bill[3..]).unwrap();
+    assert_eq!(BillTable::parse(text), table);
+    assert_eq!(BillTable::parse(&text.replace("\r\n", "\n")), table);
+}
+
+#[test]
+fn bill_table_reads_a_real_fund_flow_bill_written_by_hand() {
+    let bill = format!(
+        "\u{feff}{FUND_COLUMNS}\r\n\
+         `2018-02-01 04:21:23,`50000305742018020103387128253,`1900009231201802015884652186,`退款,`退款,`支出,`0.02,`0.17,`system,`缺货,`REF4200000068201801293084726067\r\n\
+         `2018-02-01 05:00:00,`4200000068201801293084726067,`1900009231201802015884652187,`交易,`交易,`收入,`0.05,`0.22,`system,`,`T1\r\n\
+         {FUND_FOOTER}\r\n`2.0,`1.0,`0.05,`1.0,`0.02\r\n"
+    );
+    let table = BillTable::parse(&bill);
+    assert_eq!(table.columns[0], "记账时间");
+    assert_eq!(table.columns.len(), 11);
+    assert_eq!(table.rows.len(), 2);
+    assert_eq!(table.rows[0][9], "缺货");
+    assert_eq!(table.summary_columns.join(","), FUND_FOOTER);
+    assert_eq!(table.summary, ["2.0", "1.0", "0.05", "1.0", "0.02"]);
+}
+
+/// Fen from a decimal as bills write them (`0.01000`, `0.03`, `2.0`).
+fn fen(text: &str) -> i64 {
+    let (sign, abs) = match text.strip_prefix('-') {
+        Some(abs) => (-1, abs),
+        None => (1, text),
+    };
+    let (whole, frac) = abs.split_once('.').expect("a decimal point");
+    let frac = format!("{frac:0<2}");
+    assert!(
+        frac[2..].bytes().all(|b| b == b'0'),
+        "{text}: not whole fen"
+    );
+    sign * (whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap())
+}
+
+async fn apply(
+    client: &Client,
+    path: &str,
+    query: wechatpay_chain::Value,
+) -> Result<BillInfo, Error> {
+    client
+        .chain(path)
+        .get(json!({ "query": query }))
+        .await?
+        .json()
+}
+
+async fn download(client: &Client, info: &BillInfo, compression: Compression) -> Vec<u8> {
+    let mut file = Vec::new();
+    let done = client
+        .download_bill(info, compression, &mut file)
+        .await
+        .unwrap();
+    assert_eq!(done.sha1, info.hash_value);
+    file
+}
+
+/// The checks FLOWS.md §5 gives, on any trade bill.
+fn check_trade_shape(file: &[u8], rows: usize) {
+    assert_eq!(&file[..3], b"\xEF\xBB\xBF");
+    assert!(file.ends_with(b"\r\n"));
+    let text = std::str::from_utf8(&file[3..]).unwrap();
+    assert_eq!(
+        text.matches('\n').count(),
+        text.matches("\r\n").count(),
+        "CRLF only"
+    );
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(lines[0], TRADE_COLUMNS.join(","));
+    let n = lines.len();
+    assert_eq!(n, rows + 4, "header, rows, caption, values, \"\"");
+    for line in &lines[1..n - 3] {
+        assert!(line.starts_with('`') && line.ends_with(",`"), "{line}");
+        assert_eq!(line.split(",`").count(), 27, "{line}");
+    }
+    assert_eq!(lines[n - 3], TRADE_FOOTER.join(","));
+    let footer: Vec<&str> = lines[n - 2]
+        .strip_prefix('`')
+        .unwrap()
+        .split(",`")
+        .collect();
+    assert_eq!(footer[0], format!("{rows}.0"));
+    let table = BillTable::parse(text);
+    for (column, total) in [(12, 1), (16, 2), (17, 3), (22, 4), (24, 5), (25, 6)] {
+        let sum: i64 = table.rows.iter().map(|r| fen(&r[column])).sum();
+        assert_eq!(sum, fen(footer[total]), "{}", TRADE_COLUMNS[column]);
+    }
+
+    // wechatpay-axios-plugin's castCsvBill: drop 3 bytes, split on
+    // /\r?\n/, the last three are caption, values and "".
+    let data: Vec<&str> = std::str::from_utf8(&file[3..])
+        .unwrap()
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let head: Vec<&str> = data[0].split(',').collect();
+    assert_eq!(head, TRADE_COLUMNS, "no header character eaten");
+    assert_eq!(data[data.len() - 3].split(',').count(), 7);
+    assert_eq!(data[data.len() - 1], "");
+    assert_eq!(data[1..data.len() - 3].len(), rows);
+}
+
+#[tokio::test]
+async fn synthetic_bills_have_the_real_format() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    server.set_bill_rows(250);
+
+    let query = json!({"bill_date": "2026-01-01"});
+    let info = apply(&client, "v3/bill/tradebill", query).await.unwrap();
+    let plain = download(&client, &info, Compression::None).await;
+    check_trade_shape(&plain, 250);
+
+    let query = json!({"bill_date": "2026-01-01", "tar_type": "GZIP"});
+    let info = apply(&client, "v3/bill/tradebill", query).await.unwrap();
+    assert_eq!(download(&client, &info, Compression::Gzip).await, plain);
+
+    let query = json!({"bill_date": "2026-01-01", "account_type": "ALL"});
+    let info = apply(&client, "v3/bill/fundflowbill", query).await.unwrap();
+    let flow = download(&client, &info, Compression::None).await;
+    assert_eq!(&flow[..3], b"\xEF\xBB\xBF");
+    let text = std::str::from_utf8(&flow[3..]).unwrap();
+    assert!(text.starts_with(&format!("{FUND_COLUMNS}\r\n")));
+    assert!(
+        text.contains(&format!("\r\n{FUND_FOOTER}\r\n`250.0,`250.0,`")),
+        "{text}"
+    );
+    let table = BillTable::parse(text);
+    assert_eq!(table.rows.len(), 250);
+    let income: i64 = table.rows.iter().map(|r| fen(&r[6])).sum();
+    assert_eq!(income, fen(&table.summary[2]));
+    // the balance after the last row is everything received
+    assert_eq!(fen(&table.rows[249][7]), income);
+}
+
+#[tokio::test]
+async fn a_day_without_trades_has_no_bill() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    // What WeChat Pay answers (pay.weixin.qq.com/doc/v3/merchant/4013071254,
+    // and the 400 quoted on developers.weixin.qq.com).
+    for path in ["v3/bill/tradebill", "v3/bill/fundflowbill"] {
+        match apply(&client, path, json!({"bill_date": "2026-01-01"})).await {
+            Err(Error::Api(api)) => {
+                assert_eq!(api.status, 400);
+                assert_eq!(api.code, "NO_STATEMENT_EXIST");
+                assert_eq!(api.message, "请求的账单文件不存在");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    // set_bill_rows(0) goes back to bills of what the mock holds
+    server.set_bill_rows(10);
+    assert!(apply(
+        &client,
+        "v3/bill/tradebill",
+        json!({"bill_date": "2026-01-01"})
+    )
+    .await
+    .is_ok());
+    server.set_bill_rows(0);
+    assert!(apply(
+        &client,
+        "v3/bill/tradebill",
+        json!({"bill_date": "2026-01-01"})
+    )
+    .await
+    .is_err());
+}
+
+#[tokio::test]
+async fn bad_bill_parameters_are_param_errors_naming_the_field() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    server.set_bill_rows(1);
+    let cases = [
+        (
+            "v3/bill/tradebill",
+            json!({"bill_date": "2026-02-30"}),
+            "bill_date",
+        ),
+        (
+            "v3/bill/tradebill",
+            json!({"bill_date": "2026-01-01", "bill_type": "PAID"}),
+            "bill_type",
+        ),
+        (
+            "v3/bill/tradebill",
+            json!({"bill_date": "2026-01-01", "bill_type": "ALL_SPECIAL"}),
+            "bill_type",
+        ),
+        (
+            "v3/bill/tradebill",
+            json!({"bill_date": "2026-01-01", "tar_type": "ZIP"}),
+            "tar_type",
+        ),
+        (
+            "v3/bill/fundflowbill",
+            json!({"bill_date": "2026-01-01", "account_type": "SAVINGS"}),
+            "account_type",
+        ),
+    ];
+    for (path, query, field) in cases {
+        match apply(&client, path, query.clone()).await {
+            Err(Error::Api(api)) => {
+                assert_eq!(
+                    (api.status, api.code.as_str()),
+                    (400, "PARAM_ERROR"),
+                    "{query}"
+                );
+                assert_eq!(api.detail.unwrap()["field"], field, "{query}");
+            }
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+    // the documented values are accepted
+    for bill_type in ["ALL", "SUCCESS", "REFUND"] {
+        let query = json!({"bill_date": "2026-01-01", "bill_type": bill_type});
+        assert!(apply(&client, "v3/bill/tradebill", query).await.is_ok());
+    }
+    for account_type in ["BASIC", "OPERATION", "FEES", "ALL"] {
+        let query = json!({"bill_date": "2026-01-01", "account_type": account_type});
+        assert!(apply(&client, "v3/bill/fundflowbill", query).await.is_ok());
+    }
+}
