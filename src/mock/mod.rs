@@ -23,9 +23,12 @@
 mod answer;
 mod auth;
 mod bills;
+mod cashier;
 mod catalog;
+mod console;
 mod control;
 mod faults;
+mod html;
 mod identity;
 mod log;
 mod notify;

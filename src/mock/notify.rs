@@ -42,6 +42,9 @@ pub struct Delivery {
     pub attempts: u32,
     /// Whether the merchant answered 2xx.
     pub delivered: bool,
+    /// The merchant's last answer: status and the start of its body (200
+    /// characters at most), or why none came; `None` before the first try.
+    pub answer: Option<String>,
 }
 
 /// Sends notifications in the background and keeps a log of them.
@@ -113,6 +116,7 @@ impl Notifier {
                     resource: event.resource.clone(),
                     attempts: 0,
                     delivered: false,
+                    answer: None,
                 });
                 log.len() - 1
             }
@@ -127,11 +131,13 @@ impl Notifier {
         let public_key = self.use_public_key.load(Ordering::Relaxed);
         self.runtime.spawn(async move {
             for attempt in 1..=MAX_ATTEMPTS {
-                let delivered = post(&keys, &http, &event.notify_url, &body, public_key).await;
+                let (delivered, answer) =
+                    post(&keys, &http, &event.notify_url, &body, public_key).await;
                 if let Ok(mut log) = log.lock() {
                     if let Some(entry) = log.get_mut(index) {
                         entry.attempts = attempt;
                         entry.delivered = delivered;
+                        entry.answer = Some(answer);
                     }
                 }
                 if delivered {
@@ -143,14 +149,14 @@ impl Notifier {
     }
 }
 
-/// One signed POST; true on a 2xx answer.
+/// One signed POST: true on a 2xx answer, and what the merchant said.
 async fn post(
     keys: &ServerKeys,
     http: &reqwest::Client,
     url: &str,
     body: &str,
     public_key: bool,
-) -> bool {
+) -> (bool, String) {
     let requested = public_key.then_some(keys.credentials.platform_public_key_id);
     let signed = keys.signature_headers(requested, unix_now(), body.as_bytes(), |_, _| {});
     let mut request = http
@@ -160,9 +166,14 @@ async fn post(
     for (name, value) in signed {
         request = request.header(name, value);
     }
-    request
-        .body(body.to_owned())
-        .send()
-        .await
-        .is_ok_and(|answer| answer.status().is_success())
+    match request.body(body.to_owned()).send().await {
+        Ok(mut answer) => {
+            let status = answer.status();
+            // Only the first chunk: a merchant's answer may be any size.
+            let first = answer.chunk().await.ok().flatten().unwrap_or_default();
+            let cut: String = String::from_utf8_lossy(&first).chars().take(200).collect();
+            (status.is_success(), format!("{} {cut}", status.as_u16()))
+        }
+        Err(e) => (false, format!("no answer: {e}")),
+    }
 }
