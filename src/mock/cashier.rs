@@ -39,6 +39,8 @@
 
 use serde_json::Value;
 
+use crate::path::encode_component;
+
 use super::html::{esc, label, page, yuan, Label};
 
 /// The bridge stand-in, served as `/_mock/jsbridge.js`.
@@ -109,10 +111,7 @@ fn payable(order: &Value) -> bool {
 /// script goes after a 2xx answer (none: reload).
 fn pay_form(order: &Value, button: Label, then: Option<&str>) -> String {
     let no = text(order, "/out_trade_no");
-    let action = format!(
-        "/_mock/transactions/{}/pay",
-        percent_encoding::utf8_percent_encode(no, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let action = format!("/_mock/transactions/{}/pay", encode_component(no));
     let then = then
         .map(|url| format!(r#" data-then="{}""#, esc(url)))
         .unwrap_or_default();

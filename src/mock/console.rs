@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use super::cashier;
 use super::html::{esc, label, language, page, respond, yuan, Label};
 use super::server::Shared;
+use crate::path::encode_component;
 
 const CSS: &str = include_str!("console/console.css");
 const JS: &str = include_str!("console/console.js");
@@ -143,11 +144,7 @@ const PAYSCORE: Table = Table {
 
 /// The user's moves the order's state allows (the `/_mock/payscore` controls).
 fn payscore_actions(order: &Value) -> Vec<Action> {
-    let no = percent_encoding::utf8_percent_encode(
-        order["out_order_no"].as_str().unwrap_or_default(),
-        percent_encoding::NON_ALPHANUMERIC,
-    )
-    .to_string();
+    let no = encode_component(order["out_order_no"].as_str().unwrap_or_default());
     let sub = order["sub_mchid"]
         .as_str()
         .map(|s| {
