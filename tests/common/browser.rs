@@ -349,8 +349,16 @@ impl Drop for Browser {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                 let request = format!("DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.driver_port);
                 if stream.write_all(request.as_bytes()).is_ok() {
+                    // chromedriver keeps the connection open: read up to
+                    // the end of the answer's body, not to EOF.
                     let mut answer = Vec::new();
-                    let _ = stream.read_to_end(&mut answer);
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                        answer.extend_from_slice(&chunk[..n]);
+                        if complete_http_answer(&answer) {
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -358,4 +366,19 @@ impl Drop for Browser {
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Whether `bytes` hold a whole HTTP/1.1 answer (headers and the
+/// `Content-Length` bytes of body).
+fn complete_http_answer(bytes: &[u8]) -> bool {
+    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    bytes.len() >= end + 4 + length
 }
