@@ -441,3 +441,46 @@ async fn pages_are_served_with_a_policy_that_allows_no_foreign_script() {
         .unwrap();
     assert!(english.contains(r#"<html lang="en" data-show="en">"#));
 }
+
+#[tokio::test]
+async fn controls_and_pages_answer_only_under_a_loopback_host() {
+    let server = MockServer::start().await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    // a page elsewhere reaching the mock through a DNS name rebound to
+    // 127.0.0.1 sends its own name as Host: refused, for pages and controls
+    for (method, path) in [
+        ("GET", "_mock/"),
+        ("POST", "_mock/payscore/N1/confirm"),
+        ("GET", "_mock/requests"),
+    ] {
+        let url = format!("{}{path}", server.base_url());
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let refused = http
+            .request(method.clone(), &url)
+            .header("Host", "rebound.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{method} {path}");
+        assert!(refused.text().await.unwrap().contains("loopback"));
+        let local = http
+            .request(method.clone(), &url)
+            .header("Host", "localhost")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(local.status(), 403, "{method} {path} from localhost");
+    }
+    // the WeChat Pay API itself is not a control: any Host reaches it
+    let api = http
+        .get(format!("{}v3/certificates", server.base_url()))
+        .header("Host", "api.mch.weixin.qq.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api.status(),
+        400,
+        "refused for its missing signature, not for its Host"
+    );
+}
