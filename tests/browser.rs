@@ -192,8 +192,8 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
             .post(format!("{}v3/pay/transactions/native", server.base_url()))
             .header("Accept", "application/json")
             .header("User-Agent", "a-hand-made-request")
-            .header("Authorization", r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="n0nce",signature="AAAA",timestamp="1795852420",serial_no="3775B6A45ACD588826D15E583A95F5DD2A00B0D8""#)
-            .body("{}")
+            .header("Authorization", format!(r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="n0nce",signature="AAAA",timestamp="{}",serial_no="3775B6A45ACD588826D15E583A95F5DD2A00B0D8""#, now()))
+            .body(r#"{"out_trade_no":"T2"}"#)
             .send()
             .await;
         browser.goto(&format!("{}_mock/", server.base_url())).await;

@@ -77,21 +77,47 @@ enum Show {
     YesNo,
     /// Long text folded in `<details>`, preformatted.
     Folded,
+    /// An RFC 3339 time as its clock time (the whole in a tooltip).
+    Time,
 }
 
-/// One column: its heading, where its value sits in a row, how to show it.
+/// One column: its heading, where its value sits in a row (JSON pointers:
+/// several are shown joined by ` / `), how to show it.
 #[derive(Debug, Clone, Copy)]
 struct Column {
     heading: Label,
-    pointer: &'static str,
+    pointers: &'static [&'static str],
     show: Show,
 }
 
-const fn col(zh: &'static str, en: &'static str, pointer: &'static str, show: Show) -> Column {
+const fn col(
+    zh: &'static str,
+    en: &'static str,
+    pointers: &'static [&'static str],
+    show: Show,
+) -> Column {
     Column {
         heading: label(zh, en),
-        pointer,
+        pointers,
         show,
+    }
+}
+
+impl Column {
+    /// The value of this column in `row`: one pointer's value as it is,
+    /// several as the non-empty ones joined.
+    fn value(&self, row: &Value) -> Option<Value> {
+        if let [single] = self.pointers {
+            return row.pointer(single).cloned();
+        }
+        let parts: Vec<String> = self
+            .pointers
+            .iter()
+            .filter_map(|p| row.pointer(p))
+            .filter(|v| !v.is_null())
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect();
+        (!parts.is_empty()).then(|| Value::String(parts.join(" / ")))
     }
 }
 
@@ -122,22 +148,20 @@ const PAYSCORE: Table = Table {
         col(
             "商户服务订单号",
             "out_order_no",
-            "/out_order_no",
+            &["/out_order_no"],
             Show::Code,
         ),
-        col("子商户", "sub_mchid", "/sub_mchid", Show::Code),
-        col("状态", "state", "/state", Show::Code),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
         col(
-            "状态说明",
-            "state_description",
-            "/state_description",
+            "状态",
+            "State",
+            &["/state", "/state_description", "/collection/state"],
             Show::Code,
         ),
-        col("服务", "Service", "/service_introduction", Show::Text),
-        col("风险金", "Risk fund", "/risk_fund/amount", Show::Amount),
-        col("总金额", "Total", "/total_amount", Show::Amount),
-        col("收款", "Collection", "/collection/state", Show::Code),
-        col("微信订单号", "order_id", "/order_id", Show::Code),
+        col("服务", "Service", &["/service_introduction"], Show::Text),
+        col("风险金", "Risk fund", &["/risk_fund/amount"], Show::Amount),
+        col("总金额", "Total", &["/total_amount"], Show::Amount),
+        col("微信订单号", "order_id", &["/order_id"], Show::Code),
     ],
     actions: payscore_actions,
 };
@@ -173,12 +197,17 @@ const NOTIFICATIONS: Table = Table {
     id: "notifications",
     title: label("通知", "Notifications"),
     columns: &[
-        col("事件", "event_type", "/event_type", Show::Code),
-        col("订单", "Order", "/order", Show::Code),
-        col("发往", "notify_url", "/url", Show::Code),
-        col("次数", "Attempts", "/attempts", Show::Text),
-        col("已送达", "Delivered", "/delivered", Show::YesNo),
-        col("商户的回答", "Merchant's answer", "/answer", Show::Folded),
+        col("事件", "event_type", &["/event_type"], Show::Code),
+        col("订单", "Order", &["/order"], Show::Code),
+        col("发往", "notify_url", &["/url"], Show::Code),
+        col("次数", "Attempts", &["/attempts"], Show::Text),
+        col("已送达", "Delivered", &["/delivered"], Show::YesNo),
+        col(
+            "商户的回答",
+            "Merchant's answer",
+            &["/answer"],
+            Show::Folded,
+        ),
     ],
     actions: no_actions,
 };
@@ -187,16 +216,15 @@ const REQUESTS: Table = Table {
     id: "requests",
     title: label("最近的请求", "Recent requests"),
     columns: &[
-        col("时间", "Time", "/time", Show::Code),
-        col("方法", "Method", "/method", Show::Code),
-        col("请求", "Target", "/target", Show::Code),
-        col("状态码", "Status", "/status", Show::Text),
-        col("结论", "Verdict", "/verdict", Show::Text),
-        col("接口", "Operation", "/template", Show::Code),
+        col("时间", "Time", &["/time"], Show::Time),
+        col("方法", "Method", &["/method"], Show::Code),
+        col("请求", "Target", &["/target"], Show::Code),
+        col("状态码", "Status", &["/status"], Show::Text),
+        col("结论", "Verdict", &["/verdict"], Show::Text),
         col(
-            "验签所用的消息",
+            "验签的消息",
             "Message verified",
-            "/signed_message",
+            &["/signed_message"],
             Show::Folded,
         ),
     ],
@@ -278,8 +306,17 @@ fn table(spec: &Table, rows: &[Value]) -> String {
         return html;
     }
     let has_actions = rows.iter().any(|r| !(spec.actions)(r).is_empty());
+    // A column empty in every row (sub_mchid for a direct merchant) is left out.
+    let columns: Vec<&Column> = spec
+        .columns
+        .iter()
+        .filter(|c| {
+            rows.iter()
+                .any(|r| !cell(c.value(r).as_ref(), c.show).is_empty())
+        })
+        .collect();
     html.push_str(r#"<div class="scroll"><table><thead><tr>"#);
-    for column in spec.columns {
+    for column in &columns {
         html.push_str(&format!(
             r#"<th scope="col">{}</th>"#,
             column.heading.html()
@@ -294,10 +331,10 @@ fn table(spec: &Table, rows: &[Value]) -> String {
     html.push_str("</tr></thead><tbody>");
     for row in rows {
         html.push_str("<tr>");
-        for column in spec.columns {
+        for column in &columns {
             html.push_str(&format!(
                 "<td>{}</td>",
-                cell(row.pointer(column.pointer), column.show)
+                cell(column.value(row).as_ref(), column.show)
             ));
         }
         if has_actions {
@@ -337,6 +374,15 @@ fn cell(value: Option<&Value>, show: Show) -> String {
             ),
             _ => format!(r#"<span class="no">✗ {}</span>"#, label("否", "no").html()),
         },
+        Show::Time => format!(
+            r#"<time datetime="{}" title="{}">{}</time>"#,
+            esc(&text),
+            esc(&text),
+            esc(text.get(11..19).unwrap_or(&text))
+        ),
+        Show::Folded if !text.contains('\n') && text.chars().count() <= 48 => {
+            format!("<code>{}</code>", esc(&text))
+        }
         Show::Folded => {
             let first: String = text.lines().next().unwrap_or("").chars().take(48).collect();
             format!(
@@ -370,6 +416,10 @@ mod tests {
         assert!(html.contains("¥399.00"));
         assert_eq!(html.matches("<form").count(), 3, "{html}");
         assert!(html.contains("(3)"));
+        assert!(html.contains("<code>DOING / USER_PAYING</code>"), "{html}");
+        // no row has a service: no such column
+        assert!(!html.contains("Service"), "{html}");
+        assert!(html.contains("sub_mchid"));
     }
 
     #[test]
@@ -383,6 +433,12 @@ mod tests {
     fn long_values_fold_and_booleans_read_as_words() {
         assert!(cell(Some(&json!("GET\n/v3/x\n")), Show::Folded)
             .starts_with("<details><summary><code>GET</code>"));
+        assert_eq!(
+            cell(Some(&json!("204 ")), Show::Folded),
+            "<code>204 </code>"
+        );
+        let time = cell(Some(&json!("2026-11-28T15:53:22+08:00")), Show::Time);
+        assert!(time.ends_with(">15:53:22</time>"), "{time}");
         assert!(cell(Some(&json!(true)), Show::YesNo).contains("yes"));
         assert!(cell(Some(&json!(false)), Show::YesNo).contains("no"));
         assert_eq!(cell(None, Show::Text), "");

@@ -78,6 +78,7 @@ pub(crate) fn page(lang: &str, title: Label, body: &str) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/_mock/console.css">
 <script src="/_mock/console.js" defer></script>
 </head>
