@@ -12,15 +12,17 @@ use axum::response::Response;
 
 use super::html::respond;
 
-/// `Ok` when the request comes from this machine and names it; otherwise
-/// the 403 answer saying so.
-pub(crate) fn local_only(parts: &Parts) -> Result<(), Response> {
+/// `None` when the request comes from this machine and names it; otherwise
+/// the 403 answer saying why.
+pub(crate) fn refusal(parts: &Parts) -> Option<Response> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
-    check(peer, host).map_err(|why| respond(403, "text/plain; charset=utf-8", why))
+    check(peer, host)
+        .err()
+        .map(|why| respond(403, "text/plain; charset=utf-8", why))
 }
 
 fn check(peer: Option<SocketAddr>, host: Option<&str>) -> Result<(), String> {

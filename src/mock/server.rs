@@ -140,7 +140,7 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
     }
     if let Some(control) = path.strip_prefix("/_mock/") {
         note.verdict("control".to_owned());
-        if let Err(refused) = super::guard::local_only(&parts) {
+        if let Some(refused) = super::guard::refusal(&parts) {
             return refused;
         }
         return super::control::handle(shared, parts.method.as_str(), control, query, &bytes);
