@@ -484,3 +484,42 @@ async fn controls_and_pages_answer_only_under_a_loopback_host() {
         "refused for its missing signature, not for its Host"
     );
 }
+
+#[tokio::test]
+async fn a_delivery_keeps_the_merchants_last_answer_for_the_console() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let shop = httpmock::MockServer::start_async().await;
+    shop.mock_async(|when, then| {
+        when.method(httpmock::Method::POST).path("/notify");
+        then.status(500)
+            .body(r#"{"code":"FAIL","message":"数据库忙"}"#);
+    })
+    .await;
+    create_order(&client, "ANSWER-1", &shop.url("/notify")).await;
+    server.user_confirms("ANSWER-1", None).unwrap();
+    let mut answer = None;
+    for _ in 0..100 {
+        answer = server.notifications()[0].answer.clone();
+        if answer.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        answer.as_deref(),
+        Some(r#"500 {"code":"FAIL","message":"数据库忙"}"#)
+    );
+    let html = reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(
+            "500 {&quot;code&quot;:&quot;FAIL&quot;,&quot;message&quot;:&quot;数据库忙&quot;}"
+        ),
+        "{html}"
+    );
+}
