@@ -1,8 +1,8 @@
 //! A headless Chromium driven over WebDriver (W3C, through Debian's
-//! `chromedriver`), for the tests of the mock's pages. About a hundred
-//! lines over the reqwest the crate already has, rather than `fantoccini`
-//! (whose `webdriver` dependency brings in the ICU segmenter and a hyper
-//! stack of its own): the tests need eight commands.
+//! `chromedriver`), for the tests of the mock's pages. A dozen plain
+//! WebDriver commands over the reqwest the crate already has, rather than
+//! `fantoccini` (whose `webdriver` dependency brings in the ICU segmenter,
+//! `time` and a hyper client stack of its own, all to build for tests).
 //!
 //! `Browser::start` returns `None` (after printing why) only when
 //! `WECHATPAY_SKIP_BROWSER=1`; a missing `chromium` or `chromedriver`
