@@ -31,6 +31,7 @@ pub async fn run(args: MockArgs) -> Result<(), Failure> {
         let path = server.write_profile(&dir)?;
         println!("profile written to {}", path.display());
     }
+    println!("console at {}_mock/", server.base_url());
     server.serve_until(stop_signal()).await;
     Ok(())
 }
