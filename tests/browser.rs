@@ -142,7 +142,8 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
         "{delivery}"
     );
 
-    // pay, once the merchant completed the order: DONE, PAYSCORE.USER_PAID
+    // pay, once the merchant completed the order (through the SDK: the page
+    // learns it by its live refresh): DONE, PAYSCORE.USER_PAID
     complete_order(&client, "CONSOLE-1").await;
     wait_for_row(&browser, "payscore", "CONSOLE-1", "USER_PAYING").await;
     let pay = browser
@@ -169,6 +170,23 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
     assert!(reached, "Tab never reached the expire button");
     wait_for_row(&browser, "payscore", "CONSOLE-2", "EXPIRED").await;
     assert_eq!(server.notifications().len(), 2, "expiring sends nothing");
+
+    // the Live button pauses the refresh, and resumes it
+    let live = browser.find("#live").await;
+    browser.click(&live).await;
+    assert_eq!(
+        browser.attribute(&live, "aria-pressed").await.as_deref(),
+        Some("false")
+    );
+    create_order(&client, "CONSOLE-4", &notify_url).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        row_text(&browser, "payscore", "CONSOLE-4").await,
+        "",
+        "paused"
+    );
+    browser.click(&live).await;
+    wait_for_row(&browser, "payscore", "CONSOLE-4", "CREATED").await;
 
     // a refused action says why on the page
     browser

@@ -266,12 +266,10 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 {requests}
 </main>"#,
         title = title.html(),
-        hint = label(
-            "商户号 1900000109 的模拟环境；页面不显示任何密钥。",
-            "The mock of merchant 1900000109; no page shows a key."
-        )
-        .html()
-        .replace("1900000109", &esc(mchid)),
+        hint = format!(
+            r#"<span lang="zh">商户号 {m} 的模拟环境；页面不显示任何密钥。</span> <span lang="en">The mock of merchant {m}; no page shows a key.</span>"#,
+            m = esc(mchid)
+        ),
         live = label("实时刷新", "Live").html(),
         payscore = table(&PAYSCORE, &payscore),
         notifications = table(&NOTIFICATIONS, &notifications),
