@@ -253,6 +253,10 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         .map(|r| serde_json::to_value(r).unwrap_or_default())
         .collect();
     let title = label("模拟微信支付", "Mock WeChat Pay");
+    let hint = format!(
+        r#"<span lang="zh">商户号 {m} 的模拟环境；页面不显示任何密钥。</span> <span lang="en">The mock of merchant {m}; no page shows a key.</span>"#,
+        m = esc(mchid)
+    );
     let body = format!(
         r#"<header><h1>{title}</h1>
 <nav aria-label="language"><a href="?lang=zh" lang="zh">中文</a> · <a href="?lang=en" lang="en">English</a> · <a href="?">中文 + English</a></nav>
@@ -266,10 +270,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 {requests}
 </main>"#,
         title = title.html(),
-        hint = format!(
-            r#"<span lang="zh">商户号 {m} 的模拟环境；页面不显示任何密钥。</span> <span lang="en">The mock of merchant {m}; no page shows a key.</span>"#,
-            m = esc(mchid)
-        ),
+        hint = hint,
         live = label("实时刷新", "Live").html(),
         payscore = table(&PAYSCORE, &payscore),
         notifications = table(&NOTIFICATIONS, &notifications),
