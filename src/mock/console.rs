@@ -270,7 +270,6 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 {requests}
 </main>"#,
         title = title.html(),
-        hint = hint,
         live = label("实时刷新", "Live").html(),
         payscore = table(&PAYSCORE, &payscore),
         notifications = table(&NOTIFICATIONS, &notifications),
