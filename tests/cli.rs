@@ -553,6 +553,10 @@ async fn wxpay_mock_serves_writes_the_profile_and_exits_0_on_sigterm() {
         .unwrap()
         .unwrap()
         .starts_with("profile written to"));
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!("console at {base_url}_mock/")
+    );
 
     let p = dir.join("mock.json").display().to_string();
     let run = wxpay(

@@ -19,6 +19,8 @@
 //! | `GET /_mock/notifications` | every notification sent and its fate |
 //! | `GET /_mock/requests` | the recent requests and what the mock made of each |
 //! | `DELETE /_mock/requests` | forget them |
+//!
+//! The pages (console, cashier, QR, bridge script) are [`super::console`]'s.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode};
@@ -56,6 +58,9 @@ pub(crate) fn handle(
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     let result = match (method, segments.as_slice()) {
+        ("GET", _) if super::console::serves(path) => {
+            return super::console::page_for(shared, path, &query)
+        }
         ("POST", ["payscore", no, action]) => {
             let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
             let action = match *action {

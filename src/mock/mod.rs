@@ -24,9 +24,13 @@ mod answer;
 mod auth;
 mod bills;
 mod body;
+mod cashier;
 mod catalog;
+mod console;
 mod control;
 mod faults;
+mod guard;
+mod html;
 mod identity;
 mod invocation;
 mod log;
@@ -137,6 +141,8 @@ impl MockServer {
             let stop = async {
                 let _ = stopped.await;
             };
+            // The peer's address, for the /_mock/ loopback check (guard.rs).
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await;

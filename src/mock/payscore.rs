@@ -274,6 +274,13 @@ impl Orders {
         Ok((answer, event.flatten()))
     }
 
+    /// Every order as the query answers it, oldest first (for the console).
+    pub(crate) fn list(&self, mchid: &str) -> Vec<Value> {
+        let mut orders: Vec<&Order> = self.orders.values().collect();
+        orders.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+        orders.iter().map(|o| render(o, mchid, true)).collect()
+    }
+
     /// The order `no` of sub-merchant `sub` ("" for a direct merchant).
     fn order_mut(&mut self, sub: &str, no: &str) -> Result<&mut Order, Answer> {
         self.orders

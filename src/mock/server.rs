@@ -150,6 +150,9 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
     }
     if let Some(control) = path.strip_prefix("/_mock/") {
         note.verdict("control".to_owned());
+        if let Some(refused) = super::guard::refusal(&parts) {
+            return refused;
+        }
         return super::control::handle(shared, parts.method.as_str(), control, query, &bytes);
     }
     let relative = path.trim_start_matches('/');

@@ -1,0 +1,291 @@
+//! The pages a payer sees instead of WeChat: an H5 order's cashier, a Native
+//! order's QR code, and the `WeixinJSBridge` stand-in a JSAPI page loads.
+//! Each page is a pure function of the order as the payments store renders
+//! it (a `serde_json::Value` shaped like WeChat Pay's order query answer:
+//! `out_trade_no`, `description`, `amount.total`, `trade_state`, and for
+//! Native `code_url`), so the store stays the only copy of the state.
+//!
+//! # Contracts with the payments side (issue 20)
+//!
+//! - **Pay and cancel buttons** (H5 and Native): a `<form method="post">`
+//!   to `POST /_mock/transactions/{out_trade_no}/pay` (path segment
+//!   percent-encoded, empty form body). With JavaScript the form is sent by
+//!   `fetch` and, on a 2xx, the page goes to `redirect_url` (H5) or reloads
+//!   (Native); without it the browser shows the control's answer. H5 cancel
+//!   is a plain link to `redirect_url`: cancelling tells WeChat Pay nothing,
+//!   the order stays `NOTPAY`.
+//! - **`WeixinJSBridge` stand-in** (`GET /_mock/jsbridge.js`, a script a
+//!   merchant's page loads from the mock, whatever the page's own origin).
+//!   `WeixinJSBridge.invoke('getBrandWCPayRequest', params, cb)` sends
+//!
+//!   ```text
+//!   POST {mock}/_mock/invocations
+//!   Content-Type: text/plain          (a "simple" request: no CORS preflight)
+//!   {"api": "getBrandWCPayRequest", "params": {…exactly as the page passed…}, "user": "looks"}
+//!   ```
+//!
+//!   The mock checks the parameters as WeChat does (`appId`, `timeStamp`,
+//!   `nonceStr`, `package` = `prepay_id=…`, `signType` `RSA`, `paySign` over
+//!   `appId\ntimeStamp\nnonceStr\npackage\n` with the merchant's key), finds
+//!   the order by its `prepay_id`, and answers `200 {"order": {…}}` (shown on
+//!   the payment sheet) or a 4xx `{"code", "message"}`. The sheet offers pay
+//!   and cancel; pay sends the same body with `"user": "pays"`, which checks
+//!   again and pays the order (`200 {"order": {…}}`, notification sent).
+//!   Both answers need `Access-Control-Allow-Origin` (the merchant's page is
+//!   another origin). The callback gets `{err_msg: "get_brand_wcpay_request:ok"}`
+//!   after a paid answer, `…:cancel` when the user cancels (nothing sent), and
+//!   `…:fail` (with `err_desc`) on any refusal or network error, the three
+//!   values WeChat documents.
+
+use serde_json::Value;
+
+use crate::path::encode_component;
+
+use super::html::{esc, label, page, yuan, Label};
+
+/// The bridge stand-in, served as `/_mock/jsbridge.js`.
+pub(crate) const JSBRIDGE_JS: &str = include_str!("console/jsbridge.js");
+
+/// The longest text drawn as a QR code (bytes): a `code_url` is about 40;
+/// a version-40 code at error correction M holds 2331 bytes.
+pub(crate) const MAX_QR_TEXT: usize = 2048;
+
+/// `text` as an SVG QR code (a fixed-size `<svg>` element, no XML prolog, so
+/// it can be served alone or inlined in a page).
+pub(crate) fn qr_svg(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("nothing to draw: pass the text as ?text=…".to_owned());
+    }
+    if text.len() > MAX_QR_TEXT {
+        return Err(format!(
+            "text of {} bytes is too long for a QR code here (at most {MAX_QR_TEXT})",
+            text.len()
+        ));
+    }
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(|e| format!("cannot draw this text as a QR code: {e}"))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .build();
+    // The renderer starts with an XML declaration, invalid inside HTML.
+    let start = svg.find("<svg").unwrap_or(0);
+    Ok(svg[start..].replacen("<svg", r#"<svg role="img" aria-label="QR code""#, 1))
+}
+
+/// A string field of the order, or "".
+fn text<'a>(order: &'a Value, pointer: &str) -> &'a str {
+    order.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Amount and description, as the top of WeChat's cashier shows them.
+fn summary(order: &Value) -> String {
+    let amount = order
+        .pointer("/amount/total")
+        .and_then(Value::as_i64)
+        .map(yuan)
+        .unwrap_or_default();
+    format!(
+        r#"<p class="amount" id="amount">{}</p>
+<p class="description" id="description">{}</p>
+<dl class="facts"><dt>{}</dt><dd><code id="out-trade-no">{}</code></dd><dt>{}</dt><dd id="trade-state">{}</dd></dl>"#,
+        esc(&amount),
+        esc(text(order, "/description")),
+        OUT_TRADE_NO.html(),
+        esc(text(order, "/out_trade_no")),
+        label("状态", "State").html(),
+        esc(text(order, "/trade_state")),
+    )
+}
+
+const OUT_TRADE_NO: Label = label("商户订单号", "out_trade_no");
+#[allow(dead_code)] // the H5 page's, see h5_page
+const PAY: Label = label("支付", "Pay");
+
+/// Whether the order can still be paid (WeChat Pay's `trade_state`).
+fn payable(order: &Value) -> bool {
+    matches!(text(order, "/trade_state"), "" | "NOTPAY" | "USERPAYING")
+}
+
+/// The form that pays the order through the control; `then` is where the
+/// script goes after a 2xx answer (none: reload).
+fn pay_form(order: &Value, button: Label, then: Option<&str>) -> String {
+    let no = text(order, "/out_trade_no");
+    let action = format!("/_mock/transactions/{}/pay", encode_component(no));
+    let then = then
+        .map(|url| format!(r#" data-then="{}""#, esc(url)))
+        .unwrap_or_default();
+    format!(
+        r#"<form method="post" action="{}" data-fetch{then}><button type="submit" id="pay" class="primary">{}</button></form>"#,
+        esc(&action),
+        button.html()
+    )
+}
+
+#[allow(dead_code)] // the H5 page's, see h5_page
+/// `redirect_url` if it is an absolute http(s) URL: anything else (a
+/// `javascript:` URL above all) must never become a link or a location.
+pub(crate) fn safe_redirect(redirect_url: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_url).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+// Served at an order's `h5_url` once the payments store lands (issue 20).
+#[allow(dead_code)]
+/// The H5 cashier an `h5_url` opens: amount, description, pay and cancel,
+/// then back to `redirect_url` (the merchant appends it to `h5_url`).
+pub(crate) fn h5_page(order: &Value, redirect_url: Option<&str>, lang: &str) -> String {
+    let back = redirect_url.and_then(safe_redirect);
+    let refused = match (redirect_url, &back) {
+        (Some(given), None) => format!(
+            r#"<p class="warning" id="redirect-refused">{} <code>{}</code></p>"#,
+            label(
+                "redirect_url 不是 http(s) 地址，已忽略：",
+                "redirect_url is not an http(s) URL, ignored:"
+            )
+            .html(),
+            esc(given)
+        ),
+        _ => String::new(),
+    };
+    let actions = if payable(order) {
+        let cancel = match &back {
+            Some(url) => format!(
+                r#"<a class="button" id="cancel" href="{}">{}</a>"#,
+                esc(url),
+                label("取消支付", "Cancel").html()
+            ),
+            None => String::new(),
+        };
+        format!(
+            r#"<div class="actions">{}{cancel}</div>"#,
+            pay_form(order, PAY, back.as_deref())
+        )
+    } else {
+        let link = back
+            .map(|url| {
+                format!(
+                    r#" <a id="back" href="{}">{}</a>"#,
+                    esc(&url),
+                    label("返回商户", "Back to the merchant").html()
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            r#"<p class="done">{}{link}</p>"#,
+            label("订单不可支付", "This order cannot be paid").html()
+        )
+    };
+    let title = label("微信支付收银台（模拟）", "WeChat Pay cashier (mock)");
+    let body = format!(
+        r#"<main class="cashier"><h1>{}</h1>{}{refused}{actions}<p id="status" role="status" aria-live="polite"></p></main>"#,
+        title.html(),
+        summary(order)
+    );
+    page(lang, title, &body)
+}
+
+/// A Native order: its `code_url` as a QR code to scan, and a "scan and
+/// pay" button playing the payer who scans it.
+pub(crate) fn native_page(order: &Value, lang: &str) -> String {
+    let code_url = text(order, "/code_url");
+    let qr = match qr_svg(code_url) {
+        Ok(svg) => format!(r#"<figure class="qr" id="qr">{svg}</figure>"#),
+        Err(why) => format!(r#"<p class="warning" id="qr-error">{}</p>"#, esc(&why)),
+    };
+    // `/_mock/qr?text=` shows a bare code_url: no order, nothing to pay.
+    let has_order = !text(order, "/out_trade_no").is_empty();
+    let action = if has_order && payable(order) {
+        pay_form(order, label("扫码并支付", "Scan and pay"), None)
+    } else {
+        String::new()
+    };
+    let summary = if has_order {
+        summary(order)
+    } else {
+        String::new()
+    };
+    let title = label("扫码支付（模拟）", "Native payment (mock)");
+    let body = format!(
+        r#"<main class="cashier"><h1>{}</h1>{}{qr}<p class="code-url"><code id="code-url">{}</code></p>{action}<p id="status" role="status" aria-live="polite"></p></main>"#,
+        title.html(),
+        summary,
+        esc(code_url)
+    );
+    page(lang, title, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn order() -> Value {
+        json!({"out_trade_no": "T<1>", "description": "Image形象店-深圳腾大-QQ公仔",
+               "amount": {"total": 1, "currency": "CNY"}, "trade_state": "NOTPAY",
+               "code_url": "weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&groupid=00"})
+    }
+
+    #[test]
+    fn h5_page_shows_amount_and_description_and_pays_through_the_control() {
+        let html = h5_page(
+            &order(),
+            Some("https://merchant.example/back?x=1&y=2"),
+            "zh-en",
+        );
+        assert!(
+            html.contains(r#"<p class="amount" id="amount">¥0.01</p>"#),
+            "{html}"
+        );
+        assert!(html.contains("Image形象店-深圳腾大-QQ公仔"));
+        // the out_trade_no is escaped in text and percent-encoded in the path
+        assert!(html.contains("T&lt;1&gt;"));
+        assert!(
+            html.contains(r#"action="/_mock/transactions/T%3C1%3E/pay""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-then="https://merchant.example/back?x=1&amp;y=2""#));
+        assert!(html.contains(r#"id="cancel" href="https://merchant.example/back?x=1&amp;y=2""#));
+    }
+
+    #[test]
+    fn a_redirect_url_that_is_not_http_never_becomes_a_link() {
+        let html = h5_page(&order(), Some("javascript:alert(1)"), "en");
+        assert!(!html.contains("href=\"javascript"), "{html}");
+        assert!(!html.contains("data-then"));
+        assert!(html.contains(r#"id="redirect-refused""#));
+        assert_eq!(safe_redirect("/relative"), None);
+        assert_eq!(
+            safe_redirect("HTTPS://a.example/x").as_deref(),
+            Some("https://a.example/x")
+        );
+    }
+
+    #[test]
+    fn a_paid_order_offers_no_pay_button() {
+        let mut paid = order();
+        paid["trade_state"] = json!("SUCCESS");
+        assert!(!h5_page(&paid, None, "zh").contains(r#"id="pay""#));
+        assert!(!native_page(&paid, "zh").contains(r#"id="pay""#));
+        assert!(native_page(&order(), "zh").contains(r#"id="pay""#));
+    }
+
+    #[test]
+    fn the_native_page_inlines_the_qr_code_of_the_code_url() {
+        let html = native_page(&order(), "zh-en");
+        assert!(
+            html.contains(r#"<svg role="img" aria-label="QR code""#),
+            "{html}"
+        );
+        assert!(!html.contains("<?xml"));
+        assert!(html.contains("weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&amp;groupid=00"));
+    }
+
+    #[test]
+    fn qr_text_must_be_present_and_fit() {
+        assert!(qr_svg("").unwrap_err().contains("?text="));
+        let long = "x".repeat(MAX_QR_TEXT + 1);
+        assert!(qr_svg(&long).unwrap_err().contains("at most 2048"));
+        assert!(qr_svg(&"x".repeat(MAX_QR_TEXT)).is_ok());
+    }
+}

@@ -1,0 +1,461 @@
+//! The console a person opens at `GET /_mock/`: what the mock holds and did,
+//! as tables rendered on the server (readable with JavaScript off), kept
+//! live by `console.js` (it refetches the page every two seconds and swaps
+//! the tables that changed). Row buttons are forms posting to the existing
+//! `/_mock/` controls, so the console is a view over the same stores, never
+//! a second copy of the state. Labels are in Chinese and English
+//! (`?lang=zh`, `?lang=en`, both by default). Nothing here shows a key: the
+//! request log keeps the signed message, never what signed it.
+//!
+//! Adding a table is one [`Table`] constant (columns as JSON pointers into a
+//! row, and the row's actions) and one line in [`console_page`] giving it
+//! rows as `serde_json::Value`s, e.g. the payments store's orders rendered
+//! as the order query answers.
+//!
+//! | page | what |
+//! |---|---|
+//! | `GET /_mock/`, `GET /_mock/console` | the console |
+//! | `GET /_mock/console.css`, `/_mock/console.js` | its style and script |
+//! | `GET /_mock/jsbridge.js` | the `WeixinJSBridge` stand-in ([`super::cashier`]) |
+//! | `GET /_mock/qr?text=…` | a page showing `text` as a QR code (a `code_url`) |
+//! | `GET /_mock/qr.svg?text=…` | the QR code alone, `image/svg+xml` |
+
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::cashier;
+use super::html::{esc, label, language, page, respond, yuan, Label};
+use super::server::Shared;
+use crate::path::encode_component;
+
+const CSS: &str = include_str!("console/console.css");
+const JS: &str = include_str!("console/console.js");
+const HTML: &str = "text/html; charset=utf-8";
+
+/// Whether `GET /_mock/{path}` is a page of this module.
+pub(crate) fn serves(path: &str) -> bool {
+    matches!(
+        path,
+        "" | "console" | "console.css" | "console.js" | "jsbridge.js" | "qr" | "qr.svg"
+    )
+}
+
+/// Answers `GET /_mock/{path}` for a path [`serves`] accepts.
+pub(crate) fn page_for(shared: &Shared, path: &str, query: &[(String, String)]) -> Response {
+    let lang = language(query);
+    let text = query
+        .iter()
+        .find(|(k, _)| k == "text")
+        .map_or("", |(_, v)| v.as_str());
+    match path {
+        "console.css" => respond(200, "text/css; charset=utf-8", CSS),
+        "console.js" => respond(200, "text/javascript; charset=utf-8", JS),
+        // Loaded by a merchant's page on another origin: allowed to be read.
+        "jsbridge.js" => respond(200, "text/javascript; charset=utf-8", cashier::JSBRIDGE_JS),
+        "qr.svg" => match cashier::qr_svg(text) {
+            Ok(svg) => respond(200, "image/svg+xml", svg),
+            Err(why) => respond(400, "text/plain; charset=utf-8", why),
+        },
+        "qr" => respond(
+            200,
+            HTML,
+            cashier::native_page(&json!({ "code_url": text }), lang),
+        ),
+        _ => respond(200, HTML, console_page(shared, lang)),
+    }
+}
+
+/// How a column shows its value.
+#[derive(Debug, Clone, Copy)]
+enum Show {
+    Text,
+    /// Monospace: identifiers, URLs, paths.
+    Code,
+    /// An amount in fen, shown in yuan.
+    Amount,
+    /// A boolean as ✓ / ✗ with words.
+    YesNo,
+    /// Long text folded in `<details>`, preformatted.
+    Folded,
+    /// An RFC 3339 time as its clock time (the whole in a tooltip).
+    Time,
+}
+
+/// One column: its heading, where its value sits in a row (JSON pointers:
+/// several are shown joined by ` / `), how to show it.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    heading: Label,
+    pointers: &'static [&'static str],
+    show: Show,
+}
+
+const fn col(
+    zh: &'static str,
+    en: &'static str,
+    pointers: &'static [&'static str],
+    show: Show,
+) -> Column {
+    Column {
+        heading: label(zh, en),
+        pointers,
+        show,
+    }
+}
+
+impl Column {
+    /// The value of this column in `row`: one pointer's value as it is,
+    /// several as the non-empty ones joined.
+    fn value(&self, row: &Value) -> Option<Value> {
+        if let [single] = self.pointers {
+            return row.pointer(single).cloned();
+        }
+        let parts: Vec<String> = self
+            .pointers
+            .iter()
+            .filter_map(|p| row.pointer(p))
+            .filter(|v| !v.is_null())
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect();
+        (!parts.is_empty()).then(|| Value::String(parts.join(" / ")))
+    }
+}
+
+/// A row's button: a POST to `/_mock/{control}`.
+#[derive(Debug)]
+struct Action {
+    label: Label,
+    control: String,
+}
+
+/// A table of the console.
+struct Table {
+    id: &'static str,
+    title: Label,
+    columns: &'static [Column],
+    /// The buttons a row offers (by its state).
+    actions: fn(&Value) -> Vec<Action>,
+}
+
+fn no_actions(_: &Value) -> Vec<Action> {
+    Vec::new()
+}
+
+const PAYSCORE: Table = Table {
+    id: "payscore",
+    title: label("支付分订单", "Payscore orders"),
+    columns: &[
+        col(
+            "商户服务订单号",
+            "out_order_no",
+            &["/out_order_no"],
+            Show::Code,
+        ),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col(
+            "状态",
+            "State",
+            &["/state", "/state_description", "/collection/state"],
+            Show::Code,
+        ),
+        col("服务", "Service", &["/service_introduction"], Show::Text),
+        col("风险金", "Risk fund", &["/risk_fund/amount"], Show::Amount),
+        col("总金额", "Total", &["/total_amount"], Show::Amount),
+        col("微信订单号", "order_id", &["/order_id"], Show::Code),
+    ],
+    actions: payscore_actions,
+};
+
+/// The user's moves the order's state allows (the `/_mock/payscore` controls).
+fn payscore_actions(order: &Value) -> Vec<Action> {
+    let no = encode_component(order["out_order_no"].as_str().unwrap_or_default());
+    let sub = order["sub_mchid"]
+        .as_str()
+        .map(|s| {
+            let encoded: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+            format!("?sub_mchid={encoded}")
+        })
+        .unwrap_or_default();
+    let act = |name: &str, zh, en| Action {
+        label: label(zh, en),
+        control: format!("payscore/{no}/{name}{sub}"),
+    };
+    match (
+        order["state"].as_str(),
+        order["collection"]["state"].as_str(),
+    ) {
+        (Some("CREATED"), _) => vec![
+            act("confirm", "用户确认", "Confirm"),
+            act("expire", "超时失效", "Expire"),
+        ],
+        (Some("DOING"), Some("USER_PAYING")) => vec![act("pay", "用户支付", "Pay")],
+        _ => Vec::new(),
+    }
+}
+
+const NOTIFICATIONS: Table = Table {
+    id: "notifications",
+    title: label("通知", "Notifications"),
+    columns: &[
+        col("事件", "event_type", &["/event_type"], Show::Code),
+        col("订单", "Order", &["/order"], Show::Code),
+        col("发往", "notify_url", &["/url"], Show::Code),
+        col("次数", "Attempts", &["/attempts"], Show::Text),
+        col("已送达", "Delivered", &["/delivered"], Show::YesNo),
+        col(
+            "商户的回答",
+            "Merchant's answer",
+            &["/answer"],
+            Show::Folded,
+        ),
+    ],
+    actions: no_actions,
+};
+
+const REQUESTS: Table = Table {
+    id: "requests",
+    title: label("最近的请求", "Recent requests"),
+    columns: &[
+        col("时间", "Time", &["/time"], Show::Time),
+        col("方法", "Method", &["/method"], Show::Code),
+        col("请求", "Target", &["/target"], Show::Code),
+        col("状态码", "Status", &["/status"], Show::Text),
+        col("结论", "Verdict", &["/verdict"], Show::Text),
+        col(
+            "验签的消息",
+            "Message verified",
+            &["/signed_message"],
+            Show::Folded,
+        ),
+    ],
+    actions: no_actions,
+};
+
+/// The whole console.
+fn console_page(shared: &Shared, lang: &str) -> String {
+    let mchid = shared.keys.credentials.mchid;
+    let payscore = shared
+        .orders
+        .lock()
+        .map(|orders| orders.list(mchid))
+        .unwrap_or_default();
+    let notifications: Vec<Value> = shared
+        .notifier
+        .deliveries()
+        .iter()
+        .rev()
+        .map(delivery_row)
+        .collect();
+    let requests: Vec<Value> = shared
+        .log
+        .recent()
+        .into_iter()
+        .rev()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
+    let title = label("模拟微信支付", "Mock WeChat Pay");
+    let hint = format!(
+        r#"<span lang="zh">商户号 {m} 的模拟环境；页面不显示任何密钥。</span> <span lang="en">The mock of merchant {m}; no page shows a key.</span>"#,
+        m = esc(mchid)
+    );
+    let body = format!(
+        r#"<header><h1>{title}</h1>
+<nav aria-label="language"><a href="?lang=zh" lang="zh">中文</a> · <a href="?lang=en" lang="en">English</a> · <a href="?">中文 + English</a></nav>
+<p class="hint">{hint}</p>
+<button type="button" id="live" hidden aria-pressed="true">{live}</button>
+<p id="status" role="status" aria-live="polite"></p>
+</header>
+<main>
+{payscore}
+{notifications}
+{requests}
+</main>"#,
+        title = title.html(),
+        live = label("实时刷新", "Live").html(),
+        payscore = table(&PAYSCORE, &payscore),
+        notifications = table(&NOTIFICATIONS, &notifications),
+        requests = table(&REQUESTS, &requests),
+    );
+    page(lang, title, &body)
+}
+
+/// A notification as a row: what was sent where, and what came back.
+fn delivery_row(d: &super::notify::Delivery) -> Value {
+    let order = ["out_order_no", "out_trade_no", "out_refund_no"]
+        .iter()
+        .find_map(|k| d.resource[*k].as_str())
+        .unwrap_or_default();
+    // The merchant's last answer: its status and the start of its body.
+    let answer = d.answers.last().map(|a| {
+        let text: String = a.answer.chars().take(200).collect();
+        match a.status {
+            Some(status) => format!("{status} {text}"),
+            None => text,
+        }
+    });
+    json!({"event_type": d.event_type, "order": order, "url": d.url, "attempts": d.attempts,
+           "delivered": d.delivered, "answer": answer})
+}
+
+/// `rows` as the table `spec` describes, inside its `<section>`.
+fn table(spec: &Table, rows: &[Value]) -> String {
+    let mut html = format!(
+        r#"<section id="{id}" data-live aria-labelledby="{id}-title"><h2 id="{id}-title">{title} <span class="count">({n})</span></h2>"#,
+        id = spec.id,
+        title = spec.title.html(),
+        n = rows.len()
+    );
+    if rows.is_empty() {
+        html.push_str(&format!(
+            r#"<p class="empty">{}</p></section>"#,
+            label("暂无", "None yet").html()
+        ));
+        return html;
+    }
+    let has_actions = rows.iter().any(|r| !(spec.actions)(r).is_empty());
+    // A column empty in every row (sub_mchid for a direct merchant) is left out.
+    let columns: Vec<&Column> = spec
+        .columns
+        .iter()
+        .filter(|c| {
+            rows.iter()
+                .any(|r| !cell(c.value(r).as_ref(), c.show).is_empty())
+        })
+        .collect();
+    html.push_str(r#"<div class="scroll"><table><thead><tr>"#);
+    for column in &columns {
+        html.push_str(&format!(
+            r#"<th scope="col">{}</th>"#,
+            column.heading.html()
+        ));
+    }
+    if has_actions {
+        html.push_str(&format!(
+            r#"<th scope="col">{}</th>"#,
+            label("操作", "Actions").html()
+        ));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for row in rows {
+        html.push_str("<tr>");
+        for column in &columns {
+            html.push_str(&format!(
+                "<td>{}</td>",
+                cell(column.value(row).as_ref(), column.show)
+            ));
+        }
+        if has_actions {
+            html.push_str("<td class=\"actions\">");
+            for action in (spec.actions)(row) {
+                html.push_str(&format!(
+                    r#"<form method="post" action="/_mock/{control}" data-fetch><button type="submit" data-action="{control}">{label}</button></form>"#,
+                    control = esc(&action.control),
+                    label = action.label.html()
+                ));
+            }
+            html.push_str("</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table></div></section>");
+    html
+}
+
+fn cell(value: Option<&Value>, show: Show) -> String {
+    let text = match value {
+        None | Some(Value::Null) => return String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    match show {
+        Show::Text => esc(&text),
+        Show::Code => format!("<code>{}</code>", esc(&text)),
+        Show::Amount => value
+            .and_then(Value::as_i64)
+            .map(|fen| esc(&yuan(fen)))
+            .unwrap_or_else(|| esc(&text)),
+        Show::YesNo => match value.and_then(Value::as_bool) {
+            Some(true) => format!(
+                r#"<span class="yes">✓ {}</span>"#,
+                label("是", "yes").html()
+            ),
+            _ => format!(r#"<span class="no">✗ {}</span>"#, label("否", "no").html()),
+        },
+        Show::Time => format!(
+            r#"<time datetime="{}" title="{}">{}</time>"#,
+            esc(&text),
+            esc(&text),
+            esc(text.get(11..19).unwrap_or(&text))
+        ),
+        Show::Folded if !text.contains('\n') && text.chars().count() <= 48 => {
+            format!("<code>{}</code>", esc(&text))
+        }
+        Show::Folded => {
+            let first: String = text.lines().next().unwrap_or("").chars().take(48).collect();
+            format!(
+                "<details><summary><code>{}</code></summary><pre>{}</pre></details>",
+                esc(&first),
+                esc(&text)
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_escapes_cells_and_offers_the_actions_of_each_row() {
+        let rows = [
+            json!({"out_order_no": "<b>&1", "state": "CREATED", "sub_mchid": "19 00"}),
+            json!({"out_order_no": "N2", "state": "DOING", "collection": {"state": "USER_PAYING"}, "total_amount": 39900}),
+            json!({"out_order_no": "N3", "state": "DONE"}),
+        ];
+        let html = table(&PAYSCORE, &rows);
+        assert!(html.contains("<code>&lt;b&gt;&amp;1</code>"), "{html}");
+        assert!(!html.contains("<b>"));
+        assert!(
+            html.contains(r#"action="/_mock/payscore/%3Cb%3E%261/confirm?sub_mchid=19+00""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-action="payscore/N2/pay""#));
+        assert!(html.contains("¥399.00"));
+        assert_eq!(html.matches("<form").count(), 3, "{html}");
+        assert!(html.contains("(3)"));
+        assert!(html.contains("<code>DOING / USER_PAYING</code>"), "{html}");
+        // no row has a service: no such column
+        assert!(!html.contains("Service"), "{html}");
+        assert!(html.contains("sub_mchid"));
+    }
+
+    #[test]
+    fn an_empty_table_says_so() {
+        let html = table(&NOTIFICATIONS, &[]);
+        assert!(html.contains("None yet") && html.contains("暂无"));
+        assert!(!html.contains("<table"));
+    }
+
+    #[test]
+    fn long_values_fold_and_booleans_read_as_words() {
+        assert!(cell(Some(&json!("GET\n/v3/x\n")), Show::Folded)
+            .starts_with("<details><summary><code>GET</code>"));
+        assert_eq!(
+            cell(Some(&json!("204 ")), Show::Folded),
+            "<code>204 </code>"
+        );
+        let time = cell(Some(&json!("2026-11-28T15:53:22+08:00")), Show::Time);
+        assert!(time.ends_with(">15:53:22</time>"), "{time}");
+        assert!(cell(Some(&json!(true)), Show::YesNo).contains("yes"));
+        assert!(cell(Some(&json!(false)), Show::YesNo).contains("no"));
+        assert_eq!(cell(None, Show::Text), "");
+    }
+
+    #[test]
+    fn serves_only_its_own_pages() {
+        for path in ["", "console", "console.js", "jsbridge.js", "qr", "qr.svg"] {
+            assert!(serves(path), "{path}");
+        }
+        assert!(!serves("requests") && !serves("notifications") && !serves("../x"));
+    }
+}

@@ -1,0 +1,546 @@
+//! The mock's pages in a real browser: headless Chromium over WebDriver
+//! (`common/browser.rs`). Needs Debian's `chromium` and `chromium-driver`
+//! (and `zbar-tools` to read the QR code back), which `.ci/run` installs;
+//! `WECHATPAY_SKIP_BROWSER=1` skips these tests with a printed reason.
+//! `WECHATPAY_UPDATE_SCREENSHOT=1` also writes `docs/img/console.png`.
+
+#[path = "common/browser.rs"]
+mod browser;
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Response};
+use browser::Browser;
+use tokio::sync::mpsc;
+use wechatpay_chain::mock::{Credentials, MockServer};
+use wechatpay_chain::{json, notify, Client, Value};
+
+const APPID: &str = "wxd678efh567hg6787";
+const SERVICE_ID: &str = "2002000000000558128851361561536";
+
+/// The merchant's notify_url: verifies with the SDK's helper, answers 204,
+/// and passes on each verified notification's event type and resource.
+async fn merchant(client: Client) -> (String, mpsc::UnboundedReceiver<(String, Value)>) {
+    type Seen = mpsc::UnboundedSender<(String, Value)>;
+    async fn receive(
+        State((client, seen)): State<(Client, Seen)>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response<String> {
+        match client.notification(&headers, &body) {
+            Ok(event) => {
+                let _ = seen.send((
+                    event.event_type.clone(),
+                    event.resource().unwrap_or_default(),
+                ));
+                notify::success().into()
+            }
+            Err(e) => notify::failure(&e.to_string()).into(),
+        }
+    }
+    let (seen, heard) = mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/notify", axum::routing::post(receive))
+        .with_state((client, seen));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, heard)
+}
+
+async fn create_order(client: &Client, no: &str, notify_url: &str) {
+    client["v3/payscore/serviceorder"]
+        .post(json!({"json": {
+            "out_order_no": no, "appid": APPID, "service_id": SERVICE_ID,
+            "service_introduction": "某某酒店", "time_range": {"start_time": "OnAccept"},
+            "risk_fund": {"name": "DEPOSIT", "amount": 50000}, "notify_url": notify_url,
+        }}))
+        .await
+        .unwrap();
+}
+
+async fn complete_order(client: &Client, no: &str) {
+    client["v3/payscore/serviceorder/{out_order_no}/complete"]
+        .post(json!({"out_order_no": no, "json": {
+            "appid": APPID, "service_id": SERVICE_ID,
+            "post_payments": [{"name": "就餐费用", "amount": 39900}], "total_amount": 39900,
+        }}))
+        .await
+        .unwrap();
+}
+
+async fn next_event(heard: &mut mpsc::UnboundedReceiver<(String, Value)>) -> (String, Value) {
+    tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("a notification within 10 s")
+        .expect("the merchant is running")
+}
+
+/// The row of `table` (a section id) whose text names `no`, once the page
+/// holds still long enough to read it.
+async fn row_text(browser: &Browser, table: &str, no: &str) -> String {
+    loop {
+        if let Some(rows) = browser.texts(&format!("#{table} tbody tr")).await {
+            return rows
+                .into_iter()
+                .find(|r| r.contains(no))
+                .unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_row(browser: &Browser, table: &str, no: &str, needle: &str) -> String {
+    for _ in 0..100 {
+        let text = row_text(browser, table, no).await;
+        if text.contains(needle) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the {table} row of {no} never showed {needle:?}: {:?}",
+        row_text(browser, table, no).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    create_order(&client, "CONSOLE-1", &notify_url).await;
+    create_order(&client, "CONSOLE-2", &notify_url).await;
+
+    browser.goto(&format!("{}_mock/", server.base_url())).await;
+    let row = wait_for_row(&browser, "payscore", "CONSOLE-1", "CREATED").await;
+    assert!(row.contains("¥500.00"), "the risk fund in yuan: {row}");
+
+    // confirm, by mouse: DOING/USER_CONFIRM on the page, and the merchant
+    // hears PAYSCORE.USER_CONFIRM, verified and decrypted by the SDK
+    let confirm = browser
+        .find(r#"[data-action="payscore/CONSOLE-1/confirm"]"#)
+        .await;
+    browser.click(&confirm).await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(event, "PAYSCORE.USER_CONFIRM");
+    assert_eq!(
+        (order["out_order_no"].as_str(), order["state"].as_str()),
+        (Some("CONSOLE-1"), Some("DOING"))
+    );
+    let row = wait_for_row(&browser, "payscore", "CONSOLE-1", "DOING").await;
+    assert!(row.contains("USER_CONFIRM"), "{row}");
+    // the notifications table shows the delivery and the merchant's answer
+    let delivery = wait_for_row(&browser, "notifications", "CONSOLE-1", "204").await;
+    assert!(
+        delivery.contains("PAYSCORE.USER_CONFIRM") && delivery.contains("✓"),
+        "{delivery}"
+    );
+
+    // pay, once the merchant completed the order (through the SDK: the page
+    // learns it by its live refresh): DONE, PAYSCORE.USER_PAID
+    complete_order(&client, "CONSOLE-1").await;
+    wait_for_row(&browser, "payscore", "CONSOLE-1", "USER_PAYING").await;
+    let pay = browser
+        .find(r#"[data-action="payscore/CONSOLE-1/pay"]"#)
+        .await;
+    browser.click(&pay).await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(event, "PAYSCORE.USER_PAID");
+    assert_eq!(order["collection"]["state"], "USER_PAID");
+    wait_for_row(&browser, "payscore", "CONSOLE-1", "DONE").await;
+
+    // expire, by keyboard alone: Tab until the button has the focus, Enter
+    let target = "payscore/CONSOLE-2/expire";
+    let mut reached = false;
+    for _ in 0..40 {
+        let active = browser.active().await;
+        if browser.attribute(&active, "data-action").await.as_deref() == Some(target) {
+            browser.send_keys(&active, "\u{E007}").await;
+            reached = true;
+            break;
+        }
+        browser.send_keys(&active, "\u{E004}").await;
+    }
+    assert!(reached, "Tab never reached the expire button");
+    wait_for_row(&browser, "payscore", "CONSOLE-2", "EXPIRED").await;
+    assert_eq!(server.notifications().len(), 2, "expiring sends nothing");
+
+    // the Live button pauses the refresh, and resumes it
+    let live = browser.find("#live").await;
+    browser.click(&live).await;
+    assert_eq!(
+        browser.attribute(&live, "aria-pressed").await.as_deref(),
+        Some("false")
+    );
+    create_order(&client, "CONSOLE-4", &notify_url).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        row_text(&browser, "payscore", "CONSOLE-4").await,
+        "",
+        "paused"
+    );
+    browser.click(&live).await;
+    wait_for_row(&browser, "payscore", "CONSOLE-4", "CREATED").await;
+
+    // a refused action says why on the page
+    browser
+        .execute(
+            "var f=document.createElement('form');f.method='post';f.action='/_mock/payscore/NOPE/confirm';\
+             f.setAttribute('data-fetch','');var b=document.createElement('button');f.appendChild(b);\
+             document.body.appendChild(f);b.click();",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for_text("#status", "ORDER_NOT_EXIST", 10)
+        .await;
+
+    if std::env::var("WECHATPAY_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+        create_order(&client, "CONSOLE-3", &notify_url).await;
+        let _ = client["v3/pay/transactions/id/{transaction_id}"]
+            .get(json!({"transaction_id": "4200000000000000000000000000", "query": {"mchid": "1900000109"}}))
+            .await;
+        let _ = reqwest::Client::new()
+            .post(format!("{}v3/pay/transactions/native", server.base_url()))
+            .header("Accept", "application/json")
+            .header("User-Agent", "a-hand-made-request")
+            .header("Authorization", format!(r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="n0nce",signature="AAAA",timestamp="{}",serial_no="3775B6A45ACD588826D15E583A95F5DD2A00B0D8""#, now()))
+            .body(r#"{"out_trade_no":"T2"}"#)
+            .send()
+            .await;
+        browser.goto(&format!("{}_mock/", server.base_url())).await;
+        wait_for_row(&browser, "payscore", "CONSOLE-3", "CREATED").await;
+        browser.resize(1280, 1400).await;
+        let png = browser.screenshot().await;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/console.png");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, png).unwrap();
+        eprintln!("wrote {}", path.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reads_with_javascript_off_and_shows_no_key() {
+    let Some(browser) = Browser::start(false).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    create_order(&client, "NOJS-1", "http://127.0.0.1:9/notify").await;
+    // a request whose signature does not verify: the console shows the
+    // message the mock verified against, as WeChat Pay defines it
+    let body = r#"{"out_trade_no":"T2"}"#;
+    let refused = reqwest::Client::new()
+        .post(format!("{}v3/pay/transactions/native", server.base_url()))
+        .header("Accept", "application/json")
+        .header("User-Agent", "a-hand-made-request")
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!(r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="n0nce",signature="AAAA",timestamp="{}",serial_no="3775B6A45ACD588826D15E583A95F5DD2A00B0D8""#, now()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    browser.goto(&format!("{}_mock/", server.base_url())).await;
+    let row = row_text(&browser, "payscore", "NOJS-1").await;
+    assert!(
+        row.contains("CREATED"),
+        "server-rendered without JavaScript: {row:?}"
+    );
+    let request = row_text(&browser, "requests", "/v3/pay/transactions/native").await;
+    assert!(
+        request.contains("401") && request.contains("refused"),
+        "{request}"
+    );
+    // the live toggle is the script's: it stays hidden with scripts off
+    let toggle = browser.find("#live").await;
+    assert_eq!(browser.text(&toggle).await, "");
+
+    let html = reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let message = format!(
+        "POST\n/v3/pay/transactions/native\n{}\nn0nce\n{}\n",
+        now_of(&html),
+        body
+    );
+    let escaped = message.replace('"', "&quot;");
+    assert!(
+        html.contains(&escaped),
+        "the reconstructed message {message:?} in {html}"
+    );
+    let credentials = Credentials::get();
+    for secret in [credentials.apiv3_key, credentials.apiv2_key] {
+        assert!(!html.contains(secret), "a key on the console");
+    }
+    let key_line = credentials.merchant_private_key.lines().nth(1).unwrap();
+    assert!(!html.contains(key_line), "the private key on the console");
+
+    // a row button works without JavaScript too: the control's answer shows
+    let confirm = browser
+        .find(r#"[data-action="payscore/NOJS-1/confirm"]"#)
+        .await;
+    browser.click(&confirm).await;
+    let answer = browser.wait_for_text("body", "DOING", 10).await;
+    assert!(answer.contains("\"out_order_no\":\"NOJS-1\""), "{answer}");
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The timestamp the test signed with, as found in the page (the test may
+/// have crossed a second between signing and reading).
+fn now_of(html: &str) -> String {
+    let start = html
+        .find("/v3/pay/transactions/native\n")
+        .map(|i| i + "/v3/pay/transactions/native\n".len())
+        .unwrap_or(0);
+    html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let code_url = "weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&groupid=00";
+    let query: String = url::form_urlencoded::byte_serialize(code_url.as_bytes()).collect();
+    browser
+        .goto(&format!("{}_mock/qr?text={query}", server.base_url()))
+        .await;
+    let shown = browser.find("#code-url").await;
+    assert_eq!(browser.text(&shown).await, code_url);
+    let svg = browser.find("#qr svg").await;
+    assert_eq!(
+        browser.attribute(&svg, "aria-label").await.as_deref(),
+        Some("QR code")
+    );
+
+    // zbarimg (not ours) reads the code back from Chromium's rendering
+    let png = browser.element_screenshot(&svg).await;
+    let file = std::env::temp_dir().join(format!("wxpay-qr-{}.png", std::process::id()));
+    std::fs::write(&file, png).unwrap();
+    let read = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("zbarimg: {e}: install zbar-tools (.ci/run does)"));
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(String::from_utf8_lossy(&read.stdout).trim_end(), code_url);
+
+    // the bare SVG, and a clear refusal without text
+    let svg = reqwest::get(format!("{}_mock/qr.svg?text={query}", server.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().starts_with("<svg"));
+    let empty = reqwest::get(format!("{}_mock/qr.svg", server.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 400);
+    assert!(empty.text().await.unwrap().contains("?text="));
+}
+
+/// A merchant's JSAPI page as WeChat's documentation writes it: it waits for
+/// `WeixinJSBridgeReady` and calls `getBrandWCPayRequest`.
+fn merchant_page(mock: &str, api: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><script>
+function onBridgeReady() {{
+  WeixinJSBridge.invoke('{api}', {{
+    "appId": "wx2421b1c4370ec43b", "timeStamp": "1395712654",
+    "nonceStr": "e61463f8efa94090b1f366cccfbbb444",
+    "package": "prepay_id=wx21201855730335ac86f8c43d1889123400",
+    "signType": "RSA", "paySign": "oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ"
+  }}, function (res) {{ document.getElementById('result').textContent = res.err_msg; }});
+}}
+if (typeof WeixinJSBridge == "undefined") {{
+  document.addEventListener('WeixinJSBridgeReady', onBridgeReady, false);
+}} else {{ onBridgeReady(); }}
+</script></head><body><p id="result">waiting</p>
+<script src="{mock}_mock/jsbridge.js"></script></body></html>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_stand_in_answers_fail_when_the_mock_refuses() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let shop = httpmock::MockServer::start_async().await;
+    for (path, api) in [
+        ("/pay.html", "getBrandWCPayRequest"),
+        ("/other.html", "editAddress"),
+    ] {
+        let html = merchant_page(server.base_url(), api);
+        shop.mock_async(|when, then| {
+            when.method(httpmock::Method::GET).path(path);
+            then.status(200)
+                .header("content-type", "text/html; charset=utf-8")
+                .body(html);
+        })
+        .await;
+    }
+    // signed with no key the mock knows: the mock refuses, the page hears :fail
+    browser.goto(&shop.url("/pay.html")).await;
+    browser
+        .wait_for_text("#result", "get_brand_wcpay_request:fail", 10)
+        .await;
+    assert_eq!(server.hits("POST", "/_mock/invocations"), 1);
+    // an API the stand-in does not simulate fails as WeChat names it
+    browser.goto(&shop.url("/other.html")).await;
+    browser
+        .wait_for_text("#result", "editAddress:fail", 10)
+        .await;
+
+    let script = reqwest::get(format!("{}_mock/jsbridge.js", server.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+}
+
+#[tokio::test]
+async fn pages_are_served_with_a_policy_that_allows_no_foreign_script() {
+    let server = MockServer::start().await.unwrap();
+    let page = reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-store");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script src="/_mock/console.js" defer></script>"#));
+    assert!(!html.contains("<script>"), "no inline script");
+    for (asset, kind) in [
+        ("console.css", "text/css; charset=utf-8"),
+        ("console.js", "text/javascript; charset=utf-8"),
+    ] {
+        let answer = reqwest::get(format!("{}_mock/{asset}", server.base_url()))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                answer.status().as_u16(),
+                answer.headers()["content-type"].to_str().unwrap()
+            ),
+            (200, kind)
+        );
+    }
+    let english = reqwest::get(format!("{}_mock/console?lang=en", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(english.contains(r#"<html lang="en" data-show="en">"#));
+}
+
+#[tokio::test]
+async fn controls_and_pages_answer_only_under_a_loopback_host() {
+    let server = MockServer::start().await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    // a page elsewhere reaching the mock through a DNS name rebound to
+    // 127.0.0.1 sends its own name as Host: refused, for pages and controls
+    for (method, path) in [
+        ("GET", "_mock/"),
+        ("POST", "_mock/payscore/N1/confirm"),
+        ("GET", "_mock/requests"),
+    ] {
+        let url = format!("{}{path}", server.base_url());
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let refused = http
+            .request(method.clone(), &url)
+            .header("Host", "rebound.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{method} {path}");
+        assert!(refused.text().await.unwrap().contains("loopback"));
+        let local = http
+            .request(method.clone(), &url)
+            .header("Host", "localhost")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(local.status(), 403, "{method} {path} from localhost");
+    }
+    // the WeChat Pay API itself is not a control: any Host reaches it
+    let api = http
+        .get(format!("{}v3/certificates", server.base_url()))
+        .header("Host", "api.mch.weixin.qq.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api.status(),
+        400,
+        "refused for its missing signature, not for its Host"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_keeps_the_merchants_last_answer_for_the_console() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let shop = httpmock::MockServer::start_async().await;
+    shop.mock_async(|when, then| {
+        when.method(httpmock::Method::POST).path("/notify");
+        then.status(500)
+            .body(r#"{"code":"FAIL","message":"数据库忙"}"#);
+    })
+    .await;
+    create_order(&client, "ANSWER-1", &shop.url("/notify")).await;
+    server.user_confirms("ANSWER-1", None).unwrap();
+    let mut answer = None;
+    for _ in 0..100 {
+        answer = server.notifications()[0]
+            .answers
+            .last()
+            .map(|a| format!("{} {}", a.status.unwrap_or_default(), a.answer));
+        if answer.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        answer.as_deref(),
+        Some(r#"500 {"code":"FAIL","message":"数据库忙"}"#)
+    );
+    let html = reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(
+            "500 {&quot;code&quot;:&quot;FAIL&quot;,&quot;message&quot;:&quot;数据库忙&quot;}"
+        ),
+        "{html}"
+    );
+}
