@@ -447,14 +447,11 @@ impl Inner {
         Ok((url, relative))
     }
 
-    /// The base URL, always ending in `/`.
-    pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The backup base URL, if one was set.
-    pub(crate) fn backup_url(&self) -> Option<&str> {
-        self.backup_url.as_deref()
+    /// The origins a download URL may name: the base URL and the backup's.
+    pub(crate) fn download_bases(&self) -> Vec<&str> {
+        std::iter::once(self.base_url.as_str())
+            .chain(self.backup_url.as_deref())
+            .collect()
     }
 
     /// The download size limit, if one was set.

@@ -103,7 +103,7 @@ pub enum Error {
     /// or plain http outside the base URL's own origin).
     #[error("download URL `{url}` {reason}; refusing to send a signature there")]
     DownloadUrl {
-        /// The URL as given.
+        /// The URL as given, without any `user:password@` (shown as `***@`).
         url: String,
         /// Why it was refused.
         reason: String,

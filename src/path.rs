@@ -254,3 +254,23 @@ pub(crate) fn join(base: &str, piece: &str) -> String {
         _ => format!("{base}{piece}"),
     }
 }
+
+/// `text`, a URL as given, for a message or `Debug`: any `user:password@`
+/// replaced by `***@`, whether or not the URL parses (a password must not
+/// reach a log because the port was mistyped).
+pub(crate) fn url_for_display(text: &str) -> String {
+    // Trusted only when it parses with a host: `user:pass@host` alone parses
+    // as scheme `user` and a path holding the password.
+    if let Ok(url) = url::Url::parse(text) {
+        if url.has_host() && url.username().is_empty() && url.password().is_none() {
+            return text.to_owned();
+        }
+    }
+    // The user info ends at the authority's last `@`; without a parse, the
+    // last `@` anywhere is the safe guess (it cuts more, never less).
+    let start = text.find("://").map_or(0, |i| i + 3);
+    match text.rfind('@') {
+        Some(at) if at >= start => format!("{}***{}", &text[..start], &text[at..]),
+        _ => text.to_owned(),
+    }
+}

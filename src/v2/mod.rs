@@ -179,12 +179,25 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
         what: "writing the download".to_owned(),
         source: e,
     };
+    let limit = inner.max_download_bytes();
+    let too_large = |bytes: usize, limit: Option<u64>| match limit {
+        Some(limit) if bytes as u64 > limit => Err(Error::DownloadTooLarge { limit }),
+        _ => Ok(()),
+    };
     // A refusal is XML; a file is not. Decide on the first bytes that are
-    // not blank (a chunk may hold only a newline, or a BOM).
+    // not blank (a chunk may hold only a newline, or a BOM). Each byte is
+    // looked at once, blanks count against the limit (they are part of the
+    // file), and past `SNIFF_LIMIT` bytes it is a file: WeChat Pay's
+    // refusals start at once.
     let mut head = Vec::new();
-    while head.trim_ascii().len() < xml::SNIFF_BYTES {
+    let mut not_blank = 0usize;
+    while not_blank < xml::SNIFF_BYTES && head.len() < xml::SNIFF_LIMIT {
         match crate::client::transport::next_chunk(&mut raw).await? {
-            Some(chunk) => head.extend_from_slice(&chunk),
+            Some(chunk) => {
+                not_blank += chunk.iter().filter(|b| !b.is_ascii_whitespace()).count();
+                head.extend_from_slice(&chunk);
+                too_large(head.len(), limit)?;
+            }
             None => break,
         }
     }
@@ -198,7 +211,6 @@ pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
         }
         return Err(ApiV2Error::from_fields(xml::parse(&body)?).into());
     }
-    let limit = inner.max_download_bytes();
     let mut hasher = openssl::sha::Sha1::new();
     let mut written = 0u64;
     let mut next = Some(bytes::Bytes::from(head));
