@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use wechatpay_chain::mock::MockServer;
 
-use crate::exit::Failure;
+use crate::exit::{write_stdout, Failure};
 
 #[derive(Args)]
 pub struct MockArgs {
@@ -26,10 +26,10 @@ pub async fn run(args: MockArgs) -> Result<(), Failure> {
     let server = MockServer::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     server.log_to_stderr(!args.quiet);
     // The first line is the contract: scripts wait for it.
-    println!("listening on {}", server.base_url());
+    write_stdout(format!("listening on {}\n", server.base_url()).as_bytes())?;
     if let Some(dir) = args.dir {
         let path = server.write_profile(&dir)?;
-        println!("profile written to {}", path.display());
+        write_stdout(format!("profile written to {}\n", path.display()).as_bytes())?;
     }
     server.serve_until(stop_signal()).await;
     Ok(())
