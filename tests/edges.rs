@@ -333,7 +333,7 @@ fn only_the_transport_sends() {
             }
         }
     }
-    assert_eq!(senders, ["transport.rs"]);
+    assert_eq!(senders, ["client/transport.rs"]);
 }
 
 // ---- issue 14.1, "search for others": time arithmetic on hostile values ----

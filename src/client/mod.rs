@@ -24,9 +24,7 @@ use crate::verify::Verifier;
 
 // The engine: the builder fills `Inner`, the transport sends with it; both
 // are children of this module so that `Inner`'s fields stay private to them.
-#[path = "builder.rs"]
 mod builder;
-#[path = "transport.rs"]
 pub(crate) mod transport;
 
 pub use builder::ClientBuilder;
