@@ -13,6 +13,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::chain::Chain;
 use crate::client::transport::next_chunk;
 use crate::client::{Client, Inner};
 use crate::error::{Error, Result, VerifyError};
@@ -188,6 +189,29 @@ impl Client {
         };
         let raw = inner.open_stream(&request).await?;
         pump(raw, compression, inner.max_download_bytes(), out).await
+    }
+}
+
+impl Chain {
+    /// Streams one of the downloads WeChat Pay answers unsigned (complaint
+    /// images `v3/merchant-service/images/{media_id}`, `v3/billdownload/file`,
+    /// `v3/transferdownload/signfile`, `v3/transferdownload/elecvoucherfile`,
+    /// `v3/new-tax-control-fapiao/download`, `v3/statements`,
+    /// `v3/global/statements`) to `out`; any other endpoint is refused,
+    /// since a signed answer must be read whole to be verified. An overseas
+    /// statement's `Wechatpay-Statement-Sha1` is verified and checked.
+    /// APIv2's `v2/pay/downloadbill` and `v2/pay/downloadfundflow` stream too
+    /// (a POST with the `xml` option; their refusals come as `Error::ApiV2`).
+    pub async fn download_to<W: AsyncWrite + Unpin>(
+        &self,
+        options: impl Into<crate::Options>,
+        out: &mut W,
+    ) -> Result<Downloaded> {
+        let (inner, template) = (self.inner(), self.template());
+        if crate::path::is_apiv2(template) {
+            return crate::v2::download::download(inner, template, options.into(), out).await;
+        }
+        download_node(inner, template, options.into(), out).await
     }
 }
 

@@ -7,29 +7,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::{Map, Value};
 
-/// Largest APIv2 document read.
-pub const MAX_XML: usize = 1 << 20;
-
-/// Why an XML document was refused.
-///
-/// ```
-/// use wechatpay_chain::v2::xml::{parse, XmlError};
-/// assert_eq!(parse(b"<!DOCTYPE x><xml/>"), Err(XmlError::Dtd));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum XmlError {
-    /// Larger than [`MAX_XML`].
-    #[error("the XML document is {0} bytes, over the {MAX_XML}-byte limit")]
-    TooLarge(usize),
-    /// A `<!DOCTYPE>`: refused, as it is how entity bombs and external
-    /// entities come in.
-    #[error("the XML document has a DTD (<!DOCTYPE …>), which is refused")]
-    Dtd,
-    /// Not well-formed, truncated, or not `<xml>` with flat fields.
-    #[error("not an APIv2 XML document: {0}")]
-    Malformed(String),
-}
+pub use crate::error::{XmlError, MAX_XML};
 
 /// Reads `<xml><a>1</a><b><![CDATA[x]]></b></xml>` into `{"a":"1","b":"x"}`.
 ///
