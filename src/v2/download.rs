@@ -33,25 +33,21 @@ pub(crate) async fn download<W: AsyncWrite + Unpin>(
         source: e,
     };
     let limit = inner.max_download_bytes();
-    let too_large = |bytes: usize, limit: Option<u64>| match limit {
-        Some(limit) if bytes as u64 > limit => Err(Error::DownloadTooLarge { limit }),
-        _ => Ok(()),
-    };
     // A refusal is XML; a file is not. Decide on the first bytes that are
     // not blank (a chunk may hold only a newline, or a BOM). Each byte is
-    // looked at once, blanks count against the limit (they are part of the
-    // file), and past `SNIFF_LIMIT` bytes it is a file: WeChat Pay's
-    // refusals start at once.
+    // looked at once; past `SNIFF_LIMIT` bytes it is a file (WeChat Pay's
+    // refusals start at once), and blanks count against the limit, being
+    // part of the file.
     let mut head = Vec::new();
     let mut not_blank = 0usize;
     while not_blank < xml::SNIFF_BYTES && head.len() < xml::SNIFF_LIMIT {
-        match next_chunk(&mut raw).await? {
-            Some(chunk) => {
-                not_blank += chunk.iter().filter(|b| !b.is_ascii_whitespace()).count();
-                head.extend_from_slice(&chunk);
-                too_large(head.len(), limit)?;
-            }
-            None => break,
+        let Some(chunk) = next_chunk(&mut raw).await? else {
+            break;
+        };
+        not_blank += chunk.iter().filter(|b| !b.is_ascii_whitespace()).count();
+        head.extend_from_slice(&chunk);
+        if let Some(limit) = limit.filter(|limit| not_blank == 0 && head.len() as u64 > *limit) {
+            return Err(Error::DownloadTooLarge { limit });
         }
     }
     if xml::looks_like_document(&head) {
