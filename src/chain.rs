@@ -68,6 +68,11 @@ impl Chain {
         }
     }
 
+    /// The client this node sends with (for the features' `impl Chain` blocks).
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     /// The path template of this node, as it will be filled and sent.
     ///
     /// ```
@@ -259,26 +264,6 @@ impl Chain {
         }
         options.upload = Some(media);
         self.send(Method::POST, options)
-    }
-
-    /// Streams one of the downloads WeChat Pay answers unsigned (complaint
-    /// images `v3/merchant-service/images/{media_id}`, `v3/billdownload/file`,
-    /// `v3/transferdownload/signfile`, `v3/transferdownload/elecvoucherfile`,
-    /// `v3/new-tax-control-fapiao/download`, `v3/statements`,
-    /// `v3/global/statements`) to `out`; any other endpoint is refused,
-    /// since a signed answer must be read whole to be verified. An overseas
-    /// statement's `Wechatpay-Statement-Sha1` is verified and checked.
-    /// APIv2's `v2/pay/downloadbill` and `v2/pay/downloadfundflow` stream too
-    /// (a POST with the `xml` option; their refusals come as `Error::ApiV2`).
-    pub async fn download_to<W: tokio::io::AsyncWrite + Unpin>(
-        &self,
-        options: impl Into<Options>,
-        out: &mut W,
-    ) -> Result<crate::download::Downloaded> {
-        if crate::path::is_apiv2(&self.path) {
-            return crate::v2::download(&self.inner, &self.path, options.into(), out).await;
-        }
-        crate::download::download_node(&self.inner, &self.path, options.into(), out).await
     }
 
     /// Fills and assembles the request without sending it: see exactly what

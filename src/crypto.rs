@@ -112,25 +112,9 @@ pub fn aes_256_gcm_encrypt(
     Ok(BASE64.encode(sealed))
 }
 
-/// Why an AES-256-GCM ciphertext could not be opened.
-///
-/// ```
-/// use wechatpay_chain::crypto::{aes_256_gcm_decrypt, AeadError};
-/// assert_eq!(aes_256_gcm_decrypt(&[0; 32], b"0123456789ab", b"", "AAAA"), Err(AeadError::Truncated(3)));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AeadError {
-    /// The ciphertext is not valid base64.
-    #[error("ciphertext is not valid base64")]
-    Base64,
-    /// Shorter than the 16-byte tag.
-    #[error("ciphertext is {0} bytes, shorter than the 16-byte GCM tag")]
-    Truncated(usize),
-    /// Wrong key, nonce or associated data, or a tampered ciphertext.
-    #[error("authentication failed: wrong APIv3 key, nonce or associated_data, or a tampered ciphertext")]
-    Authentication,
-}
+/// Why an AES-256-GCM ciphertext could not be opened (it lives with the
+/// error type that carries it).
+pub use crate::error::AeadError;
 
 /// Opens base64 ciphertext ‖ tag with AES-256-GCM.
 pub fn aes_256_gcm_decrypt(

@@ -13,9 +13,10 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::chain::Chain;
 use crate::client::transport::next_chunk;
 use crate::client::{Client, Inner};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VerifyError};
 use crate::request::{PreparedRequest, Protocol};
 
 /// Limit for a whole download; the client's idle-read limit still applies
@@ -102,12 +103,7 @@ impl Client {
         compression: Compression,
         out: &mut W,
     ) -> Result<Downloaded> {
-        if !bill.hash_type.eq_ignore_ascii_case("SHA1") {
-            return Err(Error::Unsupported(format!(
-                "bill hash type `{}` (only SHA1 is known)",
-                bill.hash_type
-            )));
-        }
+        check_hash_type(bill)?;
         let written = self
             .download_url(&bill.download_url, compression, out)
             .await?;
@@ -120,8 +116,11 @@ impl Client {
         Ok(written)
     }
 
-    /// [`Client::download_bill`] into a file; the file is removed if the
-    /// download fails or the hash does not match.
+    /// [`Client::download_bill`] into a file. The bill is checked first
+    /// (hash type, download URL), then written to a temporary file beside
+    /// `path`, which replaces `path` only once its SHA-1 matches: an error,
+    /// or a download cancelled halfway (its future dropped by a timeout or
+    /// `select!`), leaves `path` as it was and no temporary file behind.
     pub async fn download_bill_to_file(
         &self,
         bill: &BillInfo,
@@ -129,28 +128,31 @@ impl Client {
         path: impl AsRef<Path>,
     ) -> Result<Downloaded> {
         let path = path.as_ref();
+        check_hash_type(bill)?;
+        checked_download_url(&self.inner().download_bases(), &bill.download_url)?;
         let io = |what: &str, source| Error::Io {
             what: format!("{what} {}", path.display()),
             source,
         };
-        let file = tokio::fs::File::create(path)
+        let part = PartFile::beside(path).map_err(|e| io("preparing", e))?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part.path)
             .await
-            .map_err(|e| io("creating", e))?;
+            .map_err(|e| io("creating a temporary file for", e))?;
         let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        let result = self.download_bill(bill, compression, &mut out).await;
-        let result = match result {
-            Ok(done) => out
-                .shutdown()
-                .await
-                .map(|()| done)
-                .map_err(|e| io("writing", e)),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            drop(out);
-            let _ = tokio::fs::remove_file(path).await;
-        }
-        result
+        let done = self.download_bill(bill, compression, &mut out).await?;
+        out.flush().await.map_err(|e| io("writing", e))?;
+        out.into_inner()
+            .sync_all()
+            .await
+            .map_err(|e| io("writing", e))?;
+        tokio::fs::rename(&part.path, path)
+            .await
+            .map_err(|e| io("renaming the verified download to", e))?;
+        part.keep();
+        Ok(done)
     }
 
     /// GETs `url` (signed: the canonical URL is its path and query), expects
@@ -167,10 +169,7 @@ impl Client {
         out: &mut W,
     ) -> Result<Downloaded> {
         let inner = self.inner();
-        let bases: Vec<&str> = std::iter::once(inner.base_url())
-            .chain(inner.backup_url())
-            .collect();
-        let (url, relative_path) = checked_download_url(&bases, url)?;
+        let (url, relative_path) = checked_download_url(&inner.download_bases(), url)?;
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(USER_AGENT, inner.user_agent());
@@ -193,17 +192,98 @@ impl Client {
     }
 }
 
+impl Chain {
+    /// Streams one of the downloads WeChat Pay answers unsigned (complaint
+    /// images `v3/merchant-service/images/{media_id}`, `v3/billdownload/file`,
+    /// `v3/transferdownload/signfile`, `v3/transferdownload/elecvoucherfile`,
+    /// `v3/new-tax-control-fapiao/download`, `v3/statements`,
+    /// `v3/global/statements`) to `out`; any other endpoint is refused,
+    /// since a signed answer must be read whole to be verified. An overseas
+    /// statement's `Wechatpay-Statement-Sha1` is verified and checked.
+    /// APIv2's `v2/pay/downloadbill` and `v2/pay/downloadfundflow` stream too
+    /// (a POST with the `xml` option; their refusals come as `Error::ApiV2`).
+    pub async fn download_to<W: AsyncWrite + Unpin>(
+        &self,
+        options: impl Into<crate::Options>,
+        out: &mut W,
+    ) -> Result<Downloaded> {
+        let (inner, template) = (self.inner(), self.template());
+        if crate::path::is_apiv2(template) {
+            return crate::v2::download::download(inner, template, options.into(), out).await;
+        }
+        download_node(inner, template, options.into(), out).await
+    }
+}
+
+/// Only SHA-1 is announced for bills; anything else is refused before sending.
+fn check_hash_type(bill: &BillInfo) -> Result<()> {
+    if bill.hash_type.eq_ignore_ascii_case("SHA1") {
+        Ok(())
+    } else {
+        Err(Error::Unsupported(format!(
+            "bill hash type `{}` (only SHA1 is known)",
+            bill.hash_type
+        )))
+    }
+}
+
+/// The temporary file a download is written to before it is verified,
+/// removed when dropped unless kept (renamed into place).
+struct PartFile {
+    path: std::path::PathBuf,
+    kept: bool,
+}
+
+impl PartFile {
+    /// A fresh name in `path`'s directory (so that the rename stays on one
+    /// file system): `.NAME.RANDOM.part`.
+    fn beside(path: &Path) -> std::io::Result<PartFile> {
+        let name = path.file_name().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file path: give the file to write, e.g. bills/2026-01-01.csv",
+            )
+        })?;
+        let tag = crate::crypto::random_alphanumeric(12).map_err(std::io::Error::other)?;
+        let mut part_name = std::ffi::OsString::from(".");
+        part_name.push(name);
+        part_name.push(format!(".{tag}.part"));
+        Ok(PartFile {
+            path: path.with_file_name(part_name),
+            kept: false,
+        })
+    }
+
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            // Synchronous: a dropped future has no later point to await in.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// A download URL must be on one of the configured origins (so plain http
 /// only where the base URL itself is plain http) and name an unsigned
 /// download; returns it and its path relative to that origin's base.
 fn checked_download_url(bases: &[&str], text: &str) -> Result<(Url, String)> {
     let refuse = |reason: &str| Error::DownloadUrl {
-        url: text.to_owned(),
+        url: crate::path::url_for_display(text),
         reason: reason.to_owned(),
     };
     let url = Url::parse(text).map_err(|_| refuse("is not a URL"))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(refuse("is neither https nor http"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse(
+            "carries credentials (user:password@), which WeChat Pay's download URLs never do",
+        ));
     }
     let same_origin = |base: &Url| {
         base.scheme() == url.scheme()
@@ -258,7 +338,10 @@ async fn pump<W: AsyncWrite + Unpin>(
     Ok(sink.done())
 }
 
-/// Header an overseas statement may carry instead of a body signature.
+/// Header an overseas statement (`v3/global/statements`, `hk/v3/statements`)
+/// carries instead of a body signature: the file's SHA-1, which the
+/// answer's signature covers. WeChat Pay documents it on every successful
+/// statement, so an answer without it is refused.
 pub const STATEMENT_SHA1: &str = "Wechatpay-Statement-Sha1";
 
 /// Streams one of the unsigned downloads of a chain node (see
@@ -277,28 +360,32 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
     );
     let raw = inner.open_stream(&request).await?;
     // Overseas statements: the signature covers {"sha1":"<header>"}, and
-    // the header must match the file.
-    let announced = match raw
-        .headers()
-        .get(STATEMENT_SHA1)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(sha1) if statement => {
-            let pseudo_body = format!(r#"{{"sha1":"{sha1}"}}"#);
-            inner
-                .verifier()
-                .verify(
-                    raw.headers(),
-                    pseudo_body.as_bytes(),
-                    crate::sign::unix_now(),
-                )
-                .map_err(|kind| Error::Verify {
-                    kind,
-                    request_id: crate::client::transport::request_id(raw.headers()),
-                })?;
-            Some(sha1.to_owned())
-        }
-        _ => None,
+    // the header must match the file. WeChat Pay sends the header with
+    // every statement (its statement download pages: "账单完整性校验", and
+    // the answer's signature string is built from it), so without it the
+    // file is unchecked, and refused like any unsigned answer.
+    let announced = if statement {
+        let refused = |kind| Error::Verify {
+            kind,
+            request_id: crate::client::transport::request_id(raw.headers()),
+        };
+        let sha1 = raw
+            .headers()
+            .get(STATEMENT_SHA1)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| refused(VerifyError::MissingHeader(STATEMENT_SHA1)))?;
+        let pseudo_body = format!(r#"{{"sha1":"{sha1}"}}"#);
+        inner
+            .verifier()
+            .verify(
+                raw.headers(),
+                pseudo_body.as_bytes(),
+                crate::sign::unix_now(),
+            )
+            .map_err(refused)?;
+        Some(sha1.to_owned())
+    } else {
+        None
     };
     let done = pump(raw, Compression::None, inner.max_download_bytes(), out).await?;
     match announced {

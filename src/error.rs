@@ -3,9 +3,15 @@
 //! The variants say *what* went wrong in terms a WeChat Pay integrator knows
 //! (a missing placeholder, a stale response timestamp, an API error code), so
 //! that a `match` can react and a log line explains itself.
+//!
+//! It depends on nothing else in the crate: the error types its variants
+//! carry (APIv2 refusals, XML, AES-GCM, notification envelopes) are
+//! defined here too, and re-exported where they are used
+//! (`v2::ApiV2Error`, `v2::xml::XmlError`, `crypto::AeadError`,
+//! `notify::NotificationError`), so every layer can name them.
 
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,7 +109,7 @@ pub enum Error {
     /// or plain http outside the base URL's own origin).
     #[error("download URL `{url}` {reason}; refusing to send a signature there")]
     DownloadUrl {
-        /// The URL as given.
+        /// The URL as given, without any `user:password@` (shown as `***@`).
         url: String,
         /// Why it was refused.
         reason: String,
@@ -119,11 +125,11 @@ pub enum Error {
 
     /// An APIv2 answer said `return_code` or `result_code` ≠ SUCCESS.
     #[error(transparent)]
-    ApiV2(Box<crate::v2::ApiV2Error>),
+    ApiV2(Box<ApiV2Error>),
 
     /// An APIv2 document could not be read safely.
     #[error("APIv2 XML: {0}")]
-    Xml(#[from] crate::v2::xml::XmlError),
+    Xml(#[from] XmlError),
 
     /// A response was larger than the SDK reads into memory
     /// ([`MAX_RESPONSE_BYTES`](crate::client::MAX_RESPONSE_BYTES)).
@@ -172,7 +178,7 @@ pub enum Error {
     /// An AES-256-GCM ciphertext (notification resource, certificate) did
     /// not open.
     #[error("decryption failed: {0}")]
-    Decrypt(#[from] crate::crypto::AeadError),
+    Decrypt(#[from] AeadError),
 
     /// A sensitive field is longer than RSA-OAEP can take.
     #[error("sensitive field is {len} bytes; RSA-OAEP with this key takes at most {max}: it is never truncated")]
@@ -189,7 +195,7 @@ pub enum Error {
 
     /// A notification body is not what WeChat Pay sends.
     #[error("notification: {0}")]
-    Notification(#[from] crate::notify::NotificationError),
+    Notification(#[from] NotificationError),
 
     /// A downloaded file does not have the hash WeChat Pay announced.
     #[error("downloaded file has SHA-1 {actual}, WeChat Pay announced {expected}: do not use it")]
@@ -451,4 +457,126 @@ impl From<ApiError> for Error {
     fn from(err: ApiError) -> Self {
         Error::Api(Box::new(err))
     }
+}
+
+/// An APIv2 response whose `return_code` or `result_code` is not SUCCESS
+/// (or, for `appauth/getaccesstoken`, whose `retcode` is not 0).
+///
+/// ```no_run
+/// # async fn demo(client: wechatpay_chain::Client) {
+/// match client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await {
+///     Err(wechatpay_chain::Error::ApiV2(e)) if e.err_code.as_deref() == Some("ORDERNOTEXIST") => {}
+///     other => println!("{other:?}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("WeChat Pay APIv2 answered {return_code}/{}: {}{}", .result_code.as_deref().unwrap_or("-"), .return_msg.as_deref().unwrap_or(""), describe(.err_code, .err_code_des))]
+#[non_exhaustive]
+pub struct ApiV2Error {
+    /// `SUCCESS` or `FAIL` (communication level).
+    pub return_code: String,
+    /// Why the communication failed.
+    pub return_msg: Option<String>,
+    /// `SUCCESS` or `FAIL` (business level), when present.
+    pub result_code: Option<String>,
+    /// Business error code (`ORDERPAID`, `SYSTEMERROR`, `USERPAYING`, …).
+    pub err_code: Option<String>,
+    /// Its description.
+    pub err_code_des: Option<String>,
+    /// Every field of the response.
+    pub fields: Map<String, Value>,
+}
+
+fn describe(code: &Option<String>, description: &Option<String>) -> String {
+    match (code, description) {
+        (Some(code), Some(text)) => format!(" ({code}: {text})"),
+        (Some(code), None) => format!(" ({code})"),
+        _ => String::new(),
+    }
+}
+
+impl ApiV2Error {
+    pub(crate) fn from_fields(fields: Map<String, Value>) -> Self {
+        let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
+        ApiV2Error {
+            return_code: text("return_code").unwrap_or_default(),
+            return_msg: text("return_msg"),
+            result_code: text("result_code"),
+            err_code: text("err_code"),
+            err_code_des: text("err_code_des"),
+            fields,
+        }
+    }
+}
+
+impl From<ApiV2Error> for Error {
+    fn from(err: ApiV2Error) -> Self {
+        Error::ApiV2(Box::new(err))
+    }
+}
+
+/// Largest APIv2 document read (the limit [`XmlError::TooLarge`] names;
+/// also at `v2::xml::MAX_XML`).
+pub const MAX_XML: usize = 1 << 20;
+
+/// Why an XML document was refused.
+///
+/// ```
+/// use wechatpay_chain::v2::xml::{parse, XmlError};
+/// assert_eq!(parse(b"<!DOCTYPE x><xml/>"), Err(XmlError::Dtd));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// Larger than [`MAX_XML`].
+    #[error("the XML document is {0} bytes, over the {MAX_XML}-byte limit")]
+    TooLarge(usize),
+    /// A `<!DOCTYPE>`: refused, as it is how entity bombs and external
+    /// entities come in.
+    #[error("the XML document has a DTD (<!DOCTYPE …>), which is refused")]
+    Dtd,
+    /// Not well-formed, truncated, or not `<xml>` with flat fields.
+    #[error("not an APIv2 XML document: {0}")]
+    Malformed(String),
+}
+
+/// Why an AES-256-GCM ciphertext could not be opened.
+///
+/// ```
+/// use wechatpay_chain::crypto::{aes_256_gcm_decrypt, AeadError};
+/// assert_eq!(aes_256_gcm_decrypt(&[0; 32], b"0123456789ab", b"", "AAAA"), Err(AeadError::Truncated(3)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AeadError {
+    /// The ciphertext is not valid base64.
+    #[error("ciphertext is not valid base64")]
+    Base64,
+    /// Shorter than the 16-byte tag.
+    #[error("ciphertext is {0} bytes, shorter than the 16-byte GCM tag")]
+    Truncated(usize),
+    /// Wrong key, nonce or associated data, or a tampered ciphertext.
+    #[error("authentication failed: wrong APIv3 key, nonce or associated_data, or a tampered ciphertext")]
+    Authentication,
+}
+
+/// Why a verified notification body could not be read.
+///
+/// ```
+/// use wechatpay_chain::notify::NotificationError;
+/// assert_eq!(NotificationError::MissingField("id").to_string(), "field `id` is missing or not a string");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotificationError {
+    /// The body is not a JSON object.
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    /// A field the envelope must have is missing or not a string.
+    #[error("field `{0}` is missing or not a string")]
+    MissingField(&'static str),
+    /// `resource.algorithm` is not `AEAD_AES_256_GCM`.
+    #[error("resource algorithm `{0}` is not supported (expected AEAD_AES_256_GCM)")]
+    UnsupportedAlgorithm(String),
 }

@@ -30,25 +30,7 @@ use crate::sign::unix_now;
 /// The only resource algorithm WeChat Pay uses today.
 pub const ALGORITHM: &str = "AEAD_AES_256_GCM";
 
-/// Why a verified notification body could not be read.
-///
-/// ```
-/// use wechatpay_chain::notify::NotificationError;
-/// assert_eq!(NotificationError::MissingField("id").to_string(), "field `id` is missing or not a string");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NotificationError {
-    /// The body is not a JSON object.
-    #[error("the body is not JSON: {0}")]
-    NotJson(String),
-    /// A field the envelope must have is missing or not a string.
-    #[error("field `{0}` is missing or not a string")]
-    MissingField(&'static str),
-    /// `resource.algorithm` is not `AEAD_AES_256_GCM`.
-    #[error("resource algorithm `{0}` is not supported (expected AEAD_AES_256_GCM)")]
-    UnsupportedAlgorithm(String),
-}
+pub use crate::error::NotificationError;
 
 /// A verified, decrypted notification.
 ///

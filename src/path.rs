@@ -6,6 +6,7 @@
 //! or `%` in a value can never change the shape of the URL.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use url::Url;
 
 use crate::error::{Error, Result};
 
@@ -253,4 +254,77 @@ pub(crate) fn join(base: &str, piece: &str) -> String {
         (false, false, false) => format!("{base}/{piece}"),
         _ => format!("{base}{piece}"),
     }
+}
+
+/// `text`, a URL as given, for a message or `Debug`: any `user:password@`
+/// replaced by `***@`, whether or not the URL parses (a password must not
+/// reach a log because the port was mistyped).
+pub(crate) fn url_for_display(text: &str) -> String {
+    // Trusted only when it parses with a host: `user:pass@host` alone parses
+    // as scheme `user` and a path holding the password.
+    if let Ok(url) = Url::parse(text) {
+        if url.has_host() && url.username().is_empty() && url.password().is_none() {
+            return text.to_owned();
+        }
+    }
+    // The user info ends at the authority's last `@`; without a parse, the
+    // last `@` anywhere is the safe guess (it cuts more, never less).
+    let start = text.find("://").map_or(0, |i| i + 3);
+    match text.rfind('@') {
+        Some(at) if at >= start => format!("{}***{}", &text[..start], &text[at..]),
+        _ => text.to_owned(),
+    }
+}
+
+/// `base_url` + filled template + `?query`, every value percent-encoded;
+/// also returns the path actually sent, relative to the base URL (whose
+/// path is `base_path`). APIv3 and APIv2 requests are both addressed here.
+pub(crate) fn url(
+    base_url: &str,
+    base_path: &str,
+    template: &str,
+    params: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<(Url, String)> {
+    let parsed = Template::parse(template)?;
+    if let Some((key, _)) = params.iter().find(|(key, _)| !parsed.has_placeholder(key)) {
+        return Err(Error::UnknownOption {
+            key: key.clone(),
+            template: template.to_owned(),
+        });
+    }
+    let path = parsed.fill(|name| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, v)| v.as_str())
+    })?;
+    let invalid = |reason: String| Error::Template {
+        template: template.to_owned(),
+        reason,
+    };
+    let mut url = Url::parse(&format!("{}{}", base_url, path)).map_err(|e| {
+        invalid(format!(
+            "does not form a valid URL with base `{}`: {e}",
+            base_url
+        ))
+    })?;
+    // Decided on the path the URL parser produced, which is what is sent
+    // and signed (dot-segments were refused, but trust the result only).
+    let sent = url
+        .path()
+        .strip_prefix(base_path)
+        .ok_or_else(|| invalid(format!("leaves the base URL `{}`", base_url)))?;
+    // Usually the filled template itself; the parser re-encodes some
+    // characters of literals (a space, non-ASCII), and then it differs.
+    let relative = if sent == path { path } else { sent.to_owned() };
+    if !query.is_empty() {
+        let text = query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        url.set_query(Some(&text));
+    }
+    Ok((url, relative))
 }

@@ -68,8 +68,9 @@ impl Profile {
                         .to_owned(),
                 )
             } else {
+                // A long bare token is more likely a key than a file name.
                 Error::Io {
-                    what: format!("reading profile {}", path.display()),
+                    what: format!("reading profile {}", path_label(path)),
                     source,
                 }
             }

@@ -413,3 +413,37 @@ fn debug_shows_that_a_proxy_is_set_but_not_its_password() {
     assert!(printed.contains("proxies"), "{printed}");
     assert!(printed.contains(MCHID), "{printed}");
 }
+
+// ---- issue 23.4: credentials in a base URL ----------------------------------
+
+#[test]
+fn credentials_in_a_base_url_are_refused_and_never_shown() {
+    let with_cert = || base().platform_certificate_file(data("platform_cert.pem"));
+    let secret = "hunter2-secret";
+    for url in [
+        "https://merchant:hunter2-secret@api.mch.weixin.qq.com/",
+        // does not parse (port out of range): shown without user info all the same
+        "https://merchant:hunter2-secret@api.mch.weixin.qq.com:99999/",
+        "merchant:hunter2-secret@api.mch.weixin.qq.com/",
+    ] {
+        for builder in [with_cert().base_url(url), with_cert().backup_base_url(url)] {
+            let debug = format!("{builder:?}");
+            assert!(!debug.contains(secret), "{url}: {debug}");
+            let err = builder.build().unwrap_err();
+            for text in [err.to_string(), format!("{err:?}")] {
+                assert!(!text.contains(secret), "{url}: {text}");
+                assert!(!text.contains("merchant:"), "{url}: {text}");
+            }
+        }
+    }
+    // what is not secret still says which URL is wrong
+    let err = with_cert()
+        .base_url("https://merchant:hunter2-secret@api.mch.weixin.qq.com/")
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("api.mch.weixin.qq.com")
+            && err.to_string().contains("credentials"),
+        "{err}"
+    );
+}

@@ -535,7 +535,128 @@ async fn certificates_notify_encrypt_decrypt_and_completions() {
     let run = wxpay(&["completions", "bash"], &[], None).await;
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("wxpay"));
+
+    // issue 23.6: with standard output closed (`… | head -c0`) each of them
+    // is a usage failure that says so, never a panic
+    #[cfg(unix)]
+    std::fs::write(&body_file, &delivery.body).unwrap();
+    for command in [
+        vec!["--profile", p.as_str(), "encrypt", "张三"],
+        vec!["--profile", p.as_str(), "decrypt", sealed.as_str()],
+        args.to_vec(),
+        vec!["--profile", p.as_str(), "certificates"],
+        vec!["completions", "bash"],
+        vec!["mock", "--port", "0", "--quiet"],
+    ] {
+        let run = runner::wxpay_with_closed_stdout(&command, &[]).await;
+        assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "{command:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("standard output"),
+            "{command:?}: {}",
+            run.stderr
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ---- issue 23.7: every failure caused by the answer has its own code ---------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_too_large_or_malformed_are_not_usage_errors() {
+    let (_server, profile) = mock_with_profile("bad-answers").await;
+    let p = profile_arg(&profile);
+    let stub = httpmock::MockServer::start_async().await;
+    common::respond(
+        &stub,
+        Some((httpmock::Method::GET, "/v3/certificates")),
+        200,
+        vec![b'{'; wechatpay_chain::client::MAX_RESPONSE_BYTES + 1],
+    )
+    .await;
+    common::respond(
+        &stub,
+        Some((httpmock::Method::POST, "/pay/orderquery")),
+        200,
+        "<xml><return_code>SUCCESS</return_code><sign>",
+    )
+    .await;
+    let base = format!("{}/", stub.base_url());
+    // too large: the answer could not be read, as when a connection breaks
+    let run = wxpay(
+        &[
+            "--profile",
+            &p,
+            "--base-url",
+            &base,
+            "get",
+            "v3/certificates",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+    // malformed APIv2 XML: not an answer that can be verified
+    let run = wxpay(
+        &[
+            "--profile",
+            &p,
+            "--base-url",
+            &base,
+            "post",
+            "v2/pay/orderquery",
+            "-d",
+            r#"{"appid":"wx1","out_trade_no":"T1"}"#,
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("XML"), "{}", run.stderr);
+    std::fs::remove_dir_all(profile.parent().unwrap()).unwrap();
+}
+
+// ---- issue 23.4 and 23.5: what is never echoed -------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_password_and_a_key_given_as_profile_are_not_echoed() {
+    let (_server, profile) = mock_with_profile("echo").await;
+    let p = profile_arg(&profile);
+    let run = wxpay(
+        &[
+            "--profile",
+            &p,
+            "--base-url",
+            "https://merchant:hunter2-secret@api.mch.weixin.qq.com/",
+            "get",
+            "v3/certificates",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2-secret"), "{}", run.stderr);
+    assert!(run.stderr.contains("credentials"), "{}", run.stderr);
+
+    let token = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+    let run = wxpay(
+        &["get", "v3/certificates"],
+        &[("WECHATPAY_PROFILE", token)],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains(token), "{}", run.stderr);
+    assert!(run.stderr.contains("profile"), "{}", run.stderr);
+    std::fs::remove_dir_all(profile.parent().unwrap()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -333,7 +333,7 @@ fn only_the_transport_sends() {
             }
         }
     }
-    assert_eq!(senders, ["transport.rs"]);
+    assert_eq!(senders, ["client/transport.rs"]);
 }
 
 // ---- issue 14.1, "search for others": time arithmetic on hostile values ----
@@ -546,4 +546,102 @@ async fn an_apiv2_post_is_never_repeated_but_a_get_is() {
         .unwrap_err();
     assert_eq!(err.status(), Some(503), "{err}");
     get.assert_calls_async(3).await;
+}
+
+// ---- issue 23.1: an APIv2 file behind a prefix of blanks --------------------
+
+#[tokio::test]
+async fn blanks_before_an_apiv2_file_count_against_the_limit_and_are_not_hoarded() {
+    // 2 MiB of spaces, then silence: the download must stop at the 1 MiB
+    // limit instead of waiting (and buffering) for a first non-blank byte.
+    let base = common::stalling_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n".to_owned(),
+        vec![b' '; 2 << 20],
+    )
+    .await;
+    let client = builder(&base)
+        .apiv2_key(APIV2_KEY)
+        .max_download_bytes(1 << 20)
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let download = client["v2/pay/downloadbill"].download_to(
+        json!({"xml": {"bill_date": "20260101", "bill_type": "ALL"}}),
+        &mut out,
+    );
+    let err = tokio::time::timeout(Duration::from_secs(10), download)
+        .await
+        .expect("blanks past the limit must stop the download, not wait for more")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DownloadTooLarge { limit } if limit == 1 << 20),
+        "{err}"
+    );
+    assert!(out.len() <= 1 << 20, "{} bytes written", out.len());
+
+    // Without a limit a long blank prefix is part of the file, kept as sent.
+    let server = MockServer::start_async().await;
+    let mut file = vec![b' '; 200 * 1024];
+    file.extend_from_slice("\n交易时间,公众账号ID\n`2026-01-01,`wx1\n".as_bytes());
+    common::respond(
+        &server,
+        Some((POST, "/pay/downloadbill")),
+        200,
+        file.clone(),
+    )
+    .await;
+    let client = builder(&server.base_url())
+        .apiv2_key(APIV2_KEY)
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let done = client["v2/pay/downloadbill"]
+        .download_to(
+            json!({"xml": {"bill_date": "20260101", "bill_type": "ALL"}}),
+            &mut out,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, file);
+    assert_eq!(done.bytes, file.len() as u64);
+    let sha1: String = openssl::sha::sha1(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(done.sha1, sha1);
+}
+
+// ---- issue 23.4 and 23.5: credentials and keys are never echoed --------------
+
+#[tokio::test]
+async fn a_download_url_with_credentials_is_refused_without_them() {
+    let server = MockServer::start_async().await;
+    let any = common::respond(&server, None, 200, "file").await;
+    let client = client(&server.base_url());
+    let url = server
+        .base_url()
+        .replacen("http://", "http://merchant:hunter2-secret@", 1)
+        + "/v3/billdownload/file?token=t";
+    let err = client
+        .download_url(&url, Compression::None, &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DownloadUrl { .. }), "{err}");
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("hunter2-secret"), "{text}");
+        assert!(!text.contains("merchant:"), "{text}");
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[test]
+fn a_key_given_as_the_profile_path_is_not_repeated() {
+    let apiv3_key = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+    let err = wechatpay_chain::profile::Profile::read(apiv3_key).unwrap_err();
+    assert!(!err.to_string().contains(apiv3_key), "{err}");
+    assert!(!format!("{err:?}").contains(apiv3_key), "{err:?}");
+    // a path still names itself, so that the mistake can be found
+    let err = wechatpay_chain::profile::Profile::read("missing/mock.json").unwrap_err();
+    assert!(err.to_string().contains("missing/mock.json"), "{err}");
 }

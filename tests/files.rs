@@ -288,3 +288,165 @@ async fn overseas_statements_verify_their_sha1_header() {
         .unwrap_err();
     assert!(matches!(err, Error::HashMismatch { .. }), "{err}");
 }
+
+// ---- issue 23.2: the destination of download_bill_to_file -------------------
+
+/// A fresh, empty directory for one test.
+fn empty_dir(name: &str) -> std::path::PathBuf {
+    let dir = temp(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refused_bill_download_leaves_the_existing_file_alone() {
+    let server = MockServer::start().await.unwrap();
+    server.set_bill_rows(3);
+    let client = server.client().unwrap();
+    let dir = empty_dir("kept");
+    let path = dir.join("bill.csv");
+    std::fs::write(&path, "yesterday's verified bill").unwrap();
+
+    let mut info = bill(&client, "v3/bill/tradebill", false).await;
+    info.download_url = "https://example.com/v3/billdownload/file?token=x".to_owned();
+    let err = client
+        .download_bill_to_file(&info, Compression::None, &path)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DownloadUrl { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "yesterday's verified bill"
+    );
+
+    let mut info = bill(&client, "v3/bill/tradebill", false).await;
+    info.hash_type = "MD5".to_owned();
+    let err = client
+        .download_bill_to_file(&info, Compression::None, &path)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "yesterday's verified bill"
+    );
+
+    // a bad hash: the old file stays, nothing else is left behind
+    server.inject(Fault::WrongBillHash);
+    let info = bill(&client, "v3/bill/tradebill", false).await;
+    let err = client
+        .download_bill_to_file(&info, Compression::None, &path)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HashMismatch { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "yesterday's verified bill"
+    );
+    assert_eq!(entries(&dir), ["bill.csv"]);
+
+    // a good one replaces it
+    let info = bill(&client, "v3/bill/tradebill", false).await;
+    let done = client
+        .download_bill_to_file(&info, Compression::None, &path)
+        .await
+        .unwrap();
+    let written = std::fs::read(&path).unwrap();
+    let sha1: String = openssl::sha::sha1(&written)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        (done.sha1.as_str(), sha1.as_str()),
+        (info.hash_value.as_str(), info.hash_value.as_str())
+    );
+    assert_eq!(entries(&dir), ["bill.csv"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_bill_download_leaves_nothing_behind() {
+    // 1 MiB of a 100 MiB file, then silence; the caller gives up after 2 s.
+    let base = common::stalling_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n".to_owned(),
+        vec![b'x'; 1 << 20],
+    )
+    .await;
+    let client = common::client(&base);
+    let info: BillInfo = serde_json::from_value(json!({
+        "hash_type": "SHA1",
+        "hash_value": "79bb0f45fc4c42234a918000b2668d689e2bde04",
+        "download_url": format!("{base}v3/billdownload/file?token=t"),
+    }))
+    .unwrap();
+    let dir = empty_dir("cancelled");
+    let path = dir.join("bill.csv");
+    let download = client.download_bill_to_file(&info, Compression::None, &path);
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), download).await;
+    assert!(outcome.is_err(), "the download was to be cancelled");
+    assert!(!path.exists(), "unverified bytes at the final path");
+    assert!(entries(&dir).is_empty(), "left behind: {:?}", entries(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- issue 23.3: a statement without its digest header ----------------------
+
+/// WeChat Pay's documentation of the overseas statement download
+/// (pay.weixin.qq.com/wiki/doc/api_external/ch/apis/chapter3_3_6.shtml and
+/// …/chapter4_1_34.shtml for v3/global/statements; …/fusion_wallet_ch/
+/// H5Payment/chapter8_5.shtml for hk/v3/statements): a successful answer
+/// carries `Wechatpay-Statement-Sha1`, the answer's signature is made over
+/// it (timestamp, nonce, the SHA-1), and the downloaded file is compared
+/// with it. An answer without it is not WeChat Pay's.
+#[tokio::test]
+async fn a_statement_without_its_digest_header_is_not_verified() {
+    use httpmock::prelude::*;
+    let statement = "date,amount\n2026-01-01,1.00\n";
+    let server = httpmock::MockServer::start_async().await;
+    // Signed headers (over what a stripped answer could still carry), no digest.
+    let headers = common::signed_headers(
+        statement.as_bytes(),
+        common::SignWith::Certificate,
+        common::unix_now(),
+    );
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v3/global/statements");
+            common::with_headers(then.status(200).body(statement), headers);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v3/statements");
+            then.status(200).body(statement);
+        })
+        .await;
+    let client = common::client(&server.base_url());
+    for path in ["v3/global/statements", "v3/statements"] {
+        let mut out = Vec::new();
+        let err = client
+            .chain(path)
+            .download_to((), &mut out)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Verify {
+                    kind: wechatpay_chain::VerifyError::MissingHeader("Wechatpay-Statement-Sha1"),
+                    ..
+                }
+            ),
+            "{path}: {err}"
+        );
+        assert!(out.is_empty(), "{path}: an unchecked statement was written");
+    }
+}

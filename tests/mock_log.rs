@@ -291,3 +291,102 @@ async fn the_log_is_served_over_http_and_kept_short() {
     server.clear_requests();
     assert!(server.requests().is_empty());
 }
+
+// ---- issue 23.8: input-sized text in the log and in errors -------------------
+
+/// A few KiB: what one logged field or one error message may hold.
+const FEW_KIB: usize = 8 << 10;
+
+#[tokio::test]
+async fn a_huge_tag_name_is_cut_in_the_log_and_in_the_error() {
+    let server = MockServer::start().await.unwrap();
+    let name = "a".repeat(1_000_000);
+    let document = format!("<xml><{name}>1</b></xml>");
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let res = http
+            .post(format!("{}pay/orderquery", server.base_url()))
+            .body(document.clone())
+            .send()
+            .await
+            .unwrap();
+        let answer = res.bytes().await.unwrap();
+        assert!(
+            answer.len() < FEW_KIB,
+            "an answer of {} bytes",
+            answer.len()
+        );
+        let fields = wechatpay_chain::v2::xml::parse(&answer).unwrap();
+        assert_eq!(fields["return_code"], "FAIL");
+    }
+    let log = server.requests();
+    assert_eq!(log.len(), 3);
+    for entry in &log {
+        assert!(
+            entry.verdict.starts_with("refused: "),
+            "{}",
+            &entry.verdict[..200.min(entry.verdict.len())]
+        );
+        let json = serde_json::to_string(entry).unwrap();
+        assert!(
+            json.len() < 4 * FEW_KIB,
+            "a log entry of {} bytes",
+            json.len()
+        );
+        assert!(
+            entry.line().len() < 4 * FEW_KIB,
+            "a log line of {} bytes",
+            entry.line().len()
+        );
+    }
+    // the same document read by the SDK
+    let err = wechatpay_chain::v2::xml::parse(document.as_bytes()).unwrap_err();
+    assert!(
+        err.to_string().len() < FEW_KIB,
+        "an error of {} bytes",
+        err.to_string().len()
+    );
+    let err = Error::from(err);
+    assert!(err.to_string().len() < FEW_KIB);
+}
+
+#[tokio::test]
+async fn a_huge_target_is_cut_in_the_log() {
+    let server = MockServer::start().await.unwrap();
+    let target = format!(
+        "{}v3/pay/transactions/id/{}",
+        server.base_url(),
+        "9".repeat(60 << 10)
+    );
+    let _ = reqwest::Client::new().get(target).send().await.unwrap();
+    let entry = last(&server);
+    assert!(
+        entry.target.len() < FEW_KIB,
+        "a target of {} bytes",
+        entry.target.len()
+    );
+    assert!(entry.line().len() < 4 * FEW_KIB);
+}
+
+// ---- issue 23.9: a refusal the mock cannot write as XML ----------------------
+
+#[tokio::test]
+async fn a_refusal_naming_a_control_character_is_still_a_fail_answer() {
+    let server = MockServer::start().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}pay/orderquery?%01x=1&%01x=2", server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let answer = res.bytes().await.unwrap();
+    let fields = wechatpay_chain::v2::xml::parse(&answer)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&answer)));
+    assert_eq!(fields["return_code"], "FAIL");
+    let message = fields["return_msg"].as_str().unwrap();
+    assert!(
+        message.contains('x') && !message.contains('\u{1}'),
+        "{message:?}"
+    );
+    let entry = last(&server);
+    assert!(entry.verdict.starts_with("refused: "), "{}", entry.verdict);
+}

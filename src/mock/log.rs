@@ -22,7 +22,12 @@ use crate::clock;
 pub const KEPT_REQUESTS: usize = 200;
 
 /// Longest signed message kept in an entry (bytes); a longer one is cut.
-const MESSAGE_LIMIT: usize = 64 << 10;
+const MESSAGE_LIMIT: usize = 8 << 10;
+
+/// Longest target, verdict or template kept in an entry (bytes): each can
+/// quote the request, and 200 entries of a hostile megabyte each would
+/// hold 200 MB.
+const FIELD_LIMIT: usize = 2 << 10;
 
 /// Longest signed message printed in a stderr line (characters).
 const LINE_MESSAGE_LIMIT: usize = 2048;
@@ -198,11 +203,11 @@ impl RequestLog {
         let control = target.starts_with("/_mock/");
         let entry = LoggedRequest {
             time: clock::rfc3339(clock::unix_now()),
-            method: method.to_owned(),
-            target: target.to_owned(),
+            method: cut(method.to_owned(), FIELD_LIMIT),
+            target: cut(target.to_owned(), FIELD_LIMIT),
             status,
-            verdict: note.conclude(),
-            template: note.template.take(),
+            verdict: cut(note.conclude(), FIELD_LIMIT),
+            template: note.template.take().map(|t| cut(t, FIELD_LIMIT)),
             signed_message: note.signed_message.take(),
         };
         if self.to_stderr.load(Ordering::Relaxed) {
@@ -231,4 +236,17 @@ impl RequestLog {
             entries.clear();
         }
     }
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), `…` added.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }

@@ -220,10 +220,30 @@ fn business_fail(answer: &mut Map<String, Value>, code: &str, description: &str)
     answer.insert("err_code_des".into(), description.into());
 }
 
-/// `return_code` FAIL: unsigned, as WeChat Pay sends it.
+/// Longest `return_msg` (characters): a message may quote the request.
+const MAX_RETURN_MSG: usize = 256;
+
+/// `return_code` FAIL: unsigned, as WeChat Pay sends it. The message may
+/// quote the request, so it is cut, and a character XML cannot carry is
+/// replaced (U+FFFD): a refusal is always a FAIL document, never empty.
 fn fail(message: &str) -> Answer {
+    let mut text: String = message
+        .chars()
+        .take(MAX_RETURN_MSG)
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if c.is_control() => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect();
+    if message.chars().nth(MAX_RETURN_MSG).is_some() {
+        text.push('…');
+    }
     let mut answer = Map::new();
     answer.insert("return_code".into(), "FAIL".into());
-    answer.insert("return_msg".into(), message.into());
-    Answer::xml(xml::write(&answer).unwrap_or_default())
+    answer.insert("return_msg".into(), text.into());
+    let document = xml::write(&answer).unwrap_or_else(|_| {
+        "<xml><return_code>FAIL</return_code><return_msg>参数错误</return_msg></xml>".to_owned()
+    });
+    Answer::xml(document)
 }

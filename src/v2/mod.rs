@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod download;
 pub mod notify;
 pub mod rules;
 pub mod sign;
@@ -27,9 +28,8 @@ use serde_json::{Map, Value};
 
 use self::sign::SignType;
 use self::verify::field;
-pub use self::verify::ApiV2Error;
-use crate::client::Inner;
 use crate::crypto::random_alphanumeric;
+pub use crate::error::ApiV2Error;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::request::{PreparedRequest, Protocol};
@@ -59,7 +59,7 @@ impl crate::Response {
 /// GET into the query string, as wechatpay-php and wechatpay-axios-plugin
 /// send them.
 pub(crate) fn prepare(
-    inner: &Inner,
+    context: &Context<'_>,
     method: Method,
     template: &str,
     options: Options,
@@ -73,7 +73,7 @@ pub(crate) fn prepare(
             reason: "an APIv2 call takes its payload as `xml` (or `query` for a GET), not `json` or `body`".to_owned(),
         });
     }
-    let settings = inner.apiv2_settings()?;
+    let settings = Settings::required(context.settings)?;
     let wire = template.strip_prefix("v2/").unwrap_or(template);
     let is_get = method == Method::GET;
     let (url, relative_path, body) = if is_get {
@@ -92,13 +92,13 @@ pub(crate) fn prepare(
                 });
             }
         }
-        complete(inner, settings, &mut fields, options.nonceless)?;
-        let (url, relative_path) = inner.url(wire, &options.params, &query_pairs(&fields))?;
+        complete(context.mchid, settings, &mut fields, options.nonceless)?;
+        let (url, relative_path) = context.url(wire, &options.params, &query_pairs(&fields))?;
         (url, relative_path, None)
     } else {
-        let (url, relative_path) = inner.url(wire, &options.params, &options.query)?;
+        let (url, relative_path) = context.url(wire, &options.params, &options.query)?;
         let mut fields = options.xml.unwrap_or_default();
-        complete(inner, settings, &mut fields, options.nonceless)?;
+        complete(context.mchid, settings, &mut fields, options.nonceless)?;
         let xml = xml::write(&fields).map_err(|reason| Error::InvalidOption {
             key: "xml".to_owned(),
             reason,
@@ -107,11 +107,11 @@ pub(crate) fn prepare(
     };
     if options.security {
         // Refused here, before anything is sent, with the transport's own check.
-        inner.apiv2_tls_client()?;
+        settings.tls_client()?;
     }
     let unsigned = rules::is_unsigned(&relative_path);
     let mut headers = HeaderMap::with_capacity(4);
-    headers.insert(USER_AGENT, inner.user_agent());
+    headers.insert(USER_AGENT, context.user_agent.clone());
     headers.insert(
         ACCEPT,
         HeaderValue::from_static("text/xml, text/plain, application/x-gzip"),
@@ -157,75 +157,13 @@ fn query_pairs(fields: &Map<String, Value>) -> Vec<(String, String)> {
     pairs
 }
 
-/// Streams an APIv2 file response (`pay/downloadbill`, `pay/downloadfundflow`)
-/// to `out` as it arrives (gzip stays gzip when `tar_type=GZIP`); an XML
-/// response instead is WeChat Pay's refusal and becomes the error.
-pub(crate) async fn download<W: tokio::io::AsyncWrite + Unpin>(
-    inner: &Inner,
-    template: &str,
-    options: Options,
-    out: &mut W,
-) -> Result<crate::download::Downloaded> {
-    use tokio::io::AsyncWriteExt;
-    let mut request = prepare(inner, Method::POST, template, options)?;
-    if !rules::is_file(&request.relative_path) {
-        return Err(Error::NotADownload {
-            template: template.to_owned(),
-        });
-    }
-    request.timeout = Some(crate::download::DOWNLOAD_TIMEOUT);
-    let mut raw = inner.open_stream(&request).await?;
-    let write = |e: std::io::Error| Error::Io {
-        what: "writing the download".to_owned(),
-        source: e,
-    };
-    // A refusal is XML; a file is not. Decide on the first bytes that are
-    // not blank (a chunk may hold only a newline, or a BOM).
-    let mut head = Vec::new();
-    while head.trim_ascii().len() < xml::SNIFF_BYTES {
-        match crate::client::transport::next_chunk(&mut raw).await? {
-            Some(chunk) => head.extend_from_slice(&chunk),
-            None => break,
-        }
-    }
-    if xml::looks_like_document(&head) {
-        let mut body = head;
-        while let Some(more) = crate::client::transport::next_chunk(&mut raw).await? {
-            if body.len().saturating_add(more.len()) > xml::MAX_XML {
-                return Err(xml::XmlError::TooLarge(body.len().saturating_add(more.len())).into());
-            }
-            body.extend_from_slice(&more);
-        }
-        return Err(ApiV2Error::from_fields(xml::parse(&body)?).into());
-    }
-    let limit = inner.max_download_bytes();
-    let mut hasher = openssl::sha::Sha1::new();
-    let mut written = 0u64;
-    let mut next = Some(bytes::Bytes::from(head));
-    while let Some(chunk) = next {
-        written = written.saturating_add(chunk.len() as u64);
-        if let Some(limit) = limit.filter(|limit| written > *limit) {
-            return Err(Error::DownloadTooLarge { limit });
-        }
-        hasher.update(&chunk);
-        out.write_all(&chunk).await.map_err(write)?;
-        next = crate::client::transport::next_chunk(&mut raw).await?;
-    }
-    out.flush().await.map_err(write)?;
-    Ok(crate::download::Downloaded {
-        bytes: written,
-        sha1: crate::hex::encode(&hasher.finish()),
-    })
-}
-
 /// Adds what the builder asked for and `nonce_str`, checks `mch_id`, signs.
 fn complete(
-    inner: &Inner,
+    mchid: &str,
     settings: &Settings,
     fields: &mut Map<String, Value>,
     nonceless: bool,
 ) -> Result<()> {
-    let mchid = inner.signer().mchid();
     match fields.get("mch_id").map(sign::scalar) {
         Some(Some(given)) if given != mchid => {
             return Err(Error::InvalidOption {
@@ -256,6 +194,29 @@ fn complete(
     Ok(())
 }
 
+/// What preparing an APIv2 request needs from the client: handed down,
+/// so that preparation never calls back into the client.
+pub(crate) struct Context<'a> {
+    /// `None` when the builder was given no APIv2 key.
+    pub(crate) settings: Option<&'a Settings>,
+    pub(crate) mchid: &'a str,
+    pub(crate) user_agent: &'a HeaderValue,
+    pub(crate) base_url: &'a str,
+    /// The base URL's path (`/`, or `/hk/` for a prefix).
+    pub(crate) base_path: &'a str,
+}
+
+impl Context<'_> {
+    fn url(
+        &self,
+        template: &str,
+        params: &[(String, String)],
+        query: &[(String, String)],
+    ) -> Result<(reqwest::Url, String)> {
+        crate::path::url(self.base_url, self.base_path, template, params, query)
+    }
+}
+
 /// What the builder configured for APIv2.
 pub(crate) struct Settings {
     pub(crate) key: String,
@@ -263,6 +224,27 @@ pub(crate) struct Settings {
     pub(crate) add_mch_id: bool,
     /// A client presenting the merchant TLS certificate.
     pub(crate) tls: Option<reqwest::Client>,
+}
+
+impl Settings {
+    /// The settings, or the error that says how to add them.
+    pub(crate) fn required(settings: Option<&Settings>) -> Result<&Settings> {
+        settings.ok_or_else(|| {
+            Error::Config(
+                "APIv2 calls need the APIv2 key: add .apiv2_key(…) to the builder".to_owned(),
+            )
+        })
+    }
+
+    /// The client that presents the merchant TLS certificate (`security`).
+    pub(crate) fn tls_client(&self) -> Result<&reqwest::Client> {
+        self.tls.as_ref().ok_or_else(|| {
+            Error::Config(
+                "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
+                    .to_owned(),
+            )
+        })
+    }
 }
 
 impl std::fmt::Debug for Settings {

@@ -9,66 +9,9 @@ use serde_json::{Map, Value};
 use super::rules;
 use super::sign::{self, SignType};
 use super::xml;
-use crate::error::{Error, Result, VerifyError};
+use crate::error::{ApiV2Error, Error, Result, VerifyError};
 use crate::request::PreparedRequest;
 use crate::response::Response;
-
-/// An APIv2 response whose `return_code` or `result_code` is not SUCCESS
-/// (or, for `appauth/getaccesstoken`, whose `retcode` is not 0).
-///
-/// ```no_run
-/// # async fn demo(client: wechatpay_chain::Client) {
-/// match client["v2/pay/orderquery"].post(wechatpay_chain::json!({"xml": {"out_trade_no": "T1"}})).await {
-///     Err(wechatpay_chain::Error::ApiV2(e)) if e.err_code.as_deref() == Some("ORDERNOTEXIST") => {}
-///     other => println!("{other:?}"),
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("WeChat Pay APIv2 answered {return_code}/{}: {}{}", .result_code.as_deref().unwrap_or("-"), .return_msg.as_deref().unwrap_or(""), describe(.err_code, .err_code_des))]
-#[non_exhaustive]
-pub struct ApiV2Error {
-    /// `SUCCESS` or `FAIL` (communication level).
-    pub return_code: String,
-    /// Why the communication failed.
-    pub return_msg: Option<String>,
-    /// `SUCCESS` or `FAIL` (business level), when present.
-    pub result_code: Option<String>,
-    /// Business error code (`ORDERPAID`, `SYSTEMERROR`, `USERPAYING`, …).
-    pub err_code: Option<String>,
-    /// Its description.
-    pub err_code_des: Option<String>,
-    /// Every field of the response.
-    pub fields: Map<String, Value>,
-}
-
-fn describe(code: &Option<String>, description: &Option<String>) -> String {
-    match (code, description) {
-        (Some(code), Some(text)) => format!(" ({code}: {text})"),
-        (Some(code), None) => format!(" ({code})"),
-        _ => String::new(),
-    }
-}
-
-impl ApiV2Error {
-    pub(crate) fn from_fields(fields: Map<String, Value>) -> Self {
-        let text = |k: &str| field(&fields, k).map(str::to_owned);
-        ApiV2Error {
-            return_code: text("return_code").unwrap_or_default(),
-            return_msg: text("return_msg"),
-            result_code: text("result_code"),
-            err_code: text("err_code"),
-            err_code_des: text("err_code_des"),
-            fields,
-        }
-    }
-}
-
-impl From<ApiV2Error> for Error {
-    fn from(err: ApiV2Error) -> Self {
-        Error::ApiV2(Box::new(err))
-    }
-}
 
 pub(crate) fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     fields.get(name).and_then(Value::as_str)

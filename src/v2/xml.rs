@@ -7,29 +7,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::{Map, Value};
 
-/// Largest APIv2 document read.
-pub const MAX_XML: usize = 1 << 20;
-
-/// Why an XML document was refused.
-///
-/// ```
-/// use wechatpay_chain::v2::xml::{parse, XmlError};
-/// assert_eq!(parse(b"<!DOCTYPE x><xml/>"), Err(XmlError::Dtd));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum XmlError {
-    /// Larger than [`MAX_XML`].
-    #[error("the XML document is {0} bytes, over the {MAX_XML}-byte limit")]
-    TooLarge(usize),
-    /// A `<!DOCTYPE>`: refused, as it is how entity bombs and external
-    /// entities come in.
-    #[error("the XML document has a DTD (<!DOCTYPE …>), which is refused")]
-    Dtd,
-    /// Not well-formed, truncated, or not `<xml>` with flat fields.
-    #[error("not an APIv2 XML document: {0}")]
-    Malformed(String),
-}
+pub use crate::error::{XmlError, MAX_XML};
 
 /// Reads `<xml><a>1</a><b><![CDATA[x]]></b></xml>` into `{"a":"1","b":"x"}`.
 ///
@@ -78,7 +56,9 @@ fn parse_root(document: &[u8], root: &str) -> Result<Map<String, Value>, XmlErro
     if document.len() > MAX_XML {
         return Err(XmlError::TooLarge(document.len()));
     }
-    let malformed = |what: String| XmlError::Malformed(what);
+    // The parser's messages quote the document (a tag name, an entity):
+    // cut, so that a hostile document cannot make a megabyte error.
+    let malformed = |what: String| XmlError::Malformed(cut(what, MAX_MESSAGE));
     let after_root = || {
         malformed(format!(
             "content after the root element </{root}> (a second document?); WeChat Pay sends one"
@@ -223,6 +203,22 @@ fn check_root(name: &str, expected: &str) -> Result<(), XmlError> {
     }
 }
 
+/// Longest error message made from a document's text (bytes).
+const MAX_MESSAGE: usize = 1024;
+
+/// `text` cut to at most `max` bytes (at a character boundary), `…` added.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 /// A name from the document, cut for an error message.
 fn shorten(name: &str) -> String {
     match name.char_indices().nth(64) {
@@ -233,6 +229,10 @@ fn shorten(name: &str) -> String {
 
 /// How many non-blank bytes are enough to tell an XML document from a file.
 pub(crate) const SNIFF_BYTES: usize = 16;
+
+/// How far a download is read to find them: what comes after this many
+/// blanks is a file, since a refusal starts at once.
+pub(crate) const SNIFF_LIMIT: usize = 64 << 10;
 
 /// Whether `bytes` starts an XML document (after a BOM and blanks): an
 /// `<?xml` declaration or an `<xml>` root. Files (CSV, gzip) never do.

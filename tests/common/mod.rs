@@ -264,3 +264,35 @@ pub fn apiv2_md5(pairs: &[(&str, &str)], key: &str) -> String {
         .iter()
         .fold(String::new(), |hex, byte| hex + &format!("{byte:02X}"))
 }
+
+/// A raw HTTP/1.1 server on loopback that answers every request with
+/// `head` (status line and headers, ending in a blank line) and `body`,
+/// then holds the connection open without another byte: what a slow or
+/// hostile server looks like. Returns its base URL (`http://127.0.0.1:N/`).
+pub async fn stalling_server(head: String, body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (head, body) = (head.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                if socket.write_all(head.as_bytes()).await.is_err()
+                    || socket.write_all(&body).await.is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}

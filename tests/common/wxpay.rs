@@ -75,3 +75,43 @@ pub fn spawn_mock(dir: &Path, extra: &[&str]) -> (Child, Lines<BufReader<ChildSt
     let lines = BufReader::new(child.stdout.take().unwrap()).lines();
     (child, lines)
 }
+
+/// Runs `wxpay` like [`wxpay_with`], but with a standard output whose
+/// reading end is already closed (`wxpay … | head -c0`, deterministically):
+/// every write to it fails with a broken pipe.
+#[cfg(unix)]
+pub async fn wxpay_with_closed_stdout(args: &[&str], env: &[(&str, &str)]) -> Run {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just opened and are owned here only.
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(reader);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay"));
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped());
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("WECHATPAY_")) {
+            command.env_remove(key);
+        }
+        command.envs(env);
+        let out = command.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}

@@ -35,12 +35,7 @@ pub fn print(shell: Shell, mut command: Command) -> Result<(), Failure> {
     if shell == Shell::Fish {
         script.extend_from_slice(fish_paths(catalog).as_bytes());
     }
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&script)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::usage(format!("writing to standard output: {e}")))
+    crate::exit::write_stdout(&script)
 }
 
 /// The operations `verb` calls.

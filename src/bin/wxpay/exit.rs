@@ -4,13 +4,14 @@ use wechatpay_chain::Error;
 
 /// 2xx and verified.
 pub const OK: u8 = 0;
-/// WeChat Pay answered an error (non-2xx).
+/// WeChat Pay answered an error (non-2xx, or an APIv2 FAIL).
 pub const API_ERROR: u8 = 1;
-/// Usage or configuration error.
+/// Usage or configuration error: what the caller gave or has locally.
 pub const USAGE: u8 = 2;
-/// Response (or notification) verification failed.
+/// The answer (or notification, or file) failed a check or is not what
+/// WeChat Pay sends: signature, decryption, hash, malformed XML or JSON.
 pub const UNVERIFIED: u8 = 3;
-/// Transport error: connect, timeout, TLS.
+/// Transport: connect, timeout, TLS, an answer cut short or too large to read.
 pub const TRANSPORT: u8 = 4;
 
 /// A non-zero exit with a message for stderr.
@@ -33,13 +34,36 @@ impl Failure {
 /// the SDK's errors name keys, not their contents.
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
+        // Every failure the server causes has a code of its own; only what
+        // the caller gave (or has locally) is a usage error.
         let code = match &error {
             Error::Api(_) | Error::ApiV2(_) => API_ERROR,
             Error::Verify { .. }
             | Error::Decrypt(_)
             | Error::Notification(_)
-            | Error::FieldDecrypt => UNVERIFIED,
-            Error::Timeout { .. } | Error::Transport(_) => TRANSPORT,
+            | Error::FieldDecrypt
+            | Error::HashMismatch { .. }
+            | Error::Xml(_)
+            | Error::Decode { .. } => UNVERIFIED,
+            Error::Timeout { .. }
+            | Error::Transport(_)
+            | Error::ResponseTooLarge { .. }
+            | Error::DownloadTooLarge { .. }
+            | Error::Decompress(_) => TRANSPORT,
+            Error::Config(_)
+            | Error::Key { .. }
+            | Error::Template { .. }
+            | Error::MissingPlaceholder { .. }
+            | Error::UnknownOption { .. }
+            | Error::InvalidOption { .. }
+            | Error::Serialize(_)
+            | Error::Unsupported(_)
+            | Error::DownloadUrl { .. }
+            | Error::NotADownload { .. }
+            | Error::PlaintextTooLong { .. }
+            | Error::Io { .. }
+            | Error::Crypto(_) => USAGE,
+            // A variant added later: a usage error until it is placed.
             _ => USAGE,
         };
         debug_assert_ne!(code, OK);

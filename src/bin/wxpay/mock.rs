@@ -110,7 +110,7 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
         let path = server.write_profile(&dir)?;
         write_stdout(format!("profile written to {}\n", path.display()).as_bytes())?;
     }
-    println!("console at {}_mock/", server.base_url());
+    write_stdout(format!("console at {}_mock/\n", server.base_url()).as_bytes())?;
     server.serve_until(stop_signal()).await;
     Ok(())
 }

@@ -8,7 +8,7 @@ use wechatpay_chain::keys::KeySource;
 use wechatpay_chain::{clock, Value};
 
 use crate::credentials::Credentials;
-use crate::exit::Failure;
+use crate::exit::{write_stdout, Failure};
 
 /// `wxpay certificates [--output DIR]`: download, decrypt, verify (with a
 /// certificate the answer carries when nothing is configured yet).
@@ -30,12 +30,12 @@ pub async fn certificates(
             } => (clock::rfc3339(*not_before), clock::rfc3339(*not_after)),
             _ => (String::new(), String::new()),
         };
-        println!("{} effective {from} expires {to}", cert.id());
+        write_stdout(format!("{} effective {from} expires {to}\n", cert.id()).as_bytes())?;
         if let Some(dir) = &output {
             let path = dir.join(format!("wechatpay_{}.pem", cert.id()));
             std::fs::write(&path, cert.to_pem()?)
                 .map_err(|e| Failure::usage(format!("writing {}: {e}", path.display())))?;
-            println!("  written to {}", path.display());
+            write_stdout(format!("  written to {}\n", path.display()).as_bytes())?;
         }
     }
     if certificates.is_empty() {
@@ -101,23 +101,21 @@ pub fn notify(credentials: &Credentials, args: NotifyArgs) -> Result<(), Failure
         "{} {} {}, verified by {}",
         event.id, event.event_type, event.create_time, event.verified_by
     );
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&resource).unwrap_or_default()
-    );
-    Ok(())
+    let mut text = serde_json::to_string_pretty(&resource).unwrap_or_default();
+    text.push('\n');
+    write_stdout(text.as_bytes())
 }
 
 /// `wxpay encrypt TEXT`: the ciphertext on stdout, the serial to send on stderr.
 pub fn encrypt(credentials: &Credentials, text: &str) -> Result<(), Failure> {
     let encryptor = credentials.client()?.encryptor()?;
-    println!("{}", encryptor.encrypt(text)?);
+    write_stdout(format!("{}\n", encryptor.encrypt(text)?).as_bytes())?;
     eprintln!("Wechatpay-Serial: {}", encryptor.serial());
     Ok(())
 }
 
 /// `wxpay decrypt BASE64`: the plaintext, with the merchant private key.
 pub fn decrypt(credentials: &Credentials, ciphertext: &str) -> Result<(), Failure> {
-    println!("{}", credentials.signing_client()?.decrypt(ciphertext)?);
-    Ok(())
+    let plaintext = credentials.signing_client()?.decrypt(ciphertext)?;
+    write_stdout(format!("{plaintext}\n").as_bytes())
 }

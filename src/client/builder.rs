@@ -15,6 +15,7 @@ use crate::client::{
 };
 use crate::error::{Error, Result};
 use crate::keys::{path_label, read_file, PrivateKey, WechatpayKey};
+use crate::path::url_for_display;
 use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
 use crate::verify::Verifier;
@@ -171,7 +172,7 @@ impl fmt::Debug for ClientBuilder {
             .field("private_key", private_key)
             .field("certificates", certificates)
             .field("public_keys", public_keys)
-            .field("base_url", &base_url.as_deref().map(without_userinfo))
+            .field("base_url", &base_url.as_deref().map(url_for_display))
             .field("timeout", timeout)
             .field("connect_timeout", connect_timeout)
             .field("read_timeout", read_timeout)
@@ -185,7 +186,7 @@ impl fmt::Debug for ClientBuilder {
             .field("apiv2_add_mch_id", apiv2_add_mch_id)
             .field("apiv2_identity", apiv2_identity)
             .field("retry", retry)
-            .field("backup_url", &backup_url.as_deref().map(without_userinfo))
+            .field("backup_url", &backup_url.as_deref().map(url_for_display))
             .field(
                 "proxies",
                 &format_args!("<{} set, redacted>", proxies.len()),
@@ -706,29 +707,18 @@ impl Identity {
     }
 }
 
-/// `url` without `user:password@` (which `build()` refuses, but `Debug` may
-/// be called before).
-fn without_userinfo(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 fn config(message: &str) -> Error {
     Error::Config(message.to_owned())
 }
 
 fn normalize_base_url(text: &str) -> Result<String> {
+    // Messages show the URL without any user info: it may hold a password.
+    let shown = url_for_display(text);
     let url =
-        Url::parse(text).map_err(|e| config(&format!("base_url `{text}` is not a URL: {e}")))?;
+        Url::parse(text).map_err(|e| config(&format!("base_url `{shown}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(config(&format!(
-            "base_url `{text}` must be an http(s) URL with a host"
+            "base_url `{shown}` must be an http(s) URL with a host"
         )));
     }
     if url.query().is_some()
@@ -737,7 +727,7 @@ fn normalize_base_url(text: &str) -> Result<String> {
         || url.password().is_some()
     {
         return Err(config(&format!(
-            "base_url `{text}` must not carry a query, fragment or credentials"
+            "base_url `{shown}` must not carry a query, fragment or credentials"
         )));
     }
     let mut base = url.to_string();

@@ -9,13 +9,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use elsa::sync::FrozenMap;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
-use reqwest::{Method, Url};
+use reqwest::Method;
 use tokio::task::AbortHandle;
 
 use crate::chain::{intern, Chain};
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
-use crate::path::{encode_component, join, Template};
+use crate::path::{join, url};
 use crate::request::{PreparedRequest, Protocol, Signature};
 use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
@@ -24,9 +24,7 @@ use crate::verify::Verifier;
 
 // The engine: the builder fills `Inner`, the transport sends with it; both
 // are children of this module so that `Inner`'s fields stay private to them.
-#[path = "builder.rs"]
 mod builder;
-#[path = "transport.rs"]
 pub(crate) mod transport;
 
 pub use builder::ClientBuilder;
@@ -307,7 +305,14 @@ impl Inner {
         options: Options,
     ) -> Result<PreparedRequest> {
         if crate::path::is_apiv2(template) {
-            return crate::v2::prepare(self, method, template, options);
+            let context = crate::v2::Context {
+                settings: self.apiv2.as_ref(),
+                mchid: self.signer.mchid(),
+                user_agent: &self.user_agent,
+                base_url: &self.base_url,
+                base_path: &self.base_path,
+            };
+            return crate::v2::prepare(&context, method, template, options);
         }
         if let Some(error) = options.error {
             return Err(error);
@@ -320,7 +325,13 @@ impl Inner {
                 ),
             });
         }
-        let (url, relative_path) = self.url(template, &options.params, &options.query)?;
+        let (url, relative_path) = url(
+            &self.base_url,
+            &self.base_path,
+            template,
+            &options.params,
+            &options.query,
+        )?;
         let is_get = method == Method::GET;
         let unsigned_download = is_get && crate::request::is_unsigned_download(&relative_path);
         let signed_response = !(options.skip_verification || unsigned_download);
@@ -396,65 +407,11 @@ impl Inner {
         })
     }
 
-    /// `base_url` + filled template + `?query`, every value percent-encoded;
-    /// also returns the path actually sent, relative to the base URL.
-    pub(crate) fn url(
-        &self,
-        template: &str,
-        params: &[(String, String)],
-        query: &[(String, String)],
-    ) -> Result<(Url, String)> {
-        let parsed = Template::parse(template)?;
-        if let Some((key, _)) = params.iter().find(|(key, _)| !parsed.has_placeholder(key)) {
-            return Err(Error::UnknownOption {
-                key: key.clone(),
-                template: template.to_owned(),
-            });
-        }
-        let path = parsed.fill(|name| {
-            params
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, v)| v.as_str())
-        })?;
-        let invalid = |reason: String| Error::Template {
-            template: template.to_owned(),
-            reason,
-        };
-        let mut url = Url::parse(&format!("{}{}", self.base_url, path)).map_err(|e| {
-            invalid(format!(
-                "does not form a valid URL with base `{}`: {e}",
-                self.base_url
-            ))
-        })?;
-        // Decided on the path the URL parser produced, which is what is sent
-        // and signed (dot-segments were refused, but trust the result only).
-        let sent = url
-            .path()
-            .strip_prefix(self.base_path.as_str())
-            .ok_or_else(|| invalid(format!("leaves the base URL `{}`", self.base_url)))?;
-        // Usually the filled template itself; the parser re-encodes some
-        // characters of literals (a space, non-ASCII), and then it differs.
-        let relative = if sent == path { path } else { sent.to_owned() };
-        if !query.is_empty() {
-            let text = query
-                .iter()
-                .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            url.set_query(Some(&text));
-        }
-        Ok((url, relative))
-    }
-
-    /// The base URL, always ending in `/`.
-    pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The backup base URL, if one was set.
-    pub(crate) fn backup_url(&self) -> Option<&str> {
-        self.backup_url.as_deref()
+    /// The origins a download URL may name: the base URL and the backup's.
+    pub(crate) fn download_bases(&self) -> Vec<&str> {
+        std::iter::once(self.base_url.as_str())
+            .chain(self.backup_url.as_deref())
+            .collect()
     }
 
     /// The download size limit, if one was set.
@@ -491,11 +448,7 @@ impl Inner {
 
     /// The APIv2 settings, or the error that says how to add them.
     pub(crate) fn apiv2_settings(&self) -> Result<&crate::v2::Settings> {
-        self.apiv2.as_ref().ok_or_else(|| {
-            Error::Config(
-                "APIv2 calls need the APIv2 key: add .apiv2_key(…) to the builder".to_owned(),
-            )
-        })
+        crate::v2::Settings::required(self.apiv2.as_ref())
     }
 
     pub(crate) fn apiv2_key(&self) -> Result<&str> {
@@ -504,11 +457,6 @@ impl Inner {
 
     /// The client that presents the merchant TLS certificate.
     pub(crate) fn apiv2_tls_client(&self) -> Result<&reqwest::Client> {
-        self.apiv2_settings()?.tls.as_ref().ok_or_else(|| {
-            Error::Config(
-                "`security` needs the merchant TLS certificate: add .apiv2_client_certificate(cert, key) or .apiv2_client_pkcs12(…)"
-                    .to_owned(),
-            )
-        })
+        self.apiv2_settings()?.tls_client()
     }
 }
