@@ -40,7 +40,9 @@ fn args() -> Result<Args, String> {
         profile: String::new(),
         n: 1000,
         c: 16,
-        path: "v3/pay/transactions/native".to_owned(),
+        // An operation the mock answers with a signed echo: the cost of the
+        // SDK and the wire, not of a simulated flow.
+        path: "v3/marketing/favor/coupon-stocks".to_owned(),
         sign_off_thread: false,
         bare: false,
         current_thread: false,

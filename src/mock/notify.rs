@@ -304,3 +304,29 @@ async fn read_capped(mut answer: reqwest::Response) -> String {
     }
     String::from_utf8_lossy(&kept).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_log_keeps_the_last_deliveries_only() {
+        let keys = ServerKeys::load().unwrap();
+        let notifier = Notifier::new(keys, tokio::runtime::Handle::current());
+        for i in 0..KEPT_NOTIFICATIONS + 5 {
+            notifier.send(Event {
+                // nothing listens on port 9: every attempt fails fast
+                notify_url: "http://127.0.0.1:9/notify".to_owned(),
+                event_type: "TRANSACTION.SUCCESS",
+                summary: "支付成功",
+                original_type: "transaction",
+                associated_data: "transaction",
+                resource: json!({"i": i}),
+            });
+        }
+        let log = notifier.deliveries();
+        assert_eq!(log.len(), KEPT_NOTIFICATIONS);
+        assert_eq!(log[0].seq, 6, "the five oldest went first");
+        assert!(!notifier.resend(1), "an evicted delivery cannot be resent");
+    }
+}

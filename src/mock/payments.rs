@@ -26,7 +26,7 @@ use crate::clock;
 
 /// Orders each store keeps (payments, refunds, payscore orders); past it,
 /// the oldest is forgotten, so a long load test cannot exhaust memory.
-pub const KEPT_ORDERS: usize = 100_000;
+pub const KEPT_ORDERS: usize = 20_000;
 
 /// How long an order stays payable without `time_expire`: 7 days.
 const DEFAULT_LIFETIME: i64 = 7 * 86_400;

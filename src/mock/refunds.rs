@@ -507,6 +507,46 @@ impl Refunds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mock::payments::{Call as PaymentCall, Operation as PaymentOperation};
+
+    #[test]
+    fn the_refunds_forget_the_oldest_past_their_limit() {
+        let now = 1_767_240_000;
+        let mut book = Payments::default();
+        let body = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "d",
+            "out_trade_no": "EVICT-1", "notify_url": "https://example.com/n", "amount": {"total": 100}})
+        .to_string();
+        let created = book.serve(&PaymentCall {
+            operation: PaymentOperation::Create("NATIVE"),
+            partner: false,
+            params: &[],
+            query: &[],
+            body: body.as_bytes(),
+            mchid: "1900000109",
+            base_url: "http://127.0.0.1/",
+            now,
+        });
+        assert_eq!(created.status, 200);
+        book.pay("", "EVICT-1", "1900000109", None, now).unwrap();
+        let mut refunds = Refunds::with_limit(2);
+        for i in 0..4 {
+            let body = json!({"out_trade_no": "EVICT-1", "out_refund_no": format!("R{i}"),
+                "amount": {"refund": 1, "total": 100, "currency": "CNY"}})
+            .to_string();
+            let call = Call {
+                operation: Operation::Create,
+                params: &[],
+                query: &[],
+                body: body.as_bytes(),
+                mchid: "1900000109",
+                now,
+            };
+            assert_eq!(refunds.serve(&mut book, &call).status, 200);
+        }
+        assert_eq!((refunds.refunds.len(), refunds.by_id.len(), refunds.arrival.len()), (2, 2, 2));
+        assert!(refunds.refunds.contains_key(&(String::new(), "R3".to_owned())));
+        assert!(!refunds.refunds.contains_key(&(String::new(), "R0".to_owned())));
+    }
 
     #[test]
     fn outcomes_are_named_by_their_control() {
