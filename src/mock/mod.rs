@@ -313,7 +313,7 @@ impl MockServer {
     }
 
     /// Bills issued from now on are synthetic, for size tests: `rows` paid
-    /// orders (about 300 bytes each) on the day asked, in the real format
+    /// orders (about 250 bytes each) on the day asked, in the real format
     /// (BOM, CRLF, 27 columns, footer of sums), whatever `bill_type`,
     /// `sub_mchid` or `account_type` say; a few million rows make a file of
     /// gigabytes, generated as it is sent. `0` goes back to the default:
