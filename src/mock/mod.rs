@@ -1,9 +1,17 @@
 //! A WeChat Pay APIv3 server for tests, examples and trying things out
 //! (feature `mock`). Real HTTP on loopback: it checks request signatures as
-//! WeChat Pay does, signs its answers as WeChat Pay does, keeps payscore
-//! service orders through their whole life, sends encrypted notifications,
-//! serves `v3/certificates`, answers every other operation of the endpoint
-//! corpus with a signed echo, and misbehaves on request.
+//! WeChat Pay does, signs its answers as WeChat Pay does, keeps payment
+//! orders (direct and partner), refunds and payscore service orders through
+//! their whole life, sends encrypted notifications on WeChat Pay's retry
+//! schedule (sped up), writes bills from the payments and refunds it holds,
+//! serves `v3/certificates`, and misbehaves on request. A simulated user and
+//! back office move orders along ([`MockServer::pay_transaction`],
+//! [`MockServer::resolve_refund`], or the `/_mock/` controls over HTTP).
+//! Every other operation of the endpoint corpus (marketing, transfers, …)
+//! answers a signed echo of what it received, and keeps nothing.
+//!
+//! The guide, with the states, errors and controls of each flow and a whole
+//! merchant journey: [`crate::guide::mock`].
 //!
 //! ```
 //! use wechatpay_chain::json;
@@ -311,7 +319,7 @@ impl MockServer {
     }
 
     /// Bills issued from now on are synthetic, for size tests: `rows` paid
-    /// orders (about 300 bytes each) on the day asked, in the real format
+    /// orders (about 250 bytes each) on the day asked, in the real format
     /// (BOM, CRLF, 27 columns, footer of sums), whatever `bill_type`,
     /// `sub_mchid` or `account_type` say; a few million rows make a file of
     /// gigabytes, generated as it is sent. `0` goes back to the default:
