@@ -19,6 +19,7 @@
 //! | `GET /_mock/jsbridge.js` | the `WeixinJSBridge` stand-in ([`super::cashier`]) |
 //! | `GET /_mock/qr?text=…` | a page showing `text` as a QR code (a `code_url`) |
 //! | `GET /_mock/qr.svg?text=…` | the QR code alone, `image/svg+xml` |
+//! | `GET /_mock/cashier/h5?prepay_id=…`, `/_mock/cashier/native?code_url=…` | the cashier pages ([`super::cashier`]) |
 
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -36,7 +37,14 @@ const HTML: &str = "text/html; charset=utf-8";
 pub(crate) fn serves(path: &str) -> bool {
     matches!(
         path,
-        "" | "console" | "console.css" | "console.js" | "jsbridge.js" | "qr" | "qr.svg"
+        "" | "console"
+            | "console.css"
+            | "console.js"
+            | "jsbridge.js"
+            | "qr"
+            | "qr.svg"
+            | "cashier/h5"
+            | "cashier/native"
     )
 }
 
@@ -61,6 +69,8 @@ pub(crate) fn page_for(shared: &Shared, path: &str, query: &[(String, String)]) 
             HTML,
             cashier::native_page(&json!({ "code_url": text }), lang),
         ),
+        "cashier/h5" => cashier::serve(shared, "h5", query, lang),
+        "cashier/native" => cashier::serve(shared, "native", query, lang),
         _ => respond(200, HTML, console_page(shared, lang)),
     }
 }

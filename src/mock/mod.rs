@@ -23,6 +23,7 @@
 mod answer;
 mod auth;
 mod bills;
+mod bridge;
 mod body;
 mod cashier;
 mod catalog;
