@@ -18,6 +18,7 @@ use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::{json, notify, Client, Value};
 
 const APPID: &str = "wxd678efh567hg6787";
+const MCHID: &str = "1900000109";
 const SERVICE_ID: &str = "2002000000000558128851361561536";
 
 /// The merchant's notify_url: verifies with the SDK's helper, answers 204,
@@ -69,6 +70,55 @@ async fn complete_order(client: &Client, no: &str) {
         }}))
         .await
         .unwrap();
+}
+
+/// A payment order placed through the SDK: `kind` is `native`, `h5` or
+/// `jsapi`; returns what create answered (`code_url`, `h5_url`, `prepay_id`).
+async fn place_order(client: &Client, kind: &str, no: &str, total: i64, notify_url: &str) -> Value {
+    let mut body = json!({"appid": APPID, "mchid": MCHID, "description": "Image形象店-深圳腾大-QQ公仔",
+        "out_trade_no": no, "notify_url": notify_url, "amount": {"total": total, "currency": "CNY"}});
+    match kind {
+        "jsapi" => body["payer"] = json!({"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}),
+        "h5" => {
+            body["scene_info"] =
+                json!({"payer_client_ip": "14.23.150.211", "h5_info": {"type": "Wap"}})
+        }
+        _ => {}
+    }
+    client[format!("v3/pay/transactions/{kind}").as_str()]
+        .post(json!({ "json": body }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+async fn refund(
+    client: &Client,
+    no: &str,
+    refund_no: &str,
+    amount: i64,
+    total: i64,
+    notify_url: &str,
+) {
+    let refund: Value = client["v3/refund/domestic/refunds"]
+        .post(json!({"json": {"out_trade_no": no, "out_refund_no": refund_no, "notify_url": notify_url,
+            "amount": {"refund": amount, "total": total, "currency": "CNY"}}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(refund["status"], "PROCESSING");
+}
+
+fn trade_state(server: &MockServer, no: &str) -> String {
+    server
+        .transactions()
+        .iter()
+        .find(|o| o["out_trade_no"] == no)
+        .and_then(|o| o["trade_state"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn next_event(heard: &mut mpsc::UnboundedReceiver<(String, Value)>) -> (String, Value) {
@@ -200,12 +250,72 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
     browser
         .wait_for_text("#status", "ORDER_NOT_EXIST", 10)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_actions_pay_an_order_end_its_refund_and_resend_and_the_merchant_hears_each() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    place_order(&client, "native", "ORDER-PAY-1", 100, &notify_url).await;
+
+    browser.goto(&format!("{}_mock/", server.base_url())).await;
+    let row = wait_for_row(&browser, "payments", "ORDER-PAY-1", "NOTPAY").await;
+    assert!(row.contains("NATIVE") && row.contains("¥1.00"), "{row}");
+
+    // pay, by mouse: the merchant's endpoint hears TRANSACTION.SUCCESS,
+    // verified and decrypted by the SDK, and the row turns SUCCESS
+    let pay = browser
+        .find(r#"[data-action="transactions/ORDER-PAY-1/pay"]"#)
+        .await;
+    browser.click(&pay).await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+    assert_eq!(
+        (
+            order["out_trade_no"].as_str(),
+            order["trade_state"].as_str()
+        ),
+        (Some("ORDER-PAY-1"), Some("SUCCESS"))
+    );
+    let row = wait_for_row(&browser, "payments", "ORDER-PAY-1", "SUCCESS").await;
+    assert!(
+        row.contains(order["transaction_id"].as_str().unwrap()),
+        "{row}"
+    );
+
+    // a refund through the SDK shows PROCESSING; "succeed" ends it
+    refund(&client, "ORDER-PAY-1", "REFUND-1", 40, 100, &notify_url).await;
+    let row = wait_for_row(&browser, "refunds", "REFUND-1", "PROCESSING").await;
+    assert!(row.contains("¥0.40") && row.contains("¥1.00"), "{row}");
+    let succeed = browser
+        .find(r#"[data-action="refunds/REFUND-1/succeed"]"#)
+        .await;
+    browser.click(&succeed).await;
+    let (event, ended) = next_event(&mut heard).await;
+    assert_eq!(event, "REFUND.SUCCESS");
+    assert_eq!(ended["refund_status"], "SUCCESS");
+    wait_for_row(&browser, "refunds", "REFUND-1", "SUCCESS").await;
+
+    // resend the payment's notification: the merchant hears it again
+    wait_for_row(&browser, "notifications", "ORDER-PAY-1", "204").await;
+    let seq = server.notifications()[0].seq;
+    let resend = browser
+        .find(&format!(r#"[data-action="notifications/{seq}/resend"]"#))
+        .await;
+    browser.click(&resend).await;
+    let (event, again) = next_event(&mut heard).await;
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+    assert_eq!(again["transaction_id"], order["transaction_id"]);
+    browser.wait_for_text("#status", "OK", 10).await;
 
     if std::env::var("WECHATPAY_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+        place_order(&client, "h5", "ORDER-H5-2", 1, &notify_url).await;
+        refund(&client, "ORDER-PAY-1", "REFUND-2", 10, 100, &notify_url).await;
         create_order(&client, "CONSOLE-3", &notify_url).await;
-        let _ = client["v3/pay/transactions/id/{transaction_id}"]
-            .get(json!({"transaction_id": "4200000000000000000000000000", "query": {"mchid": "1900000109"}}))
-            .await;
         let _ = reqwest::Client::new()
             .post(format!("{}v3/pay/transactions/native", server.base_url()))
             .header("Accept", "application/json")
@@ -215,8 +325,8 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
             .send()
             .await;
         browser.goto(&format!("{}_mock/", server.base_url())).await;
-        wait_for_row(&browser, "payscore", "CONSOLE-3", "CREATED").await;
-        browser.resize(1280, 1400).await;
+        wait_for_row(&browser, "payments", "ORDER-H5-2", "NOTPAY").await;
+        browser.resize(1280, 1500).await;
         let png = browser.screenshot().await;
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/console.png");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -316,16 +426,30 @@ fn now_of(html: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
+async fn a_native_orders_qr_code_decodes_to_its_code_url_and_scan_and_pay_pays() {
     let Some(browser) = Browser::start(true).await else {
         return;
     };
     let server = MockServer::start().await.unwrap();
-    let code_url = "weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&groupid=00";
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let created = place_order(&client, "native", "NATIVE-1", 1, &notify_url).await;
+    let code_url = created["code_url"].as_str().unwrap();
+    // the shape WeChat Pay answers: weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&groupid=00
+    assert!(
+        code_url.starts_with("weixin://wxpay/bizpayurl/up?pr=")
+            && code_url.ends_with("&groupid=00"),
+        "{code_url}"
+    );
     let query: String = url::form_urlencoded::byte_serialize(code_url.as_bytes()).collect();
     browser
-        .goto(&format!("{}_mock/qr?text={query}", server.base_url()))
+        .goto(&format!(
+            "{}_mock/cashier/native?code_url={query}",
+            server.base_url()
+        ))
         .await;
+    let amount = browser.find("#amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.01");
     let shown = browser.find("#code-url").await;
     assert_eq!(browser.text(&shown).await, code_url);
     let svg = browser.find("#qr svg").await;
@@ -346,6 +470,24 @@ async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
     let _ = std::fs::remove_file(&file);
     assert_eq!(String::from_utf8_lossy(&read.stdout).trim_end(), code_url);
 
+    // "scan and pay": the pay control, TRANSACTION.SUCCESS to the merchant
+    let pay = browser.find("#pay").await;
+    browser.click(&pay).await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(
+        (
+            event.as_str(),
+            order["out_trade_no"].as_str(),
+            order["trade_type"].as_str()
+        ),
+        ("TRANSACTION.SUCCESS", Some("NATIVE-1"), Some("NATIVE"))
+    );
+    browser.wait_for_text("#trade-state", "SUCCESS", 10).await;
+    assert!(
+        browser.find_all("#pay").await.is_empty(),
+        "paid: no pay button"
+    );
+
     // the bare SVG, and a clear refusal without text
     let svg = reqwest::get(format!("{}_mock/qr.svg?text={query}", server.base_url()))
         .await
@@ -360,38 +502,55 @@ async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
 }
 
 /// A merchant's JSAPI page as WeChat's documentation writes it: it waits for
-/// `WeixinJSBridgeReady` and calls `getBrandWCPayRequest`.
-fn merchant_page(mock: &str, api: &str) -> String {
+/// `WeixinJSBridgeReady` and calls `getBrandWCPayRequest` with `params`.
+fn merchant_page(mock: &str, api: &str, params: &Value) -> String {
     format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><script>
 function onBridgeReady() {{
-  WeixinJSBridge.invoke('{api}', {{
-    "appId": "wx2421b1c4370ec43b", "timeStamp": "1395712654",
-    "nonceStr": "e61463f8efa94090b1f366cccfbbb444",
-    "package": "prepay_id=wx21201855730335ac86f8c43d1889123400",
-    "signType": "RSA", "paySign": "oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ"
-  }}, function (res) {{ document.getElementById('result').textContent = res.err_msg; }});
+  WeixinJSBridge.invoke('{api}', {params}, function (res) {{
+    document.getElementById('desc').textContent = res.err_desc || '';
+    document.getElementById('result').textContent = res.err_msg;
+  }});
 }}
 if (typeof WeixinJSBridge == "undefined") {{
   document.addEventListener('WeixinJSBridgeReady', onBridgeReady, false);
 }} else {{ onBridgeReady(); }}
-</script></head><body><p id="result">waiting</p>
+</script></head><body><p id="result">waiting</p><p id="desc"></p>
 <script src="{mock}_mock/jsbridge.js"></script></body></html>"#
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bridge_stand_in_answers_fail_when_the_mock_refuses() {
+async fn a_merchant_page_pays_through_the_bridge_stand_in_with_the_sdks_parameters() {
     let Some(browser) = Browser::start(true).await else {
         return;
     };
     let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let mut params = Vec::new();
+    for no in ["JSAPI-1", "JSAPI-2"] {
+        let created = place_order(&client, "jsapi", no, 1, &notify_url).await;
+        let built = client
+            .invocation()
+            .jsapi_from_answer(APPID, &created)
+            .unwrap();
+        params.push(serde_json::to_value(&built).unwrap());
+    }
+    // the second page's paySign altered in one character
+    let sign = params[1]["paySign"].as_str().unwrap().to_owned();
+    let flipped = if sign.starts_with('A') { "B" } else { "A" };
+    params[1]["paySign"] = json!(format!("{flipped}{}", &sign[1..]));
+
+    // the merchant's pages live on another origin (the bridge asks the mock
+    // across origins, as a page on the merchant's domain would)
     let shop = httpmock::MockServer::start_async().await;
-    for (path, api) in [
-        ("/pay.html", "getBrandWCPayRequest"),
-        ("/other.html", "editAddress"),
+    for (path, api, params) in [
+        ("/pay.html", "getBrandWCPayRequest", &params[0]),
+        ("/tampered.html", "getBrandWCPayRequest", &params[1]),
+        ("/other.html", "editAddress", &params[0]),
     ] {
-        let html = merchant_page(server.base_url(), api);
+        let html = merchant_page(server.base_url(), api, params);
         shop.mock_async(|when, then| {
             when.method(httpmock::Method::GET).path(path);
             then.status(200)
@@ -400,24 +559,89 @@ async fn the_bridge_stand_in_answers_fail_when_the_mock_refuses() {
         })
         .await;
     }
-    // signed with no key the mock knows: the mock refuses, the page hears :fail
+
+    // genuine: the sheet shows the amount, "pay" pays, the page hears :ok
     browser.goto(&shop.url("/pay.html")).await;
+    let amount = browser.find("#wxpay-mock-amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.01");
+    let pay = browser.find("#wxpay-mock-pay").await;
+    browser.click(&pay).await;
+    browser
+        .wait_for_text("#result", "get_brand_wcpay_request:ok", 10)
+        .await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(
+        (
+            event.as_str(),
+            order["out_trade_no"].as_str(),
+            order["trade_type"].as_str()
+        ),
+        ("TRANSACTION.SUCCESS", Some("JSAPI-1"), Some("JSAPI"))
+    );
+
+    // tampered paySign: the mock refuses as the WeChat client does, :fail
+    browser.goto(&shop.url("/tampered.html")).await;
     browser
         .wait_for_text("#result", "get_brand_wcpay_request:fail", 10)
         .await;
-    assert_eq!(server.hits("POST", "/_mock/invocations"), 1);
+    let desc = browser.wait_for_text("#desc", "SIGN_ERROR", 10).await;
+    assert!(desc.contains("支付验证签名失败"), "{desc}");
+    assert_eq!(trade_state(&server, "JSAPI-2"), "NOTPAY");
+    assert!(browser.find_all("#wxpay-mock-sheet").await.is_empty());
+
     // an API the stand-in does not simulate fails as WeChat names it
     browser.goto(&shop.url("/other.html")).await;
     browser
         .wait_for_text("#result", "editAddress:fail", 10)
         .await;
+    // genuine: looks + pays; tampered: looks, refused; other: nothing
+    assert_eq!(server.hits("POST", "/_mock/invocations"), 3);
+}
 
-    let script = reqwest::get(format!("{}_mock/jsbridge.js", server.base_url()))
-        .await
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_h5_cashier_pays_and_goes_back_to_the_redirect_url() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let created = place_order(&client, "h5", "ORDER-H5-1", 1, &notify_url).await;
+    let h5_url = created["h5_url"].as_str().unwrap();
+    let shop = httpmock::MockServer::start_async().await;
+    let back = shop
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/result")
+                .query_param("order", "ORDER-H5-1");
+            then.status(200)
+                .header("content-type", "text/html; charset=utf-8")
+                .body("<!doctype html><p id=shop>back at the shop</p>");
+        })
+        .await;
+    // WeChat's H5 rule: the merchant appends &redirect_url=<URL-encoded>
+    let redirect = shop.url("/result?order=ORDER-H5-1");
+    let encoded: String = url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect();
+    browser
+        .goto(&format!("{h5_url}&redirect_url={encoded}"))
+        .await;
+    let amount = browser.find("#amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.01");
+    browser
+        .wait_for_text("#description", "Image形象店-深圳腾大-QQ公仔", 10)
+        .await;
+    let pay = browser.find("#pay").await;
+    browser.click(&pay).await;
+    browser.wait_for_text("#shop", "back at the shop", 10).await;
+    back.assert_async().await;
+    let (event, order) = next_event(&mut heard).await;
     assert_eq!(
-        script.headers()["content-type"],
-        "text/javascript; charset=utf-8"
+        (
+            event.as_str(),
+            order["out_trade_no"].as_str(),
+            order["trade_type"].as_str()
+        ),
+        ("TRANSACTION.SUCCESS", Some("ORDER-H5-1"), Some("MWEB"))
     );
 }
 

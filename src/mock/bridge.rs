@@ -18,9 +18,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::answer::Answer;
-use super::control::{
-    check_invocation, reply, transaction_request, PayRequest, TransactionAction,
-};
+use super::control::{check_invocation, reply, transaction_request, PayRequest, TransactionAction};
 use super::payments::TradeState;
 use super::server::Shared;
 use crate::sign::unix_now;
@@ -135,7 +133,12 @@ fn find_order(shared: &Shared, params: &Value) -> Result<(String, String), Answe
         .lock()
         .map_err(|_| Answer::for_status(500))?
         .by_prepay_id(prepay_id)
-        .map(|order| (order.sub_mchid().to_owned(), order.out_trade_no().to_owned()));
+        .map(|order| {
+            (
+                order.sub_mchid().to_owned(),
+                order.out_trade_no().to_owned(),
+            )
+        });
     if let Some(found) = found {
         return Ok(found);
     }

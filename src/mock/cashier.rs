@@ -317,17 +317,25 @@ fn native_order(
     let order = if !code_url.is_empty() {
         let code = url::Url::parse(code_url)
             .ok()
-            .and_then(|u| u.query_pairs().find(|(k, _)| k == "pr").map(|(_, v)| v.into_owned()))
-            .ok_or_else(|| format!("{code_url} is not a code_url (weixin://wxpay/bizpayurl/up?pr=…)"))?;
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "pr")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .ok_or_else(|| {
+                format!("{code_url} is not a code_url (weixin://wxpay/bizpayurl/up?pr=…)")
+            })?;
         book.by_code(&code)
             .ok_or_else(|| format!("no Native order has code_url {code_url}"))?
     } else if !no.is_empty() {
         let sub = param(query, "sub_mchid");
-        book.find(sub, no).ok_or_else(|| {
-            format!("no order {no} (a partner order also needs ?sub_mchid=)")
-        })?
+        book.find(sub, no)
+            .ok_or_else(|| format!("no order {no} (a partner order also needs ?sub_mchid=)"))?
     } else {
-        return Err("name the order: ?code_url=… (as the Native order answered) or ?out_trade_no=…".to_owned());
+        return Err(
+            "name the order: ?code_url=… (as the Native order answered) or ?out_trade_no=…"
+                .to_owned(),
+        );
     };
     if order.trade_type != "NATIVE" {
         return Err(format!(
@@ -340,7 +348,10 @@ fn native_order(
 }
 
 fn key(order: &Payment) -> (String, String) {
-    (order.sub_mchid().to_owned(), order.out_trade_no().to_owned())
+    (
+        order.sub_mchid().to_owned(),
+        order.out_trade_no().to_owned(),
+    )
 }
 
 /// The order as the pages read it: the order query's answer, with the

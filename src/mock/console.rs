@@ -235,7 +235,12 @@ const PAYMENTS: Table = Table {
         col("商品", "Description", &["/description"], Show::Text),
         col("通知地址", "notify_url", &["/notify_url"], Show::Code),
         col("预支付 ID", "prepay_id", &["/prepay_id"], Show::Code),
-        col("微信订单号", "transaction_id", &["/transaction_id"], Show::Code),
+        col(
+            "微信订单号",
+            "transaction_id",
+            &["/transaction_id"],
+            Show::Code,
+        ),
     ],
     actions: payment_actions,
 };
@@ -294,7 +299,12 @@ const REFUNDS: Table = Table {
     id: "refunds",
     title: label("退款", "Refunds"),
     columns: &[
-        col("商户退款单号", "out_refund_no", &["/out_refund_no"], Show::Code),
+        col(
+            "商户退款单号",
+            "out_refund_no",
+            &["/out_refund_no"],
+            Show::Code,
+        ),
         col("商户订单号", "out_trade_no", &["/out_trade_no"], Show::Code),
         col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
         col("状态", "Status", &["/status"], Show::Code),
@@ -613,7 +623,10 @@ mod tests {
             );
             assert!(html.contains(&format!(r#"data-action="transactions/N1/{action}""#)));
         }
-        assert!(html.contains(r#"href="/_mock/cashier/h5?prepay_id=wx01""#), "{html}");
+        assert!(
+            html.contains(r#"href="/_mock/cashier/h5?prepay_id=wx01""#),
+            "{html}"
+        );
         assert!(html.contains(r#"href="/_mock/cashier/native?out_trade_no=N1""#));
         // the paid order offers nothing
         assert!(!html.contains("transactions/J1/"));
@@ -637,7 +650,10 @@ mod tests {
         assert!(html.contains("¥0.50") && html.contains("¥1.00"));
         // an empty sub_mchid (a direct merchant's) is no column
         assert!(!html.contains("sub_mchid"), "{html}");
-        let html = table(&NOTIFICATIONS, &[json!({"seq": 7, "event_type": "REFUND.SUCCESS"})]);
+        let html = table(
+            &NOTIFICATIONS,
+            &[json!({"seq": 7, "event_type": "REFUND.SUCCESS"})],
+        );
         assert!(html.contains(r#"action="/_mock/notifications/7/resend""#));
     }
 

@@ -23,8 +23,8 @@
 mod answer;
 mod auth;
 mod bills;
-mod bridge;
 mod body;
+mod bridge;
 mod cashier;
 mod catalog;
 mod console;
