@@ -768,3 +768,319 @@ async fn a_delivery_keeps_the_merchants_last_answer_for_the_console() {
         "{html}"
     );
 }
+
+const SUB_MCHID: &str = "1900000110";
+
+/// What the console's buttons post to (forms) and open (links), as written
+/// in the page (`&amp;` read back).
+fn console_targets(html: &str, opening: &str) -> Vec<String> {
+    html.split(opening)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|target| target.replace("&amp;", "&"))
+        .collect()
+}
+
+async fn console_html(server: &MockServer) -> String {
+    reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn refund_status(server: &MockServer, no: &str) -> String {
+    server
+        .refunds()
+        .iter()
+        .find(|r| r["out_refund_no"] == no)
+        .and_then(|r| r["status"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The buttons a browser adds nothing to: each is found in the console's
+/// HTML, posted as a form without JavaScript would post it, and does what
+/// its label says (pay, fail and expire; a partner order's with its
+/// `?sub_mchid=`; a refund's abnormal and close; the cashier links).
+#[tokio::test]
+async fn every_button_on_the_console_does_what_it_says() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, _heard) = merchant(client.clone()).await;
+    place_order(&client, "native", "ORDER-FAIL-1", 1, &notify_url).await;
+    place_order(&client, "native", "ORDER-EXPIRE-1", 1, &notify_url).await;
+    let h5 = place_order(&client, "h5", "ORDER-H5-9", 1, &notify_url).await;
+    place_order(&client, "jsapi", "ORDER-PAID-1", 100, &notify_url).await;
+    server.pay_transaction("ORDER-PAID-1", None).unwrap();
+    refund(
+        &client,
+        "ORDER-PAID-1",
+        "REFUND-ABNORMAL-1",
+        10,
+        100,
+        &notify_url,
+    )
+    .await;
+    refund(
+        &client,
+        "ORDER-PAID-1",
+        "REFUND-CLOSE-1",
+        10,
+        100,
+        &notify_url,
+    )
+    .await;
+    client["v3/pay/partner/transactions/native"]
+        .post(
+            json!({"json": {"sp_appid": APPID, "sp_mchid": MCHID, "sub_mchid": SUB_MCHID,
+            "description": "d", "out_trade_no": "ORDER-PARTNER-1", "notify_url": notify_url,
+            "amount": {"total": 88}}}),
+        )
+        .await
+        .unwrap();
+
+    let html = console_html(&server).await;
+    let forms = console_targets(&html, r#"<form method="post" action=""#);
+    let wanted = [
+        "/_mock/transactions/ORDER-FAIL-1/fail",
+        "/_mock/transactions/ORDER-EXPIRE-1/expire",
+        "/_mock/transactions/ORDER-PARTNER-1/pay?sub_mchid=1900000110",
+        "/_mock/refunds/REFUND-ABNORMAL-1/abnormal",
+        "/_mock/refunds/REFUND-CLOSE-1/close",
+    ];
+    for target in wanted {
+        assert!(forms.iter().any(|f| f == target), "{target} in {forms:?}");
+    }
+    assert!(
+        !forms.iter().any(|f| f.contains("/ORDER-PAID-1/")),
+        "a paid order offers no pay, fail or expire: {forms:?}"
+    );
+    let http = reqwest::Client::new();
+    for target in wanted {
+        // a form's POST: urlencoded, empty
+        let answer = http
+            .post(format!("{}{}", server.base_url(), &target[1..]))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{target}: {:?}", answer.text().await);
+    }
+    assert_eq!(
+        trade_state(&server, "ORDER-FAIL-1"),
+        "NOTPAY",
+        "a failed attempt leaves it payable"
+    );
+    assert_eq!(trade_state(&server, "ORDER-EXPIRE-1"), "CLOSED");
+    assert_eq!(trade_state(&server, "ORDER-PARTNER-1"), "SUCCESS");
+    assert_eq!(refund_status(&server, "REFUND-ABNORMAL-1"), "ABNORMAL");
+    assert_eq!(refund_status(&server, "REFUND-CLOSE-1"), "CLOSED");
+    // the ended rows offer nothing more
+    let forms = console_targets(
+        &console_html(&server).await,
+        r#"<form method="post" action=""#,
+    );
+    for gone in [
+        "ORDER-EXPIRE-1",
+        "ORDER-PARTNER-1",
+        "REFUND-ABNORMAL-1",
+        "REFUND-CLOSE-1",
+    ] {
+        assert!(!forms.iter().any(|f| f.contains(gone)), "{gone}: {forms:?}");
+    }
+    assert!(forms
+        .iter()
+        .any(|f| f == "/_mock/transactions/ORDER-FAIL-1/pay"));
+
+    // the cashier links of an H5 and a Native row open their order's page
+    let links = console_targets(&html, r#"<a class="button" href=""#);
+    let prepay_id = h5["h5_url"]
+        .as_str()
+        .and_then(|u| u.split("prepay_id=").nth(1))
+        .and_then(|rest| rest.split('&').next())
+        .unwrap();
+    for (link, no) in [
+        (
+            format!("/_mock/cashier/h5?prepay_id={prepay_id}"),
+            "ORDER-H5-9",
+        ),
+        (
+            "/_mock/cashier/native?out_trade_no=ORDER-FAIL-1".to_owned(),
+            "ORDER-FAIL-1",
+        ),
+    ] {
+        assert!(links.contains(&link), "{link} in {links:?}");
+        let page = reqwest::get(format!("{}{}", server.base_url(), &link[1..]))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{link}");
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(&format!(r#"<code id="out-trade-no">{no}</code>"#)),
+            "{page}"
+        );
+        assert!(page.contains(r#"id="pay""#));
+    }
+}
+
+/// A cashier page names no order it cannot find, and says why.
+#[tokio::test]
+async fn the_cashier_pages_refuse_what_names_no_order_of_theirs() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let h5 = place_order(&client, "h5", "ORDER-H5-7", 1, "http://127.0.0.1:9/n").await;
+    let jsapi = place_order(&client, "jsapi", "ORDER-JSAPI-7", 1, "http://127.0.0.1:9/n").await;
+    let h5_url = h5["h5_url"].as_str().unwrap();
+    // the h5_url itself opens (amount and description on the server's page)
+    let page = reqwest::get(h5_url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("¥0.01") && page.contains("Image形象店-深圳腾大-QQ公仔"),
+        "{page}"
+    );
+    let base = format!("{}_mock/cashier/", server.base_url());
+    let jsapi_prepay = jsapi["prepay_id"].as_str().unwrap();
+    for (url, why) in [
+        (format!("{base}h5"), "no prepay_id"),
+        (format!("{base}h5?prepay_id=wx00000000000000000000000000000000"), "no order has prepay_id"),
+        (format!("{base}h5?prepay_id={jsapi_prepay}"), "pays H5 (MWEB) orders"),
+        (format!("{}X", h5_url.replace("package=", "package=Z")), "does not go with"),
+        (format!("{base}native"), "name the order"),
+        (format!("{base}native?code_url=https%3A%2F%2Fexample.com%2F"), "is not a code_url"),
+        (
+            format!("{base}native?code_url=weixin%3A%2F%2Fwxpay%2Fbizpayurl%2Fup%3Fpr%3DNwY5Mz9%26groupid%3D00"),
+            "no Native order has code_url",
+        ),
+        (format!("{base}native?out_trade_no=ORDER-H5-7"), "only a Native order"),
+        (format!("{base}native?out_trade_no=ORDER-NONE-7"), "needs ?sub_mchid="),
+    ] {
+        let answer = reqwest::get(&url).await.unwrap();
+        assert_eq!(answer.status(), 404, "{url}");
+        let text = answer.text().await.unwrap();
+        assert!(text.contains(why), "{url}: {why:?} in {text}");
+    }
+}
+
+/// `POST /_mock/invocations`, the bridge stand-in's side, over HTTP: the
+/// cross-origin answers, the checks, one payment for one "pays".
+#[tokio::test]
+async fn the_invocations_endpoint_checks_answers_across_origins_and_pays_once() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let created = place_order(&client, "jsapi", "ORDER-BRIDGE-1", 1, &notify_url).await;
+    let params = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi_from_answer(APPID, &created)
+            .unwrap(),
+    )
+    .unwrap();
+    let url = format!("{}_mock/invocations", server.base_url());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let ask = |body: Value, host: Option<&'static str>| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", "http://shop.example")
+            .body(body.to_string());
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let origin = answer
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value =
+                serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap_or_default();
+            (status, origin, body)
+        }
+    };
+    let looks = json!({"api": "getBrandWCPayRequest", "params": params, "user": "looks"});
+    let (status, origin, body) = ask(looks.clone(), None).await;
+    assert_eq!((status, origin.as_deref()), (200, Some("*")), "{body}");
+    assert_eq!(body["order"]["amount"]["total"], 1);
+    assert_eq!(body["order"]["description"], "Image形象店-深圳腾大-QQ公仔");
+    assert_eq!(
+        trade_state(&server, "ORDER-BRIDGE-1"),
+        "NOTPAY",
+        "looking pays nothing"
+    );
+
+    // behind the loopback guard like every control
+    let (status, _, _) = ask(looks.clone(), Some("rebound.example")).await;
+    assert_eq!(status, 403);
+    // a preflight, should a page send JSON
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+
+    // refusals, readable across origins too
+    let mut tampered = params.clone();
+    tampered["nonceStr"] = json!("another-nonce");
+    let unknown = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi(APPID, "wx201410272009395522657a690389285100")
+            .unwrap(),
+    )
+    .unwrap();
+    for (body, code) in [
+        (
+            json!({"api": "getBrandWCPayRequest", "params": tampered, "user": "pays"}),
+            "SIGN_ERROR",
+        ),
+        (
+            json!({"api": "getBrandWCPayRequest", "params": unknown, "user": "looks"}),
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"api": "chooseWXPay", "params": params, "user": "looks"}),
+            "PARAM_ERROR",
+        ),
+        (
+            json!({"api": "getBrandWCPayRequest", "params": params, "user": "stares"}),
+            "PARAM_ERROR",
+        ),
+    ] {
+        let (status, origin, answer) = ask(body.clone(), None).await;
+        assert_eq!(
+            (status, origin.as_deref()),
+            (400, Some("*")),
+            "{body}: {answer}"
+        );
+        assert_eq!(answer["code"], code, "{answer}");
+    }
+    assert_eq!(trade_state(&server, "ORDER-BRIDGE-1"), "NOTPAY");
+
+    // pays: TRANSACTION.SUCCESS; a second "pays" or "looks" is refused
+    let pays = json!({"api": "getBrandWCPayRequest", "params": params, "user": "pays"});
+    let (status, _, body) = ask(pays.clone(), None).await;
+    assert_eq!(
+        (status, body["order"]["trade_state"].as_str()),
+        (200, Some("SUCCESS"))
+    );
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(
+        (event.as_str(), order["out_trade_no"].as_str()),
+        ("TRANSACTION.SUCCESS", Some("ORDER-BRIDGE-1"))
+    );
+    for again in [pays, looks] {
+        let (status, _, body) = ask(again, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("INVALID_ORDER_STATE")),
+            "{body}"
+        );
+    }
+}

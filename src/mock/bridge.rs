@@ -92,16 +92,14 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
             let order = book
                 .get_mut(&sub, &no, now)
                 .ok_or_else(|| Answer::for_status(404))?;
+            // As the pay control would refuse it: the sheet never opens.
             if order.state != TradeState::NotPay {
+                let state = order.state.as_str();
                 return Err(Answer::error(
-                    400,
-                    "ORDER_CLOSED",
-                    &format!(
-                        "订单 {no} 是 {}，不能支付 (the order is {}, it cannot be paid)",
-                        order.state.as_str(),
-                        order.state.as_str()
-                    ),
-                    None,
+                    409,
+                    "INVALID_ORDER_STATE",
+                    &format!("cannot pay order {no}: it is {state}, only a NOTPAY order is paid"),
+                    Some(json!({ "trade_state": state })),
                 ));
             }
             let mut shown = order.render(shared.keys.credentials.mchid);
