@@ -13,11 +13,11 @@
 //! [`serve`] looks the order up in the payments store; the pages themselves
 //! are pure functions of the order as the store renders it.
 //!
-//! # Contracts with the payments side (issue 20)
+//! # How the pages pay
 //!
 //! - **Pay and cancel buttons** (H5 and Native): a `<form method="post">`
-//!   to `POST /_mock/transactions/{out_trade_no}/pay` (path segment
-//!   percent-encoded, empty form body). With JavaScript the form is sent by
+//!   to `POST /_mock/transactions/{out_trade_no}/pay[?sub_mchid=]` (path
+//!   segment percent-encoded, empty form body). With JavaScript the form is sent by
 //!   `fetch` and, on a 2xx, the page goes to `redirect_url` (H5) or reloads
 //!   (Native); without it the browser shows the control's answer. H5 cancel
 //!   is a plain link to `redirect_url`: cancelling tells WeChat Pay nothing,
@@ -32,7 +32,7 @@
 //!   {"api": "getBrandWCPayRequest", "params": {…exactly as the page passed…}, "user": "looks"}
 //!   ```
 //!
-//!   The mock checks the parameters as WeChat does (`appId`, `timeStamp`,
+//!   [`super::bridge`] answers it: the mock checks the parameters as WeChat does (`appId`, `timeStamp`,
 //!   `nonceStr`, `package` = `prepay_id=…`, `signType` `RSA`, `paySign` over
 //!   `appId\ntimeStamp\nnonceStr\npackage\n` with the merchant's key), finds
 //!   the order by its `prepay_id`, and answers `200 {"order": {…}}` (shown on
