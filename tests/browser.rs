@@ -326,7 +326,7 @@ async fn console_actions_pay_an_order_end_its_refund_and_resend_and_the_merchant
             .await;
         browser.goto(&format!("{}_mock/", server.base_url())).await;
         wait_for_row(&browser, "payments", "ORDER-H5-2", "NOTPAY").await;
-        browser.resize(1280, 1500).await;
+        browser.resize(1400, 1500).await;
         let png = browser.screenshot().await;
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/console.png");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
