@@ -494,6 +494,17 @@ async fn a_native_orders_qr_code_decodes_to_its_code_url_and_scan_and_pay_pays()
         .unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     assert!(svg.text().await.unwrap().starts_with("<svg"));
+    // a bare code_url (no order of the mock's): its QR code, nothing to pay
+    let bare = reqwest::get(format!("{}_mock/qr?text={query}", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        bare.contains(r#"<svg role="img""#) && !bare.contains(r#"id="pay""#),
+        "{bare}"
+    );
     let empty = reqwest::get(format!("{}_mock/qr.svg", server.base_url()))
         .await
         .unwrap();

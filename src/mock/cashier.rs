@@ -399,6 +399,18 @@ mod tests {
     }
 
     #[test]
+    fn a_partner_orders_pay_button_names_its_sub_merchant() {
+        let mut partner = order();
+        partner["sub_mchid"] = json!("1900000110");
+        for html in [h5_page(&partner, None, "en"), native_page(&partner, "en")] {
+            assert!(
+                html.contains(r#"action="/_mock/transactions/T%3C1%3E/pay?sub_mchid=1900000110""#),
+                "{html}"
+            );
+        }
+    }
+
+    #[test]
     fn a_redirect_url_that_is_not_http_never_becomes_a_link() {
         let html = h5_page(&order(), Some("javascript:alert(1)"), "en");
         assert!(!html.contains("href=\"javascript"), "{html}");
