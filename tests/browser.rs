@@ -18,6 +18,7 @@ use wechatpay_chain::mock::{Credentials, MockServer};
 use wechatpay_chain::{json, notify, Client, Value};
 
 const APPID: &str = "wxd678efh567hg6787";
+const MCHID: &str = "1900000109";
 const SERVICE_ID: &str = "2002000000000558128851361561536";
 
 /// The merchant's notify_url: verifies with the SDK's helper, answers 204,
@@ -69,6 +70,55 @@ async fn complete_order(client: &Client, no: &str) {
         }}))
         .await
         .unwrap();
+}
+
+/// A payment order placed through the SDK: `kind` is `native`, `h5` or
+/// `jsapi`; returns what create answered (`code_url`, `h5_url`, `prepay_id`).
+async fn place_order(client: &Client, kind: &str, no: &str, total: i64, notify_url: &str) -> Value {
+    let mut body = json!({"appid": APPID, "mchid": MCHID, "description": "Image形象店-深圳腾大-QQ公仔",
+        "out_trade_no": no, "notify_url": notify_url, "amount": {"total": total, "currency": "CNY"}});
+    match kind {
+        "jsapi" => body["payer"] = json!({"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}),
+        "h5" => {
+            body["scene_info"] =
+                json!({"payer_client_ip": "14.23.150.211", "h5_info": {"type": "Wap"}})
+        }
+        _ => {}
+    }
+    client[format!("v3/pay/transactions/{kind}").as_str()]
+        .post(json!({ "json": body }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+async fn refund(
+    client: &Client,
+    no: &str,
+    refund_no: &str,
+    amount: i64,
+    total: i64,
+    notify_url: &str,
+) {
+    let refund: Value = client["v3/refund/domestic/refunds"]
+        .post(json!({"json": {"out_trade_no": no, "out_refund_no": refund_no, "notify_url": notify_url,
+            "amount": {"refund": amount, "total": total, "currency": "CNY"}}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(refund["status"], "PROCESSING");
+}
+
+fn trade_state(server: &MockServer, no: &str) -> String {
+    server
+        .transactions()
+        .iter()
+        .find(|o| o["out_trade_no"] == no)
+        .and_then(|o| o["trade_state"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn next_event(heard: &mut mpsc::UnboundedReceiver<(String, Value)>) -> (String, Value) {
@@ -200,12 +250,72 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
     browser
         .wait_for_text("#status", "ORDER_NOT_EXIST", 10)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_actions_pay_an_order_end_its_refund_and_resend_and_the_merchant_hears_each() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    place_order(&client, "native", "ORDER-PAY-1", 100, &notify_url).await;
+
+    browser.goto(&format!("{}_mock/", server.base_url())).await;
+    let row = wait_for_row(&browser, "payments", "ORDER-PAY-1", "NOTPAY").await;
+    assert!(row.contains("NATIVE") && row.contains("¥1.00"), "{row}");
+
+    // pay, by mouse: the merchant's endpoint hears TRANSACTION.SUCCESS,
+    // verified and decrypted by the SDK, and the row turns SUCCESS
+    let pay = browser
+        .find(r#"[data-action="transactions/ORDER-PAY-1/pay"]"#)
+        .await;
+    browser.click(&pay).await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+    assert_eq!(
+        (
+            order["out_trade_no"].as_str(),
+            order["trade_state"].as_str()
+        ),
+        (Some("ORDER-PAY-1"), Some("SUCCESS"))
+    );
+    let row = wait_for_row(&browser, "payments", "ORDER-PAY-1", "SUCCESS").await;
+    assert!(
+        row.contains(order["transaction_id"].as_str().unwrap()),
+        "{row}"
+    );
+
+    // a refund through the SDK shows PROCESSING; "succeed" ends it
+    refund(&client, "ORDER-PAY-1", "REFUND-1", 40, 100, &notify_url).await;
+    let row = wait_for_row(&browser, "refunds", "REFUND-1", "PROCESSING").await;
+    assert!(row.contains("¥0.40") && row.contains("¥1.00"), "{row}");
+    let succeed = browser
+        .find(r#"[data-action="refunds/REFUND-1/succeed"]"#)
+        .await;
+    browser.click(&succeed).await;
+    let (event, ended) = next_event(&mut heard).await;
+    assert_eq!(event, "REFUND.SUCCESS");
+    assert_eq!(ended["refund_status"], "SUCCESS");
+    wait_for_row(&browser, "refunds", "REFUND-1", "SUCCESS").await;
+
+    // resend the payment's notification: the merchant hears it again
+    wait_for_row(&browser, "notifications", "ORDER-PAY-1", "204").await;
+    let seq = server.notifications()[0].seq;
+    let resend = browser
+        .find(&format!(r#"[data-action="notifications/{seq}/resend"]"#))
+        .await;
+    browser.click(&resend).await;
+    let (event, again) = next_event(&mut heard).await;
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+    assert_eq!(again["transaction_id"], order["transaction_id"]);
+    browser.wait_for_text("#status", "OK", 10).await;
 
     if std::env::var("WECHATPAY_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+        place_order(&client, "h5", "ORDER-H5-2", 1, &notify_url).await;
+        refund(&client, "ORDER-PAY-1", "REFUND-2", 10, 100, &notify_url).await;
         create_order(&client, "CONSOLE-3", &notify_url).await;
-        let _ = client["v3/pay/transactions/id/{transaction_id}"]
-            .get(json!({"transaction_id": "4200000000000000000000000000", "query": {"mchid": "1900000109"}}))
-            .await;
         let _ = reqwest::Client::new()
             .post(format!("{}v3/pay/transactions/native", server.base_url()))
             .header("Accept", "application/json")
@@ -215,8 +325,8 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
             .send()
             .await;
         browser.goto(&format!("{}_mock/", server.base_url())).await;
-        wait_for_row(&browser, "payscore", "CONSOLE-3", "CREATED").await;
-        browser.resize(1280, 1400).await;
+        wait_for_row(&browser, "payments", "ORDER-H5-2", "NOTPAY").await;
+        browser.resize(1400, 1500).await;
         let png = browser.screenshot().await;
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img/console.png");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -316,16 +426,30 @@ fn now_of(html: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
+async fn a_native_orders_qr_code_decodes_to_its_code_url_and_scan_and_pay_pays() {
     let Some(browser) = Browser::start(true).await else {
         return;
     };
     let server = MockServer::start().await.unwrap();
-    let code_url = "weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&groupid=00";
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let created = place_order(&client, "native", "NATIVE-1", 1, &notify_url).await;
+    let code_url = created["code_url"].as_str().unwrap();
+    // the shape WeChat Pay answers: weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&groupid=00
+    assert!(
+        code_url.starts_with("weixin://wxpay/bizpayurl/up?pr=")
+            && code_url.ends_with("&groupid=00"),
+        "{code_url}"
+    );
     let query: String = url::form_urlencoded::byte_serialize(code_url.as_bytes()).collect();
     browser
-        .goto(&format!("{}_mock/qr?text={query}", server.base_url()))
+        .goto(&format!(
+            "{}_mock/cashier/native?code_url={query}",
+            server.base_url()
+        ))
         .await;
+    let amount = browser.find("#amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.01");
     let shown = browser.find("#code-url").await;
     assert_eq!(browser.text(&shown).await, code_url);
     let svg = browser.find("#qr svg").await;
@@ -346,12 +470,41 @@ async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
     let _ = std::fs::remove_file(&file);
     assert_eq!(String::from_utf8_lossy(&read.stdout).trim_end(), code_url);
 
+    // "scan and pay": the pay control, TRANSACTION.SUCCESS to the merchant
+    let pay = browser.find("#pay").await;
+    browser.click(&pay).await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(
+        (
+            event.as_str(),
+            order["out_trade_no"].as_str(),
+            order["trade_type"].as_str()
+        ),
+        ("TRANSACTION.SUCCESS", Some("NATIVE-1"), Some("NATIVE"))
+    );
+    browser.wait_for_text("#trade-state", "SUCCESS", 10).await;
+    assert!(
+        browser.find_all("#pay").await.is_empty(),
+        "paid: no pay button"
+    );
+
     // the bare SVG, and a clear refusal without text
     let svg = reqwest::get(format!("{}_mock/qr.svg?text={query}", server.base_url()))
         .await
         .unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     assert!(svg.text().await.unwrap().starts_with("<svg"));
+    // a bare code_url (no order of the mock's): its QR code, nothing to pay
+    let bare = reqwest::get(format!("{}_mock/qr?text={query}", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        bare.contains(r#"<svg role="img""#) && !bare.contains(r#"id="pay""#),
+        "{bare}"
+    );
     let empty = reqwest::get(format!("{}_mock/qr.svg", server.base_url()))
         .await
         .unwrap();
@@ -360,38 +513,55 @@ async fn a_code_url_shows_as_a_qr_code_that_a_reader_decodes() {
 }
 
 /// A merchant's JSAPI page as WeChat's documentation writes it: it waits for
-/// `WeixinJSBridgeReady` and calls `getBrandWCPayRequest`.
-fn merchant_page(mock: &str, api: &str) -> String {
+/// `WeixinJSBridgeReady` and calls `getBrandWCPayRequest` with `params`.
+fn merchant_page(mock: &str, api: &str, params: &Value) -> String {
     format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><script>
 function onBridgeReady() {{
-  WeixinJSBridge.invoke('{api}', {{
-    "appId": "wx2421b1c4370ec43b", "timeStamp": "1395712654",
-    "nonceStr": "e61463f8efa94090b1f366cccfbbb444",
-    "package": "prepay_id=wx21201855730335ac86f8c43d1889123400",
-    "signType": "RSA", "paySign": "oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ"
-  }}, function (res) {{ document.getElementById('result').textContent = res.err_msg; }});
+  WeixinJSBridge.invoke('{api}', {params}, function (res) {{
+    document.getElementById('desc').textContent = res.err_desc || '';
+    document.getElementById('result').textContent = res.err_msg;
+  }});
 }}
 if (typeof WeixinJSBridge == "undefined") {{
   document.addEventListener('WeixinJSBridgeReady', onBridgeReady, false);
 }} else {{ onBridgeReady(); }}
-</script></head><body><p id="result">waiting</p>
+</script></head><body><p id="result">waiting</p><p id="desc"></p>
 <script src="{mock}_mock/jsbridge.js"></script></body></html>"#
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bridge_stand_in_answers_fail_when_the_mock_refuses() {
+async fn a_merchant_page_pays_through_the_bridge_stand_in_with_the_sdks_parameters() {
     let Some(browser) = Browser::start(true).await else {
         return;
     };
     let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let mut params = Vec::new();
+    for no in ["JSAPI-1", "JSAPI-2"] {
+        let created = place_order(&client, "jsapi", no, 1, &notify_url).await;
+        let built = client
+            .invocation()
+            .jsapi_from_answer(APPID, &created)
+            .unwrap();
+        params.push(serde_json::to_value(&built).unwrap());
+    }
+    // the second page's paySign altered in one character
+    let sign = params[1]["paySign"].as_str().unwrap().to_owned();
+    let flipped = if sign.starts_with('A') { "B" } else { "A" };
+    params[1]["paySign"] = json!(format!("{flipped}{}", &sign[1..]));
+
+    // the merchant's pages live on another origin (the bridge asks the mock
+    // across origins, as a page on the merchant's domain would)
     let shop = httpmock::MockServer::start_async().await;
-    for (path, api) in [
-        ("/pay.html", "getBrandWCPayRequest"),
-        ("/other.html", "editAddress"),
+    for (path, api, params) in [
+        ("/pay.html", "getBrandWCPayRequest", &params[0]),
+        ("/tampered.html", "getBrandWCPayRequest", &params[1]),
+        ("/other.html", "editAddress", &params[0]),
     ] {
-        let html = merchant_page(server.base_url(), api);
+        let html = merchant_page(server.base_url(), api, params);
         shop.mock_async(|when, then| {
             when.method(httpmock::Method::GET).path(path);
             then.status(200)
@@ -400,24 +570,89 @@ async fn the_bridge_stand_in_answers_fail_when_the_mock_refuses() {
         })
         .await;
     }
-    // signed with no key the mock knows: the mock refuses, the page hears :fail
+
+    // genuine: the sheet shows the amount, "pay" pays, the page hears :ok
     browser.goto(&shop.url("/pay.html")).await;
+    let amount = browser.find("#wxpay-mock-amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.01");
+    let pay = browser.find("#wxpay-mock-pay").await;
+    browser.click(&pay).await;
+    browser
+        .wait_for_text("#result", "get_brand_wcpay_request:ok", 10)
+        .await;
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(
+        (
+            event.as_str(),
+            order["out_trade_no"].as_str(),
+            order["trade_type"].as_str()
+        ),
+        ("TRANSACTION.SUCCESS", Some("JSAPI-1"), Some("JSAPI"))
+    );
+
+    // tampered paySign: the mock refuses as the WeChat client does, :fail
+    browser.goto(&shop.url("/tampered.html")).await;
     browser
         .wait_for_text("#result", "get_brand_wcpay_request:fail", 10)
         .await;
-    assert_eq!(server.hits("POST", "/_mock/invocations"), 1);
+    let desc = browser.wait_for_text("#desc", "SIGN_ERROR", 10).await;
+    assert!(desc.contains("支付验证签名失败"), "{desc}");
+    assert_eq!(trade_state(&server, "JSAPI-2"), "NOTPAY");
+    assert!(browser.find_all("#wxpay-mock-sheet").await.is_empty());
+
     // an API the stand-in does not simulate fails as WeChat names it
     browser.goto(&shop.url("/other.html")).await;
     browser
         .wait_for_text("#result", "editAddress:fail", 10)
         .await;
+    // genuine: looks + pays; tampered: looks, refused; other: nothing
+    assert_eq!(server.hits("POST", "/_mock/invocations"), 3);
+}
 
-    let script = reqwest::get(format!("{}_mock/jsbridge.js", server.base_url()))
-        .await
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_h5_cashier_pays_and_goes_back_to_the_redirect_url() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let created = place_order(&client, "h5", "ORDER-H5-1", 1, &notify_url).await;
+    let h5_url = created["h5_url"].as_str().unwrap();
+    let shop = httpmock::MockServer::start_async().await;
+    let back = shop
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/result")
+                .query_param("order", "ORDER-H5-1");
+            then.status(200)
+                .header("content-type", "text/html; charset=utf-8")
+                .body("<!doctype html><p id=shop>back at the shop</p>");
+        })
+        .await;
+    // WeChat's H5 rule: the merchant appends &redirect_url=<URL-encoded>
+    let redirect = shop.url("/result?order=ORDER-H5-1");
+    let encoded: String = url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect();
+    browser
+        .goto(&format!("{h5_url}&redirect_url={encoded}"))
+        .await;
+    let amount = browser.find("#amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.01");
+    browser
+        .wait_for_text("#description", "Image形象店-深圳腾大-QQ公仔", 10)
+        .await;
+    let pay = browser.find("#pay").await;
+    browser.click(&pay).await;
+    browser.wait_for_text("#shop", "back at the shop", 10).await;
+    back.assert_async().await;
+    let (event, order) = next_event(&mut heard).await;
     assert_eq!(
-        script.headers()["content-type"],
-        "text/javascript; charset=utf-8"
+        (
+            event.as_str(),
+            order["out_trade_no"].as_str(),
+            order["trade_type"].as_str()
+        ),
+        ("TRANSACTION.SUCCESS", Some("ORDER-H5-1"), Some("MWEB"))
     );
 }
 
@@ -543,4 +778,320 @@ async fn a_delivery_keeps_the_merchants_last_answer_for_the_console() {
         ),
         "{html}"
     );
+}
+
+const SUB_MCHID: &str = "1900000110";
+
+/// What the console's buttons post to (forms) and open (links), as written
+/// in the page (`&amp;` read back).
+fn console_targets(html: &str, opening: &str) -> Vec<String> {
+    html.split(opening)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|target| target.replace("&amp;", "&"))
+        .collect()
+}
+
+async fn console_html(server: &MockServer) -> String {
+    reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn refund_status(server: &MockServer, no: &str) -> String {
+    server
+        .refunds()
+        .iter()
+        .find(|r| r["out_refund_no"] == no)
+        .and_then(|r| r["status"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The buttons a browser adds nothing to: each is found in the console's
+/// HTML, posted as a form without JavaScript would post it, and does what
+/// its label says (pay, fail and expire; a partner order's with its
+/// `?sub_mchid=`; a refund's abnormal and close; the cashier links).
+#[tokio::test]
+async fn every_button_on_the_console_does_what_it_says() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, _heard) = merchant(client.clone()).await;
+    place_order(&client, "native", "ORDER-FAIL-1", 1, &notify_url).await;
+    place_order(&client, "native", "ORDER-EXPIRE-1", 1, &notify_url).await;
+    let h5 = place_order(&client, "h5", "ORDER-H5-9", 1, &notify_url).await;
+    place_order(&client, "jsapi", "ORDER-PAID-1", 100, &notify_url).await;
+    server.pay_transaction("ORDER-PAID-1", None).unwrap();
+    refund(
+        &client,
+        "ORDER-PAID-1",
+        "REFUND-ABNORMAL-1",
+        10,
+        100,
+        &notify_url,
+    )
+    .await;
+    refund(
+        &client,
+        "ORDER-PAID-1",
+        "REFUND-CLOSE-1",
+        10,
+        100,
+        &notify_url,
+    )
+    .await;
+    client["v3/pay/partner/transactions/native"]
+        .post(
+            json!({"json": {"sp_appid": APPID, "sp_mchid": MCHID, "sub_mchid": SUB_MCHID,
+            "description": "d", "out_trade_no": "ORDER-PARTNER-1", "notify_url": notify_url,
+            "amount": {"total": 88}}}),
+        )
+        .await
+        .unwrap();
+
+    let html = console_html(&server).await;
+    let forms = console_targets(&html, r#"<form method="post" action=""#);
+    let wanted = [
+        "/_mock/transactions/ORDER-FAIL-1/fail",
+        "/_mock/transactions/ORDER-EXPIRE-1/expire",
+        "/_mock/transactions/ORDER-PARTNER-1/pay?sub_mchid=1900000110",
+        "/_mock/refunds/REFUND-ABNORMAL-1/abnormal",
+        "/_mock/refunds/REFUND-CLOSE-1/close",
+    ];
+    for target in wanted {
+        assert!(forms.iter().any(|f| f == target), "{target} in {forms:?}");
+    }
+    assert!(
+        !forms.iter().any(|f| f.contains("/ORDER-PAID-1/")),
+        "a paid order offers no pay, fail or expire: {forms:?}"
+    );
+    let http = reqwest::Client::new();
+    for target in wanted {
+        // a form's POST: urlencoded, empty
+        let answer = http
+            .post(format!("{}{}", server.base_url(), &target[1..]))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{target}: {:?}", answer.text().await);
+    }
+    assert_eq!(
+        trade_state(&server, "ORDER-FAIL-1"),
+        "NOTPAY",
+        "a failed attempt leaves it payable"
+    );
+    assert_eq!(trade_state(&server, "ORDER-EXPIRE-1"), "CLOSED");
+    assert_eq!(trade_state(&server, "ORDER-PARTNER-1"), "SUCCESS");
+    assert_eq!(refund_status(&server, "REFUND-ABNORMAL-1"), "ABNORMAL");
+    assert_eq!(refund_status(&server, "REFUND-CLOSE-1"), "CLOSED");
+    // the ended rows offer nothing more
+    let forms = console_targets(
+        &console_html(&server).await,
+        r#"<form method="post" action=""#,
+    );
+    for gone in [
+        "ORDER-EXPIRE-1",
+        "ORDER-PARTNER-1",
+        "REFUND-ABNORMAL-1",
+        "REFUND-CLOSE-1",
+    ] {
+        assert!(!forms.iter().any(|f| f.contains(gone)), "{gone}: {forms:?}");
+    }
+    assert!(forms
+        .iter()
+        .any(|f| f == "/_mock/transactions/ORDER-FAIL-1/pay"));
+
+    // the cashier links of an H5 and a Native row open their order's page
+    let links = console_targets(&html, r#"<a class="button" href=""#);
+    let prepay_id = h5["h5_url"]
+        .as_str()
+        .and_then(|u| u.split("prepay_id=").nth(1))
+        .and_then(|rest| rest.split('&').next())
+        .unwrap();
+    for (link, no) in [
+        (
+            format!("/_mock/cashier/h5?prepay_id={prepay_id}"),
+            "ORDER-H5-9",
+        ),
+        (
+            "/_mock/cashier/native?out_trade_no=ORDER-FAIL-1".to_owned(),
+            "ORDER-FAIL-1",
+        ),
+    ] {
+        assert!(links.contains(&link), "{link} in {links:?}");
+        let page = reqwest::get(format!("{}{}", server.base_url(), &link[1..]))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{link}");
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(&format!(r#"<code id="out-trade-no">{no}</code>"#)),
+            "{page}"
+        );
+        assert!(page.contains(r#"id="pay""#));
+    }
+}
+
+/// A cashier page names no order it cannot find, and says why.
+#[tokio::test]
+async fn the_cashier_pages_refuse_what_names_no_order_of_theirs() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let h5 = place_order(&client, "h5", "ORDER-H5-7", 1, "http://127.0.0.1:9/n").await;
+    let jsapi = place_order(&client, "jsapi", "ORDER-JSAPI-7", 1, "http://127.0.0.1:9/n").await;
+    let h5_url = h5["h5_url"].as_str().unwrap();
+    // the h5_url itself opens (amount and description on the server's page)
+    let page = reqwest::get(h5_url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("¥0.01") && page.contains("Image形象店-深圳腾大-QQ公仔"),
+        "{page}"
+    );
+    let base = format!("{}_mock/cashier/", server.base_url());
+    let jsapi_prepay = jsapi["prepay_id"].as_str().unwrap();
+    for (url, why) in [
+        (format!("{base}h5"), "no prepay_id"),
+        (format!("{base}h5?prepay_id=wx00000000000000000000000000000000"), "no order has prepay_id"),
+        (format!("{base}h5?prepay_id={jsapi_prepay}"), "pays H5 (MWEB) orders"),
+        (format!("{}X", h5_url.replace("package=", "package=Z")), "does not go with"),
+        (format!("{base}native"), "name the order"),
+        (format!("{base}native?code_url=https%3A%2F%2Fexample.com%2F"), "is not a code_url"),
+        (
+            format!("{base}native?code_url=weixin%3A%2F%2Fwxpay%2Fbizpayurl%2Fup%3Fpr%3DNwY5Mz9%26groupid%3D00"),
+            "no Native order has code_url",
+        ),
+        (format!("{base}native?out_trade_no=ORDER-H5-7"), "only a Native order"),
+        (format!("{base}native?out_trade_no=ORDER-NONE-7"), "needs ?sub_mchid="),
+    ] {
+        let answer = reqwest::get(&url).await.unwrap();
+        assert_eq!(answer.status(), 404, "{url}");
+        let text = answer.text().await.unwrap();
+        assert!(text.contains(why), "{url}: {why:?} in {text}");
+    }
+}
+
+/// `POST /_mock/invocations`, the bridge stand-in's side, over HTTP: the
+/// cross-origin answers, the checks, one payment for one "pays".
+#[tokio::test]
+async fn the_invocations_endpoint_checks_answers_across_origins_and_pays_once() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let created = place_order(&client, "jsapi", "ORDER-BRIDGE-1", 1, &notify_url).await;
+    let params = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi_from_answer(APPID, &created)
+            .unwrap(),
+    )
+    .unwrap();
+    let url = format!("{}_mock/invocations", server.base_url());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let ask = |body: Value, host: Option<&'static str>| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", "http://shop.example")
+            .body(body.to_string());
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let origin = answer
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value =
+                serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap_or_default();
+            (status, origin, body)
+        }
+    };
+    let looks = json!({"api": "getBrandWCPayRequest", "params": params, "user": "looks"});
+    let (status, origin, body) = ask(looks.clone(), None).await;
+    assert_eq!((status, origin.as_deref()), (200, Some("*")), "{body}");
+    assert_eq!(body["order"]["amount"]["total"], 1);
+    assert_eq!(body["order"]["description"], "Image形象店-深圳腾大-QQ公仔");
+    assert_eq!(
+        trade_state(&server, "ORDER-BRIDGE-1"),
+        "NOTPAY",
+        "looking pays nothing"
+    );
+
+    // behind the loopback guard like every control
+    let (status, _, _) = ask(looks.clone(), Some("rebound.example")).await;
+    assert_eq!(status, 403);
+    // a preflight, should a page send JSON
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+
+    // refusals, readable across origins too
+    let mut tampered = params.clone();
+    tampered["nonceStr"] = json!("another-nonce");
+    let unknown = serde_json::to_value(
+        client
+            .invocation()
+            .jsapi(APPID, "wx201410272009395522657a690389285100")
+            .unwrap(),
+    )
+    .unwrap();
+    for (body, code) in [
+        (
+            json!({"api": "getBrandWCPayRequest", "params": tampered, "user": "pays"}),
+            "SIGN_ERROR",
+        ),
+        (
+            json!({"api": "getBrandWCPayRequest", "params": unknown, "user": "looks"}),
+            "INVALID_REQUEST",
+        ),
+        (
+            json!({"api": "chooseWXPay", "params": params, "user": "looks"}),
+            "PARAM_ERROR",
+        ),
+        (
+            json!({"api": "getBrandWCPayRequest", "params": params, "user": "stares"}),
+            "PARAM_ERROR",
+        ),
+    ] {
+        let (status, origin, answer) = ask(body.clone(), None).await;
+        assert_eq!(
+            (status, origin.as_deref()),
+            (400, Some("*")),
+            "{body}: {answer}"
+        );
+        assert_eq!(answer["code"], code, "{answer}");
+    }
+    assert_eq!(trade_state(&server, "ORDER-BRIDGE-1"), "NOTPAY");
+
+    // pays: TRANSACTION.SUCCESS; a second "pays" or "looks" is refused
+    let pays = json!({"api": "getBrandWCPayRequest", "params": params, "user": "pays"});
+    let (status, _, body) = ask(pays.clone(), None).await;
+    assert_eq!(
+        (status, body["order"]["trade_state"].as_str()),
+        (200, Some("SUCCESS"))
+    );
+    let (event, order) = next_event(&mut heard).await;
+    assert_eq!(
+        (event.as_str(), order["out_trade_no"].as_str()),
+        ("TRANSACTION.SUCCESS", Some("ORDER-BRIDGE-1"))
+    );
+    for again in [pays, looks] {
+        let (status, _, body) = ask(again, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("INVALID_ORDER_STATE")),
+            "{body}"
+        );
+    }
 }

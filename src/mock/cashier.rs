@@ -5,11 +5,19 @@
 //! `out_trade_no`, `description`, `amount.total`, `trade_state`, and for
 //! Native `code_url`), so the store stays the only copy of the state.
 //!
-//! # Contracts with the payments side (issue 20)
+//! | page | what |
+//! |---|---|
+//! | `GET /_mock/cashier/h5?prepay_id=…[&package=…][&redirect_url=…]` | an H5 order's cashier: its `h5_url`, with the `redirect_url` the merchant appends |
+//! | `GET /_mock/cashier/native?code_url=…` (or `?out_trade_no=…[&sub_mchid=…]`) | a Native order's QR code and "scan and pay" |
+//!
+//! [`serve`] looks the order up in the payments store; the pages themselves
+//! are pure functions of the order as the store renders it.
+//!
+//! # How the pages pay
 //!
 //! - **Pay and cancel buttons** (H5 and Native): a `<form method="post">`
-//!   to `POST /_mock/transactions/{out_trade_no}/pay` (path segment
-//!   percent-encoded, empty form body). With JavaScript the form is sent by
+//!   to `POST /_mock/transactions/{out_trade_no}/pay[?sub_mchid=]` (path
+//!   segment percent-encoded, empty form body). With JavaScript the form is sent by
 //!   `fetch` and, on a 2xx, the page goes to `redirect_url` (H5) or reloads
 //!   (Native); without it the browser shows the control's answer. H5 cancel
 //!   is a plain link to `redirect_url`: cancelling tells WeChat Pay nothing,
@@ -24,7 +32,7 @@
 //!   {"api": "getBrandWCPayRequest", "params": {…exactly as the page passed…}, "user": "looks"}
 //!   ```
 //!
-//!   The mock checks the parameters as WeChat does (`appId`, `timeStamp`,
+//!   [`super::bridge`] answers it: the mock checks the parameters as WeChat does (`appId`, `timeStamp`,
 //!   `nonceStr`, `package` = `prepay_id=…`, `signType` `RSA`, `paySign` over
 //!   `appId\ntimeStamp\nnonceStr\npackage\n` with the merchant's key), finds
 //!   the order by its `prepay_id`, and answers `200 {"order": {…}}` (shown on
@@ -37,11 +45,14 @@
 //!   `…:fail` (with `err_desc`) on any refusal or network error, the three
 //!   values WeChat documents.
 
-use serde_json::Value;
+use axum::response::Response;
+use serde_json::{json, Value};
 
 use crate::path::encode_component;
 
-use super::html::{esc, label, page, yuan, Label};
+use super::html::{esc, label, page, respond, yuan, Label};
+use super::payments::Payment;
+use super::server::Shared;
 
 /// The bridge stand-in, served as `/_mock/jsbridge.js`.
 pub(crate) const JSBRIDGE_JS: &str = include_str!("console/jsbridge.js");
@@ -99,7 +110,6 @@ fn summary(order: &Value) -> String {
 }
 
 const OUT_TRADE_NO: Label = label("商户订单号", "out_trade_no");
-#[allow(dead_code)] // the H5 page's, see h5_page
 const PAY: Label = label("支付", "Pay");
 
 /// Whether the order can still be paid (WeChat Pay's `trade_state`).
@@ -111,7 +121,12 @@ fn payable(order: &Value) -> bool {
 /// script goes after a 2xx answer (none: reload).
 fn pay_form(order: &Value, button: Label, then: Option<&str>) -> String {
     let no = text(order, "/out_trade_no");
-    let action = format!("/_mock/transactions/{}/pay", encode_component(no));
+    let mut action = format!("/_mock/transactions/{}/pay", encode_component(no));
+    let sub = text(order, "/sub_mchid");
+    if !sub.is_empty() {
+        action.push_str("?sub_mchid=");
+        action.extend(url::form_urlencoded::byte_serialize(sub.as_bytes()));
+    }
     let then = then
         .map(|url| format!(r#" data-then="{}""#, esc(url)))
         .unwrap_or_default();
@@ -122,7 +137,6 @@ fn pay_form(order: &Value, button: Label, then: Option<&str>) -> String {
     )
 }
 
-#[allow(dead_code)] // the H5 page's, see h5_page
 /// `redirect_url` if it is an absolute http(s) URL: anything else (a
 /// `javascript:` URL above all) must never become a link or a location.
 pub(crate) fn safe_redirect(redirect_url: &str) -> Option<String> {
@@ -130,8 +144,6 @@ pub(crate) fn safe_redirect(redirect_url: &str) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
-// Served at an order's `h5_url` once the payments store lands (issue 20).
-#[allow(dead_code)]
 /// The H5 cashier an `h5_url` opens: amount, description, pay and cancel,
 /// then back to `redirect_url` (the merchant appends it to `h5_url`).
 pub(crate) fn h5_page(order: &Value, redirect_url: Option<&str>, lang: &str) -> String {
@@ -215,6 +227,144 @@ pub(crate) fn native_page(order: &Value, lang: &str) -> String {
     page(lang, title, &body)
 }
 
+/// A query parameter, or "".
+fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Answers `GET /_mock/cashier/{which}` (`h5` or `native`): the order's
+/// page, or a page saying which order was not found and why.
+pub(crate) fn serve(
+    shared: &Shared,
+    which: &str,
+    query: &[(String, String)],
+    lang: &str,
+) -> Response {
+    const HTML: &str = "text/html; charset=utf-8";
+    let mchid = shared.keys.credentials.mchid;
+    let found = match shared.payments.lock() {
+        Ok(mut book) => {
+            let now = crate::sign::unix_now();
+            let key = match which {
+                "h5" => h5_order(&book, query),
+                _ => native_order(&book, query),
+            };
+            // get_mut, not the lookup's &Payment: time may have closed it.
+            key.and_then(|(sub, no)| {
+                book.get_mut(&sub, &no, now)
+                    .map(|order| shown(order, mchid))
+                    .ok_or_else(|| format!("order {no} is no longer kept"))
+            })
+        }
+        Err(_) => Err("the payments store is unavailable".to_owned()),
+    };
+    match (found, which) {
+        (Ok(order), "h5") => {
+            let redirect = Some(param(query, "redirect_url")).filter(|r| !r.is_empty());
+            respond(200, HTML, h5_page(&order, redirect, lang))
+        }
+        (Ok(order), _) => respond(200, HTML, native_page(&order, lang)),
+        (Err(why), _) => {
+            let title = label("找不到订单", "No such order");
+            let body = format!(
+                r#"<main class="cashier"><h1>{}</h1><p class="warning" id="not-found">{}</p></main>"#,
+                title.html(),
+                esc(&why)
+            );
+            respond(404, HTML, page(lang, title, &body))
+        }
+    }
+}
+
+/// The order an `h5_url` names: its `prepay_id` (an H5 one), and the
+/// `package` the mock put next to it, if given.
+fn h5_order(
+    book: &super::payments::Payments,
+    query: &[(String, String)],
+) -> Result<(String, String), String> {
+    let prepay_id = param(query, "prepay_id");
+    if prepay_id.is_empty() {
+        return Err("no prepay_id: open the h5_url the H5 order answered (…/_mock/cashier/h5?prepay_id=…&package=…)".to_owned());
+    }
+    let order = book
+        .by_prepay_id(prepay_id)
+        .ok_or_else(|| format!("no order has prepay_id {prepay_id} (an H5 order's prepay_id lives 5 minutes on WeChat, here until the order is forgotten)"))?;
+    if order.trade_type != "MWEB" {
+        return Err(format!(
+            "prepay_id {prepay_id} is a {} order's; the H5 cashier pays H5 (MWEB) orders",
+            order.trade_type
+        ));
+    }
+    let package = param(query, "package");
+    if !package.is_empty() && package != order.code {
+        return Err(format!(
+            "package {package} does not go with prepay_id {prepay_id}: use the h5_url as the order answered it"
+        ));
+    }
+    Ok(key(order))
+}
+
+/// The order a `code_url` (its `pr`) or an `out_trade_no` names: a Native one.
+fn native_order(
+    book: &super::payments::Payments,
+    query: &[(String, String)],
+) -> Result<(String, String), String> {
+    let code_url = param(query, "code_url");
+    let no = param(query, "out_trade_no");
+    let order = if !code_url.is_empty() {
+        let code = url::Url::parse(code_url)
+            .ok()
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "pr")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .ok_or_else(|| {
+                format!("{code_url} is not a code_url (weixin://wxpay/bizpayurl/up?pr=…)")
+            })?;
+        book.by_code(&code)
+            .ok_or_else(|| format!("no Native order has code_url {code_url}"))?
+    } else if !no.is_empty() {
+        let sub = param(query, "sub_mchid");
+        book.find(sub, no)
+            .ok_or_else(|| format!("no order {no} (a partner order also needs ?sub_mchid=)"))?
+    } else {
+        return Err(
+            "name the order: ?code_url=… (as the Native order answered) or ?out_trade_no=…"
+                .to_owned(),
+        );
+    };
+    if order.trade_type != "NATIVE" {
+        return Err(format!(
+            "order {} is a {} order; only a Native order has a QR code",
+            order.out_trade_no(),
+            order.trade_type
+        ));
+    }
+    Ok(key(order))
+}
+
+fn key(order: &Payment) -> (String, String) {
+    (
+        order.sub_mchid().to_owned(),
+        order.out_trade_no().to_owned(),
+    )
+}
+
+/// The order as the pages read it: the order query's answer, with the
+/// description, and a Native order's `code_url`.
+fn shown(order: &Payment, mchid: &str) -> Value {
+    let mut shown = order.render(mchid);
+    shown["description"] = order.request.get("description").cloned().into();
+    if order.trade_type == "NATIVE" {
+        shown["code_url"] = json!(order.code_url());
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +396,18 @@ mod tests {
         );
         assert!(html.contains(r#"data-then="https://merchant.example/back?x=1&amp;y=2""#));
         assert!(html.contains(r#"id="cancel" href="https://merchant.example/back?x=1&amp;y=2""#));
+    }
+
+    #[test]
+    fn a_partner_orders_pay_button_names_its_sub_merchant() {
+        let mut partner = order();
+        partner["sub_mchid"] = json!("1900000110");
+        for html in [h5_page(&partner, None, "en"), native_page(&partner, "en")] {
+            assert!(
+                html.contains(r#"action="/_mock/transactions/T%3C1%3E/pay?sub_mchid=1900000110""#),
+                "{html}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! | `GET /_mock/jsbridge.js` | the `WeixinJSBridge` stand-in ([`super::cashier`]) |
 //! | `GET /_mock/qr?text=…` | a page showing `text` as a QR code (a `code_url`) |
 //! | `GET /_mock/qr.svg?text=…` | the QR code alone, `image/svg+xml` |
+//! | `GET /_mock/cashier/h5?prepay_id=…`, `/_mock/cashier/native?code_url=…` | the cashier pages ([`super::cashier`]) |
 
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -36,7 +37,14 @@ const HTML: &str = "text/html; charset=utf-8";
 pub(crate) fn serves(path: &str) -> bool {
     matches!(
         path,
-        "" | "console" | "console.css" | "console.js" | "jsbridge.js" | "qr" | "qr.svg"
+        "" | "console"
+            | "console.css"
+            | "console.js"
+            | "jsbridge.js"
+            | "qr"
+            | "qr.svg"
+            | "cashier/h5"
+            | "cashier/native"
     )
 }
 
@@ -61,6 +69,8 @@ pub(crate) fn page_for(shared: &Shared, path: &str, query: &[(String, String)]) 
             HTML,
             cashier::native_page(&json!({ "code_url": text }), lang),
         ),
+        "cashier/h5" => cashier::serve(shared, "h5", query, lang),
+        "cashier/native" => cashier::serve(shared, "native", query, lang),
         _ => respond(200, HTML, console_page(shared, lang)),
     }
 }
@@ -121,11 +131,36 @@ impl Column {
     }
 }
 
-/// A row's button: a POST to `/_mock/{control}`.
+/// A row's button: a POST to `/_mock/{control}`, or (`link`) a page of the
+/// mock to open, `/_mock/{control}`.
 #[derive(Debug)]
 struct Action {
     label: Label,
     control: String,
+    link: bool,
+}
+
+/// `?sub_mchid=…` for a partner's row (its `sub_mchid` non-empty), else "".
+fn sub_query(row: &Value) -> String {
+    match row["sub_mchid"].as_str() {
+        Some(sub) if !sub.is_empty() => {
+            let encoded: String = url::form_urlencoded::byte_serialize(sub.as_bytes()).collect();
+            format!("?sub_mchid={encoded}")
+        }
+        _ => String::new(),
+    }
+}
+
+/// The actions `names` (`(segment, zh, en)`) on `/_mock/{base}/{segment}{sub}`.
+fn posts(base: &str, sub: &str, names: &[(&str, &'static str, &'static str)]) -> Vec<Action> {
+    names
+        .iter()
+        .map(|(segment, zh, en)| Action {
+            label: label(zh, en),
+            control: format!("{base}/{segment}{sub}"),
+            link: false,
+        })
+        .collect()
 }
 
 /// A table of the console.
@@ -169,28 +204,133 @@ const PAYSCORE: Table = Table {
 /// The user's moves the order's state allows (the `/_mock/payscore` controls).
 fn payscore_actions(order: &Value) -> Vec<Action> {
     let no = encode_component(order["out_order_no"].as_str().unwrap_or_default());
-    let sub = order["sub_mchid"]
-        .as_str()
-        .map(|s| {
-            let encoded: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
-            format!("?sub_mchid={encoded}")
-        })
-        .unwrap_or_default();
-    let act = |name: &str, zh, en| Action {
-        label: label(zh, en),
-        control: format!("payscore/{no}/{name}{sub}"),
-    };
+    let base = format!("payscore/{no}");
+    let sub = sub_query(order);
     match (
         order["state"].as_str(),
         order["collection"]["state"].as_str(),
     ) {
-        (Some("CREATED"), _) => vec![
-            act("confirm", "用户确认", "Confirm"),
-            act("expire", "超时失效", "Expire"),
-        ],
-        (Some("DOING"), Some("USER_PAYING")) => vec![act("pay", "用户支付", "Pay")],
+        (Some("CREATED"), _) => posts(
+            &base,
+            &sub,
+            &[
+                ("confirm", "用户确认", "Confirm"),
+                ("expire", "超时失效", "Expire"),
+            ],
+        ),
+        (Some("DOING"), Some("USER_PAYING")) => posts(&base, &sub, &[("pay", "用户支付", "Pay")]),
         _ => Vec::new(),
     }
+}
+
+const PAYMENTS: Table = Table {
+    id: "payments",
+    title: label("支付订单", "Payment orders"),
+    columns: &[
+        col("商户订单号", "out_trade_no", &["/out_trade_no"], Show::Code),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col("类型", "Type", &["/trade_type"], Show::Code),
+        col("状态", "State", &["/trade_state"], Show::Code),
+        col("金额", "Amount", &["/amount/total"], Show::Amount),
+        col("商品", "Description", &["/description"], Show::Text),
+        col("通知地址", "notify_url", &["/notify_url"], Show::Code),
+        col("预支付 ID", "prepay_id", &["/prepay_id"], Show::Code),
+        col(
+            "微信订单号",
+            "transaction_id",
+            &["/transaction_id"],
+            Show::Code,
+        ),
+    ],
+    actions: payment_actions,
+};
+
+/// Pay, fail, expire while NOTPAY (the `/_mock/transactions` controls), and
+/// the cashier page of an H5 or Native order.
+fn payment_actions(order: &Value) -> Vec<Action> {
+    if order["trade_state"].as_str() != Some("NOTPAY") {
+        return Vec::new();
+    }
+    let no = order["out_trade_no"].as_str().unwrap_or_default();
+    let sub = sub_query(order);
+    let mut actions = posts(
+        &format!("transactions/{}", encode_component(no)),
+        &sub,
+        &[
+            ("pay", "用户支付", "Pay"),
+            ("fail", "支付失败", "Fail"),
+            ("expire", "超时关闭", "Expire"),
+        ],
+    );
+    let form = |pairs: &[(&str, &str)]| -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            if !v.is_empty() {
+                query.append_pair(k, v);
+            }
+        }
+        query.finish()
+    };
+    let cashier = match order["trade_type"].as_str() {
+        Some("MWEB") => Some(format!(
+            "cashier/h5?{}",
+            form(&[("prepay_id", order["prepay_id"].as_str().unwrap_or_default())])
+        )),
+        Some("NATIVE") => Some(format!(
+            "cashier/native?{}",
+            form(&[
+                ("out_trade_no", no),
+                ("sub_mchid", order["sub_mchid"].as_str().unwrap_or_default()),
+            ])
+        )),
+        _ => None,
+    };
+    if let Some(control) = cashier {
+        actions.push(Action {
+            label: label("收银台", "Cashier"),
+            control,
+            link: true,
+        });
+    }
+    actions
+}
+
+const REFUNDS: Table = Table {
+    id: "refunds",
+    title: label("退款", "Refunds"),
+    columns: &[
+        col(
+            "商户退款单号",
+            "out_refund_no",
+            &["/out_refund_no"],
+            Show::Code,
+        ),
+        col("商户订单号", "out_trade_no", &["/out_trade_no"], Show::Code),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col("状态", "Status", &["/status"], Show::Code),
+        col("退款金额", "Refund", &["/amount/refund"], Show::Amount),
+        col("订单金额", "Order total", &["/amount/total"], Show::Amount),
+        col("通知地址", "notify_url", &["/notify_url"], Show::Code),
+        col("微信退款单号", "refund_id", &["/refund_id"], Show::Code),
+    ],
+    actions: refund_actions,
+};
+
+/// The back office's outcomes of a PROCESSING refund (`/_mock/refunds`).
+fn refund_actions(refund: &Value) -> Vec<Action> {
+    if refund["status"].as_str() != Some("PROCESSING") {
+        return Vec::new();
+    }
+    let no = encode_component(refund["out_refund_no"].as_str().unwrap_or_default());
+    posts(
+        &format!("refunds/{no}"),
+        &sub_query(refund),
+        &[
+            ("succeed", "退款成功", "Succeed"),
+            ("abnormal", "退款异常", "Abnormal"),
+            ("close", "退款关闭", "Close"),
+        ],
+    )
 }
 
 const NOTIFICATIONS: Table = Table {
@@ -209,8 +349,20 @@ const NOTIFICATIONS: Table = Table {
             Show::Folded,
         ),
     ],
-    actions: no_actions,
+    actions: notification_actions,
 };
+
+/// Offer the notification again (`POST /_mock/notifications/{seq}/resend`).
+fn notification_actions(delivery: &Value) -> Vec<Action> {
+    match delivery["seq"].as_u64() {
+        Some(seq) => posts(
+            &format!("notifications/{seq}"),
+            "",
+            &[("resend", "重新发送", "Resend")],
+        ),
+        None => Vec::new(),
+    }
+}
 
 const REQUESTS: Table = Table {
     id: "requests",
@@ -239,6 +391,16 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         .lock()
         .map(|orders| orders.list(mchid))
         .unwrap_or_default();
+    let payments = shared
+        .payments
+        .lock()
+        .map(|mut book| book.list(mchid, crate::sign::unix_now()))
+        .unwrap_or_default();
+    let refunds = shared
+        .refunds
+        .lock()
+        .map(|refunds| refunds.list())
+        .unwrap_or_default();
     let notifications: Vec<Value> = shared
         .notifier
         .deliveries()
@@ -266,12 +428,16 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 <p id="status" role="status" aria-live="polite"></p>
 </header>
 <main>
+{payments}
+{refunds}
 {payscore}
 {notifications}
 {requests}
 </main>"#,
         title = title.html(),
         live = label("实时刷新", "Live").html(),
+        payments = table(&PAYMENTS, &payments),
+        refunds = table(&REFUNDS, &refunds),
         payscore = table(&PAYSCORE, &payscore),
         notifications = table(&NOTIFICATIONS, &notifications),
         requests = table(&REQUESTS, &requests),
@@ -293,7 +459,7 @@ fn delivery_row(d: &super::notify::Delivery) -> Value {
             None => text,
         }
     });
-    json!({"event_type": d.event_type, "order": order, "url": d.url, "attempts": d.attempts,
+    json!({"seq": d.seq, "event_type": d.event_type, "order": order, "url": d.url, "attempts": d.attempts,
            "delivered": d.delivered, "answer": answer})
 }
 
@@ -347,6 +513,14 @@ fn table(spec: &Table, rows: &[Value]) -> String {
         if has_actions {
             html.push_str("<td class=\"actions\">");
             for action in (spec.actions)(row) {
+                if action.link {
+                    html.push_str(&format!(
+                        r#"<a class="button" href="/_mock/{control}" data-action="{control}">{label}</a>"#,
+                        control = esc(&action.control),
+                        label = action.label.html()
+                    ));
+                    continue;
+                }
                 html.push_str(&format!(
                     r#"<form method="post" action="/_mock/{control}" data-fetch><button type="submit" data-action="{control}">{label}</button></form>"#,
                     control = esc(&action.control),
@@ -364,6 +538,8 @@ fn table(spec: &Table, rows: &[Value]) -> String {
 fn cell(value: Option<&Value>, show: Show) -> String {
     let text = match value {
         None | Some(Value::Null) => return String::new(),
+        // A direct merchant's refund has `sub_mchid: ""`: nothing to show.
+        Some(Value::String(s)) if s.is_empty() => return String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
@@ -430,6 +606,58 @@ mod tests {
     }
 
     #[test]
+    fn a_notpay_order_offers_pay_fail_expire_and_its_cashier() {
+        let rows = [
+            json!({"out_trade_no": "H5 1", "trade_type": "MWEB", "trade_state": "NOTPAY",
+                   "prepay_id": "wx01", "sub_mchid": "1900000111", "amount": {"total": 1}}),
+            json!({"out_trade_no": "N1", "trade_type": "NATIVE", "trade_state": "NOTPAY"}),
+            json!({"out_trade_no": "J1", "trade_type": "JSAPI", "trade_state": "SUCCESS"}),
+        ];
+        let html = table(&PAYMENTS, &rows);
+        for action in ["pay", "fail", "expire"] {
+            assert!(
+                html.contains(&format!(
+                    r#"action="/_mock/transactions/H5%201/{action}?sub_mchid=1900000111""#
+                )),
+                "{html}"
+            );
+            assert!(html.contains(&format!(r#"data-action="transactions/N1/{action}""#)));
+        }
+        assert!(
+            html.contains(r#"href="/_mock/cashier/h5?prepay_id=wx01""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"href="/_mock/cashier/native?out_trade_no=N1""#));
+        // the paid order offers nothing
+        assert!(!html.contains("transactions/J1/"));
+        assert_eq!(html.matches("<form").count(), 6);
+    }
+
+    #[test]
+    fn a_processing_refund_offers_its_three_outcomes_and_a_notification_resend() {
+        let rows = [
+            json!({"out_refund_no": "R1", "status": "PROCESSING", "sub_mchid": "", "amount": {"refund": 50, "total": 100}}),
+            json!({"out_refund_no": "R2", "status": "SUCCESS", "sub_mchid": ""}),
+        ];
+        let html = table(&REFUNDS, &rows);
+        for action in ["succeed", "abnormal", "close"] {
+            assert!(
+                html.contains(&format!(r#"action="/_mock/refunds/R1/{action}""#)),
+                "{html}"
+            );
+        }
+        assert_eq!(html.matches("<form").count(), 3);
+        assert!(html.contains("¥0.50") && html.contains("¥1.00"));
+        // an empty sub_mchid (a direct merchant's) is no column
+        assert!(!html.contains("sub_mchid"), "{html}");
+        let html = table(
+            &NOTIFICATIONS,
+            &[json!({"seq": 7, "event_type": "REFUND.SUCCESS"})],
+        );
+        assert!(html.contains(r#"action="/_mock/notifications/7/resend""#));
+    }
+
+    #[test]
     fn an_empty_table_says_so() {
         let html = table(&NOTIFICATIONS, &[]);
         assert!(html.contains("None yet") && html.contains("暂无"));
@@ -453,7 +681,16 @@ mod tests {
 
     #[test]
     fn serves_only_its_own_pages() {
-        for path in ["", "console", "console.js", "jsbridge.js", "qr", "qr.svg"] {
+        for path in [
+            "",
+            "console",
+            "console.js",
+            "jsbridge.js",
+            "qr",
+            "qr.svg",
+            "cashier/h5",
+            "cashier/native",
+        ] {
             assert!(serves(path), "{path}");
         }
         assert!(!serves("requests") && !serves("notifications") && !serves("../x"));

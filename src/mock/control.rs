@@ -11,6 +11,7 @@
 //! | `POST /_mock/transactions/{out_trade_no}/fail[?sub_mchid=]` | a payment attempt fails; the order stays NOTPAY |
 //! | `POST /_mock/transactions/{out_trade_no}/expire[?sub_mchid=]` | the unpaid order runs out of time (CLOSED) |
 //! | `POST /_mock/refunds/{out_refund_no}/succeed\|abnormal\|close[?sub_mchid=]` | the refund ends (REFUND.SUCCESS/ABNORMAL/CLOSED) |
+//! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
 //! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
 //! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
@@ -87,6 +88,9 @@ pub(crate) fn handle(
                     .map(|order| Answer::json(200, &order)),
                 None => Err(unknown_action(action, "pay, fail, expire")),
             }
+        }
+        ("POST" | "OPTIONS", ["invocations"]) => {
+            return super::bridge::answer(shared, method, body);
         }
         ("POST", ["refunds", no, action]) => {
             let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
@@ -237,6 +241,18 @@ pub(crate) fn transaction_action(
             )
         })?
     };
+    transaction_request(shared, action, sub, no, &request)
+}
+
+/// [`transaction_action`] with its body read: the one path every payment
+/// goes through (the control, the cashier pages, the bridge stand-in).
+pub(crate) fn transaction_request(
+    shared: &Shared,
+    action: TransactionAction,
+    sub: &str,
+    no: &str,
+    request: &PayRequest,
+) -> Result<Value, Answer> {
     if action != TransactionAction::Pay
         && (request.openid.is_some() || request.invocation.is_some())
     {
@@ -269,7 +285,9 @@ pub(crate) fn transaction_action(
 /// Checks the front end's parameters as the WeChat client would before it
 /// opens its cashier: signed by the merchant, this order's live prepay id,
 /// the appid the order was placed with, the shape its trade type takes.
-fn check_invocation(
+/// The pay control and `POST /_mock/invocations` ([`super::bridge`]) both
+/// check through here.
+pub(crate) fn check_invocation(
     shared: &Shared,
     book: &mut super::payments::Payments,
     sub: &str,
@@ -465,7 +483,8 @@ fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     Ok(())
 }
 
-fn reply(answer: &Answer) -> Response {
+/// `answer` as the HTTP response.
+pub(crate) fn reply(answer: &Answer) -> Response {
     let mut response = Response::new(Body::from(answer.body.clone()));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or_default();
     if !answer.body.is_empty() {

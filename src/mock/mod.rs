@@ -32,6 +32,7 @@ mod answer;
 mod auth;
 mod bills;
 mod body;
+mod bridge;
 mod cashier;
 mod catalog;
 mod console;

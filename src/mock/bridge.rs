@@ -1,0 +1,155 @@
+//! `POST /_mock/invocations`: the mock's side of the `WeixinJSBridge`
+//! stand-in (`/_mock/jsbridge.js`, contract in [`super::cashier`]). A
+//! merchant's JSAPI page calls `getBrandWCPayRequest` with the parameters
+//! its server built; the script posts them here, as
+//! `{"api": "getBrandWCPayRequest", "params": {…}, "user": "looks" | "pays"}`.
+//!
+//! The order is found by the `package`'s prepay id and the parameters are
+//! checked by [`super::control::check_invocation`], the pay control's own
+//! check: `"looks"` answers `200 {"order": …}` for the payment sheet,
+//! `"pays"` goes through the pay control (TRANSACTION.SUCCESS is sent).
+//! A refusal is WeChat Pay's error shape with the client's wording. The
+//! merchant's page is another origin, so every answer allows any origin to
+//! read it (no cookie is involved); the loopback guard in front of
+//! `/_mock/` still decides who may ask at all.
+
+use axum::http::HeaderValue;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::answer::Answer;
+use super::control::{check_invocation, reply, transaction_request, PayRequest, TransactionAction};
+use super::payments::TradeState;
+use super::server::Shared;
+use crate::sign::unix_now;
+
+/// The one API the stand-in simulates.
+const PAY_API: &str = "getBrandWCPayRequest";
+
+/// What the script sends.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ask {
+    api: String,
+    params: Value,
+    user: User,
+}
+
+/// What the simulated payer does with the payment sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum User {
+    /// The sheet opens: check, and show the order.
+    Looks,
+    /// The payer pays: check again, and pay.
+    Pays,
+}
+
+/// Answers `POST` (and a CORS preflight `OPTIONS`) `/_mock/invocations`.
+pub(crate) fn answer(shared: &Shared, method: &str, body: &[u8]) -> Response {
+    let mut response = if method == "OPTIONS" {
+        reply(&Answer::no_content())
+    } else {
+        reply(&ask(shared, body).unwrap_or_else(|refused| refused))
+    };
+    let headers = response.headers_mut();
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("POST"),
+    );
+    headers.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("content-type"),
+    );
+    response
+}
+
+fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
+    let ask: Ask = serde_json::from_slice(body).map_err(|e| {
+        Answer::param_error(
+            "/",
+            &format!(
+                "expected {{\"api\": \"{PAY_API}\", \"params\": {{…}}, \"user\": \"looks\" | \"pays\"}}: {e}"
+            ),
+        )
+    })?;
+    if ask.api != PAY_API {
+        return Err(Answer::param_error(
+            "/api",
+            &format!("the mock simulates {PAY_API} only, not {}", ask.api),
+        ));
+    }
+    let (sub, no) = find_order(shared, &ask.params)?;
+    match ask.user {
+        User::Looks => {
+            let now = unix_now();
+            let mut book = shared
+                .payments
+                .lock()
+                .map_err(|_| Answer::for_status(500))?;
+            check_invocation(shared, &mut book, &sub, &no, &ask.params, now)?;
+            let order = book
+                .get_mut(&sub, &no, now)
+                .ok_or_else(|| Answer::for_status(404))?;
+            // As the pay control would refuse it: the sheet never opens.
+            if order.state != TradeState::NotPay {
+                let state = order.state.as_str();
+                return Err(Answer::error(
+                    409,
+                    "INVALID_ORDER_STATE",
+                    &format!("cannot pay order {no}: it is {state}, only a NOTPAY order is paid"),
+                    Some(json!({ "trade_state": state })),
+                ));
+            }
+            let mut shown = order.render(shared.keys.credentials.mchid);
+            shown["description"] = order.request.get("description").cloned().into();
+            Ok(Answer::json(200, &json!({ "order": shown })))
+        }
+        User::Pays => {
+            let request = PayRequest {
+                openid: None,
+                invocation: Some(ask.params),
+            };
+            let order = transaction_request(shared, TransactionAction::Pay, &sub, &no, &request)?;
+            Ok(Answer::json(200, &json!({ "order": order })))
+        }
+    }
+}
+
+/// `(sub_mchid, out_trade_no)` of the order whose live prepay id the
+/// `package` names. None has it: the client's own check says why (a bad
+/// signature first, then the unknown prepay id), as WeChat would.
+fn find_order(shared: &Shared, params: &Value) -> Result<(String, String), Answer> {
+    let prepay_id = params
+        .get("package")
+        .and_then(Value::as_str)
+        .and_then(|p| p.strip_prefix("prepay_id="))
+        .unwrap_or_default();
+    let found = shared
+        .payments
+        .lock()
+        .map_err(|_| Answer::for_status(500))?
+        .by_prepay_id(prepay_id)
+        .map(|order| {
+            (
+                order.sub_mchid().to_owned(),
+                order.out_trade_no().to_owned(),
+            )
+        });
+    if let Some(found) = found {
+        return Ok(found);
+    }
+    let appid = params.get("appId").and_then(Value::as_str).unwrap_or("");
+    // No order: no live prepay id can match (not even an empty one).
+    let refusal = super::invocation::check(
+        params,
+        &shared.keys.merchant_public,
+        appid,
+        "\u{0}",
+        shared.keys.credentials.mchid,
+    )
+    .err()
+    .map(|refusal| refusal.answer());
+    Err(refusal.unwrap_or_else(|| Answer::for_status(404)))
+}
