@@ -68,6 +68,8 @@ pub fn compact(unix: i64) -> String {
 /// assert_eq!(parse_rfc3339("2026-01-01T04:00:00Z"), Some(1_767_240_000));
 /// assert_eq!(parse_rfc3339(&rfc3339(951_825_600)), Some(951_825_600));
 /// assert_eq!(parse_rfc3339("2026-13-01T00:00:00+08:00"), None);
+/// assert_eq!(parse_rfc3339("2099-02-30T00:00:00+08:00"), None);
+/// assert_eq!(parse_rfc3339("2026-01-01T00:00:00+08:60"), None);
 /// ```
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
@@ -89,19 +91,34 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
     let mut rest = &text[19..];
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
         rest = &fraction[digits..];
     }
     let offset = match rest.as_bytes() {
         [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let hours: i64 = rest.get(1..3)?.parse().ok()?;
-            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+        {
+            let hours = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
+            let minutes = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
             let total = hours * 3600 + minutes * 60;
             if *sign == b'-' {
                 -total

@@ -253,7 +253,9 @@ async fn a_day_without_trades_has_no_bill() {
     // What WeChat Pay answers (pay.weixin.qq.com/doc/v3/merchant/4013071254,
     // and the 400 quoted on developers.weixin.qq.com).
     for path in ["v3/bill/tradebill", "v3/bill/fundflowbill"] {
-        match apply(&client, path, json!({"bill_date": "2026-01-01"})).await {
+        let yesterday =
+            &wechatpay_chain::clock::rfc3339(wechatpay_chain::clock::unix_now() - 86_400)[..10];
+        match apply(&client, path, json!({"bill_date": yesterday})).await {
             Err(Error::Api(api)) => {
                 assert_eq!(api.status, 400);
                 assert_eq!(api.code, "NO_STATEMENT_EXIST");

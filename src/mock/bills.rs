@@ -32,6 +32,12 @@ pub const DEFAULT_BILL_ROWS: u64 = 3;
 /// How long a `download_url` stays valid (FLOWS.md §5: 5 minutes).
 const TOKEN_LIFE: Duration = Duration::from_secs(300);
 
+/// Download links kept at once; applying for more forgets the oldest.
+const MAX_ISSUED: usize = 16;
+
+/// How far back a bill may be asked for: three months (92 days).
+const BILL_WINDOW: i64 = 92 * 86_400;
+
 /// Bytes per chunk sent.
 const CHUNK: usize = 64 * 1024;
 
@@ -139,6 +145,14 @@ impl Bills {
             Some(_) => return Answer::query_error("tar_type", "只支持 GZIP (only GZIP)"),
         };
         let synthetic = self.rows.load(Ordering::Relaxed);
+        // Only the last three months can be asked for (FLOWS.md §5); the
+        // synthetic bills of size tests take any date.
+        if synthetic == 0 && day.start < crate::clock::unix_now() - BILL_WINDOW {
+            return Answer::query_error(
+                "bill_date",
+                "只能申请三个月内的账单 (only bills of the last 3 months can be applied for)",
+            );
+        }
         let source = if fund_flow {
             let account = match parse_account(get("account_type")) {
                 Ok(account) => account,
@@ -189,6 +203,17 @@ impl Bills {
         if let Ok(mut issued) = self.issued.lock() {
             // Expired links go, so kept files do not pile up.
             issued.retain(|_, (at, _)| at.elapsed() < TOKEN_LIFE);
+            // Each link holds its file until it expires: a bounded number.
+            while issued.len() >= MAX_ISSUED {
+                let oldest = issued
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(token, _)| token.clone());
+                match oldest {
+                    Some(token) => issued.remove(&token),
+                    None => break,
+                };
+            }
             issued.insert(token.clone(), (Instant::now(), spec));
         }
         Answer::json(

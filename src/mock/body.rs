@@ -36,12 +36,39 @@ pub(crate) fn required_str<'a>(
         .ok_or_else(|| Answer::param_error(pointer, "必须是非空字符串"))
 }
 
-/// The amount in fen at `pointer`: an integer of at least 1.
+/// The largest amount WeChat Pay takes: its amounts are 32-bit integers of
+/// fen (`Integer`/`int32` in the official Java and Go models).
+pub(crate) const MAX_FEN: i64 = i32::MAX as i64;
+
+/// The amount in fen at `pointer`: an integer from 1 to [`MAX_FEN`].
 pub(crate) fn required_fen(body: &Map<String, Value>, pointer: &str) -> Result<i64, Answer> {
     required(body, pointer)?
         .as_i64()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| Answer::param_error(pointer, "必须是不小于 1 的整数 (分)"))
+        .filter(|n| (1..=MAX_FEN).contains(n))
+        .ok_or_else(|| Answer::param_error(pointer, "必须是 1 到 2147483647 之间的整数 (分)"))
+}
+
+/// A `notify_url`: http(s), with no query string (WeChat Pay: 不允许携带查询串),
+/// and not one of the mock's own controls (a notification must not drive them).
+pub(crate) fn check_notify_url(body: &Map<String, Value>, pointer: &str) -> Result<(), Answer> {
+    let Some(text) = at(body, pointer) else {
+        return Ok(());
+    };
+    let url = text
+        .as_str()
+        .and_then(|t| url::Url::parse(t).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| Answer::param_error(pointer, "必须是 http(s) 地址"))?;
+    if url.query().is_some() {
+        return Err(Answer::param_error(pointer, "不允许携带查询串"));
+    }
+    if url.path().starts_with("/_mock/") {
+        return Err(Answer::param_error(
+            pointer,
+            "不能是模拟器自己的 /_mock/ 控制接口 (a notification must not drive the mock's controls)",
+        ));
+    }
+    Ok(())
 }
 
 /// The string at `pointer`, if there is one.

@@ -375,11 +375,15 @@ pub(crate) fn resolve_refund(
     no: &str,
 ) -> Result<Value, Answer> {
     let mchid = shared.keys.credentials.mchid;
-    let (refund, event) = shared
-        .refunds
-        .lock()
-        .map_err(|_| Answer::for_status(500))?
-        .resolve(sub, no, outcome, mchid, unix_now())?;
+    let (refund, event) = {
+        // payments before refunds, always
+        let mut payments = shared
+            .payments
+            .lock()
+            .map_err(|_| Answer::for_status(500))?;
+        let mut refunds = shared.refunds.lock().map_err(|_| Answer::for_status(500))?;
+        refunds.resolve(&mut payments, sub, no, outcome, mchid, unix_now())?
+    };
     if let Some(event) = event {
         shared.notifier.send(event);
     }

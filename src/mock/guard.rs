@@ -3,6 +3,11 @@
 //! public address ([`super::MockServer::bind`] allows any) answers them only
 //! to a loopback peer, and only under a loopback `Host`, so that a web page
 //! elsewhere cannot reach them through a DNS name rebound to 127.0.0.1.
+//! A browser's request that carries an `Origin` must come from a loopback
+//! origin too, so a site open in the developer's browser cannot post to the
+//! controls; only `/_mock/invocations`, which the bridge stand-in calls from
+//! the merchant's page and which takes nothing but merchant-signed
+//! parameters, answers any origin.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -20,7 +25,17 @@ pub(crate) fn refusal(parts: &Parts) -> Option<Response> {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
+    // The bridge stand-in is called from the merchant's own page, wherever
+    // it is served; what it sends is checked as merchant-signed parameters.
+    let origin = match parts.uri.path() {
+        "/_mock/invocations" => None,
+        _ => parts
+            .headers
+            .get("origin")
+            .map(|o| o.to_str().unwrap_or("?")),
+    };
     check(peer, host)
+        .and_then(|()| check_origin(origin))
         .err()
         .map(|why| respond(403, "text/plain; charset=utf-8", why))
 }
@@ -40,6 +55,24 @@ fn check(peer: Option<SocketAddr>, host: Option<&str>) -> Result<(), String> {
             "/_mock/ answers only to a loopback Host (127.0.0.1, localhost, [::1]), not {host:?}"
         )),
         None => Err("/_mock/ needs a Host header naming the loopback address".to_owned()),
+    }
+}
+
+/// A browser names the page that sends: it must be served from loopback
+/// (`null`, a sandboxed or file page, is refused too).
+fn check_origin(origin: Option<&str>) -> Result<(), String> {
+    let Some(origin) = origin else {
+        return Ok(());
+    };
+    let host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .filter(|rest| !rest.contains('/'));
+    match host {
+        Some(host) if is_loopback_host(host) => Ok(()),
+        _ => Err(format!(
+            "/_mock/ answers only pages served from loopback (http://127.0.0.1:PORT, localhost), not Origin {origin:?}"
+        )),
     }
 }
 
@@ -64,6 +97,27 @@ fn is_loopback_host(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_origins_may_send() {
+        for origin in [
+            None,
+            Some("http://127.0.0.1:8080"),
+            Some("http://localhost:3000"),
+            Some("http://[::1]:9"),
+        ] {
+            assert!(check_origin(origin).is_ok(), "{origin:?}");
+        }
+        for origin in [
+            "https://evil.example",
+            "null",
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.1:80/x",
+            "?",
+        ] {
+            assert!(check_origin(Some(origin)).is_err(), "{origin}");
+        }
+    }
 
     fn peer(ip: &str) -> Option<SocketAddr> {
         Some(SocketAddr::new(ip.parse().unwrap(), 40000))

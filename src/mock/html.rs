@@ -109,7 +109,9 @@ pub(crate) fn respond(status: u16, content_type: &'static str, body: impl Into<B
             "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: with no-referrer a browser sends
+    // `Origin: null` on the console's form posts, which the guard refuses.
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     response
 }
 

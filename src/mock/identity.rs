@@ -19,7 +19,7 @@ use crate::sign::{response_message, SCHEME};
 /// assert_eq!(c.mchid, "1900000109");
 /// assert!(c.platform_public_key_id.starts_with("PUB_KEY_ID_"));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Credentials {
     /// The merchant id the mock accepts.
@@ -42,6 +42,24 @@ pub struct Credentials {
     pub apiv3_key: &'static str,
     /// The APIv2 key (32 characters) APIv2 calls are signed with.
     pub apiv2_key: &'static str,
+}
+
+/// Names and public parts only: keys stay out of logs, even test keys.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("mchid", &self.mchid)
+            .field("merchant_serial", &self.merchant_serial)
+            .field("merchant_private_key", &"<redacted>")
+            .field(
+                "platform_certificate_serial",
+                &self.platform_certificate_serial,
+            )
+            .field("platform_public_key_id", &self.platform_public_key_id)
+            .field("apiv3_key", &"<redacted>")
+            .field("apiv2_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Credentials {

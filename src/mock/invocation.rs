@@ -135,6 +135,35 @@ pub(crate) fn check(
     }
 }
 
+/// `timeStamp` is Unix seconds in digits, `nonceStr` at most 32 characters
+/// (FLOWS.md §6.1): the client refuses anything else as a missing parameter.
+fn check_time_and_nonce(
+    kind: Option<Kind>,
+    (time_name, time): (&'static str, &str),
+    (nonce_name, nonce): (&'static str, &str),
+) -> Result<(), Refusal> {
+    let missing = |field: &'static str, issue: &str| {
+        let message = match kind {
+            Some(Kind::App) => "errCode -1".to_owned(),
+            _ => format!("调用支付JSAPI缺少参数：{field}"),
+        };
+        refuse(kind, Reason::Missing, field, message, issue)
+    };
+    if time.is_empty() || time.len() > 10 || !time.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(missing(
+            time_name,
+            &format!("`{time_name}` must be Unix seconds in digits, e.g. \"1554208460\""),
+        ));
+    }
+    if nonce.chars().count() > 32 {
+        return Err(missing(
+            nonce_name,
+            &format!("`{nonce_name}` is at most 32 characters"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_jsapi(
     fields: &Map<String, Value>,
     merchant_key: &PKey<Public>,
@@ -155,6 +184,7 @@ fn check_jsapi(
             )
         },
     )?;
+    check_time_and_nonce(kind, ("timeStamp", time_stamp), ("nonceStr", nonce_str))?;
     if sign_type != "RSA" {
         return Err(refuse(
             kind,
@@ -223,6 +253,7 @@ fn check_app(
                 &format!("`{field}` must be a non-empty string"),
             )
         })?;
+    check_time_and_nonce(kind, ("timestamp", timestamp), ("noncestr", noncestr))?;
     if package != crate::invoke::APP_PACKAGE {
         return Err(refuse(
             kind,

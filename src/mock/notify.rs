@@ -4,7 +4,7 @@
 //! until the merchant answers 2xx — the schedule divided by a speed-up
 //! factor, so that 24 hours pass in about a minute and a half by default.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -115,6 +115,9 @@ pub(crate) struct Notifier {
     keys: Arc<ServerKeys>,
     http: reqwest::Client,
     log: Arc<Mutex<VecDeque<Delivery>>>,
+    /// Deliveries whose schedule runs now: a resend of one of them does not
+    /// start a second.
+    active: Arc<Mutex<HashSet<u64>>>,
     next_seq: AtomicU64,
     /// The schedule is divided by this.
     pub(crate) speedup: Arc<AtomicU32>,
@@ -134,6 +137,7 @@ impl Notifier {
                 .build()
                 .unwrap_or_default(),
             log: Arc::default(),
+            active: Arc::default(),
             next_seq: AtomicU64::new(1),
             speedup: Arc::new(AtomicU32::new(DEFAULT_SPEEDUP)),
             use_public_key: Arc::default(),
@@ -224,31 +228,86 @@ impl Notifier {
     }
 
     fn spawn(&self, seq: u64, url: String, body: String) {
+        if let Some(why) = refused_target(&url) {
+            if let Ok(mut log) = self.log.lock() {
+                if let Some(entry) = log.iter_mut().rev().find(|d| d.seq == seq) {
+                    entry.answers.push(DeliveryAttempt {
+                        time: clock::rfc3339(unix_now()),
+                        status: None,
+                        answer: why,
+                    });
+                }
+            }
+            return;
+        }
+        // Already being offered: its schedule goes on.
+        let started = self
+            .active
+            .lock()
+            .is_ok_and(|mut active| active.insert(seq));
+        if !started {
+            return;
+        }
+        let active = self.active.clone();
         let (keys, http, log) = (self.keys.clone(), self.http.clone(), self.log.clone());
         let speedup = self.speedup.clone();
         let public_key = self.use_public_key.load(Ordering::Relaxed);
         self.runtime.spawn(async move {
-            for wait in std::iter::once(0).chain(RETRY_SCHEDULE) {
-                let factor = u64::from(speedup.load(Ordering::Relaxed).max(1));
-                tokio::time::sleep(Duration::from_millis(wait * 1000 / factor)).await;
-                let attempt = post(&keys, &http, &url, &body, public_key).await;
-                let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-                let Ok(mut log) = log.lock() else { return };
-                // Gone from the log (evicted): nobody is watching any more.
-                let Some(entry) = log.iter_mut().rev().find(|d| d.seq == seq) else {
-                    return;
-                };
-                entry.attempts += 1;
-                entry.delivered |= delivered;
-                if entry.answers.len() >= KEPT_ANSWERS {
-                    entry.answers.remove(0);
-                }
-                entry.answers.push(attempt);
-                if delivered {
-                    return;
-                }
+            offer(&keys, &http, &log, seq, &url, &body, &speedup, public_key).await;
+            if let Ok(mut active) = active.lock() {
+                active.remove(&seq);
             }
         });
+    }
+}
+
+/// The notification's schedule: the first try, then one after each wait,
+/// until the merchant answers 2xx or the schedule ends.
+#[allow(clippy::too_many_arguments)]
+async fn offer(
+    keys: &ServerKeys,
+    http: &reqwest::Client,
+    log: &Mutex<VecDeque<Delivery>>,
+    seq: u64,
+    url: &str,
+    body: &str,
+    speedup: &AtomicU32,
+    public_key: bool,
+) {
+    for wait in std::iter::once(0).chain(RETRY_SCHEDULE) {
+        let factor = u64::from(speedup.load(Ordering::Relaxed).max(1));
+        tokio::time::sleep(Duration::from_millis(wait * 1000 / factor)).await;
+        let attempt = post(keys, http, url, body, public_key).await;
+        let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+        let Ok(mut log) = log.lock() else { return };
+        // Gone from the log (evicted): nobody is watching any more.
+        let Some(entry) = log.iter_mut().rev().find(|d| d.seq == seq) else {
+            return;
+        };
+        entry.attempts += 1;
+        entry.delivered |= delivered;
+        if entry.answers.len() >= KEPT_ANSWERS {
+            entry.answers.remove(0);
+        }
+        entry.answers.push(attempt);
+        if delivered {
+            return;
+        }
+    }
+}
+
+/// Why the mock will not post to `url`: its own `/_mock/` controls (a
+/// notification must not drive them) or a URL that is not http(s).
+fn refused_target(url: &str) -> Option<String> {
+    match url::Url::parse(url) {
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
+            Some(format!("not sent: notify_url {url:?} is not http(s)"))
+        }
+        Ok(parsed) if parsed.path().starts_with("/_mock/") => Some(format!(
+            "not sent: notify_url {url:?} names a /_mock/ control, which a notification must not drive"
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!("not sent: notify_url {url:?} is not a URL ({e})")),
     }
 }
 

@@ -19,7 +19,8 @@ use serde_json::{json, Map, Value};
 use super::answer::Answer;
 use super::bills::PaymentRecord;
 use super::body::{
-    at, optional_str, parse_body, query_param, required, required_fen, required_str,
+    at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
+    required_str,
 };
 use super::notify::Event;
 use crate::clock;
@@ -89,6 +90,10 @@ pub(crate) struct Payment {
     pub(crate) openid: Option<String>,
     /// Failed payment attempts (the order stays NOTPAY).
     pub(crate) failures: u32,
+    /// Fen taken by refunds that are not CLOSED, and how many refunds there
+    /// were: kept with the order, so a forgotten refund cannot free its amount.
+    pub(crate) refunded: i64,
+    pub(crate) refund_count: u32,
 }
 
 impl Payment {
@@ -334,7 +339,11 @@ impl Payments {
                 TradeState::Closed => {
                     return Err(Answer::error(400, "ORDER_CLOSED", "订单已关闭", None));
                 }
-                TradeState::NotPay if order.request != body => {
+                TradeState::NotPay
+                    if order.request != body
+                        || order.trade_type != trade_type
+                        || order.partner != call.partner =>
+                {
                     return Err(Answer::error(
                         400,
                         "PARAM_ERROR",
@@ -382,6 +391,8 @@ impl Payments {
             success_time: None,
             openid: None,
             failures: 0,
+            refunded: 0,
+            refund_count: 0,
         };
         let answer = Answer::json(200, &created_answer(&order, call.base_url));
         self.insert(key, order);
@@ -657,6 +668,12 @@ fn check_create(
     for field in ["/description", "/out_trade_no", "/notify_url"] {
         required_str(body, field)?;
     }
+    // WeChat Pay's lengths: description string[1,127], attach string[1,128].
+    for (field, most) in [("/description", 127), ("/attach", 128)] {
+        if optional_str(body, field).is_some_and(|text| text.chars().count() > most) {
+            return Err(Answer::param_error(field, &format!("最多 {most} 个字符")));
+        }
+    }
     let out_trade_no = required_str(body, "/out_trade_no")?;
     if !(6..=32).contains(&out_trade_no.len())
         || !out_trade_no
@@ -668,10 +685,7 @@ fn check_create(
             "6-32 个字符, 只能是数字、大小写字母或 _-|*",
         ));
     }
-    let notify_url = required_str(body, "/notify_url")?;
-    if !(notify_url.starts_with("https://") || notify_url.starts_with("http://")) {
-        return Err(Answer::param_error("/notify_url", "必须是 http(s) 地址"));
-    }
+    check_notify_url(body, "/notify_url")?;
     required(body, "/amount")?;
     required_fen(body, "/amount/total")?;
     if let Some(currency) = at(body, "/amount/currency") {

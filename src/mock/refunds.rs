@@ -17,10 +17,15 @@ use serde_json::{json, Map, Value};
 
 use super::answer::Answer;
 use super::bills::RefundRecord;
-use super::body::{optional_str, parse_body, query_param, required, required_fen, required_str};
+use super::body::{
+    check_notify_url, optional_str, parse_body, query_param, required, required_fen, required_str,
+};
 use super::notify::Event;
 use super::payments::{Payments, TradeState, KEPT_ORDERS};
 use crate::clock;
+
+/// Partial refunds an order may have (FLOWS.md §2: at most 50).
+const MAX_REFUNDS: u32 = 50;
 
 /// `status` of a refund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,9 +255,32 @@ impl Refunds {
         let refund = required_fen(&body, "/amount/refund")?;
         let total = required_fen(&body, "/amount/total")?;
         let currency = required_str(&body, "/amount/currency")?.to_owned();
+        check_notify_url(&body, "/notify_url")?;
         let notify_url = optional_str(&body, "/notify_url").map(str::to_owned);
+        let funds_account = match optional_str(&body, "/funds_account") {
+            None => "UNAVAILABLE",
+            Some("AVAILABLE") => "AVAILABLE",
+            Some(_) => {
+                return Err(Answer::param_error(
+                    "/funds_account",
+                    "只能是 AVAILABLE (可用余额), 或不传",
+                ))
+            }
+        };
         let key = (sub.clone(), out_refund_no.clone());
         if let Some(existing) = self.refunds.get(&key) {
+            let names_another_order = optional_str(&body, "/transaction_id")
+                .is_some_and(|id| id != existing.transaction_id)
+                || optional_str(&body, "/out_trade_no")
+                    .is_some_and(|no| no != existing.out_trade_no);
+            if names_another_order {
+                return Err(Answer::error(
+                    400,
+                    "INVALID_REQUEST",
+                    "请求内容和上次请求不一致，商户订单号/商户退款单号已经被其他请求使用。",
+                    None,
+                ));
+            }
             // A retry must reuse out_refund_no with the same amounts.
             return if existing.refund == refund && existing.total == total {
                 Ok(Answer::json(200, &existing.render()))
@@ -286,9 +314,22 @@ impl Refunds {
                 &format!("原订单金额为 {} 分, 与请求不一致", order.total()),
             ));
         }
+        if currency != order.currency() {
+            return Err(Answer::param_error(
+                "/amount/currency",
+                &format!("与原订单币种 {} 不一致", order.currency()),
+            ));
+        }
+        if order.refund_count >= MAX_REFUNDS {
+            return Err(Answer::error(
+                400,
+                "INVALID_REQUEST",
+                "一笔订单最多可部分退款 50 次",
+                None,
+            ));
+        }
         let transaction_id = order.transaction_id.clone().unwrap_or_default();
-        let taken = self.refunded(&sub, &transaction_id);
-        let refundable = order.total() - taken;
+        let refundable = order.total() - order.refunded;
         if refundable <= 0 {
             return Err(Answer::error(
                 400,
@@ -308,6 +349,8 @@ impl Refunds {
         // Without its own notify_url, the refund's news goes where the order's did.
         let notify_url = notify_url.or_else(|| Some(order.notify_url().to_owned()));
         order.state = TradeState::Refund;
+        order.refunded += refund;
+        order.refund_count += 1;
         self.next += 1;
         let created = Refund {
             sub_mchid: sub,
@@ -323,25 +366,13 @@ impl Refunds {
             accepted: std::time::Instant::now(),
             success_time: None,
             notify_url,
-            funds_account: optional_str(&body, "/funds_account")
-                .unwrap_or("UNAVAILABLE")
-                .to_owned(),
+            funds_account: funds_account.to_owned(),
             channel: "ORIGINAL",
             payment: order.record(call.mchid),
         };
         let answer = Answer::json(200, &created.render());
         self.insert(key, created);
         Ok(answer)
-    }
-
-    /// Sum of the refunds of an order that are not CLOSED.
-    fn refunded(&self, sub: &str, transaction_id: &str) -> i64 {
-        self.refunds
-            .values()
-            .filter(|r| r.sub_mchid == sub && r.transaction_id == transaction_id)
-            .filter(|r| r.status != RefundStatus::Closed)
-            .map(|r| r.refund)
-            .sum()
     }
 
     fn insert(&mut self, key: Key, refund: Refund) {
@@ -405,9 +436,12 @@ impl Refunds {
         Ok(Answer::json(200, &refund.render()))
     }
 
-    /// The back office ends PROCESSING refund `out_refund_no`.
+    /// The back office ends PROCESSING refund `out_refund_no`; a CLOSED one
+    /// gives its amount back to the order (`payments` locked by the caller,
+    /// before the refunds).
     pub(crate) fn resolve(
         &mut self,
+        payments: &mut Payments,
         sub: &str,
         out_refund_no: &str,
         outcome: RefundOutcome,
@@ -442,6 +476,11 @@ impl Refunds {
             ));
         }
         refund.status = outcome.status();
+        if outcome == RefundOutcome::Closed {
+            if let Some(order) = payments.get_mut(sub, &refund.out_trade_no, now) {
+                order.refunded -= refund.refund;
+            }
+        }
         if outcome == RefundOutcome::Success {
             refund.success_time = Some(now);
         }
@@ -543,9 +582,20 @@ mod tests {
             };
             assert_eq!(refunds.serve(&mut book, &call).status, 200);
         }
-        assert_eq!((refunds.refunds.len(), refunds.by_id.len(), refunds.arrival.len()), (2, 2, 2));
-        assert!(refunds.refunds.contains_key(&(String::new(), "R3".to_owned())));
-        assert!(!refunds.refunds.contains_key(&(String::new(), "R0".to_owned())));
+        assert_eq!(
+            (
+                refunds.refunds.len(),
+                refunds.by_id.len(),
+                refunds.arrival.len()
+            ),
+            (2, 2, 2)
+        );
+        assert!(refunds
+            .refunds
+            .contains_key(&(String::new(), "R3".to_owned())));
+        assert!(!refunds
+            .refunds
+            .contains_key(&(String::new(), "R0".to_owned())));
     }
 
     #[test]

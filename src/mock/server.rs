@@ -427,20 +427,23 @@ impl Shared {
             return;
         };
         let mchid = self.keys.credentials.mchid;
-        let events: Vec<_> = match self.refunds.lock() {
-            Ok(mut refunds) => refunds
-                .processing_for(delay)
-                .into_iter()
-                .filter_map(|(sub, no)| {
-                    let now = unix_now();
-                    refunds
-                        .resolve(&sub, &no, RefundOutcome::Success, mchid, now)
-                        .ok()?
-                        .1
-                })
-                .collect(),
-            Err(_) => return,
+        // payments before refunds, always
+        let (Ok(mut payments), Ok(mut refunds)) = (self.payments.lock(), self.refunds.lock())
+        else {
+            return;
         };
+        let events: Vec<_> = refunds
+            .processing_for(delay)
+            .into_iter()
+            .filter_map(|(sub, no)| {
+                let outcome = RefundOutcome::Success;
+                refunds
+                    .resolve(&mut payments, &sub, &no, outcome, mchid, unix_now())
+                    .ok()?
+                    .1
+            })
+            .collect();
+        drop((payments, refunds));
         for event in events {
             self.notifier.send(event);
         }

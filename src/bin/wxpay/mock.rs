@@ -221,8 +221,15 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
 /// JSON given inline or as `@FILE`.
 fn read_json(text: &str) -> Result<serde_json::Value, Failure> {
     let content = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("cannot read {path}: {e}")))?,
+        Some(path) => {
+            use std::io::Read as _;
+            // An invocation is a few hundred bytes: read no more than 64 KiB.
+            let mut content = String::new();
+            std::fs::File::open(path)
+                .and_then(|file| file.take(64 << 10).read_to_string(&mut content))
+                .map_err(|e| Failure::usage(format!("cannot read {path}: {e}")))?;
+            content
+        }
         None => text.to_owned(),
     };
     serde_json::from_str(&content).map_err(|e| {
