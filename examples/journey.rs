@@ -223,7 +223,11 @@ async fn main() -> Result<(), Failure> {
         .to_owned();
 
     // 6. Today's trade bill (China time), gzip, hash-checked on the way.
-    let today = &wechatpay_chain::clock::rfc3339(wechatpay_chain::clock::unix_now())[..10];
+    // The bill of the day the user paid (China time), even if a run crosses midnight.
+    let success_time = paid.resource["success_time"].as_str().unwrap_or_default();
+    let today = success_time
+        .get(..10)
+        .ok_or("the payment has no success_time")?;
     let mut bill_query = json!({"bill_date": today, "bill_type": "ALL", "tar_type": "GZIP"});
     if partner {
         bill_query["sub_mchid"] = json!(SUB_MCHID);

@@ -26,7 +26,7 @@ use super::notify::Event;
 use crate::clock;
 
 /// Orders each store keeps (payment orders, direct and partner together;
-/// refunds); past it, the oldest is forgotten, so a long load test cannot
+/// refunds; payscore service orders); past it, the oldest is forgotten, so a long load test cannot
 /// exhaust memory (an order takes about 4 KiB: some 80 MiB at most).
 pub const KEPT_ORDERS: usize = 20_000;
 

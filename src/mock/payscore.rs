@@ -8,12 +8,13 @@
 //! CREATED | DOING ──cancel──► REVOKED;  CREATED ──timeout──► EXPIRED
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::{json, Map, Value};
 
 use super::answer::Answer;
 use super::notify::Event;
+use super::payments::KEPT_ORDERS;
 
 /// Order state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,10 +59,13 @@ struct Order {
 }
 
 /// The order book: one lock, so concurrent requests on an order serialize.
+/// At most [`KEPT_ORDERS`] are kept; the oldest goes first.
 #[derive(Default)]
 pub(crate) struct Orders {
     /// Keyed by (sub_mchid or "", out_order_no).
     orders: HashMap<(String, String), Order>,
+    /// Creation order, for eviction.
+    arrival: VecDeque<(String, String)>,
     next_id: u64,
 }
 
@@ -187,6 +191,13 @@ impl Orders {
             package,
         };
         let answer = Answer::json(200, &render(&order, mchid, true));
+        while self.orders.len() >= KEPT_ORDERS {
+            match self.arrival.pop_front() {
+                Some(oldest) => self.orders.remove(&oldest),
+                None => break,
+            };
+        }
+        self.arrival.push_back(key.clone());
         self.orders.insert(key, order);
         Ok((answer, None))
     }
@@ -794,6 +805,37 @@ mod tests {
         assert_eq!(answer.status, 200);
         let created: Value = serde_json::from_slice(&answer.body).unwrap();
         created["package"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_book_forgets_the_oldest_past_its_limit() {
+        let mut orders = Orders::default();
+        let call = parse_path("POST", &["v3", "payscore", "serviceorder"]).unwrap();
+        for i in 0..super::KEPT_ORDERS + 3 {
+            let body = json!({
+                "out_order_no": format!("EVICT{i:08}"), "appid": "wxd678efh567hg6787",
+                "service_id": "2002000000000558128851361561536", "service_introduction": "某某酒店",
+                "risk_fund": {"name": "DEPOSIT", "amount": 10000}, "time_range": {"start_time": "OnAccept"},
+                "notify_url": "https://example.com/notify",
+            });
+            assert_eq!(
+                orders
+                    .serve(&call, MCHID, &[], body.to_string().as_bytes())
+                    .0
+                    .status,
+                200
+            );
+        }
+        assert_eq!(
+            (orders.orders.len(), orders.arrival.len()),
+            (super::KEPT_ORDERS, super::KEPT_ORDERS)
+        );
+        assert!(!orders
+            .orders
+            .contains_key(&(String::new(), "EVICT00000002".to_owned())));
+        assert!(orders
+            .orders
+            .contains_key(&(String::new(), "EVICT00000003".to_owned())));
     }
 
     #[test]
