@@ -123,6 +123,7 @@ pub mod response;
 pub mod retry;
 pub mod sensitive;
 pub mod sign;
+mod text;
 pub mod v2;
 pub mod verify;
 

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "verify",
             "path",
             "hex",
+            "text",
             "clock",
             "encryptor",
         ],

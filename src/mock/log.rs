@@ -7,6 +7,7 @@
 //! with `wxpay … --dry-run`. The message is what was signed (method, URL,
 //! timestamp, nonce, body), never a key.
 
+use crate::text::cut;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -236,17 +237,4 @@ impl RequestLog {
             entries.clear();
         }
     }
-}
-
-/// `text` cut to at most `max` bytes (at a character boundary), `…` added.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
 }

@@ -42,6 +42,7 @@ mod guard;
 mod html;
 mod identity;
 mod invocation;
+mod kept;
 mod log;
 mod notify;
 mod payments;

@@ -12,7 +12,7 @@
 //! `out_trade_no` is unique per merchant. At most [`KEPT_ORDERS`] are kept;
 //! the oldest goes first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
@@ -22,6 +22,7 @@ use super::body::{
     at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
     required_str,
 };
+use super::kept::Kept;
 use super::notify::Event;
 use crate::clock;
 
@@ -281,13 +282,10 @@ type Key = (String, String);
 
 /// The order book.
 pub(crate) struct Payments {
-    orders: HashMap<Key, Payment>,
+    orders: Kept<Key, Payment>,
     by_transaction: HashMap<String, Key>,
     by_prepay: HashMap<String, Key>,
     by_code: HashMap<String, Key>,
-    /// Insertion order, for eviction.
-    arrival: VecDeque<Key>,
-    limit: usize,
     next: u64,
 }
 
@@ -300,12 +298,10 @@ impl Default for Payments {
 impl Payments {
     pub(crate) fn with_limit(limit: usize) -> Self {
         Payments {
-            orders: HashMap::new(),
+            orders: Kept::new(limit),
             by_transaction: HashMap::new(),
             by_prepay: HashMap::new(),
             by_code: HashMap::new(),
-            arrival: VecDeque::new(),
-            limit: limit.max(1),
             next: 0,
         }
     }
@@ -400,22 +396,15 @@ impl Payments {
     }
 
     fn insert(&mut self, key: Key, order: Payment) {
-        while self.orders.len() >= self.limit {
-            let Some(oldest) = self.arrival.pop_front() else {
-                break;
-            };
-            if let Some(gone) = self.orders.remove(&oldest) {
-                self.by_prepay.remove(&gone.prepay_id);
-                self.by_code.remove(&gone.code);
-                if let Some(id) = &gone.transaction_id {
-                    self.by_transaction.remove(id);
-                }
-            }
-        }
         self.by_prepay.insert(order.prepay_id.clone(), key.clone());
         self.by_code.insert(order.code.clone(), key.clone());
-        self.arrival.push_back(key.clone());
-        self.orders.insert(key, order);
+        for gone in self.orders.insert(key, order) {
+            self.by_prepay.remove(&gone.prepay_id);
+            self.by_code.remove(&gone.code);
+            if let Some(id) = &gone.transaction_id {
+                self.by_transaction.remove(id);
+            }
+        }
     }
 
     fn query(&mut self, call: &Call<'_>) -> Result<Answer, Answer> {
@@ -604,9 +593,9 @@ impl Payments {
 
     /// Every order, oldest first, as the console lists them.
     pub(crate) fn list(&mut self, mchid: &str, now: i64) -> Vec<Value> {
-        let mut out = Vec::with_capacity(self.arrival.len());
-        for key in &self.arrival {
-            if let Some(order) = self.orders.get_mut(key) {
+        let mut out = Vec::with_capacity(self.orders.len());
+        for key in self.orders.keys() {
+            if let Some(order) = self.orders.get_mut(&key) {
                 order.refresh(now);
                 let mut row = order.render(mchid);
                 row["trade_type"] = json!(order.trade_type);
@@ -622,9 +611,9 @@ impl Payments {
 
     /// Paid orders, for bills.
     pub(crate) fn records(&self, mchid: &str) -> Vec<PaymentRecord> {
-        self.arrival
+        self.orders
             .iter()
-            .filter_map(|key| self.orders.get(key)?.record(mchid))
+            .filter_map(|(_, order)| order.record(mchid))
             .collect()
     }
 }
@@ -873,7 +862,7 @@ mod tests {
         }
         assert_eq!(book.orders.len(), 3);
         assert_eq!(
-            (book.by_prepay.len(), book.by_code.len(), book.arrival.len()),
+            (book.by_prepay.len(), book.by_code.len(), book.orders.len()),
             (3, 3, 3)
         );
         assert!(book.get_mut("", "ORDER000", 1_767_240_000).is_none());

@@ -8,11 +8,10 @@
 //! CREATED | DOING ──cancel──► REVOKED;  CREATED ──timeout──► EXPIRED
 //! ```
 
-use std::collections::{HashMap, VecDeque};
-
 use serde_json::{json, Map, Value};
 
 use super::answer::Answer;
+use super::kept::Kept;
 use super::notify::Event;
 use super::payments::KEPT_ORDERS;
 
@@ -60,13 +59,19 @@ struct Order {
 
 /// The order book: one lock, so concurrent requests on an order serialize.
 /// At most [`KEPT_ORDERS`] are kept; the oldest goes first.
-#[derive(Default)]
 pub(crate) struct Orders {
     /// Keyed by (sub_mchid or "", out_order_no).
-    orders: HashMap<(String, String), Order>,
-    /// Creation order, for eviction.
-    arrival: VecDeque<(String, String)>,
+    orders: Kept<(String, String), Order>,
     next_id: u64,
+}
+
+impl Default for Orders {
+    fn default() -> Self {
+        Orders {
+            orders: Kept::new(KEPT_ORDERS),
+            next_id: 0,
+        }
+    }
 }
 
 /// A parsed payscore request.
@@ -191,13 +196,6 @@ impl Orders {
             package,
         };
         let answer = Answer::json(200, &render(&order, mchid, true));
-        while self.orders.len() >= KEPT_ORDERS {
-            match self.arrival.pop_front() {
-                Some(oldest) => self.orders.remove(&oldest),
-                None => break,
-            };
-        }
-        self.arrival.push_back(key.clone());
         self.orders.insert(key, order);
         Ok((answer, None))
     }
@@ -287,7 +285,7 @@ impl Orders {
 
     /// Every order as the query answers it, oldest first (for the console).
     pub(crate) fn list(&self, mchid: &str) -> Vec<Value> {
-        let mut orders: Vec<&Order> = self.orders.values().collect();
+        let mut orders: Vec<&Order> = self.orders.iter().map(|(_, o)| o).collect();
         orders.sort_by(|a, b| a.order_id.cmp(&b.order_id));
         orders.iter().map(|o| render(o, mchid, true)).collect()
     }
@@ -827,15 +825,17 @@ mod tests {
             );
         }
         assert_eq!(
-            (orders.orders.len(), orders.arrival.len()),
+            (orders.orders.len(), orders.orders.keys().len()),
             (super::KEPT_ORDERS, super::KEPT_ORDERS)
         );
-        assert!(!orders
-            .orders
-            .contains_key(&(String::new(), "EVICT00000002".to_owned())));
         assert!(orders
             .orders
-            .contains_key(&(String::new(), "EVICT00000003".to_owned())));
+            .get(&(String::new(), "EVICT00000002".to_owned()))
+            .is_none());
+        assert!(orders
+            .orders
+            .get(&(String::new(), "EVICT00000003".to_owned()))
+            .is_some());
     }
 
     #[test]

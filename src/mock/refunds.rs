@@ -11,7 +11,7 @@
 //! back). Keyed by `(sub_mchid, out_refund_no)`; at most
 //! [`super::payments::KEPT_ORDERS`] are kept, the oldest goes first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
@@ -20,6 +20,7 @@ use super::bills::RefundRecord;
 use super::body::{
     check_notify_url, optional_str, parse_body, query_param, required, required_fen, required_str,
 };
+use super::kept::Kept;
 use super::notify::Event;
 use super::payments::{Payments, TradeState, KEPT_ORDERS};
 use crate::clock;
@@ -200,10 +201,8 @@ type Key = (String, String);
 
 /// The refunds.
 pub(crate) struct Refunds {
-    refunds: HashMap<Key, Refund>,
+    refunds: Kept<Key, Refund>,
     by_id: HashMap<String, Key>,
-    arrival: VecDeque<Key>,
-    limit: usize,
     next: u64,
 }
 
@@ -216,10 +215,8 @@ impl Default for Refunds {
 impl Refunds {
     pub(crate) fn with_limit(limit: usize) -> Self {
         Refunds {
-            refunds: HashMap::new(),
+            refunds: Kept::new(limit),
             by_id: HashMap::new(),
-            arrival: VecDeque::new(),
-            limit: limit.max(1),
             next: 0,
         }
     }
@@ -376,17 +373,10 @@ impl Refunds {
     }
 
     fn insert(&mut self, key: Key, refund: Refund) {
-        while self.refunds.len() >= self.limit {
-            let Some(oldest) = self.arrival.pop_front() else {
-                break;
-            };
-            if let Some(gone) = self.refunds.remove(&oldest) {
-                self.by_id.remove(&gone.refund_id);
-            }
-        }
         self.by_id.insert(refund.refund_id.clone(), key.clone());
-        self.arrival.push_back(key.clone());
-        self.refunds.insert(key, refund);
+        for gone in self.refunds.insert(key, refund) {
+            self.by_id.remove(&gone.refund_id);
+        }
     }
 
     fn query(&self, call: &Call<'_>) -> Result<Answer, Answer> {
@@ -499,37 +489,31 @@ impl Refunds {
 
     /// PROCESSING refunds accepted at least `age` ago (to resolve by themselves).
     pub(crate) fn processing_for(&self, age: std::time::Duration) -> Vec<(String, String)> {
-        self.arrival
+        self.refunds
             .iter()
-            .filter(|key| {
-                self.refunds.get(*key).is_some_and(|r| {
-                    r.status == RefundStatus::Processing && r.accepted.elapsed() >= age
-                })
-            })
-            .cloned()
+            .filter(|(_, r)| r.status == RefundStatus::Processing && r.accepted.elapsed() >= age)
+            .map(|(key, _)| key.clone())
             .collect()
     }
 
     /// Every refund, oldest first, as the console lists them.
     pub(crate) fn list(&self) -> Vec<Value> {
-        self.arrival
+        self.refunds
             .iter()
-            .filter_map(|key| {
-                let refund = self.refunds.get(key)?;
+            .map(|(_, refund)| {
                 let mut row = refund.render();
                 row["sub_mchid"] = json!(refund.sub_mchid);
                 row["notify_url"] = json!(refund.notify_url);
-                Some(row)
+                row
             })
             .collect()
     }
 
     /// Refunds as bill rows.
     pub(crate) fn records(&self) -> Vec<RefundRecord> {
-        self.arrival
+        self.refunds
             .iter()
-            .filter_map(|key| {
-                let refund = self.refunds.get(key)?;
+            .filter_map(|(_, refund)| {
                 Some(RefundRecord {
                     time: refund.success_time.unwrap_or(refund.created),
                     payment: refund.payment.clone()?,
@@ -586,16 +570,18 @@ mod tests {
             (
                 refunds.refunds.len(),
                 refunds.by_id.len(),
-                refunds.arrival.len()
+                refunds.refunds.keys().len()
             ),
             (2, 2, 2)
         );
         assert!(refunds
             .refunds
-            .contains_key(&(String::new(), "R3".to_owned())));
-        assert!(!refunds
+            .get(&(String::new(), "R3".to_owned()))
+            .is_some());
+        assert!(refunds
             .refunds
-            .contains_key(&(String::new(), "R0".to_owned())));
+            .get(&(String::new(), "R0".to_owned()))
+            .is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! predefined entities, a size cap, one level of fields, one `<xml>` root,
 //! each field once.
 
+use crate::text::cut;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::{Map, Value};
@@ -205,19 +206,6 @@ fn check_root(name: &str, expected: &str) -> Result<(), XmlError> {
 
 /// Longest error message made from a document's text (bytes).
 const MAX_MESSAGE: usize = 1024;
-
-/// `text` cut to at most `max` bytes (at a character boundary), `…` added.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
-}
 
 /// A name from the document, cut for an error message.
 fn shorten(name: &str) -> String {
