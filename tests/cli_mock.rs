@@ -136,5 +136,8 @@ async fn the_user_and_back_office_are_commands_against_a_running_mock() {
     let nowhere = wxpay(&["mock", "transactions"], &[], None).await;
     assert_eq!(nowhere.code, 2, "{}", nowhere.stderr);
     assert!(nowhere.stderr.contains("--base-url"), "{}", nowhere.stderr);
+    // a speed-up outside 1..=1,000,000 is a usage error, not a silent 1
+    let slow = wxpay(&["mock", "--notification-speedup", "0"], &[], None).await;
+    assert_eq!(slow.code, 2, "{}", slow.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }

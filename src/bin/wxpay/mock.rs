@@ -28,7 +28,12 @@ pub struct MockArgs {
     quiet: bool,
     /// Run WeChat Pay's notification retry schedule this many times faster
     /// (1 = real time: 15 s before the first retry).
-    #[arg(long, value_name = "N", default_value_t = wechatpay_chain::mock::DEFAULT_SPEEDUP)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = wechatpay_chain::mock::DEFAULT_SPEEDUP,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
     notification_speedup: u32,
     /// Refunds succeed by themselves this many milliseconds after they are
     /// accepted (by default they wait for `wxpay mock refund`).
