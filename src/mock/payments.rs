@@ -27,9 +27,10 @@ use super::notify::Event;
 use crate::clock;
 
 /// Orders each store keeps (payment orders, direct and partner together;
-/// refunds; payscore service orders); past it, the oldest is forgotten, so a long load test cannot
-/// exhaust memory (an order takes about 5 KiB with its notification and
-/// indexes: about 100 MiB at most; docs/performance.md).
+/// refunds; payscore service orders); past it, the oldest is forgotten, so
+/// a long load test cannot exhaust memory (an order takes about 5 KiB with
+/// its notification and indexes: about 100 MiB at most; see the guide
+/// performance.md).
 pub const KEPT_ORDERS: usize = 20_000;
 
 /// How long an order stays payable without `time_expire`: 7 days.
