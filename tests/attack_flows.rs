@@ -6,7 +6,11 @@
 //! fix; its comment says what a correct mock does. The WeChat Pay facts used
 //! are written out by hand from FLOWS.md (section named at each test).
 
+mod common;
+
 use std::time::Duration;
+
+use common::flows::control;
 
 use serde_json::{json, Value};
 use wechatpay_chain::mock::{Credentials, MockServer};
@@ -49,22 +53,6 @@ fn answered(
 
 async fn create(client: &Client, path: &str, body: Value) -> Result<(u16, Value), String> {
     answered(client[path].post(json!({ "json": body })).await)
-}
-
-async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(format!("{}_mock/{path}", server.base_url()));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    let bytes = answer.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 /// Today in China time, `YYYY-MM-DD`: the day the mock's payments fall in.

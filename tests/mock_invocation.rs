@@ -5,34 +5,11 @@
 
 mod common;
 
+use common::flows::{control, jsapi_order, APPID};
+
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::mock::{Credentials, MockServer};
-
-const APPID: &str = "wxd678efh567hg6787";
-const MCHID: &str = "1900000109";
-
-fn jsapi_order(no: &str, notify_url: &str, total: i64) -> Value {
-    json!({"appid": APPID, "mchid": MCHID, "description": "Image形象店-深圳腾大-QQ公仔",
-           "out_trade_no": no, "notify_url": notify_url,
-           "amount": {"total": total, "currency": "CNY"}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}})
-}
-
-async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(format!("{}_mock/{path}", server.base_url()));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    let bytes = answer.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 #[tokio::test]
 async fn the_mock_pays_on_genuine_invocations_and_refuses_forged_ones() {

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::flows::{control, jsapi_order, APPID, MCHID};
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -15,20 +17,12 @@ use serde_json::{json, Value};
 use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
 use wechatpay_chain::{Client, Error};
 
-const APPID: &str = "wxd678efh567hg6787";
-const MCHID: &str = "1900000109";
 const SUB_MCHID: &str = "1900000110";
 
 async fn setup() -> (MockServer, Client) {
     let server = MockServer::start().await.unwrap();
     let client = server.client().unwrap();
     (server, client)
-}
-
-fn jsapi_order(no: &str, notify_url: &str, total: i64) -> Value {
-    json!({"appid": APPID, "mchid": MCHID, "description": "Image形象店-深圳腾大-QQ公仔",
-           "out_trade_no": no, "notify_url": notify_url,
-           "amount": {"total": total, "currency": "CNY"}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}})
 }
 
 fn keys(value: &Value) -> BTreeSet<String> {
@@ -45,22 +39,6 @@ fn refusal(err: Error) -> (u16, String, String) {
         Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
         other => panic!("expected an API error, got {other:?}"),
     }
-}
-
-async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(format!("{}_mock/{path}", server.base_url()));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    let bytes = answer.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 async fn get_json(url: String) -> Value {

@@ -3,6 +3,7 @@
 //! from the same test keys with plain OpenSSL calls.
 #![allow(dead_code)]
 
+pub mod flows;
 pub mod sink;
 
 use std::path::PathBuf;

@@ -1,0 +1,35 @@
+//! What the tests of the mock's payment flows share: an order body as the
+//! Go SDK's `PrepayRequest` names its fields (FLOWS.md §1.2), and one
+//! `/_mock/` control call.
+
+use serde_json::{json, Value};
+use wechatpay_chain::mock::MockServer;
+
+pub const APPID: &str = "wxd678efh567hg6787";
+pub const MCHID: &str = "1900000109";
+pub const OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+
+/// A JSAPI prepay request of the mock's merchant.
+pub fn jsapi_order(no: &str, notify_url: &str, total: i64) -> Value {
+    json!({"appid": APPID, "mchid": MCHID, "description": "Image形象店-深圳腾大-QQ公仔",
+           "out_trade_no": no, "notify_url": notify_url,
+           "amount": {"total": total, "currency": "CNY"}, "payer": {"openid": OPENID}})
+}
+
+/// `POST /_mock/{path}` with an optional JSON body: the status and the
+/// answer's JSON (`null` when there is none).
+pub async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(format!("{}_mock/{path}", server.base_url()));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let bytes = answer.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
