@@ -556,16 +556,7 @@ impl Payments {
         mchid: &str,
         now: i64,
     ) -> Result<Value, Answer> {
-        let order = self
-            .get_mut(sub, out_trade_no, now)
-            .ok_or_else(|| unknown_order(sub, out_trade_no))?;
-        if order.state != TradeState::NotPay {
-            return Err(action_refused(
-                order,
-                "fail",
-                "only an unpaid (NOTPAY) order can fail to be paid",
-            ));
-        }
+        let order = self.unpaid_mut(sub, out_trade_no, now, "fail")?;
         order.failures += 1;
         Ok(order.render(mchid))
     }
@@ -578,19 +569,28 @@ impl Payments {
         mchid: &str,
         now: i64,
     ) -> Result<Value, Answer> {
+        let order = self.unpaid_mut(sub, out_trade_no, now, "expire")?;
+        order.expires = now;
+        order.state = TradeState::Closed;
+        Ok(order.render(mchid))
+    }
+
+    /// The NOTPAY order a control acts on, or the refusal saying why not.
+    fn unpaid_mut(
+        &mut self,
+        sub: &str,
+        out_trade_no: &str,
+        now: i64,
+        action: &str,
+    ) -> Result<&mut Payment, Answer> {
         let order = self
             .get_mut(sub, out_trade_no, now)
             .ok_or_else(|| unknown_order(sub, out_trade_no))?;
         if order.state != TradeState::NotPay {
-            return Err(action_refused(
-                order,
-                "expire",
-                "only an unpaid (NOTPAY) order can expire",
-            ));
+            let why = format!("only an unpaid (NOTPAY) order can {action}");
+            return Err(action_refused(order, action, &why));
         }
-        order.expires = now;
-        order.state = TradeState::Closed;
-        Ok(order.render(mchid))
+        Ok(order)
     }
 
     /// Every order, oldest first, as the console lists them.
