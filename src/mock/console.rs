@@ -386,33 +386,38 @@ const REQUESTS: Table = Table {
 /// The whole console.
 fn console_page(shared: &Shared, lang: &str) -> String {
     let mchid = shared.keys.credentials.mchid;
-    let payscore = shared
+    // Each table shows its newest rows (the page is refetched every 2 s);
+    // the heading counts them all, and the JSON controls list them all.
+    let (payscore, payscore_total) = shared
         .orders
         .lock()
-        .map(|orders| orders.list(mchid))
+        .map(|orders| (orders.list(mchid, SHOWN_ROWS), orders.len()))
         .unwrap_or_default();
-    let payments = shared
+    let (payments, payments_total) = shared
         .payments
         .lock()
-        .map(|mut book| book.list(mchid, crate::sign::unix_now()))
+        .map(|mut book| {
+            let rows = book.list(mchid, crate::sign::unix_now(), SHOWN_ROWS);
+            (rows, book.len())
+        })
         .unwrap_or_default();
-    let refunds = shared
+    let (refunds, refunds_total) = shared
         .refunds
         .lock()
-        .map(|refunds| refunds.list())
+        .map(|refunds| (refunds.list(SHOWN_ROWS), refunds.len()))
         .unwrap_or_default();
-    let notifications: Vec<Value> = shared
-        .notifier
-        .deliveries()
+    let deliveries = shared.notifier.deliveries();
+    let notifications: Vec<Value> = deliveries
         .iter()
         .rev()
+        .take(SHOWN_ROWS)
         .map(delivery_row)
         .collect();
-    let requests: Vec<Value> = shared
-        .log
-        .recent()
-        .into_iter()
+    let recent = shared.log.recent();
+    let requests: Vec<Value> = recent
+        .iter()
         .rev()
+        .take(SHOWN_ROWS)
         .map(|r| serde_json::to_value(r).unwrap_or_default())
         .collect();
     let title = label("模拟微信支付", "Mock WeChat Pay");
@@ -436,11 +441,11 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 </main>"#,
         title = title.html(),
         live = label("实时刷新", "Live").html(),
-        payments = table(&PAYMENTS, &payments),
-        refunds = table(&REFUNDS, &refunds),
-        payscore = table(&PAYSCORE, &payscore),
-        notifications = table(&NOTIFICATIONS, &notifications),
-        requests = table(&REQUESTS, &requests),
+        payments = table_of(&PAYMENTS, &payments, payments_total),
+        refunds = table_of(&REFUNDS, &refunds, refunds_total),
+        payscore = table_of(&PAYSCORE, &payscore, payscore_total),
+        notifications = table_of(&NOTIFICATIONS, &notifications, deliveries.len()),
+        requests = table_of(&REQUESTS, &requests, recent.len()),
     );
     page(lang, title, &body)
 }
@@ -463,14 +468,41 @@ fn delivery_row(d: &super::notify::Delivery) -> Value {
            "delivered": d.delivered, "answer": answer})
 }
 
+/// Rows a table shows at most: the newest.
+const SHOWN_ROWS: usize = 100;
+
 /// `rows` as the table `spec` describes, inside its `<section>`.
+#[cfg(test)]
 fn table(spec: &Table, rows: &[Value]) -> String {
+    table_of(spec, rows, rows.len())
+}
+
+/// `rows`, the newest of `total`, as the table `spec` describes.
+fn table_of(spec: &Table, rows: &[Value], total: usize) -> String {
     let mut html = format!(
-        r#"<section id="{id}" data-live aria-labelledby="{id}-title"><h2 id="{id}-title">{title} <span class="count">({n})</span></h2>"#,
+        r#"<section id="{id}" data-live aria-labelledby="{id}-title"><h2 id="{id}-title">{title} <span class="count">({total})</span></h2>"#,
         id = spec.id,
         title = spec.title.html(),
-        n = rows.len()
     );
+    if total > rows.len() {
+        let (zh_all, en_all) = match spec.id {
+            "payments" => (
+                "；全部：GET /_mock/transactions",
+                "; all: GET /_mock/transactions",
+            ),
+            "refunds" => ("；全部：GET /_mock/refunds", "; all: GET /_mock/refunds"),
+            "notifications" => (
+                "；全部：GET /_mock/notifications",
+                "; all: GET /_mock/notifications",
+            ),
+            _ => ("", ""),
+        };
+        // Numbers and fixed paths only: nothing here needs escaping.
+        html.push_str(&format!(
+            r#"<p class="hint"><span lang="zh">只显示最新的 {n} 条，共 {total} 条{zh_all}</span> <span lang="en">the newest {n} of {total}{en_all}</span></p>"#,
+            n = rows.len(),
+        ));
+    }
     if rows.is_empty() {
         html.push_str(&format!(
             r#"<p class="empty">{}</p></section>"#,

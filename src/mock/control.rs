@@ -106,7 +106,7 @@ pub(crate) fn handle(
             let list = shared
                 .payments
                 .lock()
-                .map(|mut book| book.list(mchid, unix_now()))
+                .map(|mut book| book.list(mchid, unix_now(), usize::MAX))
                 .unwrap_or_default();
             Ok(Answer::json(200, &json!({"data": list})))
         }
@@ -114,7 +114,7 @@ pub(crate) fn handle(
             let list = shared
                 .refunds
                 .lock()
-                .map(|refunds| refunds.list())
+                .map(|refunds| refunds.list(usize::MAX))
                 .unwrap_or_default();
             Ok(Answer::json(200, &json!({"data": list})))
         }

@@ -60,9 +60,22 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
             .filter_map(|key| self.map.get(key).map(|value| (key, value)))
     }
 
-    /// Keys, oldest first (to visit entries mutably one by one).
+    /// Keys, oldest first.
+    #[cfg(test)]
     pub(crate) fn keys(&self) -> Vec<K> {
-        self.arrival.iter().cloned().collect()
+        self.newest_keys(usize::MAX)
+    }
+
+    /// The `n` newest keys, oldest first.
+    pub(crate) fn newest_keys(&self, n: usize) -> Vec<K> {
+        let skip = self.arrival.len().saturating_sub(n);
+        self.arrival.iter().skip(skip).cloned().collect()
+    }
+
+    /// The `n` newest entries, oldest first.
+    pub(crate) fn newest(&self, n: usize) -> impl Iterator<Item = (&K, &V)> {
+        let skip = self.arrival.len().saturating_sub(n);
+        self.iter().skip(skip)
     }
 }
 
@@ -83,5 +96,7 @@ mod tests {
         assert_eq!(kept.iter().collect::<Vec<_>>(), [(&"b", &2), (&"c", &3)]);
         assert_eq!((kept.len(), kept.arrival.len()), (2, 2));
         assert_eq!(kept.keys(), ["b", "c"]);
+        assert_eq!(kept.newest_keys(1), ["c"]);
+        assert_eq!(kept.newest(5).count(), 2);
     }
 }

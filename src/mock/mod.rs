@@ -451,7 +451,7 @@ impl MockServer {
         self.shared
             .payments
             .lock()
-            .map(|mut book| book.list(mchid, crate::clock::unix_now()))
+            .map(|mut book| book.list(mchid, crate::clock::unix_now(), usize::MAX))
             .unwrap_or_default()
     }
 
@@ -460,7 +460,7 @@ impl MockServer {
         self.shared
             .refunds
             .lock()
-            .map(|refunds| refunds.list())
+            .map(|refunds| refunds.list(usize::MAX))
             .unwrap_or_default()
     }
 

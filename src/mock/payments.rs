@@ -593,10 +593,17 @@ impl Payments {
         Ok(order)
     }
 
-    /// Every order, oldest first, as the console lists them.
-    pub(crate) fn list(&mut self, mchid: &str, now: i64) -> Vec<Value> {
-        let mut out = Vec::with_capacity(self.orders.len());
-        for key in self.orders.keys() {
+    /// Orders held.
+    pub(crate) fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// The `newest` most recent orders, oldest first, as the console and
+    /// `GET /_mock/transactions` list them.
+    pub(crate) fn list(&mut self, mchid: &str, now: i64, newest: usize) -> Vec<Value> {
+        let keys = self.orders.newest_keys(newest);
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
             if let Some(order) = self.orders.get_mut(&key) {
                 order.refresh(now);
                 let mut row = order.render(mchid);

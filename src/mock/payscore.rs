@@ -283,11 +283,19 @@ impl Orders {
         Ok((answer, event.flatten()))
     }
 
-    /// Every order as the query answers it, oldest first (for the console).
-    pub(crate) fn list(&self, mchid: &str) -> Vec<Value> {
-        let mut orders: Vec<&Order> = self.orders.iter().map(|(_, o)| o).collect();
-        orders.sort_by(|a, b| a.order_id.cmp(&b.order_id));
-        orders.iter().map(|o| render(o, mchid, true)).collect()
+    /// The `newest` most recent orders as the query answers them, oldest
+    /// first (for the console).
+    pub(crate) fn list(&self, mchid: &str, newest: usize) -> Vec<Value> {
+        // Kept in creation order, which is order_id order.
+        self.orders
+            .newest(newest)
+            .map(|(_, o)| render(o, mchid, true))
+            .collect()
+    }
+
+    /// Orders held.
+    pub(crate) fn len(&self) -> usize {
+        self.orders.len()
     }
 
     /// The order `no` of sub-merchant `sub` ("" for a direct merchant).

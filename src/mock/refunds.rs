@@ -496,10 +496,16 @@ impl Refunds {
             .collect()
     }
 
-    /// Every refund, oldest first, as the console lists them.
-    pub(crate) fn list(&self) -> Vec<Value> {
+    /// Refunds held.
+    pub(crate) fn len(&self) -> usize {
+        self.refunds.len()
+    }
+
+    /// The `newest` most recent refunds, oldest first, as the console and
+    /// `GET /_mock/refunds` list them.
+    pub(crate) fn list(&self, newest: usize) -> Vec<Value> {
         self.refunds
-            .iter()
+            .newest(newest)
             .map(|(_, refund)| {
                 let mut row = refund.render();
                 row["sub_mchid"] = json!(refund.sub_mchid);
