@@ -243,11 +243,41 @@ impl Browser {
     }
 
     pub async fn text(&self, element: &Element) -> String {
-        self.get(&format!("element/{}/text", element.0))
+        self.element_command(reqwest::Method::GET, element, "text", None)
             .await
             .as_str()
             .unwrap_or("")
             .to_owned()
+    }
+
+    /// A command on an element, tried again for a moment when the driver
+    /// says the page is still settling (a freshly added element not yet
+    /// interactable, a click landing as a layer is laid out): a loaded CI
+    /// machine is slower than the page.
+    async fn element_command(
+        &self,
+        method: reqwest::Method,
+        element: &Element,
+        command: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let url = format!("{}/element/{}/{command}", self.session, element.0);
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.try_command(method.clone(), &url, body.clone()).await {
+                Ok(value) => return value,
+                Err(e)
+                    if ["not interactable", "click intercepted", "stale element"]
+                        .iter()
+                        .any(|transient| e.contains(transient)) =>
+                {
+                    last = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("{last} (still after 2 s)")
     }
 
     pub async fn attribute(&self, element: &Element, name: &str) -> Option<String> {
@@ -258,7 +288,7 @@ impl Browser {
     }
 
     pub async fn click(&self, element: &Element) {
-        self.post(&format!("element/{}/click", element.0), json!({}))
+        self.element_command(reqwest::Method::POST, element, "click", Some(json!({})))
             .await;
     }
 
