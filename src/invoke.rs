@@ -654,7 +654,10 @@ impl Invocation {
         answer: &Value,
     ) -> Result<MerchantTransferParams> {
         let Some(package) = answer.get("package_info").and_then(Value::as_str) else {
-            let state = answer.get("state").and_then(Value::as_str).unwrap_or("none");
+            let state = answer
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or("none");
             return Err(Error::InvalidOption {
                 key: "package_info".to_owned(),
                 reason: format!("the answer has no `package_info` (state {state}): only a bill in WAIT_USER_CONFIRM has a confirm page; pass the answer of POST v3/fund-app/mch-transfer/transfer-bills"),

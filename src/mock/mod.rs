@@ -45,6 +45,7 @@ use tokio::sync::oneshot;
 pub use self::flows::bills::DEFAULT_BILL_ROWS;
 pub use self::flows::payments::KEPT_ORDERS;
 pub use self::flows::refunds::RefundOutcome;
+pub use self::flows::transfers::{DEFAULT_TRANSFER_BALANCE, KEPT_TRANSFERS};
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
 pub use self::wire::identity::Credentials;
@@ -54,6 +55,7 @@ pub use self::wire::notify::{
 };
 pub use self::wire::server::MAX_BODY;
 
+use self::flows::transfers;
 use self::pages::control::{
     resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
 };
@@ -432,6 +434,150 @@ impl MockServer {
             .payments
             .lock()
             .map(|mut book| book.list(mchid, crate::clock::unix_now(), usize::MAX))
+            .unwrap_or_default()
+    }
+
+    /// The payee confirms transfer bill `out_bill_no` on WeChat's confirm
+    /// page (WAIT_USER_CONFIRM → SUCCESS); MCHTRANSFER.BILL.FINISHED goes to
+    /// its `notify_url`. Returns the bill as the query answers it.
+    /// `sub_mchid` names the sub-merchant of a partner's bill.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::json;
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.client()?["v3/fund-app/mch-transfer/transfer-bills"].post(json!({"json": {
+    ///     "appid": "wxf636efh567hg4356", "out_bill_no": "plfk2020042013", "transfer_scene_id": "1000",
+    ///     "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 400, "transfer_remark": "2020年4月报销",
+    ///     "transfer_scene_report_infos": [{"info_type": "岗位类型", "info_content": "外卖员"},
+    ///                                     {"info_type": "报酬说明", "info_content": "7月份配送费"}],
+    /// }})).await?;
+    /// let bill = server.confirm_transfer("plfk2020042013", None)?;
+    /// assert_eq!(bill["state"], "SUCCESS");
+    /// # Ok(()) }
+    /// ```
+    pub fn confirm_transfer(&self, out_bill_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transfer(out_bill_no, sub_mchid, transfers::Action::Confirm, b"")
+    }
+
+    /// As [`MockServer::confirm_transfer`], the confirm page opened with
+    /// `invocation`: the object the front end handed to
+    /// `requestMerchantTransfer` (`mchId`, `appId`, `package`, `subMchId`,
+    /// `openId`), checked against the bill as the WeChat client checks it; a
+    /// refusal changes nothing.
+    pub fn confirm_transfer_with(
+        &self,
+        out_bill_no: &str,
+        sub_mchid: Option<&str>,
+        invocation: &Value,
+    ) -> Result<Value> {
+        let body = json!({ "invocation": invocation }).to_string();
+        self.transfer(
+            out_bill_no,
+            sub_mchid,
+            transfers::Action::Confirm,
+            body.as_bytes(),
+        )
+    }
+
+    /// The payee closes the confirm page without confirming: the bill still
+    /// waits (WeChat Pay has no declined state); nothing is sent.
+    pub fn decline_transfer(&self, out_bill_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transfer(out_bill_no, sub_mchid, transfers::Action::Decline, b"")
+    }
+
+    /// WeChat Pay fails the waiting bill with `fail_reason` (one of the
+    /// documented values, e.g. `PAYEE_ACCOUNT_ABNORMAL`): FAIL, the amount
+    /// back in the operating account, MCHTRANSFER.BILL.FINISHED sent.
+    pub fn fail_transfer(
+        &self,
+        out_bill_no: &str,
+        sub_mchid: Option<&str>,
+        fail_reason: &str,
+    ) -> Result<Value> {
+        let body = json!({ "fail_reason": fail_reason }).to_string();
+        let answer = pages::transfer::control(
+            &self.shared,
+            out_bill_no,
+            "fail",
+            sub_mchid.unwrap_or_default(),
+            &[],
+            body.as_bytes(),
+        );
+        Self::bill(answer)
+    }
+
+    /// The waiting bill's 24 hours pass now: FAIL (`OVERDUE_CLOSE`), the
+    /// amount back, MCHTRANSFER.BILL.FINISHED sent.
+    pub fn expire_transfer(&self, out_bill_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transfer(out_bill_no, sub_mchid, transfers::Action::Expire, b"")
+    }
+
+    fn transfer(
+        &self,
+        out_bill_no: &str,
+        sub_mchid: Option<&str>,
+        action: transfers::Action,
+        body: &[u8],
+    ) -> Result<Value> {
+        let segment = match action {
+            transfers::Action::Confirm => "confirm",
+            transfers::Action::Decline => "decline",
+            transfers::Action::Expire => "expire",
+            transfers::Action::Fail(_) => "fail",
+        };
+        let answer = pages::transfer::control(
+            &self.shared,
+            out_bill_no,
+            segment,
+            sub_mchid.unwrap_or_default(),
+            &[],
+            body,
+        );
+        Self::bill(answer)
+    }
+
+    fn bill(
+        answer: std::result::Result<wire::answer::Answer, wire::answer::Answer>,
+    ) -> Result<Value> {
+        match answer {
+            Ok(answer) => serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
+                status: answer.status,
+                source,
+            }),
+            Err(refused) => Err(ApiError::from_response(refused.status, None, refused.body).into()),
+        }
+    }
+
+    /// The transfers' operating account (运营账户) balance, in fen.
+    pub fn transfer_balance(&self) -> i64 {
+        self.shared
+            .transfers
+            .lock()
+            .map(|book| book.balance())
+            .unwrap_or_default()
+    }
+
+    /// Sets the operating account's balance (fen): below a bill's amount,
+    /// creating it answers `403 NOT_ENOUGH`; a top-up lets the same
+    /// `out_bill_no` go through. Default [`DEFAULT_TRANSFER_BALANCE`]
+    /// (`PUT /_mock/settings` `{"transfer_balance_fen": n}`).
+    pub fn set_transfer_balance(&self, fen: i64) {
+        if let Ok(mut book) = self.shared.transfers.lock() {
+            book.set_balance(fen);
+        }
+    }
+
+    /// Every transfer bill held (at most [`KEPT_TRANSFERS`]), oldest first,
+    /// as the query answers each plus `sub_mchid` and `notify_url`
+    /// (`GET /_mock/transfer-bills`).
+    pub fn transfer_bills(&self) -> Vec<Value> {
+        let mchid = self.shared.keys.credentials.mchid;
+        self.shared
+            .transfers
+            .lock()
+            .map(|book| book.list(usize::MAX, mchid))
             .unwrap_or_default()
     }
 

@@ -7,4 +7,5 @@ pub(crate) mod kept;
 pub(crate) mod payments;
 pub(crate) mod payscore;
 pub(crate) mod refunds;
+pub(crate) mod transfers;
 pub(crate) mod v2;

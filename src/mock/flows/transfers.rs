@@ -28,8 +28,7 @@ use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
-    at, check_notify_url, missing, parse_body, query_param, required, required_fen,
-    required_str,
+    at, check_notify_url, missing, parse_body, query_param, required, required_fen, required_str,
 };
 use crate::mock::wire::identity::ServerKeys;
 use crate::mock::wire::notify::Event;
@@ -440,10 +439,7 @@ impl Transfers {
         check_notify_url(&body, "/notify_url")?;
         if let Some(perception) = at(&body, "/user_recv_perception") {
             if !perception.is_string() {
-                return Err(Answer::param_error(
-                    "/user_recv_perception",
-                    "必须是字符串",
-                ));
+                return Err(Answer::param_error("/user_recv_perception", "必须是字符串"));
             }
         }
         let name = match body.remove("user_name") {
@@ -466,15 +462,16 @@ impl Transfers {
         if let Some(bill) = self.bills.get(&key) {
             // The same number re-posted: the same bill, never a second one.
             let same_name = bill.user_name.as_ref().map(|(plain, _)| plain) == name.as_ref();
-            return if bill.request == body && same_name && bill.request_partner() == call.partner
-            {
+            return if bill.request == body && same_name && bill.request_partner() == call.partner {
                 Ok(Answer::json(200, &bill.created_answer()))
             } else {
                 Err(Answer::error(
                     400,
                     "INVALID_REQUEST",
                     "商户单号重复, 且请求参数与原单不一致: 同一 out_bill_no 只能以相同参数重试",
-                    Some(json!({"location": "body", "issue": "the same out_bill_no was posted with other parameters"})),
+                    Some(
+                        json!({"location": "body", "issue": "the same out_bill_no was posted with other parameters"}),
+                    ),
                 ))
             };
         }
@@ -676,7 +673,10 @@ impl Transfers {
         })?;
         let is_confirm = matches!(action, Action::Confirm | Action::Decline);
         if !is_confirm && (payee.openid.is_some() || payee.invocation.is_some()) {
-            return Err(Answer::param_error("/", "only confirm and decline take a body"));
+            return Err(Answer::param_error(
+                "/",
+                "only confirm and decline take a body",
+            ));
         }
         if let Some(invocation) = &payee.invocation {
             check_invocation(bill, invocation, mchid)?;
@@ -787,7 +787,9 @@ fn check_reports(body: &Map<String, Value>) -> Result<(), Answer> {
     let infos = required(body, pointer)?
         .as_array()
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| Answer::param_error(pointer, "必须是非空数组 [{info_type, info_content}]"))?;
+        .ok_or_else(|| {
+            Answer::param_error(pointer, "必须是非空数组 [{info_type, info_content}]")
+        })?;
     for (i, info) in infos.iter().enumerate() {
         let Some(info) = info.as_object() else {
             return Err(Answer::param_error(
@@ -865,36 +867,56 @@ fn check_invocation(bill: &Bill, params: &Value, mchid: &str) -> Result<(), Answ
         ));
     };
     let field = |name: &str| params.get(name).and_then(Value::as_str);
-    let refuse = |name: &str, why: String| {
-        Err(Answer::param_error(&format!("/invocation/{name}"), &why))
-    };
+    let refuse =
+        |name: &str, why: String| Err(Answer::param_error(&format!("/invocation/{name}"), &why));
     match field("mchId") {
         None => return refuse("mchId", "mchId is required".to_owned()),
         Some(given) if given != mchid => {
-            return refuse("mchId", format!("mchId {given} is not the merchant that created the bill"))
+            return refuse(
+                "mchId",
+                format!("mchId {given} is not the merchant that created the bill"),
+            )
         }
         Some(_) => {}
     }
     match (bill.sub_mchid.as_str(), field("subMchId")) {
         ("", Some(given)) => {
-            return refuse("subMchId", format!("subMchId {given} given for a direct merchant's bill"))
+            return refuse(
+                "subMchId",
+                format!("subMchId {given} given for a direct merchant's bill"),
+            )
         }
         ("", None) => {}
         (_, None) => return refuse("subMchId", "a partner's bill needs subMchId".to_owned()),
         (sub, Some(given)) if given != sub => {
-            return refuse("subMchId", format!("subMchId {given} is not the bill's sub-merchant"))
+            return refuse(
+                "subMchId",
+                format!("subMchId {given} is not the bill's sub-merchant"),
+            )
         }
         _ => {}
     }
     if let Some(given) = field("appId") {
         if given != bill.str("appid") {
-            return refuse("appId", format!("appId {given} is not the appid the bill was created with"));
+            return refuse(
+                "appId",
+                format!("appId {given} is not the appid the bill was created with"),
+            );
         }
     }
     match field("package") {
-        None => return refuse("package", "package (the create answer's package_info) is required".to_owned()),
+        None => {
+            return refuse(
+                "package",
+                "package (the create answer's package_info) is required".to_owned(),
+            )
+        }
         Some(given) if given != bill.package_info => {
-            return refuse("package", "package is not this bill's package_info (pass it as the create call answered it)".to_owned())
+            return refuse(
+                "package",
+                "package is not this bill's package_info (pass it as the create call answered it)"
+                    .to_owned(),
+            )
         }
         Some(_) => {}
     }
@@ -911,7 +933,10 @@ fn check_invocation(bill: &Bill, params: &Value, mchid: &str) -> Result<(), Answ
 fn transfer_bill_no(mchid: &str, now: i64, sequence: u64) -> String {
     let digits: String = mchid.chars().filter(char::is_ascii_digit).collect();
     let date = &clock::compact(now)[2..8];
-    format!("1330{digits:0>12.12}{date}{:012}", sequence % 1_000_000_000_000)
+    format!(
+        "1330{digits:0>12.12}{date}{:012}",
+        sequence % 1_000_000_000_000
+    )
 }
 
 /// An opaque `package_info` like the real ones (`ABBQO+oYAAAB…`, base64).
@@ -974,7 +999,10 @@ mod tests {
     fn ids_have_the_real_shapes() {
         let no = transfer_bill_no("1900000109", 1_767_240_000, 7);
         assert_eq!(no.len(), 34, "{no}");
-        assert!(no.starts_with("1330") && no.bytes().all(|b| b.is_ascii_digit()), "{no}");
+        assert!(
+            no.starts_with("1330") && no.bytes().all(|b| b.is_ascii_digit()),
+            "{no}"
+        );
         assert!(no.contains("260101"), "{no}");
         let package = package_info().unwrap();
         assert!(package.starts_with("ABBQO+oYAAAB"), "{package}");
@@ -985,9 +1013,25 @@ mod tests {
         let keys = keys();
         let mut book = Transfers::with_limit(2);
         for i in 0..4 {
-            assert_eq!(create(&mut book, &keys, &body(&format!("B{i}"), 100), 1_767_240_000).status, 200);
+            assert_eq!(
+                create(
+                    &mut book,
+                    &keys,
+                    &body(&format!("B{i}"), 100),
+                    1_767_240_000
+                )
+                .status,
+                200
+            );
         }
-        assert_eq!((book.bills.len(), book.by_bill_no.len(), book.by_package.len()), (2, 2, 2));
+        assert_eq!(
+            (
+                book.bills.len(),
+                book.by_bill_no.len(),
+                book.by_package.len()
+            ),
+            (2, 2, 2)
+        );
         assert_eq!(query(&mut book, &keys, "B0", 1_767_240_000).status, 404);
         assert_eq!(query(&mut book, &keys, "B3", 1_767_240_000).status, 200);
     }
@@ -1000,12 +1044,20 @@ mod tests {
         assert_eq!(create(&mut book, &keys, &body("OLD", 100), t0).status, 200);
         let balance = book.balance();
         // 24 h less a second: still waiting
-        assert!(book.advance(t0 + CONFIRM_WITHIN - 1, None, "1900000109").is_empty());
+        assert!(book
+            .advance(t0 + CONFIRM_WITHIN - 1, None, "1900000109")
+            .is_empty());
         let events = book.advance(t0 + CONFIRM_WITHIN, None, "1900000109");
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].resource["state"], "FAIL");
         assert_eq!(book.balance(), balance + 100, "the amount goes back");
-        assert_eq!(query(&mut book, &keys, "OLD", t0 + QUERY_WINDOW).status, 200);
-        assert_eq!(query(&mut book, &keys, "OLD", t0 + QUERY_WINDOW + 1).status, 404);
+        assert_eq!(
+            query(&mut book, &keys, "OLD", t0 + QUERY_WINDOW).status,
+            200
+        );
+        assert_eq!(
+            query(&mut book, &keys, "OLD", t0 + QUERY_WINDOW + 1).status,
+            404
+        );
     }
 }

@@ -13,7 +13,8 @@
 //! | `POST /_mock/refunds/{out_refund_no}/succeed\|abnormal\|close[?sub_mchid=]` | the refund ends (REFUND.SUCCESS/ABNORMAL/CLOSED) |
 //! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
 //! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
-//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
+//! | `POST /_mock/transfer-bills/{out_bill_no}/confirm\|decline\|fail\|expire[?sub_mchid=]`, `GET /_mock/transfer-bills` | the transfer bills ([`super::transfer`]) |
+//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null, "transfer_balance_fen": n}` | how fast time runs; the transfers' operating account |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
 //! | `DELETE /_mock/faults` | no more faults |
@@ -110,6 +111,11 @@ pub(crate) fn handle(
                 .unwrap_or_default();
             Ok(Answer::json(200, &json!({"data": list})))
         }
+        ("POST", ["transfer-bills", no, action]) => {
+            let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
+            super::transfer::control(shared, &no, action, sub, &query, body)
+        }
+        ("GET", ["transfer-bills"]) => Ok(super::transfer::list(shared)),
         ("GET", ["refunds"]) => {
             let list = shared
                 .refunds
@@ -404,6 +410,7 @@ fn settings(shared: &Shared) -> Value {
     json!({
         "notification_speedup": shared.notifier.speedup.load(std::sync::atomic::Ordering::Relaxed),
         "refund_auto_resolve_ms": delay.map(|d| d.as_millis() as u64),
+        "transfer_balance_fen": shared.transfers.lock().map(|book| book.balance()).ok(),
     })
 }
 
@@ -416,6 +423,7 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     };
     let mut speedup = None;
     let mut delay = None;
+    let mut balance = None;
     for (key, value) in &map {
         match key.as_str() {
             "notification_speedup" => {
@@ -429,6 +437,19 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
                                 "an integer from 1 (real time) to 1000000",
                             )
                         })? as u32,
+                );
+            }
+            "transfer_balance_fen" => {
+                balance = Some(
+                    value
+                        .as_i64()
+                        .filter(|n| (0..=i64::from(i32::MAX) * 1000).contains(n))
+                        .ok_or_else(|| {
+                            Answer::param_error(
+                                "/transfer_balance_fen",
+                                "the operating account's balance in fen, an integer from 0",
+                            )
+                        })?,
                 );
             }
             "refund_auto_resolve_ms" => {
@@ -447,7 +468,7 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
             other => {
                 return Err(Answer::param_error(
                     &format!("/{other}"),
-                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms",
+                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms, transfer_balance_fen",
                 ))
             }
         }
@@ -457,6 +478,9 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
             .notifier
             .speedup
             .store(speedup, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let (Some(fen), Ok(mut book)) = (balance, shared.transfers.lock()) {
+        book.set_balance(fen);
     }
     if let (Some(delay), Ok(mut slot)) = (delay, shared.refund_delay.lock()) {
         *slot = delay;
