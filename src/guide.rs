@@ -31,6 +31,7 @@ macro_rules! guide {
         #[doc = "[security.md]: crate::guide::security"]
         #[doc = "[cli.md]: crate::guide::cli"]
         #[doc = "[frontend.md]: crate::guide::frontend"]
+        #[doc = "[transfers.md]: crate::guide::transfers"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
         pub mod $name {}
@@ -50,6 +51,7 @@ guide!(performance, "performance");
 guide!(security, "security");
 guide!(cli, "cli");
 guide!(frontend, "frontend");
+guide!(transfers, "transfers");
 
 /// 中文指南：与英文指南一一对应。
 pub mod zh {
@@ -74,6 +76,7 @@ pub mod zh {
             #[doc = "[security.md]: crate::guide::zh::security"]
             #[doc = "[cli.md]: crate::guide::zh::cli"]
             #[doc = "[frontend.md]: crate::guide::zh::frontend"]
+            #[doc = "[transfers.md]: crate::guide::zh::transfers"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
             pub mod $name {}
@@ -93,4 +96,5 @@ pub mod zh {
     guide_zh!(performance, "performance");
     guide_zh!(security, "security");
     guide_zh!(frontend, "frontend");
+    guide_zh!(transfers, "transfers");
 }
