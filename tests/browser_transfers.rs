@@ -120,9 +120,14 @@ async fn a_merchant_page_opens_the_confirm_page_and_the_payee_confirms() {
 
     // The merchant's pages on another origin.
     let shop = httpmock::MockServer::start_async().await;
-    for (i, path) in ["/confirm.html", "/tampered.html", "/other.html", "/closed.html"]
-        .iter()
-        .enumerate()
+    for (i, path) in [
+        "/confirm.html",
+        "/tampered.html",
+        "/other.html",
+        "/closed.html",
+    ]
+    .iter()
+    .enumerate()
     {
         let html = merchant_page(server.base_url(), &params[i]);
         shop.mock_async(|when, then| {
@@ -150,7 +155,11 @@ async fn a_merchant_page_opens_the_confirm_page_and_the_payee_confirms() {
         .expect("a notification within 10 s")
         .expect("the endpoint runs");
     assert_eq!(
-        (event.as_str(), bill["out_bill_no"].as_str(), bill["state"].as_str()),
+        (
+            event.as_str(),
+            bill["out_bill_no"].as_str(),
+            bill["state"].as_str()
+        ),
         ("MCHTRANSFER.BILL.FINISHED", Some("PAGE1"), Some("SUCCESS"))
     );
 

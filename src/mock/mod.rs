@@ -1,13 +1,13 @@
 //! A WeChat Pay APIv3 server for tests, examples and trying things out
 //! (feature `mock`). Real HTTP on loopback: it checks request signatures as
 //! WeChat Pay does, signs its answers as WeChat Pay does, keeps payment
-//! orders (direct and partner), refunds and payscore service orders through
-//! their whole life, sends encrypted notifications on WeChat Pay's retry
+//! orders (direct and partner), refunds, payscore service orders and
+//! transfer bills (商家转账, [`crate::guide::transfers`]) through their whole life, sends encrypted notifications on WeChat Pay's retry
 //! schedule (sped up), writes bills from the payments and refunds it holds,
 //! serves `v3/certificates`, and misbehaves on request. A simulated user and
 //! back office move orders along ([`MockServer::pay_transaction`],
 //! [`MockServer::resolve_refund`], or the `/_mock/` controls over HTTP).
-//! Every other operation of the endpoint corpus (marketing, transfers, …)
+//! Every other operation of the endpoint corpus (marketing, batch transfers, …)
 //! answers a signed echo of what it received, and keeps nothing.
 //!
 //! The guide, with the states, errors and controls of each flow and a whole

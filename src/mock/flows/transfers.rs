@@ -15,7 +15,7 @@
 //! clocks it reads. Keyed by `(sub_mchid, out_bill_no)`; at most
 //! [`KEPT_TRANSFERS`] are kept, the oldest goes first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -125,10 +125,6 @@ impl State {
             State::Canceling => "CANCELING",
             State::Cancelled => "CANCELLED",
         }
-    }
-
-    fn is_terminal(self) -> bool {
-        matches!(self, State::Success | State::Fail | State::Cancelled)
     }
 }
 
@@ -332,6 +328,10 @@ pub(crate) struct Transfers {
     bills: Kept<Key, Bill>,
     by_bill_no: HashMap<String, Key>,
     by_package: HashMap<String, Key>,
+    /// The bills waiting for their payee, oldest first, and those being
+    /// cancelled: all [`due`] has to look at (not every bill, every tick).
+    waiting: BTreeSet<(i64, Key)>,
+    canceling: HashSet<Key>,
     /// The operating account (运营账户), fen.
     balance: i64,
     next: u64,
@@ -374,6 +374,8 @@ impl Transfers {
             bills: Kept::new(limit),
             by_bill_no: HashMap::new(),
             by_package: HashMap::new(),
+            waiting: BTreeSet::new(),
+            canceling: HashSet::new(),
             balance: DEFAULT_TRANSFER_BALANCE,
             next: 0,
         }
@@ -462,7 +464,7 @@ impl Transfers {
         if let Some(bill) = self.bills.get(&key) {
             // The same number re-posted: the same bill, never a second one.
             let same_name = bill.user_name.as_ref().map(|(plain, _)| plain) == name.as_ref();
-            return if bill.request == body && same_name && bill.request_partner() == call.partner {
+            return if bill.request == body && same_name {
                 Ok(Answer::json(200, &bill.created_answer()))
             } else {
                 Err(Answer::error(
@@ -518,9 +520,13 @@ impl Transfers {
             .insert(bill.transfer_bill_no.clone(), key.clone());
         self.by_package
             .insert(bill.package_info.clone(), key.clone());
+        self.waiting.insert((bill.created, key.clone()));
         for gone in self.bills.insert(key, bill) {
             self.by_bill_no.remove(&gone.transfer_bill_no);
             self.by_package.remove(&gone.package_info);
+            let key = (gone.sub_mchid, gone.out_bill_no);
+            self.waiting.remove(&(gone.created, key.clone()));
+            self.canceling.remove(&key);
         }
     }
 
@@ -561,9 +567,10 @@ impl Transfers {
             String::new()
         };
         let no = query_param(call.params, "out_bill_no").unwrap_or_default();
+        let key = (sub, no.to_owned());
         let bill = self
             .bills
-            .get_mut(&(sub, no.to_owned()))
+            .get_mut(&key)
             // The real answer to an unknown number (FLOWS.md §8.2).
             .ok_or_else(|| Answer::error(400, "INVALID_REQUEST", "单号错误,请检查", None))?;
         match bill.state {
@@ -572,6 +579,8 @@ impl Transfers {
                 bill.state = State::Canceling;
                 bill.updated = call.now;
                 bill.cancel_asked = Some(Instant::now());
+                self.waiting.remove(&(bill.created, key.clone()));
+                self.canceling.insert(key);
             }
             State::Canceling | State::Cancelled => {}
             State::Success | State::Fail => {
@@ -598,14 +607,21 @@ impl Transfers {
         cancel_delay: Option<Duration>,
         mchid: &str,
     ) -> Vec<Event> {
-        let waiting: Vec<(Key, Due)> = self
-            .bills
-            .iter()
-            .filter(|(_, bill)| !bill.state.is_terminal())
-            .filter_map(|(key, bill)| Some((key.clone(), due(bill, now, cancel_delay)?)))
-            .collect();
+        let mut ended: Vec<(Key, Due)> = Vec::new();
+        for (_, key) in &self.waiting {
+            // Oldest first: once one is not due, the younger are not either.
+            match self.bills.get(key).and_then(|b| due(b, now, cancel_delay)) {
+                Some(due) => ended.push((key.clone(), due)),
+                None => break,
+            }
+        }
+        for key in &self.canceling {
+            if let Some(due) = self.bills.get(key).and_then(|b| due(b, now, cancel_delay)) {
+                ended.push((key.clone(), due));
+            }
+        }
         let mut events = Vec::new();
-        for (key, due) in waiting {
+        for (key, due) in ended {
             let (state, reason) = match due {
                 Due::Overdue => (State::Fail, Some(OVERDUE)),
                 Due::Cancelled => (State::Cancelled, None),
@@ -628,6 +644,8 @@ impl Transfers {
         mchid: &str,
     ) -> Option<Event> {
         let bill = self.bills.get_mut(key)?;
+        self.waiting.remove(&(bill.created, key.clone()));
+        self.canceling.remove(key);
         bill.state = state;
         bill.fail_reason = reason;
         bill.updated = now;
@@ -760,12 +778,6 @@ impl Transfers {
                 row
             })
             .collect()
-    }
-}
-
-impl Bill {
-    fn request_partner(&self) -> bool {
-        !self.sub_mchid.is_empty()
     }
 }
 
@@ -1028,9 +1040,10 @@ mod tests {
             (
                 book.bills.len(),
                 book.by_bill_no.len(),
-                book.by_package.len()
+                book.by_package.len(),
+                book.waiting.len()
             ),
-            (2, 2, 2)
+            (2, 2, 2, 2)
         );
         assert_eq!(query(&mut book, &keys, "B0", 1_767_240_000).status, 404);
         assert_eq!(query(&mut book, &keys, "B3", 1_767_240_000).status, 200);
@@ -1059,5 +1072,54 @@ mod tests {
             query(&mut book, &keys, "OLD", t0 + QUERY_WINDOW + 1).status,
             404
         );
+    }
+
+    #[test]
+    fn a_cancel_ends_after_its_delay_and_leaves_no_index_behind() {
+        let keys = keys();
+        let mut book = Transfers::default();
+        let t0 = 1_767_240_000;
+        assert_eq!(create(&mut book, &keys, &body("C1", 100), t0).status, 200);
+        let params = [("out_bill_no".to_owned(), "C1".to_owned())];
+        let call = Call {
+            operation: Operation::Cancel,
+            partner: false,
+            params: &params,
+            query: &[],
+            body: b"",
+            serial: None,
+            keys: &keys,
+            now: t0,
+            cancel_delay: Some(Duration::from_secs(3600)),
+        };
+        assert_eq!(book.serve(&call, "1900000109").0.status, 200);
+        assert_eq!((book.waiting.len(), book.canceling.len()), (0, 1));
+        let hour = Some(Duration::from_secs(3600));
+        assert!(
+            book.advance(t0, hour, "1900000109").is_empty(),
+            "the delay has not passed"
+        );
+        let events = book.advance(t0, Some(Duration::ZERO), "1900000109");
+        assert_eq!(events[0].resource["state"], "CANCELLED");
+        assert_eq!((book.waiting.len(), book.canceling.len()), (0, 0));
+    }
+
+    #[test]
+    fn user_name_needs_the_header_and_a_ciphertext() {
+        let keys = keys();
+        let refused = open_name(&keys, None, "AAAA").unwrap_err();
+        assert!(String::from_utf8_lossy(&refused.body)
+            .contains("HTTP header缺少微信支付平台证书序列号(Wechatpay-Serial)"));
+        let serial = keys.credentials.platform_public_key_id;
+        let refused = open_name(&keys, Some(serial), "张三").unwrap_err();
+        assert!(
+            String::from_utf8_lossy(&refused.body).contains("请确认待处理的消息是否为加密后的密文")
+        );
+        let public = openssl::pkey::PKey::public_key_from_pem(
+            keys.credentials.platform_public_key.as_bytes(),
+        )
+        .unwrap();
+        let sealed = rsa_oaep_encrypt(&public, "张三".as_bytes()).unwrap();
+        assert_eq!(open_name(&keys, Some(serial), &sealed).unwrap(), "张三");
     }
 }
