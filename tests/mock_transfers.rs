@@ -739,3 +739,67 @@ async fn the_console_lists_the_bills_with_their_buttons() {
     .unwrap();
     assert_eq!(listed["data"][0]["out_bill_no"], "CONSOLE1");
 }
+
+#[tokio::test]
+async fn hostile_input_is_refused_or_escaped_and_changes_nothing() {
+    let (server, client, sink) = setup().await;
+    // Markup in the remark and the openid reaches the console escaped.
+    let mut body = bill("XSS1", 30, &sink.url);
+    body["transfer_remark"] = json!("<script>alert(1)</script>");
+    body["openid"] = json!("o-\"><img src=x onerror=alert(1)>");
+    create(&client, &body).await.unwrap();
+    let html = reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("<script>alert(1)"), "the remark is escaped");
+    assert!(!html.contains("<img src=x"), "the openid is escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // A huge remark, null values, an amount out of range: PARAM_ERROR each.
+    let mut huge = bill("HUGE1", 30, &sink.url);
+    huge["transfer_remark"] = json!("备".repeat(100_000));
+    assert_eq!(
+        refusal(create(&client, &huge).await.unwrap_err()).1,
+        "PARAM_ERROR"
+    );
+    for (field, value) in [
+        ("openid", Value::Null),
+        ("transfer_amount", json!(0)),
+        ("transfer_amount", json!(-1)),
+        ("transfer_amount", json!(4_294_967_296_i64)),
+        ("transfer_amount", json!("100")),
+        ("user_name", json!(12)),
+    ] {
+        let mut body = bill("RANGE1", 30, &sink.url);
+        body[field] = value;
+        let (status, code, message) = refusal(create(&client, &body).await.unwrap_err());
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "PARAM_ERROR"),
+            "{field}: {message}"
+        );
+        assert!(message.contains(field), "{message}");
+    }
+    // Controls on numbers that are no bill, with dot-segments or encoded
+    // slashes: 404, nothing moves.
+    for path in [
+        "transfer-bills/..%2FXSS1/confirm",
+        "transfer-bills/XSS1%2F..%2F/confirm",
+        "transfer-bills/NOPE/expire",
+    ] {
+        let (status, _) = control(&server, path, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    // A fail_reason that is not WeChat Pay's never reaches a bill.
+    let (status, _) = control(
+        &server,
+        "transfer-bills/XSS1/fail?fail_reason=%3Cb%3E",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(query(&client, "XSS1").await["state"], "WAIT_USER_CONFIRM");
+    assert!(sink.received().is_empty());
+}
