@@ -54,7 +54,7 @@ pub use self::wire::notify::{
 };
 pub use self::wire::server::MAX_BODY;
 
-use self::pages::control::{
+use self::pages::actions::{
     resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
 };
 use self::wire::server::Shared;
@@ -123,7 +123,7 @@ impl MockServer {
             }
         });
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = wire::server::router(shared.clone());
+        let app = wire::server::router(shared.clone(), pages::control::handle);
         let connections = shared.clone();
         let listener =
             axum::serve::ListenerExt::tap_io(listener, move |_| connections.count_connection());
