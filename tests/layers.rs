@@ -508,9 +508,15 @@ fn the_checker_finds_what_it_must() {
             "mock::flows::payments",
             "use crate::mock::pages::console::page;",
         ),
-        ("mock::flows::payments", "use crate::mock::wire::server::Shared;"),
+        (
+            "mock::flows::payments",
+            "use crate::mock::wire::server::Shared;",
+        ),
         ("mock::wire::server", "use crate::mock::pages::console;"),
-        ("mock::wire::answer", "use crate::mock::flows::payments::Call;"),
+        (
+            "mock::wire::answer",
+            "use crate::mock::flows::payments::Call;",
+        ),
         ("mock::pages::console", "use crate::mock::MockServer;"),
     ] {
         assert!(!check(module, code).is_empty(), "{module}: {code}");
@@ -529,7 +535,10 @@ fn the_checker_finds_what_it_must() {
             "mock::wire::server",
             "use crate::mock::flows::payments::Payments;\nuse super::answer::Answer;",
         ),
-        ("mock::flows::payments", "use crate::mock::wire::answer::Answer;"),
+        (
+            "mock::flows::payments",
+            "use crate::mock::wire::answer::Answer;",
+        ),
         ("mock", "use self::pages::console;"),
         (
             "crypto",

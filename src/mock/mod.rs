@@ -43,7 +43,7 @@ use tokio::sync::oneshot;
 
 #[allow(deprecated)] // kept for callers of 0.1
 pub use self::flows::bills::DEFAULT_BILL_ROWS;
-pub use self::flows::payments::KEPT_ORDERS;
+pub use self::flows::kept::KEPT_ORDERS;
 pub use self::flows::refunds::RefundOutcome;
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
@@ -54,9 +54,8 @@ pub use self::wire::notify::{
 };
 pub use self::wire::server::MAX_BODY;
 
-use self::pages::actions::{
-    resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
-};
+use self::flows::payscore::UserAction;
+use self::pages::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
 use self::wire::server::Shared;
 use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};

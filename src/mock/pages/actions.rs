@@ -3,21 +3,17 @@
 //! [`MockServer`](crate::mock::MockServer) all go through. Each action moves
 //! an order under its flow's lock, then queues the notification it makes.
 
+use std::sync::{Mutex, MutexGuard};
+
 use serde_json::Value;
 
+use crate::mock::flows::payments::Unpaid;
+use crate::mock::flows::payscore::UserAction;
 use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::notify::Event;
 use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
-
-/// A user's action on a payscore order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UserAction {
-    Confirm,
-    Pay,
-    Expire,
-}
 
 /// Moves an order as the user would and queues the notification.
 pub(crate) fn user_action(
@@ -26,16 +22,9 @@ pub(crate) fn user_action(
     sub: &str,
     no: &str,
 ) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let moved = {
-        let mut orders = shared.orders.lock().map_err(|_| Answer::for_status(500))?;
-        match action {
-            UserAction::Confirm => orders.user_confirms(mchid, sub, no)?,
-            UserAction::Pay => orders.user_pays(mchid, sub, no)?,
-            UserAction::Expire => (orders.expire(mchid, sub, no)?, None),
-        }
-    };
-    Ok(notify(moved, shared))
+    act(shared, |mchid| {
+        lock(&shared.orders)?.user_action(mchid, sub, no, action)
+    })
 }
 
 /// What the simulated user does to a payment order.
@@ -103,25 +92,22 @@ pub(crate) fn transaction_request(
     {
         return Err(Answer::param_error("/", "only pay takes a body"));
     }
-    let mchid = shared.keys.credentials.mchid;
     let now = unix_now();
-    let moved = {
-        let mut book = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        match action {
+    act(shared, |mchid| {
+        let mut book = lock(&shared.payments)?;
+        Ok(match action {
             TransactionAction::Pay => {
                 if let Some(invocation) = &request.invocation {
                     check_invocation(shared, &mut book, sub, no, invocation, now)?;
                 }
                 book.pay(sub, no, mchid, request.openid.as_deref(), now)?
             }
-            TransactionAction::Fail => (book.fail(sub, no, mchid, now)?, None),
-            TransactionAction::Expire => (book.expire(sub, no, mchid, now)?, None),
-        }
-    };
-    Ok(notify(moved, shared))
+            TransactionAction::Fail => (book.end_unpaid(sub, no, mchid, now, Unpaid::Fail)?, None),
+            TransactionAction::Expire => {
+                (book.end_unpaid(sub, no, mchid, now, Unpaid::Expire)?, None)
+            }
+        })
+    })
 }
 
 /// Checks the front end's parameters as the WeChat client would before it
@@ -179,23 +165,27 @@ pub(crate) fn resolve_refund(
     sub: &str,
     no: &str,
 ) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let moved = {
+    act(shared, |mchid| {
         // payments before refunds, always
-        let mut payments = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        let mut refunds = shared.refunds.lock().map_err(|_| Answer::for_status(500))?;
-        refunds.resolve(&mut payments, sub, no, outcome, mchid, unix_now())?
-    };
-    Ok(notify(moved, shared))
+        let mut payments = lock(&shared.payments)?;
+        lock(&shared.refunds)?.resolve(&mut payments, sub, no, outcome, mchid, unix_now())
+    })
 }
 
-/// Queues the notification an action made, if any, and passes its order on.
-fn notify((order, event): (Value, Option<Event>), shared: &Shared) -> Value {
+/// Runs `action` as the mock's merchant (the locks it takes are released
+/// when it returns), then queues the notification it made, if any.
+fn act(
+    shared: &Shared,
+    action: impl FnOnce(&str) -> Result<(Value, Option<Event>), Answer>,
+) -> Result<Value, Answer> {
+    let (order, event) = action(shared.keys.credentials.mchid)?;
     if let Some(event) = event {
         shared.notifier.send(event);
     }
-    order
+    Ok(order)
+}
+
+/// A flow's state, or 500 when a panic poisoned its lock.
+fn lock<T>(state: &Mutex<T>) -> Result<MutexGuard<'_, T>, Answer> {
+    state.lock().map_err(|_| Answer::for_status(500))
 }

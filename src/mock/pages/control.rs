@@ -27,9 +27,8 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::actions::{
-    resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
-};
+use super::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
+use crate::mock::flows::payscore::UserAction;
 use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::faults::Fault;

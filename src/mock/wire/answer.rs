@@ -91,6 +91,27 @@ impl Answer {
         Answer::json(status, &body)
     }
 
+    /// 404 `code` for a control naming what is not held: whose `what`
+    /// (`payment order`) `no` is missing, `sub` "" meaning the merchant
+    /// itself, and how a partner's `kind` (`order`) is named.
+    pub(crate) fn not_held(
+        code: &str,
+        zh: &str,
+        sub: &str,
+        what: &str,
+        kind: &str,
+        no: &str,
+    ) -> Self {
+        let whose = if sub.is_empty() {
+            "the merchant".to_owned()
+        } else {
+            format!("sub-merchant {sub}")
+        };
+        let message =
+            format!("{zh}: {whose} has no {what} {no} (a partner {kind} needs ?sub_mchid=)");
+        Answer::error(404, code, &message, None)
+    }
+
     /// 400 PARAM_ERROR naming the field (a JSON pointer such as `/appid`).
     pub(crate) fn param_error(field: &str, issue: &str) -> Self {
         Answer::error(
