@@ -210,5 +210,5 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Largest response read into memory; see [`Error::ResponseTooLarge`].
+/// Largest response read into memory; see [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge).
 pub use self::transport::MAX_RESPONSE_BYTES;

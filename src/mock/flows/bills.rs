@@ -4,7 +4,7 @@
 //!
 //! A bill is made of what the payment and refund stores hand over (a
 //! [`Ledger`]) for the day asked, in WeChat Pay's real format (see
-//! [`format`]). For size tests, [`super::MockServer::set_bill_rows`] asks
+//! [`format`]). For size tests, [`crate::mock::MockServer::set_bill_rows`] asks
 //! for synthetic bills of any number of rows instead, in the same format,
 //! generated as they are sent so that they cost no memory.
 

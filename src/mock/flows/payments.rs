@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Keyed by `(sub_mchid, out_trade_no)` (`""` for a direct merchant): an
-//! `out_trade_no` is unique per merchant. At most [`KEPT_ORDERS`] are kept;
+//! `out_trade_no` is unique per merchant. At most [`KEPT_ORDERS`](super::kept::KEPT_ORDERS) are kept;
 //! the oldest goes first.
 
 use serde_json::{json, Map, Value};

@@ -9,7 +9,7 @@
 //! The refunded order turns REFUND when a refund is accepted; refunds of an
 //! order never add up to more than was paid (a CLOSED one gives its amount
 //! back). Keyed by `(sub_mchid, out_refund_no)`; at most
-//! [`super::payments::KEPT_ORDERS`] are kept, the oldest goes first.
+//! [`super::kept::KEPT_ORDERS`] are kept, the oldest goes first.
 
 use serde_json::{json, Map, Value};
 
