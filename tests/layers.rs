@@ -399,12 +399,18 @@ fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     walk.found
 }
 
-#[test]
-fn every_module_imports_only_its_layer_and_those_above() {
+/// The crate's module files, and the names lib.rs re-exports.
+fn the_crate() -> (BTreeMap<String, PathBuf>, BTreeMap<String, String>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let modules = modules(&src);
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     let reexports = root_reexports(&lib, &modules);
+    (modules, reexports)
+}
+
+#[test]
+fn every_module_imports_only_its_layer_and_those_above() {
+    let (modules, reexports) = the_crate();
     assert!(
         reexports.get("Client").is_some_and(|m| m == "client"),
         "lib.rs's re-exports were not read: {reexports:?}"
@@ -426,10 +432,7 @@ fn every_module_imports_only_its_layer_and_those_above() {
 
 #[test]
 fn no_module_imports_in_a_circle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let modules = modules(&src);
-    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
-    let reexports = root_reexports(&lib, &modules);
+    let (modules, reexports) = the_crate();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (module, path) in &modules {
         let text = std::fs::read_to_string(path).unwrap();
