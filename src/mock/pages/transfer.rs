@@ -12,10 +12,10 @@
 
 use serde_json::{json, Value};
 
+use super::actions::transfer_action;
 use crate::mock::flows::transfers::{Action, Payee, FAIL_REASONS};
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::server::Shared;
-use crate::sign::unix_now;
 
 /// `POST /_mock/transfer-bills/{no}/{action}`.
 pub(crate) fn control(
@@ -60,7 +60,7 @@ pub(crate) fn control(
             ))
         }
     };
-    act(shared, sub, no, action, &payee).map(|bill| Answer::json(200, &bill))
+    transfer_action(shared, sub, no, action, &payee).map(|bill| Answer::json(200, &bill))
 }
 
 /// The `fail_reason` of a fail control: the body's or the query's, one of
@@ -105,27 +105,6 @@ fn fail_reason(
         })
 }
 
-/// Moves bill `no` of `sub` (`""`: direct) and queues its notification:
-/// the one path every hand takes (controls, `MockServer`, the bridge).
-pub(crate) fn act(
-    shared: &Shared,
-    sub: &str,
-    no: &str,
-    action: Action,
-    payee: &Payee,
-) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let (bill, event) = shared
-        .transfers
-        .lock()
-        .map_err(|_| Answer::for_status(500))?
-        .act(sub, no, action, payee, mchid, unix_now())?;
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(bill)
-}
-
 /// `GET /_mock/transfer-bills`.
 pub(crate) fn list(shared: &Shared) -> Answer {
     let mchid = shared.keys.credentials.mchid;
@@ -168,6 +147,6 @@ pub(crate) fn bridge(shared: &Shared, params: &Value, confirms: bool) -> Result<
         openid: None,
         invocation: Some(params.clone()),
     };
-    let bill = act(shared, &sub, &no, Action::Confirm, &payee)?;
+    let bill = transfer_action(shared, &sub, &no, Action::Confirm, &payee)?;
     Ok(Answer::json(200, &json!({ "bill": bill })))
 }
