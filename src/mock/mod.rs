@@ -40,10 +40,11 @@
 //            faults.rs misbehaves on request, log.rs keeps the requests and
 //            notify.rs delivers every flow's notifications.
 //   flows/   one module per product (payments, refunds, payscore, bills,
-//            v2 micropay; invocation.rs, the WeChat client's check of a
+//            transfer bills, v2 micropay; invocation.rs, the WeChat client's check of a
 //            front end's parameters), each owning its state machine over the
 //            store they share (kept.rs).
-//   pages/   console, cashier, bridge stand-in and the /_mock/ controls:
+//   pages/   console, cashier, bridge stand-in and the /_mock/ controls
+//            (transfer.rs: the transfer bills' controls and confirm page):
 //            views over the flows, and actions.rs, the one path by which a
 //            page, a control or MockServer moves an order.
 //
