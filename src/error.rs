@@ -210,6 +210,26 @@ pub enum Error {
         actual: String,
     },
 
+    /// A download arrived compressed otherwise than the caller said: gzip
+    /// (it starts with the magic bytes `1f 8b`) with `Compression::None`,
+    /// or plain with `Compression::Gzip`. Nothing was written.
+    #[error("the download arrived {arrived} but Compression::{asked} was given: pass Compression::{pass} \
+             (Compression::Gzip when the bill was asked with tar_type=GZIP, Compression::None without tar_type)")]
+    CompressionMismatch {
+        /// What the caller said: `None` or `Gzip`.
+        asked: &'static str,
+        /// What arrived: `gzip-compressed (it starts with 1f 8b)` or `plain (not gzip)`.
+        arrived: &'static str,
+        /// What to pass instead: `Gzip` or `None`.
+        pass: &'static str,
+    },
+
+    /// A bill's text is not what WeChat Pay writes: a row with another
+    /// number of values than the header has columns, a column that is not
+    /// there, an amount that is not yuan with at most two decimals.
+    #[error("bill: {0}")]
+    Bill(String),
+
     /// A gzip download did not decompress (truncated or corrupt).
     #[error("decompressing the download: {0}")]
     Decompress(#[source] std::io::Error),
