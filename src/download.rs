@@ -651,6 +651,39 @@ impl BillTable {
         Ok(table)
     }
 
+    /// Each row as a JSON object keyed by the column names (the values as
+    /// text), for serde types such as
+    /// [`models::TradeBillRow`](crate::models::TradeBillRow).
+    pub fn records(&self) -> impl Iterator<Item = serde_json::Map<String, serde_json::Value>> + '_ {
+        self.rows.iter().map(|row| {
+            self.columns
+                .iter()
+                .cloned()
+                .zip(row.iter().cloned().map(serde_json::Value::String))
+                .collect()
+        })
+    }
+
+    /// Every row as `T` (by column name; see [`records`](Self::records));
+    /// a row that does not fit `T` is an [`Error::Bill`] naming it.
+    ///
+    /// ```
+    /// # let csv = "交易时间,商户订单号\n`2026-01-01 12:00:00,`T1\n";
+    /// use wechatpay_chain::models::TradeBillRow;
+    /// let rows: Vec<TradeBillRow> = wechatpay_chain::download::BillTable::parse(csv)?.rows_as()?;
+    /// # assert_eq!(rows.len(), 1);
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn rows_as<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.records()
+            .enumerate()
+            .map(|(i, record)| {
+                serde_json::from_value(serde_json::Value::Object(record))
+                    .map_err(|e| Error::Bill(format!("detail row {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+
     /// The index of column `name`, if the bill has it.
     ///
     /// ```

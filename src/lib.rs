@@ -111,6 +111,7 @@ mod hex;
 pub mod invoke;
 pub mod keys;
 pub mod media;
+pub mod models;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;

@@ -66,6 +66,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "catalog",
             "profile",
             "invoke",
+            "models",
         ],
     ),
     ("outside the library's core", &["blocking", "mock", "guide"]),
