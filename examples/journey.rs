@@ -241,7 +241,8 @@ async fn main() -> Result<(), Failure> {
     // Amounts are read exactly, in fen (never through f64: a payments
     // team copies this), and values by column name.
     let table = BillTable::parse(&String::from_utf8(csv)?)?;
-    let cell = |row: &Vec<String>, name: &str| table.value(row, name).unwrap_or_default().to_owned();
+    let cell =
+        |row: &Vec<String>, name: &str| table.value(row, name).unwrap_or_default().to_owned();
     check("27 columns", table.columns.len() == 27, table.columns.len())?;
     check("two rows", table.rows.len() == 2, table.rows.len())?;
     let payment = table

@@ -639,7 +639,9 @@ impl BillTable {
         };
         for (number, line) in lines.by_ref() {
             if line.starts_with('`') {
-                table.rows.push(width(number, fields(line), &table.columns)?);
+                table
+                    .rows
+                    .push(width(number, fields(line), &table.columns)?);
             } else {
                 table.summary_columns = fields(line);
                 break;
@@ -772,8 +774,14 @@ pub fn fen(text: &str) -> Result<i64> {
     };
     let (yuan, decimals) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if yuan.is_empty() || !digits(yuan) || !digits(decimals) || (unsigned.contains('.') && decimals.is_empty()) {
-        return Err(bad("is not a decimal number of yuan (digits, an optional `-` and `.`)"));
+    if yuan.is_empty()
+        || !digits(yuan)
+        || !digits(decimals)
+        || (unsigned.contains('.') && decimals.is_empty())
+    {
+        return Err(bad(
+            "is not a decimal number of yuan (digits, an optional `-` and `.`)",
+        ));
     }
     let (decimals, beyond) = decimals.split_at(decimals.len().min(2));
     if beyond.bytes().any(|b| b != b'0') {

@@ -132,16 +132,23 @@ impl Client {
             None => ("v3/pay/transactions/jsapi", text("appid")),
             Some(_) => {
                 let sub_payer = order.pointer("/payer/sub_openid").is_some();
-                let appid = if sub_payer { text("sub_appid") } else { text("sp_appid") };
+                let appid = if sub_payer {
+                    text("sub_appid")
+                } else {
+                    text("sp_appid")
+                };
                 ("v3/pay/partner/transactions/jsapi", appid)
             }
         };
-        let appid = appid.map(str::to_owned).ok_or_else(|| Error::InvalidOption {
-            key: "appid".to_owned(),
-            reason: "the order names no appid to sign the front-end parameters for: give `appid` \
+        let appid = appid
+            .map(str::to_owned)
+            .ok_or_else(|| Error::InvalidOption {
+                key: "appid".to_owned(),
+                reason:
+                    "the order names no appid to sign the front-end parameters for: give `appid` \
                      (a partner: `sp_appid`, or `sub_appid` with a `sub_openid` payer)"
-                .to_owned(),
-        })?;
+                        .to_owned(),
+            })?;
         let answer: Value = self
             .chain(path)
             .post(crate::Options::new().json(&order))

@@ -111,10 +111,10 @@ mod hex;
 pub mod invoke;
 pub mod keys;
 pub mod media;
-pub mod models;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+pub mod models;
 pub mod notify;
 pub mod options;
 pub mod path;

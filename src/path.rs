@@ -73,7 +73,9 @@ pub fn unknown_key_hint<'a>(key: &str, placeholders: impl IntoIterator<Item = &'
         .into_iter()
         .chain(RESERVED_KEYS)
         .map(|candidate| (edit_distance(key, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= 2 && *distance * 3 <= candidate.chars().count())
+        .filter(|(distance, candidate)| {
+            *distance <= 2 && *distance * 3 <= candidate.chars().count()
+        })
         .min_by_key(|(distance, _)| *distance);
     match nearest {
         Some((_, candidate)) => format!(": did you mean `{candidate}`?"),

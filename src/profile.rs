@@ -60,7 +60,8 @@ impl std::fmt::Debug for Profile {
 pub const PROFILE_ENV: &str = "WECHATPAY_PROFILE";
 
 /// What to do when no profile is found, said in every such error.
-const HOW_TO_GET_ONE: &str = "start the mock with `wxpay mock --dir /tmp/wxpay` (it writes /tmp/wxpay/mock.json \
+const HOW_TO_GET_ONE: &str =
+    "start the mock with `wxpay mock --dir /tmp/wxpay` (it writes /tmp/wxpay/mock.json \
      before it says it is listening) and set WECHATPAY_PROFILE=/tmp/wxpay/mock.json, \
      or configure the client with Client::builder()";
 

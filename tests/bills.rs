@@ -111,7 +111,10 @@ fn bill_table_reads_a_real_trade_bill_written_by_hand() {
     // the same bill with LF line ends, or without its BOM, reads the same
     let text = std::str::from_utf8(&bill[3..]).unwrap();
     assert_eq!(BillTable::parse(text).unwrap(), table);
-    assert_eq!(BillTable::parse(&text.replace("\r\n", "\n")).unwrap(), table);
+    assert_eq!(
+        BillTable::parse(&text.replace("\r\n", "\n")).unwrap(),
+        table
+    );
 }
 
 #[test]
@@ -367,9 +370,13 @@ async fn a_compression_mismatch_is_named() {
     );
     assert!(out.is_empty(), "nothing written");
 
-    let plain = apply(&client, "v3/bill/tradebill", json!({"bill_date": "2026-01-01"}))
-        .await
-        .unwrap();
+    let plain = apply(
+        &client,
+        "v3/bill/tradebill",
+        json!({"bill_date": "2026-01-01"}),
+    )
+    .await
+    .unwrap();
     let path = std::env::temp_dir().join(format!("bills-mismatch-{}.csv", std::process::id()));
     let err = client
         .download_bill_to_file(&plain, Compression::Gzip, &path)
@@ -413,11 +420,22 @@ async fn a_one_byte_download_is_checked_too() {
         .unwrap();
     let mut out = Vec::new();
     let err = client
-        .download_url(&format!("{base}v3/billdownload/file?token=x"), Compression::Gzip, &mut out)
+        .download_url(
+            &format!("{base}v3/billdownload/file?token=x"),
+            Compression::Gzip,
+            &mut out,
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::CompressionMismatch { asked: "Gzip", pass: "None", .. }),
+        matches!(
+            err,
+            Error::CompressionMismatch {
+                asked: "Gzip",
+                pass: "None",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(out.is_empty());
@@ -442,7 +460,10 @@ fn bill_amounts_are_exact_and_read_by_name() {
     let err = table.value(paid, "订单号").unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("bill: no column `订单号` (the columns are {})", TRADE_COLUMNS.join(", "))
+        format!(
+            "bill: no column `订单号` (the columns are {})",
+            TRADE_COLUMNS.join(", ")
+        )
     );
     let err = table.amount_fen(paid, "费率").unwrap_err();
     assert_eq!(

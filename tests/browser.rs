@@ -1106,9 +1106,18 @@ async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
     };
     let server = MockServer::start().await.unwrap();
     let client = server.client().unwrap();
-    place_order(&client, "native", "ORDER-EN-1", 100, "http://127.0.0.1:9/notify").await;
+    place_order(
+        &client,
+        "native",
+        "ORDER-EN-1",
+        100,
+        "http://127.0.0.1:9/notify",
+    )
+    .await;
 
-    browser.goto(&format!("{}_mock/?lang=en", server.base_url())).await;
+    browser
+        .goto(&format!("{}_mock/?lang=en", server.base_url()))
+        .await;
     let chinese = browser.find(r#"nav a[lang="zh"]"#).await;
     assert_eq!(browser.text(&chinese).await, "中文");
     wait_for_row(&browser, "payments", "ORDER-EN-1", "NOTPAY").await;
@@ -1120,8 +1129,17 @@ async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
     assert_eq!(status, "OK: Pay");
 
     // A refusal: its English part only (the mock writes `中文: English`).
-    place_order(&client, "native", "ORDER-EN-2", 100, "http://127.0.0.1:9/notify").await;
-    browser.goto(&format!("{}_mock/?lang=en", server.base_url())).await;
+    place_order(
+        &client,
+        "native",
+        "ORDER-EN-2",
+        100,
+        "http://127.0.0.1:9/notify",
+    )
+    .await;
+    browser
+        .goto(&format!("{}_mock/?lang=en", server.base_url()))
+        .await;
     wait_for_row(&browser, "payments", "ORDER-EN-2", "NOTPAY").await;
     let pay = browser
         .find(r#"[data-action="transactions/ORDER-EN-2/pay"]"#)
@@ -1133,7 +1151,10 @@ async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
     server.pay_transaction("ORDER-EN-2", None).unwrap();
     browser.click(&pay).await;
     let status = browser.wait_for_text("#status", "409", 10).await;
-    assert!(status.starts_with("409 INVALID_ORDER_STATE cannot pay order ORDER-EN-2"), "{status}");
+    assert!(
+        status.starts_with("409 INVALID_ORDER_STATE cannot pay order ORDER-EN-2"),
+        "{status}"
+    );
 
     // `订单不存在: the merchant has no payment order …` reads in English.
     browser
@@ -1145,9 +1166,14 @@ async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
         )
         .await;
     let status = browser.wait_for_text("#status", "404", 10).await;
-    assert!(status.starts_with("404 ORDER_NOT_EXIST the merchant has no payment order NOPE"), "{status}");
     assert!(
-        !status.chars().any(|c| ('\u{3400}'..='\u{9fff}').contains(&c)),
+        status.starts_with("404 ORDER_NOT_EXIST the merchant has no payment order NOPE"),
+        "{status}"
+    );
+    assert!(
+        !status
+            .chars()
+            .any(|c| ('\u{3400}'..='\u{9fff}').contains(&c)),
         "{status}"
     );
 }

@@ -84,14 +84,23 @@ async fn api_error_is_bounded_and_keeps_no_signature() {
         ),
         "{display}"
     );
-    assert!(display.contains("… (4509 more characters)) (Request-ID 08F7-HOSTILE)"), "{display}");
+    assert!(
+        display.contains("… (4509 more characters)) (Request-ID 08F7-HOSTILE)"),
+        "{display}"
+    );
     assert!(!display.contains('\n'));
     assert!(!display.contains("secret-ish value"));
     let debug = format!("{err:?}");
     assert!(!debug.contains("SIGNATURE-VALUE-NOT-TO-SHOW"), "{debug}");
     assert!(!debug.contains("COOKIE-NOT-TO-SHOW"), "{debug}");
-    assert!(debug.contains(r#"("request-id", "08F7-HOSTILE")"#), "{debug}");
-    assert!(debug.contains(r#"body: "{\"code\":\"PARAM_ERROR\",\"message\":\"参数错误\""#), "{debug}");
+    assert!(
+        debug.contains(r#"("request-id", "08F7-HOSTILE")"#),
+        "{debug}"
+    );
+    assert!(
+        debug.contains(r#"body: "{\"code\":\"PARAM_ERROR\",\"message\":\"参数错误\""#),
+        "{debug}"
+    );
     assert!(debug.len() < 12_000, "{}", debug.len());
 }
 
@@ -139,7 +148,11 @@ async fn options_mistakes_name_the_likely_fix() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("`jsno`"), "{err}");
-    assert!(err.to_string().contains(r#"a request body goes under "json""#), "{err}");
+    assert!(
+        err.to_string()
+            .contains(r#"a request body goes under "json""#),
+        "{err}"
+    );
 
     // Nothing alike: no guess.
     let err = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
@@ -258,7 +271,9 @@ async fn child(case: &str) {
             let err = ClientBuilder::from_env().unwrap_err();
             let text = err.to_string();
             assert!(
-                text.starts_with(&format!("client configuration: profile {profile} is not a profile (")),
+                text.starts_with(&format!(
+                    "client configuration: profile {profile} is not a profile ("
+                )),
                 "{text}"
             );
             assert!(

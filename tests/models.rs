@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use wechatpay_chain::download::{BillInfo, BillTable, Compression};
 use wechatpay_chain::mock::{MockServer, RefundOutcome};
 use wechatpay_chain::models::{
-    FundsAccount, RefundChannel, RefundStatus, Refund, TradeBillRow, TradeState, TradeType,
+    FundsAccount, Refund, RefundChannel, RefundStatus, TradeBillRow, TradeState, TradeType,
     Transaction,
 };
 use wechatpay_chain::Client;
@@ -39,9 +39,13 @@ async fn endpoint(client: Client, seen: Seen) -> String {
             return axum::http::StatusCode::UNAUTHORIZED;
         };
         let typed = if event.event_type.starts_with("TRANSACTION.") {
-            event.resource::<Transaction>().map(|t| serde_json::to_value(t).unwrap())
+            event
+                .resource::<Transaction>()
+                .map(|t| serde_json::to_value(t).unwrap())
         } else {
-            event.resource::<Refund>().map(|r| serde_json::to_value(r).unwrap())
+            event
+                .resource::<Refund>()
+                .map(|r| serde_json::to_value(r).unwrap())
         };
         match typed {
             Ok(value) => {
@@ -68,7 +72,10 @@ async fn wait_for(seen: &Seen, count: usize) -> Vec<(String, Value)> {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("fewer than {count} notifications: {:?}", seen.0.lock().unwrap());
+    panic!(
+        "fewer than {count} notifications: {:?}",
+        seen.0.lock().unwrap()
+    );
 }
 
 /// Order (with its front-end parameters, in one call), pay with them,
@@ -87,24 +94,35 @@ async fn the_mock_answers_and_notifications_parse_typed() {
         .unwrap();
     assert!(prepay.prepay_id.starts_with("wx"), "{}", prepay.prepay_id);
     assert_eq!(prepay.params.app_id, APPID);
-    assert_eq!(prepay.params.package, format!("prepay_id={}", prepay.prepay_id));
+    assert_eq!(
+        prepay.params.package,
+        format!("prepay_id={}", prepay.prepay_id)
+    );
 
     let query = json!({"out_trade_no": "MODELS0001", "query": {"mchid": MCHID}});
     let node = &client["v3/pay/transactions/out-trade-no/{out_trade_no}"];
     let unpaid: Transaction = node.get(query.clone()).await.unwrap().json().unwrap();
     assert_eq!(unpaid.trade_state, Some(TradeState::NotPay));
     assert_eq!(unpaid.out_trade_no.as_deref(), Some("MODELS0001"));
-    assert_eq!(unpaid.transaction_id, None, "FLOWS.md §1.4: no transaction_id until paid");
+    assert_eq!(
+        unpaid.transaction_id, None,
+        "FLOWS.md §1.4: no transaction_id until paid"
+    );
 
     // The user pays with exactly what the merchant's server handed over.
     let invocation = serde_json::to_value(&prepay.params).unwrap();
-    server.pay_transaction_with("MODELS0001", None, &invocation).unwrap();
+    server
+        .pay_transaction_with("MODELS0001", None, &invocation)
+        .unwrap();
     let seen_now = wait_for(&seen, 1).await;
     assert_eq!(seen_now[0].0, "TRANSACTION.SUCCESS");
     let notified: Transaction = serde_json::from_value(seen_now[0].1.clone()).unwrap();
     assert_eq!(notified.trade_state, Some(TradeState::Success));
     assert_eq!(notified.trade_type, Some(TradeType::Jsapi));
-    assert_eq!(notified.payer.as_ref().and_then(|p| p.openid.as_deref()), Some(OPENID));
+    assert_eq!(
+        notified.payer.as_ref().and_then(|p| p.openid.as_deref()),
+        Some(OPENID)
+    );
     assert_eq!(notified.amount.as_ref().and_then(|a| a.total), Some(1999));
 
     let paid: Transaction = node.get(query).await.unwrap().json().unwrap();
@@ -127,7 +145,11 @@ async fn the_mock_answers_and_notifications_parse_typed() {
     let seen_now = wait_for(&seen, 2).await;
     assert_eq!(seen_now[1].0, "REFUND.SUCCESS");
     let notified: Refund = serde_json::from_value(seen_now[1].1.clone()).unwrap();
-    assert_eq!(notified.refund_status, Some(RefundStatus::Success), "FLOWS.md §2: refund_status");
+    assert_eq!(
+        notified.refund_status,
+        Some(RefundStatus::Success),
+        "FLOWS.md §2: refund_status"
+    );
     assert_eq!(notified.state(), Some(&RefundStatus::Success));
     let queried: Refund = client["v3/refund/domestic/refunds/{out_refund_no}"]
         .get(json!({"out_refund_no": "MODELS-R1"}))
@@ -147,19 +169,32 @@ async fn the_mock_answers_and_notifications_parse_typed() {
         .json()
         .unwrap();
     let mut csv = Vec::new();
-    client.download_bill(&bill, Compression::None, &mut csv).await.unwrap();
+    client
+        .download_bill(&bill, Compression::None, &mut csv)
+        .await
+        .unwrap();
     let rows: Vec<TradeBillRow> = BillTable::parse(std::str::from_utf8(&csv).unwrap())
         .unwrap()
         .rows_as()
         .unwrap();
     assert_eq!(rows.len(), 2);
-    let payment = rows.iter().find(|r| r.trade_state == Some(TradeState::Success)).unwrap();
-    let refunded = rows.iter().find(|r| r.trade_state == Some(TradeState::Refund)).unwrap();
+    let payment = rows
+        .iter()
+        .find(|r| r.trade_state == Some(TradeState::Success))
+        .unwrap();
+    let refunded = rows
+        .iter()
+        .find(|r| r.trade_state == Some(TradeState::Refund))
+        .unwrap();
     assert_eq!(payment.out_trade_no.as_deref(), Some("MODELS0001"));
     assert_eq!(payment.total.as_ref().unwrap().fen().unwrap(), 1999);
     assert_eq!(refunded.refund_amount.as_ref().unwrap().fen().unwrap(), 500);
     assert_eq!(refunded.out_refund_no.as_deref(), Some("MODELS-R1"));
-    assert!(payment.extra.is_empty(), "every real column is named: {:?}", payment.extra);
+    assert!(
+        payment.extra.is_empty(),
+        "every real column is named: {:?}",
+        payment.extra
+    );
 }
 
 /// The captured SUCCESS answer of FLOWS.md §1.4, typed from there, plus a
@@ -172,7 +207,10 @@ fn a_recorded_transaction_with_new_fields_and_states_parses() {
         "trade_type":"JSAPI","transaction_id":"4200001460202207148197935963"}"#;
     let tx: Transaction = serde_json::from_str(recorded).unwrap();
     assert_eq!(tx.trade_state, Some(TradeState::Success));
-    assert_eq!(tx.transaction_id.as_deref(), Some("4200001460202207148197935963"));
+    assert_eq!(
+        tx.transaction_id.as_deref(),
+        Some("4200001460202207148197935963")
+    );
     assert_eq!(tx.bank_type.as_deref(), Some("BOC_CREDIT"));
     assert_eq!(tx.amount.as_ref().unwrap().payer_total, Some(1));
     assert!(tx.extra.is_empty());
@@ -184,8 +222,14 @@ fn a_recorded_transaction_with_new_fields_and_states_parses() {
     later["amount"]["fx_rate"] = json!({"rate": "7.1", "base": "USD"});
     later["payer"]["union_id"] = json!("oUnion");
     let tx: Transaction = serde_json::from_value(later.clone()).unwrap();
-    assert_eq!(tx.trade_state, Some(TradeState::Other("PARTIALLY_SETTLED".into())));
-    assert_eq!(tx.trade_type, Some(TradeType::Other("BRAND_NEW_PAY".into())));
+    assert_eq!(
+        tx.trade_state,
+        Some(TradeState::Other("PARTIALLY_SETTLED".into()))
+    );
+    assert_eq!(
+        tx.trade_type,
+        Some(TradeType::Other("BRAND_NEW_PAY".into()))
+    );
     assert_eq!(tx.extra["settle_time"], "2031-01-01T00:00:00+08:00");
     assert_eq!(tx.amount.as_ref().unwrap().extra["fx_rate"]["base"], "USD");
     assert_eq!(tx.payer.as_ref().unwrap().extra["union_id"], "oUnion");
@@ -235,7 +279,10 @@ fn a_recorded_refund_with_new_fields_and_states_parses() {
         notified.state(),
         Some(&RefundStatus::Other("REFUND_TO_WALLET_LATER".into()))
     );
-    assert_eq!(notified.channel, Some(RefundChannel::Other("TO_SOMEWHERE_NEW".into())));
+    assert_eq!(
+        notified.channel,
+        Some(RefundChannel::Other("TO_SOMEWHERE_NEW".into()))
+    );
     assert_eq!(notified.sub_mchid.as_deref(), Some("1900000109"));
 }
 
@@ -244,7 +291,11 @@ fn a_recorded_refund_with_new_fields_and_states_parses() {
 #[test]
 fn a_wrong_type_is_named() {
     let err = serde_json::from_str::<Transaction>(r#"{"amount": {"total": "1"}}"#).unwrap_err();
-    assert!(err.to_string().contains("invalid type: string \"1\", expected i64"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("invalid type: string \"1\", expected i64"),
+        "{err}"
+    );
 }
 
 /// The blocking client: order and front-end parameters in one call, the
@@ -268,7 +319,10 @@ fn blocking_prepay_jsapi() {
     let mut order = jsapi_order("MODELS0003", "https://shop.example/notify", 1);
     order.as_object_mut().unwrap().remove("appid");
     let err = client.prepay_jsapi(&order).unwrap_err();
-    assert!(err.to_string().contains("the order names no appid"), "{err}");
+    assert!(
+        err.to_string().contains("the order names no appid"),
+        "{err}"
+    );
     assert_eq!(server.transactions().len(), 1);
     drop(client);
     runtime.block_on(server.shutdown());

@@ -74,11 +74,14 @@ fn run(name: &str, block: &str) -> (bool, String, String) {
         block.replace("/tmp/wxpay", dir.to_str().unwrap())
     );
     let mut command = Command::new("bash");
-    command
-        .arg("-c")
-        .arg(&script)
-        .current_dir(&root)
-        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()));
+    command.arg("-c").arg(&script).current_dir(&root).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("WECHATPAY_")) {
         command.env_remove(key);
     }
@@ -93,15 +96,26 @@ fn run(name: &str, block: &str) -> (bool, String, String) {
 
 #[test]
 fn readme_shell_blocks_run_as_pasted() {
-    for file in ["README.md", "README.zh-CN.md", "docs/cli.md", "docs/zh/cli.md"] {
+    for file in [
+        "README.md",
+        "README.zh-CN.md",
+        "docs/cli.md",
+        "docs/zh/cli.md",
+    ] {
         let blocks = mock_blocks(file);
         assert!(!blocks.is_empty(), "{file} has no block starting a mock");
         for (i, block) in blocks.iter().enumerate() {
             let name = format!("{}-{i}", file.replace('/', "_"));
             let (ok, stdout, stderr) = run(&name, block);
-            assert!(ok, "{file} block {i} failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+            assert!(
+                ok,
+                "{file} block {i} failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+            );
             // The order went through: WeChat Pay's Native answer (FLOWS.md §1.2).
-            assert!(stdout.contains("\"code_url\""), "{file} block {i}:\n{stdout}\n{stderr}");
+            assert!(
+                stdout.contains("\"code_url\""),
+                "{file} block {i}:\n{stdout}\n{stderr}"
+            );
             assert!(stdout.contains("ready at http://127.0.0.1:"), "{stdout}");
         }
     }
@@ -122,7 +136,9 @@ fn mock_wait_without_a_mock() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no mock ready within 1 s: "), "{stderr}");
     assert!(
-        stderr.contains("start it with `wxpay mock --dir DIR &` and set WECHATPAY_PROFILE=DIR/mock.json"),
+        stderr.contains(
+            "start it with `wxpay mock --dir DIR &` and set WECHATPAY_PROFILE=DIR/mock.json"
+        ),
         "{stderr}"
     );
     let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay"));
@@ -131,5 +147,10 @@ fn mock_wait_without_a_mock() {
         command.env_remove(key);
     }
     let out = command.output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

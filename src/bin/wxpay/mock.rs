@@ -147,7 +147,10 @@ async fn wait(credentials: &Credentials, timeout: u64) -> Result<(), Failure> {
                 Ok(answer) if answer.status().is_success() => {
                     return write_stdout(format!("ready at {base}\n").as_bytes());
                 }
-                Ok(answer) => format!("{base} answered {} (is it a `wxpay mock`?)", answer.status()),
+                Ok(answer) => format!(
+                    "{base} answered {} (is it a `wxpay mock`?)",
+                    answer.status()
+                ),
                 Err(e) => format!("no mock answers at {base}: {e}"),
             },
             // Not written yet (or half written): try again.
