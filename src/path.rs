@@ -96,8 +96,9 @@ pub(crate) fn body_hint(key: &str) -> String {
     )
 }
 
-/// Levenshtein distance in characters (keys are short: quadratic is fine).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance in characters (keys and paths are short:
+/// quadratic is fine).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
