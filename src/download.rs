@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
 use openssl::sha::Sha1;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
 use reqwest::{Method, Url};
@@ -14,8 +15,9 @@ use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::chain::Chain;
+use crate::client::inner::Inner;
 use crate::client::transport::next_chunk;
-use crate::client::{Client, Inner};
+use crate::client::Client;
 use crate::error::{Error, Result, VerifyError};
 use crate::request::{PreparedRequest, Protocol};
 
@@ -188,7 +190,14 @@ impl Client {
             timeout: Some(DOWNLOAD_TIMEOUT),
         };
         let raw = inner.open_stream(&request).await?;
-        pump(raw, Some(compression), inner.max_download_bytes(), out).await
+        pump(
+            raw,
+            Bytes::new(),
+            Some(compression),
+            inner.max_download_bytes(),
+            out,
+        )
+        .await
     }
 }
 
@@ -209,7 +218,11 @@ impl Chain {
     ) -> Result<Downloaded> {
         let (inner, template) = (self.inner(), self.template());
         if crate::path::is_apiv2(template) {
-            return crate::v2::download::download(inner, template, options.into(), out).await;
+            let (raw, head) =
+                crate::v2::download::open(inner, template, options.into(), DOWNLOAD_TIMEOUT)
+                    .await?;
+            let limit = inner.max_download_bytes();
+            return pump(raw, head, None, limit, out).await;
         }
         download_node(inner, template, options.into(), out).await
     }
@@ -333,11 +346,13 @@ fn check_compression(head: &[u8], compression: Compression) -> Result<()> {
     }
 }
 
-/// Streams the body through the sink into `out`. With `checked`, the
-/// first bytes must agree with the compression (bills); without, the body
-/// is taken as plain (statements).
+/// Streams the body, after the `head` already read from it, through the
+/// sink into `out`. With `checked`, the first bytes must agree with the
+/// compression (bills); without, the body is taken as plain (statements,
+/// APIv2 downloads).
 async fn pump<W: AsyncWrite + Unpin>(
     mut raw: reqwest::Response,
+    head: Bytes,
     checked: Option<Compression>,
     max_bytes: Option<u64>,
     out: &mut W,
@@ -346,26 +361,25 @@ async fn pump<W: AsyncWrite + Unpin>(
     // The first bytes wait until there are enough to check the magic.
     let mut checking = checked;
     let mut pending = Vec::new();
-    let mut ended = false;
-    while !ended {
-        let next = next_chunk(&mut raw).await?;
-        ended = next.is_none();
-        let chunk = match (checking, next) {
-            (None, Some(chunk)) => chunk,
-            (None, None) => break,
-            (Some(compression), next) => {
-                if let Some(chunk) = next {
-                    pending.extend_from_slice(&chunk);
-                    if pending.len() < GZIP_MAGIC.len() {
+    let mut next = Some(head);
+    while let Some(chunk) = next {
+        let chunk = match checking {
+            None => chunk,
+            Some(compression) => {
+                pending.extend_from_slice(&chunk);
+                if pending.len() < GZIP_MAGIC.len() {
+                    next = next_chunk(&mut raw).await?;
+                    if next.is_some() {
                         continue;
                     }
-                }
-                if pending.is_empty() {
-                    break;
+                    // The end, short: check what there is.
+                    if pending.is_empty() {
+                        break;
+                    }
                 }
                 check_compression(&pending, compression)?;
                 checking = None;
-                bytes::Bytes::from(std::mem::take(&mut pending))
+                Bytes::from(std::mem::take(&mut pending))
             }
         };
         let mut input = &chunk[..];
@@ -374,6 +388,7 @@ async fn pump<W: AsyncWrite + Unpin>(
             out.write_all(plain).await.map_err(write_error)?;
             input = &input[used..];
         }
+        next = next_chunk(&mut raw).await?;
     }
     loop {
         let plain = sink.finish()?;
@@ -435,7 +450,7 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
     } else {
         None
     };
-    let done = pump(raw, None, inner.max_download_bytes(), out).await?;
+    let done = pump(raw, Bytes::new(), None, inner.max_download_bytes(), out).await?;
     match announced {
         Some(expected) if !expected.eq_ignore_ascii_case(&done.sha1) => Err(Error::HashMismatch {
             expected,
