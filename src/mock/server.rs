@@ -22,6 +22,7 @@ use super::log::{Note, RequestLog};
 use super::notify::Notifier;
 use super::payments::{self, Payments};
 use super::payscore::{self, Orders};
+use super::profitsharing::{self, ProfitSharing};
 use super::refunds::{self, RefundOutcome, Refunds};
 use super::upload;
 use super::v2::V2Orders;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     /// Payment orders; locked before `refunds` whenever both are.
     pub(crate) payments: Mutex<Payments>,
     pub(crate) refunds: Mutex<Refunds>,
+    /// Profit sharing; locked after `payments` whenever both are.
+    pub(crate) profitsharing: Mutex<ProfitSharing>,
     /// Refunds resolve as SUCCESS by themselves this long after acceptance.
     pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
     catalog: Catalog,
@@ -69,6 +72,7 @@ impl Shared {
             orders: Mutex::default(),
             payments: Mutex::default(),
             refunds: Mutex::default(),
+            profitsharing: Mutex::default(),
             refund_delay: Mutex::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
@@ -206,6 +210,8 @@ struct FlowCall<'a> {
     query: &'a [(String, String)],
     body: &'a [u8],
     base_url: &'a str,
+    /// The request's `Wechatpay-Serial` (the key its encrypted fields use).
+    serial: Option<&'a str>,
 }
 
 /// One request as the handler sees it.
@@ -279,6 +285,7 @@ impl Shared {
                 query: &query,
                 body,
                 base_url: &format!("http://{}/", header(headers, "host").unwrap_or("127.0.0.1")),
+                serial: header(headers, "wechatpay-serial"),
             };
             if let Some(answer) = self.serve_flow(&call) {
                 return answer;
@@ -372,6 +379,31 @@ impl Shared {
                     now,
                 },
             ));
+        }
+        if let Some(operation) = profitsharing::Operation::from_template(method, template) {
+            // payments before profit sharing, always
+            let (Ok(mut book), Ok(mut sharing)) = (self.payments.lock(), self.profitsharing.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            let (answer, events) = sharing.serve(
+                &mut book,
+                &profitsharing::Call {
+                    operation,
+                    params: call.params,
+                    query: call.query,
+                    body: call.body,
+                    mchid,
+                    serial: call.serial,
+                    keys: &self.keys,
+                    now,
+                },
+            );
+            drop((book, sharing));
+            for event in events {
+                self.notifier.send(event);
+            }
+            return Some(answer);
         }
         if template.starts_with("v3/payscore/serviceorder")
             || template.starts_with("v3/payscore/partner/serviceorder")
