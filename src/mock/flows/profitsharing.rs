@@ -29,14 +29,14 @@ use serde_json::{json, Map, Value};
 use crate::clock;
 use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
-use crate::mock::answer::Answer;
-use crate::mock::body::{
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::body::{
     at, check_notify_url, optional_str, parse_body, query_param, required_fen, required_str,
 };
-use crate::mock::identity::ServerKeys;
-use crate::mock::kept::Kept;
-use crate::mock::notify::Event;
-use crate::mock::payments::{Payment, Payments, TradeState, KEPT_ORDERS};
+use crate::mock::wire::identity::ServerKeys;
+use crate::mock::flows::kept::Kept;
+use crate::mock::wire::notify::Event;
+use crate::mock::flows::payments::{Payment, Payments, TradeState, KEPT_ORDERS};
 
 /// The share of an order that may be split unless the merchant platform
 /// says otherwise: 30%, in WeChat Pay's unit (万分比, `max_ratio` 3000).
@@ -1296,7 +1296,7 @@ fn private_key_named(keys: &ServerKeys, serial: &str) -> Option<PKey<Private>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::payments::{Call as PaymentCall, Operation as PaymentOperation};
+    use crate::mock::flows::payments::{Call as PaymentCall, Operation as PaymentOperation};
 
     const MCHID: &str = "1900000109";
     const PAID_AT: i64 = 1_767_240_000;
