@@ -1036,3 +1036,58 @@ async fn careless_and_hostile_input_is_refused_plainly() {
     .await;
     assert_eq!(status, 404, "max-ratio is PUT, not POST");
 }
+
+#[tokio::test]
+async fn the_console_shows_each_receiver_and_its_buttons_end_it() {
+    let (server, client) = setup().await;
+    let id = paid(
+        &server,
+        &client,
+        "PS-CONSOLE-1",
+        10_000,
+        true,
+        Some(SUB_MCHID),
+    )
+    .await;
+    add_receiver(&client, "PERSONAL_OPENID", USER, Some(SUB_MCHID)).await;
+    share(
+        &client,
+        &id,
+        "CONSOLE-A",
+        json!([receiver("PERSONAL_OPENID", USER, 300)]),
+        Some(SUB_MCHID),
+    )
+    .await
+    .unwrap();
+    let page = reqwest::get(format!("{}_mock/?lang=en", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<section id="profitsharing""#),
+        "no profit-sharing table"
+    );
+    let close = format!(
+        "/_mock/profitsharing/orders/CONSOLE-A/receivers/{USER}/close?sub_mchid={SUB_MCHID}&amp;fail_reason=RECEIVER_HIGH_RISK"
+    );
+    assert!(page.contains(&close), "no close button: {page}");
+    // The button is a form posting nothing else.
+    let posted = reqwest::Client::new()
+        .post(format!(
+            "{}{}",
+            server.base_url(),
+            close.replace("&amp;", "&").trim_start_matches('/')
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 200);
+    let listed = server.profit_sharing_orders();
+    assert_eq!(
+        listed[0]["receivers"][0]["fail_reason"],
+        "RECEIVER_HIGH_RISK"
+    );
+}

@@ -29,14 +29,14 @@ use serde_json::{json, Map, Value};
 use crate::clock;
 use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
+use crate::mock::flows::kept::Kept;
+use crate::mock::flows::payments::{Payment, Payments, TradeState, KEPT_ORDERS};
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
     at, check_notify_url, optional_str, parse_body, query_param, required_fen, required_str,
 };
 use crate::mock::wire::identity::ServerKeys;
-use crate::mock::flows::kept::Kept;
 use crate::mock::wire::notify::Event;
-use crate::mock::flows::payments::{Payment, Payments, TradeState, KEPT_ORDERS};
 
 /// The share of an order that may be split unless the merchant platform
 /// says otherwise: 30%, in WeChat Pay's unit (万分比, `max_ratio` 3000).
@@ -1145,6 +1145,25 @@ impl ProfitSharing {
             row["sub_mchid"] = json!(order.sub);
             row["kind"] = json!(if order.unfreeze { "UNFREEZE" } else { "SHARE" });
             rows.push(row);
+        }
+        rows
+    }
+}
+
+impl ProfitSharing {
+    /// The `newest` requests as the console shows them: one row per
+    /// receiver (`receiver` the request's entry), the request's fields beside it.
+    pub(crate) fn receiver_rows(&self, newest: usize) -> Vec<Value> {
+        let mut rows = Vec::new();
+        for request in self.list(newest) {
+            for receiver in request["receivers"].as_array().into_iter().flatten() {
+                let mut row = request.clone();
+                if let Some(map) = row.as_object_mut() {
+                    map.remove("receivers");
+                    map.insert("receiver".into(), receiver.clone());
+                }
+                rows.push(row);
+            }
         }
         rows
     }
