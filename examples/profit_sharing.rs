@@ -25,6 +25,8 @@ const SHOP_NAME: &str = "深圳腾大分店";
 const TOTAL: i64 = 10_000; // 100.00 yuan
 const SHARE: i64 = TOTAL / 5; // 20%, under the default maximum of 30%
 const RETURN: i64 = 500;
+/// WeChat Pay's fee (the mock's 0.60%, rounded to the fen): not splittable.
+const FEE: i64 = (TOTAL * 60 + 5_000) / 10_000;
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -99,10 +101,11 @@ async fn main() -> Result<(), Failure> {
         .unwrap_or_default()
         .to_owned();
     println!("1. order {out_trade_no} paid: {transaction_id}");
+    let left = unsplit(&client, &transaction_id).await?;
     check(
-        "the whole amount is frozen",
-        unsplit(&client, &transaction_id).await? == TOTAL,
-        TOTAL,
+        "the amount less the fee is frozen",
+        left == TOTAL - FEE,
+        left,
     )?;
 
     // 2. The receiver, its name encrypted with the WeChat Pay key (the client
@@ -169,7 +172,7 @@ async fn main() -> Result<(), Failure> {
         &queried,
     )?;
     let left = unsplit(&client, &transaction_id).await?;
-    check("80% left to split", left == TOTAL - SHARE, left)?;
+    check("the rest left to split", left == TOTAL - FEE - SHARE, left)?;
 
     // 6. Part of it comes back (分账回退): it does not become splittable again.
     let returned: Value = client["v3/profitsharing/return-orders"]
@@ -188,7 +191,7 @@ async fn main() -> Result<(), Failure> {
     let left = unsplit(&client, &transaction_id).await?;
     check(
         "the splittable amount is unchanged",
-        left == TOTAL - SHARE,
+        left == TOTAL - FEE - SHARE,
         left,
     )?;
 

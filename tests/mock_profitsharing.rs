@@ -36,6 +36,13 @@ async fn setup() -> (MockServer, Client) {
     (server, client)
 }
 
+/// What may be split of `net` fen paid (FLOWS §4.4: splittable = amount −
+/// fee), the fee being the mock's bill rate, 0.60% rounded to the fen
+/// (docs/mock.md, "What it answers": bills).
+fn splittable(net: i64) -> i64 {
+    net - (net * 60 + 5_000) / 10_000
+}
+
 fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().unwrap().keys().cloned().collect()
 }
@@ -160,8 +167,8 @@ async fn a_request_goes_pending_to_success_and_the_merchant_receiver_is_notified
     let id = paid(&server, &client, "PS-LIFE-1", 10_000, true, None).await;
     add_receiver(&client, "MERCHANT_ID", SHOP, None).await;
     add_receiver(&client, "PERSONAL_OPENID", USER, None).await;
-    // The whole amount is frozen until shared or unfrozen.
-    assert_eq!(unsplit(&client, &id).await, 10_000);
+    // The whole amount, less the fee, is frozen until shared or unfrozen.
+    assert_eq!(unsplit(&client, &id).await, splittable(10_000));
 
     let created = share(
         &client,
@@ -201,7 +208,7 @@ async fn a_request_goes_pending_to_success_and_the_merchant_receiver_is_notified
             assert!(r.get(field).is_some(), "receiver lacks {field}: {r}");
         }
     }
-    assert_eq!(unsplit(&client, &id).await, 8_000);
+    assert_eq!(unsplit(&client, &id).await, splittable(10_000) - 2_000);
 
     let after = server
         .succeed_profit_sharing("P20150806125346", SHOP, None)
@@ -452,12 +459,13 @@ async fn unfreezing_with_the_sharing_requests_number_answers_success_and_unfreez
     server
         .succeed_profit_sharing("UF-SHARE", SHOP, None)
         .unwrap();
-    assert_eq!(unsplit(&client, &id).await, 8_000);
+    let left = splittable(10_000) - 2_000;
+    assert_eq!(unsplit(&client, &id).await, left);
 
     // SK: reusing the sharing request's number "接口返回成功但实际不解冻".
     let reused = unfreeze(&client, &id, "UF-SHARE").await.unwrap();
     assert_eq!(reused["order_id"], created["order_id"]);
-    assert_eq!(unsplit(&client, &id).await, 8_000, "nothing was unfrozen");
+    assert_eq!(unsplit(&client, &id).await, left, "nothing was unfrozen");
     // A later sharing request still goes through: the order is not unfrozen.
     share(
         &client,
@@ -539,7 +547,8 @@ async fn returns_do_not_restore_the_splittable_amount() {
         .succeed_profit_sharing("RT-SHARE", USER, None)
         .unwrap();
     sink.wait_for(1).await;
-    assert_eq!(unsplit(&client, &id).await, 7_000);
+    let left = splittable(10_000) - 3_000;
+    assert_eq!(unsplit(&client, &id).await, left);
 
     let returned: Value = client["v3/profitsharing/return-orders"]
         .post(json!({"json": {"out_order_no": "RT-SHARE", "out_return_no": "R20190516001", "return_mchid": SHOP,
@@ -567,7 +576,7 @@ async fn returns_do_not_restore_the_splittable_amount() {
     assert_eq!(returned["result"], "SUCCESS");
     assert_eq!(returned["amount"], 1000);
     // SK: returned funds do not restore the splittable amount, and the cap stays used up.
-    assert_eq!(unsplit(&client, &id).await, 7_000);
+    assert_eq!(unsplit(&client, &id).await, left);
     let err = share(
         &client,
         &id,
@@ -793,7 +802,11 @@ async fn reusing_an_out_order_no_with_other_receivers_is_refused() {
     .await
     .unwrap();
     assert_eq!(again["order_id"], first["order_id"]);
-    assert_eq!(unsplit(&client, &id).await, 9_900, "shared once");
+    assert_eq!(
+        unsplit(&client, &id).await,
+        splittable(10_000) - 100,
+        "shared once"
+    );
     let err = share(
         &client,
         &id,
@@ -823,12 +836,13 @@ async fn a_partial_refund_leaves_the_rest_splittable_and_a_full_refund_none() {
     };
     let id = paid(&server, &client, "PS-REFUND-1", 10_000, true, None).await;
     refund("PS-REFUND-1", "RF-1", 8_000, 10_000).await;
-    assert_eq!(unsplit(&client, &id).await, 2_000);
+    let left = splittable(2_000);
+    assert_eq!(unsplit(&client, &id).await, left);
     let err = share(
         &client,
         &id,
         "RF-A",
-        json!([receiver("PERSONAL_OPENID", USER, 2_001)]),
+        json!([receiver("PERSONAL_OPENID", USER, left + 1)]),
         None,
     )
     .await
@@ -841,7 +855,7 @@ async fn a_partial_refund_leaves_the_rest_splittable_and_a_full_refund_none() {
         &client,
         &id,
         "RF-A",
-        json!([receiver("PERSONAL_OPENID", USER, 2_000)]),
+        json!([receiver("PERSONAL_OPENID", USER, left)]),
         None,
     )
     .await

@@ -29,6 +29,7 @@ use serde_json::{json, Map, Value};
 use crate::clock;
 use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
+use crate::mock::flows::bills::fee_on;
 use crate::mock::flows::kept::Kept;
 use crate::mock::flows::payments::{Payment, Payments, TradeState, KEPT_ORDERS};
 use crate::mock::wire::answer::Answer;
@@ -645,9 +646,9 @@ impl ProfitSharing {
                 None,
             ));
         }
-        let (total, refunded, paid_at) = (
+        let (total, splittable, paid_at) = (
             order.total(),
-            order.refunded,
+            splittable(order),
             order.success_time.unwrap_or(call.now),
         );
         let wait = self.settings.wait_after_payment;
@@ -702,7 +703,7 @@ impl ProfitSharing {
         }
         let sum: i64 = asked.iter().map(|(_, _, amount, _)| amount).sum();
         let cap = total * self.max_ratio(&sub) / 10_000;
-        if ledger.shared + sum > cap || sum > total - refunded - ledger.shared {
+        if ledger.shared + sum > cap || sum > splittable - ledger.shared {
             return Err(Answer::error(403, "NOT_ENOUGH", "分账金额不足", None));
         }
         let order_id = self.fresh_id("30000", call.now, 28);
@@ -783,14 +784,10 @@ impl ProfitSharing {
                 None,
             ));
         }
-        let (total, refunded, paid_at) = (
-            order.total(),
-            order.refunded,
-            order.success_time.unwrap_or(call.now),
-        );
+        let (splittable, paid_at) = (splittable(order), order.success_time.unwrap_or(call.now));
         let wait = self.settings.wait_after_payment;
         let ledger = self.ledger(&transaction_id, paid_at, call.now, wait);
-        let rest = (total - refunded - ledger.shared).max(0);
+        let rest = (splittable - ledger.shared).max(0);
         if ledger.unfrozen || rest == 0 {
             return Err(Answer::error(403, "NOT_ENOUGH", "分账金额为0", None));
         }
@@ -937,14 +934,14 @@ impl ProfitSharing {
             .filter(|o| matches!(o.state, TradeState::Success | TradeState::Refund))
             .ok_or_else(not_found)?;
         let unsplit = if profit_sharing(order) {
-            let (total, refunded) = (order.total(), order.refunded);
+            let splittable = splittable(order);
             let paid_at = order.success_time.unwrap_or(call.now);
             let wait = self.settings.wait_after_payment;
             let ledger = self.ledger(id, paid_at, call.now, wait);
             if ledger.unfrozen {
                 0
             } else {
-                (total - refunded - ledger.shared).max(0)
+                (splittable - ledger.shared).max(0)
             }
         } else {
             0
@@ -1251,6 +1248,14 @@ fn frozen_order<'a>(
         .map(|order| &*order)
         .filter(|o| matches!(o.state, TradeState::Success | TradeState::Refund))
         .ok_or_else(not_found)
+}
+
+/// What of a paid order may be split (FLOWS §4.4: amount − fee): what
+/// refunds left of it, less WeChat Pay's fee on that at the bills' rate
+/// (a refund gives its fee back). A full refund leaves nothing.
+fn splittable(order: &Payment) -> i64 {
+    let net = (order.total() - order.refunded).max(0);
+    net - fee_on(net)
 }
 
 /// Whether the order was placed with `settle_info.profit_sharing=true`.
