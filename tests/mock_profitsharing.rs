@@ -130,6 +130,30 @@ async fn share(
         .json()
 }
 
+/// A direct merchant's request with one receiver.
+async fn share_one(
+    client: &Client,
+    transaction_id: &str,
+    out_order_no: &str,
+    kind: &str,
+    account: &str,
+    amount: i64,
+) -> Result<Value, Error> {
+    share(
+        client,
+        transaction_id,
+        out_order_no,
+        json!([receiver(kind, account, amount)]),
+        None,
+    )
+    .await
+}
+
+/// 403 `NOT_ENOUGH` `分账金额不足` (GO api_orders.go).
+fn not_enough() -> (u16, String, String) {
+    (403, "NOT_ENOUGH".into(), "分账金额不足".into())
+}
+
 async fn unsplit(client: &Client, transaction_id: &str) -> i64 {
     let amounts: Value = client["v3/profitsharing/transactions/{transaction_id}/amounts"]
         .get(json!({"transaction_id": transaction_id}))
@@ -279,50 +303,20 @@ async fn the_cap_is_cumulative_across_requests_and_settable_per_sub_merchant() {
     let id = paid(&server, &client, "PS-CAP-1", 10_000, true, None).await;
     add_receiver(&client, "PERSONAL_OPENID", USER, None).await;
     // Default maximum 30%: 3000 of 10000, over every request of the order.
-    share(
-        &client,
-        &id,
-        "CAP-A",
-        json!([receiver("PERSONAL_OPENID", USER, 2000)]),
-        None,
-    )
-    .await
-    .unwrap();
-    let err = share(
-        &client,
-        &id,
-        "CAP-B",
-        json!([receiver("PERSONAL_OPENID", USER, 1001)]),
-        None,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        refusal(err),
-        (403, "NOT_ENOUGH".into(), "分账金额不足".into())
-    );
-    share(
-        &client,
-        &id,
-        "CAP-C",
-        json!([receiver("PERSONAL_OPENID", USER, 1000)]),
-        None,
-    )
-    .await
-    .unwrap();
-    let err = share(
-        &client,
-        &id,
-        "CAP-D",
-        json!([receiver("PERSONAL_OPENID", USER, 1)]),
-        None,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        refusal(err),
-        (403, "NOT_ENOUGH".into(), "分账金额不足".into())
-    );
+    share_one(&client, &id, "CAP-A", "PERSONAL_OPENID", USER, 2000)
+        .await
+        .unwrap();
+    let err = share_one(&client, &id, "CAP-B", "PERSONAL_OPENID", USER, 1001)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), not_enough());
+    share_one(&client, &id, "CAP-C", "PERSONAL_OPENID", USER, 1000)
+        .await
+        .unwrap();
+    let err = share_one(&client, &id, "CAP-D", "PERSONAL_OPENID", USER, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), not_enough());
 
     // merchant-configs/{sub_mchid} → {sub_mchid, max_ratio} in 万分比 (GO QueryMerchantRatioResponse).
     let config = |client: Client| async move {
@@ -372,15 +366,9 @@ async fn an_order_paid_without_profit_sharing_is_neither_split_nor_unfrozen() {
     let (server, client) = setup().await;
     let id = paid(&server, &client, "PS-PLAIN-1", 10_000, false, None).await;
     add_receiver(&client, "PERSONAL_OPENID", USER, None).await;
-    let err = share(
-        &client,
-        &id,
-        "PLAIN-A",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "PLAIN-A", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap_err();
     assert_eq!(
         refusal(err),
         (400, "INVALID_REQUEST".into(), "非分账订单不支持分账".into())
@@ -417,26 +405,14 @@ async fn sharing_opens_a_minute_after_payment() {
     let client = server.client().unwrap();
     let id = paid(&server, &client, "PS-EARLY-1", 1_000, true, None).await;
     add_receiver(&client, "PERSONAL_OPENID", USER, None).await;
-    let err = share(
-        &client,
-        &id,
-        "EARLY-A",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "EARLY-A", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap_err();
     assert_eq!(refusal(err).2, "订单处理中，请稍后重试");
     server.set_profit_sharing_wait(Duration::ZERO).unwrap();
-    share(
-        &client,
-        &id,
-        "EARLY-A",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap();
+    share_one(&client, &id, "EARLY-A", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap();
     assert!(server
         .set_profit_sharing_wait(Duration::from_secs(61))
         .is_err());
@@ -447,15 +423,9 @@ async fn unfreezing_with_the_sharing_requests_number_answers_success_and_unfreez
     let (server, client) = setup().await;
     let id = paid(&server, &client, "PS-UNFREEZE-1", 10_000, true, None).await;
     add_receiver(&client, "MERCHANT_ID", SHOP, None).await;
-    let created = share(
-        &client,
-        &id,
-        "UF-SHARE",
-        json!([receiver("MERCHANT_ID", SHOP, 2000)]),
-        None,
-    )
-    .await
-    .unwrap();
+    let created = share_one(&client, &id, "UF-SHARE", "MERCHANT_ID", SHOP, 2000)
+        .await
+        .unwrap();
     server
         .succeed_profit_sharing("UF-SHARE", SHOP, None)
         .unwrap();
@@ -467,15 +437,9 @@ async fn unfreezing_with_the_sharing_requests_number_answers_success_and_unfreez
     assert_eq!(reused["order_id"], created["order_id"]);
     assert_eq!(unsplit(&client, &id).await, left, "nothing was unfrozen");
     // A later sharing request still goes through: the order is not unfrozen.
-    share(
-        &client,
-        &id,
-        "UF-SHARE-2",
-        json!([receiver("MERCHANT_ID", SHOP, 100)]),
-        None,
-    )
-    .await
-    .unwrap();
+    share_one(&client, &id, "UF-SHARE-2", "MERCHANT_ID", SHOP, 100)
+        .await
+        .unwrap();
 
     // A new number unfreezes the rest.
     let done = unfreeze(&client, &id, "UF-NEW").await.unwrap();
@@ -492,15 +456,9 @@ async fn unfreezing_with_the_sharing_requests_number_answers_success_and_unfreez
     assert_eq!(done["out_order_no"], "UF-NEW");
     assert_eq!(unsplit(&client, &id).await, 0);
     // SK: "已解冻的订单不支持继续分账"; GO: unfreezing again 403 NOT_ENOUGH 分账金额为0.
-    let err = share(
-        &client,
-        &id,
-        "UF-SHARE-3",
-        json!([receiver("MERCHANT_ID", SHOP, 1)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "UF-SHARE-3", "MERCHANT_ID", SHOP, 1)
+        .await
+        .unwrap_err();
     assert_eq!(refusal(err).2, "已解冻的订单不支持继续分账");
     let err = unfreeze(&client, &id, "UF-NEW-2").await.unwrap_err();
     assert_eq!(
@@ -577,19 +535,10 @@ async fn returns_do_not_restore_the_splittable_amount() {
     assert_eq!(returned["amount"], 1000);
     // SK: returned funds do not restore the splittable amount, and the cap stays used up.
     assert_eq!(unsplit(&client, &id).await, left);
-    let err = share(
-        &client,
-        &id,
-        "RT-SHARE-2",
-        json!([receiver("MERCHANT_ID", SHOP, 1)]),
-        None,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        refusal(err),
-        (403, "NOT_ENOUGH".into(), "分账金额不足".into())
-    );
+    let err = share_one(&client, &id, "RT-SHARE-2", "MERCHANT_ID", SHOP, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), not_enough());
 
     let queried: Value = client["v3/profitsharing/return-orders/{out_return_no}"]
         .get(json!({"out_return_no": "R20190516001", "query": {"out_order_no": "RT-SHARE"}}))
@@ -737,25 +686,13 @@ async fn receivers_bind_once_and_unknown_ones_are_refused() {
     assert_eq!(refusal(err).1, "PARAM_ERROR");
 
     let id = paid(&server, &client, "PS-RECV-1", 10_000, true, None).await;
-    let err = share(
-        &client,
-        &id,
-        "RECV-A",
-        json!([receiver("MERCHANT_ID", SHOP, 100)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "RECV-A", "MERCHANT_ID", SHOP, 100)
+        .await
+        .unwrap_err();
     assert_eq!(refusal(err).0, 400, "a receiver never added is refused");
-    share(
-        &client,
-        &id,
-        "RECV-B",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap();
+    share_one(&client, &id, "RECV-B", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap();
     let deleted: Value = client["v3/profitsharing/receivers/delete"]
         .post(json!({"json": {"appid": APPID, "type": "PERSONAL_OPENID", "account": USER}}))
         .await
@@ -764,15 +701,9 @@ async fn receivers_bind_once_and_unknown_ones_are_refused() {
         .unwrap();
     // GO DeleteReceiverResponse{sub_mchid?, type, account}
     assert_eq!(deleted, json!({"type": "PERSONAL_OPENID", "account": USER}));
-    let err = share(
-        &client,
-        &id,
-        "RECV-C",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "RECV-C", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap_err();
     assert_eq!(refusal(err).0, 400, "a deleted receiver is refused");
 }
 
@@ -782,40 +713,22 @@ async fn reusing_an_out_order_no_with_other_receivers_is_refused() {
     let id = paid(&server, &client, "PS-REUSE-1", 10_000, true, None).await;
     add_receiver(&client, "PERSONAL_OPENID", USER, None).await;
     add_receiver(&client, "MERCHANT_ID", SHOP, None).await;
-    let first = share(
-        &client,
-        &id,
-        "REUSE-A",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap();
+    let first = share_one(&client, &id, "REUSE-A", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap();
     // 同一分账单号多次请求等同一次.
-    let again = share(
-        &client,
-        &id,
-        "REUSE-A",
-        json!([receiver("PERSONAL_OPENID", USER, 100)]),
-        None,
-    )
-    .await
-    .unwrap();
+    let again = share_one(&client, &id, "REUSE-A", "PERSONAL_OPENID", USER, 100)
+        .await
+        .unwrap();
     assert_eq!(again["order_id"], first["order_id"]);
     assert_eq!(
         unsplit(&client, &id).await,
         splittable(10_000) - 100,
         "shared once"
     );
-    let err = share(
-        &client,
-        &id,
-        "REUSE-A",
-        json!([receiver("MERCHANT_ID", SHOP, 100)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "REUSE-A", "MERCHANT_ID", SHOP, 100)
+        .await
+        .unwrap_err();
     assert_eq!(refusal(err).2, "分账接收方与原请求不一致");
 }
 
@@ -838,41 +751,20 @@ async fn a_partial_refund_leaves_the_rest_splittable_and_a_full_refund_none() {
     refund("PS-REFUND-1", "RF-1", 8_000, 10_000).await;
     let left = splittable(2_000);
     assert_eq!(unsplit(&client, &id).await, left);
-    let err = share(
-        &client,
-        &id,
-        "RF-A",
-        json!([receiver("PERSONAL_OPENID", USER, left + 1)]),
-        None,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        refusal(err),
-        (403, "NOT_ENOUGH".into(), "分账金额不足".into())
-    );
-    share(
-        &client,
-        &id,
-        "RF-A",
-        json!([receiver("PERSONAL_OPENID", USER, left)]),
-        None,
-    )
-    .await
-    .unwrap();
+    let err = share_one(&client, &id, "RF-A", "PERSONAL_OPENID", USER, left + 1)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), not_enough());
+    share_one(&client, &id, "RF-A", "PERSONAL_OPENID", USER, left)
+        .await
+        .unwrap();
 
     let id = paid(&server, &client, "PS-REFUND-2", 10_000, true, None).await;
     refund("PS-REFUND-2", "RF-2", 10_000, 10_000).await;
     assert_eq!(unsplit(&client, &id).await, 0);
-    let err = share(
-        &client,
-        &id,
-        "RF-B",
-        json!([receiver("PERSONAL_OPENID", USER, 1)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "RF-B", "PERSONAL_OPENID", USER, 1)
+        .await
+        .unwrap_err();
     assert_eq!(refusal(err).1, "NOT_ENOUGH");
 }
 
@@ -1004,15 +896,9 @@ async fn careless_and_hostile_input_is_refused_plainly() {
         .unwrap_err();
     assert_eq!(refusal(err).1, "PARAM_ERROR");
     // GO: 400 PARAM_ERROR 订单号格式不正确.
-    let err = share(
-        &client,
-        &id,
-        "../../x y",
-        json!([receiver("PERSONAL_OPENID", USER, 1)]),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = share_one(&client, &id, "../../x y", "PERSONAL_OPENID", USER, 1)
+        .await
+        .unwrap_err();
     assert_eq!(
         refusal(err),
         (400, "PARAM_ERROR".into(), "订单号格式不正确".into())

@@ -287,6 +287,14 @@ struct Ledger {
     unfrozen: bool,
 }
 
+/// A paid order's frozen funds as a request sees them.
+struct Funds {
+    total: i64,
+    splittable: i64,
+    window: Window,
+    ledger: Ledger,
+}
+
 /// Which operation a request is, from its catalog template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Operation {
@@ -629,53 +637,25 @@ impl ProfitSharing {
             return if same {
                 Ok(Answer::json(200, &known.render()))
             } else {
-                Err(Answer::error(
-                    400,
-                    "INVALID_REQUEST",
-                    "分账接收方与原请求不一致",
-                    None,
-                ))
+                Err(invalid("分账接收方与原请求不一致"))
             };
         }
-        let order = frozen_order(payments, &sub, &transaction_id)?;
-        if !profit_sharing(order) {
-            return Err(Answer::error(
-                400,
-                "INVALID_REQUEST",
-                "非分账订单不支持分账",
-                None,
-            ));
-        }
-        let (total, splittable, paid_at) = (
-            order.total(),
-            splittable(order),
-            order.success_time.unwrap_or(call.now),
-        );
-        let wait = self.settings.wait_after_payment;
-        let ledger = self.ledger(&transaction_id, paid_at, call.now, wait);
-        if sharing_window(paid_at, call.now, wait) == Window::TooEarly {
-            return Err(Answer::error(
-                400,
-                "INVALID_REQUEST",
-                "订单处理中，请稍后重试",
-                None,
-            ));
+        let funds = self.funds(
+            payments,
+            &sub,
+            &transaction_id,
+            call.now,
+            "非分账订单不支持分账",
+        )?;
+        let (total, splittable, ledger) = (funds.total, funds.splittable, funds.ledger);
+        if funds.window == Window::TooEarly {
+            return Err(invalid("订单处理中，请稍后重试"));
         }
         if ledger.unfrozen {
-            return Err(Answer::error(
-                400,
-                "INVALID_REQUEST",
-                "已解冻的订单不支持继续分账",
-                None,
-            ));
+            return Err(invalid("已解冻的订单不支持继续分账"));
         }
         if ledger.requests >= MAX_REQUESTS {
-            return Err(Answer::error(
-                400,
-                "INVALID_REQUEST",
-                "一笔订单最多可分账 50 次",
-                None,
-            ));
+            return Err(invalid("一笔订单最多可分账 50 次"));
         }
         for (i, (kind, account, _, _)) in asked.iter().enumerate() {
             let receiver = self
@@ -767,27 +747,18 @@ impl ProfitSharing {
             return if known.transaction_id == transaction_id {
                 Ok(Answer::json(200, &known.render()))
             } else {
-                Err(Answer::error(
-                    400,
-                    "INVALID_REQUEST",
-                    "商户分账单号已被其他订单使用",
-                    None,
-                ))
+                Err(invalid("商户分账单号已被其他订单使用"))
             };
         }
-        let order = frozen_order(payments, &sub, &transaction_id)?;
-        if !profit_sharing(order) {
-            return Err(Answer::error(
-                400,
-                "INVALID_REQUEST",
-                "非分账订单不支持解冻剩余资金",
-                None,
-            ));
-        }
-        let (splittable, paid_at) = (splittable(order), order.success_time.unwrap_or(call.now));
-        let wait = self.settings.wait_after_payment;
-        let ledger = self.ledger(&transaction_id, paid_at, call.now, wait);
-        let rest = (splittable - ledger.shared).max(0);
+        let funds = self.funds(
+            payments,
+            &sub,
+            &transaction_id,
+            call.now,
+            "非分账订单不支持解冻剩余资金",
+        )?;
+        let ledger = funds.ledger;
+        let rest = (funds.splittable - ledger.shared).max(0);
         if ledger.unfrozen || rest == 0 {
             return Err(Answer::error(403, "NOT_ENOUGH", "分账金额为0", None));
         }
@@ -852,11 +823,8 @@ impl ProfitSharing {
             return if same {
                 Ok((Answer::json(200, &known.render()), Vec::new()))
             } else {
-                Err(Answer::error(
-                    400,
-                    "INVALID_REQUEST",
+                Err(invalid(
                     "请求内容和上次请求不一致，商户回退单号已经被其他请求使用",
-                    None,
                 ))
             };
         }
@@ -874,7 +842,7 @@ impl ProfitSharing {
                     && r.account == return_mchid
                     && r.result == ReceiverResult::Success
             })
-            .ok_or_else(|| Answer::error(400, "INVALID_REQUEST", "回退方不存在", None))?;
+            .ok_or_else(|| invalid("回退方不存在"))?;
         if amount > share.amount - share.returned {
             return Err(Answer::error(
                 400,
@@ -950,6 +918,35 @@ impl ProfitSharing {
             200,
             &json!({"transaction_id": id, "unsplit_amount": unsplit}),
         ))
+    }
+
+    /// The frozen funds of paid order `transaction_id`: refused as
+    /// `not_sharing` says when it was paid without profit sharing.
+    fn funds(
+        &mut self,
+        payments: &mut Payments,
+        sub: &str,
+        transaction_id: &str,
+        now: i64,
+        not_sharing: &str,
+    ) -> Result<Funds, Answer> {
+        let order = payments
+            .by_transaction_mut(sub, transaction_id)
+            .map(|order| &*order)
+            .filter(|o| matches!(o.state, TradeState::Success | TradeState::Refund))
+            .ok_or_else(not_found)?;
+        if !profit_sharing(order) {
+            return Err(invalid(not_sharing));
+        }
+        let paid_at = order.success_time.unwrap_or(now);
+        let (total, splittable) = (order.total(), splittable(order));
+        let wait = self.settings.wait_after_payment;
+        Ok(Funds {
+            total,
+            splittable,
+            window: sharing_window(paid_at, now, wait),
+            ledger: self.ledger(transaction_id, paid_at, now, wait),
+        })
     }
 
     /// The ledger of `transaction_id`, made when first needed, with the
@@ -1170,6 +1167,11 @@ fn none(answer: Answer) -> Served {
     (answer, Vec::new())
 }
 
+/// 400 `INVALID_REQUEST` with WeChat Pay's `message`.
+fn invalid(message: &str) -> Answer {
+    Answer::error(400, "INVALID_REQUEST", message, None)
+}
+
 fn not_found() -> Answer {
     Answer::error(404, "RESOURCE_NOT_EXISTS", "记录不存在", None)
 }
@@ -1235,19 +1237,6 @@ fn out_no(body: &Map<String, Value>, pointer: &str) -> Result<String, Answer> {
         ));
     }
     Ok(no.to_owned())
-}
-
-/// The paid order `transaction_id` of sub-merchant `sub`.
-fn frozen_order<'a>(
-    payments: &'a mut Payments,
-    sub: &str,
-    transaction_id: &str,
-) -> Result<&'a Payment, Answer> {
-    payments
-        .by_transaction_mut(sub, transaction_id)
-        .map(|order| &*order)
-        .filter(|o| matches!(o.state, TradeState::Success | TradeState::Refund))
-        .ok_or_else(not_found)
 }
 
 /// What of a paid order may be split (FLOWS §4.4: amount − fee): what
