@@ -991,3 +991,52 @@ async fn the_console_shows_each_receiver_and_its_buttons_end_it() {
         "RECEIVER_HIGH_RISK"
     );
 }
+
+#[tokio::test]
+async fn the_merchant_platform_settings_are_mock_settings() {
+    let server = MockServer::start().await.unwrap();
+    let url = format!("{}_mock/settings", server.base_url());
+    let get = || async {
+        let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    let put = |body: Value| {
+        let url = url.clone();
+        async move {
+            reqwest::Client::new()
+                .put(url)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let before = get().await;
+    assert_eq!(before["profitsharing_notify_url"], Value::Null);
+    assert_eq!(before["profitsharing_event_type"], "observed");
+    assert_eq!(before["profitsharing_wait_s"], 60, "WeChat Pay's minute");
+    // One bad key: 400, and nothing changes, the good keys neither.
+    let status =
+        put(json!({"profitsharing_wait_s": 0, "profitsharing_event_type": "guessed"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(get().await, before);
+    let status = put(
+        json!({"profitsharing_wait_s": 0, "profitsharing_event_type": "documented",
+                            "profitsharing_notify_url": "http://127.0.0.1:9/ps"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = get().await;
+    assert_eq!(
+        (
+            after["profitsharing_wait_s"].as_i64(),
+            after["profitsharing_event_type"].as_str(),
+            after["profitsharing_notify_url"].as_str()
+        ),
+        (Some(0), Some("documented"), Some("http://127.0.0.1:9/ps"))
+    );
+    assert_eq!(put(json!({"profitsharing_notify_url": null})).await, 200);
+    assert_eq!(get().await["profitsharing_notify_url"], Value::Null);
+}
