@@ -21,8 +21,6 @@
 //! At most [`KEPT_ORDERS`] requests, returns, receivers and orders' ledgers
 //! are kept; the oldest goes first.
 
-use std::collections::HashMap;
-
 use openssl::pkey::{PKey, Private};
 use serde_json::{json, Map, Value};
 
@@ -30,8 +28,8 @@ use crate::clock;
 use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
 use crate::mock::flows::bills::fee_on;
-use crate::mock::flows::kept::Kept;
-use crate::mock::flows::payments::{Payment, Payments, TradeState, KEPT_ORDERS};
+use crate::mock::flows::kept::{Book, Ids, Kept, Key, KEPT_ORDERS};
+use crate::mock::flows::payments::{Payment, Payments, TradeState};
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
     at, check_notify_url, optional_str, parse_body, query_param, required_fen, required_str,
@@ -421,12 +419,19 @@ pub(crate) fn change_setting(
     Ok(true)
 }
 
-type Key = (String, String);
+/// The index of [`Order`]s by `order_id`.
+const BY_ORDER_ID: usize = 0;
+
+impl Ids<1> for Order {
+    fn ids(&self) -> [Option<&str>; 1] {
+        [Some(&self.order_id)]
+    }
+}
 
 /// Everything profit sharing keeps.
 pub(crate) struct ProfitSharing {
-    orders: Kept<Key, Order>,
-    by_order_id: HashMap<String, Key>,
+    /// Sharing and unfreezing requests, found too by `order_id`.
+    orders: Book<Order, 1>,
     returns: Kept<Key, Return>,
     /// By `(sub_mchid, type, account)`.
     receivers: Kept<(String, String, String), Receiver>,
@@ -450,8 +455,7 @@ pub(crate) type Served = (Answer, Vec<Event>);
 impl ProfitSharing {
     pub(crate) fn with_limit(limit: usize) -> Self {
         ProfitSharing {
-            orders: Kept::new(limit),
-            by_order_id: HashMap::new(),
+            orders: Book::with_limit(limit),
             returns: Kept::new(limit),
             receivers: Kept::new(limit),
             ledgers: Kept::new(limit),
@@ -716,7 +720,7 @@ impl ProfitSharing {
             receivers,
         };
         let answer = Answer::json(200, &created.render());
-        self.insert_order(key, created);
+        self.orders.insert(key, created);
         Ok(answer)
     }
 
@@ -786,7 +790,7 @@ impl ProfitSharing {
             ledger.unfrozen = true;
         }
         let answer = Answer::json(200, &created.render());
-        self.insert_order(key, created);
+        self.orders.insert(key, created);
         Ok(answer)
     }
 
@@ -802,8 +806,8 @@ impl ProfitSharing {
             optional_str(&body, "/out_order_no"),
         ) {
             (Some(id), _) => self
-                .by_order_id
-                .get(id)
+                .orders
+                .key_of(BY_ORDER_ID, id)
                 .filter(|(s, _)| *s == sub)
                 .cloned()
                 .ok_or_else(not_found)?,
@@ -1103,13 +1107,6 @@ impl ProfitSharing {
             associated_data: original_type,
             resource,
         })
-    }
-
-    fn insert_order(&mut self, key: Key, order: Order) {
-        self.by_order_id.insert(order.order_id.clone(), key.clone());
-        for gone in self.orders.insert(key, order) {
-            self.by_order_id.remove(&gone.order_id);
-        }
     }
 
     fn next_sequence(&mut self) -> u64 {
@@ -1446,7 +1443,10 @@ mod tests {
             );
             assert_eq!(answer.status, 200, "{}", error_message(&answer));
         }
-        assert_eq!((sharing.orders.len(), sharing.by_order_id.len()), (2, 2));
+        assert_eq!(
+            (sharing.orders.len(), sharing.orders.ids_in(BY_ORDER_ID)),
+            (2, 2)
+        );
         assert_eq!(sharing.list(10).len(), 2);
     }
 
