@@ -24,6 +24,7 @@ macro_rules! guide {
         #[doc = "[apiv2.md]: crate::guide::apiv2"]
         #[doc = "[production.md]: crate::guide::production"]
         #[doc = "[mock.md]: crate::guide::mock"]
+        #[doc = "[profit-sharing.md]: crate::guide::profit_sharing"]
         #[doc = "[mock.md#the-day-one-journey-by-hand]: crate::guide::mock#the-day-one-journey-by-hand"]
         #[doc = "[mock.md#controls-the-user-and-the-back-office]: crate::guide::mock#controls-the-user-and-the-back-office"]
         #[doc = "[performance.md]: crate::guide::performance"]
@@ -47,6 +48,7 @@ guide!(files, "files");
 guide!(apiv2, "apiv2");
 guide!(production, "production");
 guide!(mock, "mock");
+guide!(profit_sharing, "profit-sharing");
 guide!(performance, "performance");
 guide!(security, "security");
 guide!(cli, "cli");
@@ -69,6 +71,7 @@ pub mod zh {
             #[doc = "[apiv2.md]: crate::guide::zh::apiv2"]
             #[doc = "[production.md]: crate::guide::zh::production"]
             #[doc = "[mock.md]: crate::guide::zh::mock"]
+            #[doc = "[profit-sharing.md]: crate::guide::zh::profit_sharing"]
             #[doc = "[mock.md#手工走一遍开业第一天]: crate::guide::zh::mock#手工走一遍开业第一天"]
             #[doc = "[mock.md#扮演用户与后台]: crate::guide::zh::mock#扮演用户与后台"]
             #[doc = "[performance.md]: crate::guide::zh::performance"]
@@ -93,6 +96,7 @@ pub mod zh {
     guide_zh!(apiv2, "apiv2");
     guide_zh!(production, "production");
     guide_zh!(mock, "mock");
+    guide_zh!(profit_sharing, "profit-sharing");
     guide_zh!(performance, "performance");
     guide_zh!(security, "security");
     guide_zh!(frontend, "frontend");

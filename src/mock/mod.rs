@@ -1,7 +1,8 @@
 //! A WeChat Pay APIv3 server for tests, examples and trying things out
 //! (feature `mock`). Real HTTP on loopback: it checks request signatures as
 //! WeChat Pay does, signs its answers as WeChat Pay does, keeps payment
-//! orders (direct and partner), refunds, payscore service orders and
+//! orders (direct and partner), refunds, profit sharing
+//! ([`crate::guide::profit_sharing`]), payscore service orders and
 //! transfer bills (商家转账, [`crate::guide::transfers`]) through their
 //! whole life, sends encrypted notifications on WeChat Pay's retry
 //! schedule (sped up), writes bills from the payments and refunds it holds,
@@ -449,6 +450,138 @@ impl MockServer {
         if let Ok(mut slot) = self.shared.refund_delay.lock() {
             *slot = delay;
         }
+    }
+
+    /// Receiver `account` of profit-sharing request `out_order_no` gets its
+    /// share (PENDING → SUCCESS; the request turns FINISHED when no receiver
+    /// is PENDING). A `MERCHANT_ID` receiver's 分账 notification goes to the
+    /// URL of [`MockServer::set_profit_sharing_notify_url`]. Returns the
+    /// request as the query answers it. `sub_mchid` names a partner's.
+    pub fn succeed_profit_sharing(
+        &self,
+        out_order_no: &str,
+        account: &str,
+        sub_mchid: Option<&str>,
+    ) -> Result<Value> {
+        self.resolve_share(out_order_no, account, sub_mchid, "succeed", None)
+    }
+
+    /// Receiver `account` of profit-sharing request `out_order_no` is not
+    /// paid (PENDING → CLOSED) for `fail_reason`: `ACCOUNT_ABNORMAL`,
+    /// `NO_RELATION`, `RECEIVER_HIGH_RISK`, `RECEIVER_REAL_NAME_NOT_VERIFIED`,
+    /// `NO_AUTH`, `RECEIVER_RECEIPT_LIMIT`, `PAYER_ACCOUNT_ABNORMAL` or
+    /// `INVALID_REQUEST`. Its amount stays with the order, splittable again.
+    ///
+    /// ```no_run
+    /// # fn demo(server: &wechatpay_chain::mock::MockServer) -> wechatpay_chain::Result<()> {
+    /// let request = server.close_profit_sharing("P20150806125346", "1900000110", None, "RECEIVER_HIGH_RISK")?;
+    /// assert_eq!(request["receivers"][0]["fail_reason"], "RECEIVER_HIGH_RISK");
+    /// # Ok(()) }
+    /// ```
+    pub fn close_profit_sharing(
+        &self,
+        out_order_no: &str,
+        account: &str,
+        sub_mchid: Option<&str>,
+        fail_reason: &str,
+    ) -> Result<Value> {
+        self.resolve_share(out_order_no, account, sub_mchid, "close", Some(fail_reason))
+    }
+
+    fn resolve_share(
+        &self,
+        out_order_no: &str,
+        account: &str,
+        sub_mchid: Option<&str>,
+        action: &str,
+        fail_reason: Option<&str>,
+    ) -> Result<Value> {
+        flows::profitsharing::ReceiverOutcome::from_action(action, fail_reason)
+            .and_then(|outcome| {
+                pages::actions::resolve_profit_sharing(
+                    &self.shared,
+                    &outcome,
+                    sub_mchid.unwrap_or_default(),
+                    out_order_no,
+                    account,
+                )
+            })
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// The maximum share of an order the merchant (`None`) or sub-merchant
+    /// may split, in WeChat Pay's unit, 万分比: 3000 (30%) unless set;
+    /// `v3/profitsharing/merchant-configs/{sub_mchid}` answers it. More
+    /// than 10000 is refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.set_profit_sharing_max_ratio(Some("1900000110"), 2000)?;
+    /// let config: wechatpay_chain::Value = server.client()?["v3/profitsharing/merchant-configs/{sub_mchid}"]
+    ///     .get(wechatpay_chain::json!({"sub_mchid": "1900000110"})).await?.json()?;
+    /// assert_eq!(config["max_ratio"], 2000);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_profit_sharing_max_ratio(
+        &self,
+        sub_mchid: Option<&str>,
+        max_ratio: u32,
+    ) -> Result<()> {
+        let mut sharing = self
+            .shared
+            .profitsharing
+            .lock()
+            .map_err(|_| Error::Config("the profit-sharing store is poisoned".to_owned()))?;
+        sharing
+            .set_max_ratio(sub_mchid.unwrap_or_default(), i64::from(max_ratio))
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Where 分账动账通知 go, as set on the merchant platform (WeChat Pay
+    /// takes no URL per request): a MERCHANT_ID receiver's SUCCESS and every
+    /// return. `None`, the default, sends none.
+    pub fn set_profit_sharing_notify_url(&self, url: Option<&str>) -> Result<()> {
+        self.profit_sharing_setting("profitsharing_notify_url", json!(url))
+    }
+
+    /// Sends profit-sharing notifications as documented
+    /// (`PROFITSHARING.SUCCESS` / `PROFITSHARING.RETURN`, `original_type`
+    /// `profitsharing`) instead of as WeChat Pay is observed to send them
+    /// (`TRANSACTION.SUCCESS`, `original_type` `transaction`, told apart by
+    /// `summary` 分账 / 分账回退), the default.
+    pub fn profit_sharing_documented_events(&self, yes: bool) {
+        let kind = if yes { "documented" } else { "observed" };
+        let _ = self.profit_sharing_setting("profitsharing_event_type", json!(kind));
+    }
+
+    /// How long after payment sharing opens: WeChat Pay's minute by
+    /// default ("订单处理中，请稍后重试" before it); shorter for tests, at
+    /// most 60 s (whole seconds).
+    pub fn set_profit_sharing_wait(&self, wait: Duration) -> Result<()> {
+        self.profit_sharing_setting("profitsharing_wait_s", json!(wait.as_secs()))
+    }
+
+    fn profit_sharing_setting(&self, key: &str, value: Value) -> Result<()> {
+        let mut sharing = self
+            .shared
+            .profitsharing
+            .lock()
+            .map_err(|_| Error::Config("the profit-sharing store is poisoned".to_owned()))?;
+        flows::profitsharing::change_setting(&mut sharing.settings, key, &value)
+            .map(|_| ())
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Every profit-sharing and unfreezing request held, oldest first
+    /// (`GET /_mock/profitsharing/orders`).
+    pub fn profit_sharing_orders(&self) -> Vec<Value> {
+        self.shared
+            .profitsharing
+            .lock()
+            .map(|sharing| sharing.list(usize::MAX))
+            .unwrap_or_default()
     }
 
     /// Every payment order held, oldest first (`GET /_mock/transactions`).

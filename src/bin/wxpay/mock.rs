@@ -1,5 +1,5 @@
 //! `wxpay mock [--port N] [--dir DIR]`: the mock WeChat Pay on 127.0.0.1,
-//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|transfer|…`: the
+//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|transfer|profit-sharing|…`: the
 //! simulated user and back office of a mock that runs, from another
 //! terminal (its address from `--base-url`, `WECHATPAY_BASE_URL` or the
 //! profile `wxpay mock --dir` wrote).
@@ -109,6 +109,22 @@ enum Action {
     Transfers,
     /// Sets the transfers' operating account balance (fen).
     Balance { fen: i64 },
+    /// Ends receiver ACCOUNT's share of profit-sharing request OUT_ORDER_NO:
+    /// succeed (a MERCHANT_ID receiver is notified), or close with
+    /// --fail-reason (RECEIVER_HIGH_RISK, NO_RELATION, …).
+    ProfitSharing {
+        out_order_no: String,
+        account: String,
+        #[arg(value_parser = ["succeed", "close"])]
+        outcome: String,
+        /// Why a closed share failed (GO `DetailFailReason`).
+        #[arg(long, value_name = "REASON", required_if_eq("outcome", "close"))]
+        fail_reason: Option<String>,
+        #[command(flatten)]
+        sub: SubMchid,
+    },
+    /// Lists the profit-sharing and unfreezing requests.
+    ProfitSharingOrders,
     /// Lists the payment orders.
     Transactions,
     /// Lists the refunds.
@@ -289,6 +305,31 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             reqwest::Method::PUT,
             "settings".to_owned(),
             Some(serde_json::json!({ "transfer_balance_fen": fen })),
+        ),
+        Action::ProfitSharing {
+            out_order_no,
+            account,
+            outcome,
+            fail_reason,
+            sub,
+        } => (
+            reqwest::Method::POST,
+            with_sub(
+                format!(
+                    "profitsharing/orders/{}/receivers/{}/{outcome}",
+                    segment(out_order_no),
+                    segment(account)
+                ),
+                sub,
+            ),
+            fail_reason
+                .as_ref()
+                .map(|reason| serde_json::json!({ "fail_reason": reason })),
+        ),
+        Action::ProfitSharingOrders => (
+            reqwest::Method::GET,
+            "profitsharing/orders".to_owned(),
+            None,
         ),
         Action::Transactions => (reqwest::Method::GET, "transactions".to_owned(), None),
         Action::Refunds => (reqwest::Method::GET, "refunds".to_owned(), None),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::mock::flows::payments::Unpaid;
 use crate::mock::flows::payscore::UserAction;
+use crate::mock::flows::profitsharing::ReceiverOutcome;
 use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::flows::transfers::{Action as TransferAction, Payee};
 use crate::mock::wire::answer::Answer;
@@ -184,6 +185,20 @@ pub(crate) fn transfer_action(
 ) -> Result<Value, Answer> {
     act(shared, |mchid| {
         lock(&shared.transfers)?.act(sub, no, action, payee, mchid, unix_now())
+    })
+}
+
+/// A receiver's share of a profit-sharing request ends; queues the 分账
+/// notification of a merchant receiver's SUCCESS.
+pub(crate) fn resolve_profit_sharing(
+    shared: &Shared,
+    outcome: &ReceiverOutcome,
+    sub: &str,
+    out_order_no: &str,
+    account: &str,
+) -> Result<Value, Answer> {
+    act(shared, |mchid| {
+        lock(&shared.profitsharing)?.resolve(sub, out_order_no, account, outcome, mchid, unix_now())
     })
 }
 

@@ -381,6 +381,68 @@ fn transfer_actions(bill: &Value) -> Vec<Action> {
     actions
 }
 
+const PROFIT_SHARING: Table = Table {
+    id: "profitsharing",
+    title: label("分账", "Profit sharing"),
+    columns: &[
+        col(
+            "商户分账单号",
+            "out_order_no",
+            &["/out_order_no"],
+            Show::Code,
+        ),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col(
+            "微信订单号",
+            "transaction_id",
+            &["/transaction_id"],
+            Show::Code,
+        ),
+        col("分账单", "Request", &["/kind", "/state"], Show::Code),
+        col(
+            "接收方",
+            "Receiver",
+            &["/receiver/type", "/receiver/account"],
+            Show::Code,
+        ),
+        col("金额", "Amount", &["/receiver/amount"], Show::Amount),
+        col(
+            "结果",
+            "Result",
+            &["/receiver/result", "/receiver/fail_reason"],
+            Show::Code,
+        ),
+    ],
+    actions: profit_sharing_actions,
+};
+
+/// A PENDING receiver's outcomes (`/_mock/profitsharing/orders/…/receivers/…`):
+/// SUCCESS, or CLOSED for RECEIVER_HIGH_RISK (other reasons: the control's body).
+fn profit_sharing_actions(row: &Value) -> Vec<Action> {
+    if row["receiver"]["result"].as_str() != Some("PENDING") {
+        return Vec::new();
+    }
+    let base = format!(
+        "profitsharing/orders/{}/receivers/{}",
+        encode_component(row["out_order_no"].as_str().unwrap_or_default()),
+        encode_component(row["receiver"]["account"].as_str().unwrap_or_default())
+    );
+    let sub = sub_query(row);
+    let reason = if sub.is_empty() { "?" } else { "&" };
+    vec![
+        Action {
+            label: label("分账成功", "Succeed"),
+            control: format!("{base}/succeed{sub}"),
+            link: false,
+        },
+        Action {
+            label: label("关闭 (高风险)", "Close (RECEIVER_HIGH_RISK)"),
+            control: format!("{base}/close{sub}{reason}fail_reason=RECEIVER_HIGH_RISK"),
+            link: false,
+        },
+    ]
+}
+
 const NOTIFICATIONS: Table = Table {
     id: "notifications",
     title: label("通知", "Notifications"),
@@ -459,6 +521,11 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         .lock()
         .map(|book| (book.list(SHOWN_ROWS, mchid), book.len()))
         .unwrap_or_default();
+    let (sharing, sharing_total) = shared
+        .profitsharing
+        .lock()
+        .map(|sharing| (sharing.receiver_rows(SHOWN_ROWS), sharing.len()))
+        .unwrap_or_default();
     let deliveries = shared.notifier.deliveries();
     let notifications: Vec<Value> = deliveries
         .iter()
@@ -490,6 +557,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 {refunds}
 {transfers}
 {payscore}
+{sharing}
 {notifications}
 {requests}
 </main>"#,
@@ -499,6 +567,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         refunds = table_of(&REFUNDS, &refunds, refunds_total),
         transfers = table_of(&TRANSFERS, &transfers, transfers_total),
         payscore = table_of(&PAYSCORE, &payscore, payscore_total),
+        sharing = table_of(&PROFIT_SHARING, &sharing, sharing_total),
         notifications = table_of(&NOTIFICATIONS, &notifications, deliveries.len()),
         requests = table_of(&REQUESTS, &requests, recent.len()),
     );

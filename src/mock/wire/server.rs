@@ -26,6 +26,7 @@ use crate::keys::KeySource;
 use crate::mock::flows::bills::{self, Bills};
 use crate::mock::flows::payments::{self, Payments};
 use crate::mock::flows::payscore::{self, Orders};
+use crate::mock::flows::profitsharing::{self, ProfitSharing};
 use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
 use crate::mock::flows::transfers::{self, Transfers};
 use crate::mock::flows::v2::V2Orders;
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) refunds: Mutex<Refunds>,
     /// Transfer bills (商家转账) and the operating account they are paid from.
     pub(crate) transfers: Mutex<Transfers>,
+    /// Profit sharing; locked after `payments` whenever both are.
+    pub(crate) profitsharing: Mutex<ProfitSharing>,
     /// Refunds resolve as SUCCESS by themselves this long after acceptance.
     pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
     catalog: Catalog,
@@ -73,6 +76,7 @@ impl Shared {
             payments: Mutex::default(),
             refunds: Mutex::default(),
             transfers: Mutex::default(),
+            profitsharing: Mutex::default(),
             refund_delay: Mutex::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
@@ -227,7 +231,7 @@ struct FlowCall<'a> {
     query: &'a [(String, String)],
     body: &'a [u8],
     base_url: &'a str,
-    /// `Wechatpay-Serial`: the key a sensitive field is encrypted for.
+    /// The request's `Wechatpay-Serial` (the key its encrypted fields use).
     serial: Option<&'a str>,
 }
 
@@ -416,6 +420,31 @@ impl Shared {
                 ),
                 Err(_) => (Answer::for_status(500), Vec::new()),
             };
+            for event in events {
+                self.notifier.send(event);
+            }
+            return Some(answer);
+        }
+        if let Some(operation) = profitsharing::Operation::from_template(method, template) {
+            // payments before profit sharing, always
+            let (Ok(mut book), Ok(mut sharing)) = (self.payments.lock(), self.profitsharing.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            let (answer, events) = sharing.serve(
+                &mut book,
+                &profitsharing::Call {
+                    operation,
+                    params: call.params,
+                    query: call.query,
+                    body: call.body,
+                    mchid,
+                    serial: call.serial,
+                    keys: &self.keys,
+                    now,
+                },
+            );
+            drop((book, sharing));
             for event in events {
                 self.notifier.send(event);
             }
