@@ -89,6 +89,19 @@ pub(crate) fn handle(
                 None => Err(unknown_action(action, "pay, fail, expire")),
             }
         }
+        ("POST", ["combine-transactions", no, action]) => {
+            let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
+            match TransactionAction::from_segment(action) {
+                Some(action) => PayRequest::read(body)
+                    .and_then(|request| combine_request(shared, action, &no, &request))
+                    .map(|order| Answer::json(200, &order)),
+                None => Err(unknown_action(action, "pay, fail, expire")),
+            }
+        }
+        ("GET", ["combine-transactions"]) => Ok(Answer::json(
+            200,
+            &json!({ "data": combine_list(shared, usize::MAX) }),
+        )),
         ("POST" | "OPTIONS", ["invocations"]) => {
             return super::bridge::answer(shared, method, body);
         }
@@ -202,7 +215,7 @@ pub(crate) enum TransactionAction {
 }
 
 impl TransactionAction {
-    fn from_segment(segment: &str) -> Option<Self> {
+    pub(crate) fn from_segment(segment: &str) -> Option<Self> {
         match segment {
             "pay" => Some(TransactionAction::Pay),
             "fail" => Some(TransactionAction::Fail),
@@ -231,17 +244,31 @@ pub(crate) fn transaction_action(
     no: &str,
     body: &[u8],
 ) -> Result<Value, Answer> {
-    let request: PayRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        PayRequest::default()
-    } else {
+    transaction_request(shared, action, sub, no, &PayRequest::read(body)?)
+}
+
+impl PayRequest {
+    /// The body of a pay, fail or expire control: empty, or `{"openid"?, "invocation"?}`.
+    pub(crate) fn read(body: &[u8]) -> Result<Self, Answer> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(PayRequest::default());
+        }
         serde_json::from_slice(body).map_err(|e| {
             Answer::param_error(
                 "/",
                 &format!("expected {{\"openid\"?, \"invocation\"?}}: {e}"),
             )
-        })?
-    };
-    transaction_request(shared, action, sub, no, &request)
+        })
+    }
+
+    /// Fail and expire take no body: only a payer pays.
+    pub(crate) fn only_for_pay(&self, action: TransactionAction) -> Result<(), Answer> {
+        if action != TransactionAction::Pay && (self.openid.is_some() || self.invocation.is_some())
+        {
+            return Err(Answer::param_error("/", "only pay takes a body"));
+        }
+        Ok(())
+    }
 }
 
 /// [`transaction_action`] with its body read: the one path every payment
@@ -253,11 +280,7 @@ pub(crate) fn transaction_request(
     no: &str,
     request: &PayRequest,
 ) -> Result<Value, Answer> {
-    if action != TransactionAction::Pay
-        && (request.openid.is_some() || request.invocation.is_some())
-    {
-        return Err(Answer::param_error("/", "only pay takes a body"));
-    }
+    request.only_for_pay(action)?;
     let mchid = shared.keys.credentials.mchid;
     let now = unix_now();
     let (order, event) = {
@@ -282,6 +305,56 @@ pub(crate) fn transaction_request(
     Ok(order)
 }
 
+/// Moves a combine order as the user would (all its sub-orders at once);
+/// queues TRANSACTION.SUCCESS with every sub-order on pay. The one path
+/// a combine payment goes through (the control, the cashier, the bridge).
+pub(crate) fn combine_request(
+    shared: &Shared,
+    action: TransactionAction,
+    no: &str,
+    request: &PayRequest,
+) -> Result<Value, Answer> {
+    request.only_for_pay(action)?;
+    let mchid = shared.keys.credentials.mchid;
+    let (order, event) = {
+        // combines before payments, always
+        let mut combines = shared
+            .combines
+            .lock()
+            .map_err(|_| Answer::for_status(500))?;
+        let mut book = shared
+            .payments
+            .lock()
+            .map_err(|_| Answer::for_status(500))?;
+        let check = |appid: &str, live: &str, trade_type: &str| match &request.invocation {
+            Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type),
+            None => Ok(()),
+        };
+        combines.act(
+            &mut book,
+            action,
+            no,
+            request.openid.as_deref(),
+            check,
+            mchid,
+            unix_now(),
+        )?
+    };
+    if let Some(event) = event {
+        shared.notifier.send(event);
+    }
+    Ok(order)
+}
+
+/// The newest `count` combine orders as the list and console show them.
+pub(crate) fn combine_list(shared: &Shared, count: usize) -> Vec<Value> {
+    let mchid = shared.keys.credentials.mchid;
+    let (Ok(combines), Ok(mut book)) = (shared.combines.lock(), shared.payments.lock()) else {
+        return Vec::new();
+    };
+    combines.list(&mut book, mchid, unix_now(), count)
+}
+
 /// Checks the front end's parameters as the WeChat client would before it
 /// opens its cashier: signed by the merchant, this order's live prepay id,
 /// the appid the order was placed with, the shape its trade type takes.
@@ -295,36 +368,49 @@ pub(crate) fn check_invocation(
     invocation: &Value,
     now: i64,
 ) -> Result<(), Answer> {
-    let mchid = shared.keys.credentials.mchid;
     let Some(order) = book.get_mut(sub, no, now) else {
         // pay() says which order is missing.
         return Ok(());
     };
     // An expired prepay id is no longer live: the client refuses it.
-    let live = if order.prepay_is_live(&order.prepay_id, now) {
-        order.prepay_id.clone()
-    } else {
-        String::new()
-    };
+    let live = order.prepay_is_live(&order.prepay_id, now);
+    check_front_end(
+        shared,
+        invocation,
+        order.appid(),
+        if live { &order.prepay_id } else { "" },
+        order.trade_type,
+    )
+}
+
+/// The WeChat client's check of `invocation` for an order placed with
+/// `appid`, whose live prepay id is `live_prepay_id` ("" if none is) and
+/// whose trade type is `trade_type`: normal and combine orders alike
+/// (FLOWS.md §6; a combine APP order's `partnerid` is `combine_mchid`,
+/// the mock's merchant).
+pub(crate) fn check_front_end(
+    shared: &Shared,
+    invocation: &Value,
+    appid: &str,
+    live_prepay_id: &str,
+    trade_type: &str,
+) -> Result<(), Answer> {
     let kind = super::invocation::check(
         invocation,
         &shared.keys.merchant_public,
-        order.appid(),
-        &live,
-        mchid,
+        appid,
+        live_prepay_id,
+        shared.keys.credentials.mchid,
     )
     .map_err(|refusal| refusal.answer())?;
     let expected = match kind {
         super::invocation::Kind::Jsapi => "JSAPI",
         super::invocation::Kind::App => "APP",
     };
-    if order.trade_type != expected {
+    if trade_type != expected {
         return Err(Answer::param_error(
             "/invocation",
-            &format!(
-                "a {} order is paid from its own front end, not with {expected} parameters",
-                order.trade_type
-            ),
+            &format!("a {trade_type} order is paid from its own front end, not with {expected} parameters"),
         ));
     }
     Ok(())

@@ -35,6 +35,7 @@ mod body;
 mod bridge;
 mod cashier;
 mod catalog;
+mod combine;
 mod console;
 mod control;
 mod faults;

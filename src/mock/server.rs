@@ -16,6 +16,7 @@ use super::answer::Answer;
 use super::auth::{self, ReplayGuard};
 use super::bills::{self, Bills};
 use super::catalog::{Catalog, Route};
+use super::combine::{self, Combines};
 use super::faults::Fault;
 use super::identity::ServerKeys;
 use super::log::{Note, RequestLog};
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) keys: Arc<ServerKeys>,
     replay: Mutex<ReplayGuard>,
     pub(crate) orders: Mutex<Orders>,
+    /// Combine orders (their envelopes); locked before `payments`.
+    pub(crate) combines: Mutex<Combines>,
     /// Payment orders; locked before `refunds` whenever both are.
     pub(crate) payments: Mutex<Payments>,
     pub(crate) refunds: Mutex<Refunds>,
@@ -67,6 +70,7 @@ impl Shared {
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
+            combines: Mutex::default(),
             payments: Mutex::default(),
             refunds: Mutex::default(),
             refund_delay: Mutex::default(),
@@ -355,6 +359,24 @@ impl Shared {
                 base_url: call.base_url,
                 now,
             }));
+        }
+        if let Some(operation) = combine::Operation::from_template(method, template) {
+            // combines before payments, always
+            let (Ok(mut combines), Ok(mut book)) = (self.combines.lock(), self.payments.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            return Some(combines.serve(
+                &mut book,
+                &combine::Call {
+                    operation,
+                    params: call.params,
+                    body: call.body,
+                    mchid,
+                    base_url: call.base_url,
+                    now,
+                },
+            ));
         }
         if let Some(operation) = refunds::Operation::from_template(method, template) {
             let (Ok(mut book), Ok(mut refunds)) = (self.payments.lock(), self.refunds.lock())
