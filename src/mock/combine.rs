@@ -34,8 +34,8 @@ use super::body::{
 use super::kept::Kept;
 use super::notify::Event;
 use super::payments::{
-    check_out_trade_no, expiry, fresh_code, fresh_prepay_id, same_merchant,
-    Payment, Payments, TradeState, KEPT_ORDERS, PREPAY_LIFETIME,
+    check_out_trade_no, expiry, fresh_code, fresh_prepay_id, same_merchant, Payment, Payments,
+    TradeState, KEPT_ORDERS, PREPAY_LIFETIME,
 };
 use crate::clock;
 
@@ -236,7 +236,9 @@ impl Combines {
                     403,
                     "OUT_TRADE_NO_USED",
                     "商户订单号重复",
-                    Some(json!({"field": format!("/sub_orders/{i}/out_trade_no"), "location": "body"})),
+                    Some(
+                        json!({"field": format!("/sub_orders/{i}/out_trade_no"), "location": "body"}),
+                    ),
                 ));
             }
         }
@@ -271,9 +273,20 @@ impl Combines {
         Ok(answer)
     }
 
-    fn query(&mut self, payments: &mut Payments, no: &str, call: &Call<'_>) -> Result<Answer, Answer> {
-        let order = self.orders.get(&no.to_owned()).ok_or_else(order_not_exist)?;
-        Ok(Answer::json(200, &render(order, payments, call.mchid, call.now, false)))
+    fn query(
+        &mut self,
+        payments: &mut Payments,
+        no: &str,
+        call: &Call<'_>,
+    ) -> Result<Answer, Answer> {
+        let order = self
+            .orders
+            .get(&no.to_owned())
+            .ok_or_else(order_not_exist)?;
+        Ok(Answer::json(
+            200,
+            &render(order, payments, call.mchid, call.now, false),
+        ))
     }
 
     fn close(&mut self, payments: &mut Payments, call: &Call<'_>) -> Result<Answer, Answer> {
@@ -289,11 +302,15 @@ impl Combines {
         for i in 0..listed.len() {
             let mchid = required_str(&body, &format!("/sub_orders/{i}/mchid"))?;
             let out_trade_no = required_str(&body, &format!("/sub_orders/{i}/out_trade_no"))?;
-            let sub = optional_str(&body, &format!("/sub_orders/{i}/sub_mchid")).unwrap_or_default();
+            let sub =
+                optional_str(&body, &format!("/sub_orders/{i}/sub_mchid")).unwrap_or_default();
             given.push((mchid.to_owned(), sub.to_owned(), out_trade_no.to_owned()));
         }
         let no = query_param(call.params, "combine_out_trade_no").unwrap_or_default();
-        let order = self.orders.get(&no.to_owned()).ok_or_else(order_not_exist)?;
+        let order = self
+            .orders
+            .get(&no.to_owned())
+            .ok_or_else(order_not_exist)?;
         if appid != order.appid() {
             return Err(Answer::error(
                 400,
@@ -402,7 +419,9 @@ impl Combines {
                             403,
                             "INVALID_REQUEST",
                             "下单账号与支付账号不一致，请核实后再支付",
-                            Some(json!({"issue": format!("the order was placed for openid {ordered}, not {paying}")})),
+                            Some(
+                                json!({"issue": format!("the order was placed for openid {ordered}, not {paying}")}),
+                            ),
                         ));
                     }
                 }
@@ -437,6 +456,12 @@ impl Combines {
         self.by_prepay.get(prepay_id).cloned()
     }
 
+    /// The live prepay id of combine order `no` (none once it has expired).
+    pub(crate) fn live_prepay_id(&self, no: &str, now: i64) -> Option<String> {
+        let order = self.orders.get(&no.to_owned())?;
+        order.prepay_is_live(now).then(|| order.prepay_id.clone())
+    }
+
     /// The combine order a Native `code_url`'s `pr` names.
     pub(crate) fn by_code(&self, code: &str) -> Option<String> {
         self.by_code.get(code).cloned()
@@ -452,7 +477,13 @@ impl Combines {
     /// answer with what the mock knows besides (the mock's own fields:
     /// `trade_type`, `trade_state` of the whole, `total`, `prepay_id`,
     /// `code_url`, `notify_url`, `description`, `create_time`).
-    pub(crate) fn list(&self, payments: &mut Payments, mchid: &str, now: i64, newest: usize) -> Vec<Value> {
+    pub(crate) fn list(
+        &self,
+        payments: &mut Payments,
+        mchid: &str,
+        now: i64,
+        newest: usize,
+    ) -> Vec<Value> {
         self.orders
             .newest_keys(newest)
             .iter()
@@ -461,17 +492,30 @@ impl Combines {
     }
 
     /// One combine order as the list, the cashier and the bridge show it.
-    pub(crate) fn shown(&self, payments: &mut Payments, no: &str, mchid: &str, now: i64) -> Option<Value> {
+    pub(crate) fn shown(
+        &self,
+        payments: &mut Payments,
+        no: &str,
+        mchid: &str,
+        now: i64,
+    ) -> Option<Value> {
         let order = self.orders.get(&no.to_owned())?;
         let states = states(payments, order, now).unwrap_or_default();
         let mut row = render(order, payments, mchid, now, false);
         let mut total = 0;
         let mut descriptions = Vec::new();
         for (i, _) in order.sub_orders.iter().enumerate() {
-            total += at(&order.request, &format!("/sub_orders/{i}/amount/total_amount"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            descriptions.push(order.str(&format!("/sub_orders/{i}/description")).to_owned());
+            total += at(
+                &order.request,
+                &format!("/sub_orders/{i}/amount/total_amount"),
+            )
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+            descriptions.push(
+                order
+                    .str(&format!("/sub_orders/{i}/description"))
+                    .to_owned(),
+            );
         }
         row["trade_type"] = json!(order.trade_type);
         row["trade_state"] = json!(overall(&states));
@@ -480,9 +524,14 @@ impl Combines {
         row["out_trade_no"] = json!(order.out_trade_no());
         row["amount"] = json!({ "total": total });
         row["description"] = json!(descriptions.join(" + "));
+        let numbers: Vec<&str> = order.sub_orders.iter().map(|(_, no)| no.as_str()).collect();
+        row["sub_order_nos"] = json!(numbers.join(" + "));
         row["prepay_id"] = json!(order.prepay_id);
-        if order.trade_type == "NATIVE" {
-            row["code_url"] = json!(code_url(&order.code));
+        match order.trade_type {
+            "NATIVE" => row["code_url"] = json!(code_url(&order.code)),
+            // The `package` of its h5_url.
+            "MWEB" => row["package"] = json!(order.code),
+            _ => {}
         }
         row["notify_url"] = json!(order.str("/notify_url"));
         row["create_time"] = json!(clock::rfc3339(order.created));
@@ -519,7 +568,13 @@ fn states(payments: &mut Payments, order: &Combine, now: i64) -> Result<Vec<Trad
 /// The query answer (`notification` false) or the decrypted resource of
 /// TRANSACTION.SUCCESS (`true`), with each sub-order as the payments store
 /// holds it.
-fn render(order: &Combine, payments: &mut Payments, mchid: &str, now: i64, notification: bool) -> Value {
+fn render(
+    order: &Combine,
+    payments: &mut Payments,
+    mchid: &str,
+    now: i64,
+    notification: bool,
+) -> Value {
     let mut out = Map::new();
     out.insert("combine_appid".into(), json!(order.appid()));
     out.insert("combine_mchid".into(), json!(mchid));
@@ -544,9 +599,8 @@ fn render(order: &Combine, payments: &mut Payments, mchid: &str, now: i64, notif
     }
     out.insert("sub_orders".into(), Value::Array(subs));
     let mut payer = Map::new();
-    let openid = paid_by.or_else(|| {
-        optional_str(&order.request, "/combine_payer_info/openid").map(str::to_owned)
-    });
+    let openid = paid_by
+        .or_else(|| optional_str(&order.request, "/combine_payer_info/openid").map(str::to_owned));
     if let Some(openid) = openid {
         payer.insert("openid".into(), json!(openid));
     }
@@ -629,7 +683,14 @@ fn sub_order_request(body: &Map<String, Value>, i: usize, mchid: &str) -> Map<St
         out.insert("appid".into(), appid);
         out.insert("mchid".into(), json!(mchid));
     }
-    for name in ["description", "out_trade_no", "attach", "goods_tag", "detail", "settle_info"] {
+    for name in [
+        "description",
+        "out_trade_no",
+        "attach",
+        "goods_tag",
+        "detail",
+        "settle_info",
+    ] {
         if let Some(value) = field(name) {
             out.insert(name.into(), value);
         }
@@ -644,7 +705,10 @@ fn sub_order_request(body: &Map<String, Value>, i: usize, mchid: &str) -> Map<St
     let mut payer = Map::new();
     let partner = out.contains_key("sub_mchid");
     if let Some(openid) = at(body, "/combine_payer_info/openid") {
-        payer.insert(if partner { "sp_openid" } else { "openid" }.into(), openid.clone());
+        payer.insert(
+            if partner { "sp_openid" } else { "openid" }.into(),
+            openid.clone(),
+        );
     }
     if let Some(sub_openid) = at(body, "/combine_payer_info/sub_openid") {
         payer.insert("sub_openid".into(), sub_openid.clone());
@@ -667,7 +731,11 @@ fn check_create(
     caller: &str,
 ) -> Result<Vec<SubKey>, Answer> {
     let combine_appid = required_str(body, "/combine_appid")?;
-    same_merchant(required_str(body, "/combine_mchid")?, caller, "/combine_mchid")?;
+    same_merchant(
+        required_str(body, "/combine_mchid")?,
+        caller,
+        "/combine_mchid",
+    )?;
     check_out_trade_no(body, "/combine_out_trade_no")?;
     let listed = required(body, "/sub_orders")?
         .as_array()
@@ -676,7 +744,11 @@ fn check_create(
     check_notify_url(body, "/notify_url")?;
     // A sub-order naming a sub-merchant makes this a service provider's order.
     let partner = listed.iter().any(|s| s.get("sub_mchid").is_some());
-    let allowed = if partner { PARTNER_SUB_ORDERS } else { DIRECT_SUB_ORDERS };
+    let allowed = if partner {
+        PARTNER_SUB_ORDERS
+    } else {
+        DIRECT_SUB_ORDERS
+    };
     if !allowed.contains(&listed.len()) {
         return Err(Answer::param_error(
             "/sub_orders",
@@ -717,7 +789,10 @@ fn check_create(
         }
         for (name, most) in [("description", 127), ("attach", 128)] {
             if optional_str(body, &at_i(name)).is_some_and(|t| t.chars().count() > most) {
-                return Err(Answer::param_error(&at_i(name), &format!("最多 {most} 个字符")));
+                return Err(Answer::param_error(
+                    &at_i(name),
+                    &format!("最多 {most} 个字符"),
+                ));
             }
         }
         check_out_trade_no(body, &at_i("out_trade_no"))?;
@@ -730,7 +805,10 @@ fn check_create(
             ));
         }
         if required_str(body, &at_i("amount/currency"))? != "CNY" {
-            return Err(Answer::param_error(&at_i("amount/currency"), "境内商户只支持 CNY"));
+            return Err(Answer::param_error(
+                &at_i("amount/currency"),
+                "境内商户只支持 CNY",
+            ));
         }
         if let Some(flag) = at(body, &at_i("settle_info/profit_sharing")) {
             if !flag.is_boolean() {
@@ -743,7 +821,10 @@ fn check_create(
         let sub = if partner {
             let sub = required_str(body, &at_i("sub_mchid"))?;
             if sub == caller {
-                return Err(Answer::param_error(&at_i("sub_mchid"), "子商户mchid不能与自身mchid相同"));
+                return Err(Answer::param_error(
+                    &at_i("sub_mchid"),
+                    "子商户mchid不能与自身mchid相同",
+                ));
             }
             sub.to_owned()
         } else {
@@ -751,24 +832,34 @@ fn check_create(
         };
         let key = (sub, required_str(body, &at_i("out_trade_no"))?.to_owned());
         if keys.contains(&key) {
-            return Err(Answer::param_error(&at_i("out_trade_no"), "子单商户订单号重复"));
+            return Err(Answer::param_error(
+                &at_i("out_trade_no"),
+                "子单商户订单号重复",
+            ));
         }
         keys.push(key);
     }
     for field in ["/time_start", "/time_expire"] {
         if let Some(time) = at(body, field) {
             if time.as_str().and_then(clock::parse_rfc3339).is_none() {
-                return Err(Answer::param_error(field, "格式为 rfc3339, 如 2018-06-08T10:34:56+08:00"));
+                return Err(Answer::param_error(
+                    field,
+                    "格式为 rfc3339, 如 2018-06-08T10:34:56+08:00",
+                ));
             }
         }
     }
     if let Some(limits) = at(body, "/limit_pay") {
         let known = ["no_balance", "no_debit", "balance_only"];
-        let ok = limits
-            .as_array()
-            .is_some_and(|all| all.iter().all(|l| l.as_str().is_some_and(|l| known.contains(&l))));
+        let ok = limits.as_array().is_some_and(|all| {
+            all.iter()
+                .all(|l| l.as_str().is_some_and(|l| known.contains(&l)))
+        });
         if !ok {
-            return Err(Answer::param_error("/limit_pay", "取值为 no_balance, no_debit, balance_only"));
+            return Err(Answer::param_error(
+                "/limit_pay",
+                "取值为 no_balance, no_debit, balance_only",
+            ));
         }
     }
     if at(body, "/scene_info").is_some() {
@@ -797,7 +888,11 @@ fn check_create(
             }
         }
         "MWEB" => {
-            for field in ["/scene_info/device_id", "/scene_info/payer_client_ip", "/scene_info/h5_info/type"] {
+            for field in [
+                "/scene_info/device_id",
+                "/scene_info/payer_client_ip",
+                "/scene_info/h5_info/type",
+            ] {
                 required_str(body, field)?;
             }
         }
@@ -829,7 +924,9 @@ fn reentry_refused(first: &Map<String, Value>, again: &Map<String, Value>) -> An
         400,
         "PARAM_ERROR",
         "订单重入参数校验失败",
-        Some(json!({"location": "body", "issue": "the same combine_out_trade_no was placed with other parameters"})),
+        Some(
+            json!({"location": "body", "issue": "the same combine_out_trade_no was placed with other parameters"}),
+        ),
     )
 }
 
