@@ -28,10 +28,11 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::answer::Answer;
-use super::faults::Fault;
-use super::refunds::RefundOutcome;
-use super::server::Shared;
+use crate::mock::flows::combine;
+use crate::mock::flows::refunds::RefundOutcome;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::faults::Fault;
+use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
 
 /// A user's action on a payscore order.
@@ -330,6 +331,11 @@ pub(crate) fn combine_request(
             Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type),
             None => Ok(()),
         };
+        let action = match action {
+            TransactionAction::Pay => combine::Action::Pay,
+            TransactionAction::Fail => combine::Action::Fail,
+            TransactionAction::Expire => combine::Action::Expire,
+        };
         combines.act(
             &mut book,
             action,
@@ -362,7 +368,7 @@ pub(crate) fn combine_list(shared: &Shared, count: usize) -> Vec<Value> {
 /// check through here.
 pub(crate) fn check_invocation(
     shared: &Shared,
-    book: &mut super::payments::Payments,
+    book: &mut crate::mock::flows::payments::Payments,
     sub: &str,
     no: &str,
     invocation: &Value,
@@ -395,7 +401,7 @@ pub(crate) fn check_front_end(
     live_prepay_id: &str,
     trade_type: &str,
 ) -> Result<(), Answer> {
-    let kind = super::invocation::check(
+    let kind = crate::mock::flows::invocation::check(
         invocation,
         &shared.keys.merchant_public,
         appid,
@@ -404,8 +410,8 @@ pub(crate) fn check_front_end(
     )
     .map_err(|refusal| refusal.answer())?;
     let expected = match kind {
-        super::invocation::Kind::Jsapi => "JSAPI",
-        super::invocation::Kind::App => "APP",
+        crate::mock::flows::invocation::Kind::Jsapi => "JSAPI",
+        crate::mock::flows::invocation::Kind::App => "APP",
     };
     if trade_type != expected {
         return Err(Answer::param_error(

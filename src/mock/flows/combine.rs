@@ -26,18 +26,18 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::answer::Answer;
-use super::body::{
-    at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
-    required_str,
-};
 use super::kept::Kept;
-use super::notify::Event;
 use super::payments::{
     check_out_trade_no, expiry, fresh_code, fresh_prepay_id, same_merchant, Payment, Payments,
     TradeState, KEPT_ORDERS, PREPAY_LIFETIME,
 };
 use crate::clock;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::body::{
+    at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
+    required_str,
+};
+use crate::mock::wire::notify::Event;
 
 /// Sub-orders a direct merchant's combine order has (SK 合单支付常见问题 二#3).
 const DIRECT_SUB_ORDERS: std::ops::RangeInclusive<usize> = 2..=10;
@@ -158,7 +158,12 @@ impl Default for Combines {
 }
 
 /// What the simulated user does to a combine order (the pay control's verbs).
-pub(crate) use super::control::TransactionAction as Action;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Pay,
+    Fail,
+    Expire,
+}
 
 /// The combine order's state as one word: `NOTPAY` while every sub-order
 /// is, `CLOSED` once they are closed, `SUCCESS` once paid (a sub-order may
