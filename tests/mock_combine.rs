@@ -655,3 +655,157 @@ async fn the_cashier_pages_pay_an_h5_and_a_native_combine_order() {
         .unwrap();
     assert!(console.contains(r#"id="combines""#) && console.contains("CASHIER002"));
 }
+
+#[tokio::test]
+async fn a_partners_combine_order_is_refunded_and_billed_per_sub_merchant() {
+    let (server, client) = setup().await;
+    let url = "https://example.com/notify";
+    // FLOWS.md §4.3: a partner sends 1–50 sub-orders, each with its sub_mchid.
+    let mut one = sub("PARTNERS01", 300);
+    one["sub_mchid"] = json!(SUB_MCHID);
+    create(&client, "native", &combine("PARTNERC01", url, vec![one]))
+        .await
+        .unwrap();
+    let paid = server.pay_combine_transaction("PARTNERC01").unwrap();
+    assert_eq!(paid["sub_orders"][0]["sub_mchid"], SUB_MCHID);
+    // The sub-order is the sub-merchant's: without sub_mchid no order is found.
+    let body = |sub_mchid: Option<&str>| {
+        let mut body = json!({"out_trade_no": "PARTNERS01", "out_refund_no": "RPARTNER01",
+                              "amount": {"refund": 300, "total": 300, "currency": "CNY"}});
+        if let Some(sub) = sub_mchid {
+            body["sub_mchid"] = json!(sub);
+        }
+        body
+    };
+    assert_eq!(
+        refusal(refund(&client, body(None)).await.unwrap_err()).0,
+        404
+    );
+    refund(&client, body(Some(SUB_MCHID))).await.unwrap();
+    // The partner's normal query does not know it either.
+    let err = client["v3/pay/partner/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": "PARTNERS01", "query": {"sp_mchid": MCHID, "sub_mchid": SUB_MCHID}}))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err).1, "ORDER_NOT_EXIST");
+    // The sub-merchant's trade bill has its row (FLOWS.md §5: 特约商户号 the sub-merchant).
+    let day = &paid["sub_orders"][0]["success_time"].as_str().unwrap()[..10];
+    let info: BillInfo = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": day, "sub_mchid": SUB_MCHID}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut csv = Vec::new();
+    client
+        .download_bill(&info, Compression::None, &mut csv)
+        .await
+        .unwrap();
+    let table = BillTable::parse(&String::from_utf8(csv).unwrap());
+    let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
+    let paid_row = table
+        .rows
+        .iter()
+        .find(|r| r[column("交易状态")] == "SUCCESS")
+        .expect("a payment row");
+    assert_eq!(paid_row[column("商户订单号")], "PARTNERS01");
+    assert_eq!(paid_row[column("特约商户号")], SUB_MCHID);
+}
+
+#[tokio::test]
+async fn hostile_combine_requests_are_refused_and_change_nothing() {
+    let (server, client) = setup().await;
+    let url = "https://example.com/notify";
+    // A huge list: refused by its length, not walked (at most 50 sub-orders).
+    let many: Vec<Value> = (0..20_000)
+        .map(|i| sub(&format!("HUGE{i:08}"), 1))
+        .collect();
+    let mut huge = combine("HOSTILE001", url, many);
+    for s in huge["sub_orders"].as_array_mut().unwrap() {
+        s["sub_mchid"] = json!(SUB_MCHID);
+    }
+    assert_eq!(
+        refusal(create(&client, "native", &huge).await.unwrap_err()).1,
+        "PARAM_ERROR"
+    );
+    // Not an array, an entry that is not an object, a duplicate number, a bad number.
+    let mut not_array = combine("HOSTILE002", url, vec![]);
+    not_array["sub_orders"] = json!({"0": sub("HOSTILES01", 1)});
+    let mut not_object = combine("HOSTILE003", url, vec![sub("HOSTILES02", 1)]);
+    not_object["sub_orders"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("HOSTILES03"));
+    let twice = combine(
+        "HOSTILE004",
+        url,
+        vec![sub("HOSTILES04", 1), sub("HOSTILES04", 1)],
+    );
+    let dots = combine(
+        "../../_mock/faults",
+        url,
+        vec![sub("HOSTILES05", 1), sub("HOSTILES06", 1)],
+    );
+    let mut too_much = combine(
+        "HOSTILE005",
+        url,
+        vec![sub("HOSTILES07", 1), sub("HOSTILES08", 1)],
+    );
+    too_much["sub_orders"][0]["amount"]["total_amount"] = json!(1_000_000_001);
+    let mut null = combine(
+        "HOSTILE006",
+        url,
+        vec![sub("HOSTILES09", 1), sub("HOSTILES10", 1)],
+    );
+    null["sub_orders"][1]["attach"] = Value::Null;
+    for body in [not_array, not_object, twice, dots, too_much, null] {
+        let (status, code, _) = refusal(create(&client, "native", &body).await.unwrap_err());
+        assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"), "{body}");
+    }
+    // Nothing was kept: no order, no sub-order.
+    assert!(server.combine_transactions().is_empty());
+    assert!(server.transactions().is_empty());
+    // A control path with encoded slashes and dot-segments names no order.
+    for path in [
+        "combine-transactions/..%2F..%2Ffaults/pay",
+        "combine-transactions/%2E%2E/pay",
+    ] {
+        let (status, _) = control(&server, path, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    // A body on fail is refused, as on a normal order's control.
+    create(
+        &client,
+        "native",
+        &combine(
+            "HOSTILE007",
+            url,
+            vec![sub("HOSTILES11", 1), sub("HOSTILES12", 1)],
+        ),
+    )
+    .await
+    .unwrap();
+    let (status, _) = control(
+        &server,
+        "combine-transactions/HOSTILE007/fail",
+        Some(json!({"openid": OPENID})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // The payer the JSAPI order was placed for is the one who pays (SK 三, JSAPI #4).
+    let (status, refused) = control(
+        &server,
+        "combine-transactions/HOSTILE007/pay",
+        Some(json!({"openid": "oSomeoneElse0000000000000000"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(
+        refused["message"],
+        "下单账号与支付账号不一致，请核实后再支付"
+    );
+    assert_eq!(
+        query(&client, "HOSTILE007").await.unwrap()["sub_orders"][0]["trade_state"],
+        "NOTPAY"
+    );
+}

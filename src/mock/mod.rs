@@ -1,7 +1,7 @@
 //! A WeChat Pay APIv3 server for tests, examples and trying things out
 //! (feature `mock`). Real HTTP on loopback: it checks request signatures as
 //! WeChat Pay does, signs its answers as WeChat Pay does, keeps payment
-//! orders (direct and partner), refunds and payscore service orders through
+//! orders (direct and partner; combine orders too), refunds and payscore service orders through
 //! their whole life, sends encrypted notifications on WeChat Pay's retry
 //! schedule (sped up), writes bills from the payments and refunds it holds,
 //! serves `v3/certificates`, and misbehaves on request. A simulated user and

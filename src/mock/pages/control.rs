@@ -10,9 +10,10 @@
 //! | `POST /_mock/transactions/{out_trade_no}/pay[?sub_mchid=]` | the user pays (TRANSACTION.SUCCESS); body optional: `{"openid": …}`, `{"invocation": …}` |
 //! | `POST /_mock/transactions/{out_trade_no}/fail[?sub_mchid=]` | a payment attempt fails; the order stays NOTPAY |
 //! | `POST /_mock/transactions/{out_trade_no}/expire[?sub_mchid=]` | the unpaid order runs out of time (CLOSED) |
+//! | `POST /_mock/combine-transactions/{combine_out_trade_no}/pay\|fail\|expire` | the whole combine order (合单): every sub-order paid and one TRANSACTION.SUCCESS, or failed, or expired; pay's body as above |
 //! | `POST /_mock/refunds/{out_refund_no}/succeed\|abnormal\|close[?sub_mchid=]` | the refund ends (REFUND.SUCCESS/ABNORMAL/CLOSED) |
 //! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
-//! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
+//! | `GET /_mock/transactions`, `GET /_mock/combine-transactions`, `GET /_mock/refunds` | every payment order, combine order, refund |
 //! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
