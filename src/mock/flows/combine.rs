@@ -288,6 +288,7 @@ impl Combines {
             .orders
             .get(&no.to_owned())
             .ok_or_else(order_not_exist)?;
+        states(payments, order, call.now)?;
         Ok(Answer::json(
             200,
             &render(order, payments, call.mchid, call.now, false),
@@ -947,4 +948,78 @@ fn unknown_combine(no: &str) -> Answer {
         &format!("订单不存在: the merchant has no combine order {no} (GET /_mock/combine-transactions lists them)"),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MCHID: &str = "1900000109";
+
+    fn call<'a>(operation: Operation, params: &'a [(String, String)], body: &'a [u8]) -> Call<'a> {
+        Call {
+            operation,
+            params,
+            body,
+            mchid: MCHID,
+            base_url: "http://127.0.0.1/",
+            now: 1_767_240_000,
+        }
+    }
+
+    fn order(no: &str, subs: &[&str]) -> Vec<u8> {
+        let subs: Vec<Value> = subs
+            .iter()
+            .map(|s| {
+                json!({"mchid": MCHID, "out_trade_no": s, "attach": "a", "description": "d",
+                            "amount": {"total_amount": 1, "currency": "CNY"}})
+            })
+            .collect();
+        json!({"combine_appid": "wxd678efh567hg6787", "combine_mchid": MCHID,
+               "combine_out_trade_no": no, "notify_url": "https://example.com/n", "sub_orders": subs})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_combine_order_whose_sub_order_was_forgotten_says_so() {
+        let (mut combines, mut payments) = (Combines::default(), Payments::with_limit(2));
+        let body = order("FORGOT0001", &["FORGOTS001", "FORGOTS002"]);
+        let created = combines.serve(
+            &mut payments,
+            &call(Operation::Create("NATIVE"), &[], &body),
+        );
+        assert_eq!(created.status, 200);
+        // Two more sub-orders push the first ones out of the payments store.
+        let other = order("FORGOT0002", &["FORGOTS003", "FORGOTS004"]);
+        combines.serve(
+            &mut payments,
+            &call(Operation::Create("NATIVE"), &[], &other),
+        );
+        let params = [("combine_out_trade_no".to_owned(), "FORGOT0001".to_owned())];
+        let answer = combines.serve(
+            &mut payments,
+            &call(Operation::QueryByOutTradeNo, &params, b""),
+        );
+        assert_eq!(answer.status, 410);
+        assert!(String::from_utf8_lossy(&answer.body).contains("no longer kept"));
+        let paid = combines.act(
+            &mut payments,
+            Action::Pay,
+            "FORGOT0001",
+            None,
+            |_, _, _| Ok(()),
+            MCHID,
+            1_767_240_000,
+        );
+        assert_eq!(paid.map(|_| ()).unwrap_err().status, 410);
+    }
+
+    #[test]
+    fn the_whole_state_is_notpay_closed_or_success() {
+        use TradeState::*;
+        assert_eq!(overall(&[NotPay, NotPay]), "NOTPAY");
+        assert_eq!(overall(&[Closed, Closed]), "CLOSED");
+        assert_eq!(overall(&[Refund, Success]), "SUCCESS");
+    }
 }

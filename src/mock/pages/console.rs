@@ -728,6 +728,38 @@ mod tests {
     }
 
     #[test]
+    fn a_combine_order_moves_as_a_whole_and_its_sub_orders_offer_nothing() {
+        let combines = [
+            json!({"combine_out_trade_no": "C 1", "trade_type": "NATIVE", "trade_state": "NOTPAY",
+                   "sub_order_nos": "S1 + S2", "total": 300}),
+            json!({"combine_out_trade_no": "C2", "trade_type": "JSAPI", "trade_state": "SUCCESS"}),
+        ];
+        let html = table(&COMBINES, &combines);
+        for action in ["pay", "fail", "expire"] {
+            assert!(
+                html.contains(&format!(
+                    r#"action="/_mock/combine-transactions/C%201/{action}""#
+                )),
+                "{html}"
+            );
+        }
+        assert!(
+            html.contains(r#"href="/_mock/cashier/native?combine_out_trade_no=C+1""#),
+            "{html}"
+        );
+        assert!(html.contains("S1 + S2") && html.contains("¥3.00"));
+        assert!(!html.contains("combine-transactions/C2/"));
+        // a sub-order's row in the payments table: no control of its own
+        let sub = [
+            json!({"out_trade_no": "S1", "trade_type": "NATIVE", "trade_state": "NOTPAY",
+                          "combine_out_trade_no": "C 1"}),
+        ];
+        let html = table(&PAYMENTS, &sub);
+        assert_eq!(html.matches("<form").count(), 0, "{html}");
+        assert!(html.contains("C 1"));
+    }
+
+    #[test]
     fn a_processing_refund_offers_its_three_outcomes_and_a_notification_resend() {
         let rows = [
             json!({"out_refund_no": "R1", "status": "PROCESSING", "sub_mchid": "", "amount": {"refund": 50, "total": 100}}),
