@@ -165,6 +165,19 @@ pub(crate) enum Action {
     Expire,
 }
 
+/// One move of the simulated user ([`Combines::act`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step<'a> {
+    pub(crate) action: Action,
+    /// The `combine_out_trade_no`.
+    pub(crate) no: &'a str,
+    /// Who pays, if the control names the payer.
+    pub(crate) openid: Option<&'a str>,
+    /// The merchant (`combine_mchid`).
+    pub(crate) mchid: &'a str,
+    pub(crate) now: i64,
+}
+
 /// The combine order's state as one word: `NOTPAY` while every sub-order
 /// is, `CLOSED` once they are closed, `SUCCESS` once paid (a sub-order may
 /// since be REFUND). Sub-orders move together; the word is the mock's own.
@@ -371,13 +384,16 @@ impl Combines {
     pub(crate) fn act(
         &mut self,
         payments: &mut Payments,
-        action: Action,
-        no: &str,
-        openid: Option<&str>,
+        step: &Step<'_>,
         check: impl FnOnce(&str, &str, &str) -> Result<(), Answer>,
-        mchid: &str,
-        now: i64,
     ) -> Result<(Value, Option<Event>), Answer> {
+        let Step {
+            action,
+            no,
+            openid,
+            mchid,
+            now,
+        } = *step;
         let sequence = self.next + 1;
         let order = self
             .orders
@@ -1003,15 +1019,14 @@ mod tests {
         );
         assert_eq!(answer.status, 410);
         assert!(String::from_utf8_lossy(&answer.body).contains("no longer kept"));
-        let paid = combines.act(
-            &mut payments,
-            Action::Pay,
-            "FORGOT0001",
-            None,
-            |_, _, _| Ok(()),
-            MCHID,
-            1_767_240_000,
-        );
+        let step = Step {
+            action: Action::Pay,
+            no: "FORGOT0001",
+            openid: None,
+            mchid: MCHID,
+            now: 1_767_240_000,
+        };
+        let paid = combines.act(&mut payments, &step, |_, _, _| Ok(()));
         assert_eq!(paid.map(|_| ()).unwrap_err().status, 410);
     }
 

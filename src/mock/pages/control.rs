@@ -337,15 +337,14 @@ pub(crate) fn combine_request(
             TransactionAction::Fail => combine::Action::Fail,
             TransactionAction::Expire => combine::Action::Expire,
         };
-        combines.act(
-            &mut book,
+        let step = combine::Step {
             action,
             no,
-            request.openid.as_deref(),
-            check,
+            openid: request.openid.as_deref(),
             mchid,
-            unix_now(),
-        )?
+            now: unix_now(),
+        };
+        combines.act(&mut book, &step, check)?
     };
     if let Some(event) = event {
         shared.notifier.send(event);
