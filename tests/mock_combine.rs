@@ -92,6 +92,22 @@ async fn refund(client: &Client, body: Value) -> Result<Value, Error> {
         .json()
 }
 
+/// The trade bill `query` names, downloaded and parsed.
+async fn trade_bill(client: &Client, query: Value) -> BillTable {
+    let info: BillInfo = client["v3/bill/tradebill"]
+        .get(json!({ "query": query }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut csv = Vec::new();
+    client
+        .download_bill(&info, Compression::None, &mut csv)
+        .await
+        .unwrap();
+    BillTable::parse(&String::from_utf8(csv).unwrap())
+}
+
 #[tokio::test]
 async fn a_combine_order_is_paid_at_once_notified_with_every_sub_order_and_refunded_per_sub_order()
 {
@@ -250,18 +266,7 @@ async fn a_combine_order_is_paid_at_once_notified_with_every_sub_order_and_refun
 
     // SK 六#1: in the trade bill each sub-order is a row of its own.
     let day = &resource["sub_orders"][0]["success_time"].as_str().unwrap()[..10];
-    let info: BillInfo = client["v3/bill/tradebill"]
-        .get(json!({"query": {"bill_date": day}}))
-        .await
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut csv = Vec::new();
-    client
-        .download_bill(&info, Compression::None, &mut csv)
-        .await
-        .unwrap();
-    let table = BillTable::parse(&String::from_utf8(csv).unwrap());
+    let table = trade_bill(&client, json!({ "bill_date": day })).await;
     let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
     let (order, state) = (column("商户订单号"), column("交易状态"));
     let mut rows: Vec<(String, String)> = table
@@ -690,18 +695,7 @@ async fn a_partners_combine_order_is_refunded_and_billed_per_sub_merchant() {
     assert_eq!(refusal(err).1, "ORDER_NOT_EXIST");
     // The sub-merchant's trade bill has its row (FLOWS.md §5: 特约商户号 the sub-merchant).
     let day = &paid["sub_orders"][0]["success_time"].as_str().unwrap()[..10];
-    let info: BillInfo = client["v3/bill/tradebill"]
-        .get(json!({"query": {"bill_date": day, "sub_mchid": SUB_MCHID}}))
-        .await
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut csv = Vec::new();
-    client
-        .download_bill(&info, Compression::None, &mut csv)
-        .await
-        .unwrap();
-    let table = BillTable::parse(&String::from_utf8(csv).unwrap());
+    let table = trade_bill(&client, json!({"bill_date": day, "sub_mchid": SUB_MCHID})).await;
     let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
     let paid_row = table
         .rows

@@ -28,8 +28,8 @@ use serde_json::{json, Map, Value};
 
 use super::kept::Kept;
 use super::payments::{
-    check_out_trade_no, expiry, fresh_code, fresh_prepay_id, same_merchant, Payment, Payments,
-    TradeState, KEPT_ORDERS, PREPAY_LIFETIME,
+    check_out_trade_no, code_url, expiry, fresh_code, fresh_prepay_id, prepay_answer,
+    same_merchant, Payment, Payments, TradeState, KEPT_ORDERS, PREPAY_LIFETIME,
 };
 use crate::clock;
 use crate::mock::wire::answer::Answer;
@@ -122,18 +122,8 @@ impl Combine {
     }
 
     fn created_answer(&self, base_url: &str) -> Value {
-        match self.trade_type {
-            "NATIVE" => json!({ "code_url": code_url(&self.code) }),
-            "MWEB" => json!({"h5_url": format!(
-                "{base_url}_mock/cashier/h5?prepay_id={}&package={}", self.prepay_id, self.code)}),
-            _ => json!({ "prepay_id": self.prepay_id }),
-        }
+        prepay_answer(self.trade_type, &self.prepay_id, &self.code, base_url)
     }
-}
-
-/// A Native combine order's `code_url`, shaped as a normal order's.
-fn code_url(code: &str) -> String {
-    format!("weixin://wxpay/bizpayurl/up?pr={code}&groupid=00")
 }
 
 /// The combine orders.

@@ -117,6 +117,20 @@ impl Payment {
         expires: i64,
     ) -> Payment {
         Payment {
+            combine: Some(combine.to_owned()),
+            ..Payment::unpaid(partner, trade_type, request, created, expires)
+        }
+    }
+
+    /// A NOTPAY order placed at `created`, without prepay id or code yet.
+    fn unpaid(
+        partner: bool,
+        trade_type: &'static str,
+        request: Map<String, Value>,
+        created: i64,
+        expires: i64,
+    ) -> Payment {
+        Payment {
             partner,
             trade_type,
             request,
@@ -132,7 +146,7 @@ impl Payment {
             failures: 0,
             refunded: 0,
             refund_count: 0,
-            combine: Some(combine.to_owned()),
+            combine: None,
         }
     }
 
@@ -176,7 +190,7 @@ impl Payment {
 
     /// A Native order's `code_url`, as create answered it.
     pub(crate) fn code_url(&self) -> String {
-        format!("weixin://wxpay/bizpayurl/up?pr={}&groupid=00", self.code)
+        code_url(&self.code)
     }
 
     fn is_paid(&self) -> bool {
@@ -405,22 +419,9 @@ impl Payments {
         }
         let expires = expiry(&body, now)?;
         let order = Payment {
-            partner: call.partner,
-            trade_type,
-            request: body,
-            created: now,
-            expires,
-            state: TradeState::NotPay,
             prepay_id: fresh_prepay_id(now)?,
-            prepay_issued: now,
             code: fresh_code()?,
-            transaction_id: None,
-            success_time: None,
-            openid: None,
-            failures: 0,
-            refunded: 0,
-            refund_count: 0,
-            combine: None,
+            ..Payment::unpaid(call.partner, trade_type, body, now, expires)
         };
         let answer = Answer::json(200, &created_answer(&order, call.base_url));
         self.insert(key, order);
@@ -884,13 +885,28 @@ fn param<'a>(call: &'a Call<'_>, name: &str) -> &'a str {
 
 /// What create answers: `prepay_id`, `h5_url` or `code_url`.
 fn created_answer(order: &Payment, base_url: &str) -> Value {
-    match order.trade_type {
-        "NATIVE" => json!({ "code_url": order.code_url() }),
+    prepay_answer(order.trade_type, &order.prepay_id, &order.code, base_url)
+}
+
+/// What placing an order of `trade_type` answers, normal or combine.
+pub(crate) fn prepay_answer(
+    trade_type: &str,
+    prepay_id: &str,
+    code: &str,
+    base_url: &str,
+) -> Value {
+    match trade_type {
+        "NATIVE" => json!({ "code_url": code_url(code) }),
         // A real h5_url leads to WeChat's cashier; this one to the mock's.
         "MWEB" => json!({"h5_url": format!(
-            "{base_url}_mock/cashier/h5?prepay_id={}&package={}", order.prepay_id, order.code)}),
-        _ => json!({"prepay_id": order.prepay_id}),
+            "{base_url}_mock/cashier/h5?prepay_id={prepay_id}&package={code}")}),
+        _ => json!({ "prepay_id": prepay_id }),
     }
+}
+
+/// A Native order's `code_url` for its code (the `pr`).
+pub(crate) fn code_url(code: &str) -> String {
+    format!("weixin://wxpay/bizpayurl/up?pr={code}&groupid=00")
 }
 
 /// `wx` and 34 hex digits, as real prepay ids look

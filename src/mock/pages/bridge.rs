@@ -18,8 +18,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::control::{
-    check_front_end, check_invocation, combine_request, reply, transaction_request, PayRequest,
-    TransactionAction,
+    check_front_end, check_invocation, combine_books, combine_request, reply, transaction_request,
+    PayRequest, TransactionAction,
 };
 use crate::mock::flows::payments::TradeState;
 use crate::mock::wire::answer::Answer;
@@ -151,14 +151,7 @@ fn combine(shared: &Shared, no: &str, user: User, params: Value) -> Result<Answe
         return Ok(Answer::json(200, &json!({ "order": order })));
     }
     let now = unix_now();
-    let combines = shared
-        .combines
-        .lock()
-        .map_err(|_| Answer::for_status(500))?;
-    let mut book = shared
-        .payments
-        .lock()
-        .map_err(|_| Answer::for_status(500))?;
+    let (combines, mut book) = combine_books(shared)?;
     let mchid = shared.keys.credentials.mchid;
     let order = combines
         .shown(&mut book, no, mchid, now)

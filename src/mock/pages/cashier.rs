@@ -279,8 +279,7 @@ fn combine_order(
     which: &str,
     query: &[(String, String)],
 ) -> Option<Result<Value, String>> {
-    // combines before payments, always
-    let combines = shared.combines.lock().ok()?;
+    let (combines, mut book) = super::control::combine_books(shared).ok()?;
     let no = match which {
         "h5" => combines.by_prepay_id(param(query, "prepay_id"))?,
         _ => match param(query, "combine_out_trade_no") {
@@ -288,7 +287,6 @@ fn combine_order(
             no => no.to_owned(),
         },
     };
-    let mut book = shared.payments.lock().ok()?;
     let now = crate::sign::unix_now();
     let shown = combines.shown(&mut book, &no, shared.keys.credentials.mchid, now);
     let Some(order) = shown else {

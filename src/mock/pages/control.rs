@@ -29,7 +29,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::mock::flows::combine;
+use std::sync::MutexGuard;
+
+use crate::mock::flows::combine::{self, Combines};
+use crate::mock::flows::payments::Payments;
 use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::faults::Fault;
@@ -319,15 +322,7 @@ pub(crate) fn combine_request(
     request.only_for_pay(action)?;
     let mchid = shared.keys.credentials.mchid;
     let (order, event) = {
-        // combines before payments, always
-        let mut combines = shared
-            .combines
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        let mut book = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
+        let (mut combines, mut book) = combine_books(shared)?;
         let check = |appid: &str, live: &str, trade_type: &str| match &request.invocation {
             Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type),
             None => Ok(()),
@@ -352,10 +347,25 @@ pub(crate) fn combine_request(
     Ok(order)
 }
 
+/// The combine orders and the payment orders, locked in that order (always).
+pub(crate) fn combine_books(
+    shared: &Shared,
+) -> Result<(MutexGuard<'_, Combines>, MutexGuard<'_, Payments>), Answer> {
+    let combines = shared
+        .combines
+        .lock()
+        .map_err(|_| Answer::for_status(500))?;
+    let book = shared
+        .payments
+        .lock()
+        .map_err(|_| Answer::for_status(500))?;
+    Ok((combines, book))
+}
+
 /// The newest `count` combine orders as the list and console show them.
 pub(crate) fn combine_list(shared: &Shared, count: usize) -> Vec<Value> {
     let mchid = shared.keys.credentials.mchid;
-    let (Ok(combines), Ok(mut book)) = (shared.combines.lock(), shared.payments.lock()) else {
+    let Ok((combines, mut book)) = combine_books(shared) else {
         return Vec::new();
     };
     combines.list(&mut book, mchid, unix_now(), count)
