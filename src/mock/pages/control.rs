@@ -384,8 +384,8 @@ pub(crate) fn check_invocation(
     invocation: &Value,
     now: i64,
 ) -> Result<(), Answer> {
-    let Some(order) = book.get_mut(sub, no, now) else {
-        // pay() says which order is missing.
+    let Some(order) = book.get_mut(sub, no, now).filter(|o| o.combine.is_none()) else {
+        // pay() says which order is missing, or whose sub-order it is.
         return Ok(());
     };
     // An expired prepay id is no longer live: the client refuses it.
