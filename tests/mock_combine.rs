@@ -129,6 +129,8 @@ async fn a_combine_order_is_paid_at_once_notified_with_every_sub_order_and_refun
     assert_eq!(unpaid["combine_mchid"], MCHID);
     assert_eq!(unpaid["combine_out_trade_no"], no);
     assert_eq!(unpaid["sub_orders"].as_array().unwrap().len(), 2);
+    // No combine_transaction_id before payment: it is found by combine_out_trade_no only.
+    assert!(unpaid.get("combine_transaction_id").is_none(), "{unpaid}");
     for s in unpaid["sub_orders"].as_array().unwrap() {
         assert_eq!(s["trade_state"], "NOTPAY");
         assert!(s.get("transaction_id").is_none(), "{s}");
@@ -207,6 +209,41 @@ async fn a_combine_order_is_paid_at_once_notified_with_every_sub_order_and_refun
 
     // Query by out-trade-no and by id: combine_transaction_id once paid (OA).
     let paid = query(&client, no).await.unwrap();
+    // FLOWS.md §4.1 (SK UnionQueryByOutTradeNo.go) and §4.3 (OA: combine_transaction_id).
+    assert_eq!(
+        keys(&paid),
+        set(&[
+            "combine_appid",
+            "combine_mchid",
+            "combine_out_trade_no",
+            "combine_transaction_id",
+            "scene_info",
+            "sub_orders",
+            "combine_payer_info"
+        ])
+    );
+    for s in paid["sub_orders"].as_array().unwrap() {
+        // §4.1's sub-order fields of a direct merchant (no sub_mchid/sub_appid/sub_openid).
+        assert_eq!(
+            keys(s),
+            set(&[
+                "mchid",
+                "out_trade_no",
+                "transaction_id",
+                "trade_type",
+                "trade_state",
+                "bank_type",
+                "attach",
+                "success_time",
+                "amount",
+                "promotion_detail"
+            ])
+        );
+        assert_eq!(
+            keys(&s["amount"]),
+            set(&["total_amount", "payer_amount", "currency", "payer_currency"])
+        );
+    }
     let id = paid["combine_transaction_id"].as_str().unwrap().to_owned();
     let by_id: Value = client["v3/combine-transactions/id/{combine_transaction_id}"]
         .get(json!({ "combine_transaction_id": id }))
@@ -628,8 +665,22 @@ async fn the_cashier_pages_pay_an_h5_and_a_native_combine_order() {
         html.contains(r#"action="/_mock/combine-transactions/CASHIER001/pay""#),
         "{html}"
     );
+    // Another package than the h5_url's is not this order's page.
+    let forged = created["h5_url"]
+        .as_str()
+        .unwrap()
+        .replace("package=", "package=X");
+    assert_eq!(reqwest::get(forged).await.unwrap().status(), 404);
     let (status, _) = control(&server, "combine-transactions/CASHIER001/pay", None).await;
     assert_eq!(status, 200);
+    // Paid: the page offers no pay button any more.
+    let html = reqwest::get(created["h5_url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(r#"id="pay""#), "{html}");
 
     let native = combine(
         "CASHIER002",
