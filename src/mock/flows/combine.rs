@@ -22,20 +22,18 @@
 //! `sub_mchid` makes the order a partner's (服务商). Locked before the
 //! payments whenever both are.
 
-use std::collections::HashMap;
-
 use serde_json::{json, Map, Value};
 
-use super::kept::Kept;
+use super::kept::{Book, Ids, Key};
 use super::payments::{
-    check_out_trade_no, code_url, expiry, fresh_code, fresh_prepay_id, prepay_answer,
-    same_merchant, Payment, Payments, TradeState, KEPT_ORDERS, PREPAY_LIFETIME,
+    code_url, expiry, fresh_code, fresh_prepay_id, prepay_answer, same_merchant, Payment, Payments,
+    TradeState, PREPAY_LIFETIME,
 };
 use crate::clock;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
-    at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
-    required_str,
+    at, check_notify_url, merchant_number, optional_str, parse_body, query_param, required,
+    required_fen, required_str,
 };
 use crate::mock::wire::notify::Event;
 
@@ -43,6 +41,8 @@ use crate::mock::wire::notify::Event;
 const DIRECT_SUB_ORDERS: std::ops::RangeInclusive<usize> = 2..=10;
 /// Sub-orders a service provider's combine order has (same source; DOC apilist-native).
 const PARTNER_SUB_ORDERS: std::ops::RangeInclusive<usize> = 1..=50;
+/// What an `out_trade_no` (or `combine_out_trade_no`) may be, in WeChat Pay's words.
+const OUT_TRADE_NO_RULE: &str = "6-32 个字符, 只能是数字、大小写字母或 _-|*";
 /// The most a sub-order may cost: 1000 万 yuan, in fen (SK 八#8).
 const MAX_SUB_ORDER_FEN: i64 = 10_000_000 * 100;
 
@@ -126,25 +126,32 @@ impl Combine {
     }
 }
 
-/// The combine orders.
-pub(crate) struct Combines {
-    orders: Kept<String, Combine>,
-    by_id: HashMap<String, String>,
-    by_prepay: HashMap<String, String>,
-    by_code: HashMap<String, String>,
-    next: u64,
+/// What a combine order is found by besides its `combine_out_trade_no`.
+const BY_PREPAY: usize = 0;
+const BY_CODE: usize = 1;
+const BY_ID: usize = 2;
+
+impl Ids<3> for Combine {
+    fn ids(&self) -> [Option<&str>; 3] {
+        [
+            Some(&self.prepay_id),
+            Some(&self.code),
+            self.combine_transaction_id.as_deref(),
+        ]
+    }
 }
 
-impl Default for Combines {
-    fn default() -> Self {
-        Combines {
-            orders: Kept::new(KEPT_ORDERS),
-            by_id: HashMap::new(),
-            by_prepay: HashMap::new(),
-            by_code: HashMap::new(),
-            next: 0,
-        }
-    }
+/// A combine order's key in its book: the merchant's (no sub-merchant) and
+/// its `combine_out_trade_no`.
+fn key(no: &str) -> Key {
+    (String::new(), no.to_owned())
+}
+
+/// The combine orders.
+#[derive(Default)]
+pub(crate) struct Combines {
+    orders: Book<Combine, 3>,
+    next: u64,
 }
 
 /// What the simulated user does to a combine order (the pay control's verbs).
@@ -196,7 +203,7 @@ impl Combines {
             }
             Operation::QueryById => {
                 let id = query_param(call.params, "combine_transaction_id").unwrap_or_default();
-                match self.by_id.get(id).cloned() {
+                match self.orders.key_of(BY_ID, id).map(|(_, no)| no.clone()) {
                     Some(no) => self.query(payments, &no, call),
                     None => Err(order_not_exist()),
                 }
@@ -216,7 +223,7 @@ impl Combines {
         let subs = check_create(&body, trade_type, call.mchid)?;
         let no = required_str(&body, "/combine_out_trade_no")?.to_owned();
         let now = call.now;
-        if let Some(order) = self.orders.get_mut(&no) {
+        if let Some(order) = self.orders.get_mut(&key(&no)) {
             let states = states(payments, order, now)?;
             match overall(&states) {
                 "SUCCESS" => return Err(Answer::error(403, "ORDER_PAID", "订单已支付", None)),
@@ -228,14 +235,15 @@ impl Combines {
             }
             // Re-entry with the same parameters: a fresh prepay_id / code_url.
             let (prepay_id, code) = (fresh_prepay_id(now)?, fresh_code()?);
-            self.by_prepay.remove(&order.prepay_id);
-            self.by_code.remove(&order.code);
-            order.prepay_id = prepay_id.clone();
+            let old_prepay_id = std::mem::replace(&mut order.prepay_id, prepay_id.clone());
+            let old_code = std::mem::replace(&mut order.code, code.clone());
             order.prepay_issued = now;
-            order.code = code.clone();
-            self.by_prepay.insert(prepay_id, no.clone());
-            self.by_code.insert(code, no);
-            return Ok(Answer::json(200, &order.created_answer(call.base_url)));
+            let answer = Answer::json(200, &order.created_answer(call.base_url));
+            self.orders.forget_id(BY_PREPAY, &old_prepay_id);
+            self.orders.forget_id(BY_CODE, &old_code);
+            self.orders.add_id(BY_PREPAY, prepay_id, key(&no));
+            self.orders.add_id(BY_CODE, code, key(&no));
+            return Ok(answer);
         }
         for (i, (sub, out_trade_no)) in subs.iter().enumerate() {
             if payments.find(sub, out_trade_no).is_some() {
@@ -269,15 +277,7 @@ impl Combines {
             failures: 0,
         };
         let answer = Answer::json(200, &order.created_answer(call.base_url));
-        self.by_prepay.insert(order.prepay_id.clone(), no.clone());
-        self.by_code.insert(order.code.clone(), no.clone());
-        for gone in self.orders.insert(no, order) {
-            self.by_prepay.remove(&gone.prepay_id);
-            self.by_code.remove(&gone.code);
-            if let Some(id) = &gone.combine_transaction_id {
-                self.by_id.remove(id);
-            }
-        }
+        self.orders.insert(key(&no), order);
         Ok(answer)
     }
 
@@ -287,10 +287,7 @@ impl Combines {
         no: &str,
         call: &Call<'_>,
     ) -> Result<Answer, Answer> {
-        let order = self
-            .orders
-            .get(&no.to_owned())
-            .ok_or_else(order_not_exist)?;
+        let order = self.orders.get(&key(no)).ok_or_else(order_not_exist)?;
         states(payments, order, call.now)?;
         Ok(Answer::json(
             200,
@@ -316,10 +313,7 @@ impl Combines {
             given.push((mchid.to_owned(), sub.to_owned(), out_trade_no.to_owned()));
         }
         let no = query_param(call.params, "combine_out_trade_no").unwrap_or_default();
-        let order = self
-            .orders
-            .get(&no.to_owned())
-            .ok_or_else(order_not_exist)?;
+        let order = self.orders.get(&key(no)).ok_or_else(order_not_exist)?;
         if appid != order.appid() {
             return Err(Answer::error(
                 400,
@@ -387,7 +381,7 @@ impl Combines {
         let sequence = self.next + 1;
         let order = self
             .orders
-            .get_mut(&no.to_owned())
+            .get_mut(&key(no))
             .ok_or_else(|| unknown_combine(no))?;
         let states = states(payments, order, now)?;
         let state = overall(&states);
@@ -444,12 +438,12 @@ impl Combines {
                 let id = format!("4210000{}{:013}", &clock::compact(now)[..8], sequence);
                 order.combine_transaction_id = Some(id.clone());
                 self.next = sequence;
-                self.by_id.insert(id, no.to_owned());
+                self.orders.add_id(BY_ID, id, key(no));
             }
         }
         let order = self
             .orders
-            .get(&no.to_owned())
+            .get(&key(no))
             .ok_or_else(|| unknown_combine(no))?;
         let answer = render(order, payments, mchid, now, false);
         let event = (action == Action::Pay).then(|| Event {
@@ -465,18 +459,20 @@ impl Combines {
 
     /// The combine order whose live prepay id this is.
     pub(crate) fn by_prepay_id(&self, prepay_id: &str) -> Option<String> {
-        self.by_prepay.get(prepay_id).cloned()
+        let (_, no) = self.orders.key_of(BY_PREPAY, prepay_id)?;
+        Some(no.clone())
     }
 
     /// The live prepay id of combine order `no` (none once it has expired).
     pub(crate) fn live_prepay_id(&self, no: &str, now: i64) -> Option<String> {
-        let order = self.orders.get(&no.to_owned())?;
+        let order = self.orders.get(&key(no))?;
         order.prepay_is_live(now).then(|| order.prepay_id.clone())
     }
 
     /// The combine order a Native `code_url`'s `pr` names.
     pub(crate) fn by_code(&self, code: &str) -> Option<String> {
-        self.by_code.get(code).cloned()
+        let (_, no) = self.orders.key_of(BY_CODE, code)?;
+        Some(no.clone())
     }
 
     /// Combine orders held.
@@ -499,7 +495,7 @@ impl Combines {
         self.orders
             .newest_keys(newest)
             .iter()
-            .filter_map(|no| self.shown(payments, no, mchid, now))
+            .filter_map(|(_, no)| self.shown(payments, no, mchid, now))
             .collect()
     }
 
@@ -511,7 +507,7 @@ impl Combines {
         mchid: &str,
         now: i64,
     ) -> Option<Value> {
-        let order = self.orders.get(&no.to_owned())?;
+        let order = self.orders.get(&key(no))?;
         let states = states(payments, order, now).unwrap_or_default();
         let mut row = render(order, payments, mchid, now, false);
         let mut total = 0;
@@ -748,7 +744,13 @@ fn check_create(
         caller,
         "/combine_mchid",
     )?;
-    check_out_trade_no(body, "/combine_out_trade_no")?;
+    merchant_number(
+        body,
+        "/combine_out_trade_no",
+        6..=32,
+        b"_-|*",
+        OUT_TRADE_NO_RULE,
+    )?;
     let listed = required(body, "/sub_orders")?
         .as_array()
         .ok_or_else(|| Answer::param_error("/sub_orders", "必须是数组"))?;
@@ -807,7 +809,13 @@ fn check_create(
                 ));
             }
         }
-        check_out_trade_no(body, &at_i("out_trade_no"))?;
+        merchant_number(
+            body,
+            &at_i("out_trade_no"),
+            6..=32,
+            b"_-|*",
+            OUT_TRADE_NO_RULE,
+        )?;
         required(body, &at_i("amount"))?;
         let total = required_fen(body, &at_i("amount/total_amount"))?;
         if total > MAX_SUB_ORDER_FEN {

@@ -5,7 +5,7 @@
 //! `{"api": "getBrandWCPayRequest", "params": {…}, "user": "looks" | "pays"}`.
 //!
 //! The order is found by the `package`'s prepay id and the parameters are
-//! checked by [`super::control::check_invocation`], the pay control's own
+//! checked by [`super::actions::check_invocation`], the pay control's own
 //! check: `"looks"` answers `200 {"order": …}` for the payment sheet,
 //! `"pays"` goes through the pay control (TRANSACTION.SUCCESS is sent).
 //! A refusal is WeChat Pay's error shape with the client's wording. The
@@ -13,16 +13,15 @@
 //! read it (no cookie is involved); the loopback guard in front of
 //! `/_mock/` still decides who may ask at all.
 
-use axum::http::HeaderValue;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::control::{
-    check_front_end, check_invocation, combine_books, combine_request, reply, transaction_request,
+use super::actions::{
+    check_front_end, check_invocation, combine_books, combine_request, transaction_request,
     PayRequest, TransactionAction,
 };
 use crate::mock::flows::payments::TradeState;
-use crate::mock::wire::answer::Answer;
+use crate::mock::wire::answer::{insert_headers, reply, Answer};
 use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
 
@@ -55,15 +54,13 @@ pub(crate) fn answer(shared: &Shared, method: &str, body: &[u8]) -> Response {
     } else {
         reply(&ask(shared, body).unwrap_or_else(|refused| refused))
     };
-    let headers = response.headers_mut();
-    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    headers.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("POST"),
-    );
-    headers.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static("content-type"),
+    insert_headers(
+        &mut response,
+        &[
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-methods", "POST"),
+            ("access-control-allow-headers", "content-type"),
+        ],
     );
     response
 }
@@ -139,8 +136,7 @@ fn combine_of(shared: &Shared, params: &Value) -> Result<Option<String>, Answer>
 
 /// A combine order's payment sheet: the same parameters as a normal
 /// order's (FLOWS.md §6), checked by the combine pay control; "looks"
-/// checks them and shows the whole order without paying (a failed
-/// attempt is not recorded: looking is not paying).
+/// checks them and shows the whole order without paying.
 fn combine(shared: &Shared, no: &str, user: User, params: Value) -> Result<Answer, Answer> {
     let request = PayRequest {
         openid: None,
@@ -159,13 +155,8 @@ fn combine(shared: &Shared, no: &str, user: User, params: Value) -> Result<Answe
     let appid = order["combine_appid"].as_str().unwrap_or_default();
     let live = combines.live_prepay_id(no, now).unwrap_or_default();
     let trade_type = order["trade_type"].as_str().unwrap_or_default();
-    check_front_end(
-        shared,
-        request.invocation.as_ref().unwrap_or(&Value::Null),
-        appid,
-        &live,
-        trade_type,
-    )?;
+    let invocation = request.invocation.as_ref().unwrap_or(&Value::Null);
+    check_front_end(shared, invocation, appid, &live, trade_type)?;
     let state = order["trade_state"].as_str().unwrap_or_default();
     if state != "NOTPAY" {
         return Err(Answer::error(

@@ -50,8 +50,9 @@ use serde_json::{json, Value};
 
 use crate::path::encode_component;
 
-use super::html::{esc, label, page, respond, yuan, Label};
+use super::html::{esc, label, page, yuan, Label};
 use crate::mock::flows::payments::Payment;
+use crate::mock::wire::answer::respond;
 use crate::mock::wire::server::Shared;
 
 /// The bridge stand-in, served as `/_mock/jsbridge.js`.
@@ -279,7 +280,7 @@ fn combine_order(
     which: &str,
     query: &[(String, String)],
 ) -> Option<Result<Value, String>> {
-    let (combines, mut book) = super::control::combine_books(shared).ok()?;
+    let (combines, mut book) = super::actions::combine_books(shared).ok()?;
     let no = match which {
         "h5" => combines.by_prepay_id(param(query, "prepay_id"))?,
         _ => match param(query, "combine_out_trade_no") {

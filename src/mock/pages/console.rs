@@ -25,7 +25,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::cashier;
-use super::html::{esc, label, language, page, respond, yuan, Label};
+use super::html::{esc, label, language, page, yuan, Label};
+use crate::mock::wire::answer::respond;
 use crate::mock::wire::server::Shared;
 use crate::path::encode_component;
 
@@ -455,7 +456,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
             (rows, book.len())
         })
         .unwrap_or_default();
-    let combines = super::control::combine_list(shared, SHOWN_ROWS);
+    let combines = super::actions::combine_list(shared, SHOWN_ROWS);
     let combines_total = shared.combines.lock().map(|c| c.len()).unwrap_or_default();
     let (refunds, refunds_total) = shared
         .refunds

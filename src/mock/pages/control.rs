@@ -22,30 +22,22 @@
 //! | `GET /_mock/requests` | the recent requests and what the mock made of each |
 //! | `DELETE /_mock/requests` | forget them |
 //!
-//! The pages (console, cashier, QR, bridge script) are [`super::console`]'s.
+//! The pages (console, cashier, QR, bridge script) are [`super::console`]'s;
+//! what a control does to an order is [`super::actions`]'.
 
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use std::sync::MutexGuard;
-
-use crate::mock::flows::combine::{self, Combines};
-use crate::mock::flows::payments::Payments;
+use super::actions::{
+    combine_list, combine_request, resolve_refund, transaction_action, user_action, PayRequest,
+    TransactionAction,
+};
+use crate::mock::flows::payscore::UserAction;
 use crate::mock::flows::refunds::RefundOutcome;
-use crate::mock::wire::answer::Answer;
+use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::faults::Fault;
 use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
-
-/// A user's action on a payscore order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UserAction {
-    Confirm,
-    Pay,
-    Expire,
-}
 
 pub(crate) fn handle(
     shared: &Shared,
@@ -189,249 +181,6 @@ pub(crate) fn handle(
     reply(&result.unwrap_or_else(|e| e))
 }
 
-/// Moves an order as the user would and queues the notification.
-pub(crate) fn user_action(
-    shared: &Shared,
-    action: UserAction,
-    sub: &str,
-    no: &str,
-) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let (order, event) = {
-        let mut orders = shared.orders.lock().map_err(|_| Answer::for_status(500))?;
-        match action {
-            UserAction::Confirm => orders.user_confirms(mchid, sub, no)?,
-            UserAction::Pay => orders.user_pays(mchid, sub, no)?,
-            UserAction::Expire => (orders.expire(mchid, sub, no)?, None),
-        }
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(order)
-}
-
-/// What the simulated user does to a payment order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TransactionAction {
-    Pay,
-    Fail,
-    Expire,
-}
-
-impl TransactionAction {
-    pub(crate) fn from_segment(segment: &str) -> Option<Self> {
-        match segment {
-            "pay" => Some(TransactionAction::Pay),
-            "fail" => Some(TransactionAction::Fail),
-            "expire" => Some(TransactionAction::Expire),
-            _ => None,
-        }
-    }
-}
-
-/// The optional body of `…/pay`: who pays, and how the front end invoked.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PayRequest {
-    /// The payer's openid (a Native, H5 or APP order names none).
-    pub(crate) openid: Option<String>,
-    /// The parameters the front end handed to WeChat (`getBrandWCPayRequest`
-    /// or the APP's `PayReq`), checked as the WeChat client checks them.
-    pub(crate) invocation: Option<Value>,
-}
-
-/// Moves a payment order as the user would; queues TRANSACTION.SUCCESS on pay.
-pub(crate) fn transaction_action(
-    shared: &Shared,
-    action: TransactionAction,
-    sub: &str,
-    no: &str,
-    body: &[u8],
-) -> Result<Value, Answer> {
-    transaction_request(shared, action, sub, no, &PayRequest::read(body)?)
-}
-
-impl PayRequest {
-    /// The body of a pay, fail or expire control: empty, or `{"openid"?, "invocation"?}`.
-    pub(crate) fn read(body: &[u8]) -> Result<Self, Answer> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(PayRequest::default());
-        }
-        serde_json::from_slice(body).map_err(|e| {
-            Answer::param_error(
-                "/",
-                &format!("expected {{\"openid\"?, \"invocation\"?}}: {e}"),
-            )
-        })
-    }
-
-    /// Fail and expire take no body: only a payer pays.
-    pub(crate) fn only_for_pay(&self, action: TransactionAction) -> Result<(), Answer> {
-        if action != TransactionAction::Pay && (self.openid.is_some() || self.invocation.is_some())
-        {
-            return Err(Answer::param_error("/", "only pay takes a body"));
-        }
-        Ok(())
-    }
-}
-
-/// [`transaction_action`] with its body read: the one path every payment
-/// goes through (the control, the cashier pages, the bridge stand-in).
-pub(crate) fn transaction_request(
-    shared: &Shared,
-    action: TransactionAction,
-    sub: &str,
-    no: &str,
-    request: &PayRequest,
-) -> Result<Value, Answer> {
-    request.only_for_pay(action)?;
-    let mchid = shared.keys.credentials.mchid;
-    let now = unix_now();
-    let (order, event) = {
-        let mut book = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        match action {
-            TransactionAction::Pay => {
-                if let Some(invocation) = &request.invocation {
-                    check_invocation(shared, &mut book, sub, no, invocation, now)?;
-                }
-                book.pay(sub, no, mchid, request.openid.as_deref(), now)?
-            }
-            TransactionAction::Fail => (book.fail(sub, no, mchid, now)?, None),
-            TransactionAction::Expire => (book.expire(sub, no, mchid, now)?, None),
-        }
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(order)
-}
-
-/// Moves a combine order as the user would (all its sub-orders at once);
-/// queues TRANSACTION.SUCCESS with every sub-order on pay. The one path
-/// a combine payment goes through (the control, the cashier, the bridge).
-pub(crate) fn combine_request(
-    shared: &Shared,
-    action: TransactionAction,
-    no: &str,
-    request: &PayRequest,
-) -> Result<Value, Answer> {
-    request.only_for_pay(action)?;
-    let mchid = shared.keys.credentials.mchid;
-    let (order, event) = {
-        let (mut combines, mut book) = combine_books(shared)?;
-        let check = |appid: &str, live: &str, trade_type: &str| match &request.invocation {
-            Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type),
-            None => Ok(()),
-        };
-        let action = match action {
-            TransactionAction::Pay => combine::Action::Pay,
-            TransactionAction::Fail => combine::Action::Fail,
-            TransactionAction::Expire => combine::Action::Expire,
-        };
-        let step = combine::Step {
-            action,
-            no,
-            openid: request.openid.as_deref(),
-            mchid,
-            now: unix_now(),
-        };
-        combines.act(&mut book, &step, check)?
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(order)
-}
-
-/// The combine orders and the payment orders, locked in that order (always).
-pub(crate) fn combine_books(
-    shared: &Shared,
-) -> Result<(MutexGuard<'_, Combines>, MutexGuard<'_, Payments>), Answer> {
-    let combines = shared
-        .combines
-        .lock()
-        .map_err(|_| Answer::for_status(500))?;
-    let book = shared
-        .payments
-        .lock()
-        .map_err(|_| Answer::for_status(500))?;
-    Ok((combines, book))
-}
-
-/// The newest `count` combine orders as the list and console show them.
-pub(crate) fn combine_list(shared: &Shared, count: usize) -> Vec<Value> {
-    let mchid = shared.keys.credentials.mchid;
-    let Ok((combines, mut book)) = combine_books(shared) else {
-        return Vec::new();
-    };
-    combines.list(&mut book, mchid, unix_now(), count)
-}
-
-/// Checks the front end's parameters as the WeChat client would before it
-/// opens its cashier: signed by the merchant, this order's live prepay id,
-/// the appid the order was placed with, the shape its trade type takes.
-/// The pay control and `POST /_mock/invocations` ([`super::bridge`]) both
-/// check through here.
-pub(crate) fn check_invocation(
-    shared: &Shared,
-    book: &mut crate::mock::flows::payments::Payments,
-    sub: &str,
-    no: &str,
-    invocation: &Value,
-    now: i64,
-) -> Result<(), Answer> {
-    let Some(order) = book.get_mut(sub, no, now).filter(|o| o.combine.is_none()) else {
-        // pay() says which order is missing, or whose sub-order it is.
-        return Ok(());
-    };
-    // An expired prepay id is no longer live: the client refuses it.
-    let live = order.prepay_is_live(&order.prepay_id, now);
-    check_front_end(
-        shared,
-        invocation,
-        order.appid(),
-        if live { &order.prepay_id } else { "" },
-        order.trade_type,
-    )
-}
-
-/// The WeChat client's check of `invocation` for an order placed with
-/// `appid`, whose live prepay id is `live_prepay_id` ("" if none is) and
-/// whose trade type is `trade_type`: normal and combine orders alike
-/// (FLOWS.md §6; a combine APP order's `partnerid` is `combine_mchid`,
-/// the mock's merchant).
-pub(crate) fn check_front_end(
-    shared: &Shared,
-    invocation: &Value,
-    appid: &str,
-    live_prepay_id: &str,
-    trade_type: &str,
-) -> Result<(), Answer> {
-    let kind = crate::mock::flows::invocation::check(
-        invocation,
-        &shared.keys.merchant_public,
-        appid,
-        live_prepay_id,
-        shared.keys.credentials.mchid,
-    )
-    .map_err(|refusal| refusal.answer())?;
-    let expected = match kind {
-        crate::mock::flows::invocation::Kind::Jsapi => "JSAPI",
-        crate::mock::flows::invocation::Kind::App => "APP",
-    };
-    if trade_type != expected {
-        return Err(Answer::param_error(
-            "/invocation",
-            &format!("a {trade_type} order is paid from its own front end, not with {expected} parameters"),
-        ));
-    }
-    Ok(())
-}
-
 /// `POST /_mock/payscore/{no}/confirm` with `{"extraData": …}`: the confirm
 /// page's parameters are checked first, as the payscore page would.
 fn confirm_page(
@@ -467,29 +216,6 @@ fn confirm_page(
             &page.extra_data,
             credentials.apiv2_key,
         )
-}
-
-/// The back office ends a refund; queues its REFUND.* notification.
-pub(crate) fn resolve_refund(
-    shared: &Shared,
-    outcome: RefundOutcome,
-    sub: &str,
-    no: &str,
-) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let (refund, event) = {
-        // payments before refunds, always
-        let mut payments = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        let mut refunds = shared.refunds.lock().map_err(|_| Answer::for_status(500))?;
-        refunds.resolve(&mut payments, sub, no, outcome, mchid, unix_now())?
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(refund)
 }
 
 fn unknown_action(action: &str, known: &str) -> Answer {
@@ -587,17 +313,4 @@ fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     }
     faults.extend(std::iter::repeat_n(fault, count as usize));
     Ok(())
-}
-
-/// `answer` as the HTTP response.
-pub(crate) fn reply(answer: &Answer) -> Response {
-    let mut response = Response::new(Body::from(answer.body.clone()));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or_default();
-    if !answer.body.is_empty() {
-        response.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-    }
-    response
 }
