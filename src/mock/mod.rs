@@ -38,8 +38,8 @@
 //            media; on the way out identity.rs signs every answer (answer.rs),
 //            faults.rs misbehaves on request, log.rs keeps the requests and
 //            notify.rs delivers every flow's notifications.
-//   flows/   one module per product (payments, refunds, payscore, bills,
-//            v2 micropay; invocation.rs, the WeChat client's check of a
+//   flows/   one module per product (payments, combine orders over them,
+//            refunds, payscore, bills, v2 micropay; invocation.rs, the WeChat client's check of a
 //            front end's parameters), each owning its state machine over the
 //            store they share (kept.rs).
 //   pages/   console, cashier, bridge stand-in and the /_mock/ controls:
