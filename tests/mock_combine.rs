@@ -10,43 +10,15 @@
 
 mod common;
 
-use common::flows::{control, jsapi_order, APPID, MCHID, OPENID};
-
-use std::collections::BTreeSet;
+use common::flows::{control, jsapi_order, keys, refusal, set, setup, APPID, MCHID, OPENID};
 
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::download::{BillInfo, BillTable, Compression};
-use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
+use wechatpay_chain::mock::{Credentials, RefundOutcome};
 use wechatpay_chain::{Client, Error};
 
 const SUB_MCHID: &str = "1900000110";
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {value}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-fn refusal(err: Error) -> (u16, String, String) {
-    match err {
-        Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
 
 /// A sub-order as OA `jsapi.yaml` names its fields (`attach` is required).
 fn sub(no: &str, total: i64) -> Value {
