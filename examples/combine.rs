@@ -51,11 +51,6 @@ fn check(what: &str, ok: bool, detail: impl std::fmt::Display) -> Result<(), Fai
     }
 }
 
-/// Yuan with two decimals, as the bill writes amounts.
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     let wechatpay = MockServer::start().await?;
@@ -211,14 +206,10 @@ async fn main() -> Result<(), Failure> {
     client
         .download_bill(&bill, Compression::None, &mut csv)
         .await?;
-    let table = BillTable::parse(&String::from_utf8(csv)?);
-    let column = |name: &str| table.columns.iter().position(|c| c == name);
-    let cell = |row: &Vec<String>, name: &str| -> String {
-        column(name)
-            .and_then(|i| row.get(i))
-            .cloned()
-            .unwrap_or_default()
-    };
+    // Values by column name, amounts exactly in fen (never through f64).
+    let table = BillTable::parse(&String::from_utf8(csv)?)?;
+    let cell =
+        |row: &Vec<String>, name: &str| table.value(row, name).unwrap_or_default().to_owned();
     check("three rows", table.rows.len() == 3, table.rows.len())?;
     for (no, total) in subs.iter().zip(TOTALS) {
         let row = table
@@ -227,8 +218,8 @@ async fn main() -> Result<(), Failure> {
             .find(|r| cell(r, "商户订单号") == *no && cell(r, "交易状态") == "SUCCESS")
             .ok_or_else(|| format!("✗ no payment row for {no}"))?;
         check(
-            &format!("row {no}: {} yuan", yuan(total)),
-            cell(row, "订单金额") == yuan(total),
+            &format!("row {no}: {total} fen"),
+            table.amount_fen(row, "订单金额")? == total,
             cell(row, "订单金额"),
         )?;
     }
@@ -240,7 +231,7 @@ async fn main() -> Result<(), Failure> {
     check(
         "refund row: the sub-order and its amount",
         cell(refund_row, "商户订单号") == subs[0]
-            && cell(refund_row, "退款金额") == yuan(TOTALS[0]),
+            && table.amount_fen(refund_row, "退款金额")? == TOTALS[0],
         format!("{refund_row:?}"),
     )?;
     println!("5. reconciled: the bill has each sub-order and the refund");

@@ -77,7 +77,7 @@ async fn trade_bill(client: &Client, query: Value) -> BillTable {
         .download_bill(&info, Compression::None, &mut csv)
         .await
         .unwrap();
-    BillTable::parse(&String::from_utf8(csv).unwrap())
+    BillTable::parse(&String::from_utf8(csv).unwrap()).unwrap()
 }
 
 #[tokio::test]
