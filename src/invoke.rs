@@ -21,7 +21,9 @@
 //! The `appid` is the one the order was placed with. For a service provider
 //! (服务商) that is `sub_appid` when the payer was identified by a
 //! `sub_openid`, otherwise `sp_appid`; the signing key is always the
-//! provider's own (the client's).
+//! provider's own (the client's). A combine order (合单) takes the same
+//! parameters, with `combine_appid` and its `prepay_id`; an APP one's
+//! `partnerid` is `combine_mchid`, the client's `mchid`.
 //!
 //! ```
 //! # let client = wechatpay_chain::Client::builder().mchid("1900000109")

@@ -1,4 +1,4 @@
-//! `wxpay mock pay|fail|expire|refund|…` against a `wxpay mock` that runs in
+//! `wxpay mock pay|fail|expire|combine|refund|…` against a `wxpay mock` that runs in
 //! another process, as a person types them in a second terminal.
 #![cfg(feature = "cli")]
 
@@ -235,6 +235,53 @@ async fn a_receivers_share_ends_from_the_command_line() {
     let listed = wxpay(&["mock", "profit-sharing-orders"], &env, None).await;
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed["data"][0]["state"], "FINISHED");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A combine order (合单) of two sub-orders, placed with `wxpay post`.
+const COMBINE: &str = r#"{"combine_appid":"wxd678efh567hg6787","combine_mchid":"1900000109","combine_out_trade_no":"CLI-COMBINE-1","notify_url":"http://127.0.0.1:9/n","sub_orders":[{"mchid":"1900000109","out_trade_no":"CLI-SUB-1","attach":"a","description":"d","amount":{"total_amount":100,"currency":"CNY"}},{"mchid":"1900000109","out_trade_no":"CLI-SUB-2","attach":"a","description":"d","amount":{"total_amount":200,"currency":"CNY"}}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_combine_order_is_paid_listed_and_refused_from_the_command_line() {
+    let dir = runner::temp_dir("wxpay-cli-mock", "combine");
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
+    lines.next().unwrap().unwrap();
+    lines.next().unwrap().unwrap();
+    let profile = dir.join("mock.json").display().to_string();
+    let env = [("WECHATPAY_PROFILE", profile.as_str())];
+
+    let created = wxpay(
+        &["post", "v3/combine-transactions/native", "-d", COMBINE],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    // A sub-order alone cannot be paid: the whole combine order is.
+    let alone = wxpay(&["mock", "pay", "CLI-SUB-1"], &env, None).await;
+    assert_eq!(alone.code, 1, "{}", alone.stderr);
+    assert!(alone.stderr.contains("CLI-COMBINE-1"), "{}", alone.stderr);
+    let failed = wxpay(&["mock", "combine", "CLI-COMBINE-1", "fail"], &env, None).await;
+    assert_eq!(failed.code, 0, "{}", failed.stderr);
+    let paid = wxpay(&["mock", "combine", "CLI-COMBINE-1", "pay"], &env, None).await;
+    assert_eq!(paid.code, 0, "{}", paid.stderr);
+    let paid: Value = serde_json::from_str(&paid.stdout).unwrap();
+    assert_eq!(paid["sub_orders"][1]["trade_state"], "SUCCESS");
+    let again = wxpay(&["mock", "combine", "CLI-COMBINE-1", "pay"], &env, None).await;
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    let bad = wxpay(&["mock", "combine", "CLI-COMBINE-1", "dance"], &env, None).await;
+    assert_eq!(bad.code, 2);
+    let listed = wxpay(&["mock", "combines"], &env, None).await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["data"][0]["combine_out_trade_no"], "CLI-COMBINE-1");
+    assert_eq!(listed["data"][0]["trade_state"], "SUCCESS");
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -1,5 +1,5 @@
 //! `wxpay mock [--port N] [--dir DIR]`: the mock WeChat Pay on 127.0.0.1,
-//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|transfer|profit-sharing|…`: the
+//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|combine|refund|transfer|profit-sharing|…`: the
 //! simulated user and back office of a mock that runs, from another
 //! terminal (its address from `--base-url`, `WECHATPAY_BASE_URL` or the
 //! profile `wxpay mock --dir` wrote).
@@ -125,8 +125,25 @@ enum Action {
     },
     /// Lists the profit-sharing and unfreezing requests.
     ProfitSharingOrders,
+    /// Pays, fails or expires combine order COMBINE_OUT_TRADE_NO (合单): all
+    /// its sub-orders at once; pay sends one TRANSACTION.SUCCESS with every
+    /// sub-order.
+    Combine {
+        combine_out_trade_no: String,
+        #[arg(value_parser = ["pay", "fail", "expire"])]
+        action: String,
+        /// The payer's openid (pay only).
+        #[arg(long)]
+        openid: Option<String>,
+        /// The front-end parameters (`wxpay invoke …` output with the
+        /// combine order's prepay_id and combine_appid): JSON, or @FILE (pay only).
+        #[arg(long, value_name = "JSON|@FILE")]
+        invocation: Option<String>,
+    },
     /// Lists the payment orders.
     Transactions,
+    /// Lists the combine orders (合单).
+    Combines,
     /// Lists the refunds.
     Refunds,
     /// Lists the notifications, every attempt and the merchant's answers.
@@ -236,20 +253,27 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             openid,
             invocation,
         } => {
-            let mut body = serde_json::Map::new();
-            if let Some(openid) = openid {
-                body.insert("openid".into(), openid.clone().into());
-            }
-            if let Some(text) = invocation {
-                body.insert("invocation".into(), read_json(text)?);
-            }
             let path = with_sub(format!("transactions/{}/pay", segment(out_trade_no)), sub);
-            (
-                reqwest::Method::POST,
-                path,
-                (!body.is_empty()).then(|| serde_json::Value::Object(body)),
-            )
+            (reqwest::Method::POST, path, pay_body(openid, invocation)?)
         }
+        Action::Combine {
+            combine_out_trade_no,
+            action,
+            openid,
+            invocation,
+        } => (
+            reqwest::Method::POST,
+            format!(
+                "combine-transactions/{}/{action}",
+                segment(combine_out_trade_no)
+            ),
+            pay_body(openid, invocation)?,
+        ),
+        Action::Combines => (
+            reqwest::Method::GET,
+            "combine-transactions".to_owned(),
+            None,
+        ),
         Action::Fail { out_trade_no, sub } => (
             reqwest::Method::POST,
             with_sub(format!("transactions/{}/fail", segment(out_trade_no)), sub),
@@ -379,6 +403,21 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
         code: exit::API_ERROR,
         message: format!("the mock refused ({status}): {}", text.trim_end()),
     })
+}
+
+/// The body of a pay control: `{"openid"?, "invocation"?}`, or none.
+fn pay_body(
+    openid: &Option<String>,
+    invocation: &Option<String>,
+) -> Result<Option<serde_json::Value>, Failure> {
+    let mut body = serde_json::Map::new();
+    if let Some(openid) = openid {
+        body.insert("openid".into(), openid.clone().into());
+    }
+    if let Some(text) = invocation {
+        body.insert("invocation".into(), read_json(text)?);
+    }
+    Ok((!body.is_empty()).then_some(serde_json::Value::Object(body)))
 }
 
 /// JSON given inline or as `@FILE`.

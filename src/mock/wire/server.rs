@@ -24,6 +24,7 @@ use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::keys::KeySource;
 use crate::mock::flows::bills::{self, Bills};
+use crate::mock::flows::combine::{self, Combines};
 use crate::mock::flows::payments::{self, Payments};
 use crate::mock::flows::payscore::{self, Orders};
 use crate::mock::flows::profitsharing::{self, ProfitSharing};
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) keys: Arc<ServerKeys>,
     replay: Mutex<ReplayGuard>,
     pub(crate) orders: Mutex<Orders>,
+    /// Combine orders (their envelopes); locked before `payments`.
+    pub(crate) combines: Mutex<Combines>,
     /// Payment orders; locked before `refunds` whenever both are.
     pub(crate) payments: Mutex<Payments>,
     pub(crate) refunds: Mutex<Refunds>,
@@ -73,6 +76,7 @@ impl Shared {
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
+            combines: Mutex::default(),
             payments: Mutex::default(),
             refunds: Mutex::default(),
             transfers: Mutex::default(),
@@ -383,6 +387,24 @@ impl Shared {
                 base_url: call.base_url,
                 now,
             }));
+        }
+        if let Some(operation) = combine::Operation::from_template(method, template) {
+            // combines before payments, always
+            let (Ok(mut combines), Ok(mut book)) = (self.combines.lock(), self.payments.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            return Some(combines.serve(
+                &mut book,
+                &combine::Call {
+                    operation,
+                    params: call.params,
+                    body: call.body,
+                    mchid,
+                    base_url: call.base_url,
+                    now,
+                },
+            ));
         }
         if let Some(operation) = refunds::Operation::from_template(method, template) {
             let (Ok(mut book), Ok(mut refunds)) = (self.payments.lock(), self.refunds.lock())
