@@ -97,6 +97,68 @@ struct SubMchid {
     sub_mchid: Option<String>,
 }
 
+/// The credential flags a control (`wxpay mock pay …`) reads: where the
+/// mock is. Serving reads none: the mock is its own merchant (`--dir`
+/// writes its profile).
+const CONTROLS_READ: &[&str] = &["base_url", "profile"];
+
+/// The global credential flags, as `Credentials` defines them.
+fn credential_flags() -> Vec<clap::Arg> {
+    use clap::Args as _;
+    Credentials::augment_args(clap::Command::new("credentials"))
+        .get_arguments()
+        .cloned()
+        .collect()
+}
+
+/// Gives `wxpay mock` its own copies of the global credential flags, so that
+/// clap does not hand it the global ones: hidden where unread (still
+/// accepted, to be refused by [`refuse_unread_flags`] with a reason), and
+/// global for its controls only where they are read. A control's help then
+/// lists `--base-url` and `--profile` alone, and another credential flag
+/// typed after a control is clap's "unexpected argument"; serving's help
+/// lists those two under a heading that says they are for the controls.
+pub fn own_credential_flags(mock: clap::Command) -> clap::Command {
+    mock.args(credential_flags().into_iter().map(|arg| {
+        let read = CONTROLS_READ.contains(&arg.get_id().as_str());
+        arg.global(read)
+            .hide(!read)
+            .help_heading(read.then_some("Which running mock (for the commands)"))
+    }))
+}
+
+/// Refuses a credential flag typed for `wxpay mock` that it would ignore
+/// (the environment and a profile are ambient: not refused).
+pub fn refuse_unread_flags(given: &clap::ArgMatches) -> Result<(), Failure> {
+    let (what, reads) = match given.subcommand_name() {
+        None => (
+            "`wxpay mock` serves its own test merchant (`--dir` writes its profile) and reads no credentials".to_owned(),
+            &[][..],
+        ),
+        Some(name) => (
+            format!("`wxpay mock {name}` reads only where the mock is (--base-url or --profile)"),
+            CONTROLS_READ,
+        ),
+    };
+    let typed: Vec<String> = credential_flags()
+        .iter()
+        .filter(|arg| !reads.contains(&arg.get_id().as_str()))
+        .filter(|arg| {
+            given.ids().any(|id| id == arg.get_id())
+                && given.value_source(arg.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|arg| format!("--{}", arg.get_long().unwrap_or(arg.get_id().as_str())))
+        .collect();
+    if typed.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "{what}: remove {}",
+        typed.join(", ")
+    )))
+}
+
 pub async fn run(credentials: &Credentials, args: MockArgs) -> Result<(), Failure> {
     match args.action {
         Some(action) => act(credentials, action).await,
