@@ -722,3 +722,55 @@ async fn a_foreign_web_page_cannot_drive_the_controls() {
         .unwrap();
     assert_eq!(answer.status(), 200);
 }
+
+/// Break (issue 26, defect 4): a payscore order accepts any `notify_url` —
+/// `ftp:`, a query string, the mock's own `/_mock/` controls, `not a url`,
+/// `javascript:` — which payments and refunds refuse; its notifications
+/// are then never delivered. Correct: the same rule as a payment's
+/// notify_url (wechatpay-go `docs/payments/native/PrepayRequest.md`,
+/// NotifyUrl: "1. HTTPS；2. 不允许携带查询串"; the mock's own controls never):
+/// 400 PARAM_ERROR naming /notify_url, no order kept.
+#[tokio::test]
+async fn a_payscore_notify_url_follows_the_payments_rule() {
+    let (server, client) = setup().await;
+    let controls = format!("{}_mock/notifications/1/resend", server.base_url());
+    let bad = [
+        "ftp://127.0.0.1/notify",
+        "http://127.0.0.1:9/notify?order=1",
+        controls.as_str(),
+        "not a url",
+        "javascript:alert(1)",
+    ];
+    for (i, notify_url) in bad.into_iter().enumerate() {
+        let no = format!("PSURL{i:04}");
+        let (status, answer) = create(
+            &client,
+            "v3/payscore/serviceorder",
+            json!({"out_order_no": no, "appid": APPID,
+                   "service_id": "2002000000000558128851361561536",
+                   "service_introduction": "某某酒店",
+                   "time_range": {"start_time": "OnAccept"},
+                   "risk_fund": {"name": "DEPOSIT", "amount": 50000, "description": "押金"},
+                   "notify_url": notify_url, "need_user_confirm": true}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("PARAM_ERROR")),
+            "{notify_url}: {answer}"
+        );
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("notify_url"),
+            "{notify_url}: {answer}"
+        );
+        let queried = client["v3/payscore/serviceorder"]
+            .get(json!({"query": {"out_order_no": no,
+                "service_id": "2002000000000558128851361561536", "appid": APPID}}))
+            .await;
+        assert!(queried.is_err(), "{notify_url}: the order was kept");
+    }
+}
