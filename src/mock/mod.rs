@@ -28,29 +28,32 @@
 //!
 //! The keys are this repository's throwaway test keys ([`Credentials`]).
 
-mod answer;
-mod auth;
-mod bills;
-mod body;
-mod bridge;
-mod cashier;
-mod catalog;
-mod console;
-mod control;
-mod faults;
-mod guard;
-mod html;
-mod identity;
-mod invocation;
-mod kept;
-mod log;
-mod notify;
-mod payments;
-mod payscore;
-mod refunds;
-mod server;
-mod upload;
-mod v2;
+// The layout follows a request (DESIGN.md, "Layout"); tests/layers.rs holds
+// the rule the folders obey:
+//
+//   wire/    what every request and answer goes through: server.rs accepts
+//            (bounded), guard.rs keeps /_mock/ to loopback, auth.rs verifies
+//            the merchant's signature, catalog.rs routes once by template,
+//            body.rs checks what every flow's body shares, upload.rs reads
+//            media; on the way out identity.rs signs every answer (answer.rs),
+//            faults.rs misbehaves on request, log.rs keeps the requests and
+//            notify.rs delivers every flow's notifications.
+//   flows/   one module per product (payments, refunds, payscore, bills,
+//            v2 micropay; invocation.rs, the WeChat client's check of a
+//            front end's parameters), each owning its state machine over the
+//            store they share (kept.rs).
+//   pages/   console, cashier, bridge stand-in and the /_mock/ controls:
+//            views over the flows, and actions.rs, the one path by which a
+//            page, a control or MockServer moves an order.
+//
+// Top first, each layer using only those above it: the wire's services, the
+// flows, the wire's server (it dispatches to a flow's entry point), the
+// pages, and this file, which hands the server the pages' entry point
+// (`pages::control::handle`) so that the wire never reaches into a page.
+
+mod flows;
+mod pages;
+mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -62,22 +65,21 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 #[allow(deprecated)] // kept for callers of 0.1
-pub use self::bills::DEFAULT_BILL_ROWS;
-pub use self::catalog::ENDPOINTS_TSV;
-pub use self::faults::Fault;
-pub use self::identity::Credentials;
-pub use self::log::{LoggedRequest, KEPT_REQUESTS};
-pub use self::notify::{
+pub use self::flows::bills::DEFAULT_BILL_ROWS;
+pub use self::flows::kept::KEPT_ORDERS;
+pub use self::flows::refunds::RefundOutcome;
+pub use self::wire::catalog::ENDPOINTS_TSV;
+pub use self::wire::faults::Fault;
+pub use self::wire::identity::Credentials;
+pub use self::wire::log::{LoggedRequest, KEPT_REQUESTS};
+pub use self::wire::notify::{
     Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
 };
-pub use self::payments::KEPT_ORDERS;
-pub use self::refunds::RefundOutcome;
-pub use self::server::MAX_BODY;
+pub use self::wire::server::MAX_BODY;
 
-use self::control::{
-    resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
-};
-use self::server::Shared;
+use self::flows::payscore::UserAction;
+use self::pages::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
+use self::wire::server::Shared;
 use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};
 
@@ -127,7 +129,7 @@ impl MockServer {
             source,
         })?;
         let shared = Arc::new(Shared::new(
-            identity::ServerKeys::load()?,
+            wire::identity::ServerKeys::load()?,
             tokio::runtime::Handle::current(),
         ));
         // The mock's clock: refunds that resolve by themselves.
@@ -143,7 +145,7 @@ impl MockServer {
             }
         });
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = server::router(shared.clone());
+        let app = wire::server::router(shared.clone(), pages::control::handle);
         let connections = shared.clone();
         let listener =
             axum::serve::ListenerExt::tap_io(listener, move |_| connections.count_connection());
