@@ -438,6 +438,26 @@ impl MockServer {
         .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
     }
 
+    /// Lets an order's or refund's `notify_url` name a host other than this
+    /// machine (by default only a loopback address or `localhost`; another
+    /// host is refused with 400 `PARAM_ERROR` when the order is placed).
+    /// The mock's keys are published: allow it only on a network you trust,
+    /// for a merchant endpoint that runs elsewhere (docs/security.md).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.allow_remote_notify(true);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn allow_remote_notify(&self, yes: bool) {
+        self.shared
+            .remote_notify
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Refunds succeed by themselves `delay` after they are accepted (as
     /// real ones do within 1–3 working days); `None`, the default, leaves
     /// them PROCESSING until [`MockServer::resolve_refund`].

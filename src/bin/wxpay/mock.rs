@@ -39,6 +39,11 @@ pub struct MockArgs {
     /// accepted (by default they wait for `wxpay mock refund`).
     #[arg(long, value_name = "MS")]
     refund_auto_resolve: Option<u64>,
+    /// Let a notify_url name a host other than this machine (by default
+    /// only 127.0.0.1, [::1] or localhost: the mock's keys are published,
+    /// see docs/security.md).
+    #[arg(long)]
+    allow_remote_notify: bool,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -171,6 +176,7 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     server.log_to_stderr(!args.quiet);
     server.set_notification_speedup(args.notification_speedup);
     server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    server.allow_remote_notify(args.allow_remote_notify);
     // The first line is the contract: scripts wait for it.
     write_stdout(format!("listening on {}\n", server.base_url()).as_bytes())?;
     if let Some(dir) = args.dir {

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) refunds: Mutex<Refunds>,
     /// Refunds resolve as SUCCESS by themselves this long after acceptance.
     pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
+    /// A `notify_url` may name a host other than this machine.
+    pub(crate) remote_notify: std::sync::atomic::AtomicBool,
     catalog: Catalog,
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) notifier: Notifier,
@@ -70,6 +72,7 @@ impl Shared {
             payments: Mutex::default(),
             refunds: Mutex::default(),
             refund_delay: Mutex::default(),
+            remote_notify: std::sync::atomic::AtomicBool::new(false),
             catalog: Catalog::load(),
             faults: Mutex::default(),
             bills: Bills::default(),
@@ -358,6 +361,12 @@ impl Shared {
         let FlowCall {
             method, template, ..
         } = *call;
+        // Every flow that keeps a notify_url: not off this machine unless allowed.
+        if method == "POST" && !self.remote_notify.load(Ordering::Relaxed) {
+            if let Err(refused) = super::body::check_notify_host(call.body) {
+                return Some(refused);
+            }
+        }
         if let Some((operation, partner)) = payments::Operation::from_template(method, template) {
             let Ok(mut book) = self.payments.lock() else {
                 return Some(Answer::for_status(500));
