@@ -305,6 +305,15 @@ pub(crate) struct Payments {
 }
 
 impl Payments {
+    /// A book that keeps at most `limit` orders (tests of what forgetting does).
+    #[cfg(test)]
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Payments {
+            orders: Book::with_limit(limit),
+            next: 0,
+        }
+    }
+
     /// Serves one request.
     pub(crate) fn serve(&mut self, call: &Call<'_>) -> Answer {
         let result = match call.operation {
