@@ -71,11 +71,11 @@ pub use self::flows::refunds::RefundOutcome;
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
 pub use self::wire::identity::Credentials;
+pub use self::wire::intake::{BODY_BUDGET, BODY_TIMEOUT, MAX_BODY};
 pub use self::wire::log::{LoggedRequest, KEPT_REQUESTS};
 pub use self::wire::notify::{
     Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
 };
-pub use self::wire::server::MAX_BODY;
 
 use self::flows::payscore::UserAction;
 use self::pages::actions::{resolve_refund, transaction_action, user_action, TransactionAction};

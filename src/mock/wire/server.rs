@@ -17,6 +17,7 @@ use super::auth::{self, ReplayGuard};
 use super::catalog::{Catalog, Route};
 use super::faults::Fault;
 use super::identity::ServerKeys;
+use super::intake::{Intake, Refused};
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
 use super::upload;
@@ -32,9 +33,6 @@ use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
 
-/// Largest request body the mock reads; larger ones are refused.
-pub const MAX_BODY: usize = 8 << 20;
-
 /// Everything the handler shares.
 pub(crate) struct Shared {
     pub(crate) keys: Arc<ServerKeys>,
@@ -45,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) refunds: Mutex<Refunds>,
     /// Refunds resolve as SUCCESS by themselves this long after acceptance.
     pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
+    /// What unfinished request bodies may hold together.
+    intake: Intake,
     /// A `notify_url` may name a host other than this machine.
     pub(crate) remote_notify: std::sync::atomic::AtomicBool,
     catalog: Catalog,
@@ -73,6 +73,7 @@ impl Shared {
             refunds: Mutex::default(),
             refund_delay: Mutex::default(),
             remote_notify: std::sync::atomic::AtomicBool::new(false),
+            intake: Intake::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
             bills: Bills::default(),
@@ -150,14 +151,18 @@ async fn serve(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let requested_serial = header(&parts.headers, "wechatpay-serial").map(str::to_owned);
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let bytes = match shared.intake.read(body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let answer =
-                Answer::param_error("/", &format!("请求体过大或不完整 (上限 {MAX_BODY} 字节)"));
-            return shared
+        Err(Refused(answer)) => {
+            let mut response = shared
                 .finish(answer, requested_serial.as_deref(), note)
                 .await;
+            // What is left of the body is not read: the connection ends.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            return response;
         }
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
