@@ -139,7 +139,7 @@ pub(crate) fn check_invocation(
         &shared.keys.merchant_public,
         order.appid(),
         &live,
-        mchid,
+        (mchid, order.sub_mchid()),
     )
     .map_err(|refusal| refusal.answer())?;
     let expected = match kind {

@@ -144,7 +144,7 @@ fn find_order(shared: &Shared, params: &Value) -> Result<(String, String), Answe
         &shared.keys.merchant_public,
         appid,
         "\u{0}",
-        shared.keys.credentials.mchid,
+        (shared.keys.credentials.mchid, ""),
     )
     .err()
     .map(|refusal| refusal.answer());
