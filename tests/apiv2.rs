@@ -55,15 +55,20 @@ fn refund_req_info_vector() {
     assert_eq!(plain, v["plaintext"].as_str().unwrap().as_bytes());
 }
 
-#[tokio::test]
-async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
-    let server = MockServer::start().await.unwrap();
-    let client = server
+/// A client of the mock that adds `appid` and `mch_id` to APIv2 calls.
+fn apiv2_client(server: &MockServer) -> wechatpay_chain::Client {
+    server
         .client_builder()
         .apiv2_appid("wxd678efh567hg6787")
         .apiv2_add_mch_id(true)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
+    let server = MockServer::start().await.unwrap();
+    let client = apiv2_client(&server);
     for (no, sign_type) in [("V2MD5", None), ("V2HMAC", Some("HMAC-SHA256"))] {
         let mut xml = json!({"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": no, "total_fee": 888,
                              "spbill_create_ip": "8.8.8.8", "auth_code": "120061098828009406"});
@@ -604,12 +609,7 @@ async fn the_sandbox_key_signs_the_sandbox_calls() {
 #[tokio::test]
 async fn micropay_refuses_a_long_out_trade_no_and_ids_are_unique() {
     let server = MockServer::start().await.unwrap();
-    let client = server
-        .client_builder()
-        .apiv2_appid("wxd678efh567hg6787")
-        .apiv2_add_mch_id(true)
-        .build()
-        .unwrap();
+    let client = apiv2_client(&server);
     let pay = |no: String| {
         let client = client.clone();
         async move {

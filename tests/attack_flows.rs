@@ -76,6 +76,53 @@ async fn paid_order(server: &MockServer, client: &Client, no: &str, total: i64) 
     true
 }
 
+/// The answer is 400 PARAM_ERROR (`what` says which case, for the message).
+fn assert_param_error(status: u16, answer: &Value, what: &str) {
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("PARAM_ERROR")),
+        "{what}: {answer}"
+    );
+}
+
+/// Places a 1-fen JSAPI order `no` notified at `notify_url`.
+async fn place(client: &Client, no: &str, notify_url: &str) -> (u16, Value) {
+    create(
+        client,
+        "v3/pay/transactions/jsapi",
+        order(no, notify_url, 1),
+    )
+    .await
+    .unwrap()
+}
+
+/// A 10-fen refund of paid order `no` as `out_refund_no`, with `notify_url`.
+async fn refund_notified(
+    client: &Client,
+    no: &str,
+    out_refund_no: &str,
+    notify_url: &str,
+) -> (u16, Value) {
+    create(
+        client,
+        "v3/refund/domestic/refunds",
+        json!({"out_trade_no": no, "out_refund_no": out_refund_no, "notify_url": notify_url,
+               "amount": {"refund": 10, "total": 100, "currency": "CNY"}}),
+    )
+    .await
+    .unwrap()
+}
+
+/// A payscore service order (the seed scenario's fields) with `notify_url`.
+fn payscore_order(no: &str, notify_url: &str) -> Value {
+    json!({"out_order_no": no, "appid": APPID,
+           "service_id": "2002000000000558128851361561536",
+           "service_introduction": "某某酒店",
+           "time_range": {"start_time": "OnAccept"},
+           "risk_fund": {"name": "DEPOSIT", "amount": 50000, "description": "押金"},
+           "notify_url": notify_url, "need_user_confirm": true})
+}
+
 // ---------------------------------------------------------------------------
 // Panics in the server task (arithmetic overflow on amounts).
 // ---------------------------------------------------------------------------
@@ -264,15 +311,8 @@ async fn an_out_refund_no_reused_for_another_order_is_refused() {
 async fn a_refund_notify_url_that_is_not_http_is_refused() {
     let (server, client) = setup().await;
     assert!(paid_order(&server, &client, "REFURL0001", 100).await);
-    let (status, answer) = create(
-        &client,
-        "v3/refund/domestic/refunds",
-        json!({"out_trade_no": "REFURL0001", "out_refund_no": "R-URL-1",
-               "notify_url": "ftp://127.0.0.1/refund",
-               "amount": {"refund": 10, "total": 100, "currency": "CNY"}}),
-    )
-    .await
-    .unwrap();
+    let (status, answer) =
+        refund_notified(&client, "REFURL0001", "R-URL-1", "ftp://127.0.0.1/refund").await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (400, Some("PARAM_ERROR")),
@@ -746,20 +786,11 @@ async fn a_payscore_notify_url_follows_the_payments_rule() {
         let (status, answer) = create(
             &client,
             "v3/payscore/serviceorder",
-            json!({"out_order_no": no, "appid": APPID,
-                   "service_id": "2002000000000558128851361561536",
-                   "service_introduction": "某某酒店",
-                   "time_range": {"start_time": "OnAccept"},
-                   "risk_fund": {"name": "DEPOSIT", "amount": 50000, "description": "押金"},
-                   "notify_url": notify_url, "need_user_confirm": true}),
+            payscore_order(&no, notify_url),
         )
         .await
         .unwrap();
-        assert_eq!(
-            (status, answer["code"].as_str()),
-            (400, Some("PARAM_ERROR")),
-            "{notify_url}: {answer}"
-        );
+        assert_param_error(status, &answer, notify_url);
         assert!(
             answer["message"]
                 .as_str()
@@ -795,18 +826,8 @@ async fn a_notify_url_off_this_machine_is_refused_unless_allowed() {
         "http://localhost.example.com/notify",
     ];
     for (i, url) in elsewhere.iter().enumerate() {
-        let (status, answer) = create(
-            &client,
-            "v3/pay/transactions/jsapi",
-            order(&format!("REMOTE{i:04}"), url, 1),
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            (status, answer["code"].as_str()),
-            (400, Some("PARAM_ERROR")),
-            "{url}: {answer}"
-        );
+        let (status, answer) = place(&client, &format!("REMOTE{i:04}"), url).await;
+        assert_param_error(status, &answer, url);
         let message = answer["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("/notify_url") && message.contains("allow-remote-notify"),
@@ -824,57 +845,28 @@ async fn a_notify_url_off_this_machine_is_refused_unless_allowed() {
     .iter()
     .enumerate()
     {
-        let (status, answer) = create(
-            &client,
-            "v3/pay/transactions/jsapi",
-            order(&format!("LOCAL{i:05}"), url, 1),
-        )
-        .await
-        .unwrap();
+        let (status, answer) = place(&client, &format!("LOCAL{i:05}"), url).await;
         assert_eq!(status, 200, "{url}: {answer}");
     }
     // a refund's and a payscore order's notify_url: the same rule
     assert!(paid_order(&server, &client, "REMOTEPAID", 100).await);
-    let (status, answer) = create(
+    let (status, answer) = refund_notified(
         &client,
-        "v3/refund/domestic/refunds",
-        json!({"out_trade_no": "REMOTEPAID", "out_refund_no": "R-REMOTE-1",
-               "notify_url": "https://example.com/refund",
-               "amount": {"refund": 10, "total": 100, "currency": "CNY"}}),
+        "REMOTEPAID",
+        "R-REMOTE-1",
+        "https://example.com/refund",
     )
-    .await
-    .unwrap();
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (400, Some("PARAM_ERROR")),
-        "{answer}"
-    );
-    let payscore = |no: &str| {
-        json!({"out_order_no": no, "appid": APPID,
-               "service_id": "2002000000000558128851361561536",
-               "service_introduction": "某某酒店",
-               "time_range": {"start_time": "OnAccept"},
-               "risk_fund": {"name": "DEPOSIT", "amount": 50000, "description": "押金"},
-               "notify_url": "https://example.com/payscore", "need_user_confirm": true})
-    };
+    .await;
+    assert_param_error(status, &answer, "");
+    let payscore = |no: &str| payscore_order(no, "https://example.com/payscore");
     let (status, answer) = create(&client, "v3/payscore/serviceorder", payscore("PSREMOTE01"))
         .await
         .unwrap();
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (400, Some("PARAM_ERROR")),
-        "{answer}"
-    );
+    assert_param_error(status, &answer, "");
 
     // allowed: WeChat Pay's own rule alone
     server.allow_remote_notify(true);
-    let (status, answer) = create(
-        &client,
-        "v3/pay/transactions/jsapi",
-        order("REMOTEOK01", "https://example.com/notify", 1),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = place(&client, "REMOTEOK01", "https://example.com/notify").await;
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = create(&client, "v3/payscore/serviceorder", payscore("PSREMOTE02"))
         .await

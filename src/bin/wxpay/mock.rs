@@ -40,7 +40,7 @@ pub struct MockArgs {
     #[arg(long, value_name = "MS")]
     refund_auto_resolve: Option<u64>,
     /// Let a notify_url name a host other than this machine (by default
-    /// only 127.0.0.1, [::1] or localhost: the mock's keys are published,
+    /// only 127.0.0.1, `[::1]` or localhost: the mock's keys are published,
     /// see docs/security.md).
     #[arg(long)]
     allow_remote_notify: bool,

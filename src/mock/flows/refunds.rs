@@ -525,15 +525,10 @@ mod tests {
             let body = json!({"out_trade_no": "EVICT-1", "out_refund_no": format!("R{i}"),
                 "amount": {"refund": 1, "total": 100, "currency": "CNY"}})
             .to_string();
-            let call = Call {
-                operation: Operation::Create,
-                params: &[],
-                query: &[],
-                body: body.as_bytes(),
-                mchid: "1900000109",
-                now,
-            };
-            assert_eq!(refunds.serve(&mut book, &call).status, 200);
+            assert_eq!(
+                refunds.serve(&mut book, &refund_call(&body, now)).status,
+                200
+            );
         }
         assert_eq!(
             (
