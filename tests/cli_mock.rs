@@ -291,3 +291,89 @@ async fn a_combine_order_is_paid_listed_and_refused_from_the_command_line() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The credential flags `wxpay` takes for the calls it signs.
+const CREDENTIAL_FLAGS: [&str; 7] = [
+    "--mchid",
+    "--serial",
+    "--private-key",
+    "--platform-cert",
+    "--public-key",
+    "--apiv3-key",
+    "--apiv2-key",
+];
+
+#[tokio::test]
+async fn wxpay_mock_lists_and_takes_only_the_flags_it_reads() {
+    // the server is its own merchant: its help lists no credential flag
+    let help = wxpay(&["mock", "--help"], &[], None).await;
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(help.stdout.contains("--port"), "{}", help.stdout);
+    for flag in CREDENTIAL_FLAGS {
+        assert!(!help.stdout.contains(flag), "{flag} in:\n{}", help.stdout);
+    }
+    // a control reads only where the mock is
+    let help = wxpay(&["mock", "pay", "--help"], &[], None).await;
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(help.stdout.contains("--base-url"), "{}", help.stdout);
+    assert!(help.stdout.contains("--profile"), "{}", help.stdout);
+    for flag in CREDENTIAL_FLAGS {
+        assert!(!help.stdout.contains(flag), "{flag} in:\n{}", help.stdout);
+    }
+    // the other calls still list them
+    let help = wxpay(&["post", "--help"], &[], None).await;
+    assert!(help.stdout.contains("--apiv3-key"), "{}", help.stdout);
+
+    // typed anyway, before or after `mock`: refused with the reason, exit 2,
+    // before anything listens (the port is taken: a server would fail to bind)
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for args in [
+        vec!["mock", "--port", &port, "--mchid", "1900000109"],
+        vec!["--apiv3-key", "SECRET-VALUE-0001", "mock", "--port", &port],
+    ] {
+        let run = wxpay(&args, &[], None).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("reads no credentials: remove --"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("SECRET-VALUE"), "{}", run.stderr);
+    }
+    let run = wxpay(
+        &[
+            "--mchid",
+            "1900000109",
+            "mock",
+            "transactions",
+            "--base-url",
+            "http://127.0.0.1:9/",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`wxpay mock transactions` reads only where the mock is (--base-url or --profile): remove --mchid"),
+        "{}",
+        run.stderr
+    );
+    let run = wxpay(&["mock", "transactions", "--serial", "X"], &[], None).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unexpected argument '--serial'"),
+        "{}",
+        run.stderr
+    );
+    // the environment is ambient, not typed: not refused
+    let run = wxpay(
+        &["mock", "transactions", "--base-url", "http://127.0.0.1:9/"],
+        &[("WECHATPAY_MCHID", "1900000109")],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+}

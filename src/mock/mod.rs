@@ -76,11 +76,11 @@ pub use self::flows::transfers::{DEFAULT_TRANSFER_BALANCE, KEPT_TRANSFERS};
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
 pub use self::wire::identity::Credentials;
+pub use self::wire::intake::{BODY_BUDGET, BODY_TIMEOUT, MAX_BODY};
 pub use self::wire::log::{LoggedRequest, KEPT_REQUESTS};
 pub use self::wire::notify::{
     Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
 };
-pub use self::wire::server::MAX_BODY;
 
 use self::flows::payscore::UserAction;
 use self::flows::transfers;
@@ -522,6 +522,26 @@ impl MockServer {
             out_refund_no,
         )
         .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Lets an order's or refund's `notify_url` name a host other than this
+    /// machine (by default only a loopback address or `localhost`; another
+    /// host is refused with 400 `PARAM_ERROR` when the order is placed).
+    /// The mock's keys are published: allow it only on a network you trust,
+    /// for a merchant endpoint that runs elsewhere (docs/security.md).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.allow_remote_notify(true);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn allow_remote_notify(&self, yes: bool) {
+        self.shared
+            .remote_notify
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Refunds succeed by themselves `delay` after they are accepted (as

@@ -361,7 +361,7 @@ pub(crate) struct Payments {
 }
 
 impl Payments {
-    /// A book that keeps at most `limit` orders (tests of forgetting).
+    /// A book that keeps at most `limit` orders (tests of what forgetting does).
     #[cfg(test)]
     pub(crate) fn with_limit(limit: usize) -> Self {
         Payments {

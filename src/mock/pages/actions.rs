@@ -148,12 +148,14 @@ pub(crate) fn check_invocation(
         order.appid(),
         if live { &order.prepay_id } else { "" },
         order.trade_type,
+        order.sub_mchid(),
     )
 }
 
 /// The WeChat client's check of `invocation` for an order placed with
 /// `appid`, whose live prepay id is `live_prepay_id` ("" if none is) and
-/// whose trade type is `trade_type`: normal and combine orders alike
+/// whose trade type is `trade_type` and whose sub-merchant is `sub_mchid`
+/// ("" for a direct or combine order): normal and combine orders alike
 /// (FLOWS.md §6; a combine APP order's `partnerid` is `combine_mchid`,
 /// the mock's merchant).
 pub(crate) fn check_front_end(
@@ -162,13 +164,14 @@ pub(crate) fn check_front_end(
     appid: &str,
     live_prepay_id: &str,
     trade_type: &str,
+    sub_mchid: &str,
 ) -> Result<(), Answer> {
     let kind = crate::mock::flows::invocation::check(
         invocation,
         &shared.keys.merchant_public,
         appid,
         live_prepay_id,
-        shared.keys.credentials.mchid,
+        (shared.keys.credentials.mchid, sub_mchid),
     )
     .map_err(|refusal| refusal.answer())?;
     let expected = match kind {
@@ -197,7 +200,7 @@ pub(crate) fn combine_request(
     act(shared, |mchid| {
         let (mut combines, mut book) = combine_books(shared)?;
         let check = |appid: &str, live: &str, trade_type: &str| match &request.invocation {
-            Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type),
+            Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type, ""),
             None => Ok(()),
         };
         let action = match action {

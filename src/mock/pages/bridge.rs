@@ -178,7 +178,7 @@ fn combine(shared: &Shared, no: &str, user: User, params: Value) -> Result<Answe
     let live = combines.live_prepay_id(no, now).unwrap_or_default();
     let trade_type = order["trade_type"].as_str().unwrap_or_default();
     let invocation = request.invocation.as_ref().unwrap_or(&Value::Null);
-    check_front_end(shared, invocation, appid, &live, trade_type)?;
+    check_front_end(shared, invocation, appid, &live, trade_type, "")?;
     let state = order["trade_state"].as_str().unwrap_or_default();
     if state != "NOTPAY" {
         return Err(Answer::error(
@@ -221,7 +221,7 @@ fn find_order(shared: &Shared, params: &Value) -> Result<(String, String), Answe
         &shared.keys.merchant_public,
         appid,
         "\u{0}",
-        shared.keys.credentials.mchid,
+        (shared.keys.credentials.mchid, ""),
     )
     .err()
     .map(|refusal| refusal.answer());
