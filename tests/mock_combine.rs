@@ -299,7 +299,7 @@ async fn a_combine_order_is_paid_at_once_notified_with_every_sub_order_and_refun
 #[tokio::test]
 async fn sub_order_limits_and_required_fields_are_wechat_pays() {
     let (_server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     let subs = |n: usize| (0..n).map(|i| sub(&format!("LIMIT{i:05}"), 1)).collect();
     // SK 二#3: a direct merchant sends 2–10 sub-orders.
     for n in [1, 11] {
@@ -378,7 +378,7 @@ async fn sub_order_limits_and_required_fields_are_wechat_pays() {
 #[tokio::test]
 async fn the_appid_rules_refuse_with_wechat_pays_words() {
     let (_server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     // SK 二#1: every sub-order's merchant binds combine_appid.
     let mut other = sub("APPID00002", 1);
     other["mchid"] = json!("1230000109");
@@ -413,7 +413,7 @@ async fn the_appid_rules_refuse_with_wechat_pays_words() {
 #[tokio::test]
 async fn re_entry_follows_the_rules_of_a_combine_order() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     let body = combine(
         "REENTRY001",
         url,
@@ -465,7 +465,7 @@ async fn re_entry_follows_the_rules_of_a_combine_order() {
 #[tokio::test]
 async fn close_must_list_exactly_the_original_sub_orders() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     let body = combine(
         "CLOSE00001",
         url,
@@ -528,7 +528,7 @@ async fn close_must_list_exactly_the_original_sub_orders() {
 #[tokio::test]
 async fn the_controls_move_the_whole_combine_order_and_refuse_a_sub_order_alone() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     create(
         &client,
         "app",
@@ -563,7 +563,7 @@ async fn the_controls_move_the_whole_combine_order_and_refuse_a_sub_order_alone(
 #[tokio::test]
 async fn the_front_end_pays_a_combine_order_with_a_normal_orders_parameters() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     let no = "FRONTEND01";
     let created = create(
         &client,
@@ -619,7 +619,7 @@ async fn the_front_end_pays_a_combine_order_with_a_normal_orders_parameters() {
 #[tokio::test]
 async fn the_cashier_pages_pay_an_h5_and_a_native_combine_order() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     let mut h5 = combine(
         "CASHIER001",
         url,
@@ -687,7 +687,7 @@ async fn the_cashier_pages_pay_an_h5_and_a_native_combine_order() {
 #[tokio::test]
 async fn a_partners_combine_order_is_refunded_and_billed_per_sub_merchant() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     // FLOWS.md §4.3: a partner sends 1–50 sub-orders, each with its sub_mchid.
     let mut one = sub("PARTNERS01", 300);
     one["sub_mchid"] = json!(SUB_MCHID);
@@ -732,7 +732,7 @@ async fn a_partners_combine_order_is_refunded_and_billed_per_sub_merchant() {
 #[tokio::test]
 async fn hostile_combine_requests_are_refused_and_change_nothing() {
     let (server, client) = setup().await;
-    let url = "https://example.com/notify";
+    let url = "http://127.0.0.1:9/notify";
     // A huge list: refused by its length, not walked (at most 50 sub-orders).
     let many: Vec<Value> = (0..20_000)
         .map(|i| sub(&format!("HUGE{i:08}"), 1))
