@@ -129,7 +129,7 @@ pub mod verify;
 
 pub use crate::chain::Chain;
 pub use crate::client::Client;
-pub use crate::client::ClientBuilder;
+pub use crate::client::{ClientBuilder, RequestCheck};
 pub use crate::error::{ApiError, Error, Result, TimeoutLimit, VerifyError};
 pub use crate::options::Options;
 pub use crate::request::{PreparedRequest, Signature};

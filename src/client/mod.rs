@@ -27,7 +27,7 @@ use crate::verify::Verifier;
 mod builder;
 pub(crate) mod transport;
 
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, RequestCheck};
 
 /// WeChat Pay's production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
@@ -98,6 +98,8 @@ pub(crate) struct Inner {
     sign_off_thread: bool,
     /// Downloads stop past this many bytes (`None`: no limit).
     max_download_bytes: Option<u64>,
+    /// Run on every prepared request before it is signed.
+    request_check: Option<builder::RequestCheck>,
     /// The background certificate refresh, stopped when the client goes.
     refresher: Mutex<Option<AbortHandle>>,
 }
@@ -369,7 +371,7 @@ impl Inner {
             })?;
             headers.insert(SERIAL, value);
         }
-        Ok(PreparedRequest {
+        let request = PreparedRequest {
             method,
             url,
             relative_path,
@@ -384,7 +386,11 @@ impl Inner {
             idempotent: options.idempotent || is_get,
             protocol: Protocol::V3,
             timeout: None,
-        })
+        };
+        if let Some(check) = &self.request_check {
+            check(&request)?;
+        }
+        Ok(request)
     }
 
     /// Signs a prepared request now (fresh timestamp and nonce).
