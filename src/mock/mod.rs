@@ -28,29 +28,9 @@
 //!
 //! The keys are this repository's throwaway test keys ([`Credentials`]).
 
-mod answer;
-mod auth;
-mod bills;
-mod body;
-mod bridge;
-mod cashier;
-mod catalog;
-mod console;
-mod control;
-mod faults;
-mod guard;
-mod html;
-mod identity;
-mod invocation;
-mod kept;
-mod log;
-mod notify;
-mod payments;
-mod payscore;
-mod refunds;
-mod server;
-mod upload;
-mod v2;
+mod flows;
+mod pages;
+mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -62,22 +42,22 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 #[allow(deprecated)] // kept for callers of 0.1
-pub use self::bills::DEFAULT_BILL_ROWS;
-pub use self::catalog::ENDPOINTS_TSV;
-pub use self::faults::Fault;
-pub use self::identity::Credentials;
-pub use self::log::{LoggedRequest, KEPT_REQUESTS};
-pub use self::notify::{
+pub use self::flows::bills::DEFAULT_BILL_ROWS;
+pub use self::flows::payments::KEPT_ORDERS;
+pub use self::flows::refunds::RefundOutcome;
+pub use self::wire::catalog::ENDPOINTS_TSV;
+pub use self::wire::faults::Fault;
+pub use self::wire::identity::Credentials;
+pub use self::wire::log::{LoggedRequest, KEPT_REQUESTS};
+pub use self::wire::notify::{
     Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
 };
-pub use self::payments::KEPT_ORDERS;
-pub use self::refunds::RefundOutcome;
-pub use self::server::MAX_BODY;
+pub use self::wire::server::MAX_BODY;
 
-use self::control::{
+use self::pages::control::{
     resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
 };
-use self::server::Shared;
+use self::wire::server::Shared;
 use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};
 
@@ -127,7 +107,7 @@ impl MockServer {
             source,
         })?;
         let shared = Arc::new(Shared::new(
-            identity::ServerKeys::load()?,
+            wire::identity::ServerKeys::load()?,
             tokio::runtime::Handle::current(),
         ));
         // The mock's clock: refunds that resolve by themselves.
@@ -143,7 +123,7 @@ impl MockServer {
             }
         });
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = server::router(shared.clone());
+        let app = wire::server::router(shared.clone());
         let connections = shared.clone();
         let listener =
             axum::serve::ListenerExt::tap_io(listener, move |_| connections.count_connection());

@@ -14,20 +14,20 @@ use serde_json::{json, Value};
 
 use super::answer::Answer;
 use super::auth::{self, ReplayGuard};
-use super::bills::{self, Bills};
 use super::catalog::{Catalog, Route};
 use super::faults::Fault;
 use super::identity::ServerKeys;
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
-use super::payments::{self, Payments};
-use super::payscore::{self, Orders};
-use super::refunds::{self, RefundOutcome, Refunds};
 use super::upload;
-use super::v2::V2Orders;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::keys::KeySource;
+use crate::mock::flows::bills::{self, Bills};
+use crate::mock::flows::payments::{self, Payments};
+use crate::mock::flows::payscore::{self, Orders};
+use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
+use crate::mock::flows::v2::V2Orders;
 use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
@@ -153,14 +153,20 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
         if let Some(refused) = super::guard::refusal(&parts) {
             return refused;
         }
-        return super::control::handle(shared, parts.method.as_str(), control, query, &bytes);
+        return crate::mock::pages::control::handle(
+            shared,
+            parts.method.as_str(),
+            control,
+            query,
+            &bytes,
+        );
     }
     let relative = path.trim_start_matches('/');
     if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
         let credentials = &shared.keys.credentials;
         note.template = Some(format!("{} v2/{relative}", parts.method));
         let answer = shared.v2.serve(
-            &super::v2::Call {
+            &crate::mock::flows::v2::Call {
                 method: parts.method.as_str(),
                 path: relative,
                 query,

@@ -10,10 +10,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::answer::Answer;
 use super::kept::Kept;
-use super::notify::Event;
 use super::payments::KEPT_ORDERS;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::notify::Event;
 
 /// Order state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -942,7 +942,7 @@ mod tests {
         let client = crate::Client::builder()
             .mchid(MCHID)
             .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
-            .private_key_pem(include_str!("data/merchant_key.pem"))
+            .private_key_pem(include_str!("../data/merchant_key.pem"))
             .apiv2_key(KEY)
             .build_for_signing_only()
             .unwrap();

@@ -188,7 +188,7 @@ mod tests {
 
     use super::{check_at, ReplayGuard};
     use crate::keys::PrivateKey;
-    use crate::mock::identity::ServerKeys;
+    use crate::mock::wire::identity::ServerKeys;
     use crate::sign::RequestSigner;
 
     const T: i64 = 1_767_240_000;

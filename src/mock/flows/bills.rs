@@ -21,8 +21,8 @@ use openssl::sha::Sha1;
 use serde_json::json;
 
 use self::format::{Account, BillType, Day};
-use super::answer::Answer;
 use crate::crypto::random_alphanumeric;
+use crate::mock::wire::answer::Answer;
 
 /// Rows the synthetic bills had by default, when every bill was synthetic.
 #[deprecated(note = "bills now come from the mock's payments and refunds; \

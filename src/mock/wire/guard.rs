@@ -15,7 +15,7 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use super::html::respond;
+use crate::mock::pages::html::respond;
 
 /// `None` when the request comes from this machine and names it; otherwise
 /// the 403 answer saying why.

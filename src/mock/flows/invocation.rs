@@ -25,7 +25,7 @@ use openssl::pkey::{PKey, Public};
 use openssl::sign::Verifier;
 use serde_json::{json, Map, Value};
 
-use super::answer::Answer;
+use crate::mock::wire::answer::Answer;
 
 /// The two shapes the WeChat client takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,14 +367,14 @@ mod tests {
     const MCHID: &str = "1900000109";
 
     fn merchant_public() -> PKey<Public> {
-        X509::from_pem(include_bytes!("data/merchant_cert.pem"))
+        X509::from_pem(include_bytes!("../data/merchant_cert.pem"))
             .unwrap()
             .public_key()
             .unwrap()
     }
 
     fn rsa(message: &str) -> String {
-        let key = PKey::private_key_from_pem(include_bytes!("data/merchant_key.pem")).unwrap();
+        let key = PKey::private_key_from_pem(include_bytes!("../data/merchant_key.pem")).unwrap();
         let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
         signer.update(message.as_bytes()).unwrap();
         BASE64.encode(signer.sign_to_vec().unwrap())

@@ -51,11 +51,11 @@ use serde_json::{json, Value};
 use crate::path::encode_component;
 
 use super::html::{esc, label, page, respond, yuan, Label};
-use super::payments::Payment;
-use super::server::Shared;
+use crate::mock::flows::payments::Payment;
+use crate::mock::wire::server::Shared;
 
 /// The bridge stand-in, served as `/_mock/jsbridge.js`.
-pub(crate) const JSBRIDGE_JS: &str = include_str!("console/jsbridge.js");
+pub(crate) const JSBRIDGE_JS: &str = include_str!("assets/jsbridge.js");
 
 /// The longest text drawn as a QR code (bytes): a `code_url` is about 40;
 /// a version-40 code at error correction M holds 2331 bytes.
@@ -282,7 +282,7 @@ pub(crate) fn serve(
 /// The order an `h5_url` names: its `prepay_id` (an H5 one), and the
 /// `package` the mock put next to it, if given.
 fn h5_order(
-    book: &super::payments::Payments,
+    book: &crate::mock::flows::payments::Payments,
     query: &[(String, String)],
 ) -> Result<(String, String), String> {
     let prepay_id = param(query, "prepay_id");
@@ -309,7 +309,7 @@ fn h5_order(
 
 /// The order a `code_url` (its `pr`) or an `out_trade_no` names: a Native one.
 fn native_order(
-    book: &super::payments::Payments,
+    book: &crate::mock::flows::payments::Payments,
     query: &[(String, String)],
 ) -> Result<(String, String), String> {
     let code_url = param(query, "code_url");

@@ -16,15 +16,15 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::answer::Answer;
 use super::bills::PaymentRecord;
-use super::body::{
+use super::kept::Kept;
+use crate::clock;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::body::{
     at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
     required_str,
 };
-use super::kept::Kept;
-use super::notify::Event;
-use crate::clock;
+use crate::mock::wire::notify::Event;
 
 /// Orders each store keeps (payment orders, direct and partner together;
 /// refunds; payscore service orders); past it, the oldest is forgotten, so

@@ -28,10 +28,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::answer::Answer;
-use super::faults::Fault;
-use super::refunds::RefundOutcome;
-use super::server::Shared;
+use crate::mock::flows::refunds::RefundOutcome;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::faults::Fault;
+use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
 
 /// A user's action on a payscore order.
@@ -289,7 +289,7 @@ pub(crate) fn transaction_request(
 /// check through here.
 pub(crate) fn check_invocation(
     shared: &Shared,
-    book: &mut super::payments::Payments,
+    book: &mut crate::mock::flows::payments::Payments,
     sub: &str,
     no: &str,
     invocation: &Value,
@@ -306,7 +306,7 @@ pub(crate) fn check_invocation(
     } else {
         String::new()
     };
-    let kind = super::invocation::check(
+    let kind = crate::mock::flows::invocation::check(
         invocation,
         &shared.keys.merchant_public,
         order.appid(),
@@ -315,8 +315,8 @@ pub(crate) fn check_invocation(
     )
     .map_err(|refusal| refusal.answer())?;
     let expected = match kind {
-        super::invocation::Kind::Jsapi => "JSAPI",
-        super::invocation::Kind::App => "APP",
+        crate::mock::flows::invocation::Kind::Jsapi => "JSAPI",
+        crate::mock::flows::invocation::Kind::App => "APP",
     };
     if order.trade_type != expected {
         return Err(Answer::param_error(

@@ -68,11 +68,11 @@ impl Credentials {
         Credentials {
             mchid: "1900000109",
             merchant_serial: "3775B6A45ACD588826D15E583A95F5DD2A00B0D8",
-            merchant_private_key: include_str!("data/merchant_key.pem"),
-            merchant_certificate: include_str!("data/merchant_cert.pem"),
-            platform_certificate: include_str!("data/platform_cert.pem"),
+            merchant_private_key: include_str!("../data/merchant_key.pem"),
+            merchant_certificate: include_str!("../data/merchant_cert.pem"),
+            platform_certificate: include_str!("../data/platform_cert.pem"),
             platform_certificate_serial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-            platform_public_key: include_str!("data/wechatpay_pub_key.pem"),
+            platform_public_key: include_str!("../data/wechatpay_pub_key.pem"),
             platform_public_key_id: "PUB_KEY_ID_0119000001092026010100000000000001",
             apiv3_key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
             apiv2_key: "192006250b4c09247ec02edce69f6a2d",
@@ -109,13 +109,13 @@ impl ServerKeys {
         let merchant_public =
             X509::from_pem(credentials.merchant_certificate.as_bytes())?.public_key()?;
         let public_key_private =
-            PKey::private_key_from_pem(include_bytes!("data/wechatpay_pub_key_private.pem"))?;
+            PKey::private_key_from_pem(include_bytes!("../data/wechatpay_pub_key_private.pem"))?;
         let first = PlatformCertificate {
             certificate: WechatpayKey::from_certificate_pem(
                 credentials.platform_certificate.as_bytes(),
             )?,
             pem: credentials.platform_certificate.to_owned(),
-            private: PKey::private_key_from_pem(include_bytes!("data/platform_key.pem"))?,
+            private: PKey::private_key_from_pem(include_bytes!("../data/platform_key.pem"))?,
         };
         let mut apiv3_key = [0u8; 32];
         apiv3_key.copy_from_slice(credentials.apiv3_key.as_bytes());

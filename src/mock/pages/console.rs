@@ -26,11 +26,11 @@ use serde_json::{json, Value};
 
 use super::cashier;
 use super::html::{esc, label, language, page, respond, yuan, Label};
-use super::server::Shared;
+use crate::mock::wire::server::Shared;
 use crate::path::encode_component;
 
-const CSS: &str = include_str!("console/console.css");
-const JS: &str = include_str!("console/console.js");
+const CSS: &str = include_str!("assets/console.css");
+const JS: &str = include_str!("assets/console.js");
 const HTML: &str = "text/html; charset=utf-8";
 
 /// Whether `GET /_mock/{path}` is a page of this module.
@@ -451,7 +451,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 }
 
 /// A notification as a row: what was sent where, and what came back.
-fn delivery_row(d: &super::notify::Delivery) -> Value {
+fn delivery_row(d: &crate::mock::wire::notify::Delivery) -> Value {
     let order = ["out_order_no", "out_trade_no", "out_refund_no"]
         .iter()
         .find_map(|k| d.resource[*k].as_str())

@@ -17,10 +17,10 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::answer::Answer;
 use super::control::{check_invocation, reply, transaction_request, PayRequest, TransactionAction};
-use super::payments::TradeState;
-use super::server::Shared;
+use crate::mock::flows::payments::TradeState;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
 
 /// The one API the stand-in simulates.
@@ -142,7 +142,7 @@ fn find_order(shared: &Shared, params: &Value) -> Result<(String, String), Answe
     }
     let appid = params.get("appId").and_then(Value::as_str).unwrap_or("");
     // No order: no live prepay id can match (not even an empty one).
-    let refusal = super::invocation::check(
+    let refusal = crate::mock::flows::invocation::check(
         params,
         &shared.keys.merchant_public,
         appid,

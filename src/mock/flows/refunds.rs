@@ -15,15 +15,15 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::answer::Answer;
 use super::bills::RefundRecord;
-use super::body::{
-    check_notify_url, optional_str, parse_body, query_param, required, required_fen, required_str,
-};
 use super::kept::Kept;
-use super::notify::Event;
 use super::payments::{Payments, TradeState, KEPT_ORDERS};
 use crate::clock;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::body::{
+    check_notify_url, optional_str, parse_body, query_param, required, required_fen, required_str,
+};
+use crate::mock::wire::notify::Event;
 
 /// Partial refunds an order may have (FLOWS.md §2: at most 50).
 const MAX_REFUNDS: u32 = 50;
@@ -536,7 +536,7 @@ impl Refunds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::payments::{Call as PaymentCall, Operation as PaymentOperation};
+    use crate::mock::flows::payments::{Call as PaymentCall, Operation as PaymentOperation};
 
     #[test]
     fn the_refunds_forget_the_oldest_past_their_limit() {

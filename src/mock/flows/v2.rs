@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use super::answer::Answer;
-use super::log::Note;
 use crate::crypto::random_alphanumeric;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::log::Note;
 use crate::v2::sign::{self, SignType};
 use crate::v2::{rules, xml};
 

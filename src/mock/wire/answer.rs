@@ -12,7 +12,7 @@ pub(crate) struct Answer {
     /// False for the file downloads WeChat Pay never signs.
     pub(crate) signed: bool,
     /// A bill streamed instead of `body`.
-    pub(crate) stream: Option<super::bills::BillSpec>,
+    pub(crate) stream: Option<crate::mock::flows::bills::BillSpec>,
     /// `Content-Type` of a non-empty body.
     pub(crate) content_type: &'static str,
 }

@@ -1,0 +1,10 @@
+//! The flows: one module per product, each owning its state machine over
+//! the shared store (`kept`), sending through the wire's notifier.
+
+pub(crate) mod bills;
+pub(crate) mod invocation;
+pub(crate) mod kept;
+pub(crate) mod payments;
+pub(crate) mod payscore;
+pub(crate) mod refunds;
+pub(crate) mod v2;
