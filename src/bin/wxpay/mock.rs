@@ -39,6 +39,14 @@ pub struct MockArgs {
     /// accepted (by default they wait for `wxpay mock refund`).
     #[arg(long, value_name = "MS")]
     refund_auto_resolve: Option<u64>,
+    /// Let requests through without checking them against their
+    /// operation's schema (by default a bad one gets 400 PARAM_ERROR).
+    #[arg(long)]
+    no_schema_check: bool,
+    /// Answer operations without a flow with a signed echo of the request
+    /// instead of a body shaped like their answer schema.
+    #[arg(long)]
+    echo: bool,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -109,6 +117,8 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     server.log_to_stderr(!args.quiet);
     server.set_notification_speedup(args.notification_speedup);
     server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    server.check_schemas(!args.no_schema_check);
+    server.answer_with_echo(args.echo);
     // The first line is the contract: scripts wait for it.
     write_stdout(format!("listening on {}\n", server.base_url()).as_bytes())?;
     if let Some(dir) = args.dir {

@@ -1,7 +1,9 @@
 //! The wire: what every request goes through and every answer comes out of.
 //! The server accepts (bounded), the guard keeps `/_mock/` to loopback,
 //! `auth` verifies the merchant's signature, `catalog` routes once by
-//! template, `body` checks what every flow's body shares; on the way out one
+//! template, `schema` checks every request against its operation's schema
+//! (and shapes the answer of an operation no flow keeps), `body` checks
+//! what every flow's body shares; on the way out one
 //! signer (`identity`) signs every answer, `notify` delivers every flow's
 //! notifications, `faults` misbehaves on request and `log` keeps the
 //! requests.
@@ -15,5 +17,6 @@ pub(crate) mod guard;
 pub(crate) mod identity;
 pub(crate) mod log;
 pub(crate) mod notify;
+pub(crate) mod schema;
 pub(crate) mod server;
 pub(crate) mod upload;
