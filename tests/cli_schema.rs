@@ -115,4 +115,15 @@ async fn dry_run_reports_and_check_refuses() {
     let example = list[0]["example_body"].to_string();
     let run = wxpay(&["--profile", &p, "post", TRANSFER, "-d", &example, "--dry-run", "--check"]).await;
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    // describe's `try it` command, sent to the mock: 200, signed and
+    // verified, a body shaped like the answer (no echo).
+    let run = wxpay(&["--profile", &p, "post", TRANSFER, "-d", &example, "--check"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("200, Request-ID") && run.stderr.contains("verified by"), "{}", run.stderr);
+    let answer: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(answer.get("echo").is_none(), "{answer}");
+    assert_eq!(answer["out_bill_no"], list[0]["example_body"]["out_bill_no"]);
+    for field in ["transfer_bill_no", "create_time", "state"] {
+        assert!(answer[field].is_string(), "{field}: {answer}");
+    }
 }
