@@ -42,12 +42,24 @@ fn full(field: &Field) -> Value {
                 .collect(),
         ),
         Kind::Array => Value::Array(vec![field.items().map_or(json!("x"), full)]),
-        Kind::Integer => field.example().filter(|e| e.is_i64()).cloned().unwrap_or(json!(1)),
-        Kind::Number => field.example().filter(|e| e.is_number()).cloned().unwrap_or(json!(1)),
+        Kind::Integer => field
+            .example()
+            .filter(|e| e.is_i64())
+            .cloned()
+            .unwrap_or(json!(1)),
+        Kind::Number => field
+            .example()
+            .filter(|e| e.is_number())
+            .cloned()
+            .unwrap_or(json!(1)),
         Kind::Boolean => json!(false),
         _ => match field.enumeration().first() {
             Some(first) => first.clone(),
-            None => field.example().filter(|e| e.is_string()).cloned().unwrap_or(json!("x")),
+            None => field
+                .example()
+                .filter(|e| e.is_string())
+                .cloned()
+                .unwrap_or(json!("x")),
         },
     }
 }
@@ -99,7 +111,11 @@ fn first_use() {
 fn check(c: &mut Criterion) {
     first_use();
     let catalog = Catalog::embedded();
-    let jsapi = catalog.find("POST", "v3/pay/transactions/jsapi").unwrap().schema().unwrap();
+    let jsapi = catalog
+        .find("POST", "v3/pay/transactions/jsapi")
+        .unwrap()
+        .schema()
+        .unwrap();
     let body = jsapi_body();
     assert!(jsapi.check(&RequestParts::body(&body)).is_empty());
     c.bench_function("check/jsapi", |b| {
@@ -128,7 +144,11 @@ fn check(c: &mut Criterion) {
 }
 
 fn sign(c: &mut Criterion) {
-    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/src/mock/data/merchant_key.pem")).unwrap();
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/mock/data/merchant_key.pem"
+    ))
+    .unwrap();
     let key = PKey::private_key_from_pem(&pem).unwrap();
     let message = format!(
         "POST\n/v3/pay/transactions/jsapi\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n{}\n",

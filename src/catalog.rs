@@ -437,8 +437,11 @@ impl Catalog {
     /// assert!(described > 1000 && with_request > 500);
     /// ```
     pub fn schema_counts(&self) -> (usize, usize) {
-        let schemas: Vec<&OperationSchema> =
-            self.operations.iter().filter_map(Operation::schema).collect();
+        let schemas: Vec<&OperationSchema> = self
+            .operations
+            .iter()
+            .filter_map(Operation::schema)
+            .collect();
         let with_request = schemas.iter().filter(|s| s.has_request_schema()).count();
         (schemas.len(), with_request)
     }

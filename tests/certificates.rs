@@ -32,7 +32,7 @@ async fn ping(client: &Client) -> Result<wechatpay_chain::Response, Error> {
 async fn bootstraps_from_no_key_with_a_certificate_the_answer_carries() {
     let server = MockServer::start().await.unwrap();
     server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
-    // build() refuses an empty key store; build_with_certificates() fills it
+                                 // build() refuses an empty key store; build_with_certificates() fills it
     assert!(cert_client(&server).build().is_err());
     let client = cert_client(&server)
         .build_with_certificates()

@@ -32,17 +32,35 @@ async fn describe_lists_the_fields_required_and_encrypted() {
     ] {
         assert!(out.contains(&format!("  * {name} (")), "{name}\n{out}");
     }
-    assert!(out.contains("  * transfer_scene_report_infos[] (array of object)"), "{out}");
+    assert!(
+        out.contains("  * transfer_scene_report_infos[] (array of object)"),
+        "{out}"
+    );
     assert!(out.contains("    * info_type (string)"), "{out}");
-    assert!(out.contains("    user_name (string, encrypted) 收款用户姓名\n"), "{out}");
-    assert!(out.contains("one of 1000|1002|1004|1005|1009|1010|1011|1013"), "{out}");
-    assert!(out.contains("answer (* always present):\n  * out_bill_no (string)"), "{out}");
-    assert!(out.contains("example body (every required field; passes the check):\n  {\n"), "{out}");
+    assert!(
+        out.contains("    user_name (string, encrypted) 收款用户姓名\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("one of 1000|1002|1004|1005|1009|1010|1011|1013"),
+        "{out}"
+    );
+    assert!(
+        out.contains("answer (* always present):\n  * out_bill_no (string)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("example body (every required field; passes the check):\n  {\n"),
+        "{out}"
+    );
     let try_line = out
         .lines()
         .find(|l| l.trim_start().starts_with("wxpay post") && l.ends_with("--dry-run"))
         .unwrap();
-    assert!(try_line.contains(r#""transfer_scene_report_infos":[{"#), "{try_line}");
+    assert!(
+        try_line.contains(r#""transfer_scene_report_infos":[{"#),
+        "{try_line}"
+    );
 
     // --json: the schema and the example, for tools.
     let run = wxpay(&["describe", "--json", "POST", TRANSFER]).await;
@@ -63,7 +81,12 @@ async fn describe_lists_the_fields_required_and_encrypted() {
         .find(|p| p["name"] == "user_name")
         .unwrap();
     assert_eq!(user_name["encrypted"], true);
-    assert_eq!(list[0]["example_body"]["transfer_scene_id"].as_str().map(|s| s.len()), Some(4));
+    assert_eq!(
+        list[0]["example_body"]["transfer_scene_id"]
+            .as_str()
+            .map(|s| s.len()),
+        Some(4)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +116,17 @@ async fn dry_run_reports_and_check_refuses() {
         "{}",
         run.stderr
     );
-    let run = wxpay(&["--profile", &p, "post", TRANSFER, "-d", bad, "--dry-run", "--check"]).await;
+    let run = wxpay(&[
+        "--profile",
+        &p,
+        "post",
+        TRANSFER,
+        "-d",
+        bad,
+        "--dry-run",
+        "--check",
+    ])
+    .await;
     assert_eq!(run.code, 5, "{}", run.stderr);
 
     // --check: not sent (the mock's log stays empty), exit 5.
@@ -102,7 +135,11 @@ async fn dry_run_reports_and_check_refuses() {
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("not sent"), "{}", run.stderr);
-    assert_eq!(server.requests().len(), before, "a refused request reached the mock");
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "a refused request reached the mock"
+    );
 
     // Without --check the same body is sent (WeChat Pay is the authority).
     let run = wxpay(&["--profile", &p, "post", TRANSFER, "-d", bad]).await;
@@ -113,16 +150,33 @@ async fn dry_run_reports_and_check_refuses() {
     let run = wxpay(&["describe", "--json", "POST", TRANSFER]).await;
     let list: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
     let example = list[0]["example_body"].to_string();
-    let run = wxpay(&["--profile", &p, "post", TRANSFER, "-d", &example, "--dry-run", "--check"]).await;
+    let run = wxpay(&[
+        "--profile",
+        &p,
+        "post",
+        TRANSFER,
+        "-d",
+        &example,
+        "--dry-run",
+        "--check",
+    ])
+    .await;
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
     // describe's `try it` command, sent to the mock: 200, signed and
     // verified, a body shaped like the answer (no echo).
     let run = wxpay(&["--profile", &p, "post", TRANSFER, "-d", &example, "--check"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("200, Request-ID") && run.stderr.contains("verified by"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("200, Request-ID") && run.stderr.contains("verified by"),
+        "{}",
+        run.stderr
+    );
     let answer: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(answer.get("echo").is_none(), "{answer}");
-    assert_eq!(answer["out_bill_no"], list[0]["example_body"]["out_bill_no"]);
+    assert_eq!(
+        answer["out_bill_no"],
+        list[0]["example_body"]["out_bill_no"]
+    );
     for field in ["transfer_bill_no", "create_time", "state"] {
         assert!(answer[field].is_string(), "{field}: {answer}");
     }

@@ -115,8 +115,12 @@ async fn every_operation_with_a_request_schema_accepts_its_example_and_names_a_m
             Err(Error::Api(api)) => {
                 let detail = api.detail.clone().unwrap_or_default();
                 let pointer = format!("/{}", first.name());
-                if (api.status, api.code.as_str(), detail["field"].as_str(), detail["location"].as_str())
-                    == (400, "PARAM_ERROR", Some(pointer.as_str()), Some("body"))
+                if (
+                    api.status,
+                    api.code.as_str(),
+                    detail["field"].as_str(),
+                    detail["location"].as_str(),
+                ) == (400, "PARAM_ERROR", Some(pointer.as_str()), Some("body"))
                     && api.message.contains("必填性规则校验失败,此字段为必填项")
                 {
                     named += 1;
@@ -132,8 +136,16 @@ async fn every_operation_with_a_request_schema_accepts_its_example_and_names_a_m
          checked by them); {accepted} examples accepted, {answers_valid} answers valid; \
          {named} of {dropped} missing required fields named"
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(with_schema > 500 && accepted == with_schema - flows, "{accepted}");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        with_schema > 500 && accepted == with_schema - flows,
+        "{accepted}"
+    );
     assert_eq!(named, dropped);
 }
 
@@ -164,8 +176,14 @@ async fn refusals_have_wechat_pays_shape_and_words() {
     let mut body = valid();
     body.as_object_mut().unwrap().remove("openid");
     let (message, detail) = refusal(client[path].post(json!({"json": body})).await.unwrap_err());
-    assert_eq!(message, "输入源“/openid”映射到字段“收款用户OpenID”必填性规则校验失败,此字段为必填项");
-    assert_eq!(detail, json!({"field": "/openid", "location": "body", "issue": message}));
+    assert_eq!(
+        message,
+        "输入源“/openid”映射到字段“收款用户OpenID”必填性规则校验失败,此字段为必填项"
+    );
+    assert_eq!(
+        detail,
+        json!({"field": "/openid", "location": "body", "issue": message})
+    );
 
     // Wrong type: the value quoted as text.
     let mut body = valid();
@@ -186,24 +204,44 @@ async fn refusals_have_wechat_pays_shape_and_words() {
     // Encrypted field: plaintext, then a ciphertext for another key, then no header.
     let mut body = valid();
     body["user_name"] = json!("张三");
-    let (message, _) = refusal(client[path].post(json!({"json": body.clone()})).await.unwrap_err());
+    let (message, _) = refusal(
+        client[path]
+            .post(json!({"json": body.clone()}))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(message, "请确认待处理的消息是否为加密后的密文");
     let merchant_key = openssl::pkey::PKey::public_key_from_pem(
-        &openssl::x509::X509::from_pem(&std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/src/mock/data/merchant_cert.pem")).unwrap())
-            .unwrap()
-            .public_key()
-            .unwrap()
-            .public_key_to_pem()
+        &openssl::x509::X509::from_pem(
+            &std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/mock/data/merchant_cert.pem"
+            ))
             .unwrap(),
+        )
+        .unwrap()
+        .public_key()
+        .unwrap()
+        .public_key_to_pem()
+        .unwrap(),
     )
     .unwrap();
-    let wrong = wechatpay_chain::crypto::rsa_oaep_encrypt(&merchant_key, "张三".as_bytes()).unwrap();
+    let wrong =
+        wechatpay_chain::crypto::rsa_oaep_encrypt(&merchant_key, "张三".as_bytes()).unwrap();
     body["user_name"] = json!(wrong);
-    let (message, detail) = refusal(client[path].post(json!({"json": body.clone()})).await.unwrap_err());
+    let (message, detail) = refusal(
+        client[path]
+            .post(json!({"json": body.clone()}))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(message, "请确认待处理的消息是否为加密后的密文");
     assert_eq!(detail["field"], "/user_name");
     body["user_name"] = json!(client.encrypt("张三").unwrap());
-    assert!(client[path].post(json!({"json": body.clone()})).await.is_ok());
+    assert!(client[path]
+        .post(json!({"json": body.clone()}))
+        .await
+        .is_ok());
     // Sent by hand without `Wechatpay-Serial` (the client always names a key).
     let c = wechatpay_chain::mock::Credentials::get();
     let signer = wechatpay_chain::sign::RequestSigner::new(
@@ -214,7 +252,13 @@ async fn refusals_have_wechat_pays_shape_and_words() {
     let bytes = serde_json::to_vec(&body).unwrap();
     let target = format!("/{path}");
     let auth = signer
-        .sign_at("POST", &target, &bytes, wechatpay_chain::sign::unix_now(), "NONCE0000000000000000000000000028")
+        .sign_at(
+            "POST",
+            &target,
+            &bytes,
+            wechatpay_chain::sign::unix_now(),
+            "NONCE0000000000000000000000000028",
+        )
         .unwrap()
         .to_string();
     let res = reqwest::Client::new()
@@ -230,13 +274,22 @@ async fn refusals_have_wechat_pays_shape_and_words() {
     assert_eq!(res.status().as_u16(), 400);
     let answer: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(answer["code"], "PARAM_ERROR");
-    assert_eq!(answer["message"], "HTTP header缺少微信支付平台证书序列号(Wechatpay-Serial)");
+    assert_eq!(
+        answer["message"],
+        "HTTP header缺少微信支付平台证书序列号(Wechatpay-Serial)"
+    );
     assert_eq!(answer["detail"]["location"], "header");
 
     // The echo, for those who relied on it; and the check can be turned off.
     server.answer_with_echo(true);
     let res = client[path].post(json!({"json": valid()})).await.unwrap();
-    assert_eq!(res.json::<Value>().unwrap()["echo"]["out_bill_no"], "plfk2020042013");
+    assert_eq!(
+        res.json::<Value>().unwrap()["echo"]["out_bill_no"],
+        "plfk2020042013"
+    );
     server.check_schemas(false);
-    assert!(client[path].post(json!({"json": {"appid": 1}})).await.is_ok());
+    assert!(client[path]
+        .post(json!({"json": {"appid": 1}}))
+        .await
+        .is_ok());
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use wechatpay_chain::catalog::{
-    Catalog, Field, Kind, Location, OperationSchema, RequestParts, Rule,
-    NOT_CIPHERTEXT_MESSAGE, SERIAL_MISSING_MESSAGE,
+    Catalog, Field, Kind, Location, OperationSchema, RequestParts, Rule, NOT_CIPHERTEXT_MESSAGE,
+    SERIAL_MISSING_MESSAGE,
 };
 use wechatpay_chain::{json, Error, Method, Value};
 
@@ -29,7 +29,7 @@ fn required(field: &Field) -> Vec<&str> {
     names
 }
 
-fn sorted<'a>(mut names: Vec<&'a str>) -> Vec<&'a str> {
+fn sorted(mut names: Vec<&str>) -> Vec<&str> {
     names.sort_unstable();
     names
 }
@@ -116,7 +116,7 @@ fn jsapi_order_fields_and_wechat_messages() {
     assert_eq!(required(body.child("amount").unwrap()), ["total"]);
     assert_eq!(required(body.child("payer").unwrap()), ["openid"]);
     assert_eq!(body.find("/amount/total").unwrap().kind(), Kind::Integer);
-    assert_eq!(op.answer().unwrap().child("prepay_id").unwrap().required(), true);
+    assert!(op.answer().unwrap().child("prepay_id").unwrap().required());
 
     // FLOWS.md §9: hpyer/node-easywechat#69 and DEV 000a86411183309c429bce9fb5c800.
     let sent = json!({"mchid": "1900000109", "description": "d", "out_trade_no": "o1",
@@ -149,7 +149,10 @@ fn null_is_refused_anywhere() {
     body["no_such_field"] = json!([1, null]); // not described
     let found = op.check(&RequestParts::body(&body));
     let pointers: Vec<(&str, Rule)> = found.iter().map(|v| (v.pointer.as_str(), v.rule)).collect();
-    assert_eq!(pointers, [("/attach", Rule::Null), ("/no_such_field/1", Rule::Null)]);
+    assert_eq!(
+        pointers,
+        [("/attach", Rule::Null), ("/no_such_field/1", Rule::Null)]
+    );
 }
 
 #[test]
@@ -201,7 +204,9 @@ fn profit_sharing_as_oa_describes_it() {
     );
     assert!(receiver.child("name").unwrap().encrypted());
     // OA docs/v3/profitsharing/receivers/add.yaml; FLOWS.md §4.4.
-    let add = schema("POST", "v3/profitsharing/receivers/add").body().unwrap();
+    let add = schema("POST", "v3/profitsharing/receivers/add")
+        .body()
+        .unwrap();
     assert_eq!(required(add), ["account", "appid", "relation_type", "type"]);
     assert_eq!(
         enum_strings(add.child("relation_type").unwrap()),
@@ -223,13 +228,19 @@ fn profit_sharing_as_oa_describes_it() {
         "relation_type": "FRIEND"});
     let found = schema("POST", "v3/profitsharing/receivers/add").check(&RequestParts::body(&sent));
     assert_eq!(found.len(), 1);
-    assert_eq!((found[0].pointer.as_str(), found[0].rule), ("/relation_type", Rule::Enum));
+    assert_eq!(
+        (found[0].pointer.as_str(), found[0].rule),
+        ("/relation_type", Rule::Enum)
+    );
     assert!(found[0].message.contains("SERVICE_PROVIDER"));
 
     // The query's enums as corrected (FLOWS.md §4.4: OA's are shifted; GO models.go).
     let query = schema("GET", "v3/profitsharing/orders/{out_order_no}");
     let answer = query.answer().unwrap();
-    assert_eq!(enum_strings(answer.child("state").unwrap()), ["PROCESSING", "FINISHED"]);
+    assert_eq!(
+        enum_strings(answer.child("state").unwrap()),
+        ["PROCESSING", "FINISHED"]
+    );
     assert_eq!(
         enum_strings(answer.find("/receivers/0/result").unwrap()),
         ["PENDING", "SUCCESS", "CLOSED"]
@@ -239,7 +250,11 @@ fn profit_sharing_as_oa_describes_it() {
     let missing = returns.check(&RequestParts::new().with_path("out_return_no", "R1"));
     assert_eq!(missing.len(), 1);
     assert_eq!(
-        (missing[0].location, missing[0].pointer.as_str(), missing[0].rule),
+        (
+            missing[0].location,
+            missing[0].pointer.as_str(),
+            missing[0].rule
+        ),
         (Location::Query, "/out_order_no", Rule::Required)
     );
 }
@@ -254,7 +269,10 @@ fn refund_create_as_oa_describes_it() {
         required(body.child("amount").unwrap()),
         ["currency", "refund", "total"]
     );
-    assert_eq!(required(body.find("/amount/from/0").unwrap()), ["account", "amount"]);
+    assert_eq!(
+        required(body.find("/amount/from/0").unwrap()),
+        ["account", "amount"]
+    );
 }
 
 #[test]
@@ -268,9 +286,18 @@ fn example_bodies_are_complete_and_pass() {
     ] {
         let op = schema(method, template);
         let body = op.example_body().unwrap();
-        assert!(op.check(&RequestParts::body(&body)).is_empty(), "{template}: {body}");
+        assert!(
+            op.check(&RequestParts::body(&body)).is_empty(),
+            "{template}: {body}"
+        );
         // Each required field is there: dropping any one is refused, by its pointer.
-        for field in op.body().unwrap().children().iter().filter(|c| c.required()) {
+        for field in op
+            .body()
+            .unwrap()
+            .children()
+            .iter()
+            .filter(|c| c.required())
+        {
             let mut short = body.clone();
             short.as_object_mut().unwrap().remove(field.name());
             let found = op.check(&RequestParts::body(&short));
@@ -280,7 +307,9 @@ fn example_bodies_are_complete_and_pass() {
         }
     }
     // OA's example values where they fit (Transaction.yaml's appid example).
-    let jsapi = schema("POST", "v3/pay/transactions/jsapi").example_body().unwrap();
+    let jsapi = schema("POST", "v3/pay/transactions/jsapi")
+        .example_body()
+        .unwrap();
     assert_eq!(jsapi["appid"], "wxd678efh567hg6787");
 }
 
@@ -290,8 +319,17 @@ fn answers_take_the_requests_values_and_listed_enums() {
     let sent = json!({"out_bill_no": "plfk2020042099", "transfer_amount": 300});
     let answer = op.answer_for(&RequestParts::body(&sent)).unwrap();
     assert_eq!(answer["out_bill_no"], "plfk2020042099");
-    assert!(["ACCEPTED", "PROCESSING", "WAIT_USER_CONFIRM", "TRANSFERING", "SUCCESS", "FAIL", "CANCELING", "CANCELLED"]
-        .contains(&answer["state"].as_str().unwrap()));
+    assert!([
+        "ACCEPTED",
+        "PROCESSING",
+        "WAIT_USER_CONFIRM",
+        "TRANSFERING",
+        "SUCCESS",
+        "FAIL",
+        "CANCELING",
+        "CANCELLED"
+    ]
+    .contains(&answer["state"].as_str().unwrap()));
     assert!(answer["create_time"].is_string() && answer["transfer_bill_no"].is_string());
     // A query's value reaches the answer too, with the answer's type.
     let query = schema("GET", "v3/profitsharing/orders/{out_order_no}");
@@ -325,15 +363,22 @@ fn hostile_bodies_are_checked_without_panic() {
         assert!(!found.is_empty(), "{body:.80}");
     }
     let emoji = op.check(&RequestParts::body(&json!({"description": "付款😀"})));
-    assert!(emoji.iter().any(|v| v.pointer == "/description" && v.rule == Rule::Utf8));
+    assert!(emoji
+        .iter()
+        .any(|v| v.pointer == "/description" && v.rule == Rule::Utf8));
     // OA docs/v3/payscore/payafter-orders.yaml: discounts[].discount_name maxLength 20.
     let payafter = schema("POST", "v3/payscore/payafter-orders");
     let long = json!({"discounts": [{"discount_name": "优".repeat(21)}]});
     let found = payafter.check(&RequestParts::body(&long));
-    assert!(found.iter().any(|v| v.pointer == "/discounts/0/discount_name" && v.rule == Rule::MaxLength));
+    assert!(found
+        .iter()
+        .any(|v| v.pointer == "/discounts/0/discount_name" && v.rule == Rule::MaxLength));
     // Twenty characters (sixty bytes) fit: lengths count characters.
     let fits = json!({"discounts": [{"discount_name": "优".repeat(20)}]});
-    assert!(!payafter.check(&RequestParts::body(&fits)).iter().any(|v| v.rule == Rule::MaxLength));
+    assert!(!payafter
+        .check(&RequestParts::body(&fits))
+        .iter()
+        .any(|v| v.rule == Rule::MaxLength));
     // OA's required list there: out_order_no, appid, service_id, time_range.
     assert_eq!(
         required(payafter.body().unwrap()),
@@ -366,24 +411,42 @@ async fn check_requests_refuses_before_sending_and_changes_nothing() {
     let bad = json!({"json": {"appid": "wx1", "out_bill_no": "T1"}});
     let path = "v3/fund-app/mch-transfer/transfer-bills";
     match checking.chain(path).post(bad.clone()).await {
-        Err(Error::RequestCheck { operation, violations }) => {
+        Err(Error::RequestCheck {
+            operation,
+            violations,
+        }) => {
             assert_eq!(operation, format!("POST {path}"));
-            assert!(violations.iter().any(|v| v.contains("/openid") && v.contains("必填性规则校验失败")));
+            assert!(violations
+                .iter()
+                .any(|v| v.contains("/openid") && v.contains("必填性规则校验失败")));
         }
         other => panic!("not refused: {other:?}"),
     }
-    assert_eq!(hit.calls_async().await, 0, "a refused request reached the server");
+    assert_eq!(
+        hit.calls_async().await,
+        0,
+        "a refused request reached the server"
+    );
     // Off by default: the same body is sent (and WeChat Pay would judge it).
     assert!(plain.chain(path).post(bad).await.is_err());
     assert_eq!(hit.calls_async().await, 1);
     // A valid request is prepared byte for byte the same with the check on.
     let op = schema("POST", path);
     let good = json!({"json": op.example_body().unwrap()});
-    let a = checking.chain(path).prepare(Method::POST, good.clone().into()).unwrap();
-    let b = plain.chain(path).prepare(Method::POST, good.into()).unwrap();
+    let a = checking
+        .chain(path)
+        .prepare(Method::POST, good.clone().into())
+        .unwrap();
+    let b = plain
+        .chain(path)
+        .prepare(Method::POST, good.into())
+        .unwrap();
     assert_eq!(a.body(), b.body());
     assert_eq!(a.url(), b.url());
     assert_eq!(a.headers(), b.headers());
     // Unknown paths and APIv2 pass the check.
-    assert!(checking.chain("v3/not/yet/published").prepare(Method::POST, json!({"json": {"a": 1}}).into()).is_ok());
+    assert!(checking
+        .chain("v3/not/yet/published")
+        .prepare(Method::POST, json!({"json": {"a": 1}}).into())
+        .is_ok());
 }

@@ -3,8 +3,7 @@
 //! digest of its output), and its examples pass their own check.
 
 use wechatpay_chain::catalog::{
-    schema_table_json, Catalog, RequestParts, SCHEMA_DIGEST, SCHEMA_LICENSE,
-    SCHEMA_SOURCE_COMMIT,
+    schema_table_json, Catalog, RequestParts, SCHEMA_DIGEST, SCHEMA_LICENSE, SCHEMA_SOURCE_COMMIT,
 };
 
 #[test]
@@ -22,7 +21,8 @@ fn the_embedded_table_is_the_generators_output_for_the_pinned_commit() {
     assert_eq!(table["source"]["repo"], "TheNorthMemory/wechatpay-openapi");
     // The MIT notice travels with the table.
     assert!(SCHEMA_LICENSE.contains("Copyright (c) 2020-present James ZHANG(TheNorthMemory)"));
-    assert!(SCHEMA_LICENSE.contains("The above copyright notice and this permission notice shall be included"));
+    assert!(SCHEMA_LICENSE
+        .contains("The above copyright notice and this permission notice shall be included"));
     assert!(SCHEMA_LICENSE.contains(SCHEMA_SOURCE_COMMIT));
     let generator = std::fs::read_to_string("tools/schema/gen.py").unwrap();
     assert!(generator.contains(&format!("COMMIT = \"{SCHEMA_SOURCE_COMMIT}\"")));
@@ -57,7 +57,12 @@ fn every_example_body_passes_its_own_check() {
             parts = parts.with_path(name, value);
         }
         let found = schema.check(&parts);
-        assert!(found.is_empty(), "{} {}: {body}\n{found:#?}", op.method(), op.template());
+        assert!(
+            found.is_empty(),
+            "{} {}: {body}\n{found:#?}",
+            op.method(),
+            op.template()
+        );
         checked += 1;
     }
     assert!(checked > 500);
@@ -77,6 +82,11 @@ fn every_answer_built_passes_the_answer_schema() {
         };
         let answer_schema = schema.answer().unwrap();
         let found = answer_schema.check_value(&answer);
-        assert!(found.is_empty(), "{} {}: {answer}\n{found:#?}", op.method(), op.template());
+        assert!(
+            found.is_empty(),
+            "{} {}: {answer}\n{found:#?}",
+            op.method(),
+            op.template()
+        );
     }
 }

@@ -148,7 +148,11 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} ({}): {}", self.location, self.pointer, self.rule, self.message)
+        write!(
+            f,
+            "{} {} ({}): {}",
+            self.location, self.pointer, self.rule, self.message
+        )
     }
 }
 
@@ -213,8 +217,7 @@ impl<'a> RequestParts<'a> {
 
 /// WeChat Pay's answer to an encrypted field sent without the header
 /// (FLOWS.md §4.4: WxJava#1959; yansongda/pay#565).
-pub const SERIAL_MISSING_MESSAGE: &str =
-    "HTTP header缺少微信支付平台证书序列号(Wechatpay-Serial)";
+pub const SERIAL_MISSING_MESSAGE: &str = "HTTP header缺少微信支付平台证书序列号(Wechatpay-Serial)";
 
 /// WeChat Pay's answer to an encrypted field sent in plaintext (FLOWS.md
 /// §4.4: klover2/wechatpay-node-v3-ts#14).
@@ -257,10 +260,17 @@ impl OperationSchema {
                 Some(schema) => walk.value(schema, body, &mut String::new()),
                 None => walk.loose(body, &mut String::new()),
             }
-        } else if let Some(schema) = self.body().filter(|b| b.children().iter().any(Field::required)) {
+        } else if let Some(schema) = self
+            .body()
+            .filter(|b| b.children().iter().any(Field::required))
+        {
             // No body where one is required: each required field is missing.
             for child in schema.children().iter().filter(|c| c.required()) {
-                found.push(required(Location::Body, &format!("/{}", escape(child.name())), child));
+                found.push(required(
+                    Location::Body,
+                    &format!("/{}", escape(child.name())),
+                    child,
+                ));
             }
         }
         params(&mut found, Location::Query, self.query(), &request.query);
@@ -320,7 +330,13 @@ impl Walk<'_> {
     /// `value` at `pointer` against `field`.
     fn value(&mut self, field: &Field, value: &Value, pointer: &mut String) {
         if value.is_null() {
-            self.found.push(violation(Location::Body, pointer, Rule::Null, Some(value), null_message(pointer, field)));
+            self.found.push(violation(
+                Location::Body,
+                pointer,
+                Rule::Null,
+                Some(value),
+                null_message(pointer, field),
+            ));
             return;
         }
         let kind = field.kind();
@@ -335,12 +351,26 @@ impl Walk<'_> {
         };
         if !fits_kind {
             let message = type_message(pointer, field);
-            self.found.push(violation(Location::Body, pointer, Rule::Type, Some(value), message));
+            self.found.push(violation(
+                Location::Body,
+                pointer,
+                Rule::Type,
+                Some(value),
+                message,
+            ));
             return;
         }
-        if !field.enumeration().is_empty() && !field.enumeration().iter().any(|e| same_scalar(e, value)) {
+        if !field.enumeration().is_empty()
+            && !field.enumeration().iter().any(|e| same_scalar(e, value))
+        {
             let message = enum_message(Location::Body, pointer, field);
-            self.found.push(violation(Location::Body, pointer, Rule::Enum, Some(value), message));
+            self.found.push(violation(
+                Location::Body,
+                pointer,
+                Rule::Enum,
+                Some(value),
+                message,
+            ));
         }
         match value {
             Value::String(text) => {
@@ -367,11 +397,23 @@ impl Walk<'_> {
                 let count = items.len() as u64;
                 if let Some(min) = field.min_items().filter(|m| count < *m) {
                     let message = format!("输入源“{pointer}”映射到字段“{}”数组长度规则校验失败,此字段至少需要 {min} 项", field.display_name());
-                    self.found.push(violation(Location::Body, pointer, Rule::MinItems, None, message));
+                    self.found.push(violation(
+                        Location::Body,
+                        pointer,
+                        Rule::MinItems,
+                        None,
+                        message,
+                    ));
                 }
                 if let Some(max) = field.max_items().filter(|m| count > *m) {
                     let message = format!("输入源“{pointer}”映射到字段“{}”数组长度规则校验失败,此字段至多允许 {max} 项", field.display_name());
-                    self.found.push(violation(Location::Body, pointer, Rule::MaxItems, None, message));
+                    self.found.push(violation(
+                        Location::Body,
+                        pointer,
+                        Rule::MaxItems,
+                        None,
+                        message,
+                    ));
                 }
                 for (i, item) in items.iter().enumerate() {
                     let len = pointer.len();
@@ -417,9 +459,20 @@ impl Walk<'_> {
         match value {
             Value::Null => {
                 let message = format!("输入源“{pointer}”的值不允许为 null");
-                self.found.push(violation(Location::Body, pointer, Rule::Null, Some(value), message));
+                self.found.push(violation(
+                    Location::Body,
+                    pointer,
+                    Rule::Null,
+                    Some(value),
+                    message,
+                ));
             }
-            Value::String(text) => self.utf8(text, value, pointer, pointer.rsplit('/').next().unwrap_or_default()),
+            Value::String(text) => self.utf8(
+                text,
+                value,
+                pointer,
+                pointer.rsplit('/').next().unwrap_or_default(),
+            ),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = pointer.len();
@@ -448,19 +501,43 @@ impl Walk<'_> {
         }
         let chars = text.chars().count() as u64;
         if let Some(min) = field.min_length().filter(|m| chars < *m) {
-            let message = format!("输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段至少需要 {min} 个字符", field.display_name());
-            self.found.push(violation(Location::Body, pointer, Rule::MinLength, Some(value), message));
+            let message = format!(
+                "输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段至少需要 {min} 个字符",
+                field.display_name()
+            );
+            self.found.push(violation(
+                Location::Body,
+                pointer,
+                Rule::MinLength,
+                Some(value),
+                message,
+            ));
         }
         if let Some(max) = field.max_length().filter(|m| chars > *m) {
-            let message = format!("输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段最多允许 {max} 个字符", field.display_name());
-            self.found.push(violation(Location::Body, pointer, Rule::MaxLength, Some(value), message));
+            let message = format!(
+                "输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段最多允许 {max} 个字符",
+                field.display_name()
+            );
+            self.found.push(violation(
+                Location::Body,
+                pointer,
+                Rule::MaxLength,
+                Some(value),
+                message,
+            ));
         }
     }
 
     fn utf8(&mut self, text: &str, value: &Value, pointer: &str, name: &str) {
         if text.chars().any(|c| c.len_utf8() > 3) {
             let message = format!("输入源“{pointer}”映射到字段“{name}”字符规则校验失败,此字段只允许 1 至 3 字节的 UTF-8 字符");
-            self.found.push(violation(Location::Body, pointer, Rule::Utf8, Some(value), message));
+            self.found.push(violation(
+                Location::Body,
+                pointer,
+                Rule::Utf8,
+                Some(value),
+                message,
+            ));
         }
     }
 
@@ -469,20 +546,46 @@ impl Walk<'_> {
     }
 }
 
-fn range(found: &mut Vec<Violation>, location: Location, field: &Field, n: f64, value: &Value, pointer: &str) {
+fn range(
+    found: &mut Vec<Violation>,
+    location: Location,
+    field: &Field,
+    n: f64,
+    value: &Value,
+    pointer: &str,
+) {
     let name = field.display_name();
     if let Some(min) = field.minimum().filter(|m| n < *m) {
-        let message = format!("输入源“{pointer}”映射到字段“{name}”取值范围规则校验失败,此字段不能小于 {min}");
-        found.push(violation(location, pointer, Rule::Minimum, Some(value), message));
+        let message =
+            format!("输入源“{pointer}”映射到字段“{name}”取值范围规则校验失败,此字段不能小于 {min}");
+        found.push(violation(
+            location,
+            pointer,
+            Rule::Minimum,
+            Some(value),
+            message,
+        ));
     }
     if let Some(max) = field.maximum().filter(|m| n > *m) {
-        let message = format!("输入源“{pointer}”映射到字段“{name}”取值范围规则校验失败,此字段不能大于 {max}");
-        found.push(violation(location, pointer, Rule::Maximum, Some(value), message));
+        let message =
+            format!("输入源“{pointer}”映射到字段“{name}”取值范围规则校验失败,此字段不能大于 {max}");
+        found.push(violation(
+            location,
+            pointer,
+            Rule::Maximum,
+            Some(value),
+            message,
+        ));
     }
 }
 
 /// Query or path parameters: required, type (integers), enum, length, range.
-fn params(found: &mut Vec<Violation>, location: Location, fields: &[Field], sent: &[(String, String)]) {
+fn params(
+    found: &mut Vec<Violation>,
+    location: Location,
+    fields: &[Field],
+    sent: &[(String, String)],
+) {
     for field in fields {
         let pointer = format!("/{}", escape(field.name()));
         let Some((_, text)) = sent.iter().find(|(name, _)| name == field.name()) else {
@@ -503,24 +606,53 @@ fn params(found: &mut Vec<Violation>, location: Location, fields: &[Field], sent
                         field.display_name(),
                         needs(field)
                     );
-                    found.push(violation(location, &pointer, Rule::Type, Some(&value), message));
+                    found.push(violation(
+                        location,
+                        &pointer,
+                        Rule::Type,
+                        Some(&value),
+                        message,
+                    ));
                     continue;
                 }
             }
         }
-        if !field.enumeration().is_empty() && !field.enumeration().iter().any(|e| same_scalar(e, &value)) {
+        if !field.enumeration().is_empty()
+            && !field.enumeration().iter().any(|e| same_scalar(e, &value))
+        {
             let message = enum_message(location, &pointer, field);
-            found.push(violation(location, &pointer, Rule::Enum, Some(&value), message));
+            found.push(violation(
+                location,
+                &pointer,
+                Rule::Enum,
+                Some(&value),
+                message,
+            ));
         }
         let chars = text.chars().count() as u64;
         if let Some(max) = field.max_length().filter(|m| chars > *m) {
-            let message = format!("输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段最多允许 {max} 个字符", field.display_name());
-            found.push(violation(location, &pointer, Rule::MaxLength, Some(&value), message));
+            let message = format!(
+                "输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段最多允许 {max} 个字符",
+                field.display_name()
+            );
+            found.push(violation(
+                location,
+                &pointer,
+                Rule::MaxLength,
+                Some(&value),
+                message,
+            ));
         }
     }
 }
 
-fn violation(location: Location, pointer: &str, rule: Rule, value: Option<&Value>, message: String) -> Violation {
+fn violation(
+    location: Location,
+    pointer: &str,
+    rule: Rule,
+    value: Option<&Value>,
+    message: String,
+) -> Violation {
     Violation {
         location,
         pointer: pointer.to_owned(),
@@ -532,14 +664,21 @@ fn violation(location: Location, pointer: &str, rule: Rule, value: Option<&Value
 
 /// WeChat Pay's wording (hpyer/node-easywechat#69, FLOWS.md §9).
 fn required(location: Location, pointer: &str, field: &Field) -> Violation {
-    let message = format!("输入源“{pointer}”映射到字段“{}”必填性规则校验失败,此字段为必填项", field.display_name());
+    let message = format!(
+        "输入源“{pointer}”映射到字段“{}”必填性规则校验失败,此字段为必填项",
+        field.display_name()
+    );
     violation(location, pointer, Rule::Required, None, message)
 }
 
 /// WeChat Pay's wording for integers (FLOWS.md §9, DEV 000a86411183309c429bce9fb5c800):
 /// the pointer is prefixed with `/body`.
 fn type_message(pointer: &str, field: &Field) -> String {
-    format!("无法将 JSON 输入源“/body{pointer}”映射到目标字段“{}”中,{}", field.display_name(), needs(field))
+    format!(
+        "无法将 JSON 输入源“/body{pointer}”映射到目标字段“{}”中,{}",
+        field.display_name(),
+        needs(field)
+    )
 }
 
 /// `此字段需要一个合法的 64 位有符号整数` (WeChat Pay's) and the same for other types (ours).
@@ -557,7 +696,10 @@ fn needs(field: &Field) -> &'static str {
 }
 
 fn null_message(pointer: &str, field: &Field) -> String {
-    format!("输入源“{pointer}”映射到字段“{}”的值不允许为 null", field.display_name())
+    format!(
+        "输入源“{pointer}”映射到字段“{}”的值不允许为 null",
+        field.display_name()
+    )
 }
 
 fn enum_message(_location: Location, pointer: &str, field: &Field) -> String {
@@ -571,7 +713,8 @@ fn enum_message(_location: Location, pointer: &str, field: &Field) -> String {
 
 /// `"1000"` and `1000` are the same listed value (OA lists some numbers as strings).
 fn same_scalar(listed: &Value, value: &Value) -> bool {
-    listed == value || (!value.is_object() && !value.is_array() && scalar_text(listed) == scalar_text(value))
+    listed == value
+        || (!value.is_object() && !value.is_array() && scalar_text(listed) == scalar_text(value))
 }
 
 fn scalar_text(value: &Value) -> String {

@@ -48,8 +48,13 @@ impl OperationSchema {
     ///     .unwrap();
     /// assert_eq!(body["out_bill_no"], "T1");
     /// ```
-    pub fn example_body_with(&self, fill: &mut dyn FnMut(&Field) -> Option<Value>) -> Option<Value> {
-        self.body.as_ref().map(|body| build(body, fill, &mut |f| f.required()))
+    pub fn example_body_with(
+        &self,
+        fill: &mut dyn FnMut(&Field) -> Option<Value>,
+    ) -> Option<Value> {
+        self.body
+            .as_ref()
+            .map(|body| build(body, fill, &mut |f| f.required()))
     }
 
     /// Values for the required query parameters.
@@ -64,7 +69,12 @@ impl OperationSchema {
         self.query()
             .iter()
             .filter(|q| q.required())
-            .map(|q| (q.name().to_owned(), text_of(&build(q, &mut |_| None, &mut |_| false))))
+            .map(|q| {
+                (
+                    q.name().to_owned(),
+                    text_of(&build(q, &mut |_| None, &mut |_| false)),
+                )
+            })
             .collect()
     }
 
@@ -72,7 +82,12 @@ impl OperationSchema {
     pub fn example_path(&self) -> Vec<(String, String)> {
         self.path()
             .iter()
-            .map(|p| (p.name().to_owned(), text_of(&build(p, &mut |_| None, &mut |_| false))))
+            .map(|p| {
+                (
+                    p.name().to_owned(),
+                    text_of(&build(p, &mut |_| None, &mut |_| false)),
+                )
+            })
             .collect()
     }
 
@@ -100,7 +115,8 @@ impl OperationSchema {
             collect(body, &mut sent);
         }
         for (name, value) in request.path.iter().chain(&request.query) {
-            sent.entry(name.clone()).or_insert_with(|| Value::String(value.clone()));
+            sent.entry(name.clone())
+                .or_insert_with(|| Value::String(value.clone()));
         }
         let mut fill = |field: &Field| -> Option<Value> {
             let value = sent.get(field.name())?;
@@ -156,7 +172,9 @@ fn scalar(field: &Field) -> Value {
     }
     if let Some(first) = field.enumeration().first() {
         let value = match (field.kind(), first) {
-            (Kind::Integer, Value::String(s)) => s.parse::<i64>().map_or(first.clone(), Value::from),
+            (Kind::Integer, Value::String(s)) => {
+                s.parse::<i64>().map_or(first.clone(), Value::from)
+            }
             (Kind::String, Value::Number(n)) => Value::String(n.to_string()),
             _ => first.clone(),
         };
@@ -166,11 +184,16 @@ fn scalar(field: &Field) -> Value {
         Kind::Integer | Kind::Number => {
             let low = field.minimum().unwrap_or(1.0).max(1.0);
             let n = field.maximum().map_or(low, |high| low.min(high));
-            let from_example = field
-                .example()
-                .and_then(|e| e.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| e.as_f64()));
+            let from_example = field.example().and_then(|e| {
+                e.as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .or_else(|| e.as_f64())
+            });
             let n = from_example
-                .filter(|e| field.minimum().is_none_or(|m| *e >= m) && field.maximum().is_none_or(|m| *e <= m))
+                .filter(|e| {
+                    field.minimum().is_none_or(|m| *e >= m)
+                        && field.maximum().is_none_or(|m| *e <= m)
+                })
                 .unwrap_or(n);
             match field.kind() {
                 Kind::Integer => Value::from(n.trunc() as i64),
@@ -183,7 +206,9 @@ fn scalar(field: &Field) -> Value {
             let text = match field.format() {
                 Some("rfc3339") => "2025-01-01T00:00:00+08:00".to_owned(),
                 Some("date") => "2025-01-01".to_owned(),
-                Some("url") | Some("MediaUrl") => "https://www.weixin.qq.com/wxpay/pay.php".to_owned(),
+                Some("url") | Some("MediaUrl") => {
+                    "https://www.weixin.qq.com/wxpay/pay.php".to_owned()
+                }
                 _ => match field.example() {
                     Some(Value::String(s)) => s.clone(),
                     Some(other) if !other.is_null() => other.to_string(),
@@ -191,7 +216,11 @@ fn scalar(field: &Field) -> Value {
                 },
             };
             let max = field.max_length().map_or(usize::MAX, |m| m as usize);
-            let mut text: String = text.chars().filter(|c| c.len_utf8() <= 3).take(max).collect();
+            let mut text: String = text
+                .chars()
+                .filter(|c| c.len_utf8() <= 3)
+                .take(max)
+                .collect();
             let min = field.min_length().unwrap_or(0) as usize;
             while text.chars().count() < min {
                 text.push('0');

@@ -16,8 +16,8 @@ use crate::client::{
 use crate::error::{Error, Result};
 use crate::keys::{path_label, read_file, PrivateKey, WechatpayKey};
 use crate::path::url_for_display;
-use crate::retry::RetryPolicy;
 use crate::request::PreparedRequest;
+use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
 use crate::verify::Verifier;
 

@@ -180,7 +180,10 @@ fn report_check(request: &PreparedRequest, refuse: bool) -> Result<(), Failure> 
     if found.is_empty() {
         return Ok(());
     }
-    eprintln!("check: {} problem(s) against the schema (WeChat Pay would answer 400 PARAM_ERROR):", found.len());
+    eprintln!(
+        "check: {} problem(s) against the schema (WeChat Pay would answer 400 PARAM_ERROR):",
+        found.len()
+    );
     for violation in &found {
         eprintln!("  {violation}");
     }

@@ -232,7 +232,9 @@ fn explain(found: &Match<'_>) -> String {
     if op.api() == Api::V3 && !op.is_upload() {
         // The same request sent, refused first if it breaks a rule.
         let sent = command.replace(" --dry-run", " --check");
-        out.push_str(&format!("  {sent}   # sends it (against `wxpay mock`, or for real)\n"));
+        out.push_str(&format!(
+            "  {sent}   # sends it (against `wxpay mock`, or for real)\n"
+        ));
     }
     out.push_str("in Rust:\n");
     for spelling in rust_spellings(found) {
@@ -307,11 +309,7 @@ fn tree(out: &mut String, field: &Field, depth: usize) {
     if let Some(max) = field.max_length() {
         notes.push(format!("≤ {max} chars"));
     }
-    let mut line = format!(
-        "{}{mark}{name} ({})",
-        "  ".repeat(depth),
-        notes.join(", ")
-    );
+    let mut line = format!("{}{mark}{name} ({})", "  ".repeat(depth), notes.join(", "));
     if let Some(title) = field.title() {
         line.push(' ');
         line.push_str(title);
@@ -343,7 +341,9 @@ fn wxpay_command(found: &Match<'_>, example: Option<&serde_json::Value>) -> Stri
         shell_quote(op.template())
     );
     let schema = op.schema();
-    let example_path = schema.map(OperationSchema::example_path).unwrap_or_default();
+    let example_path = schema
+        .map(OperationSchema::example_path)
+        .unwrap_or_default();
     for p in &found.placeholders {
         let fallback = example_path
             .iter()
@@ -352,7 +352,10 @@ fn wxpay_command(found: &Match<'_>, example: Option<&serde_json::Value>) -> Stri
         let pair = format!("{}={}", p.name, p.value.as_deref().unwrap_or(fallback));
         command.push_str(&format!(" -p {}", shell_quote(&pair)));
     }
-    for (name, value) in schema.map(OperationSchema::example_query).unwrap_or_default() {
+    for (name, value) in schema
+        .map(OperationSchema::example_query)
+        .unwrap_or_default()
+    {
         command.push_str(&format!(" -q {}", shell_quote(&format!("{name}={value}"))));
     }
     let has_body = !op.is_upload() && op.method() != "GET" && op.method() != "DELETE";

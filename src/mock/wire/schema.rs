@@ -108,7 +108,10 @@ fn undecryptable(
 }
 
 /// The private key of the platform certificate or public key `serial` names.
-fn platform_key(keys: &ServerKeys, serial: &str) -> Option<openssl::pkey::PKey<openssl::pkey::Private>> {
+fn platform_key(
+    keys: &ServerKeys,
+    serial: &str,
+) -> Option<openssl::pkey::PKey<openssl::pkey::Private>> {
     if same_serial(serial, keys.credentials.platform_public_key_id) {
         return Some(keys.public_key_private.clone());
     }

@@ -221,7 +221,13 @@ fn has_flow(method: &str, template: &str) -> bool {
         || template.starts_with("v3/payscore/partner/serviceorder")
         || matches!(
             (method, template),
-            ("GET", "v3/certificates" | "v3/bill/tradebill" | "v3/bill/fundflowbill" | "v3/billdownload/file")
+            (
+                "GET",
+                "v3/certificates"
+                    | "v3/bill/tradebill"
+                    | "v3/bill/fundflowbill"
+                    | "v3/billdownload/file"
+            )
         )
 }
 
@@ -316,8 +322,7 @@ impl Shared {
         // A flow's operations are checked by the flow, its own (tested) way:
         // where OA and a flow disagree, the flow wins (docs/mock.md).
         let checked_here = |r: &&schema::Routed<'_>| {
-            self.schema_check.load(Ordering::Relaxed)
-                && !has_flow(method, r.operation.template())
+            self.schema_check.load(Ordering::Relaxed) && !has_flow(method, r.operation.template())
         };
         if let Some(routed) = routed.as_ref().filter(checked_here) {
             if let Some((answer, why)) = schema::refusal(&self.keys, routed) {
@@ -362,7 +367,10 @@ impl Shared {
                 } else {
                     // Shaped like the description's answer; `{}` where it gives none.
                     let shaped = routed.as_ref().and_then(schema::shaped);
-                    Answer::json(operation.success_status(), &shaped.unwrap_or_else(|| json!({})))
+                    Answer::json(
+                        operation.success_status(),
+                        &shaped.unwrap_or_else(|| json!({})),
+                    )
                 };
                 answer.signed = !(method == "GET" && is_unsigned_download(relative));
                 answer
