@@ -499,33 +499,7 @@ impl Walk<'_> {
         if field.encrypted() {
             return; // lengths are the plaintext's, not the ciphertext's
         }
-        let chars = text.chars().count() as u64;
-        if let Some(min) = field.min_length().filter(|m| chars < *m) {
-            let message = format!(
-                "输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段至少需要 {min} 个字符",
-                field.display_name()
-            );
-            self.found.push(violation(
-                Location::Body,
-                pointer,
-                Rule::MinLength,
-                Some(value),
-                message,
-            ));
-        }
-        if let Some(max) = field.max_length().filter(|m| chars > *m) {
-            let message = format!(
-                "输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段最多允许 {max} 个字符",
-                field.display_name()
-            );
-            self.found.push(violation(
-                Location::Body,
-                pointer,
-                Rule::MaxLength,
-                Some(value),
-                message,
-            ));
-        }
+        lengths(self.found, Location::Body, field, text, value, pointer);
     }
 
     fn utf8(&mut self, text: &str, value: &Value, pointer: &str, name: &str) {
@@ -629,20 +603,44 @@ fn params(
                 message,
             ));
         }
-        let chars = text.chars().count() as u64;
-        if let Some(max) = field.max_length().filter(|m| chars > *m) {
-            let message = format!(
-                "输入源“{pointer}”映射到字段“{}”长度规则校验失败,此字段最多允许 {max} 个字符",
-                field.display_name()
-            );
-            found.push(violation(
-                location,
-                &pointer,
-                Rule::MaxLength,
-                Some(&value),
-                message,
-            ));
-        }
+        lengths(found, location, field, text, &value, &pointer);
+    }
+}
+
+/// A string's length against `minLength` and `maxLength`, in characters.
+fn lengths(
+    found: &mut Vec<Violation>,
+    location: Location,
+    field: &Field,
+    text: &str,
+    value: &Value,
+    pointer: &str,
+) {
+    let chars = text.chars().count() as u64;
+    let name = field.display_name();
+    if let Some(min) = field.min_length().filter(|m| chars < *m) {
+        let message = format!(
+            "输入源“{pointer}”映射到字段“{name}”长度规则校验失败,此字段至少需要 {min} 个字符"
+        );
+        found.push(violation(
+            location,
+            pointer,
+            Rule::MinLength,
+            Some(value),
+            message,
+        ));
+    }
+    if let Some(max) = field.max_length().filter(|m| chars > *m) {
+        let message = format!(
+            "输入源“{pointer}”映射到字段“{name}”长度规则校验失败,此字段最多允许 {max} 个字符"
+        );
+        found.push(violation(
+            location,
+            pointer,
+            Rule::MaxLength,
+            Some(value),
+            message,
+        ));
     }
 }
 
