@@ -29,7 +29,7 @@ pub const RETRY_SCHEDULE: [u64; 15] = [
 pub const MAX_ATTEMPTS: u32 = RETRY_SCHEDULE.len() as u32 + 1;
 
 /// The schedule runs this many times faster unless
-/// [`super::MockServer::set_notification_speedup`] says otherwise: 15 s
+/// [`crate::mock::MockServer::set_notification_speedup`] says otherwise: 15 s
 /// become 15 ms and the whole day 87 s.
 pub const DEFAULT_SPEEDUP: u32 = 1000;
 
