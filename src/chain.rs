@@ -179,6 +179,7 @@ impl Chain {
     /// # async fn main() -> wechatpay_chain::Result<()> {
     /// # let server = wechatpay_chain::mock::MockServer::start().await?;
     /// # let client = server.client()?;
+    /// # server.check_schemas(false); // a part of the body: this shows the call, not the operation
     /// let res = client["v3/marketing/busifavor/stocks/{stock_id}/budget"]
     ///     .patch(wechatpay_chain::json!({"stock_id": "9856000", "json": {"target_max_coupons": 10}}))
     ///     .await?;
