@@ -293,3 +293,50 @@ async fn refusals_have_wechat_pays_shape_and_words() {
         .await
         .is_ok());
 }
+
+/// The flows' real answers against OA's answer schemas (issue 28 §5): a
+/// JSAPI order placed, paid and queried, and a refund of it.
+#[tokio::test]
+async fn the_flows_answers_validate_against_oas_answer_schemas() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let catalog = Catalog::embedded();
+    let answer_of = |method: &str, template: &str| {
+        catalog
+            .find(method, template)
+            .and_then(|op| op.schema())
+            .and_then(|s| s.answer())
+            .unwrap()
+    };
+    let order = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109",
+        "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": "SCHEMA-1",
+        "notify_url": "https://127.0.0.1:9/n", "amount": {"total": 100, "currency": "CNY"},
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}});
+    let mut mismatches = Vec::new();
+    let placed: Value = client["v3/pay/transactions/jsapi"]
+        .post(json!({"json": order}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    mismatches.extend(answer_of("POST", "v3/pay/transactions/jsapi").check_value(&placed));
+    server.pay_transaction("SCHEMA-1", None).unwrap();
+    let query = "v3/pay/transactions/out-trade-no/{out_trade_no}";
+    let paid: Value = client[query]
+        .get(json!({"out_trade_no": "SCHEMA-1", "query": {"mchid": "1900000109"}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(paid["trade_state"], "SUCCESS");
+    mismatches.extend(answer_of("GET", query).check_value(&paid));
+    let refund: Value = client["v3/refund/domestic/refunds"]
+        .post(json!({"json": {"out_trade_no": "SCHEMA-1", "out_refund_no": "SCHEMA-R1",
+            "amount": {"refund": 100, "total": 100, "currency": "CNY"}}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    mismatches.extend(answer_of("POST", "v3/refund/domestic/refunds").check_value(&refund));
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}

@@ -216,9 +216,9 @@ def corpus():
 
 
 def apply_overrides(table, overrides):
-    """Each override: op "METHOD template", where "body"|"answer"|"query"…,
+    """Each override: op "METHOD template", where "b" (body) | "a" (answer),
     a pointer of property names ("/receivers/*/result": `*` is the items),
-    and the keys to set; its `source` says why."""
+    the keys to `set` and/or the names to `unrequire`; its `source` says why."""
     ops = {o["m"] + " " + o["u"]: o for o in table["operations"]}
     applied = 0
     for rule in overrides:
@@ -231,7 +231,9 @@ def apply_overrides(table, overrides):
                 node = node["i"]
             else:
                 node = dict(node.get("p", []))[part]
-        node.update(rule["set"])
+        node.update(rule.get("set", {}))
+        if "unrequire" in rule:
+            node["r"] = [r for r in node.get("r", []) if r not in rule["unrequire"]]
         applied += 1
     return applied
 
