@@ -114,16 +114,27 @@ impl Shared {
     }
 }
 
-pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(shared)
+/// What answers `/_mock/…` once the guard lets a request through: the
+/// pages' entry point, handed in by whoever starts the server (`mock`), so
+/// that the wire never reaches into a page. Its arguments: the state, the
+/// method, the path after `/_mock/`, the query and the body.
+pub(crate) type Controls = fn(&Shared, &str, &str, &str, &[u8]) -> Response;
+
+pub(crate) fn router(shared: Arc<Shared>, controls: Controls) -> axum::Router {
+    axum::Router::new()
+        .fallback(handle)
+        .with_state((shared, controls))
 }
 
-/// Answers one request and logs what became of it.
 /// Distinct `METHOD path` pairs the hit counter keeps, and their length.
 const MAX_HIT_KEYS: usize = 10_000;
 const MAX_HIT_KEY: usize = 1024;
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// Answers one request and logs what became of it.
+async fn handle(
+    State((shared, controls)): State<(Arc<Shared>, Controls)>,
+    request: Request,
+) -> Response {
     let method = request.method().as_str().to_owned();
     let target = request
         .uri()
@@ -131,14 +142,20 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
     let mut note = Note::default();
-    let response = serve(&shared, request, &target, &mut note).await;
+    let response = serve(&shared, controls, request, &target, &mut note).await;
     shared
         .log
         .record(&method, &target, response.status().as_u16(), note);
     response
 }
 
-async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note) -> Response {
+async fn serve(
+    shared: &Shared,
+    controls: Controls,
+    request: Request,
+    target: &str,
+    note: &mut Note,
+) -> Response {
     let (parts, body) = request.into_parts();
     let requested_serial = header(&parts.headers, "wechatpay-serial").map(str::to_owned);
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -164,13 +181,7 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
         if let Some(refused) = super::guard::refusal(&parts) {
             return refused;
         }
-        return crate::mock::pages::control::handle(
-            shared,
-            parts.method.as_str(),
-            control,
-            query,
-            &bytes,
-        );
+        return controls(shared, parts.method.as_str(), control, query, &bytes);
     }
     let relative = path.trim_start_matches('/');
     if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
@@ -630,7 +641,7 @@ impl Shared {
         }
         let body = match (answer.stream.as_ref(), &fault) {
             (Some(spec), Some(Fault::CloseMidBody)) => {
-                let first = bills::body_chunks(spec).take(1).map(Ok);
+                let first = spec.iter().take(1).map(Ok);
                 let cut = std::iter::once(Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "fault",
@@ -638,7 +649,7 @@ impl Shared {
                 Body::from_stream(futures_util::stream::iter(first.chain(cut)))
             }
             (Some(spec), Some(Fault::TruncatedBody)) => {
-                let mut chunks = bills::body_chunks(spec).peekable();
+                let mut chunks = spec.iter().peekable();
                 let all_but_last = std::iter::from_fn(move || {
                     let chunk = chunks.next()?;
                     chunks
@@ -649,7 +660,7 @@ impl Shared {
                 Body::from_stream(futures_util::stream::iter(all_but_last))
             }
             (Some(spec), _) => Body::from_stream(futures_util::stream::iter(
-                bills::body_chunks(spec).map(Ok::<Bytes, std::io::Error>),
+                spec.iter().map(Ok::<Bytes, std::io::Error>),
             )),
             (None, Some(Fault::CloseMidBody)) => cut_body(answer.body),
             (None, Some(Fault::TruncatedBody)) => {
