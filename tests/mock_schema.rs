@@ -331,8 +331,10 @@ async fn the_flows_answers_validate_against_oas_answer_schemas() {
     assert_eq!(paid["trade_state"], "SUCCESS");
     mismatches.extend(answer_of("GET", query).check_value(&paid));
     let refund: Value = client["v3/refund/domestic/refunds"]
-        .post(json!({"json": {"out_trade_no": "SCHEMA-1", "out_refund_no": "SCHEMA-R1",
-            "amount": {"refund": 100, "total": 100, "currency": "CNY"}}}))
+        .post(
+            json!({"json": {"out_trade_no": "SCHEMA-1", "out_refund_no": "SCHEMA-R1",
+            "amount": {"refund": 100, "total": 100, "currency": "CNY"}}}),
+        )
         .await
         .unwrap()
         .json()

@@ -9,14 +9,13 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 
-use super::inner::{ApiV3Key, Inner};
+use super::inner::{ApiV3Key, Inner, RequestCheck};
 use crate::client::{
     Client, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
 };
 use crate::error::{Error, Result};
 use crate::keys::{path_label, read_file, PrivateKey, WechatpayKey};
 use crate::path::url_for_display;
-use crate::request::PreparedRequest;
 use crate::retry::RetryPolicy;
 use crate::sign::RequestSigner;
 use crate::verify::Verifier;
@@ -132,10 +131,6 @@ pub struct ClientBuilder {
     prefer_certificate: bool,
     request_check: Option<RequestCheck>,
 }
-
-/// A check run on every prepared request before it is signed: `Err`
-/// refuses it. See [`ClientBuilder::request_check`].
-pub type RequestCheck = Arc<dyn Fn(&PreparedRequest) -> Result<()> + Send + Sync>;
 
 /// Written out so that nothing secret shows: keys and passphrases are
 /// redacted by their types, and proxies (whose `Debug` in reqwest prints

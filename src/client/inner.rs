@@ -20,6 +20,10 @@ use crate::sign::RequestSigner;
 use crate::verify::headers::SERIAL;
 use crate::verify::Verifier;
 
+/// A check run on every prepared request before it is signed: `Err`
+/// refuses it. See [`ClientBuilder::request_check`](crate::ClientBuilder::request_check).
+pub type RequestCheck = Arc<dyn Fn(&PreparedRequest) -> Result<()> + Send + Sync>;
+
 /// What every [`Client`](super::Client) and [`Chain`](crate::Chain) of one
 /// configuration shares: keys, settings, the HTTP client.
 pub(crate) struct Inner {
@@ -47,7 +51,7 @@ pub(crate) struct Inner {
     /// Downloads stop past this many bytes (`None`: no limit).
     pub(super) max_download_bytes: Option<u64>,
     /// Run on every prepared request before it is signed.
-    pub(super) request_check: Option<super::RequestCheck>,
+    pub(super) request_check: Option<RequestCheck>,
     /// The background certificate refresh, stopped when the client goes.
     pub(super) refresher: Mutex<Option<AbortHandle>>,
 }

@@ -21,7 +21,8 @@ mod builder;
 pub(crate) mod inner;
 pub(crate) mod transport;
 
-pub use builder::{ClientBuilder, RequestCheck};
+pub use builder::ClientBuilder;
+pub use inner::RequestCheck;
 
 /// WeChat Pay's production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
