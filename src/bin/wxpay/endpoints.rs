@@ -224,6 +224,12 @@ fn explain(found: &Match<'_>) -> String {
             for line in pretty.lines() {
                 out.push_str(&format!("  {line}\n"));
             }
+            if pretty.contains(PLACEHOLDER_CIPHERTEXT_START) {
+                out.push_str(
+                    "  (encrypted fields hold a ciphertext-shaped placeholder: WeChat Pay and the mock \
+                     refuse it; put `wxpay encrypt TEXT`'s output there)\n",
+                );
+            }
         }
     }
     out.push_str("try it:\n");
@@ -242,6 +248,9 @@ fn explain(found: &Match<'_>) -> String {
     }
     out
 }
+
+/// How the example's placeholder for an encrypted field begins (base64 of zero bytes).
+const PLACEHOLDER_CIPHERTEXT_START: &str = "\"AAAAAAAAAAAAAAAAAAAA";
 
 /// The schema's fields for reading: the request body, query, path and
 /// header parameters, and the answer, each a tree (`*` required).
