@@ -507,19 +507,48 @@ impl Serialize for OperationSchema {
 pub(crate) fn schemas() -> &'static HashMap<String, OperationSchema> {
     static TABLE: OnceLock<HashMap<String, OperationSchema>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let table: Value = serde_json::from_slice(&schema_table_json()).unwrap_or_default();
-        table
-            .get("operations")
-            .and_then(Value::as_array)
-            .map(|ops| {
-                ops.iter()
-                    .filter_map(|op| {
-                        let method = op.get("m")?.as_str()?;
-                        let template = op.get("u")?.as_str()?;
-                        Some((format!("{method} {template}"), OperationSchema::parse(op)))
-                    })
-                    .collect()
-            })
+        serde_json::from_slice::<Table>(&schema_table_json())
+            .map(|table| table.operations.0)
             .unwrap_or_default()
     })
+}
+
+/// The table's shape: `{"source": …, "operations": […]}`.
+#[derive(serde::Deserialize)]
+struct Table {
+    operations: Operations,
+}
+
+/// The operations, each read into a `Value` and turned into its schema
+/// before the next is read: the whole table is never one `Value` (that
+/// tree is several times the size of the schemas it holds).
+struct Operations(HashMap<String, OperationSchema>);
+
+impl<'de> serde::Deserialize<'de> for Operations {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Each;
+        impl<'de> serde::de::Visitor<'de> for Each {
+            type Value = Operations;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of operations")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Operations, A::Error> {
+                let mut found = HashMap::new();
+                while let Some(op) = seq.next_element::<Value>()? {
+                    let (Some(method), Some(template)) = (
+                        op.get("m").and_then(Value::as_str),
+                        op.get("u").and_then(Value::as_str),
+                    ) else {
+                        continue;
+                    };
+                    found.insert(format!("{method} {template}"), OperationSchema::parse(&op));
+                }
+                Ok(Operations(found))
+            }
+        }
+        deserializer.deserialize_seq(Each)
+    }
 }
