@@ -1,7 +1,7 @@
 //! A load generator against a mock WeChat Pay in another process.
 //!
 //! ```sh
-//! cargo run --release --features cli --bin wxpay -- mock --dir /tmp/wxpay &
+//! cargo run --release --features cli --bin wxpay -- mock --dir /tmp/wxpay --no-schema-check --echo &
 //! cargo run --release --example load -- --profile /tmp/wxpay/mock.json -n 20000 -c 64
 //! ```
 //!
@@ -40,8 +40,9 @@ fn args() -> Result<Args, String> {
         profile: String::new(),
         n: 1000,
         c: 16,
-        // An operation the mock answers with a signed echo: the cost of the
-        // SDK and the wire, not of a simulated flow.
+        // An operation the mock answers with a signed echo (`wxpay mock
+        // --no-schema-check --echo`, as the figures in docs/performance.md
+        // were measured): the cost of the SDK and the wire, not of a flow.
         path: "v3/marketing/favor/coupon-stocks".to_owned(),
         sign_off_thread: false,
         bare: false,

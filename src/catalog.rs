@@ -41,6 +41,20 @@ use crate::path::{edit_distance, ident_segment};
 use crate::request::is_unsigned_download;
 use crate::v2::rules;
 
+mod check;
+mod client;
+mod example;
+mod schema;
+
+pub use check::{
+    Location, RequestParts, Rule, Violation, NOT_CIPHERTEXT_MESSAGE, SERIAL_MISSING_MESSAGE,
+};
+pub use client::check_prepared;
+pub use schema::{
+    schema_table_json, Field, Kind, OperationSchema, SCHEMA_DIGEST, SCHEMA_LICENSE,
+    SCHEMA_SOURCE_COMMIT,
+};
+
 /// The corpus, embedded: one operation per line, tab-separated, header
 /// `METHOD PATH API RESPONSES SERIAL CONSUMES PRODUCES JS_CHAIN PHP_CHAIN
 /// SUMMARY`. APIv2 paths are written without `v2/`.
@@ -127,6 +141,21 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// What the operation takes and answers, as TheNorthMemory/wechatpay-openapi
+    /// describes it (APIv3 operations; `None` for APIv2 and the few the
+    /// description lacks). Parsed on first use, once.
+    ///
+    /// ```
+    /// use wechatpay_chain::catalog::Catalog;
+    /// let op = Catalog::embedded().find("POST", "v3/pay/transactions/jsapi").unwrap();
+    /// let body = op.schema().unwrap().body().unwrap();
+    /// assert_eq!(body.child("appid").unwrap().title(), Some("公众号ID"));
+    /// assert!(Catalog::embedded().find("POST", "v2/pay/micropay").unwrap().schema().is_none());
+    /// ```
+    pub fn schema(&self) -> Option<&'static OperationSchema> {
+        schema::schemas().get(&format!("{} {}", self.method, self.template))
+    }
+
     /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     pub fn method(&self) -> &str {
         &self.method
@@ -397,6 +426,24 @@ impl Catalog {
     /// Every operation, in corpus order.
     pub fn operations(&self) -> &[Operation] {
         &self.operations
+    }
+
+    /// How many operations have a schema ([`Operation::schema`]), and how
+    /// many of those a request body schema naming at least one field
+    /// ([`OperationSchema::has_request_schema`]).
+    ///
+    /// ```
+    /// let (described, with_request) = wechatpay_chain::catalog::Catalog::embedded().schema_counts();
+    /// assert!(described > 1000 && with_request > 500);
+    /// ```
+    pub fn schema_counts(&self) -> (usize, usize) {
+        let schemas: Vec<&OperationSchema> = self
+            .operations
+            .iter()
+            .filter_map(Operation::schema)
+            .collect();
+        let with_request = schemas.iter().filter(|s| s.has_request_schema()).count();
+        (schemas.len(), with_request)
     }
 
     /// The operation with exactly this method (any case) and template.

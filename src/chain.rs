@@ -140,6 +140,7 @@ impl Chain {
     /// # async fn main() -> wechatpay_chain::Result<()> {
     /// # let server = wechatpay_chain::mock::MockServer::start().await?;
     /// # let client = server.client()?;
+    /// # server.check_schemas(false); // any body: this shows the call, not the operation
     /// let res = client["v3/marketing/favor/coupon-stocks"].post(wechatpay_chain::json!({"json": {"out_trade_no": "T1"}})).await?;
     /// assert_eq!(res.status(), 200);
     /// # Ok(()) }
@@ -178,6 +179,7 @@ impl Chain {
     /// # async fn main() -> wechatpay_chain::Result<()> {
     /// # let server = wechatpay_chain::mock::MockServer::start().await?;
     /// # let client = server.client()?;
+    /// # server.check_schemas(false); // a part of the body: this shows the call, not the operation
     /// let res = client["v3/marketing/busifavor/stocks/{stock_id}/budget"]
     ///     .patch(wechatpay_chain::json!({"stock_id": "9856000", "json": {"target_max_coupons": 10}}))
     ///     .await?;

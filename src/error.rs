@@ -127,6 +127,18 @@ pub enum Error {
         template: String,
     },
 
+    /// The request check the client was built with
+    /// ([`ClientBuilder::request_check`](crate::ClientBuilder::request_check),
+    /// e.g. the catalog's schema check) refused the request before it was
+    /// signed or sent.
+    #[error("{operation}: refused before sending by the request check ({} problem(s)): {}; fix the request, or turn the check off if the description is wrong", violations.len(), violations.join("; "))]
+    RequestCheck {
+        /// `METHOD template`.
+        operation: String,
+        /// What is wrong, one line each (`body /amount/total (type): …`).
+        violations: Vec<String>,
+    },
+
     /// An APIv2 answer said `return_code` or `result_code` ≠ SUCCESS.
     #[error(transparent)]
     ApiV2(Box<ApiV2Error>),

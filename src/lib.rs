@@ -80,11 +80,11 @@
 //! | APIv2 (XML) | [`v2`] |
 //! | retries | [`retry`] |
 //! | signing and verifying by hand | [`sign`], [`verify`], [`crypto`] |
-//! | the endpoint catalog: lookup, search, did-you-mean (feature `catalog`) | `catalog` |
+//! | the endpoint catalog: lookup, search, did-you-mean, each operation's fields and the request check (feature `catalog`) | `catalog` |
 //! | the mock WeChat Pay (feature `mock`) | `mock` |
 //! | code without async (feature `blocking`) | `blocking` |
 //!
-//! Features: `catalog` (the endpoint corpus), `mock` (the embedded server,
+//! Features: `catalog` (the endpoint corpus and its schemas), `mock` (the embedded server,
 //! with `catalog`), `blocking`, `cli` (the `wxpay` binary, with `mock`),
 //! `vendored` (OpenSSL built from source), `full` (all but `vendored`).
 //! None is on by default.
@@ -130,7 +130,7 @@ pub mod verify;
 
 pub use crate::chain::Chain;
 pub use crate::client::Client;
-pub use crate::client::ClientBuilder;
+pub use crate::client::{ClientBuilder, RequestCheck};
 pub use crate::error::{ApiError, Error, Result, TimeoutLimit, VerifyError};
 pub use crate::options::Options;
 pub use crate::request::{PreparedRequest, Signature};

@@ -31,7 +31,8 @@ async fn ping(client: &Client) -> Result<wechatpay_chain::Response, Error> {
 #[tokio::test]
 async fn bootstraps_from_no_key_with_a_certificate_the_answer_carries() {
     let server = MockServer::start().await.unwrap();
-    // build() refuses an empty key store; build_with_certificates() fills it
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
+                                 // build() refuses an empty key store; build_with_certificates() fills it
     assert!(cert_client(&server).build().is_err());
     let client = cert_client(&server)
         .build_with_certificates()
@@ -49,6 +50,7 @@ async fn bootstraps_from_no_key_with_a_certificate_the_answer_carries() {
 #[tokio::test]
 async fn a_rotated_certificate_is_picked_up_by_a_refresh_without_restart() {
     let server = MockServer::start().await.unwrap();
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
     let client = cert_client(&server)
         .build_with_certificates()
         .await
@@ -85,6 +87,7 @@ async fn a_rotated_certificate_is_picked_up_by_a_refresh_without_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_refresh_is_per_client_and_runs_while_requests_do() {
     let server = MockServer::start().await.unwrap();
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
     let fast = cert_client(&server)
         .certificate_refresh(Duration::from_millis(100))
         .build_with_certificates()

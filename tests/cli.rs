@@ -46,6 +46,9 @@ fn assert_no_secret(run: &Run) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_with_a_profile_in_both_path_forms_and_exit_codes() {
     let (server, profile) = mock_with_profile("calls").await;
+    // What was sent, read back from the echo (the schema check: tests/cli_schema.rs).
+    server.check_schemas(false);
+    server.answer_with_echo(true);
     let p = profile_arg(&profile);
 
     // slash form, -d inline: 0, pretty JSON on stdout, summary on stderr
@@ -662,7 +665,7 @@ async fn a_base_url_password_and_a_key_given_as_profile_are_not_echoed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wxpay_mock_serves_writes_the_profile_and_exits_0_on_sigterm() {
     let dir = temp_dir("mock");
-    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &["--no-schema-check"]);
     let first = lines.next().unwrap().unwrap();
     let base_url = first.strip_prefix("listening on ").unwrap().to_owned();
     assert!(

@@ -220,6 +220,7 @@ async fn bad_bills_are_errors_and_leave_no_file() {
 #[tokio::test]
 async fn other_downloads_stream_and_only_unsigned_ones() {
     let server = MockServer::start().await.unwrap();
+    server.answer_with_echo(true); // the streamed bytes name the template they came from
     let client = server.client().unwrap();
     let mut image = Vec::new();
     let done = client

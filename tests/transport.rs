@@ -81,6 +81,7 @@ fn blocking_client_runs_the_seed_examples_without_async() {
 #[tokio::test]
 async fn sequential_requests_share_one_connection() {
     let server = MockServer::start().await.unwrap();
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
     let client = server.client().unwrap();
     for _ in 0..10 {
         client["v3/marketing/favor/coupon-stocks"]
@@ -95,6 +96,7 @@ async fn sequential_requests_share_one_connection() {
 #[tokio::test]
 async fn a_post_is_never_sent_twice_unless_marked_idempotent() {
     let server = MockServer::start().await.unwrap();
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
     let client = server
         .client_builder()
         .retry(RetryPolicy::default().backoff(Duration::from_millis(10), Duration::from_millis(50)))
@@ -171,6 +173,7 @@ async fn a_get_is_repeated_on_5xx_and_429_honouring_retry_after() {
 #[tokio::test]
 async fn failover_to_the_backup_when_the_primary_cannot_be_reached() {
     let server = MockServer::start().await.unwrap();
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
     let c = Credentials::get();
     let client = wechatpay_chain::Client::builder()
         .mchid(c.mchid)
@@ -264,6 +267,7 @@ impl std::io::Write for Capture {
 #[tokio::test]
 async fn logs_show_the_request_never_a_secret() {
     let server = MockServer::start().await.unwrap();
+    server.check_schemas(false); // a generic operation, any body (the check: tests/mock_schema.rs)
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 
-use super::inner::{ApiV3Key, Inner};
+use super::inner::{ApiV3Key, Inner, RequestCheck};
 use crate::client::{
     Client, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
 };
@@ -129,6 +129,7 @@ pub struct ClientBuilder {
     sign_off_thread: bool,
     max_download_bytes: Option<u64>,
     prefer_certificate: bool,
+    request_check: Option<RequestCheck>,
 }
 
 /// Written out so that nothing secret shows: keys and passphrases are
@@ -165,6 +166,7 @@ impl fmt::Debug for ClientBuilder {
             sign_off_thread,
             max_download_bytes,
             prefer_certificate,
+            request_check,
         } = self;
         f.debug_struct("ClientBuilder")
             .field("mchid", mchid)
@@ -199,6 +201,7 @@ impl fmt::Debug for ClientBuilder {
             .field("sign_off_thread", sign_off_thread)
             .field("max_download_bytes", max_download_bytes)
             .field("prefer_certificate", prefer_certificate)
+            .field("request_check", &request_check.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -470,6 +473,39 @@ impl ClientBuilder {
         self
     }
 
+    /// Runs `check` on every request once it is prepared, before it is
+    /// signed or sent; an `Err` (best [`Error::RequestCheck`]) refuses the
+    /// request. The check sees the request, it cannot change it. With the
+    /// `catalog` feature, `check_requests(true)` installs the schema check.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wechatpay_chain::{Client, Error, Method};
+    /// let client = Client::builder().mchid("1900000109")
+    ///     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    ///     .private_key_file("src/mock/data/merchant_key.pem")
+    ///     .platform_certificate_file("src/mock/data/platform_cert.pem")
+    ///     .request_check(Arc::new(|request| match request.body().is_empty() {
+    ///         true => Ok(()),
+    ///         false => Err(Error::RequestCheck { operation: request.template().to_owned(),
+    ///                                            violations: vec!["no bodies here".to_owned()] }),
+    ///     }))
+    ///     .build()?;
+    /// let refused = client.chain("v3/x").prepare(Method::POST, wechatpay_chain::json!({"json": {}}).into());
+    /// assert!(matches!(refused, Err(Error::RequestCheck { .. })));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn request_check(mut self, check: RequestCheck) -> Self {
+        self.request_check = Some(check);
+        self
+    }
+
+    /// Removes a check set by [`ClientBuilder::request_check`].
+    pub fn no_request_check(mut self) -> Self {
+        self.request_check = None;
+        self
+    }
+
     /// Checks everything and builds the client. At least one WeChat Pay key
     /// must be configured; to start from none, use
     /// [`build_with_certificates`](Self::build_with_certificates).
@@ -543,6 +579,7 @@ impl ClientBuilder {
             trace_signed_messages: self.trace_signed_messages,
             sign_off_thread: self.sign_off_thread,
             max_download_bytes: self.max_download_bytes,
+            request_check: self.request_check,
             refresher: Mutex::new(None),
         })))
     }

@@ -20,6 +20,10 @@ use crate::sign::RequestSigner;
 use crate::verify::headers::SERIAL;
 use crate::verify::Verifier;
 
+/// A check run on every prepared request before it is signed: `Err`
+/// refuses it. See [`ClientBuilder::request_check`](crate::ClientBuilder::request_check).
+pub type RequestCheck = Arc<dyn Fn(&PreparedRequest) -> Result<()> + Send + Sync>;
+
 /// What every [`Client`](super::Client) and [`Chain`](crate::Chain) of one
 /// configuration shares: keys, settings, the HTTP client.
 pub(crate) struct Inner {
@@ -46,6 +50,8 @@ pub(crate) struct Inner {
     pub(super) sign_off_thread: bool,
     /// Downloads stop past this many bytes (`None`: no limit).
     pub(super) max_download_bytes: Option<u64>,
+    /// Run on every prepared request before it is signed.
+    pub(super) request_check: Option<RequestCheck>,
     /// The background certificate refresh, stopped when the client goes.
     pub(super) refresher: Mutex<Option<AbortHandle>>,
 }
@@ -172,7 +178,7 @@ impl Inner {
             })?;
             headers.insert(SERIAL, value);
         }
-        Ok(PreparedRequest {
+        let request = PreparedRequest {
             method,
             url,
             relative_path,
@@ -187,7 +193,11 @@ impl Inner {
             idempotent: options.idempotent || is_get,
             protocol: Protocol::V3,
             timeout: None,
-        })
+        };
+        if let Some(check) = &self.request_check {
+            check(&request)?;
+        }
+        Ok(request)
     }
 
     /// Signs a prepared request now (fresh timestamp and nonce).

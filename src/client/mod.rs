@@ -22,6 +22,7 @@ pub(crate) mod inner;
 pub(crate) mod transport;
 
 pub use builder::ClientBuilder;
+pub use inner::RequestCheck;
 
 /// WeChat Pay's production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";

@@ -9,8 +9,12 @@
 //! serves `v3/certificates`, and misbehaves on request. A simulated user and
 //! back office move orders along ([`MockServer::pay_transaction`],
 //! [`MockServer::resolve_refund`], or the `/_mock/` controls over HTTP).
-//! Every other operation of the endpoint corpus (marketing, batch transfers, …)
-//! answers a signed echo of what it received, and keeps nothing.
+//! Every request is first checked against its operation's schema (as
+//! TheNorthMemory/wechatpay-openapi describes it) and refused with WeChat
+//! Pay's `400 PARAM_ERROR` where it breaks a rule. Every other operation of
+//! the endpoint corpus (marketing, batch transfers, …) answers a signed body
+//! shaped like its answer schema (required fields, listed values, the
+//! request's own ids and amounts), and keeps nothing.
 //!
 //! The guide, with the states, errors and controls of each flow and a whole
 //! merchant journey: [`crate::guide::mock`].
@@ -23,8 +27,13 @@
 //! # async fn main() -> wechatpay_chain::Result<()> {
 //! let server = MockServer::start().await?;
 //! let client = server.client()?;
-//! let res = client["v3/marketing/favor/coupon-stocks"].post(json!({"json": {"out_trade_no": "T1"}})).await?;
-//! assert_eq!(res.json::<wechatpay_chain::Value>()?["template"], "v3/marketing/favor/coupon-stocks");
+//! let res = client["v3/fund-app/mch-transfer/transfer-bills"].post(json!({"json": {
+//!     "appid": "wxf636efh567hg4356", "out_bill_no": "T1", "transfer_scene_id": "1000",
+//!     "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 100, "transfer_remark": "报销",
+//!     "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "注册会员有礼"}]}})).await?;
+//! let answer: wechatpay_chain::Value = res.json()?;
+//! assert_eq!(answer["out_bill_no"], "T1"); // the request's own number
+//! assert!(answer["transfer_bill_no"].is_string() && answer["state"].is_string());
 //! # Ok(()) }
 //! ```
 //!
@@ -328,6 +337,57 @@ impl MockServer {
         self.shared
             .notifier
             .use_public_key
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Checks every APIv3 request against its operation's schema before any
+    /// flow sees it (`true`, the default): a missing required field, a
+    /// wrong type, a value off the list, `null`, an encrypted field sent in
+    /// plaintext, without `Wechatpay-Serial` or not decrypting with the key
+    /// it names, are refused with `400 PARAM_ERROR` in WeChat Pay's shape
+    /// and wording ([`crate::catalog::OperationSchema::check`]). `false`
+    /// lets everything through to the flows, for a request the description
+    /// (which can lag) gets wrong.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::{json, Error};
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// let client = server.client()?;
+    /// let refused = client["v3/fund-app/mch-transfer/transfer-bills"]
+    ///     .post(json!({"json": {"appid": "wx1"}})).await.unwrap_err();
+    /// let Error::Api(api) = refused else { panic!() };
+    /// assert_eq!((api.status, api.code.as_str()), (400, "PARAM_ERROR"));
+    /// server.check_schemas(false);
+    /// assert!(client["v3/fund-app/mch-transfer/transfer-bills"].post(json!({"json": {"appid": "wx1"}})).await.is_ok());
+    /// # Ok(()) }
+    /// ```
+    pub fn check_schemas(&self, yes: bool) {
+        self.shared
+            .schema_check
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Answers an operation no flow keeps with a signed echo of the request
+    /// (`{"template","method","path_params","query","echo"}`, the answer of
+    /// earlier versions) instead of a body shaped like the operation's
+    /// answer schema (`false`, the default).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::{json, Value};
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.answer_with_echo(true);
+    /// let res = server.client()?["v3/marketing/favor/stocks/{stock_id}"]
+    ///     .get(json!({"stock_id": "9856", "query": {"stock_creator_mchid": "1900000109"}})).await?;
+    /// assert_eq!(res.json::<Value>()?["path_params"]["stock_id"], "9856");
+    /// # Ok(()) }
+    /// ```
+    pub fn answer_with_echo(&self, yes: bool) {
+        self.shared
+            .echo
             .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 

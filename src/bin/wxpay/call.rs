@@ -4,10 +4,10 @@
 use std::io::Read;
 
 use clap::Args;
-use wechatpay_chain::{Chain, Client, Error, Method, Options, Response, Value};
+use wechatpay_chain::{Chain, Client, Error, Method, Options, PreparedRequest, Response, Value};
 
 use crate::credentials::Credentials;
-use crate::exit::{write_stdout, Failure, API_ERROR};
+use crate::exit::{write_stdout, Failure, API_ERROR, REFUSED};
 
 #[derive(Args)]
 pub struct CallArgs {
@@ -38,6 +38,10 @@ pub struct CallArgs {
     /// Accept a 2xx answer without checking WeChat Pay's signature.
     #[arg(long)]
     skip_verify: bool,
+    /// Check the request against the operation's schema first and send
+    /// nothing if it breaks a rule (exit 5). With --dry-run: exit 5 too.
+    #[arg(long)]
+    check: bool,
 }
 
 pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> Result<(), Failure> {
@@ -57,7 +61,12 @@ pub async fn run(credentials: &Credentials, method: Method, args: CallArgs) -> R
     }
     if args.dry_run {
         crate::endpoints::warn_if_unknown(&method, node.template());
-        return dry_run(&client, &node, method, options);
+        let request = node.prepare(method, options)?;
+        dry_run(&client, &request)?;
+        return report_check(&request, args.check);
+    }
+    if args.check {
+        report_check(&node.prepare(method.clone(), options.clone())?, true)?;
     }
     match node.send(method.clone(), options).await {
         Ok(res) => {
@@ -163,17 +172,40 @@ fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
     }
 }
 
+/// The schema check of `request` on stderr: `check: N problem(s)` and one
+/// line each; nothing when it passes (or the operation has no schema).
+/// With `refuse`, problems are a failure (exit 5).
+fn report_check(request: &PreparedRequest, refuse: bool) -> Result<(), Failure> {
+    let found = wechatpay_chain::catalog::check_prepared(request);
+    if found.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "check: {} problem(s) against the schema (WeChat Pay would answer 400 PARAM_ERROR):",
+        found.len()
+    );
+    for violation in &found {
+        eprintln!("  {violation}");
+    }
+    if refuse {
+        return Err(Failure {
+            code: REFUSED,
+            message: "not sent: the request breaks the operation's schema (see above; `wxpay describe` lists the fields)".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// `METHOD URL`, headers (Authorization included), blank line, body,
 /// `--- signed message ---`, the message.
-fn dry_run(client: &Client, node: &Chain, method: Method, options: Options) -> Result<(), Failure> {
-    let request = node.prepare(method, options)?;
+fn dry_run(client: &Client, request: &PreparedRequest) -> Result<(), Failure> {
     let mut out = Vec::new();
     out.extend_from_slice(format!("{} {}\n", request.method(), request.url()).as_bytes());
     write_headers(&mut out, request.headers());
     // APIv2 carries its `sign` in the body (or the query): nothing to add.
     let signature = match request.is_apiv2() {
         true => None,
-        false => Some(client.sign(&request)?),
+        false => Some(client.sign(request)?),
     };
     if let Some(signature) = &signature {
         out.extend_from_slice(format!("Authorization: {}\n", signature.authorization).as_bytes());

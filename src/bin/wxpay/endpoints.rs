@@ -3,7 +3,9 @@
 //! call prints for a path the catalog does not know.
 
 use clap::Args;
-use wechatpay_chain::catalog::{chain_macro_path, Api, Catalog, Match, Operation};
+use wechatpay_chain::catalog::{
+    chain_macro_path, Api, Catalog, Field, Kind, Match, Operation, OperationSchema,
+};
 use wechatpay_chain::path::ident_segment;
 use wechatpay_chain::Method;
 
@@ -88,6 +90,10 @@ pub fn describe(args: DescribeArgs) -> Result<(), Failure> {
                     .map(|p| (p.name.clone(), serde_json::json!(p.value)))
                     .collect::<serde_json::Map<_, _>>()
                     .into();
+                if let Some(schema) = m.operation.schema() {
+                    value["schema"] = serde_json::to_value(schema).unwrap_or_default();
+                    value["example_body"] = schema.example_body().unwrap_or_default();
+                }
                 value
             })
             .collect();
@@ -209,8 +215,33 @@ fn explain(found: &Match<'_>) -> String {
             }
         }
     }
+    let example = op.schema().and_then(OperationSchema::example_body);
+    if let Some(schema) = op.schema() {
+        out.push_str(&fields_section(schema));
+        if let Some(body) = &example {
+            let pretty = serde_json::to_string_pretty(body).unwrap_or_default();
+            out.push_str("example body (every required field; passes the check):\n");
+            for line in pretty.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if pretty.contains(PLACEHOLDER_CIPHERTEXT_START) {
+                out.push_str(
+                    "  (encrypted fields hold a ciphertext-shaped placeholder: WeChat Pay and the mock \
+                     refuse it; put `wxpay encrypt TEXT`'s output there)\n",
+                );
+            }
+        }
+    }
     out.push_str("try it:\n");
-    out.push_str(&format!("  {}\n", wxpay_command(found)));
+    let command = wxpay_command(found, example.as_ref());
+    out.push_str(&format!("  {command}\n"));
+    if op.api() == Api::V3 && !op.is_upload() {
+        // The same request sent, refused first if it breaks a rule.
+        let sent = command.replace(" --dry-run", " --check");
+        out.push_str(&format!(
+            "  {sent}   # sends it (against `wxpay mock`, or for real)\n"
+        ));
+    }
     out.push_str("in Rust:\n");
     for spelling in rust_spellings(found) {
         out.push_str(&format!("  {spelling}\n"));
@@ -218,22 +249,129 @@ fn explain(found: &Match<'_>) -> String {
     out
 }
 
-/// `wxpay post 'v3/…/{x}/modify' -p x=1 -d '{}'`.
-fn wxpay_command(found: &Match<'_>) -> String {
+/// How the example's placeholder for an encrypted field begins (base64 of zero bytes).
+const PLACEHOLDER_CIPHERTEXT_START: &str = "\"AAAAAAAAAAAAAAAAAAAA";
+
+/// The schema's fields for reading: the request body, query, path and
+/// header parameters, and the answer, each a tree (`*` required).
+fn fields_section(schema: &OperationSchema) -> String {
+    let mut out = String::new();
+    let mut params = |title: &str, fields: &[Field]| {
+        if !fields.is_empty() {
+            out.push_str(&format!("{title} (* required):\n"));
+            for field in fields {
+                tree(&mut out, field, 1);
+            }
+        }
+    };
+    params("path parameters", schema.path());
+    params("query parameters", schema.query());
+    if !schema.headers().is_empty() {
+        out.push_str("headers:\n");
+        for header in schema.headers() {
+            // OA marks the serial required everywhere; WeChat Pay wants it
+            // when an encrypted field is sent (FLOWS.md §8.1), and the
+            // client always sends it.
+            let when = match header.name().eq_ignore_ascii_case("Wechatpay-Serial") {
+                true => "needed when an encrypted field is sent; wxpay sends it",
+                false if header.required() => "required",
+                false => "optional",
+            };
+            let title = header.title().unwrap_or_default();
+            out.push_str(&format!("  {} ({when}) {title}\n", header.name()));
+        }
+    }
+    if let Some(body) = schema.body().filter(|b| !b.children().is_empty()) {
+        out.push_str("request body (* required):\n");
+        for field in body.children() {
+            tree(&mut out, field, 1);
+        }
+    }
+    if let Some(answer) = schema.answer().filter(|a| !a.children().is_empty()) {
+        out.push_str("answer (* always present):\n");
+        for field in answer.children() {
+            tree(&mut out, field, 1);
+        }
+    }
+    out
+}
+
+/// `  * appid (string) 商户AppID`, then the children one level deeper; an
+/// array of objects is `name[]` with its item's fields below.
+fn tree(out: &mut String, field: &Field, depth: usize) {
+    let mark = if field.required() { "* " } else { "  " };
+    let mut kind = field.kind().to_string();
+    let mut inner = field;
+    let mut name = field.name().to_owned();
+    if let Some(items) = field.items() {
+        kind = format!("array of {}", items.kind());
+        name.push_str("[]");
+        inner = items;
+    }
+    let mut notes = vec![kind];
+    if let Some(format) = field.format().filter(|f| *f != "base64") {
+        notes.push(format.to_owned());
+    }
+    if field.encrypted() || inner.encrypted() {
+        notes.push("encrypted".to_owned());
+    }
+    if let Some(max) = field.max_length() {
+        notes.push(format!("≤ {max} chars"));
+    }
+    let mut line = format!("{}{mark}{name} ({})", "  ".repeat(depth), notes.join(", "));
+    if let Some(title) = field.title() {
+        line.push(' ');
+        line.push_str(title);
+    }
+    let values: Vec<String> = inner
+        .enumeration()
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .collect();
+    if !values.is_empty() {
+        line.push_str(&format!("  one of {}", values.join("|")));
+    }
+    out.push_str(&line);
+    out.push('\n');
+    if inner.kind() == Kind::Object {
+        for child in inner.children() {
+            tree(out, child, depth + 1);
+        }
+    }
+}
+
+/// `wxpay post 'v3/…/{x}/modify' -p x=1 -d '{…}' --dry-run`, the body the
+/// schema's example where there is one.
+fn wxpay_command(found: &Match<'_>, example: Option<&serde_json::Value>) -> String {
     let op = found.operation;
     let mut command = format!(
         "wxpay {} {}",
         op.method().to_ascii_lowercase(),
         shell_quote(op.template())
     );
+    let schema = op.schema();
+    let example_path = schema
+        .map(OperationSchema::example_path)
+        .unwrap_or_default();
     for p in &found.placeholders {
-        let pair = format!("{}={}", p.name, p.value.as_deref().unwrap_or("VALUE"));
+        let fallback = example_path
+            .iter()
+            .find(|(name, _)| *name == p.name)
+            .map_or("VALUE", |(_, value)| value.as_str());
+        let pair = format!("{}={}", p.name, p.value.as_deref().unwrap_or(fallback));
         command.push_str(&format!(" -p {}", shell_quote(&pair)));
+    }
+    for (name, value) in schema
+        .map(OperationSchema::example_query)
+        .unwrap_or_default()
+    {
+        command.push_str(&format!(" -q {}", shell_quote(&format!("{name}={value}"))));
     }
     let has_body = !op.is_upload() && op.method() != "GET" && op.method() != "DELETE";
     if has_body {
         // APIv3: the JSON body; APIv2: the XML fields, as a JSON object.
-        command.push_str(" -d '{}'");
+        let body = example.map_or_else(|| "{}".to_owned(), ToString::to_string);
+        command.push_str(&format!(" -d {}", shell_quote(&body)));
     }
     if op.api() == Api::V2 && op.method() == "GET" {
         // The signed URL a browser opens (or the query the GET sends).

@@ -13,6 +13,8 @@ pub const USAGE: u8 = 2;
 pub const UNVERIFIED: u8 = 3;
 /// Transport: connect, timeout, TLS, an answer cut short or too large to read.
 pub const TRANSPORT: u8 = 4;
+/// `--check`: the request breaks its operation's schema and was not sent.
+pub const REFUSED: u8 = 5;
 
 /// A non-zero exit with a message for stderr.
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl From<Error> for Failure {
             | Error::ResponseTooLarge { .. }
             | Error::DownloadTooLarge { .. }
             | Error::Decompress(_) => TRANSPORT,
+            Error::RequestCheck { .. } => REFUSED,
             Error::Config(_)
             | Error::Key { .. }
             | Error::Template { .. }

@@ -48,6 +48,14 @@ pub struct MockArgs {
     /// see docs/security.md).
     #[arg(long)]
     allow_remote_notify: bool,
+    /// Let requests through without checking them against their
+    /// operation's schema (by default a bad one gets 400 PARAM_ERROR).
+    #[arg(long)]
+    no_schema_check: bool,
+    /// Answer operations without a flow with a signed echo of the request
+    /// instead of a body shaped like their answer schema.
+    #[arg(long)]
+    echo: bool,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -249,6 +257,8 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
         server.set_transfer_balance(fen);
     }
     server.allow_remote_notify(args.allow_remote_notify);
+    server.check_schemas(!args.no_schema_check);
+    server.answer_with_echo(args.echo);
     // The profile is written before the first line: a script that waits
     // for "listening on" (or runs `wxpay mock wait`) finds it complete.
     let profile = match &args.dir {

@@ -2,7 +2,9 @@
 //! The server accepts (bounded), `intake` reads bodies within a size, a
 //! time and a shared budget, the guard keeps `/_mock/` to loopback,
 //! `auth` verifies the merchant's signature, `catalog` routes once by
-//! template, `body` checks what every flow's body shares; on the way out one
+//! template, `schema` checks every request against its operation's schema
+//! (and shapes the answer of an operation no flow keeps), `body` checks
+//! what every flow's body shares; on the way out one
 //! signer (`identity`) signs every answer, `notify` delivers every flow's
 //! notifications, `faults` misbehaves on request and `log` keeps the
 //! requests.
@@ -17,5 +19,6 @@ pub(crate) mod identity;
 pub(crate) mod intake;
 pub(crate) mod log;
 pub(crate) mod notify;
+pub(crate) mod schema;
 pub(crate) mod server;
 pub(crate) mod upload;

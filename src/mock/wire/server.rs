@@ -2,7 +2,7 @@
 //! and signs, the way WeChat Pay's front door does.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -20,6 +20,7 @@ use super::identity::ServerKeys;
 use super::intake::{Intake, Refused};
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
+use super::schema;
 use super::upload;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
@@ -67,12 +68,20 @@ pub(crate) struct Shared {
     hits: Mutex<std::collections::HashMap<String, u64>>,
     /// What became of each request.
     pub(crate) log: RequestLog,
+    /// Check every APIv3 request against its operation's schema (default on).
+    pub(crate) schema_check: AtomicBool,
+    /// Answer an operation no flow keeps with the signed echo of the
+    /// request instead of a schema-shaped body (default off).
+    pub(crate) echo: AtomicBool,
 }
 
 impl Shared {
     /// Needs a tokio runtime: notifications are sent on it, whichever
     /// thread plays the user.
     pub(crate) fn new(keys: Arc<ServerKeys>, runtime: tokio::runtime::Handle) -> Self {
+        // The schema table is parsed once per process; here rather than
+        // inside the first request, whose client may have a short timeout.
+        let _ = Catalog::load().corpus().schema_counts();
         Shared {
             notifier: Notifier::new(keys.clone(), runtime),
             keys,
@@ -94,6 +103,8 @@ impl Shared {
             connections: AtomicU64::new(0),
             hits: Mutex::default(),
             log: RequestLog::default(),
+            schema_check: AtomicBool::new(true),
+            echo: AtomicBool::new(false),
         }
     }
 
@@ -233,6 +244,24 @@ async fn serve(
         .await
 }
 
+/// Whether a flow keeps `method template` ([`Shared::serve_flow`] answers it).
+fn has_flow(method: &str, template: &str) -> bool {
+    payments::Operation::from_template(method, template).is_some()
+        || refunds::Operation::from_template(method, template).is_some()
+        || template.starts_with("v3/payscore/serviceorder")
+        || template.starts_with("v3/payscore/partner/serviceorder")
+        || matches!(
+            (method, template),
+            (
+                "GET",
+                "v3/certificates"
+                    | "v3/bill/tradebill"
+                    | "v3/bill/fundflowbill"
+                    | "v3/billdownload/file"
+            )
+        )
+}
+
 /// A request on its way to a flow: its catalog template and placeholders.
 struct FlowCall<'a> {
     method: &'a str,
@@ -309,6 +338,31 @@ impl Shared {
         let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
+        let parsed: Option<Value> = match (&incoming.upload, body.is_empty()) {
+            (None, false) => serde_json::from_slice(body).ok(),
+            _ => None,
+        };
+        let routed = match &route {
+            Route::Found { operation, params } => Some(schema::Routed {
+                operation,
+                params,
+                query: &query,
+                headers,
+                body: parsed.as_ref(),
+            }),
+            _ => None,
+        };
+        // A flow's operations are checked by the flow, its own (tested) way:
+        // where OA and a flow disagree, the flow wins (docs/mock.md).
+        let checked_here = |r: &&schema::Routed<'_>| {
+            self.schema_check.load(Ordering::Relaxed) && !has_flow(method, r.operation.template())
+        };
+        if let Some(routed) = routed.as_ref().filter(checked_here) {
+            if let Some((answer, why)) = schema::refusal(&self.keys, routed) {
+                note.refused(&why, None);
+                return answer;
+            }
+        }
         if let Route::Found { operation, params } = &route {
             let call = FlowCall {
                 method,
@@ -329,7 +383,7 @@ impl Shared {
         if declares_json && !body.is_empty() && serde_json::from_slice::<Value>(body).is_err() {
             return Answer::param_error("/", "请求体不是合法的 JSON");
         }
-        match route {
+        match &route {
             Route::Found { operation, .. } if operation.is_upload() => match &incoming.upload {
                 Some(upload) => upload::answer(upload),
                 None => Answer::param_error("/", "该接口需要 multipart/form-data (meta + file)"),
@@ -337,12 +391,19 @@ impl Shared {
             Route::Found { operation, params } => {
                 let mut answer = if operation.success_status() == 204 {
                     Answer::no_content()
-                } else {
+                } else if self.echo.load(Ordering::Relaxed) {
                     let echo: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                     Answer::json(
                         operation.success_status(),
                         &json!({"template": operation.template(), "method": method,
-                                "path_params": to_object(params), "query": to_object(query), "echo": echo}),
+                                "path_params": to_object(params.clone()), "query": to_object(query.clone()), "echo": echo}),
+                    )
+                } else {
+                    // Shaped like the description's answer; `{}` where it gives none.
+                    let shaped = routed.as_ref().and_then(schema::shaped);
+                    Answer::json(
+                        operation.success_status(),
+                        &shaped.unwrap_or_else(|| json!({})),
                     )
                 };
                 answer.signed = !(method == "GET" && is_unsigned_download(relative));
@@ -372,7 +433,7 @@ impl Shared {
         }
     }
 
-    /// Hands a request to the flow that owns its template: payments,
+    /// Hands a request to the flow that owns its template (see [`has_flow`]): payments,
     /// refunds, payscore, bills, certificates. `None`: no flow keeps this
     /// operation, and the catalog's signed echo answers it.
     fn serve_flow(&self, call: &FlowCall<'_>) -> Option<Answer> {
