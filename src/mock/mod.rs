@@ -425,13 +425,62 @@ impl MockServer {
         }
     }
 
+    /// The mock's clock: Unix seconds. It follows real time, shifted by
+    /// however far it was moved ([`MockServer::advance_clock`]).
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    /// Moves the mock's clock forward by `by`, firing on the way, in time
+    /// order, what falls due: unpaid orders closing at `time_expire`,
+    /// `prepay_id`s ending their 2 hours, refunds resolving by themselves,
+    /// every notification attempt of WeChat Pay's ladder (at the time it
+    /// falls due; set [`MockServer::set_notification_speedup`] to 1 to walk
+    /// the real schedule). Returns what happened, oldest first, as
+    /// `POST /_mock/clock/advance` answers `happened`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// let before = server.now();
+    /// server.advance_clock(std::time::Duration::from_secs(2 * 3600)).await?;
+    /// assert!(server.now() >= before + 7200);
+    /// # Ok(()) }
+    /// ```
+    pub async fn advance_clock(&self, by: Duration) -> Result<Vec<Value>> {
+        let by_ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let target = self.shared.clock.now_ms().saturating_add(by_ms);
+        self.move_clock(target).await
+    }
+
+    /// Moves the mock's clock forward to `unix` seconds, as
+    /// [`MockServer::advance_clock`] does; an earlier time is refused
+    /// (the clock never goes back).
+    pub async fn set_clock(&self, unix: i64) -> Result<Vec<Value>> {
+        self.move_clock(unix.saturating_mul(1000)).await
+    }
+
+    async fn move_clock(&self, target_ms: i64) -> Result<Vec<Value>> {
+        self.shared.advance_to(target_ms).await.map_err(|why| {
+            ApiError::from_response(
+                400,
+                None,
+                json!({"code": "INVALID_REQUEST", "message": why})
+                    .to_string()
+                    .into(),
+            )
+            .into()
+        })
+    }
+
     /// Every payment order held, oldest first (`GET /_mock/transactions`).
     pub fn transactions(&self) -> Vec<Value> {
         let mchid = self.shared.keys.credentials.mchid;
         self.shared
             .payments
             .lock()
-            .map(|mut book| book.list(mchid, crate::clock::unix_now(), usize::MAX))
+            .map(|mut book| book.list(mchid, self.shared.clock.now(), usize::MAX))
             .unwrap_or_default()
     }
 

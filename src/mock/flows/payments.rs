@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::bills::PaymentRecord;
+use super::clock::Timer;
 use super::kept::Kept;
 use crate::clock;
 use crate::mock::wire::answer::Answer;
@@ -613,6 +614,40 @@ impl Payments {
                 row["description"] = json!(order.str("/description"));
                 row["create_time"] = json!(clock::rfc3339(order.created));
                 out.push(row);
+            }
+        }
+        out
+    }
+
+    /// The deadlines of the orders held that fall in `(from, to]` (Unix
+    /// seconds), for a move of the clock to walk in order: unpaid orders
+    /// reaching `time_expire`, live `prepay_id`s reaching their 2 hours.
+    /// Both rules are also applied whenever an order is read.
+    pub(crate) fn deadlines(&self, from: i64, to: i64) -> Vec<(i64, Timer)> {
+        let mut out = Vec::new();
+        for ((sub, no), order) in self.orders.iter() {
+            if order.state != TradeState::NotPay {
+                continue;
+            }
+            let prepay_end = order.prepay_issued + PREPAY_LIFETIME;
+            if order.trade_type != "NATIVE" && from < prepay_end && prepay_end <= to {
+                out.push((
+                    prepay_end,
+                    Timer::PrepayExpires {
+                        sub_mchid: sub.clone(),
+                        out_trade_no: no.clone(),
+                        prepay_id: order.prepay_id.clone(),
+                    },
+                ));
+            }
+            if from < order.expires && order.expires <= to {
+                out.push((
+                    order.expires,
+                    Timer::OrderExpires {
+                        sub_mchid: sub.clone(),
+                        out_trade_no: no.clone(),
+                    },
+                ));
             }
         }
         out

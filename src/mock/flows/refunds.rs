@@ -103,8 +103,6 @@ struct Refund {
     currency: String,
     status: RefundStatus,
     created: i64,
-    /// When it was accepted, for refunds that resolve by themselves.
-    accepted: std::time::Instant,
     success_time: Option<i64>,
     notify_url: Option<String>,
     funds_account: String,
@@ -360,7 +358,6 @@ impl Refunds {
             currency,
             status: RefundStatus::Processing,
             created: call.now,
-            accepted: std::time::Instant::now(),
             success_time: None,
             notify_url,
             funds_account: funds_account.to_owned(),
@@ -487,12 +484,13 @@ impl Refunds {
         Ok((refund.render(), event))
     }
 
-    /// PROCESSING refunds accepted at least `age` ago (to resolve by themselves).
-    pub(crate) fn processing_for(&self, age: std::time::Duration) -> Vec<(String, String)> {
+    /// PROCESSING refunds and when each was accepted (Unix seconds on the
+    /// mock's clock), to resolve by themselves.
+    pub(crate) fn processing_since(&self) -> Vec<(String, String, i64)> {
         self.refunds
             .iter()
-            .filter(|(_, r)| r.status == RefundStatus::Processing && r.accepted.elapsed() >= age)
-            .map(|(key, _)| key.clone())
+            .filter(|(_, r)| r.status == RefundStatus::Processing)
+            .map(|((sub, no), r)| (sub.clone(), no.clone(), r.created))
             .collect()
     }
 

@@ -21,7 +21,6 @@ use super::control::{check_invocation, reply, transaction_request, PayRequest, T
 use crate::mock::flows::payments::TradeState;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::server::Shared;
-use crate::sign::unix_now;
 
 /// The one API the stand-in simulates.
 const PAY_API: &str = "getBrandWCPayRequest";
@@ -83,7 +82,7 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
     let (sub, no) = find_order(shared, &ask.params)?;
     match ask.user {
         User::Looks => {
-            let now = unix_now();
+            let now = shared.clock.now();
             let mut book = shared
                 .payments
                 .lock()

@@ -247,7 +247,7 @@ pub(crate) fn serve(
     let mchid = shared.keys.credentials.mchid;
     let found = match shared.payments.lock() {
         Ok(mut book) => {
-            let now = crate::sign::unix_now();
+            let now = shared.clock.now();
             let key = match which {
                 "h5" => h5_order(&book, query),
                 _ => native_order(&book, query),

@@ -397,7 +397,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         .payments
         .lock()
         .map(|mut book| {
-            let rows = book.list(mchid, crate::sign::unix_now(), SHOWN_ROWS);
+            let rows = book.list(mchid, shared.clock.now(), SHOWN_ROWS);
             (rows, book.len())
         })
         .unwrap_or_default();

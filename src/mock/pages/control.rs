@@ -14,7 +14,9 @@
 //! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
 //! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
 //! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
-//! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
+//! | `POST /_mock/notifications/{seq}/resend` | offer a notification again (every attempt is signed afresh) |
+//! | `GET /_mock/triggers` | the failure triggers ([`crate::mock::wire::triggers`]) |
+//! | `GET /_mock/clock`, `POST /_mock/clock/advance\|set` | the clock ([`super::clock`]) |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
 //! | `DELETE /_mock/faults` | no more faults |
 //! | `GET /_mock/notifications` | every notification sent and its fate |
@@ -32,7 +34,6 @@ use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::faults::Fault;
 use crate::mock::wire::server::Shared;
-use crate::sign::unix_now;
 
 /// A user's action on a payscore order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +107,7 @@ pub(crate) fn handle(
             let list = shared
                 .payments
                 .lock()
-                .map(|mut book| book.list(mchid, unix_now(), usize::MAX))
+                .map(|mut book| book.list(mchid, shared.clock.now(), usize::MAX))
                 .unwrap_or_default();
             Ok(Answer::json(200, &json!({"data": list})))
         }
@@ -119,6 +120,7 @@ pub(crate) fn handle(
             Ok(Answer::json(200, &json!({"data": list})))
         }
         ("GET", ["settings"]) => Ok(Answer::json(200, &settings(shared))),
+        ("GET", ["triggers"]) => Ok(Answer::json(200, &crate::mock::wire::triggers::listing())),
         ("PUT", ["settings"]) => {
             change_settings(shared, body).map(|()| Answer::json(200, &settings(shared)))
         }
@@ -259,7 +261,14 @@ pub(crate) fn transaction_request(
         return Err(Answer::param_error("/", "only pay takes a body"));
     }
     let mchid = shared.keys.credentials.mchid;
-    let now = unix_now();
+    let now = shared.clock.now();
+    // Trigger PAYERROR (wire/triggers.rs): this order's payments fail.
+    let action = match action {
+        TransactionAction::Pay if crate::mock::wire::triggers::marked(no, "PAYFAIL") => {
+            TransactionAction::Fail
+        }
+        other => other,
+    };
     let (order, event) = {
         let mut book = shared
             .payments
@@ -382,7 +391,7 @@ pub(crate) fn resolve_refund(
             .lock()
             .map_err(|_| Answer::for_status(500))?;
         let mut refunds = shared.refunds.lock().map_err(|_| Answer::for_status(500))?;
-        refunds.resolve(&mut payments, sub, no, outcome, mchid, unix_now())?
+        refunds.resolve(&mut payments, sub, no, outcome, mchid, shared.clock.now())?
     };
     if let Some(event) = event {
         shared.notifier.send(event);

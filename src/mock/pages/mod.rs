@@ -4,6 +4,7 @@
 
 pub(crate) mod bridge;
 pub(crate) mod cashier;
+pub(crate) mod clock;
 pub(crate) mod console;
 pub(crate) mod control;
 pub(crate) mod html;

@@ -16,4 +16,6 @@ pub(crate) mod identity;
 pub(crate) mod log;
 pub(crate) mod notify;
 pub(crate) mod server;
+pub(crate) mod timers;
+pub(crate) mod triggers;
 pub(crate) mod upload;

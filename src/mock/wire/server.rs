@@ -19,11 +19,13 @@ use super::faults::Fault;
 use super::identity::ServerKeys;
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
+use super::triggers::Triggers;
 use super::upload;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::keys::KeySource;
 use crate::mock::flows::bills::{self, Bills};
+use crate::mock::flows::clock::MockClock;
 use crate::mock::flows::payments::{self, Payments};
 use crate::mock::flows::payscore::{self, Orders};
 use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
@@ -56,14 +58,19 @@ pub(crate) struct Shared {
     hits: Mutex<std::collections::HashMap<String, u64>>,
     /// What became of each request.
     pub(crate) log: RequestLog,
+    /// The one clock every flow reads.
+    pub(crate) clock: Arc<MockClock>,
+    /// Failures on demand (wire/triggers.rs).
+    pub(crate) triggers: Triggers,
 }
 
 impl Shared {
     /// Needs a tokio runtime: notifications are sent on it, whichever
     /// thread plays the user.
     pub(crate) fn new(keys: Arc<ServerKeys>, runtime: tokio::runtime::Handle) -> Self {
+        let clock = Arc::new(MockClock::default());
         Shared {
-            notifier: Notifier::new(keys.clone(), runtime),
+            notifier: Notifier::new(keys.clone(), runtime, clock.clone()),
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
@@ -78,6 +85,8 @@ impl Shared {
             connections: AtomicU64::new(0),
             hits: Mutex::default(),
             log: RequestLog::default(),
+            clock,
+            triggers: Triggers::default(),
         }
     }
 
@@ -152,6 +161,12 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
         note.verdict("control".to_owned());
         if let Some(refused) = super::guard::refusal(&parts) {
             return refused;
+        }
+        let segments: Vec<&str> = control.split('/').collect();
+        let clock =
+            crate::mock::pages::clock::handle(shared, parts.method.as_str(), &segments, &bytes);
+        if let Some(answered) = clock.await {
+            return answered;
         }
         return crate::mock::pages::control::handle(
             shared,
@@ -277,6 +292,17 @@ impl Shared {
             .into_owned()
             .collect();
         if let Route::Found { operation, params } = &route {
+            // Failures on demand, before any flow runs (wire/triggers.rs).
+            let triggered = self
+                .triggers
+                .before(method, operation.template(), params, body);
+            if let Some(answer) = triggered {
+                note.verdict(format!(
+                    "trigger: {} answered as the merchant's number asked (GET /_mock/triggers)",
+                    answer.status
+                ));
+                return answer;
+            }
             let call = FlowCall {
                 method,
                 template: operation.template(),
@@ -287,6 +313,7 @@ impl Shared {
                 base_url: &format!("http://{}/", header(headers, "host").unwrap_or("127.0.0.1")),
             };
             if let Some(answer) = self.serve_flow(&call) {
+                self.follow_triggers(method, operation.template(), body, &answer);
                 return answer;
             }
         }
@@ -343,7 +370,7 @@ impl Shared {
     /// operation, and the catalog's signed echo answers it.
     fn serve_flow(&self, call: &FlowCall<'_>) -> Option<Answer> {
         let mchid = self.keys.credentials.mchid;
-        let now = unix_now();
+        let now = self.clock.now();
         let FlowCall {
             method, template, ..
         } = *call;
@@ -403,6 +430,7 @@ impl Shared {
                     call.base_url,
                     wrong_hash,
                     self.ledger(),
+                    now,
                 ))
             }
             ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query)),
@@ -429,6 +457,7 @@ impl Shared {
     /// Resolves the refunds that have waited [`Shared::refund_delay`]; the
     /// mock's clock calls it a few times a second.
     pub(crate) fn tick(&self) {
+        self.run_due();
         let Some(delay) = self.refund_delay.lock().ok().and_then(|d| *d) else {
             return;
         };
@@ -438,13 +467,18 @@ impl Shared {
         else {
             return;
         };
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = self.clock.now_ms();
         let events: Vec<_> = refunds
-            .processing_for(delay)
+            .processing_since()
             .into_iter()
-            .filter_map(|(sub, no)| {
+            .filter(|(_, _, created)| {
+                created.saturating_mul(1000).saturating_add(delay_ms) <= now_ms
+            })
+            .filter_map(|(sub, no, _)| {
                 let outcome = RefundOutcome::Success;
                 refunds
-                    .resolve(&mut payments, &sub, &no, outcome, mchid, unix_now())
+                    .resolve(&mut payments, &sub, &no, outcome, mchid, self.clock.now())
                     .ok()?
                     .1
             })
