@@ -239,11 +239,37 @@ impl MockServer {
         }
     }
 
+    /// The next `count` requests to `path` (a catalog template such as
+    /// `v3/refund/domestic/refunds`, or a path as sent) get `fault`'s
+    /// error answer before any flow runs: a [`Fault::Status`] or a
+    /// [`Fault::Error`] naming WeChat Pay's code and message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::mock::{Fault, MockServer};
+    ///
+    /// let server = MockServer::start().await?;
+    /// let not_enough = Fault::from_json(&serde_json::json!({"fault": "error", "status": 403,
+    ///     "code": "NOT_ENOUGH", "message": "基本账户余额不足，请充值后重新发起"})).map_err(wechatpay_chain::Error::Config)?;
+    /// server.inject_for_path("v3/marketing/favor/coupon-stocks", not_enough, 1)?;
+    /// let err = server.client()?["v3/marketing/favor/coupon-stocks"].post(()).await.unwrap_err();
+    /// assert!(matches!(err, wechatpay_chain::Error::Api(api) if api.code == "NOT_ENOUGH"));
+    /// # Ok(()) }
+    /// ```
+    pub fn inject_for_path(&self, path: &str, fault: Fault, count: usize) -> Result<()> {
+        self.shared
+            .triggers
+            .add_path_fault(path, fault, count)
+            .map_err(Error::Config)
+    }
+
     /// Drops every queued fault.
     pub fn clear_faults(&self) {
         if let Ok(mut faults) = self.shared.faults.lock() {
             faults.clear();
         }
+        self.shared.triggers.clear_path_faults();
     }
 
     /// The user confirms payscore order `out_order_no` in WeChat (CREATED →

@@ -86,8 +86,29 @@ enum Action {
     Refunds,
     /// Lists the notifications, every attempt and the merchant's answers.
     Notifications,
-    /// Offers notification SEQ again (its `seq` in `notifications`).
+    /// Offers notification SEQ again (its `seq` in `notifications`),
+    /// signed afresh.
     Resend { seq: u64 },
+    /// Shows the mock's clock; `advance 2h` or `set TIME` moves it forward,
+    /// firing what falls due on the way (orders closing at time_expire,
+    /// notification retries, …) and printing what happened.
+    Clock {
+        #[command(subcommand)]
+        change: Option<ClockChange>,
+    },
+    /// Lists the failure triggers: markers to write into out_trade_no,
+    /// out_refund_no … to get WeChat Pay's error answers on demand.
+    Triggers,
+}
+
+/// How to move the clock.
+#[derive(Subcommand)]
+enum ClockChange {
+    /// Forward by DURATION: 90 (seconds), 90s, 15m, 2h, 7d, 1d2h30m, PT2H.
+    Advance { duration: String },
+    /// Forward to TIME: 2026-01-02T10:00:00+08:00, or a China time
+    /// `2026-01-02 10:00:00`; never back.
+    Set { time: String },
 }
 
 #[derive(Args)]
@@ -187,6 +208,22 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             format!("notifications/{seq}/resend"),
             None,
         ),
+        Action::Clock { change: None } => (reqwest::Method::GET, "clock".to_owned(), None),
+        Action::Clock {
+            change: Some(ClockChange::Advance { duration }),
+        } => (
+            reqwest::Method::POST,
+            "clock/advance".to_owned(),
+            Some(serde_json::json!({ "duration": duration })),
+        ),
+        Action::Clock {
+            change: Some(ClockChange::Set { time }),
+        } => (
+            reqwest::Method::POST,
+            "clock/set".to_owned(),
+            Some(serde_json::json!({ "time": time })),
+        ),
+        Action::Triggers => (reqwest::Method::GET, "triggers".to_owned(), None),
     };
     let url = base
         .join(&format!("_mock/{path}"))

@@ -18,6 +18,7 @@
 //! | `GET /_mock/triggers` | the failure triggers ([`crate::mock::wire::triggers`]) |
 //! | `GET /_mock/clock`, `POST /_mock/clock/advance\|set` | the clock ([`super::clock`]) |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
+//! | `POST /_mock/faults` `{"fault": "error", "status", "code", "message", "path": …, "count": n}` | the next n requests to that path (template or as sent) get that WeChat Pay error, before any flow runs |
 //! | `DELETE /_mock/faults` | no more faults |
 //! | `GET /_mock/notifications` | every notification sent and its fate |
 //! | `GET /_mock/requests` | the recent requests and what the mock made of each |
@@ -140,6 +141,7 @@ pub(crate) fn handle(
             if let Ok(mut faults) = shared.faults.lock() {
                 faults.clear();
             }
+            shared.triggers.clear_path_faults();
             Ok(Answer::no_content())
         }
         ("GET", ["requests"]) => {
@@ -485,6 +487,15 @@ fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
         .and_then(Value::as_u64)
         .unwrap_or(1)
         .min(10_000);
+    if let Some(path) = value.get("path") {
+        let path = path
+            .as_str()
+            .ok_or_else(|| Answer::param_error("/path", "an API path, as a string"))?;
+        return shared
+            .triggers
+            .add_path_fault(path, fault, count as usize)
+            .map_err(|e| Answer::param_error("/path", &e));
+    }
     let mut faults = shared.faults.lock().map_err(|_| Answer::for_status(500))?;
     if faults.len().saturating_add(count as usize) > MAX_QUEUED_FAULTS {
         return Err(Answer::param_error(

@@ -293,9 +293,9 @@ impl Shared {
             .collect();
         if let Route::Found { operation, params } = &route {
             // Failures on demand, before any flow runs (wire/triggers.rs).
-            let triggered = self
-                .triggers
-                .before(method, operation.template(), params, body);
+            let triggered =
+                self.triggers
+                    .before(method, operation.template(), relative, params, body);
             if let Some(answer) = triggered {
                 note.verdict(format!(
                     "trigger: {} answered as the merchant's number asked (GET /_mock/triggers)",
@@ -563,6 +563,11 @@ impl Shared {
         }
         match &fault {
             Some(Fault::Status(status)) => answer = Answer::for_status(*status),
+            Some(Fault::Error {
+                status,
+                code,
+                message,
+            }) => answer = Answer::error(*status, code, message, None),
             Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
             _ => {}
         }

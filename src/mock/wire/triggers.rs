@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use super::answer::Answer;
+use super::faults::Fault;
 
 /// One trigger.
 #[derive(Debug, Clone, Copy)]
@@ -159,22 +160,100 @@ fn numbers(body: &Value, params: &[(String, String)]) -> Vec<String> {
 /// succeeds; bounded (cleared when full: a retry after that fails once more).
 const REMEMBERED: usize = 10_000;
 
-/// The table's state: which one-time failures were served.
+/// Path rules kept at once (`POST /_mock/faults` with `path`).
+const MAX_PATH_RULES: usize = 100;
+
+/// An error answer for the requests of one path, `left` more times.
+struct PathFault {
+    /// A catalog template (`v3/refund/domestic/refunds/{out_refund_no}`) or
+    /// a path as sent, without the leading `/`.
+    path: String,
+    fault: Fault,
+    left: usize,
+}
+
+/// The table's state: which one-time failures were served, and the error
+/// answers queued for one path.
 #[derive(Default)]
 pub(crate) struct Triggers {
     served: Mutex<HashSet<String>>,
+    paths: Mutex<Vec<PathFault>>,
 }
 
 impl Triggers {
-    /// The answer a trigger gives to `method template` naming these
-    /// numbers, if any: before the flow runs, so nothing changes.
+    /// Answers the next `count` requests to `path` (a catalog template or a
+    /// path as sent) with `fault`, a `status` or `error` fault.
+    pub(crate) fn add_path_fault(
+        &self,
+        path: &str,
+        fault: Fault,
+        count: usize,
+    ) -> Result<(), String> {
+        if !matches!(fault, Fault::Status(_) | Fault::Error { .. }) {
+            return Err("`path` takes an answer fault: `status` or `error` (the others apply to the next answer, whatever its path)".to_owned());
+        }
+        let path = path.trim_start_matches('/');
+        if path.is_empty() || path.len() > 256 || path.contains(['?', '#', ' ']) {
+            return Err("`path` must be an API path such as v3/refund/domestic/refunds (at most 256, no query)".to_owned());
+        }
+        let mut paths = self.paths.lock().map_err(|_| "busy".to_owned())?;
+        if paths.len() >= MAX_PATH_RULES {
+            return Err(format!(
+                "at most {MAX_PATH_RULES} path rules at once; clear them with DELETE /_mock/faults"
+            ));
+        }
+        paths.push(PathFault {
+            path: path.to_owned(),
+            fault,
+            left: count,
+        });
+        Ok(())
+    }
+
+    /// Forgets every path rule.
+    pub(crate) fn clear_path_faults(&self) {
+        if let Ok(mut paths) = self.paths.lock() {
+            paths.clear();
+        }
+    }
+
+    /// The error answer queued for this request's path, if any.
+    fn path_fault(&self, template: &str, relative: &str) -> Option<Answer> {
+        let mut paths = self.paths.lock().ok()?;
+        let at = paths
+            .iter()
+            .position(|rule| rule.path == template || rule.path == relative)?;
+        let rule = &mut paths[at];
+        let answer = match &rule.fault {
+            Fault::Error {
+                status,
+                code,
+                message,
+            } => Answer::error(*status, code, message, None),
+            Fault::Status(status) => Answer::for_status(*status),
+            _ => return None,
+        };
+        rule.left = rule.left.saturating_sub(1);
+        if rule.left == 0 {
+            paths.remove(at);
+        }
+        Some(answer)
+    }
+
+    /// The answer a path rule or a trigger gives to `method template`
+    /// (`relative` as sent) naming these numbers, if any: before the flow
+    /// runs, so nothing changes.
     pub(crate) fn before(
         &self,
         method: &str,
         template: &str,
+        relative: &str,
         params: &[(String, String)],
         body: &[u8],
     ) -> Option<Answer> {
+        if let Some(answer) = self.path_fault(template, relative) {
+            return Some(answer);
+        }
         let operation = format!("{method} {template}");
         let rows: Vec<&Trigger> = TABLE
             .iter()
@@ -279,11 +358,11 @@ mod tests {
         let triggers = Triggers::default();
         let body = br#"{"out_trade_no":"T1-SYSERR","amount":{"total":1}}"#;
         let first = triggers
-            .before("POST", "v3/pay/transactions/native", &[], body)
+            .before("POST", "v3/pay/transactions/native", "", &[], body)
             .unwrap();
         assert_eq!(first.status, 500);
         assert!(triggers
-            .before("POST", "v3/pay/transactions/native", &[], body)
+            .before("POST", "v3/pay/transactions/native", "", &[], body)
             .is_none());
         // Another operation: the marker is read only where the row says.
         assert!(triggers
