@@ -96,6 +96,41 @@ impl MockServer {
 
     /// Starts on `address` (port 0 picks a free one).
     pub async fn bind(address: SocketAddr) -> Result<Self> {
+        Self::launch(address, None).await
+    }
+
+    /// Starts on `address` keeping its state in `dir` (`dir/mock.sqlite`):
+    /// orders, refunds, payscore orders, notifications and their attempts,
+    /// the clock and the settings are written before each answer is sent,
+    /// and read back when a mock starts on the same directory again, which
+    /// then delivers the notifications still pending. A second mock on a
+    /// directory in use is refused ([`Error::Config`] saying so).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::mock::MockServer;
+    /// let dir = std::env::temp_dir().join(format!("mock-doc-{}", std::process::id()));
+    /// let address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    /// let server = MockServer::bind_in(address, &dir).await?;
+    /// assert!(MockServer::bind_in(address, &dir).await.is_err(), "one mock per directory");
+    /// server.shutdown().await;
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # Ok(()) }
+    /// ```
+    pub async fn bind_in(address: SocketAddr, dir: impl AsRef<Path>) -> Result<Self> {
+        Self::launch(address, Some(dir.as_ref())).await
+    }
+
+    async fn launch(address: SocketAddr, dir: Option<&Path>) -> Result<Self> {
+        let shared = Arc::new(Shared::new(
+            wire::identity::ServerKeys::load()?,
+            tokio::runtime::Handle::current(),
+        ));
+        if let Some(dir) = dir {
+            // Before the port: a refused mock takes nothing.
+            shared.open_store(dir).map_err(Error::Config)?;
+        }
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .map_err(|source| Error::Io {
@@ -106,10 +141,6 @@ impl MockServer {
             what: "reading the bound address".to_owned(),
             source,
         })?;
-        let shared = Arc::new(Shared::new(
-            wire::identity::ServerKeys::load()?,
-            tokio::runtime::Handle::current(),
-        ));
         // The mock's clock: refunds that resolve by themselves.
         let weak = Arc::downgrade(&shared);
         tokio::spawn(async move {

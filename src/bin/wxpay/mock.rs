@@ -17,10 +17,14 @@ use crate::exit::{self, write_stdout, Failure};
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct MockArgs {
-    /// Port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-    /// Write the client profile (mock.json and PEM files) into this directory.
+    /// Port to listen on; 0 picks a free one. Default: the port recorded
+    /// in DIR/mock.json by the mock that ran there before, else a free one.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Keep the mock's state in this directory (DIR/mock.sqlite: orders,
+    /// refunds, notifications, the clock, settings; a restart picks up
+    /// where it stopped) and write the client profile there (mock.json and
+    /// PEM files). One mock per directory.
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Do not print a line on stderr for each request.
@@ -126,10 +130,28 @@ pub async fn run(credentials: &Credentials, args: MockArgs) -> Result<(), Failur
 }
 
 async fn serve(args: MockArgs) -> Result<(), Failure> {
-    let server = MockServer::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    let recorded = args.dir.as_deref().and_then(recorded_port);
+    let port = args.port.or(recorded).unwrap_or(0);
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let server = match &args.dir {
+        Some(dir) => MockServer::bind_in(address, dir).await,
+        None => MockServer::bind(address).await,
+    };
+    let server = server.map_err(|e| match (&e, args.port, recorded) {
+        (wechatpay_chain::Error::Io { .. }, None, Some(port)) => Failure::usage(format!(
+            "port {port}, where the mock of this directory ran before (its mock.json), is taken: \
+             give --port 0 for a free one, or stop what uses it ({e})"
+        )),
+        _ => Failure::from(e),
+    })?;
     server.log_to_stderr(!args.quiet);
-    server.set_notification_speedup(args.notification_speedup);
-    server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    // Flags given now win over the settings the directory kept.
+    if args.dir.is_none() || args.notification_speedup != wechatpay_chain::mock::DEFAULT_SPEEDUP {
+        server.set_notification_speedup(args.notification_speedup);
+    }
+    if args.dir.is_none() || args.refund_auto_resolve.is_some() {
+        server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    }
     // The first line is the contract: scripts wait for it.
     write_stdout(format!("listening on {}\n", server.base_url()).as_bytes())?;
     if let Some(dir) = args.dir {
@@ -258,6 +280,13 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
         code: exit::API_ERROR,
         message: format!("the mock refused ({status}): {}", text.trim_end()),
     })
+}
+
+/// The port of `dir/mock.json`'s `base_url`, as the last mock there wrote it.
+fn recorded_port(dir: &std::path::Path) -> Option<u16> {
+    let text = std::fs::read_to_string(dir.join("mock.json")).ok()?;
+    let profile: serde_json::Value = serde_json::from_str(&text).ok()?;
+    url::Url::parse(profile["base_url"].as_str()?).ok()?.port()
 }
 
 /// JSON given inline or as `@FILE`.

@@ -48,7 +48,7 @@ const BILL_WINDOW: i64 = 92 * 86_400;
 const CHUNK: usize = 64 * 1024;
 
 /// One payment as the bill sees it (amounts in fen, times unix seconds).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PaymentRecord {
     pub(crate) success_time: i64,
     /// appid, or sub_appid/sp_appid for a partner order.

@@ -1,8 +1,10 @@
 //! The store every flow's book is built on: a map that keeps at most its
 //! limit of entries and forgets the oldest first, so that a long load test
 //! cannot exhaust the mock's memory, listed in the order entries arrived.
+//! When the mock keeps its state on disk ([`super::store`]), it also notes
+//! what changed and what was forgotten since the last save.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 
 /// At most `limit` entries; the oldest goes first.
@@ -11,6 +13,12 @@ pub(crate) struct Kept<K, V> {
     /// Keys in the order they arrived.
     arrival: VecDeque<K>,
     limit: usize,
+    /// Whether changes are noted (only when a store saves them).
+    tracking: bool,
+    /// Keys inserted or handed out mutably since the last save.
+    changed: HashSet<K>,
+    /// Keys forgotten since the last save.
+    gone: Vec<K>,
 }
 
 impl<K: Hash + Eq + Clone, V> Kept<K, V> {
@@ -19,12 +27,29 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
             map: HashMap::new(),
             arrival: VecDeque::new(),
             limit: limit.max(1),
+            tracking: false,
+            changed: HashSet::new(),
+            gone: Vec::new(),
         }
+    }
+
+    /// Notes changes from now on, for [`Kept::take_changes`].
+    pub(crate) fn track(&mut self) {
+        self.tracking = true;
+    }
+
+    /// The keys changed (still held) and forgotten since the last call.
+    pub(crate) fn take_changes(&mut self) -> (Vec<K>, Vec<K>) {
+        let changed = self.changed.drain().collect();
+        (changed, std::mem::take(&mut self.gone))
     }
 
     /// Adds (or replaces) `key`; returns what was forgotten to make room,
     /// so that the owner can drop its indexes of them.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Vec<V> {
+        if self.tracking {
+            self.changed.insert(key.clone());
+        }
         if let Some(slot) = self.map.get_mut(&key) {
             *slot = value;
             return Vec::new();
@@ -35,6 +60,10 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
                 break;
             };
             forgotten.extend(self.map.remove(&oldest));
+            if self.tracking {
+                self.changed.remove(&oldest);
+                self.gone.push(oldest);
+            }
         }
         self.arrival.push_back(key.clone());
         self.map.insert(key, value);
@@ -46,7 +75,11 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
+        let value = self.map.get_mut(key)?;
+        if self.tracking {
+            self.changed.insert(key.clone());
+        }
+        Some(value)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -98,5 +131,20 @@ mod tests {
         assert_eq!(kept.keys(), ["b", "c"]);
         assert_eq!(kept.newest_keys(1), ["c"]);
         assert_eq!(kept.newest(5).count(), 2);
+    }
+
+    #[test]
+    fn changes_are_noted_only_when_tracked() {
+        let mut kept = Kept::new(2);
+        kept.insert("a", 1);
+        assert_eq!(kept.take_changes(), (vec![], vec![]));
+        kept.track();
+        kept.insert("b", 2);
+        *kept.get_mut(&"a").unwrap() = 3;
+        let (mut changed, gone) = kept.take_changes();
+        changed.sort();
+        assert_eq!((changed, gone), (vec!["a", "b"], vec![]));
+        kept.insert("c", 4);
+        assert_eq!(kept.take_changes(), (vec!["c"], vec!["a"]));
     }
 }

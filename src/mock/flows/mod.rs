@@ -8,4 +8,5 @@ pub(crate) mod kept;
 pub(crate) mod payments;
 pub(crate) mod payscore;
 pub(crate) mod refunds;
+pub(crate) mod store;
 pub(crate) mod v2;

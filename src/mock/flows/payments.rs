@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 use super::bills::PaymentRecord;
 use super::clock::Timer;
 use super::kept::Kept;
+use super::store::{Batch, Store};
 use crate::clock;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
@@ -45,7 +46,7 @@ const PREPAY_LIFETIME: i64 = 2 * 3600;
 pub(crate) const SIMULATED_OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 
 /// `trade_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum TradeState {
     NotPay,
     Success,
@@ -74,11 +75,12 @@ impl TradeState {
 }
 
 /// One order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Payment {
     pub(crate) partner: bool,
     /// `JSAPI`, `APP`, `MWEB` (H5) or `NATIVE`.
-    pub(crate) trade_type: &'static str,
+    #[serde(deserialize_with = "trade_type")]
+    pub(crate) trade_type: StaticStr,
     /// The create request as first sent: re-entry must repeat it.
     pub(crate) request: Map<String, Value>,
     pub(crate) created: i64,
@@ -229,6 +231,51 @@ impl Payment {
             description: self.str("/description").to_owned(),
             attach: self.str("/attach").to_owned(),
         })
+    }
+}
+
+/// `&'static str` under a name serde's derive does not read as borrowed
+/// (a stored value comes back through a function naming the known ones).
+type StaticStr = &'static str;
+
+/// A stored `trade_type`, back as the `&'static str` the book keeps.
+fn trade_type<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
+    super::store::known_str(value, &["JSAPI", "APP", "MWEB", "NATIVE"])
+}
+
+/// The store's name for the payment orders.
+const KIND: &str = "payment";
+
+impl Payments {
+    /// Notes changes from now on, for [`Payments::save`].
+    pub(crate) fn track(&mut self) {
+        self.orders.track();
+    }
+
+    /// The orders changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut Batch) {
+        let (changed, gone) = self.orders.take_changes();
+        for key in changed {
+            let order = self.orders.get(&key);
+            batch.put(KIND, &key, order.map(|order| (&key, order)).as_ref());
+        }
+        for key in gone {
+            batch.put::<()>(KIND, &key, None);
+        }
+    }
+
+    /// Rebuilds the book (and its indexes) from the store.
+    pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
+        for (key, order) in store.load::<(Key, Payment)>(KIND)? {
+            if let Some(id) = &order.transaction_id {
+                self.by_transaction.insert(id.clone(), key.clone());
+                // Transaction ids end with the book's sequence number.
+                let sequence = id.get(id.len().saturating_sub(13)..).unwrap_or("0");
+                self.next = self.next.max(sequence.parse().unwrap_or(0));
+            }
+            self.insert(key, order);
+        }
+        Ok(())
     }
 }
 

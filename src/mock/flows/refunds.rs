@@ -29,7 +29,7 @@ use crate::mock::wire::notify::Event;
 const MAX_REFUNDS: u32 = 50;
 
 /// `status` of a refund.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum RefundStatus {
     Processing,
     Success,
@@ -90,7 +90,7 @@ impl RefundOutcome {
 }
 
 /// One refund.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Refund {
     sub_mchid: String,
     refund_id: String,
@@ -106,7 +106,8 @@ struct Refund {
     success_time: Option<i64>,
     notify_url: Option<String>,
     funds_account: String,
-    channel: &'static str,
+    #[serde(deserialize_with = "channel")]
+    channel: StaticStr,
     /// The refunded payment as the bill shows it.
     payment: Option<super::bills::PaymentRecord>,
 }
@@ -161,6 +162,51 @@ impl Refund {
             json!({"total": self.total, "refund": self.refund, "payer_total": self.total, "payer_refund": self.refund}),
         );
         Value::Object(out)
+    }
+}
+
+/// `&'static str` under a name serde's derive does not read as borrowed.
+type StaticStr = &'static str;
+
+/// A stored `channel`, back as the `&'static str` the book keeps.
+fn channel<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
+    super::store::known_str(
+        value,
+        &["ORIGINAL", "BALANCE", "OTHER_BALANCE", "OTHER_BANKCARD"],
+    )
+}
+
+/// The store's name for the refunds.
+const KIND: &str = "refund";
+
+impl Refunds {
+    /// Notes changes from now on, for [`Refunds::save`].
+    pub(crate) fn track(&mut self) {
+        self.refunds.track();
+    }
+
+    /// The refunds changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut super::store::Batch) {
+        let (changed, gone) = self.refunds.take_changes();
+        for key in changed {
+            let refund = self.refunds.get(&key);
+            batch.put(KIND, &key, refund.map(|refund| (&key, refund)).as_ref());
+        }
+        for key in gone {
+            batch.put::<()>(KIND, &key, None);
+        }
+    }
+
+    /// Rebuilds the book (and its index) from the store.
+    pub(crate) fn load(&mut self, store: &super::store::Store) -> Result<(), String> {
+        for (key, refund) in store.load::<(Key, Refund)>(KIND)? {
+            // Refund ids end with the book's sequence number.
+            let id = &refund.refund_id;
+            let sequence = id.get(id.len().saturating_sub(16)..).unwrap_or("0");
+            self.next = self.next.max(sequence.parse().unwrap_or(0));
+            self.insert(key, refund);
+        }
+        Ok(())
     }
 }
 

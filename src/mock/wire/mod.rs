@@ -15,6 +15,7 @@ pub(crate) mod guard;
 pub(crate) mod identity;
 pub(crate) mod log;
 pub(crate) mod notify;
+pub(crate) mod persist;
 pub(crate) mod server;
 pub(crate) mod timers;
 pub(crate) mod triggers;

@@ -4,7 +4,7 @@
 //! until the merchant answers 2xx — the schedule divided by a speed-up
 //! factor, so that 24 hours pass in about a minute and a half by default.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use super::identity::ServerKeys;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::mock::flows::clock::{MockClock, Timer};
+use crate::mock::flows::store::{Batch, Store};
 use crate::sign::unix_now;
 
 /// WeChat Pay's waits between attempts, in seconds: 15s/15s/30s/3m/10m/20m/
@@ -38,6 +39,9 @@ pub const DEFAULT_SPEEDUP: u32 = 1000;
 /// (a long load test must not grow the mock without bound).
 pub const KEPT_NOTIFICATIONS: usize = 1000;
 
+/// The store's name for the notification log.
+const KIND: &str = "notification";
+
 /// Attempts kept per delivery (a resent one may try many times).
 const KEPT_ANSWERS: usize = 64;
 
@@ -54,7 +58,7 @@ const ANSWER_LIMIT: usize = 1024;
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Delivery {
     /// Its number in this server's life (1, 2, …): what
@@ -87,7 +91,7 @@ pub struct Delivery {
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeliveryAttempt {
     /// When it was sent (RFC 3339, Beijing time).
@@ -112,7 +116,7 @@ pub(crate) struct Event {
 }
 
 /// A delivery and where it stands on its ladder.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 struct Entry {
     delivery: Delivery,
     /// Which ladder runs: a resend starts a new one, and the old one's
@@ -124,6 +128,9 @@ struct Entry {
     owed: bool,
     /// One more delivery after the first success (trigger `TWICE`).
     twice: bool,
+    /// When the owed attempt falls due (Unix ms on the mock's clock): a
+    /// restarted mock picks the ladder up there.
+    next_due: Option<i64>,
 }
 
 /// The shared state of the deliveries, handed to each attempt.
@@ -139,6 +146,8 @@ struct Ladder {
     clock: Arc<MockClock>,
     speedup: Arc<AtomicU32>,
     use_public_key: Arc<AtomicBool>,
+    /// Deliveries changed since the last save, when a store saves them.
+    dirty: Arc<Mutex<Option<HashSet<u64>>>>,
 }
 
 /// Sends notifications and keeps a log of them. Each attempt falls due on
@@ -179,6 +188,7 @@ impl Notifier {
                 clock,
                 speedup: speedup.clone(),
                 use_public_key: use_public_key.clone(),
+                dirty: Arc::default(),
             },
             next_seq: AtomicU64::new(1),
             speedup,
@@ -256,13 +266,17 @@ impl Notifier {
             step: 0,
             owed: true,
             twice,
+            next_due: Some(now_ms),
         };
         if let Ok(mut log) = self.ladder.log.lock() {
             if log.len() >= KEPT_NOTIFICATIONS {
-                log.pop_front();
+                if let Some(gone) = log.pop_front() {
+                    self.ladder.touched(gone.delivery.seq);
+                }
             }
             log.push_back(entry);
         }
+        self.ladder.touched(seq);
         self.start(seq, 0, now_ms);
     }
 
@@ -281,8 +295,10 @@ impl Notifier {
             entry.round += 1;
             entry.step = 0;
             entry.owed = true;
+            entry.next_due = Some(self.ladder.clock.now_ms());
             entry.round
         };
+        self.ladder.touched(seq);
         self.start(seq, round, self.ladder.clock.now_ms());
         true
     }
@@ -336,6 +352,56 @@ impl Notifier {
         self.ladder.attempt(seq, round, at_ms, None).await
     }
 
+    /// Notes changes from now on, for [`Notifier::save`].
+    pub(crate) fn track(&self) {
+        if let Ok(mut dirty) = self.ladder.dirty.lock() {
+            dirty.get_or_insert_with(HashSet::new);
+        }
+    }
+
+    /// The deliveries changed or forgotten since the last save.
+    pub(crate) fn save(&self, batch: &mut Batch) {
+        let seqs: Vec<u64> = match self.ladder.dirty.lock() {
+            Ok(mut dirty) => dirty
+                .as_mut()
+                .map(|d| d.drain().collect())
+                .unwrap_or_default(),
+            Err(_) => return,
+        };
+        if seqs.is_empty() {
+            return;
+        }
+        let Ok(log) = self.ladder.log.lock() else {
+            return;
+        };
+        for seq in seqs {
+            let entry = log.iter().rev().find(|e| e.delivery.seq == seq);
+            batch.put(KIND, &seq, entry);
+        }
+    }
+
+    /// Rebuilds the log from the store and queues every attempt still
+    /// owed at the time it falls due (at once when that has passed).
+    pub(crate) fn load(&self, store: &Store) -> Result<(), String> {
+        let entries: Vec<Entry> = store.load(KIND)?;
+        let mut log = self.ladder.log.lock().map_err(|_| "busy")?;
+        for entry in entries {
+            let seq = entry.delivery.seq;
+            self.next_seq.fetch_max(seq + 1, Ordering::Relaxed);
+            if let (true, Some(due)) = (entry.owed, entry.next_due) {
+                let round = entry.round;
+                self.ladder
+                    .clock
+                    .schedule(due, Timer::NotificationAttempt { seq, round });
+            }
+            if log.len() >= KEPT_NOTIFICATIONS {
+                log.pop_front();
+            }
+            log.push_back(entry);
+        }
+        Ok(())
+    }
+
     /// Waits (at most `most`) until no attempt is on its way.
     pub(crate) async fn settle(&self, most: Duration) {
         let deadline = std::time::Instant::now() + most;
@@ -348,6 +414,15 @@ impl Notifier {
 }
 
 impl Ladder {
+    /// Notes that delivery `seq` changed, when a store saves the log.
+    fn touched(&self, seq: u64) {
+        if let Ok(mut dirty) = self.dirty.lock() {
+            if let Some(dirty) = dirty.as_mut() {
+                dirty.insert(seq);
+            }
+        }
+    }
+
     /// Whether attempt `round` of `seq` is still wanted.
     fn is_current(&self, seq: u64, round: u32) -> bool {
         self.log.lock().is_ok_and(|log| {
@@ -411,21 +486,23 @@ impl Ladder {
             entry.delivery.answers.remove(0);
         }
         entry.delivery.answers.push(attempt);
+        self.touched(seq);
         if entry.round != round {
             // Resent while this attempt was on its way: the new ladder
             // starts now.
             entry.delivery.attempts += 1;
             entry.delivery.delivered |= delivered;
             let round = entry.round;
-            self.clock.schedule(
-                self.clock.now_ms(),
-                Timer::NotificationAttempt { seq, round },
-            );
+            let now = self.clock.now_ms();
+            entry.next_due = Some(now);
+            self.clock
+                .schedule(now, Timer::NotificationAttempt { seq, round });
             return Some(report);
         }
         if refused.is_some() {
             // Nothing was sent and nothing will be.
             entry.owed = false;
+            entry.next_due = None;
             return Some(report);
         }
         entry.delivery.attempts += 1;
@@ -444,10 +521,14 @@ impl Ladder {
         match wait {
             Some(seconds) => {
                 let next = at_ms + (seconds as i64) * 1000 / factor;
+                entry.next_due = Some(next);
                 self.clock
                     .schedule(next, Timer::NotificationAttempt { seq, round });
             }
-            None => entry.owed = false,
+            None => {
+                entry.owed = false;
+                entry.next_due = None;
+            }
         }
         Some(report)
     }

@@ -62,6 +62,11 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<MockClock>,
     /// Failures on demand (wire/triggers.rs).
     pub(crate) triggers: Triggers,
+    /// The state on disk, when the mock was given a directory (wire/persist.rs).
+    pub(crate) store: std::sync::OnceLock<crate::mock::flows::store::Store>,
+    pub(crate) saving: Mutex<()>,
+    /// The clock and settings row last written.
+    pub(crate) saved_state: Mutex<String>,
 }
 
 impl Shared {
@@ -87,6 +92,9 @@ impl Shared {
             log: RequestLog::default(),
             clock,
             triggers: Triggers::default(),
+            store: std::sync::OnceLock::new(),
+            saving: Mutex::default(),
+            saved_state: Mutex::default(),
         }
     }
 
@@ -165,16 +173,19 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
         let segments: Vec<&str> = control.split('/').collect();
         let clock =
             crate::mock::pages::clock::handle(shared, parts.method.as_str(), &segments, &bytes);
-        if let Some(answered) = clock.await {
-            return answered;
-        }
-        return crate::mock::pages::control::handle(
-            shared,
-            parts.method.as_str(),
-            control,
-            query,
-            &bytes,
-        );
+        let answered = match clock.await {
+            Some(answered) => answered,
+            None => crate::mock::pages::control::handle(
+                shared,
+                parts.method.as_str(),
+                control,
+                query,
+                &bytes,
+            ),
+        };
+        // What a control changed is on disk before it answers.
+        shared.persist();
+        return answered;
     }
     let relative = path.trim_start_matches('/');
     if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
@@ -458,6 +469,7 @@ impl Shared {
     /// mock's clock calls it a few times a second.
     pub(crate) fn tick(&self) {
         self.run_due();
+        self.persist();
         let Some(delay) = self.refund_delay.lock().ok().and_then(|d| *d) else {
             return;
         };
@@ -553,6 +565,8 @@ impl Shared {
         note: &mut Note,
     ) -> Response {
         note.settle(&answer);
+        // On disk before the merchant hears of it.
+        self.persist();
         let fault = self
             .faults
             .lock()

@@ -369,6 +369,7 @@ mod tests {
             .before(
                 "GET",
                 "v3/pay/transactions/out-trade-no/{out_trade_no}",
+                "",
                 &[],
                 body
             )
