@@ -42,6 +42,21 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     (child, url)
 }
 
+/// The merchant's client of the mock's throwaway keys, APIv3 key included.
+fn merchant(base: &str) -> wechatpay_chain::Client {
+    let c = Credentials::get();
+    wechatpay_chain::Client::builder()
+        .apiv3_key(c.apiv3_key)
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .platform_public_key(c.platform_public_key_id, c.platform_public_key)
+        .base_url(base)
+        .build()
+        .unwrap()
+}
+
 fn kill9(child: &mut Child) {
     let killed = Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
@@ -73,7 +88,7 @@ async fn a_killed_mock_restarts_where_it_stopped() {
     let dir = runner::temp_dir("wxpay-workbench", "restart");
     // Real-time retries: the payment notification's second try is 15 s away.
     let (mut first, base) = start(&dir, &["--notification-speedup", "1"]);
-    let client = common::client(&base);
+    let client = merchant(&base);
     // The merchant's endpoint fails the first notification, then answers 204.
     let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[500]).await;
     client["v3/pay/transactions/jsapi"]
@@ -214,6 +229,25 @@ async fn the_clock_and_the_triggers_are_commands() {
     let triggers = wxpay(&["mock", "triggers"], &env, None).await;
     assert_eq!(triggers.code, 0, "{}", triggers.stderr);
     assert!(triggers.stdout.contains("SYSERR"), "{}", triggers.stdout);
+    // One command, one real notification at the merchant's endpoint.
+    let client = merchant(&base);
+    let sink = NotifySink::start(client, Credentials::get().apiv3_key, &[]).await;
+    let sent = wxpay(
+        &[
+            "mock",
+            "trigger",
+            "TRANSACTION.SUCCESS",
+            "--notify-url",
+            &sink.url,
+        ],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].envelope["event_type"], "TRANSACTION.SUCCESS");
+    assert!(got[0].verified.is_ok(), "{:?}", got[0].verified);
     kill9(&mut mock);
     let _ = std::fs::remove_dir_all(&dir);
 }

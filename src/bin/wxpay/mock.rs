@@ -103,6 +103,17 @@ enum Action {
     /// Lists the failure triggers: markers to write into out_trade_no,
     /// out_refund_no … to get WeChat Pay's error answers on demand.
     Triggers,
+    /// Sends EVENT to --notify-url for real: creates and completes the
+    /// objects behind it (a 0.01 yuan Native order paid; for a refund,
+    /// that order refunded), so the endpoint receives a signed, encrypted
+    /// notification on WeChat Pay's retry ladder.
+    Trigger {
+        #[arg(value_parser = ["TRANSACTION.SUCCESS", "REFUND.SUCCESS"])]
+        event: String,
+        /// The merchant's notification endpoint.
+        #[arg(long, value_name = "URL")]
+        notify_url: String,
+    },
 }
 
 /// How to move the clock.
@@ -246,6 +257,11 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             Some(serde_json::json!({ "time": time })),
         ),
         Action::Triggers => (reqwest::Method::GET, "triggers".to_owned(), None),
+        Action::Trigger { event, notify_url } => (
+            reqwest::Method::POST,
+            "trigger".to_owned(),
+            Some(serde_json::json!({ "event": event, "notify_url": notify_url })),
+        ),
     };
     let url = base
         .join(&format!("_mock/{path}"))

@@ -16,6 +16,7 @@
 //! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again (every attempt is signed afresh) |
 //! | `GET /_mock/triggers` | the failure triggers ([`crate::mock::wire::triggers`]) |
+//! | `POST /_mock/trigger` `{"event": "TRANSACTION.SUCCESS" \| "REFUND.SUCCESS", "notify_url"}` | creates and completes the objects behind that notification ([`super::trigger`]) |
 //! | `GET /_mock/clock`, `POST /_mock/clock/advance\|set` | the clock ([`super::clock`]) |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
 //! | `POST /_mock/faults` `{"fault": "error", "status", "code", "message", "path": …, "count": n}` | the next n requests to that path (template or as sent) get that WeChat Pay error, before any flow runs |
@@ -122,6 +123,7 @@ pub(crate) fn handle(
         }
         ("GET", ["settings"]) => Ok(Answer::json(200, &settings(shared))),
         ("GET", ["triggers"]) => Ok(Answer::json(200, &crate::mock::wire::triggers::listing())),
+        ("POST", ["trigger"]) => super::trigger::trigger(shared, body),
         ("PUT", ["settings"]) => {
             change_settings(shared, body).map(|()| Answer::json(200, &settings(shared)))
         }

@@ -8,3 +8,4 @@ pub(crate) mod clock;
 pub(crate) mod console;
 pub(crate) mod control;
 pub(crate) mod html;
+pub(crate) mod trigger;
