@@ -16,7 +16,7 @@ use wechatpay_chain::mock::Credentials;
 mod common;
 #[path = "common/wxpay.rs"]
 mod runner;
-use common::flows::jsapi_order;
+use common::flows::{control_at as control, jsapi_order};
 use common::sink::NotifySink;
 use runner::wxpay_with as wxpay;
 
@@ -64,23 +64,6 @@ fn kill9(child: &mut Child) {
         .unwrap();
     assert!(killed.success());
     let _ = child.wait();
-}
-
-async fn control(base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let mut request = client.request(method.parse().unwrap(), format!("{base}_mock/{path}"));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    let bytes = answer.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

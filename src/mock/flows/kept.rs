@@ -44,6 +44,23 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
         (changed, std::mem::take(&mut self.gone))
     }
 
+    /// Queues what changed since the last save as rows of `kind`: each
+    /// entry as `[key, value]`, each forgotten key as a deletion.
+    pub(crate) fn save_changes(&mut self, kind: &'static str, batch: &mut super::store::Batch)
+    where
+        K: serde::Serialize,
+        V: serde::Serialize,
+    {
+        let (changed, gone) = self.take_changes();
+        for key in changed {
+            let entry = self.map.get(&key).map(|value| (&key, value));
+            batch.put(kind, &key, entry.as_ref());
+        }
+        for key in gone {
+            batch.put::<()>(kind, &key, None);
+        }
+    }
+
     /// Adds (or replaces) `key`; returns what was forgotten to make room,
     /// so that the owner can drop its indexes of them.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Vec<V> {

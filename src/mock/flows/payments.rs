@@ -254,14 +254,7 @@ impl Payments {
 
     /// The orders changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut Batch) {
-        let (changed, gone) = self.orders.take_changes();
-        for key in changed {
-            let order = self.orders.get(&key);
-            batch.put(KIND, &key, order.map(|order| (&key, order)).as_ref());
-        }
-        for key in gone {
-            batch.put::<()>(KIND, &key, None);
-        }
+        self.orders.save_changes(KIND, batch);
     }
 
     /// Rebuilds the book (and its indexes) from the store.

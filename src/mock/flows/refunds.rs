@@ -187,14 +187,7 @@ impl Refunds {
 
     /// The refunds changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut super::store::Batch) {
-        let (changed, gone) = self.refunds.take_changes();
-        for key in changed {
-            let refund = self.refunds.get(&key);
-            batch.put(KIND, &key, refund.map(|refund| (&key, refund)).as_ref());
-        }
-        for key in gone {
-            batch.put::<()>(KIND, &key, None);
-        }
+        self.refunds.save_changes(KIND, batch);
     }
 
     /// Rebuilds the book (and its index) from the store.

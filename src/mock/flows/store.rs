@@ -12,11 +12,12 @@
 //! locking mode and written at once, so a second mock on the same DIR is
 //! refused until the first stops.
 //!
-//! **How a flow hooks in**: derive `Serialize`/`Deserialize` on what its
-//! book keeps, give the book a `save(&mut Batch)` that writes
-//! `Kept::take_changes` under its own kind, and a `load(rows)` that rebuilds
-//! the book (and its indexes) from the rows; call both from
-//! `wire/persist.rs`.
+//! **How a flow hooks in**: keep the book's objects in a `Kept` and derive
+//! `Serialize`/`Deserialize` on them; give the book a `track()` (calls
+//! `Kept::track`), a `save(&mut Batch)` (calls `Kept::save_changes` under
+//! the book's own kind) and a `load(&Store)` that rebuilds the book and its
+//! indexes from `store.load::<(Key, Object)>(KIND)`; call the three from
+//! `wire/persist.rs` (`open_store` and `persist`), next to payments'.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
