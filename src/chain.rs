@@ -10,7 +10,7 @@ use elsa::sync::FrozenMap;
 
 use reqwest::Method;
 
-use crate::client::Inner;
+use crate::client::inner::Inner;
 use crate::error::Result;
 use crate::media::Media;
 use crate::options::Options;

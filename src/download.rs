@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
 use openssl::sha::Sha1;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
 use reqwest::{Method, Url};
@@ -14,8 +15,9 @@ use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::chain::Chain;
+use crate::client::inner::Inner;
 use crate::client::transport::next_chunk;
-use crate::client::{Client, Inner};
+use crate::client::Client;
 use crate::error::{Error, Result, VerifyError};
 use crate::request::{PreparedRequest, Protocol};
 
@@ -188,7 +190,14 @@ impl Client {
             timeout: Some(DOWNLOAD_TIMEOUT),
         };
         let raw = inner.open_stream(&request).await?;
-        pump(raw, compression, inner.max_download_bytes(), out).await
+        pump(
+            raw,
+            Bytes::new(),
+            compression,
+            inner.max_download_bytes(),
+            out,
+        )
+        .await
     }
 }
 
@@ -209,7 +218,11 @@ impl Chain {
     ) -> Result<Downloaded> {
         let (inner, template) = (self.inner(), self.template());
         if crate::path::is_apiv2(template) {
-            return crate::v2::download::download(inner, template, options.into(), out).await;
+            let (raw, head) =
+                crate::v2::download::open(inner, template, options.into(), DOWNLOAD_TIMEOUT)
+                    .await?;
+            let limit = inner.max_download_bytes();
+            return pump(raw, head, Compression::None, limit, out).await;
         }
         download_node(inner, template, options.into(), out).await
     }
@@ -311,21 +324,25 @@ fn checked_download_url(bases: &[&str], text: &str) -> Result<(Url, String)> {
     Ok((url, relative))
 }
 
-/// Streams the body through the sink into `out`.
+/// Streams the body, after the `head` already read from it, through the
+/// sink into `out`.
 async fn pump<W: AsyncWrite + Unpin>(
     mut raw: reqwest::Response,
+    head: Bytes,
     compression: Compression,
     max_bytes: Option<u64>,
     out: &mut W,
 ) -> Result<Downloaded> {
     let mut sink = Sink::new(compression, max_bytes);
-    while let Some(chunk) = next_chunk(&mut raw).await? {
+    let mut next = Some(head);
+    while let Some(chunk) = next {
         let mut input = &chunk[..];
         while !input.is_empty() {
             let (used, plain) = sink.feed(input)?;
             out.write_all(plain).await.map_err(write_error)?;
             input = &input[used..];
         }
+        next = next_chunk(&mut raw).await?;
     }
     loop {
         let plain = sink.finish()?;
@@ -387,7 +404,14 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
     } else {
         None
     };
-    let done = pump(raw, Compression::None, inner.max_download_bytes(), out).await?;
+    let done = pump(
+        raw,
+        Bytes::new(),
+        Compression::None,
+        inner.max_download_bytes(),
+        out,
+    )
+    .await?;
     match announced {
         Some(expected) if !expected.eq_ignore_ascii_case(&done.sha1) => Err(Error::HashMismatch {
             expected,

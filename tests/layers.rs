@@ -4,8 +4,14 @@
 //! library, not a part) and fails when one names a module of a lower layer
 //! through `crate::…`, `self::…` or `super::…`, in a `use` line or a path
 //! in code. Comments and `#[cfg(test)]` code are not read.
+//!
+//! And no circle: no module may import, directly or through others, a
+//! module that imports it back. A module's paths into its own descendants
+//! (`client`'s `pub use self::transport::…`) are how Rust makes one module
+//! of several files, not imports, and are left out of the graph; a child's
+//! paths to its parent, and every other path, count.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The layers, top first: a module belongs to the layer of the longest
@@ -23,6 +29,18 @@ use std::path::{Path, PathBuf};
 ///   (`build_with_certificates`) and starts their refresh.
 /// - `hex`, `clock` and `encryptor` (crate helpers DESIGN.md does not list)
 ///   are pure core; `profile` builds a builder, a feature.
+/// - The mock (DESIGN.md's pipeline "wire → flows → wire; pages over the
+///   flows") is five layers, top first: the wire's services (`mock::wire`:
+///   what every request and answer goes through, and the notifier every
+///   flow sends with); the flows (`mock::flows`: one module per product,
+///   over the store they share, `mock::flows::kept`), which use those
+///   services; the wire's server (`mock::wire::server`), which holds the
+///   state and dispatches a request to a flow's entry point; the pages and
+///   controls (`mock::pages`), which use the flows and the server's state;
+///   and `mock` itself, `MockServer`, which starts the server and hands it
+///   the pages' entry point as a function (`server::Controls`). So the
+///   pages may use the flows and the wire, the flows never the pages nor
+///   the server, the server never a page. No exceptions.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &["error"]),
     (
@@ -68,7 +86,25 @@ const LAYERS: &[(&str, &[&str])] = &[
             "invoke",
         ],
     ),
-    ("outside the library's core", &["blocking", "mock", "guide"]),
+    ("outside the library's core", &["blocking", "guide"]),
+    (
+        "the mock's wire services: answers and their signer, authentication, body rules, \
+         catalog, faults, guard, notifier, request log, uploads",
+        &["mock::wire"],
+    ),
+    (
+        "the mock's flows: one module per product over the store they share",
+        &["mock::flows"],
+    ),
+    (
+        "the mock's server: holds the state, routes to the flows' entry points",
+        &["mock::wire::server"],
+    ),
+    (
+        "the mock's pages and controls: views and actions over the flows",
+        &["mock::pages"],
+    ),
+    ("the mock's front door: MockServer", &["mock"]),
 ];
 
 /// The layer index of `module` (`a::b`), by its longest listed ancestor.
@@ -249,6 +285,30 @@ fn relative_roots(module: &str) -> [(&'static str, String); 2] {
     [("self", module.to_owned()), ("super", parent.to_owned())]
 }
 
+/// Every path of the crate that `module` (whose code is `code`) names, and
+/// the module each one points to: `(path, module)`.
+fn imports(
+    module: &str,
+    code: &str,
+    modules: &BTreeMap<String, PathBuf>,
+    reexports: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut named: Vec<String> = paths_after(code, "crate");
+    for (root, base) in relative_roots(module) {
+        for path in paths_after(code, root) {
+            named.push(if base.is_empty() {
+                path
+            } else {
+                format!("{base}::{path}")
+            });
+        }
+    }
+    named
+        .into_iter()
+        .filter_map(|path| target(&path, modules, reexports).map(|imported| (path, imported)))
+        .collect()
+}
+
 /// Every import of `module` (whose code is `code`) that points down:
 /// `(imported module, its layer's name)`.
 fn violations(
@@ -260,21 +320,8 @@ fn violations(
     let own = layer_of(module).ok_or_else(|| {
         format!("module `{module}` has no layer: add it to LAYERS in tests/layers.rs")
     })?;
-    let mut named: Vec<String> = paths_after(code, "crate");
-    for (root, base) in relative_roots(module) {
-        for path in paths_after(code, root) {
-            named.push(if base.is_empty() {
-                path
-            } else {
-                format!("{base}::{path}")
-            });
-        }
-    }
     let mut below = Vec::new();
-    for path in named {
-        let Some(imported) = target(&path, modules, reexports) else {
-            continue;
-        };
+    for (path, imported) in imports(module, code, modules, reexports) {
         let layer = layer_of(&imported)
             .ok_or_else(|| format!("module `{imported}` has no layer: add it to LAYERS"))?;
         if layer > own {
@@ -289,12 +336,81 @@ fn violations(
     Ok(below)
 }
 
-#[test]
-fn every_module_imports_only_its_layer_and_those_above() {
+/// The circles of the import graph (`module` → the modules it imports):
+/// each strongly connected set of two or more modules, sorted (Tarjan's
+/// algorithm).
+fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    struct Walk<'a> {
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on_stack: BTreeSet<&'a str>,
+        found: Vec<Vec<String>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, node: &'a str) {
+            let number = self.index.len();
+            self.index.insert(node, number);
+            self.low.insert(node, number);
+            self.stack.push(node);
+            self.on_stack.insert(node);
+            for next in self.graph.get(node).into_iter().flatten() {
+                let next = next.as_str();
+                if !self.index.contains_key(next) {
+                    self.visit(next);
+                    let low = self.low[node].min(self.low[next]);
+                    self.low.insert(node, low);
+                } else if self.on_stack.contains(next) {
+                    let low = self.low[node].min(self.index[next]);
+                    self.low.insert(node, low);
+                }
+            }
+            if self.low[node] == self.index[node] {
+                let mut set = Vec::new();
+                while let Some(member) = self.stack.pop() {
+                    self.on_stack.remove(member);
+                    set.push(member.to_owned());
+                    if member == node {
+                        break;
+                    }
+                }
+                if set.len() > 1 {
+                    set.sort();
+                    self.found.push(set);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        found: Vec::new(),
+    };
+    for node in graph.keys() {
+        if !walk.index.contains_key(node.as_str()) {
+            walk.visit(node);
+        }
+    }
+    walk.found.sort();
+    walk.found
+}
+
+/// The crate's module files, and the names lib.rs re-exports.
+fn the_crate() -> (BTreeMap<String, PathBuf>, BTreeMap<String, String>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let modules = modules(&src);
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     let reexports = root_reexports(&lib, &modules);
+    (modules, reexports)
+}
+
+#[test]
+fn every_module_imports_only_its_layer_and_those_above() {
+    let (modules, reexports) = the_crate();
     assert!(
         reexports.get("Client").is_some_and(|m| m == "client"),
         "lib.rs's re-exports were not read: {reexports:?}"
@@ -311,6 +427,32 @@ fn every_module_imports_only_its_layer_and_those_above() {
         problems.is_empty(),
         "imports against the layers:\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn no_module_imports_in_a_circle() {
+    let (modules, reexports) = the_crate();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, path) in &modules {
+        let text = std::fs::read_to_string(path).unwrap();
+        let edges = graph.entry(module.clone()).or_default();
+        for (_, imported) in imports(module, &code(&text), &modules, &reexports) {
+            // A module's own descendants are its parts (see the file's doc).
+            if imported != *module && !imported.starts_with(&format!("{module}::")) {
+                edges.insert(imported);
+            }
+        }
+    }
+    let found = circles(&graph);
+    assert!(
+        found.is_empty(),
+        "modules that import each other, directly or around a circle:\n{}",
+        found
+            .iter()
+            .map(|set| set.join(", "))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -340,6 +482,13 @@ fn the_checker_finds_what_it_must() {
         "v2::download",
         "mock",
         "mock::log",
+        "mock::wire",
+        "mock::wire::answer",
+        "mock::wire::server",
+        "mock::flows",
+        "mock::flows::payments",
+        "mock::pages",
+        "mock::pages::console",
     ]
     .iter()
     .map(|m| (m.to_string(), PathBuf::new()))
@@ -358,6 +507,20 @@ fn the_checker_finds_what_it_must() {
         ("v2::xml", "use super::download::download;"),
         ("v2", "pub(crate) use self::download::download;"),
         ("error", "impl From<crate::v2::xml::XmlError> for Error {}"),
+        (
+            "mock::flows::payments",
+            "use crate::mock::pages::console::page;",
+        ),
+        (
+            "mock::flows::payments",
+            "use crate::mock::wire::server::Shared;",
+        ),
+        ("mock::wire::server", "use crate::mock::pages::console;"),
+        (
+            "mock::wire::answer",
+            "use crate::mock::flows::payments::Call;",
+        ),
+        ("mock::pages::console", "use crate::mock::MockServer;"),
     ] {
         assert!(!check(module, code).is_empty(), "{module}: {code}");
     }
@@ -367,6 +530,19 @@ fn the_checker_finds_what_it_must() {
             "use crate::error::Error;\nuse super::Inner;",
         ),
         ("mock::log", "use crate::v2::xml;\nuse super::log::Note;"),
+        (
+            "mock::pages::console",
+            "use crate::mock::flows::payments::Payments;\nuse crate::mock::wire::server::Shared;",
+        ),
+        (
+            "mock::wire::server",
+            "use crate::mock::flows::payments::Payments;\nuse super::answer::Answer;",
+        ),
+        (
+            "mock::flows::payments",
+            "use crate::mock::wire::answer::Answer;",
+        ),
+        ("mock", "use self::pages::console;"),
         (
             "crypto",
             "// use crate::client::Client;\n/// [`Client`](crate::Client)",
@@ -386,4 +562,41 @@ fn the_checker_finds_what_it_must() {
         );
     }
     assert!(violations("no_such_module", "", &modules, &reexports).is_err());
+}
+
+/// The circle finder: a circle of three and one of two are found, a module
+/// imported from two sides is not a circle.
+#[test]
+fn the_circle_finder_finds_what_it_must() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in edges {
+            graph
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+            graph.entry(to.to_string()).or_default();
+        }
+        graph
+    };
+    let found = circles(&graph(&[
+        ("control", "console"),
+        ("console", "cashier"),
+        ("cashier", "server"),
+        ("server", "control"),
+        ("bridge", "control"),
+        ("control", "bridge"),
+        ("answer", "bills"),
+        ("bills", "answer"),
+        ("payments", "answer"),
+    ]));
+    assert_eq!(
+        found,
+        [
+            vec!["answer", "bills"],
+            vec!["bridge", "cashier", "console", "control", "server"],
+        ]
+    );
+    let diamond = graph(&[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]);
+    assert!(circles(&diamond).is_empty());
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 
+use super::inner::{ApiV3Key, Inner};
 use crate::client::{
-    ApiV3Key, Client, Inner, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
-    DEFAULT_TIMEOUT,
+    Client, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
 };
 use crate::error::{Error, Result};
 use crate::keys::{path_label, read_file, PrivateKey, WechatpayKey};

@@ -14,7 +14,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::Url;
 use tracing::Instrument;
 
-use crate::client::Inner;
+use super::inner::Inner;
 use crate::error::{ApiError, Error, Result, TimeoutLimit};
 use crate::request::{PreparedRequest, Protocol};
 use crate::response::Response;

@@ -28,6 +28,29 @@
 //!
 //! The keys are this repository's throwaway test keys ([`Credentials`]).
 
+// The layout follows a request (DESIGN.md, "Layout"); tests/layers.rs holds
+// the rule the folders obey:
+//
+//   wire/    what every request and answer goes through: server.rs accepts
+//            (bounded), guard.rs keeps /_mock/ to loopback, auth.rs verifies
+//            the merchant's signature, catalog.rs routes once by template,
+//            body.rs checks what every flow's body shares, upload.rs reads
+//            media; on the way out identity.rs signs every answer (answer.rs),
+//            faults.rs misbehaves on request, log.rs keeps the requests and
+//            notify.rs delivers every flow's notifications.
+//   flows/   one module per product (payments, refunds, payscore, bills,
+//            v2 micropay; invocation.rs, the WeChat client's check of a
+//            front end's parameters), each owning its state machine over the
+//            store they share (kept.rs).
+//   pages/   console, cashier, bridge stand-in and the /_mock/ controls:
+//            views over the flows, and actions.rs, the one path by which a
+//            page, a control or MockServer moves an order.
+//
+// Top first, each layer using only those above it: the wire's services, the
+// flows, the wire's server (it dispatches to a flow's entry point), the
+// pages, and this file, which hands the server the pages' entry point
+// (`pages::control::handle`) so that the wire never reaches into a page.
+
 mod flows;
 mod pages;
 mod wire;
@@ -43,7 +66,7 @@ use tokio::sync::oneshot;
 
 #[allow(deprecated)] // kept for callers of 0.1
 pub use self::flows::bills::DEFAULT_BILL_ROWS;
-pub use self::flows::payments::KEPT_ORDERS;
+pub use self::flows::kept::KEPT_ORDERS;
 pub use self::flows::refunds::RefundOutcome;
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
@@ -54,9 +77,8 @@ pub use self::wire::notify::{
 };
 pub use self::wire::server::MAX_BODY;
 
-use self::pages::control::{
-    resolve_refund, transaction_action, user_action, TransactionAction, UserAction,
-};
+use self::flows::payscore::UserAction;
+use self::pages::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
 use self::wire::server::Shared;
 use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};
@@ -154,7 +176,7 @@ impl MockServer {
             }
         });
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = wire::server::router(shared.clone());
+        let app = wire::server::router(shared.clone(), pages::control::handle);
         let connections = shared.clone();
         let listener =
             axum::serve::ListenerExt::tap_io(listener, move |_| connections.count_connection());

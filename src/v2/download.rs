@@ -1,37 +1,37 @@
 //! APIv2 file downloads (`pay/downloadbill`, `pay/downloadfundflow`): a
-//! feature over the engine, like the APIv3 downloads.
+//! feature over the engine, like the APIv3 downloads, which stream the file
+//! once this module has told it from a refusal.
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use std::time::Duration;
+
+use bytes::Bytes;
 
 use super::{rules, xml, ApiV2Error};
+use crate::client::inner::Inner;
 use crate::client::transport::next_chunk;
-use crate::client::Inner;
-use crate::download::{Downloaded, DOWNLOAD_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::Method;
 
-/// Streams an APIv2 file response (`pay/downloadbill`, `pay/downloadfundflow`)
-/// to `out` as it arrives (gzip stays gzip when `tar_type=GZIP`); an XML
-/// response instead is WeChat Pay's refusal and becomes the error.
-pub(crate) async fn download<W: AsyncWrite + Unpin>(
+/// Opens an APIv2 file response (`pay/downloadbill`, `pay/downloadfundflow`)
+/// within `timeout`: the response and its first bytes, read to tell a file
+/// from WeChat Pay's refusal, which is XML and becomes the error. The
+/// caller streams the rest of the file after `head` (gzip stays gzip when
+/// `tar_type=GZIP`).
+pub(crate) async fn open(
     inner: &Inner,
     template: &str,
     options: Options,
-    out: &mut W,
-) -> Result<Downloaded> {
+    timeout: Duration,
+) -> Result<(reqwest::Response, Bytes)> {
     let mut request = inner.prepare(Method::POST, template, options)?;
     if !rules::is_file(&request.relative_path) {
         return Err(Error::NotADownload {
             template: template.to_owned(),
         });
     }
-    request.timeout = Some(DOWNLOAD_TIMEOUT);
+    request.timeout = Some(timeout);
     let mut raw = inner.open_stream(&request).await?;
-    let write = |e: std::io::Error| Error::Io {
-        what: "writing the download".to_owned(),
-        source: e,
-    };
     let limit = inner.max_download_bytes();
     // A refusal is XML; a file is not. Decide on the first bytes that are
     // not blank (a chunk may hold only a newline, or a BOM). Each byte is
@@ -60,21 +60,5 @@ pub(crate) async fn download<W: AsyncWrite + Unpin>(
         }
         return Err(ApiV2Error::from_fields(xml::parse(&body)?).into());
     }
-    let mut hasher = openssl::sha::Sha1::new();
-    let mut written = 0u64;
-    let mut next = Some(bytes::Bytes::from(head));
-    while let Some(chunk) = next {
-        written = written.saturating_add(chunk.len() as u64);
-        if let Some(limit) = limit.filter(|limit| written > *limit) {
-            return Err(Error::DownloadTooLarge { limit });
-        }
-        hasher.update(&chunk);
-        out.write_all(&chunk).await.map_err(write)?;
-        next = next_chunk(&mut raw).await?;
-    }
-    out.flush().await.map_err(write)?;
-    Ok(Downloaded {
-        bytes: written,
-        sha1: crate::hex::encode(&hasher.finish()),
-    })
+    Ok((raw, Bytes::from(head)))
 }

@@ -4,7 +4,7 @@
 //!
 //! A bill is made of what the payment and refund stores hand over (a
 //! [`Ledger`]) for the day asked, in WeChat Pay's real format (see
-//! [`format`]). For size tests, [`super::MockServer::set_bill_rows`] asks
+//! [`format`]). For size tests, [`crate::mock::MockServer::set_bill_rows`] asks
 //! for synthetic bills of any number of rows instead, in the same format,
 //! generated as they are sent so that they cost no memory.
 
@@ -22,7 +22,7 @@ use serde_json::json;
 
 use self::format::{Account, BillType, Day};
 use crate::crypto::random_alphanumeric;
-use crate::mock::wire::answer::Answer;
+use crate::mock::wire::answer::{Answer, Chunks};
 
 /// Rows the synthetic bills had by default, when every bill was synthetic.
 #[deprecated(note = "bills now come from the mock's payments and refunds; \
@@ -265,7 +265,7 @@ impl Bills {
                 status: 200,
                 body: Bytes::new(),
                 signed: false,
-                stream: Some(spec),
+                stream: Some(Chunks::new(move || body_chunks(&spec))),
                 content_type: "application/octet-stream",
             },
             None => Answer::error(400, "INVALID_REQUEST", "下载链接无效或已过期", None),

@@ -1,11 +1,23 @@
 //! The store every flow's book is built on: a map that keeps at most its
 //! limit of entries and forgets the oldest first, so that a long load test
-//! cannot exhaust the mock's memory, listed in the order entries arrived.
-//! When the mock keeps its state on disk ([`super::store`]), it also notes
+//! cannot exhaust the mock's memory, listed in the order entries arrived;
+//! and the book over it, which also finds an entry by the ids it was given.
+//! When the mock keeps its state on disk ([`crate::mock::wire::store`]), it also notes
 //! what changed and what was forgotten since the last save.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
+use std::ops::Deref;
+
+/// Orders each store keeps (payment orders, direct and partner together;
+/// refunds; payscore service orders); past it, the oldest is forgotten, so
+/// a long load test cannot exhaust memory (an order takes about 5 KiB with
+/// its notification and indexes: about 100 MiB at most; see the guide
+/// performance.md).
+pub const KEPT_ORDERS: usize = 20_000;
+
+/// How a flow keys its book: `(sub_mchid or "", the merchant's number)`.
+pub(crate) type Key = (String, String);
 
 /// At most `limit` entries; the oldest goes first.
 pub(crate) struct Kept<K, V> {
@@ -46,8 +58,11 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
 
     /// Queues what changed since the last save as rows of `kind`: each
     /// entry as `[key, value]`, each forgotten key as a deletion.
-    pub(crate) fn save_changes(&mut self, kind: &'static str, batch: &mut super::store::Batch)
-    where
+    pub(crate) fn save_changes(
+        &mut self,
+        kind: &'static str,
+        batch: &mut crate::mock::wire::store::Batch,
+    ) where
         K: serde::Serialize,
         V: serde::Serialize,
     {
@@ -126,6 +141,130 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
     pub(crate) fn newest(&self, n: usize) -> impl Iterator<Item = (&K, &V)> {
         let skip = self.arrival.len().saturating_sub(n);
         self.iter().skip(skip)
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Default for Kept<K, V> {
+    fn default() -> Self {
+        Kept::new(KEPT_ORDERS)
+    }
+}
+
+/// What a [`Book`] finds an entry by besides its key: its id in each of the
+/// book's `N` indexes (`None` where it has none yet).
+pub(crate) trait Ids<const N: usize> {
+    fn ids(&self) -> [Option<&str>; N];
+}
+
+/// A flow's book: entries kept as [`Kept`] keeps them (read through
+/// `Deref`), found too by the ids of `N` indexes (a `transaction_id`, a
+/// `prepay_id` …), which forget the ids of what the store forgets.
+pub(crate) struct Book<V, const N: usize> {
+    entries: Kept<Key, V>,
+    indexes: [HashMap<String, Key>; N],
+}
+
+impl<V: Ids<N>, const N: usize> Default for Book<V, N> {
+    fn default() -> Self {
+        Book::with_limit(KEPT_ORDERS)
+    }
+}
+
+impl<V: Ids<N>, const N: usize> Book<V, N> {
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Book {
+            entries: Kept::new(limit),
+            indexes: std::array::from_fn(|_| HashMap::new()),
+        }
+    }
+
+    /// Adds `value` under `key` and its ids; drops the ids of what was
+    /// forgotten to make room.
+    pub(crate) fn insert(&mut self, key: Key, value: V) {
+        for (index, id) in self.indexes.iter_mut().zip(value.ids()) {
+            if let Some(id) = id {
+                index.insert(id.to_owned(), key.clone());
+            }
+        }
+        for gone in self.entries.insert(key, value) {
+            for (index, id) in self.indexes.iter_mut().zip(gone.ids()) {
+                if let Some(id) = id {
+                    index.remove(id);
+                }
+            }
+        }
+    }
+
+    /// Files `key` under `id` in index `index` (an id given after the entry
+    /// was added, or a fresh one: [`Book::forget_id`] drops the old).
+    pub(crate) fn add_id(&mut self, index: usize, id: String, key: Key) {
+        self.indexes[index].insert(id, key);
+    }
+
+    pub(crate) fn forget_id(&mut self, index: usize, id: &str) {
+        self.indexes[index].remove(id);
+    }
+
+    /// The key filed under `id` in index `index`.
+    pub(crate) fn key_of(&self, index: usize, id: &str) -> Option<&Key> {
+        self.indexes[index].get(id)
+    }
+
+    /// The entry filed under `id` in index `index`.
+    pub(crate) fn by_id(&self, index: usize, id: &str) -> Option<&V> {
+        self.entries.get(self.key_of(index, id)?)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
+        self.entries.get_mut(key)
+    }
+
+    /// Notes changes from now on, for [`Book::save_changes`].
+    pub(crate) fn track(&mut self) {
+        self.entries.track();
+    }
+
+    /// Queues what changed since the last save ([`Kept::save_changes`]).
+    pub(crate) fn save_changes(
+        &mut self,
+        kind: &'static str,
+        batch: &mut crate::mock::wire::store::Batch,
+    ) where
+        V: serde::Serialize,
+    {
+        self.entries.save_changes(kind, batch);
+    }
+
+    /// Adds the entries `store` keeps under `kind`, oldest first, with
+    /// their ids; hands each to `seen` (to restore a flow's counters).
+    pub(crate) fn load(
+        &mut self,
+        store: &crate::mock::wire::store::Store,
+        kind: &str,
+        mut seen: impl FnMut(&V),
+    ) -> Result<(), String>
+    where
+        V: for<'de> serde::Deserialize<'de>,
+    {
+        for (key, value) in store.load::<(Key, V)>(kind)? {
+            seen(&value);
+            self.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// How many ids index `index` holds.
+    #[cfg(test)]
+    pub(crate) fn ids_in(&self, index: usize) -> usize {
+        self.indexes[index].len()
+    }
+}
+
+impl<V, const N: usize> Deref for Book<V, N> {
+    type Target = Kept<Key, V>;
+
+    fn deref(&self) -> &Kept<Key, V> {
+        &self.entries
     }
 }
 

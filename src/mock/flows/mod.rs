@@ -2,11 +2,9 @@
 //! the shared store (`kept`), sending through the wire's notifier.
 
 pub(crate) mod bills;
-pub(crate) mod clock;
 pub(crate) mod invocation;
 pub(crate) mod kept;
 pub(crate) mod payments;
 pub(crate) mod payscore;
 pub(crate) mod refunds;
-pub(crate) mod store;
 pub(crate) mod v2;

@@ -9,31 +9,22 @@
 //! ```
 //!
 //! Keyed by `(sub_mchid, out_trade_no)` (`""` for a direct merchant): an
-//! `out_trade_no` is unique per merchant. At most [`KEPT_ORDERS`] are kept;
+//! `out_trade_no` is unique per merchant. At most [`KEPT_ORDERS`](super::kept::KEPT_ORDERS) are kept;
 //! the oldest goes first.
-
-use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
 use super::bills::PaymentRecord;
-use super::clock::Timer;
-use super::kept::Kept;
-use super::store::{Batch, Store};
+use super::kept::{Book, Ids, Key};
 use crate::clock;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
-    at, check_notify_url, optional_str, parse_body, query_param, required, required_fen,
-    required_str,
+    at, check_notify_url, merchant_number, optional_str, parse_body, query_param, required,
+    required_fen, required_str,
 };
+use crate::mock::wire::clock::Timer;
 use crate::mock::wire::notify::Event;
-
-/// Orders each store keeps (payment orders, direct and partner together;
-/// refunds; payscore service orders); past it, the oldest is forgotten, so
-/// a long load test cannot exhaust memory (an order takes about 5 KiB with
-/// its notification and indexes: about 100 MiB at most; see the guide
-/// performance.md).
-pub const KEPT_ORDERS: usize = 20_000;
+use crate::mock::wire::store::{Batch, Store};
 
 /// How long an order stays payable without `time_expire`: 7 days.
 const DEFAULT_LIFETIME: i64 = 7 * 86_400;
@@ -240,7 +231,7 @@ type StaticStr = &'static str;
 
 /// A stored `trade_type`, back as the `&'static str` the book keeps.
 fn trade_type<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
-    super::store::known_str(value, &["JSAPI", "APP", "MWEB", "NATIVE"])
+    crate::mock::wire::store::known_str(value, &["JSAPI", "APP", "MWEB", "NATIVE"])
 }
 
 /// The store's name for the payment orders.
@@ -259,15 +250,15 @@ impl Payments {
 
     /// Rebuilds the book (and its indexes) from the store.
     pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
-        for (key, order) in store.load::<(Key, Payment)>(KIND)? {
+        let mut next = self.next;
+        self.orders.load(store, KIND, |order: &Payment| {
             if let Some(id) = &order.transaction_id {
-                self.by_transaction.insert(id.clone(), key.clone());
                 // Transaction ids end with the book's sequence number.
                 let sequence = id.get(id.len().saturating_sub(13)..).unwrap_or("0");
-                self.next = self.next.max(sequence.parse().unwrap_or(0));
+                next = next.max(sequence.parse().unwrap_or(0));
             }
-            self.insert(key, order);
-        }
+        })?;
+        self.next = next;
         Ok(())
     }
 }
@@ -321,34 +312,40 @@ pub(crate) struct Call<'a> {
     pub(crate) now: i64,
 }
 
-type Key = (String, String);
+/// What [`Payments::end_unpaid`] does to a NOTPAY order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unpaid {
+    /// A payment attempt fails (wrong password, card declined): the order
+    /// stays NOTPAY, payable again.
+    Fail,
+    /// The order runs out of time: NOTPAY → CLOSED.
+    Expire,
+}
+
+/// The indexes of the order book: what an order is found by besides its
+/// `out_trade_no`.
+const BY_PREPAY: usize = 0;
+const BY_CODE: usize = 1;
+const BY_TRANSACTION: usize = 2;
+
+impl Ids<3> for Payment {
+    fn ids(&self) -> [Option<&str>; 3] {
+        [
+            Some(&self.prepay_id),
+            Some(&self.code),
+            self.transaction_id.as_deref(),
+        ]
+    }
+}
 
 /// The order book.
+#[derive(Default)]
 pub(crate) struct Payments {
-    orders: Kept<Key, Payment>,
-    by_transaction: HashMap<String, Key>,
-    by_prepay: HashMap<String, Key>,
-    by_code: HashMap<String, Key>,
+    orders: Book<Payment, 3>,
     next: u64,
 }
 
-impl Default for Payments {
-    fn default() -> Self {
-        Payments::with_limit(KEPT_ORDERS)
-    }
-}
-
 impl Payments {
-    pub(crate) fn with_limit(limit: usize) -> Self {
-        Payments {
-            orders: Kept::new(limit),
-            by_transaction: HashMap::new(),
-            by_prepay: HashMap::new(),
-            by_code: HashMap::new(),
-            next: 0,
-        }
-    }
-
     /// Serves one request.
     pub(crate) fn serve(&mut self, call: &Call<'_>) -> Answer {
         let result = match call.operation {
@@ -396,14 +393,16 @@ impl Payments {
             }
             // Re-entry with the same parameters: a fresh prepay_id / code_url.
             let (prepay_id, code) = (fresh_prepay_id(now)?, fresh_code()?);
-            self.by_prepay.remove(&order.prepay_id);
-            self.by_code.remove(&order.code);
+            let old_ids = (order.prepay_id.clone(), order.code.clone());
             order.prepay_id = prepay_id.clone();
             order.prepay_issued = now;
             order.code = code.clone();
-            self.by_prepay.insert(prepay_id, key.clone());
-            self.by_code.insert(code, key.clone());
-            return Ok(Answer::json(200, &created_answer(order, call.base_url)));
+            let answer = Answer::json(200, &created_answer(order, call.base_url));
+            self.orders.forget_id(BY_PREPAY, &old_ids.0);
+            self.orders.forget_id(BY_CODE, &old_ids.1);
+            self.orders.add_id(BY_PREPAY, prepay_id, key.clone());
+            self.orders.add_id(BY_CODE, code, key);
+            return Ok(answer);
         }
         let expires = match optional_str(&body, "/time_expire") {
             None => now + DEFAULT_LIFETIME,
@@ -434,20 +433,8 @@ impl Payments {
             refund_count: 0,
         };
         let answer = Answer::json(200, &created_answer(&order, call.base_url));
-        self.insert(key, order);
+        self.orders.insert(key, order);
         Ok(answer)
-    }
-
-    fn insert(&mut self, key: Key, order: Payment) {
-        self.by_prepay.insert(order.prepay_id.clone(), key.clone());
-        self.by_code.insert(order.code.clone(), key.clone());
-        for gone in self.orders.insert(key, order) {
-            self.by_prepay.remove(&gone.prepay_id);
-            self.by_code.remove(&gone.code);
-            if let Some(id) = &gone.transaction_id {
-                self.by_transaction.remove(id);
-            }
-        }
     }
 
     fn query(&mut self, call: &Call<'_>) -> Result<Answer, Answer> {
@@ -455,21 +442,28 @@ impl Payments {
         let key = match call.operation {
             Operation::QueryById => {
                 let id = param(call, "transaction_id");
-                self.by_transaction
-                    .get(id)
+                self.orders
+                    .key_of(BY_TRANSACTION, id)
                     .filter(|(s, _)| *s == sub)
                     .cloned()
                     .ok_or_else(order_not_exist)?
             }
             _ => (sub, param(call, "out_trade_no").to_owned()),
         };
+        let order = self.order_for(call, &key)?;
+        Ok(Answer::json(200, &order.render(call.mchid)))
+    }
+
+    /// Order `key`, brought up to `call`'s time, if it was placed through
+    /// the same kind of endpoint (direct or partner) as `call`.
+    fn order_for(&mut self, call: &Call<'_>, key: &Key) -> Result<&mut Payment, Answer> {
         let order = self
             .orders
-            .get_mut(&key)
+            .get_mut(key)
             .filter(|o| o.partner == call.partner)
             .ok_or_else(order_not_exist)?;
         order.refresh(call.now);
-        Ok(Answer::json(200, &order.render(call.mchid)))
+        Ok(order)
     }
 
     fn close(&mut self, call: &Call<'_>) -> Result<Answer, Answer> {
@@ -482,12 +476,7 @@ impl Payments {
             String::new()
         };
         let key = (sub, param(call, "out_trade_no").to_owned());
-        let order = self
-            .orders
-            .get_mut(&key)
-            .filter(|o| o.partner == call.partner)
-            .ok_or_else(order_not_exist)?;
-        order.refresh(call.now);
+        let order = self.order_for(call, &key)?;
         match order.state {
             // Closing is re-entrant (关单接口可重入).
             TradeState::NotPay | TradeState::Closed => {
@@ -525,18 +514,22 @@ impl Payments {
 
     /// The order paid (or payable) with `transaction_id`.
     pub(crate) fn by_transaction_mut(&mut self, sub: &str, id: &str) -> Option<&mut Payment> {
-        let key = self.by_transaction.get(id).filter(|(s, _)| s == sub)?;
-        self.orders.get_mut(key)
+        let key = self
+            .orders
+            .key_of(BY_TRANSACTION, id)
+            .filter(|(s, _)| s == sub)?
+            .clone();
+        self.orders.get_mut(&key)
     }
 
     /// The order whose live `prepay_id` this is (any merchant).
     pub(crate) fn by_prepay_id(&self, prepay_id: &str) -> Option<&Payment> {
-        self.orders.get(self.by_prepay.get(prepay_id)?)
+        self.orders.by_id(BY_PREPAY, prepay_id)
     }
 
     /// The order a Native `code_url`'s `pr` names.
     pub(crate) fn by_code(&self, code: &str) -> Option<&Payment> {
-        self.orders.get(self.by_code.get(code)?)
+        self.orders.by_id(BY_CODE, code)
     }
 
     /// The simulated user pays: NOTPAY → SUCCESS, and the notification.
@@ -584,54 +577,40 @@ impl Payments {
             resource: transaction.clone(),
         };
         self.next = sequence;
-        self.by_transaction.insert(id, key);
+        self.orders.add_id(BY_TRANSACTION, id, key);
         Ok((transaction, Some(event)))
     }
 
-    /// A payment attempt fails (wrong password, card declined): the order
-    /// stays NOTPAY, payable again, and nothing is sent.
-    pub(crate) fn fail(
+    /// What happens to an unpaid order without the user paying it, or the
+    /// refusal saying why it cannot (only a NOTPAY order can). Nothing is
+    /// sent either way.
+    pub(crate) fn end_unpaid(
         &mut self,
         sub: &str,
         out_trade_no: &str,
         mchid: &str,
         now: i64,
+        how: Unpaid,
     ) -> Result<Value, Answer> {
-        let order = self.unpaid_mut(sub, out_trade_no, now, "fail")?;
-        order.failures += 1;
-        Ok(order.render(mchid))
-    }
-
-    /// The order runs out of time unpaid: NOTPAY → CLOSED.
-    pub(crate) fn expire(
-        &mut self,
-        sub: &str,
-        out_trade_no: &str,
-        mchid: &str,
-        now: i64,
-    ) -> Result<Value, Answer> {
-        let order = self.unpaid_mut(sub, out_trade_no, now, "expire")?;
-        order.expires = now;
-        order.state = TradeState::Closed;
-        Ok(order.render(mchid))
-    }
-
-    /// The NOTPAY order a control acts on, or the refusal saying why not.
-    fn unpaid_mut(
-        &mut self,
-        sub: &str,
-        out_trade_no: &str,
-        now: i64,
-        action: &str,
-    ) -> Result<&mut Payment, Answer> {
         let order = self
             .get_mut(sub, out_trade_no, now)
             .ok_or_else(|| unknown_order(sub, out_trade_no))?;
+        let action = match how {
+            Unpaid::Fail => "fail",
+            Unpaid::Expire => "expire",
+        };
         if order.state != TradeState::NotPay {
             let why = format!("only an unpaid (NOTPAY) order can {action}");
             return Err(action_refused(order, action, &why));
         }
-        Ok(order)
+        match how {
+            Unpaid::Fail => order.failures += 1,
+            Unpaid::Expire => {
+                order.expires = now;
+                order.state = TradeState::Closed;
+            }
+        }
+        Ok(order.render(mchid))
     }
 
     /// Orders held.
@@ -747,17 +726,13 @@ fn check_create(
             return Err(Answer::param_error(field, &format!("最多 {most} 个字符")));
         }
     }
-    let out_trade_no = required_str(body, "/out_trade_no")?;
-    if !(6..=32).contains(&out_trade_no.len())
-        || !out_trade_no
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
-    {
-        return Err(Answer::param_error(
-            "/out_trade_no",
-            "6-32 个字符, 只能是数字、大小写字母或 _-|*",
-        ));
-    }
+    merchant_number(
+        body,
+        "/out_trade_no",
+        6..=32,
+        b"_-|*",
+        "6-32 个字符, 只能是数字、大小写字母或 _-|*",
+    )?;
     check_notify_url(body, "/notify_url")?;
     required(body, "/amount")?;
     required_fen(body, "/amount/total")?;
@@ -891,16 +866,14 @@ fn order_not_exist() -> Answer {
 
 /// A control naming no order: 404 saying which.
 fn unknown_order(sub: &str, out_trade_no: &str) -> Answer {
-    let whose = if sub.is_empty() {
-        "the merchant".to_owned()
-    } else {
-        format!("sub-merchant {sub}")
-    };
-    Answer::error(
-        404,
+    let (what, kind) = ("payment order", "order");
+    Answer::not_held(
         "ORDER_NOT_EXIST",
-        &format!("订单不存在: {whose} has no payment order {out_trade_no} (a partner order needs ?sub_mchid=)"),
-        None,
+        "订单不存在",
+        sub,
+        what,
+        kind,
+        out_trade_no,
     )
 }
 
@@ -915,12 +888,13 @@ fn action_refused(order: &Payment, action: &str, why: &str) -> Answer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn create(book: &mut Payments, no: &str, now: i64) -> Answer {
+    /// Places JSAPI order `no` of `total` fen, as the merchant 1900000109.
+    pub(crate) fn create_of(book: &mut Payments, no: &str, total: i64, now: i64) -> Answer {
         let body = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "d",
-            "out_trade_no": no, "notify_url": "https://example.com/n", "amount": {"total": 1},
+            "out_trade_no": no, "notify_url": "https://example.com/n", "amount": {"total": total},
             "payer": {"openid": "o"}})
         .to_string();
         book.serve(&Call {
@@ -935,9 +909,16 @@ mod tests {
         })
     }
 
+    fn create(book: &mut Payments, no: &str, now: i64) -> Answer {
+        create_of(book, no, 1, now)
+    }
+
     #[test]
     fn the_book_forgets_the_oldest_past_its_limit() {
-        let mut book = Payments::with_limit(3);
+        let mut book = Payments {
+            orders: Book::with_limit(3),
+            next: 0,
+        };
         for i in 0..5 {
             assert_eq!(
                 create(&mut book, &format!("ORDER{i:03}"), 1_767_240_000).status,
@@ -946,7 +927,11 @@ mod tests {
         }
         assert_eq!(book.orders.len(), 3);
         assert_eq!(
-            (book.by_prepay.len(), book.by_code.len(), book.orders.len()),
+            (
+                book.orders.ids_in(BY_PREPAY),
+                book.orders.ids_in(BY_CODE),
+                book.orders.len()
+            ),
             (3, 3, 3)
         );
         assert!(book.get_mut("", "ORDER000", 1_767_240_000).is_none());

@@ -10,10 +10,22 @@
 
 use serde_json::{json, Map, Value};
 
-use super::kept::Kept;
-use super::payments::KEPT_ORDERS;
+use super::kept::{Kept, Key};
 use crate::mock::wire::answer::Answer;
+use crate::mock::wire::body::parse_body;
 use crate::mock::wire::notify::Event;
+
+/// What the user does to a service order in WeChat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserAction {
+    /// CREATED → DOING/USER_CONFIRM; PAYSCORE.USER_CONFIRM is sent.
+    Confirm,
+    /// What is being collected is paid (USER_PAYING → DONE/USER_PAID);
+    /// PAYSCORE.USER_PAID is sent.
+    Pay,
+    /// The order times out unconfirmed (CREATED → EXPIRED).
+    Expire,
+}
 
 /// Order state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -85,12 +97,12 @@ impl Orders {
     }
 
     /// The orders changed or forgotten since the last save.
-    pub(crate) fn save(&mut self, batch: &mut super::store::Batch) {
+    pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
         self.orders.save_changes(KIND, batch);
     }
 
     /// Rebuilds the book from the store.
-    pub(crate) fn load(&mut self, store: &super::store::Store) -> Result<(), String> {
+    pub(crate) fn load(&mut self, store: &crate::mock::wire::store::Store) -> Result<(), String> {
         for (key, order) in store.load::<((String, String), Order)>(KIND)? {
             // Order ids end with the book's sequence number.
             let id = &order.order_id;
@@ -103,20 +115,12 @@ impl Orders {
 }
 
 /// The order book: one lock, so concurrent requests on an order serialize.
-/// At most [`KEPT_ORDERS`] are kept; the oldest goes first.
+/// At most [`KEPT_ORDERS`](super::kept::KEPT_ORDERS) are kept; the oldest goes first.
+#[derive(Default)]
 pub(crate) struct Orders {
     /// Keyed by (sub_mchid or "", out_order_no).
-    orders: Kept<(String, String), Order>,
+    orders: Kept<Key, Order>,
     next_id: u64,
-}
-
-impl Default for Orders {
-    fn default() -> Self {
-        Orders {
-            orders: Kept::new(KEPT_ORDERS),
-            next_id: 0,
-        }
-    }
 }
 
 /// A parsed payscore request.
@@ -350,44 +354,35 @@ impl Orders {
             .ok_or_else(not_found)
     }
 
-    /// The user confirms the order in WeChat (CREATED → DOING/USER_CONFIRM).
-    pub(crate) fn user_confirms(
+    /// What the user does to order `no` of `sub` in WeChat, and the
+    /// notification it makes (none for an expiry).
+    pub(crate) fn user_action(
         &mut self,
         mchid: &str,
         sub: &str,
         no: &str,
+        action: UserAction,
     ) -> Result<(Value, Option<Event>), Answer> {
         let order = self.order_mut(sub, no)?;
-        if order.state != State::Created {
-            return Err(state_error(order));
-        }
-        order.state = State::Doing;
-        order.description = Some("USER_CONFIRM");
-        let event = event(order, mchid, "PAYSCORE.USER_CONFIRM", "用户确认订单");
+        let event = match action {
+            UserAction::Confirm | UserAction::Expire if order.state != State::Created => {
+                return Err(state_error(order))
+            }
+            UserAction::Confirm => {
+                order.state = State::Doing;
+                order.description = Some("USER_CONFIRM");
+                event(order, mchid, "PAYSCORE.USER_CONFIRM", "用户确认订单")
+            }
+            UserAction::Pay => {
+                pay(order)?;
+                paid_event(order, mchid)
+            }
+            UserAction::Expire => {
+                order.state = State::Expired;
+                None
+            }
+        };
         Ok((render(order, mchid, true), event))
-    }
-
-    /// The user pays what is being collected (USER_PAYING → DONE/USER_PAID).
-    pub(crate) fn user_pays(
-        &mut self,
-        mchid: &str,
-        sub: &str,
-        no: &str,
-    ) -> Result<(Value, Option<Event>), Answer> {
-        let order = self.order_mut(sub, no)?;
-        pay(order)?;
-        let event = paid_event(order, mchid);
-        Ok((render(order, mchid, true), event))
-    }
-
-    /// The order times out unconfirmed (CREATED → EXPIRED).
-    pub(crate) fn expire(&mut self, mchid: &str, sub: &str, no: &str) -> Result<Value, Answer> {
-        let order = self.order_mut(sub, no)?;
-        if order.state != State::Created {
-            return Err(state_error(order));
-        }
-        order.state = State::Expired;
-        Ok(render(order, mchid, true))
     }
 
     /// Checks the confirm page's parameters (`extraData`, or the
@@ -682,17 +677,6 @@ fn sub_mchid(partner: bool, body: &Map<String, Value>) -> Result<Option<String>,
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Answer> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Answer::param_error("/", "请求体必须是 JSON 对象")),
-        Err(e) => Err(Answer::param_error(
-            "/",
-            &format!("请求体不是合法的 JSON: {e}"),
-        )),
-    }
-}
-
 fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, Answer> {
     body.get(field)
         .filter(|v| !v.is_null())
@@ -811,7 +795,7 @@ mod tests {
     use openssl::sign::Signer;
     use serde_json::{json, Value};
 
-    use super::{check_confirm_extra_data, parse_path, Orders};
+    use super::{check_confirm_extra_data, parse_path, Orders, UserAction};
 
     const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
     const MCHID: &str = "1900000109";
@@ -862,7 +846,7 @@ mod tests {
     fn the_book_forgets_the_oldest_past_its_limit() {
         let mut orders = Orders::default();
         let call = parse_path("POST", &["v3", "payscore", "serviceorder"]).unwrap();
-        for i in 0..super::KEPT_ORDERS + 3 {
+        for i in 0..super::super::kept::KEPT_ORDERS + 3 {
             let body = json!({
                 "out_order_no": format!("EVICT{i:08}"), "appid": "wxd678efh567hg6787",
                 "service_id": "2002000000000558128851361561536", "service_introduction": "某某酒店",
@@ -879,7 +863,10 @@ mod tests {
         }
         assert_eq!(
             (orders.orders.len(), orders.orders.keys().len()),
-            (super::KEPT_ORDERS, super::KEPT_ORDERS)
+            (
+                super::super::kept::KEPT_ORDERS,
+                super::super::kept::KEPT_ORDERS
+            )
         );
         assert!(orders
             .orders
@@ -925,59 +912,47 @@ mod tests {
         let good = extra_data(package, NOW);
         // another order's package, signed correctly
         let other = extra_data("AAQTother", NOW);
-        assert_eq!(
-            code(check_confirm_extra_data(&other, package, MCHID, KEY, NOW)),
-            "PARAM_ERROR"
-        );
         // a tampered sign
         let mut tampered = good.clone();
         tampered["nonce_str"] = json!("another");
-        assert_eq!(
-            code(check_confirm_extra_data(
-                &tampered, package, MCHID, KEY, NOW
-            )),
-            "SIGN_ERROR"
-        );
-        // signed with another key
-        assert_eq!(
-            code(check_confirm_extra_data(
-                &good,
-                package,
-                MCHID,
-                "another-apiv2-key-000000000000000",
-                NOW
-            )),
-            "SIGN_ERROR"
-        );
-        // stale
-        assert_eq!(
-            code(check_confirm_extra_data(
-                &good,
-                package,
-                MCHID,
-                KEY,
-                NOW + 301
-            )),
-            "PARAM_ERROR"
-        );
-        // another merchant
-        assert_eq!(
-            code(check_confirm_extra_data(
-                &good,
-                package,
-                "1230000109",
-                KEY,
-                NOW
-            )),
-            "PARAM_ERROR"
-        );
         // a field missing
         let mut missing = good.clone();
         missing.as_object_mut().unwrap().remove("timestamp");
-        assert_eq!(
-            code(check_confirm_extra_data(&missing, package, MCHID, KEY, NOW)),
-            "PARAM_ERROR"
-        );
+        let another_key = "another-apiv2-key-000000000000000";
+        // (what, extraData, merchant, key, now, the code WeChat Pay answers)
+        let cases = [
+            (
+                "another order's package",
+                &other,
+                MCHID,
+                KEY,
+                NOW,
+                "PARAM_ERROR",
+            ),
+            ("a tampered sign", &tampered, MCHID, KEY, NOW, "SIGN_ERROR"),
+            (
+                "signed with another key",
+                &good,
+                MCHID,
+                another_key,
+                NOW,
+                "SIGN_ERROR",
+            ),
+            ("stale", &good, MCHID, KEY, NOW + 301, "PARAM_ERROR"),
+            (
+                "another merchant",
+                &good,
+                "1230000109",
+                KEY,
+                NOW,
+                "PARAM_ERROR",
+            ),
+            ("a field missing", &missing, MCHID, KEY, NOW, "PARAM_ERROR"),
+        ];
+        for (what, extra, mchid, key, now, expected) in cases {
+            let refused = check_confirm_extra_data(extra, package, mchid, key, now);
+            assert_eq!(code(refused), expected, "{what}");
+        }
     }
 
     #[test]
@@ -1007,7 +982,7 @@ mod tests {
             .is_ok());
         // once confirmed, there is nothing to confirm
         orders
-            .user_confirms(MCHID, "", "1234323JKHDFE1243252")
+            .user_action(MCHID, "", "1234323JKHDFE1243252", UserAction::Confirm)
             .unwrap();
         assert!(orders
             .check_confirm_page(MCHID, "", "1234323JKHDFE1243252", &extra, KEY)

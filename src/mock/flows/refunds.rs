@@ -9,19 +9,18 @@
 //! The refunded order turns REFUND when a refund is accepted; refunds of an
 //! order never add up to more than was paid (a CLOSED one gives its amount
 //! back). Keyed by `(sub_mchid, out_refund_no)`; at most
-//! [`super::payments::KEPT_ORDERS`] are kept, the oldest goes first.
-
-use std::collections::HashMap;
+//! [`super::kept::KEPT_ORDERS`] are kept, the oldest goes first.
 
 use serde_json::{json, Map, Value};
 
 use super::bills::RefundRecord;
-use super::kept::Kept;
-use super::payments::{Payments, TradeState, KEPT_ORDERS};
+use super::kept::{Book, Ids};
+use super::payments::{Payments, TradeState};
 use crate::clock;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
-    check_notify_url, optional_str, parse_body, query_param, required, required_fen, required_str,
+    check_notify_url, merchant_number, optional_str, parse_body, query_param, required,
+    required_fen, required_str,
 };
 use crate::mock::wire::notify::Event;
 
@@ -170,7 +169,7 @@ type StaticStr = &'static str;
 
 /// A stored `channel`, back as the `&'static str` the book keeps.
 fn channel<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
-    super::store::known_str(
+    crate::mock::wire::store::known_str(
         value,
         &["ORIGINAL", "BALANCE", "OTHER_BALANCE", "OTHER_BANKCARD"],
     )
@@ -186,19 +185,20 @@ impl Refunds {
     }
 
     /// The refunds changed or forgotten since the last save.
-    pub(crate) fn save(&mut self, batch: &mut super::store::Batch) {
+    pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
         self.refunds.save_changes(KIND, batch);
     }
 
     /// Rebuilds the book (and its index) from the store.
-    pub(crate) fn load(&mut self, store: &super::store::Store) -> Result<(), String> {
-        for (key, refund) in store.load::<(Key, Refund)>(KIND)? {
+    pub(crate) fn load(&mut self, store: &crate::mock::wire::store::Store) -> Result<(), String> {
+        let mut next = self.next;
+        self.refunds.load(store, KIND, |refund: &Refund| {
             // Refund ids end with the book's sequence number.
             let id = &refund.refund_id;
             let sequence = id.get(id.len().saturating_sub(16)..).unwrap_or("0");
-            self.next = self.next.max(sequence.parse().unwrap_or(0));
-            self.insert(key, refund);
-        }
+            next = next.max(sequence.parse().unwrap_or(0));
+        })?;
+        self.next = next;
         Ok(())
     }
 }
@@ -234,30 +234,21 @@ pub(crate) struct Call<'a> {
     pub(crate) now: i64,
 }
 
-type Key = (String, String);
+/// The one index of the refunds (index 0): the `refund_id` WeChat Pay gave.
+impl Ids<1> for Refund {
+    fn ids(&self) -> [Option<&str>; 1] {
+        [Some(&self.refund_id)]
+    }
+}
 
 /// The refunds.
+#[derive(Default)]
 pub(crate) struct Refunds {
-    refunds: Kept<Key, Refund>,
-    by_id: HashMap<String, Key>,
+    refunds: Book<Refund, 1>,
     next: u64,
 }
 
-impl Default for Refunds {
-    fn default() -> Self {
-        Refunds::with_limit(KEPT_ORDERS)
-    }
-}
-
 impl Refunds {
-    pub(crate) fn with_limit(limit: usize) -> Self {
-        Refunds {
-            refunds: Kept::new(limit),
-            by_id: HashMap::new(),
-            next: 0,
-        }
-    }
-
     /// Serves one request; the payments are locked by the caller (always
     /// before the refunds).
     pub(crate) fn serve(&mut self, payments: &mut Payments, call: &Call<'_>) -> Answer {
@@ -274,17 +265,14 @@ impl Refunds {
         let sub = optional_str(&body, "/sub_mchid")
             .unwrap_or_default()
             .to_owned();
-        let out_refund_no = required_str(&body, "/out_refund_no")?.to_owned();
-        if out_refund_no.len() > 64
-            || !out_refund_no
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b))
-        {
-            return Err(Answer::param_error(
-                "/out_refund_no",
-                "最多 64 个字符, 只能是数字、大小写字母或 _-|*@",
-            ));
-        }
+        let out_refund_no = merchant_number(
+            &body,
+            "/out_refund_no",
+            1..=64,
+            b"_-|*@",
+            "最多 64 个字符, 只能是数字、大小写字母或 _-|*@",
+        )?
+        .to_owned();
         required(&body, "/amount")?;
         let refund = required_fen(&body, "/amount/refund")?;
         let total = required_fen(&body, "/amount/total")?;
@@ -404,15 +392,8 @@ impl Refunds {
             payment: order.record(call.mchid),
         };
         let answer = Answer::json(200, &created.render());
-        self.insert(key, created);
+        self.refunds.insert(key, created);
         Ok(answer)
-    }
-
-    fn insert(&mut self, key: Key, refund: Refund) {
-        self.by_id.insert(refund.refund_id.clone(), key.clone());
-        for gone in self.refunds.insert(key, refund) {
-            self.by_id.remove(&gone.refund_id);
-        }
     }
 
     fn query(&self, call: &Call<'_>) -> Result<Answer, Answer> {
@@ -478,17 +459,8 @@ impl Refunds {
             .refunds
             .get_mut(&(sub.to_owned(), out_refund_no.to_owned()))
             .ok_or_else(|| {
-                let whose = if sub.is_empty() {
-                    "the merchant".to_owned()
-                } else {
-                    format!("sub-merchant {sub}")
-                };
-                Answer::error(
-                    404,
-                    "RESOURCE_NOT_EXISTS",
-                    &format!("退款单不存在: {whose} has no refund {out_refund_no} (a partner refund needs ?sub_mchid=)"),
-                    None,
-                )
+                let (code, zh) = ("RESOURCE_NOT_EXISTS", "退款单不存在");
+                Answer::not_held(code, zh, sub, "refund", "refund", out_refund_no)
             })?;
         if refund.status != RefundStatus::Processing {
             return Err(Answer::error(
@@ -573,28 +545,18 @@ impl Refunds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::flows::payments::{Call as PaymentCall, Operation as PaymentOperation};
+    use crate::mock::flows::payments::tests::create_of;
 
     #[test]
     fn the_refunds_forget_the_oldest_past_their_limit() {
         let now = 1_767_240_000;
         let mut book = Payments::default();
-        let body = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "d",
-            "out_trade_no": "EVICT-1", "notify_url": "https://example.com/n", "amount": {"total": 100}})
-        .to_string();
-        let created = book.serve(&PaymentCall {
-            operation: PaymentOperation::Create("NATIVE"),
-            partner: false,
-            params: &[],
-            query: &[],
-            body: body.as_bytes(),
-            mchid: "1900000109",
-            base_url: "http://127.0.0.1/",
-            now,
-        });
-        assert_eq!(created.status, 200);
+        assert_eq!(create_of(&mut book, "EVICT-1", 100, now).status, 200);
         book.pay("", "EVICT-1", "1900000109", None, now).unwrap();
-        let mut refunds = Refunds::with_limit(2);
+        let mut refunds = Refunds {
+            refunds: Book::with_limit(2),
+            next: 0,
+        };
         for i in 0..4 {
             let body = json!({"out_trade_no": "EVICT-1", "out_refund_no": format!("R{i}"),
                 "amount": {"refund": 1, "total": 100, "currency": "CNY"}})
@@ -612,7 +574,7 @@ mod tests {
         assert_eq!(
             (
                 refunds.refunds.len(),
-                refunds.by_id.len(),
+                refunds.refunds.ids_in(0),
                 refunds.refunds.keys().len()
             ),
             (2, 2, 2)

@@ -5,7 +5,7 @@
 //! `{"api": "getBrandWCPayRequest", "params": {…}, "user": "looks" | "pays"}`.
 //!
 //! The order is found by the `package`'s prepay id and the parameters are
-//! checked by [`super::control::check_invocation`], the pay control's own
+//! checked by [`super::actions::check_invocation`], the pay control's own
 //! check: `"looks"` answers `200 {"order": …}` for the payment sheet,
 //! `"pays"` goes through the pay control (TRANSACTION.SUCCESS is sent).
 //! A refusal is WeChat Pay's error shape with the client's wording. The
@@ -13,13 +13,12 @@
 //! read it (no cookie is involved); the loopback guard in front of
 //! `/_mock/` still decides who may ask at all.
 
-use axum::http::HeaderValue;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::control::{check_invocation, reply, transaction_request, PayRequest, TransactionAction};
+use super::actions::{check_invocation, transaction_request, PayRequest, TransactionAction};
 use crate::mock::flows::payments::TradeState;
-use crate::mock::wire::answer::Answer;
+use crate::mock::wire::answer::{insert_headers, reply, Answer};
 use crate::mock::wire::server::Shared;
 
 /// The one API the stand-in simulates.
@@ -51,15 +50,13 @@ pub(crate) fn answer(shared: &Shared, method: &str, body: &[u8]) -> Response {
     } else {
         reply(&ask(shared, body).unwrap_or_else(|refused| refused))
     };
-    let headers = response.headers_mut();
-    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    headers.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("POST"),
-    );
-    headers.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static("content-type"),
+    insert_headers(
+        &mut response,
+        &[
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-methods", "POST"),
+            ("access-control-allow-headers", "content-type"),
+        ],
     );
     response
 }

@@ -50,8 +50,9 @@ use serde_json::{json, Value};
 
 use crate::path::encode_component;
 
-use super::html::{esc, label, page, respond, yuan, Label};
+use super::html::{esc, label, page, yuan, Label};
 use crate::mock::flows::payments::Payment;
+use crate::mock::wire::answer::respond;
 use crate::mock::wire::server::Shared;
 
 /// The bridge stand-in, served as `/_mock/jsbridge.js`.

@@ -25,7 +25,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::cashier;
-use super::html::{esc, label, language, page, respond, yuan, Label};
+use super::html::{esc, label, language, page, yuan, Label};
+use crate::mock::wire::answer::respond;
 use crate::mock::wire::server::Shared;
 use crate::path::encode_component;
 

@@ -25,25 +25,18 @@
 //! | `GET /_mock/requests` | the recent requests and what the mock made of each |
 //! | `DELETE /_mock/requests` | forget them |
 //!
-//! The pages (console, cashier, QR, bridge script) are [`super::console`]'s.
+//! The pages (console, cashier, QR, bridge script) are [`super::console`]'s;
+//! what a control does to an order is [`super::actions`]'.
 
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
+use crate::mock::flows::payscore::UserAction;
 use crate::mock::flows::refunds::RefundOutcome;
-use crate::mock::wire::answer::Answer;
+use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::faults::Fault;
 use crate::mock::wire::server::Shared;
-
-/// A user's action on a payscore order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UserAction {
-    Confirm,
-    Pay,
-    Expire,
-}
 
 pub(crate) fn handle(
     shared: &Shared,
@@ -177,172 +170,6 @@ pub(crate) fn handle(
     reply(&result.unwrap_or_else(|e| e))
 }
 
-/// Moves an order as the user would and queues the notification.
-pub(crate) fn user_action(
-    shared: &Shared,
-    action: UserAction,
-    sub: &str,
-    no: &str,
-) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let (order, event) = {
-        let mut orders = shared.orders.lock().map_err(|_| Answer::for_status(500))?;
-        match action {
-            UserAction::Confirm => orders.user_confirms(mchid, sub, no)?,
-            UserAction::Pay => orders.user_pays(mchid, sub, no)?,
-            UserAction::Expire => (orders.expire(mchid, sub, no)?, None),
-        }
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(order)
-}
-
-/// What the simulated user does to a payment order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TransactionAction {
-    Pay,
-    Fail,
-    Expire,
-}
-
-impl TransactionAction {
-    fn from_segment(segment: &str) -> Option<Self> {
-        match segment {
-            "pay" => Some(TransactionAction::Pay),
-            "fail" => Some(TransactionAction::Fail),
-            "expire" => Some(TransactionAction::Expire),
-            _ => None,
-        }
-    }
-}
-
-/// The optional body of `…/pay`: who pays, and how the front end invoked.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PayRequest {
-    /// The payer's openid (a Native, H5 or APP order names none).
-    pub(crate) openid: Option<String>,
-    /// The parameters the front end handed to WeChat (`getBrandWCPayRequest`
-    /// or the APP's `PayReq`), checked as the WeChat client checks them.
-    pub(crate) invocation: Option<Value>,
-}
-
-/// Moves a payment order as the user would; queues TRANSACTION.SUCCESS on pay.
-pub(crate) fn transaction_action(
-    shared: &Shared,
-    action: TransactionAction,
-    sub: &str,
-    no: &str,
-    body: &[u8],
-) -> Result<Value, Answer> {
-    let request: PayRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        PayRequest::default()
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            Answer::param_error(
-                "/",
-                &format!("expected {{\"openid\"?, \"invocation\"?}}: {e}"),
-            )
-        })?
-    };
-    transaction_request(shared, action, sub, no, &request)
-}
-
-/// [`transaction_action`] with its body read: the one path every payment
-/// goes through (the control, the cashier pages, the bridge stand-in).
-pub(crate) fn transaction_request(
-    shared: &Shared,
-    action: TransactionAction,
-    sub: &str,
-    no: &str,
-    request: &PayRequest,
-) -> Result<Value, Answer> {
-    if action != TransactionAction::Pay
-        && (request.openid.is_some() || request.invocation.is_some())
-    {
-        return Err(Answer::param_error("/", "only pay takes a body"));
-    }
-    let mchid = shared.keys.credentials.mchid;
-    let now = shared.clock.now();
-    // Trigger PAYERROR (wire/triggers.rs): this order's payments fail.
-    let action = match action {
-        TransactionAction::Pay if crate::mock::wire::triggers::marked(no, "PAYFAIL") => {
-            TransactionAction::Fail
-        }
-        other => other,
-    };
-    let (order, event) = {
-        let mut book = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        match action {
-            TransactionAction::Pay => {
-                if let Some(invocation) = &request.invocation {
-                    check_invocation(shared, &mut book, sub, no, invocation, now)?;
-                }
-                book.pay(sub, no, mchid, request.openid.as_deref(), now)?
-            }
-            TransactionAction::Fail => (book.fail(sub, no, mchid, now)?, None),
-            TransactionAction::Expire => (book.expire(sub, no, mchid, now)?, None),
-        }
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(order)
-}
-
-/// Checks the front end's parameters as the WeChat client would before it
-/// opens its cashier: signed by the merchant, this order's live prepay id,
-/// the appid the order was placed with, the shape its trade type takes.
-/// The pay control and `POST /_mock/invocations` ([`super::bridge`]) both
-/// check through here.
-pub(crate) fn check_invocation(
-    shared: &Shared,
-    book: &mut crate::mock::flows::payments::Payments,
-    sub: &str,
-    no: &str,
-    invocation: &Value,
-    now: i64,
-) -> Result<(), Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let Some(order) = book.get_mut(sub, no, now) else {
-        // pay() says which order is missing.
-        return Ok(());
-    };
-    // An expired prepay id is no longer live: the client refuses it.
-    let live = if order.prepay_is_live(&order.prepay_id, now) {
-        order.prepay_id.clone()
-    } else {
-        String::new()
-    };
-    let kind = crate::mock::flows::invocation::check(
-        invocation,
-        &shared.keys.merchant_public,
-        order.appid(),
-        &live,
-        mchid,
-    )
-    .map_err(|refusal| refusal.answer())?;
-    let expected = match kind {
-        crate::mock::flows::invocation::Kind::Jsapi => "JSAPI",
-        crate::mock::flows::invocation::Kind::App => "APP",
-    };
-    if order.trade_type != expected {
-        return Err(Answer::param_error(
-            "/invocation",
-            &format!(
-                "a {} order is paid from its own front end, not with {expected} parameters",
-                order.trade_type
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// `POST /_mock/payscore/{no}/confirm` with `{"extraData": …}`: the confirm
 /// page's parameters are checked first, as the payscore page would.
 fn confirm_page(
@@ -378,29 +205,6 @@ fn confirm_page(
             &page.extra_data,
             credentials.apiv2_key,
         )
-}
-
-/// The back office ends a refund; queues its REFUND.* notification.
-pub(crate) fn resolve_refund(
-    shared: &Shared,
-    outcome: RefundOutcome,
-    sub: &str,
-    no: &str,
-) -> Result<Value, Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let (refund, event) = {
-        // payments before refunds, always
-        let mut payments = shared
-            .payments
-            .lock()
-            .map_err(|_| Answer::for_status(500))?;
-        let mut refunds = shared.refunds.lock().map_err(|_| Answer::for_status(500))?;
-        refunds.resolve(&mut payments, sub, no, outcome, mchid, shared.clock.now())?
-    };
-    if let Some(event) = event {
-        shared.notifier.send(event);
-    }
-    Ok(refund)
 }
 
 fn unknown_action(action: &str, known: &str) -> Answer {
@@ -507,17 +311,4 @@ fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     }
     faults.extend(std::iter::repeat_n(fault, count as usize));
     Ok(())
-}
-
-/// `answer` as the HTTP response.
-pub(crate) fn reply(answer: &Answer) -> Response {
-    let mut response = Response::new(Body::from(answer.body.clone()));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or_default();
-    if !answer.body.is_empty() {
-        response.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-    }
-    response
 }

@@ -1,9 +1,6 @@
 //! The few pieces every page under `/_mock/` is made of: escaping, labels in
-//! two languages, the page shell and the response with its headers.
-
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+//! two languages and the page shell (the response with its headers is the
+//! wire's [`respond`](crate::mock::wire::answer::respond)).
 
 /// `text` safe inside an element or a quoted attribute.
 pub(crate) fn esc(text: &str) -> String {
@@ -89,30 +86,6 @@ pub(crate) fn page(lang: &str, title: Label, body: &str) -> String {
 "#,
         title = esc(&title.plain()),
     )
-}
-
-/// What every page response carries: no caching (the state changes), no
-/// MIME sniffing, no framing, and only this origin's scripts and styles.
-pub(crate) fn respond(status: u16, content_type: &'static str, body: impl Into<Body>) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or_default();
-    let headers = response.headers_mut();
-    headers.insert("content-type", HeaderValue::from_static(content_type));
-    headers.insert("cache-control", HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    // same-origin, not no-referrer: with no-referrer a browser sends
-    // `Origin: null` on the console's form posts, which the guard refuses.
-    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    response
 }
 
 /// `fen` (分) as yuan: `39900` → `¥399.00`.

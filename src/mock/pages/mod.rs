@@ -2,9 +2,9 @@
 //! and the `/_mock/` controls, views and actions over the same flows (never
 //! a second copy of the state).
 
+pub(crate) mod actions;
 pub(crate) mod bridge;
 pub(crate) mod cashier;
-pub(crate) mod clock;
 pub(crate) mod console;
 pub(crate) mod control;
 pub(crate) mod html;

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use super::control::{resolve_refund, transaction_request, PayRequest, TransactionAction};
+use super::actions::{resolve_refund, transaction_request, PayRequest, TransactionAction};
 use crate::mock::flows::payments::{self, Operation};
 use crate::mock::flows::refunds::{self, RefundOutcome};
 use crate::mock::wire::answer::Answer;

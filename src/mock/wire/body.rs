@@ -36,6 +36,24 @@ pub(crate) fn required_str<'a>(
         .ok_or_else(|| Answer::param_error(pointer, "必须是非空字符串"))
 }
 
+/// The merchant's own number at `pointer` (`out_trade_no`,
+/// `out_refund_no`): a string of `lengths` bytes, each a digit, an ASCII
+/// letter or one of `marks`; refused with `rule`, WeChat Pay's wording.
+pub(crate) fn merchant_number<'a>(
+    body: &'a Map<String, Value>,
+    pointer: &str,
+    lengths: std::ops::RangeInclusive<usize>,
+    marks: &[u8],
+    rule: &str,
+) -> Result<&'a str, Answer> {
+    let number = required_str(body, pointer)?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || marks.contains(&b);
+    if !lengths.contains(&number.len()) || !number.bytes().all(allowed) {
+        return Err(Answer::param_error(pointer, rule));
+    }
+    Ok(number)
+}
+
 /// The largest amount WeChat Pay takes: its amounts are 32-bit integers of
 /// fen (`Integer`/`int32` in the official Java and Go models).
 pub(crate) const MAX_FEN: i64 = i32::MAX as i64;

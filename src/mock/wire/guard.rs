@@ -1,6 +1,6 @@
 //! Who may use `/_mock/`: only the machine the mock runs on. The controls
 //! and pages are unauthenticated (a test harness's), so a mock bound to a
-//! public address ([`super::MockServer::bind`] allows any) answers them only
+//! public address ([`crate::mock::MockServer::bind`] allows any) answers them only
 //! to a loopback peer, and only under a loopback `Host`, so that a web page
 //! elsewhere cannot reach them through a DNS name rebound to 127.0.0.1.
 //! A browser's request that carries an `Origin` must come from a loopback
@@ -15,7 +15,7 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use crate::mock::pages::html::respond;
+use super::answer::respond;
 
 /// `None` when the request comes from this machine and names it; otherwise
 /// the 403 answer saying why.

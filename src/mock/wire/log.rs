@@ -1,5 +1,5 @@
 //! What the mock says about each request: one entry per request, kept for
-//! `GET /_mock/requests` and [`super::MockServer::requests`], and printed
+//! `GET /_mock/requests` and [`crate::mock::MockServer::requests`], and printed
 //! as one line on stderr when asked (`wxpay mock` does, unless `--quiet`).
 //!
 //! A refusal says exactly why, and for a signature that does not verify,

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use super::identity::ServerKeys;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
-use crate::mock::flows::clock::{MockClock, Timer};
-use crate::mock::flows::store::{Batch, Store};
+use crate::mock::wire::clock::{MockClock, Timer};
+use crate::mock::wire::store::{Batch, Store};
 use crate::sign::unix_now;
 
 /// WeChat Pay's waits between attempts, in seconds: 15s/15s/30s/3m/10m/20m/
@@ -31,7 +31,7 @@ pub const RETRY_SCHEDULE: [u64; 15] = [
 pub const MAX_ATTEMPTS: u32 = RETRY_SCHEDULE.len() as u32 + 1;
 
 /// The schedule runs this many times faster unless
-/// [`super::MockServer::set_notification_speedup`] says otherwise: 15 s
+/// [`crate::mock::MockServer::set_notification_speedup`] says otherwise: 15 s
 /// become 15 ms and the whole day 87 s.
 pub const DEFAULT_SPEEDUP: u32 = 1000;
 

@@ -1,6 +1,11 @@
 //! The HTTP side: one handler that checks, routes, answers, injects faults
 //! and signs, the way WeChat Pay's front door does.
 
+mod clock_controls;
+mod outcomes;
+mod persist;
+mod timers;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,11 +30,11 @@ use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::keys::KeySource;
 use crate::mock::flows::bills::{self, Bills};
-use crate::mock::flows::clock::MockClock;
 use crate::mock::flows::payments::{self, Payments};
 use crate::mock::flows::payscore::{self, Orders};
 use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
 use crate::mock::flows::v2::V2Orders;
+use crate::mock::wire::clock::MockClock;
 use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
@@ -63,7 +68,7 @@ pub(crate) struct Shared {
     /// Failures on demand (wire/triggers.rs).
     pub(crate) triggers: Triggers,
     /// The state on disk, when the mock was given a directory (wire/persist.rs).
-    pub(crate) store: std::sync::OnceLock<crate::mock::flows::store::Store>,
+    pub(crate) store: std::sync::OnceLock<crate::mock::wire::store::Store>,
     pub(crate) saving: Mutex<()>,
     /// The clock and settings row last written.
     pub(crate) saved_state: Mutex<String>,
@@ -120,16 +125,27 @@ impl Shared {
     }
 }
 
-pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(shared)
+/// What answers `/_mock/…` once the guard lets a request through: the
+/// pages' entry point, handed in by whoever starts the server (`mock`), so
+/// that the wire never reaches into a page. Its arguments: the state, the
+/// method, the path after `/_mock/`, the query and the body.
+pub(crate) type Controls = fn(&Shared, &str, &str, &str, &[u8]) -> Response;
+
+pub(crate) fn router(shared: Arc<Shared>, controls: Controls) -> axum::Router {
+    axum::Router::new()
+        .fallback(handle)
+        .with_state((shared, controls))
 }
 
-/// Answers one request and logs what became of it.
 /// Distinct `METHOD path` pairs the hit counter keeps, and their length.
 const MAX_HIT_KEYS: usize = 10_000;
 const MAX_HIT_KEY: usize = 1024;
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// Answers one request and logs what became of it.
+async fn handle(
+    State((shared, controls)): State<(Arc<Shared>, Controls)>,
+    request: Request,
+) -> Response {
     let method = request.method().as_str().to_owned();
     let target = request
         .uri()
@@ -137,14 +153,20 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
     let mut note = Note::default();
-    let response = serve(&shared, request, &target, &mut note).await;
+    let response = serve(&shared, controls, request, &target, &mut note).await;
     shared
         .log
         .record(&method, &target, response.status().as_u16(), note);
     response
 }
 
-async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note) -> Response {
+async fn serve(
+    shared: &Shared,
+    controls: Controls,
+    request: Request,
+    target: &str,
+    note: &mut Note,
+) -> Response {
     let (parts, body) = request.into_parts();
     let requested_serial = header(&parts.headers, "wechatpay-serial").map(str::to_owned);
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -171,17 +193,12 @@ async fn serve(shared: &Shared, request: Request, target: &str, note: &mut Note)
             return refused;
         }
         let segments: Vec<&str> = control.split('/').collect();
-        let clock =
-            crate::mock::pages::clock::handle(shared, parts.method.as_str(), &segments, &bytes);
-        let answered = match clock.await {
+        // The clock's controls are the server's own: moving it walks the
+        // flows and awaits the notifications on the way.
+        let moved = clock_controls::handle(shared, parts.method.as_str(), &segments, &bytes);
+        let answered = match moved.await {
             Some(answered) => answered,
-            None => crate::mock::pages::control::handle(
-                shared,
-                parts.method.as_str(),
-                control,
-                query,
-                &bytes,
-            ),
+            None => controls(shared, parts.method.as_str(), control, query, &bytes),
         };
         // What a control changed is on disk before it answers.
         shared.persist();
@@ -622,7 +639,7 @@ impl Shared {
         }
         let body = match (answer.stream.as_ref(), &fault) {
             (Some(spec), Some(Fault::CloseMidBody)) => {
-                let first = bills::body_chunks(spec).take(1).map(Ok);
+                let first = spec.iter().take(1).map(Ok);
                 let cut = std::iter::once(Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "fault",
@@ -630,7 +647,7 @@ impl Shared {
                 Body::from_stream(futures_util::stream::iter(first.chain(cut)))
             }
             (Some(spec), Some(Fault::TruncatedBody)) => {
-                let mut chunks = bills::body_chunks(spec).peekable();
+                let mut chunks = spec.iter().peekable();
                 let all_but_last = std::iter::from_fn(move || {
                     let chunk = chunks.next()?;
                     chunks
@@ -641,7 +658,7 @@ impl Shared {
                 Body::from_stream(futures_util::stream::iter(all_but_last))
             }
             (Some(spec), _) => Body::from_stream(futures_util::stream::iter(
-                bills::body_chunks(spec).map(Ok::<Bytes, std::io::Error>),
+                spec.iter().map(Ok::<Bytes, std::io::Error>),
             )),
             (None, Some(Fault::CloseMidBody)) => cut_body(answer.body),
             (None, Some(Fault::TruncatedBody)) => {

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{json, Value};
 
-use super::server::Shared;
-use crate::mock::flows::store::{Batch, Store};
+use super::Shared;
+use crate::mock::wire::store::{Batch, Store};
 
 /// The `meta` row of the clock and the settings.
 const STATE: &str = "state";

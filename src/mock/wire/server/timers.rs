@@ -8,10 +8,10 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 
-use super::server::Shared;
+use super::Shared;
 use crate::clock::rfc3339;
-use crate::mock::flows::clock::{Due, Timer};
 use crate::mock::flows::refunds::RefundOutcome;
+use crate::mock::wire::clock::{Due, Timer};
 
 /// How long a move of the clock waits for notifications already on their
 /// way (each answers within 5 s) before it walks the queue.

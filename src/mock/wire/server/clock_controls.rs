@@ -9,11 +9,10 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::control::reply;
+use super::Shared;
 use crate::clock::rfc3339;
-use crate::mock::flows::clock::{parse_duration, parse_time};
-use crate::mock::wire::answer::Answer;
-use crate::mock::wire::server::Shared;
+use crate::mock::wire::answer::{reply, Answer};
+use crate::mock::wire::clock::{parse_duration, parse_time};
 
 /// One move at most: a year and a day (refunds are allowed a year).
 const MOST_SECONDS: i64 = 366 * 86_400;

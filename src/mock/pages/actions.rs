@@ -1,0 +1,197 @@
+//! What the simulated user and the back office do to the flows' orders:
+//! the one path the `/_mock/` controls, the cashier, the bridge stand-in and
+//! [`MockServer`](crate::mock::MockServer) all go through. Each action moves
+//! an order under its flow's lock, then queues the notification it makes.
+
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::Value;
+
+use crate::mock::flows::payments::Unpaid;
+use crate::mock::flows::payscore::UserAction;
+use crate::mock::flows::refunds::RefundOutcome;
+use crate::mock::wire::answer::Answer;
+use crate::mock::wire::notify::Event;
+use crate::mock::wire::server::Shared;
+
+/// Moves an order as the user would and queues the notification.
+pub(crate) fn user_action(
+    shared: &Shared,
+    action: UserAction,
+    sub: &str,
+    no: &str,
+) -> Result<Value, Answer> {
+    act(shared, |mchid| {
+        lock(&shared.orders)?.user_action(mchid, sub, no, action)
+    })
+}
+
+/// What the simulated user does to a payment order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransactionAction {
+    Pay,
+    Fail,
+    Expire,
+}
+
+impl TransactionAction {
+    pub(crate) fn from_segment(segment: &str) -> Option<Self> {
+        match segment {
+            "pay" => Some(TransactionAction::Pay),
+            "fail" => Some(TransactionAction::Fail),
+            "expire" => Some(TransactionAction::Expire),
+            _ => None,
+        }
+    }
+}
+
+/// The optional body of `…/pay`: who pays, and how the front end invoked.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PayRequest {
+    /// The payer's openid (a Native, H5 or APP order names none).
+    pub(crate) openid: Option<String>,
+    /// The parameters the front end handed to WeChat (`getBrandWCPayRequest`
+    /// or the APP's `PayReq`), checked as the WeChat client checks them.
+    pub(crate) invocation: Option<Value>,
+}
+
+/// Moves a payment order as the user would; queues TRANSACTION.SUCCESS on pay.
+pub(crate) fn transaction_action(
+    shared: &Shared,
+    action: TransactionAction,
+    sub: &str,
+    no: &str,
+    body: &[u8],
+) -> Result<Value, Answer> {
+    let request: PayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        PayRequest::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            Answer::param_error(
+                "/",
+                &format!("expected {{\"openid\"?, \"invocation\"?}}: {e}"),
+            )
+        })?
+    };
+    transaction_request(shared, action, sub, no, &request)
+}
+
+/// [`transaction_action`] with its body read: the one path every payment
+/// goes through (the control, the cashier pages, the bridge stand-in).
+pub(crate) fn transaction_request(
+    shared: &Shared,
+    action: TransactionAction,
+    sub: &str,
+    no: &str,
+    request: &PayRequest,
+) -> Result<Value, Answer> {
+    if action != TransactionAction::Pay
+        && (request.openid.is_some() || request.invocation.is_some())
+    {
+        return Err(Answer::param_error("/", "only pay takes a body"));
+    }
+    let now = shared.clock.now();
+    // Trigger PAYERROR (wire/triggers.rs): this order's payments fail.
+    let action = match action {
+        TransactionAction::Pay if crate::mock::wire::triggers::marked(no, "PAYFAIL") => {
+            TransactionAction::Fail
+        }
+        other => other,
+    };
+    act(shared, |mchid| {
+        let mut book = lock(&shared.payments)?;
+        Ok(match action {
+            TransactionAction::Pay => {
+                if let Some(invocation) = &request.invocation {
+                    check_invocation(shared, &mut book, sub, no, invocation, now)?;
+                }
+                book.pay(sub, no, mchid, request.openid.as_deref(), now)?
+            }
+            TransactionAction::Fail => (book.end_unpaid(sub, no, mchid, now, Unpaid::Fail)?, None),
+            TransactionAction::Expire => {
+                (book.end_unpaid(sub, no, mchid, now, Unpaid::Expire)?, None)
+            }
+        })
+    })
+}
+
+/// Checks the front end's parameters as the WeChat client would before it
+/// opens its cashier: signed by the merchant, this order's live prepay id,
+/// the appid the order was placed with, the shape its trade type takes.
+/// The pay control and `POST /_mock/invocations` ([`super::bridge`]) both
+/// check through here.
+pub(crate) fn check_invocation(
+    shared: &Shared,
+    book: &mut crate::mock::flows::payments::Payments,
+    sub: &str,
+    no: &str,
+    invocation: &Value,
+    now: i64,
+) -> Result<(), Answer> {
+    let mchid = shared.keys.credentials.mchid;
+    let Some(order) = book.get_mut(sub, no, now) else {
+        // pay() says which order is missing.
+        return Ok(());
+    };
+    // An expired prepay id is no longer live: the client refuses it.
+    let live = if order.prepay_is_live(&order.prepay_id, now) {
+        order.prepay_id.clone()
+    } else {
+        String::new()
+    };
+    let kind = crate::mock::flows::invocation::check(
+        invocation,
+        &shared.keys.merchant_public,
+        order.appid(),
+        &live,
+        mchid,
+    )
+    .map_err(|refusal| refusal.answer())?;
+    let expected = match kind {
+        crate::mock::flows::invocation::Kind::Jsapi => "JSAPI",
+        crate::mock::flows::invocation::Kind::App => "APP",
+    };
+    if order.trade_type != expected {
+        return Err(Answer::param_error(
+            "/invocation",
+            &format!(
+                "a {} order is paid from its own front end, not with {expected} parameters",
+                order.trade_type
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The back office ends a refund; queues its REFUND.* notification.
+pub(crate) fn resolve_refund(
+    shared: &Shared,
+    outcome: RefundOutcome,
+    sub: &str,
+    no: &str,
+) -> Result<Value, Answer> {
+    act(shared, |mchid| {
+        // payments before refunds, always
+        let mut payments = lock(&shared.payments)?;
+        lock(&shared.refunds)?.resolve(&mut payments, sub, no, outcome, mchid, shared.clock.now())
+    })
+}
+
+/// Runs `action` as the mock's merchant (the locks it takes are released
+/// when it returns), then queues the notification it made, if any.
+fn act(
+    shared: &Shared,
+    action: impl FnOnce(&str) -> Result<(Value, Option<Event>), Answer>,
+) -> Result<Value, Answer> {
+    let (order, event) = action(shared.keys.credentials.mchid)?;
+    if let Some(event) = event {
+        shared.notifier.send(event);
+    }
+    Ok(order)
+}
+
+/// A flow's state, or 500 when a panic poisoned its lock.
+fn lock<T>(state: &Mutex<T>) -> Result<MutexGuard<'_, T>, Answer> {
+    state.lock().map_err(|_| Answer::for_status(500))
+}
