@@ -68,16 +68,6 @@ async fn next_notice(seen: &mut mpsc::UnboundedReceiver<Notice>) -> Result<Notic
 }
 
 /// Yuan with two decimals, as the bill writes amounts.
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
-}
-
-/// A bill amount in fen (`19.99` → 1999; the footer writes counts as `2.0`).
-fn fen(text: &str) -> Option<i64> {
-    let value: f64 = text.trim().parse().ok()?;
-    Some((value * 100.0).round() as i64)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     let partner = std::env::args().any(|a| a == "--partner");
@@ -265,14 +255,11 @@ async fn main() -> Result<(), Failure> {
     check("CRLF line ends", csv.ends_with(b"\r\n"), "no CRLF")?;
 
     // 7. Reconcile: both rows and the footer against what was sent.
-    let table = BillTable::parse(&String::from_utf8(csv)?);
-    let column = |name: &str| table.columns.iter().position(|c| c == name);
-    let cell = |row: &Vec<String>, name: &str| -> String {
-        column(name)
-            .and_then(|i| row.get(i))
-            .cloned()
-            .unwrap_or_default()
-    };
+    // Amounts are read exactly, in fen (never through f64: a payments
+    // team copies this), and values by column name.
+    let table = BillTable::parse(&String::from_utf8(csv)?)?;
+    let cell =
+        |row: &Vec<String>, name: &str| table.value(row, name).unwrap_or_default().to_owned();
     check("27 columns", table.columns.len() == 27, table.columns.len())?;
     check("two rows", table.rows.len() == 2, table.rows.len())?;
     let payment = table
@@ -297,7 +284,7 @@ async fn main() -> Result<(), Failure> {
     )?;
     check(
         "payment row: amount",
-        cell(payment, "订单金额") == yuan(TOTAL),
+        table.amount_fen(payment, "订单金额")? == TOTAL,
         cell(payment, "订单金额"),
     )?;
     let sub_column = if partner { SUB_MCHID } else { "0" };
@@ -318,35 +305,28 @@ async fn main() -> Result<(), Failure> {
     )?;
     check(
         "refund row: amount",
-        cell(refund_row, "退款金额") == yuan(REFUND),
+        table.amount_fen(refund_row, "退款金额")? == REFUND,
         cell(refund_row, "退款金额"),
     )?;
-    let footer = |name: &str| {
-        table
-            .summary_columns
-            .iter()
-            .position(|c| c == name)
-            .and_then(|i| table.summary.get(i))
-            .and_then(|v| fen(v))
-    };
+    let footer = |name: &str| table.summary_amount_fen(name);
     check(
         "footer: 2 rows",
-        footer("总交易单数") == Some(200),
+        table.summary_value("总交易单数")? == "2.0",
         format!("{:?}", table.summary),
     )?;
     check(
         "footer: settled total",
-        footer("应结订单总金额") == Some(TOTAL),
+        footer("应结订单总金额")? == TOTAL,
         format!("{:?}", table.summary),
     )?;
     check(
         "footer: refunded total",
-        footer("退款总金额") == Some(REFUND),
+        footer("退款总金额")? == REFUND,
         format!("{:?}", table.summary),
     )?;
     check(
         "footer: order total",
-        footer("订单总金额") == Some(TOTAL),
+        footer("订单总金额")? == TOTAL,
         format!("{:?}", table.summary),
     )?;
     println!("7. reconciled: the bill says what was sent");

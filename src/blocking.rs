@@ -138,6 +138,22 @@ impl Client {
         self.inner.invocation()
     }
 
+    /// Places a JSAPI or mini-program order and signs its front-end
+    /// parameters in one call (see [`crate::Client::prepay_jsapi`]).
+    ///
+    /// ```no_run
+    /// # fn demo(client: wechatpay_chain::blocking::Client, order: wechatpay_chain::Value) -> wechatpay_chain::Result<()> {
+    /// let prepay = client.prepay_jsapi(&order)?;
+    /// println!("{}", serde_json::to_string(&prepay.params).unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
+    pub fn prepay_jsapi<T: serde::Serialize + ?Sized>(
+        &self,
+        order: &T,
+    ) -> Result<crate::invoke::JsapiPrepay> {
+        self.runtime.block_on(self.inner.prepay_jsapi(order))
+    }
+
     /// Downloads the platform certificates (see
     /// [`crate::Client::download_certificates`]).
     pub fn download_certificates(&self) -> Result<Vec<WechatpayKey>> {

@@ -37,7 +37,7 @@ use std::sync::OnceLock;
 use percent_encoding::percent_decode_str;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::path::ident_segment;
+use crate::path::{edit_distance, ident_segment};
 use crate::request::is_unsigned_download;
 use crate::v2::rules;
 
@@ -617,7 +617,7 @@ impl Catalog {
                     return 0.1;
                 }
                 let longest = a.chars().count().max(b.chars().count()).max(1);
-                levenshtein(&a, &b) as f64 / longest as f64
+                edit_distance(&a, &b) as f64 / longest as f64
             }
         }
     }
@@ -756,27 +756,10 @@ fn method_rank(method: &str) -> usize {
         .unwrap_or(5)
 }
 
-/// Character edit distance.
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{levenshtein, relative, Catalog};
+    use super::{relative, Catalog};
+    use crate::path::edit_distance as levenshtein;
 
     #[test]
     fn relative_paths() {

@@ -193,7 +193,7 @@ impl Client {
         pump(
             raw,
             Bytes::new(),
-            compression,
+            Some(compression),
             inner.max_download_bytes(),
             out,
         )
@@ -222,7 +222,7 @@ impl Chain {
                 crate::v2::download::open(inner, template, options.into(), DOWNLOAD_TIMEOUT)
                     .await?;
             let limit = inner.max_download_bytes();
-            return pump(raw, head, Compression::None, limit, out).await;
+            return pump(raw, head, None, limit, out).await;
         }
         download_node(inner, template, options.into(), out).await
     }
@@ -324,18 +324,64 @@ fn checked_download_url(bases: &[&str], text: &str) -> Result<(Url, String)> {
     Ok((url, relative))
 }
 
+/// The two bytes every gzip stream starts with (RFC 1952, 2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Refuses a download whose first bytes contradict the compression the
+/// caller gave (`head` holds at least two bytes, or the whole file).
+fn check_compression(head: &[u8], compression: Compression) -> Result<()> {
+    let gzip = head.starts_with(&GZIP_MAGIC);
+    match (compression, gzip) {
+        (Compression::None, true) => Err(Error::CompressionMismatch {
+            asked: "None",
+            arrived: "gzip-compressed (it starts with 1f 8b)",
+            pass: "Gzip",
+        }),
+        (Compression::Gzip, false) => Err(Error::CompressionMismatch {
+            asked: "Gzip",
+            arrived: "plain (not gzip)",
+            pass: "None",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Streams the body, after the `head` already read from it, through the
-/// sink into `out`.
+/// sink into `out`. With `checked`, the first bytes must agree with the
+/// compression (bills); without, the body is taken as plain (statements,
+/// APIv2 downloads).
 async fn pump<W: AsyncWrite + Unpin>(
     mut raw: reqwest::Response,
     head: Bytes,
-    compression: Compression,
+    checked: Option<Compression>,
     max_bytes: Option<u64>,
     out: &mut W,
 ) -> Result<Downloaded> {
-    let mut sink = Sink::new(compression, max_bytes);
+    let mut sink = Sink::new(checked.unwrap_or(Compression::None), max_bytes);
+    // The first bytes wait until there are enough to check the magic.
+    let mut checking = checked;
+    let mut pending = Vec::new();
     let mut next = Some(head);
     while let Some(chunk) = next {
+        let chunk = match checking {
+            None => chunk,
+            Some(compression) => {
+                pending.extend_from_slice(&chunk);
+                if pending.len() < GZIP_MAGIC.len() {
+                    next = next_chunk(&mut raw).await?;
+                    if next.is_some() {
+                        continue;
+                    }
+                    // The end, short: check what there is.
+                    if pending.is_empty() {
+                        break;
+                    }
+                }
+                check_compression(&pending, compression)?;
+                checking = None;
+                Bytes::from(std::mem::take(&mut pending))
+            }
+        };
         let mut input = &chunk[..];
         while !input.is_empty() {
             let (used, plain) = sink.feed(input)?;
@@ -404,14 +450,7 @@ pub(crate) async fn download_node<W: AsyncWrite + Unpin>(
     } else {
         None
     };
-    let done = pump(
-        raw,
-        Bytes::new(),
-        Compression::None,
-        inner.max_download_bytes(),
-        out,
-    )
-    .await?;
+    let done = pump(raw, Bytes::new(), None, inner.max_download_bytes(), out).await?;
     match announced {
         Some(expected) if !expected.eq_ignore_ascii_case(&done.sha1) => Err(Error::HashMismatch {
             expected,
@@ -522,25 +561,31 @@ impl Sink {
     }
 }
 
-/// A bill's CSV, split into its rows and the summary at the end.
+/// A bill's CSV, split into its rows and the summary at the end, with its
+/// values looked up by column name and its amounts read exactly, in fen.
 ///
 /// ```
 /// use wechatpay_chain::download::BillTable;
 ///
 /// // as WeChat Pay writes it: a BOM, CRLF, backquoted values, a footer
-/// let csv = "\u{feff}交易时间,商户号,订单金额\r\n`2026-01-01 12:00:00,`1900000109,`0.01\r\n总交易单数,订单总金额\r\n`1.0,`0.01\r\n";
-/// let table = BillTable::parse(csv);
+/// let csv = "\u{feff}交易时间,商户号,订单金额\r\n`2026-01-01 12:00:00,`1900000109,`100.01\r\n总交易单数,订单总金额\r\n`1.0,`100.01\r\n";
+/// let table = BillTable::parse(csv)?;
 /// assert_eq!(table.columns, ["交易时间", "商户号", "订单金额"]);
 /// assert_eq!(table.rows[0][1], "1900000109");
+/// assert_eq!(table.value(&table.rows[0], "商户号")?, "1900000109");
+/// assert_eq!(table.amount_fen(&table.rows[0], "订单金额")?, 10001);
 /// assert_eq!(table.summary_columns, ["总交易单数", "订单总金额"]);
-/// assert_eq!(table.summary, ["1.0", "0.01"]);
+/// assert_eq!(table.summary, ["1.0", "100.01"]);
+/// assert_eq!(table.summary_amount_fen("订单总金额")?, 10001);
+/// # Ok::<(), wechatpay_chain::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BillTable {
     /// Column names of the detail rows.
     pub columns: Vec<String>,
-    /// Detail rows, each field without its leading backtick.
+    /// Detail rows, each field without its leading backtick; each has as
+    /// many values as `columns`.
     pub rows: Vec<Vec<String>>,
     /// Column names of the summary.
     pub summary_columns: Vec<String>,
@@ -558,14 +603,25 @@ impl BillTable {
     /// inside a value (a product name, attached data) stays in that value;
     /// header lines are split on `,`.
     ///
+    /// A line with another number of values than its header has columns
+    /// (a value holding `` ,` `` itself shifts every later column) is an
+    /// [`Error::Bill`] naming the line, never shifted data.
+    ///
     /// ```
     /// use wechatpay_chain::download::BillTable;
     ///
     /// let csv = "交易时间,商品名称,订单金额\n`2026-01-01 12:00:00,`咖啡,大杯,`0.01\n";
-    /// let table = BillTable::parse(csv);
+    /// let table = BillTable::parse(csv)?;
     /// assert_eq!(table.rows[0], ["2026-01-01 12:00:00", "咖啡,大杯", "0.01"]);
+    ///
+    /// let shifted = "交易时间,商品名称,订单金额\n`2026-01-01 12:00:00,`咖啡,`999.00,`0.01\n";
+    /// assert_eq!(
+    ///     BillTable::parse(shifted).unwrap_err().to_string(),
+    ///     "bill: line 2 has 4 values for 3 columns (a value holding \",`\" splits in two): not read, rather than read shifted"
+    /// );
+    /// # Ok::<(), wechatpay_chain::Error>(())
     /// ```
-    pub fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Result<Self> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let fields = |line: &str| -> Vec<String> {
             // `lines()` takes off CRLF; a `\r` is left only where it stands alone.
@@ -575,20 +631,186 @@ impl BillTable {
                 None => line.split(',').map(str::to_owned).collect(),
             }
         };
-        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let width = |number: usize, values: Vec<String>, columns: &[String]| {
+            if values.len() == columns.len() {
+                Ok(values)
+            } else {
+                Err(Error::Bill(format!(
+                    "line {number} has {} values for {} columns (a value holding \",`\" splits in two): \
+                     not read, rather than read shifted",
+                    values.len(),
+                    columns.len()
+                )))
+            }
+        };
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, line)| (i + 1, line))
+            .filter(|(_, l)| !l.trim().is_empty());
         let mut table = BillTable {
-            columns: lines.next().map(fields).unwrap_or_default(),
+            columns: lines.next().map(|(_, l)| fields(l)).unwrap_or_default(),
             ..BillTable::default()
         };
-        for line in lines.by_ref() {
+        for (number, line) in lines.by_ref() {
             if line.starts_with('`') {
-                table.rows.push(fields(line));
+                table
+                    .rows
+                    .push(width(number, fields(line), &table.columns)?);
             } else {
                 table.summary_columns = fields(line);
                 break;
             }
         }
-        table.summary = lines.next().map(fields).unwrap_or_default();
-        table
+        if let Some((number, line)) = lines.next() {
+            table.summary = width(number, fields(line), &table.summary_columns)?;
+        }
+        Ok(table)
     }
+
+    /// Each row as a JSON object keyed by the column names (the values as
+    /// text), for serde types such as
+    /// [`models::TradeBillRow`](crate::models::TradeBillRow).
+    pub fn records(&self) -> impl Iterator<Item = serde_json::Map<String, serde_json::Value>> + '_ {
+        self.rows.iter().map(|row| {
+            self.columns
+                .iter()
+                .cloned()
+                .zip(row.iter().cloned().map(serde_json::Value::String))
+                .collect()
+        })
+    }
+
+    /// Every row as `T` (by column name; see [`records`](Self::records));
+    /// a row that does not fit `T` is an [`Error::Bill`] naming it.
+    ///
+    /// ```
+    /// # let csv = "交易时间,商户订单号\n`2026-01-01 12:00:00,`T1\n";
+    /// use wechatpay_chain::models::TradeBillRow;
+    /// let rows: Vec<TradeBillRow> = wechatpay_chain::download::BillTable::parse(csv)?.rows_as()?;
+    /// # assert_eq!(rows.len(), 1);
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn rows_as<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.records()
+            .enumerate()
+            .map(|(i, record)| {
+                serde_json::from_value(serde_json::Value::Object(record))
+                    .map_err(|e| Error::Bill(format!("detail row {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// The index of column `name`, if the bill has it.
+    ///
+    /// ```
+    /// let table = wechatpay_chain::download::BillTable::parse("交易时间,商户号\n")?;
+    /// assert_eq!(table.column("商户号"), Some(1));
+    /// assert_eq!(table.column("商户订单号"), None);
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The value of column `name` in `row` (one of [`rows`](Self::rows));
+    /// an [`Error::Bill`] listing the columns when there is no such column.
+    pub fn value<'r>(&self, row: &'r [String], name: &str) -> Result<&'r str> {
+        lookup(&self.columns, row, name)
+    }
+
+    /// The amount in column `name` of `row`, in fen, exactly (see [`fen`]).
+    pub fn amount_fen(&self, row: &[String], name: &str) -> Result<i64> {
+        fen(self.value(row, name)?).map_err(|e| in_column(e, name))
+    }
+
+    /// The summary value of column `name`.
+    pub fn summary_value(&self, name: &str) -> Result<&str> {
+        lookup(&self.summary_columns, &self.summary, name)
+    }
+
+    /// The summary amount of column `name`, in fen, exactly (see [`fen`]).
+    pub fn summary_amount_fen(&self, name: &str) -> Result<i64> {
+        fen(self.summary_value(name)?).map_err(|e| in_column(e, name))
+    }
+}
+
+/// `row[name]` by the header `columns`.
+fn lookup<'r>(columns: &[String], row: &'r [String], name: &str) -> Result<&'r str> {
+    let index = columns.iter().position(|c| c == name).ok_or_else(|| {
+        Error::Bill(format!(
+            "no column `{name}` (the columns are {})",
+            columns.join(", ")
+        ))
+    })?;
+    row.get(index).map(String::as_str).ok_or_else(|| {
+        Error::Bill(format!(
+            "the row has {} values, none for column `{name}` (#{})",
+            row.len(),
+            index + 1
+        ))
+    })
+}
+
+/// Names the column in an amount's error.
+fn in_column(error: Error, name: &str) -> Error {
+    match error {
+        Error::Bill(reason) => Error::Bill(format!("column `{name}`: {reason}")),
+        other => other,
+    }
+}
+
+/// A bill amount, yuan as WeChat Pay writes it (`100.00`, `-0.01`; in
+/// summaries `0.0`; the fee column with 5 decimals, `0.01000`), as a whole
+/// number of fen, without floating point. A value that is not a whole
+/// number of fen (a fee of `0.00600`: read it as text), anything but
+/// digits with an optional `-` and `.`, or a value past `i64` is an
+/// [`Error::Bill`].
+///
+/// ```
+/// use wechatpay_chain::download::fen;
+/// assert_eq!(fen("100.00")?, 10000);
+/// assert_eq!(fen("0.01")?, 1);
+/// assert_eq!(fen("0.1")?, 10);
+/// assert_eq!(fen("-12.30")?, -1230);
+/// assert_eq!(fen("0.01000")?, 1);
+/// assert_eq!(
+///     fen("0.00600").unwrap_err().to_string(),
+///     "bill: amount `0.00600` is not a whole number of fen (a decimal past the second is not 0): read it as text"
+/// );
+/// assert!(fen("1e3").is_err() && fen("").is_err() && fen("92233720368547758.08").is_err());
+/// # Ok::<(), wechatpay_chain::Error>(())
+/// ```
+pub fn fen(text: &str) -> Result<i64> {
+    let bad = |why: &str| Error::Bill(format!("amount `{text}` {why}"));
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (yuan, decimals) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if yuan.is_empty()
+        || !digits(yuan)
+        || !digits(decimals)
+        || (unsigned.contains('.') && decimals.is_empty())
+    {
+        return Err(bad(
+            "is not a decimal number of yuan (digits, an optional `-` and `.`)",
+        ));
+    }
+    let (decimals, beyond) = decimals.split_at(decimals.len().min(2));
+    if beyond.bytes().any(|b| b != b'0') {
+        return Err(bad(
+            "is not a whole number of fen (a decimal past the second is not 0): read it as text",
+        ));
+    }
+    let overflow = || bad("does not fit in 64 bits of fen");
+    let mut value: i64 = 0;
+    for b in yuan.bytes().chain(format!("{decimals:0<2}").bytes()) {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i64::from(b - b'0')))
+            .ok_or_else(overflow)?;
+    }
+    Ok(if negative { -value } else { value })
 }

@@ -68,12 +68,16 @@ pub enum Error {
 
     /// An option key is neither reserved (`json`, `query`, `headers`,
     /// `body`) nor a placeholder of the template.
-    #[error("option `{key}` is neither a placeholder of `{template}` nor a reserved key (json, query, headers, body; xml, security, nonceless for APIv2)")]
+    #[error("option `{key}` is neither a placeholder of `{template}` nor a reserved key (json, query, headers, body; xml, security, nonceless for APIv2){hint}")]
     UnknownOption {
         /// The key that was given.
         key: String,
         /// The path template.
         template: String,
+        /// What the key was probably meant to be (`: did you mean
+        /// `out_trade_no`?`, or that a body goes under `"json"`); empty
+        /// when nothing fits.
+        hint: String,
     },
 
     /// An option has a value of the wrong kind (an object where a string
@@ -205,6 +209,26 @@ pub enum Error {
         /// The digest of what arrived.
         actual: String,
     },
+
+    /// A download arrived compressed otherwise than the caller said: gzip
+    /// (it starts with the magic bytes `1f 8b`) with `Compression::None`,
+    /// or plain with `Compression::Gzip`. Nothing was written.
+    #[error("the download arrived {arrived} but Compression::{asked} was given: pass Compression::{pass} \
+             (Compression::Gzip when the bill was asked with tar_type=GZIP, Compression::None without tar_type)")]
+    CompressionMismatch {
+        /// What the caller said: `None` or `Gzip`.
+        asked: &'static str,
+        /// What arrived: `gzip-compressed (it starts with 1f 8b)` or `plain (not gzip)`.
+        arrived: &'static str,
+        /// What to pass instead: `Gzip` or `None`.
+        pass: &'static str,
+    },
+
+    /// A bill's text is not what WeChat Pay writes: a row with another
+    /// number of values than the header has columns, a column that is not
+    /// there, an amount that is not yuan with at most two decimals.
+    #[error("bill: {0}")]
+    Bill(String),
 
     /// A gzip download did not decompress (truncated or corrupt).
     #[error("decompressing the download: {0}")]
@@ -404,8 +428,28 @@ pub enum VerifyError {
 /// assert_eq!(err.code, "ORDER_NOT_EXIST");
 /// assert_eq!(err.request_id.as_deref(), Some("08F78BB5AF0D11ED"));
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("WeChat Pay answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+///
+/// `Display` names the `detail`'s field and issue, where WeChat Pay says
+/// what exactly is wrong; `Debug` shows the body as text and the headers
+/// without the signature:
+///
+/// ```
+/// use wechatpay_chain::ApiError;
+///
+/// let err = ApiError::from_response(
+///     401,
+///     None,
+///     r#"{"code":"SIGN_ERROR","message":"签名错误","detail":{"issue":"mchid 1900000000 is not the merchant of serial 3775B6A4"}}"#.into(),
+/// );
+/// assert_eq!(
+///     err.to_string(),
+///     "WeChat Pay answered 401 SIGN_ERROR: 签名错误 (detail: issue: mchid 1900000000 is not the merchant of serial 3775B6A4)"
+/// );
+/// let debug = format!("{err:?}");
+/// assert!(debug.contains(r#"body: "{\"code\":\"SIGN_ERROR\",\"message\":\"签名错误\""#));
+/// ```
+#[derive(Clone, thiserror::Error)]
+#[error("WeChat Pay answered {status} {code}: {}{}{}", shown(.message, MESSAGE_SHOWN), detail_suffix(.detail), request_id_suffix(.request_id))]
 #[non_exhaustive]
 pub struct ApiError {
     /// HTTP status.
@@ -423,6 +467,83 @@ pub struct ApiError {
     pub headers: reqwest::header::HeaderMap,
     /// The raw response body.
     pub body: Bytes,
+}
+
+/// Most characters of a server-given text `Display` shows: a hostile or
+/// broken server must not flood a log line.
+const MESSAGE_SHOWN: usize = 512;
+
+/// Most characters of the body `Debug` shows.
+const BODY_SHOWN: usize = 4096;
+
+/// Headers `Debug` leaves out: the signature is noise in a log and a cookie
+/// may be a credential.
+const HIDDEN_HEADERS: [&str; 2] = ["wechatpay-signature", "set-cookie"];
+
+/// At most `limit` characters of `text`, control characters (a forged log
+/// line's newline) shown as spaces, and how much was cut.
+fn shown(text: &str, limit: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(limit)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let total = text.chars().count();
+    if total > limit {
+        out.push_str(&format!("… ({} more characters)", total - limit));
+    }
+    out
+}
+
+/// ` (detail: field: /amount/total, issue: …)` from the documented detail
+/// `{field, value, issue, location}`; the value is left out (it is the
+/// caller's own input, possibly personal data). Empty when the detail has
+/// neither field nor issue.
+fn detail_suffix(detail: &Option<Value>) -> String {
+    let Some(detail) = detail else {
+        return String::new();
+    };
+    let parts: Vec<String> = ["field", "issue"]
+        .into_iter()
+        .filter_map(|name| {
+            let text = detail.get(name)?.as_str()?;
+            Some(format!("{name}: {}", shown(text, MESSAGE_SHOWN)))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (detail: {})", parts.join(", "))
+    }
+}
+
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field is a compile error here, not a leak.
+        let ApiError {
+            status,
+            code,
+            message,
+            detail,
+            request_id,
+            headers,
+            body,
+        } = self;
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(name, _)| !HIDDEN_HEADERS.contains(&name.as_str()))
+            .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("<not text>")))
+            .collect();
+        f.debug_struct("ApiError")
+            .field("status", status)
+            .field("code", code)
+            .field("message", message)
+            .field("detail", detail)
+            .field("request_id", request_id)
+            .field("headers", &headers)
+            .field("body", &shown(&String::from_utf8_lossy(body), BODY_SHOWN))
+            .finish()
+    }
 }
 
 impl ApiError {

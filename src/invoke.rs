@@ -100,6 +100,78 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Places a JSAPI or mini-program order and signs its front-end
+    /// parameters, in one call (wechatpay-go's `PrepayWithRequestPayment`):
+    /// POST `v3/pay/transactions/jsapi` (`v3/pay/partner/transactions/jsapi`
+    /// when the order names `sp_mchid`), then [`Invocation::jsapi`] with the
+    /// answer's `prepay_id` and the order's appid (a partner's: `sub_appid`
+    /// when the payer is a `sub_openid`, else `sp_appid`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// # let client = server.client()?;
+    /// use wechatpay_chain::json;
+    ///
+    /// let order = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109",
+    ///     "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": "1217752501201407033233368018",
+    ///     "notify_url": "https://www.weixin.qq.com/wxpay/pay.php", "amount": {"total": 100},
+    ///     "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}});
+    /// let prepay = client.prepay_jsapi(&order).await?;
+    /// // hand this to wx.requestPayment / getBrandWCPayRequest
+    /// let front_end = serde_json::to_value(&prepay.params)?;
+    /// assert_eq!(front_end["package"], format!("prepay_id={}", prepay.prepay_id));
+    /// # Ok(()) }
+    /// ```
+    pub async fn prepay_jsapi<T: Serialize + ?Sized>(&self, order: &T) -> Result<JsapiPrepay> {
+        let order = serde_json::to_value(order).map_err(Error::Serialize)?;
+        let text = |name: &str| order.get(name).and_then(Value::as_str);
+        let (path, appid) = match text("sp_mchid") {
+            None => ("v3/pay/transactions/jsapi", text("appid")),
+            Some(_) => {
+                let sub_payer = order.pointer("/payer/sub_openid").is_some();
+                let appid = if sub_payer {
+                    text("sub_appid")
+                } else {
+                    text("sp_appid")
+                };
+                ("v3/pay/partner/transactions/jsapi", appid)
+            }
+        };
+        let appid = appid
+            .map(str::to_owned)
+            .ok_or_else(|| Error::InvalidOption {
+                key: "appid".to_owned(),
+                reason:
+                    "the order names no appid to sign the front-end parameters for: give `appid` \
+                     (a partner: `sp_appid`, or `sub_appid` with a `sub_openid` payer)"
+                        .to_owned(),
+            })?;
+        let answer: Value = self
+            .chain(path)
+            .post(crate::Options::new().json(&order))
+            .await?
+            .json()?;
+        let prepay_id = prepay_id(&answer)?.to_owned();
+        let params = self.invocation().jsapi(&appid, &prepay_id)?;
+        Ok(JsapiPrepay { prepay_id, params })
+    }
+}
+
+/// A JSAPI order placed and its front-end parameters signed: from
+/// [`Client::prepay_jsapi`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JsapiPrepay {
+    /// The order's `prepay_id` (valid 2 hours).
+    pub prepay_id: String,
+    /// What the front end passes to `wx.requestPayment` /
+    /// `getBrandWCPayRequest`.
+    pub params: JsapiParams,
+}
+
 /// What `wx.requestPayment` / `getBrandWCPayRequest` take, in WeChat's
 /// casing. `signType` is `RSA` for APIv3 orders, `MD5` or `HMAC-SHA256`
 /// for APIv2 ones.

@@ -114,6 +114,7 @@ pub mod media;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+pub mod models;
 pub mod notify;
 pub mod options;
 pub mod path;

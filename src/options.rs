@@ -12,17 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 
-/// Option keys with a meaning of their own; every other key of the map
-/// fills the placeholder of that name.
-pub const RESERVED_KEYS: [&str; 7] = [
-    "json",
-    "query",
-    "headers",
-    "body",
-    "xml",
-    "security",
-    "nonceless",
-];
+pub use crate::path::RESERVED_KEYS;
 
 /// Headers the SDK owns: setting them would break the signature or the
 /// framing of the request.
@@ -358,11 +348,7 @@ impl Options {
                 _ => match value {
                     Value::String(text) => options = options.path(key, text),
                     Value::Number(n) => options = options.path(key, n.to_string()),
-                    other => options.fail(invalid(
-                        &key,
-                        "is a placeholder value and must be a string or number",
-                        &other,
-                    )),
+                    other => options.fail(misplaced(&key, &other)),
                 },
             }
         }
@@ -397,18 +383,43 @@ pub(crate) fn scalar(value: &Value) -> Option<String> {
     }
 }
 
+/// A top-level key whose value can fill no placeholder: most often a body
+/// field written without the `"json"` wrapper.
+fn misplaced(key: &str, got: &Value) -> Error {
+    let hint = crate::path::body_hint(key);
+    let reason = if crate::path::is_body_field(key) {
+        format!(
+            "got {}: {hint}; a placeholder value is a string or number",
+            kind(got)
+        )
+    } else {
+        format!(
+            "is a placeholder value and must be a string or number, got {}; {hint}",
+            kind(got)
+        )
+    };
+    Error::InvalidOption {
+        key: key.to_owned(),
+        reason,
+    }
+}
+
 fn invalid(key: &str, expected: &str, got: &Value) -> Error {
-    let kind = match got {
+    Error::InvalidOption {
+        key: key.to_owned(),
+        reason: format!("{expected}, got {}", kind(got)),
+    }
+}
+
+/// A JSON value's kind, for messages.
+fn kind(got: &Value) -> &'static str {
+    match got {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
-    };
-    Error::InvalidOption {
-        key: key.to_owned(),
-        reason: format!("{expected}, got {kind}"),
     }
 }
 

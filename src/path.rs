@@ -10,6 +10,111 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
+/// Option keys with a meaning of their own; every other key of the options
+/// map fills the placeholder of that name.
+pub const RESERVED_KEYS: [&str; 7] = [
+    "json",
+    "query",
+    "headers",
+    "body",
+    "xml",
+    "security",
+    "nonceless",
+];
+
+/// Request-body fields of the everyday flows (orders, refunds, payscore:
+/// FLOWS.md §1.1, §2.1, §3) that a caller coming from another SDK writes at
+/// the top of the options instead of under `"json"`.
+const BODY_FIELDS: [&str; 30] = [
+    "amount",
+    "appid",
+    "mchid",
+    "sp_appid",
+    "sp_mchid",
+    "sub_appid",
+    "sub_mchid",
+    "description",
+    "out_trade_no",
+    "transaction_id",
+    "out_refund_no",
+    "notify_url",
+    "time_expire",
+    "attach",
+    "goods_tag",
+    "payer",
+    "detail",
+    "scene_info",
+    "settle_info",
+    "support_fapiao",
+    "reason",
+    "funds_account",
+    "goods_detail",
+    "service_id",
+    "out_order_no",
+    "service_introduction",
+    "time_range",
+    "risk_fund",
+    "post_payments",
+    "total_amount",
+];
+
+/// Why an option key that fills no placeholder was probably given, for the
+/// error: the placeholder or reserved key it is one or two typos away from,
+/// or the `"json"` wrapper a body field needs. Empty when nothing fits.
+///
+/// ```
+/// use wechatpay_chain::path::unknown_key_hint;
+/// assert_eq!(unknown_key_hint("out_trade_n", ["out_trade_no"]), ": did you mean `out_trade_no`?");
+/// assert!(unknown_key_hint("amount", ["out_trade_no"]).contains(r#"a request body goes under "json""#));
+/// assert_eq!(unknown_key_hint("zzz", ["out_trade_no"]), "");
+/// ```
+pub fn unknown_key_hint<'a>(key: &str, placeholders: impl IntoIterator<Item = &'a str>) -> String {
+    let nearest = placeholders
+        .into_iter()
+        .chain(RESERVED_KEYS)
+        .map(|candidate| (edit_distance(key, candidate), candidate))
+        .filter(|(distance, candidate)| {
+            *distance <= 2 && *distance * 3 <= candidate.chars().count()
+        })
+        .min_by_key(|(distance, _)| *distance);
+    match nearest {
+        Some((_, candidate)) => format!(": did you mean `{candidate}`?"),
+        None if is_body_field(key) => format!(": {}", body_hint(key)),
+        None => String::new(),
+    }
+}
+
+/// Whether `key` is a request-body field of the everyday flows.
+pub(crate) fn is_body_field(key: &str) -> bool {
+    BODY_FIELDS.contains(&key)
+}
+
+/// Where a body field and query parameters go, said with the key.
+pub(crate) fn body_hint(key: &str) -> String {
+    format!(
+        "a request body goes under \"json\" ({{\"json\": {{\"{key}\": …}}}}), query parameters under \"query\""
+    )
+}
+
+/// Levenshtein distance in characters (keys and paths are short:
+/// quadratic is fine).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Characters encoded in a placeholder value or a query component: all but
 /// RFC 3986 "unreserved".
 pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -291,6 +396,7 @@ pub(crate) fn url(
         return Err(Error::UnknownOption {
             key: key.clone(),
             template: template.to_owned(),
+            hint: unknown_key_hint(key, parsed.placeholders()),
         });
     }
     let path = parsed.fill(|name| {

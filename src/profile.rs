@@ -55,12 +55,48 @@ impl std::fmt::Debug for Profile {
     }
 }
 
+/// The environment variable naming the profile file, as `wxpay` reads it
+/// (`export WECHATPAY_PROFILE=/tmp/wxpay/mock.json`).
+pub const PROFILE_ENV: &str = "WECHATPAY_PROFILE";
+
+/// What to do when no profile is found, said in every such error.
+const HOW_TO_GET_ONE: &str =
+    "start the mock with `wxpay mock --dir /tmp/wxpay` (it writes /tmp/wxpay/mock.json \
+     before it says it is listening) and set WECHATPAY_PROFILE=/tmp/wxpay/mock.json, \
+     or configure the client with Client::builder()";
+
 impl Profile {
+    /// Reads the profile file `WECHATPAY_PROFILE` names: how a program in
+    /// another process reaches `wxpay mock` (or any client set up by a
+    /// profile file). An unset variable, a missing file or a file that is
+    /// not a profile is an [`Error::Config`] saying what to do.
+    ///
+    /// ```
+    /// use wechatpay_chain::profile::Profile;
+    /// if std::env::var_os("WECHATPAY_PROFILE").is_none() {
+    ///     let err = Profile::from_env().unwrap_err();
+    ///     assert!(err.to_string().starts_with("client configuration: WECHATPAY_PROFILE is not set: start the mock"));
+    /// }
+    /// ```
+    pub fn from_env() -> Result<Profile> {
+        match std::env::var_os(PROFILE_ENV) {
+            Some(path) if !path.is_empty() => Profile::read(path),
+            _ => Err(Error::Config(format!(
+                "{PROFILE_ENV} is not set: {HOW_TO_GET_ONE}"
+            ))),
+        }
+    }
+
     /// Reads a profile file.
     pub fn read(path: impl AsRef<Path>) -> Result<Profile> {
         let path = path.as_ref();
         let text = std::fs::read(path).map_err(|source| {
-            if looks_like_content(path) {
+            if source.kind() == std::io::ErrorKind::NotFound && !looks_like_content(path) {
+                Error::Config(format!(
+                    "profile {} does not exist: {HOW_TO_GET_ONE}",
+                    path_label(path)
+                ))
+            } else if looks_like_content(path) {
                 // The value may be the profile itself, APIv3 key included.
                 Error::Config(
                     "the profile looks like JSON or PEM content, not a file path (the value is not shown): \
@@ -77,7 +113,8 @@ impl Profile {
         })?;
         let mut profile: Profile = serde_json::from_slice(&text).map_err(|e| {
             Error::Config(format!(
-                "profile {} is not a profile: {e}",
+                "profile {} is not a profile ({e}): give the mock.json `wxpay mock --dir DIR` writes, \
+                 or a file of the same shape",
                 path_label(path)
             ))
         })?;
@@ -137,5 +174,24 @@ impl Profile {
         builder = with(builder, &self.apiv3_key, ClientBuilder::apiv3_key);
         builder = with(builder, &self.apiv2_key, ClientBuilder::apiv2_key);
         with(builder, &self.base_url, ClientBuilder::base_url)
+    }
+}
+
+impl ClientBuilder {
+    /// A builder configured by the profile `WECHATPAY_PROFILE` names, the
+    /// way `wxpay` reads it: point a program at `wxpay mock` running in
+    /// another process, then add or override settings before `build()`.
+    /// See [`Profile::from_env`] for the errors.
+    ///
+    /// ```no_run
+    /// // shell: wxpay mock --dir /tmp/wxpay & export WECHATPAY_PROFILE=/tmp/wxpay/mock.json
+    /// use wechatpay_chain::ClientBuilder;
+    ///
+    /// let client = ClientBuilder::from_env()?.user_agent("my-shop/1.0").build()?;
+    /// # let _ = client;
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn from_env() -> Result<ClientBuilder> {
+        Ok(Profile::from_env()?.builder())
     }
 }

@@ -77,7 +77,7 @@ fn hand_written_trade_bill() -> Vec<u8> {
 #[test]
 fn bill_table_reads_a_real_trade_bill_written_by_hand() {
     let bill = hand_written_trade_bill();
-    let table = BillTable::parse(std::str::from_utf8(&bill).unwrap());
+    let table = BillTable::parse(std::str::from_utf8(&bill).unwrap()).unwrap();
     // the BOM is not part of the first column's name
     assert_eq!(table.columns, TRADE_COLUMNS);
     assert_eq!(table.rows.len(), 2);
@@ -110,8 +110,11 @@ fn bill_table_reads_a_real_trade_bill_written_by_hand() {
 
     // the same bill with LF line ends, or without its BOM, reads the same
     let text = std::str::from_utf8(&bill[3..]).unwrap();
-    assert_eq!(BillTable::parse(text), table);
-    assert_eq!(BillTable::parse(&text.replace("\r\n", "\n")), table);
+    assert_eq!(BillTable::parse(text).unwrap(), table);
+    assert_eq!(
+        BillTable::parse(&text.replace("\r\n", "\n")).unwrap(),
+        table
+    );
 }
 
 #[test]
@@ -122,7 +125,7 @@ fn bill_table_reads_a_real_fund_flow_bill_written_by_hand() {
          `2018-02-01 05:00:00,`4200000068201801293084726067,`1900009231201802015884652187,`交易,`交易,`收入,`0.05,`0.22,`system,`,`T1\r\n\
          {FUND_FOOTER}\r\n`2.0,`1.0,`0.05,`1.0,`0.02\r\n"
     );
-    let table = BillTable::parse(&bill);
+    let table = BillTable::parse(&bill).unwrap();
     assert_eq!(table.columns[0], "记账时间");
     assert_eq!(table.columns.len(), 11);
     assert_eq!(table.rows.len(), 2);
@@ -193,7 +196,7 @@ fn check_trade_shape(file: &[u8], rows: usize) {
         .split(",`")
         .collect();
     assert_eq!(footer[0], format!("{rows}.0"));
-    let table = BillTable::parse(text);
+    let table = BillTable::parse(text).unwrap();
     for (column, total) in [(12, 1), (16, 2), (17, 3), (22, 4), (24, 5), (25, 6)] {
         let sum: i64 = table.rows.iter().map(|r| fen(&r[column])).sum();
         assert_eq!(sum, fen(footer[total]), "{}", TRADE_COLUMNS[column]);
@@ -238,7 +241,7 @@ async fn synthetic_bills_have_the_real_format() {
         text.contains(&format!("\r\n{FUND_FOOTER}\r\n`250.0,`250.0,`")),
         "{text}"
     );
-    let table = BillTable::parse(text);
+    let table = BillTable::parse(text).unwrap();
     assert_eq!(table.rows.len(), 250);
     let income: i64 = table.rows.iter().map(|r| fen(&r[6])).sum();
     assert_eq!(income, fen(&table.summary[2]));
@@ -337,4 +340,188 @@ async fn bad_bill_parameters_are_param_errors_naming_the_field() {
         let query = json!({"bill_date": "2026-01-01", "account_type": account_type});
         assert!(apply(&client, "v3/bill/fundflowbill", query).await.is_ok());
     }
+}
+
+/// Asking `tar_type=GZIP` and downloading with `Compression::None`, or the
+/// reverse, is named before anything is written: the gzip magic bytes
+/// `1f 8b` (RFC 1952) tell which arrived.
+#[tokio::test]
+async fn a_compression_mismatch_is_named() {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    server.set_bill_rows(3);
+    let zipped = apply(
+        &client,
+        "v3/bill/tradebill",
+        json!({"bill_date": "2026-01-01", "tar_type": "GZIP"}),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    let err = client
+        .download_bill(&zipped, Compression::None, &mut out)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the download arrived gzip-compressed (it starts with 1f 8b) but Compression::None was given: \
+         pass Compression::Gzip (Compression::Gzip when the bill was asked with tar_type=GZIP, \
+         Compression::None without tar_type)"
+    );
+    assert!(out.is_empty(), "nothing written");
+
+    let plain = apply(
+        &client,
+        "v3/bill/tradebill",
+        json!({"bill_date": "2026-01-01"}),
+    )
+    .await
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("bills-mismatch-{}.csv", std::process::id()));
+    let err = client
+        .download_bill_to_file(&plain, Compression::Gzip, &path)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the download arrived plain (not gzip) but Compression::Gzip was given: \
+         pass Compression::None (Compression::Gzip when the bill was asked with tar_type=GZIP, \
+         Compression::None without tar_type)"
+    );
+    assert!(!path.exists(), "no file left");
+    // The right pairs still download.
+    assert_eq!(
+        download(&client, &zipped, Compression::Gzip).await,
+        download(&client, &plain, Compression::None).await
+    );
+}
+
+/// A one-byte answer can not be gzip: still named, not a decoder's error.
+#[tokio::test]
+async fn a_one_byte_download_is_checked_too() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0; 65536];
+        let _ = socket.read(&mut buffer).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\n\x1f")
+            .await;
+    });
+    let client = wechatpay_chain::Client::builder()
+        .mchid("1900000109")
+        .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+        .private_key_file("src/mock/data/merchant_key.pem")
+        .platform_certificate_file("src/mock/data/platform_cert.pem")
+        .base_url(&base)
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let err = client
+        .download_url(
+            &format!("{base}v3/billdownload/file?token=x"),
+            Compression::Gzip,
+            &mut out,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::CompressionMismatch {
+                asked: "Gzip",
+                pass: "None",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(out.is_empty());
+}
+
+/// The hand-written real bill read by name, amounts exact in fen
+/// (FLOWS.md §5: 0.03 paid, 0.01 refunded, fee 0.01000, footer 0.0).
+#[test]
+fn bill_amounts_are_exact_and_read_by_name() {
+    let bill = hand_written_trade_bill();
+    let table = BillTable::parse(std::str::from_utf8(&bill).unwrap()).unwrap();
+    let (paid, refund) = (&table.rows[0], &table.rows[1]);
+    assert_eq!(table.column("商户订单号"), Some(6));
+    assert_eq!(table.value(paid, "交易状态").unwrap(), "SUCCESS");
+    assert_eq!(table.value(paid, "商品名称").unwrap(), "咖啡,大杯");
+    assert_eq!(table.amount_fen(paid, "订单金额").unwrap(), 3);
+    assert_eq!(table.amount_fen(paid, "手续费").unwrap(), 1);
+    assert_eq!(table.amount_fen(refund, "退款金额").unwrap(), 1);
+    assert_eq!(table.summary_value("总交易单数").unwrap(), "2.0");
+    assert_eq!(table.summary_amount_fen("充值券退款总金额").unwrap(), 0);
+    assert_eq!(table.summary_amount_fen("应结订单总金额").unwrap(), 3);
+    let err = table.value(paid, "订单号").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "bill: no column `订单号` (the columns are {})",
+            TRADE_COLUMNS.join(", ")
+        )
+    );
+    let err = table.amount_fen(paid, "费率").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bill: column `费率`: amount `39.00%` is not a decimal number of yuan (digits, an optional `-` and `.`)"
+    );
+}
+
+/// What a careless or hostile bill holds where an amount should be.
+#[test]
+fn bill_amounts_refuse_what_is_not_yuan() {
+    use wechatpay_chain::download::fen;
+    for (text, fen_value) in [
+        ("0", 0),
+        ("19.99", 1999),
+        ("0.1", 10),
+        ("-0.01", -1),
+        ("92233720368547758.07", i64::MAX),
+    ] {
+        assert_eq!(fen(text).unwrap(), fen_value, "{text}");
+    }
+    for text in [
+        "", "-", ".5", "1.", "+1.00", " 1.00", "1.00 ", "1,000.00", "１.00", "1e3", "--1", "0x10",
+        "NaN", "1.0.0", "0.001", "0.00600",
+    ] {
+        assert!(matches!(fen(text), Err(Error::Bill(_))), "{text:?}");
+    }
+    assert_eq!(
+        fen("92233720368547758.08").unwrap_err().to_string(),
+        "bill: amount `92233720368547758.08` does not fit in 64 bits of fen"
+    );
+    assert!(fen(&"9".repeat(10_000)).is_err());
+}
+
+/// Issue 26: a value holding the separator `` ,` `` (a description
+/// `` 咖啡,`999999.00 ``, an attach `` a,`888888.00,`777777.00 ``) gave a
+/// row of 30 values for 27 columns, and 订单金额 was read as 777777.00.
+/// Now the row is reported, by its line.
+#[test]
+fn a_shifted_row_is_reported_not_read() {
+    let mut bill = hand_written_trade_bill();
+    let text = String::from_utf8(bill.clone()).unwrap();
+    let shifted = text.replacen(
+        "`咖啡,大杯,`attach,",
+        "`咖啡,`999999.00,`a,`888888.00,`777777.00,",
+        1,
+    );
+    assert_ne!(shifted, text);
+    assert_eq!(
+        BillTable::parse(&shifted).unwrap_err().to_string(),
+        "bill: line 2 has 30 values for 27 columns (a value holding \",`\" splits in two): not read, rather than read shifted"
+    );
+    // A short footer too.
+    bill.truncate(bill.len() - "`0.01\r\n".len() - 1);
+    bill.extend_from_slice(b"\r\n");
+    let err = BillTable::parse(std::str::from_utf8(&bill).unwrap()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bill: line 5 has 6 values for 7 columns (a value holding \",`\" splits in two): not read, rather than read shifted"
+    );
 }

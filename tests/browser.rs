@@ -1095,3 +1095,85 @@ async fn the_invocations_endpoint_checks_answers_across_origins_and_pays_once() 
         );
     }
 }
+
+/// `?lang=en` keeps the way back to Chinese visible and writes the status
+/// line in English: the button's English label, the refusal's English part
+/// (issue 27, point 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    place_order(
+        &client,
+        "native",
+        "ORDER-EN-1",
+        100,
+        "http://127.0.0.1:9/notify",
+    )
+    .await;
+
+    browser
+        .goto(&format!("{}_mock/?lang=en", server.base_url()))
+        .await;
+    let chinese = browser.find(r#"nav a[lang="zh"]"#).await;
+    assert_eq!(browser.text(&chinese).await, "中文");
+    wait_for_row(&browser, "payments", "ORDER-EN-1", "NOTPAY").await;
+    let pay = browser
+        .find(r#"[data-action="transactions/ORDER-EN-1/pay"]"#)
+        .await;
+    browser.click(&pay).await;
+    let status = browser.wait_for_text("#status", "OK", 10).await;
+    assert_eq!(status, "OK: Pay");
+
+    // A refusal: its English part only (the mock writes `中文: English`).
+    place_order(
+        &client,
+        "native",
+        "ORDER-EN-2",
+        100,
+        "http://127.0.0.1:9/notify",
+    )
+    .await;
+    browser
+        .goto(&format!("{}_mock/?lang=en", server.base_url()))
+        .await;
+    wait_for_row(&browser, "payments", "ORDER-EN-2", "NOTPAY").await;
+    let pay = browser
+        .find(r#"[data-action="transactions/ORDER-EN-2/pay"]"#)
+        .await;
+    // The live refresh replaces the table's nodes: paused, so that the
+    // button stays while the order is paid behind the page's back.
+    let live = browser.find("#live").await;
+    browser.click(&live).await;
+    server.pay_transaction("ORDER-EN-2", None).unwrap();
+    browser.click(&pay).await;
+    let status = browser.wait_for_text("#status", "409", 10).await;
+    assert!(
+        status.starts_with("409 INVALID_ORDER_STATE cannot pay order ORDER-EN-2"),
+        "{status}"
+    );
+
+    // `订单不存在: the merchant has no payment order …` reads in English.
+    browser
+        .execute(
+            "var f=document.createElement('form');f.method='post';f.action='/_mock/transactions/NOPE/pay';\
+             f.setAttribute('data-fetch','');var b=document.createElement('button');f.appendChild(b);\
+             document.body.appendChild(f);b.click();",
+            json!([]),
+        )
+        .await;
+    let status = browser.wait_for_text("#status", "404", 10).await;
+    assert!(
+        status.starts_with("404 ORDER_NOT_EXIST the merchant has no payment order NOPE"),
+        "{status}"
+    );
+    assert!(
+        !status
+            .chars()
+            .any(|c| ('\u{3400}'..='\u{9fff}').contains(&c)),
+        "{status}"
+    );
+}

@@ -170,7 +170,7 @@ async fn a_killed_mock_restarts_where_it_stopped() {
         .download_bill(&bill, Compression::None, &mut csv)
         .await
         .unwrap();
-    let table = BillTable::parse(std::str::from_utf8(&csv).unwrap());
+    let table = BillTable::parse(std::str::from_utf8(&csv).unwrap()).unwrap();
     assert_eq!(table.rows.len(), 2, "the payment and its refund");
     // FLOWS.md §5 header, from 0: 微信订单号 5, 商户订单号 6, 退款金额 16 (元).
     assert!(table.rows.iter().all(|row| row[6] == "RESTART-1"));

@@ -125,7 +125,7 @@ async fn bills_download_hash_checked_plain_and_gzip() {
         .unwrap();
     assert_eq!(done.bytes, csv.len() as u64);
     assert_eq!(done.sha1, info.hash_value);
-    let table = BillTable::parse(std::str::from_utf8(&csv).unwrap());
+    let table = BillTable::parse(std::str::from_utf8(&csv).unwrap()).unwrap();
     assert_eq!(table.rows.len(), 1000);
     assert_eq!(table.columns[0], "交易时间");
     assert_eq!(table.rows[0][2], "1900000109");

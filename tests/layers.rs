@@ -84,6 +84,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "catalog",
             "profile",
             "invoke",
+            "models",
         ],
     ),
     ("outside the library's core", &["blocking", "guide"]),

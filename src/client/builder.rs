@@ -502,6 +502,7 @@ impl ClientBuilder {
         let signer = self.signer()?;
         let verifier = self.verifier(signer.serial(), require_keys)?;
         let apiv3_key = self.checked_apiv3_key()?;
+        self.check_keys_differ()?;
         if self.certificate_refresh.is_some() && apiv3_key.is_none() {
             return Err(config(
                 "certificate_refresh needs the APIv3 key: add .apiv3_key(…)",
@@ -638,6 +639,20 @@ impl ClientBuilder {
             ))
         })?;
         Ok(Some(ApiV3Key(key)))
+    }
+
+    /// The APIv3 and APIv2 keys are two keys (both 32 characters, both
+    /// under 商户平台 → API安全): one given for the other builds fine and
+    /// fails only at the first notification, so equal keys are refused.
+    fn check_keys_differ(&self) -> Result<()> {
+        match (&self.apiv3_key, &self.apiv2_key) {
+            (Some(Secret(v3)), Some(Secret(v2))) if v3 == v2 => Err(config(
+                "the APIv3 key and the APIv2 key are the same: they are two different keys \
+                 (商户平台 → API安全 → APIv3密钥 for .apiv3_key(…), → API密钥 for .apiv2_key(…)); \
+                 with the wrong one notifications and certificate downloads fail to decrypt",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// How every HTTP client of this SDK connects: limits, proxies, extra

@@ -642,6 +642,10 @@ fn write_profile(dir: &Path, base_url: &str) -> Result<PathBuf> {
     });
     let path = dir.join("mock.json");
     let text = serde_json::to_string_pretty(&profile).map_err(Error::Serialize)?;
-    std::fs::write(&path, text + "\n").map_err(io(format!("writing {}", path.display())))?;
+    // Written beside and renamed: a reader polling for it (`wxpay mock
+    // wait`, a script) sees no file or the whole file, never half of it.
+    let part = dir.join(format!(".mock.json.{}.part", std::process::id()));
+    std::fs::write(&part, text + "\n").map_err(io(format!("writing {}", part.display())))?;
+    std::fs::rename(&part, &path).map_err(io(format!("writing {}", path.display())))?;
     Ok(path)
 }

@@ -114,6 +114,13 @@ enum Action {
         #[arg(long, value_name = "URL")]
         notify_url: String,
     },
+    /// Waits until the mock the profile (or --base-url) names answers, for
+    /// scripts that start `wxpay mock --dir DIR &` and go on.
+    Wait {
+        /// Give up after this many seconds (exit 4).
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 /// How to move the clock.
@@ -163,10 +170,15 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     if args.dir.is_none() || args.refund_auto_resolve.is_some() {
         server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
     }
+    // The profile is written before the first line: a script that waits
+    // for "listening on" (or runs `wxpay mock wait`) finds it complete.
+    let profile = match &args.dir {
+        Some(dir) => Some(server.write_profile(dir)?),
+        None => None,
+    };
     // The first line is the contract: scripts wait for it.
     write_stdout(format!("listening on {}\n", server.base_url()).as_bytes())?;
-    if let Some(dir) = args.dir {
-        let path = server.write_profile(&dir)?;
+    if let Some(path) = profile {
         write_stdout(format!("profile written to {}\n", path.display()).as_bytes())?;
     }
     write_stdout(format!("console at {}_mock/\n", server.base_url()).as_bytes())?;
@@ -174,15 +186,48 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Polls until the mock answers: the profile may not be written yet, or
+/// still name a mock of an earlier run (then its port refuses).
+async fn wait(credentials: &Credentials, timeout: u64) -> Result<(), Failure> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot build the HTTP client: {e}")))?;
+    loop {
+        let why = match credentials.base_url() {
+            Ok(None) => return Err(Failure::usage(WHICH_MOCK)),
+            Ok(Some(base)) => match http.get(format!("{base}_mock/transactions")).send().await {
+                Ok(answer) if answer.status().is_success() => {
+                    return write_stdout(format!("ready at {base}\n").as_bytes());
+                }
+                Ok(answer) => format!(
+                    "{base} answered {} (is it a `wxpay mock`?)",
+                    answer.status()
+                ),
+                Err(e) => format!("no mock answers at {base}: {e}"),
+            },
+            // Not written yet (or half written): try again.
+            Err(failure) => failure.message,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure {
+                code: exit::TRANSPORT,
+                message: format!(
+                    "no mock ready within {timeout} s: {why}; start it with `wxpay mock --dir DIR &` \
+                     and set WECHATPAY_PROFILE=DIR/mock.json"
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What to say when nothing names a mock.
+const WHICH_MOCK: &str = "which mock? give --base-url http://127.0.0.1:PORT/, WECHATPAY_BASE_URL or --profile mock.json (as `wxpay mock --dir` wrote it)";
+
 /// One `/_mock/` control of a running mock; its answer on stdout.
 async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
-    let base = credentials.base_url()?.ok_or_else(|| {
-        Failure::usage(
-            "which mock? give --base-url http://127.0.0.1:PORT/, WECHATPAY_BASE_URL or --profile mock.json (as `wxpay mock --dir` wrote it)",
-        )
-    })?;
-    let base = url::Url::parse(&base)
-        .map_err(|e| Failure::usage(format!("--base-url is not a URL ({e})")))?;
     let segment = |text: &str| {
         percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
@@ -236,6 +281,7 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
         Action::Transactions => (reqwest::Method::GET, "transactions".to_owned(), None),
         Action::Refunds => (reqwest::Method::GET, "refunds".to_owned(), None),
         Action::Notifications => (reqwest::Method::GET, "notifications".to_owned(), None),
+        Action::Wait { timeout } => return wait(credentials, *timeout).await,
         Action::Resend { seq } => (
             reqwest::Method::POST,
             format!("notifications/{seq}/resend"),
@@ -263,6 +309,11 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             Some(serde_json::json!({ "event": event, "notify_url": notify_url })),
         ),
     };
+    let base = credentials
+        .base_url()?
+        .ok_or_else(|| Failure::usage(WHICH_MOCK))?;
+    let base = url::Url::parse(&base)
+        .map_err(|e| Failure::usage(format!("--base-url is not a URL ({e})")))?;
     let url = base
         .join(&format!("_mock/{path}"))
         .map_err(|e| Failure::usage(format!("cannot build the control URL ({e})")))?;

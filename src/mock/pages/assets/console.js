@@ -5,12 +5,30 @@
   'use strict';
   var status = document.getElementById('status');
   function say(text) { if (status) { status.textContent = text; } }
+  // The language the page shows (?lang=zh, ?lang=en, or both): status
+  // lines are written in it.
+  var shown = document.documentElement.getAttribute('data-show') || 'both';
+  function words(zh, en) {
+    return shown === 'en' ? en : shown === 'zh' ? zh : zh + ' ' + en;
+  }
+  // A button's label in the shown language (its spans hold both).
+  function labelOf(button) {
+    var part = shown === 'both' ? null : button.querySelector('[lang="' + shown + '"]');
+    return (part || button).textContent.trim();
+  }
+
+  // The mock's messages read `中文: English …`: in English, the English.
+  function inShown(message) {
+    var cut = message.indexOf(': ');
+    if (shown !== 'en' || cut < 0 || !/[\u3400-\u9fff]/.test(message.slice(0, cut))) { return message; }
+    return message.slice(cut + 2);
+  }
 
   // The control's error as one line: `CODE message`.
   function reason(response, text) {
     try {
       var error = JSON.parse(text);
-      if (error.code) { return response.status + ' ' + error.code + ' ' + (error.message || ''); }
+      if (error.code) { return response.status + ' ' + error.code + ' ' + inShown(error.message || ''); }
     } catch (ignored) { /* not JSON */ }
     return response.status + ' ' + text.slice(0, 200);
   }
@@ -27,7 +45,7 @@
           if (!response.ok) { throw new Error(reason(response, text)); }
           var then = form.getAttribute('data-then');
           if (then) { window.location.assign(then); return; }
-          say('OK: ' + (button ? button.textContent.trim() : form.action));
+          say(words('完成', 'OK') + ': ' + (button ? labelOf(button) : form.action));
           return document.querySelector('[data-live]') ? refresh() : window.location.reload();
         });
       })
@@ -69,7 +87,7 @@
           }
         });
       })
-      .catch(function () { say('… the mock does not answer'); });
+      .catch(function () { say(words('… 模拟服务没有应答', '… the mock does not answer')); });
   }
 
   window.setInterval(function () { if (live && !document.hidden) { refresh(); } }, 2000);
