@@ -24,6 +24,7 @@ macro_rules! guide {
         #[doc = "[apiv2.md]: crate::guide::apiv2"]
         #[doc = "[production.md]: crate::guide::production"]
         #[doc = "[mock.md]: crate::guide::mock"]
+        #[doc = "[profit-sharing.md]: crate::guide::profit_sharing"]
         #[doc = "[mock.md#the-day-one-journey-by-hand]: crate::guide::mock#the-day-one-journey-by-hand"]
         #[doc = "[mock.md#controls-the-user-and-the-back-office]: crate::guide::mock#controls-the-user-and-the-back-office"]
         #[doc = "[performance.md]: crate::guide::performance"]
@@ -31,6 +32,7 @@ macro_rules! guide {
         #[doc = "[security.md]: crate::guide::security"]
         #[doc = "[cli.md]: crate::guide::cli"]
         #[doc = "[frontend.md]: crate::guide::frontend"]
+        #[doc = "[transfers.md]: crate::guide::transfers"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
         pub mod $name {}
@@ -46,10 +48,12 @@ guide!(files, "files");
 guide!(apiv2, "apiv2");
 guide!(production, "production");
 guide!(mock, "mock");
+guide!(profit_sharing, "profit-sharing");
 guide!(performance, "performance");
 guide!(security, "security");
 guide!(cli, "cli");
 guide!(frontend, "frontend");
+guide!(transfers, "transfers");
 
 /// 中文指南：与英文指南一一对应。
 pub mod zh {
@@ -67,6 +71,7 @@ pub mod zh {
             #[doc = "[apiv2.md]: crate::guide::zh::apiv2"]
             #[doc = "[production.md]: crate::guide::zh::production"]
             #[doc = "[mock.md]: crate::guide::zh::mock"]
+            #[doc = "[profit-sharing.md]: crate::guide::zh::profit_sharing"]
             #[doc = "[mock.md#手工走一遍开业第一天]: crate::guide::zh::mock#手工走一遍开业第一天"]
             #[doc = "[mock.md#扮演用户与后台]: crate::guide::zh::mock#扮演用户与后台"]
             #[doc = "[performance.md]: crate::guide::zh::performance"]
@@ -74,6 +79,7 @@ pub mod zh {
             #[doc = "[security.md]: crate::guide::zh::security"]
             #[doc = "[cli.md]: crate::guide::zh::cli"]
             #[doc = "[frontend.md]: crate::guide::zh::frontend"]
+            #[doc = "[transfers.md]: crate::guide::zh::transfers"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
             pub mod $name {}
@@ -90,7 +96,9 @@ pub mod zh {
     guide_zh!(apiv2, "apiv2");
     guide_zh!(production, "production");
     guide_zh!(mock, "mock");
+    guide_zh!(profit_sharing, "profit-sharing");
     guide_zh!(performance, "performance");
     guide_zh!(security, "security");
     guide_zh!(frontend, "frontend");
+    guide_zh!(transfers, "transfers");
 }

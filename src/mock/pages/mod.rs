@@ -8,4 +8,5 @@ pub(crate) mod cashier;
 pub(crate) mod console;
 pub(crate) mod control;
 pub(crate) mod html;
+pub(crate) mod transfer;
 pub(crate) mod trigger;
