@@ -212,12 +212,29 @@ async fn main() -> Result<(), Failure> {
         .unwrap_or_default()
         .to_owned();
 
-    // 6. Today's trade bill (China time), gzip, hash-checked on the way.
-    // The bill of the day the user paid (China time), even if a run crosses midnight.
+    // 6. The trade bill of the day the user paid (China time), gzip,
+    // hash-checked on the way. WeChat Pay makes a day's bill by 10:00 the
+    // next day and answers 400 STATEMENT_CREATING before: the simulated
+    // clock is moved there instead of waiting a night.
     let success_time = paid.resource["success_time"].as_str().unwrap_or_default();
     let today = success_time
         .get(..10)
         .ok_or("the payment has no success_time")?;
+    let too_early = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": today}}))
+        .await;
+    check(
+        "the bill is not ready today (STATEMENT_CREATING)",
+        matches!(&too_early, Err(wechatpay_chain::Error::Api(api)) if api.code == "STATEMENT_CREATING"),
+        format!("{too_early:?}"),
+    )?;
+    let midnight = wechatpay_chain::clock::parse_rfc3339(&format!("{today}T00:00:00+08:00"))
+        .ok_or("success_time is not a date")?;
+    wechatpay.set_clock(midnight + 86_400 + 10 * 3600).await?;
+    println!(
+        "   the clock moved to {}",
+        wechatpay_chain::clock::rfc3339(wechatpay.now())
+    );
     let mut bill_query = json!({"bill_date": today, "bill_type": "ALL", "tar_type": "GZIP"});
     if partner {
         bill_query["sub_mchid"] = json!(SUB_MCHID);

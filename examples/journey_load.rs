@@ -15,6 +15,10 @@
 //! signs, two verifies); a payment's notification adds one sign and one
 //! verify. `over_floor` = `cpu_ms_per_op / floor_ms`. The last line gives
 //! the orders kept and the resident memory, to see the store stay bounded.
+//! `--store memory|disk|both` (default both, in this order, the same floor):
+//! the mock in memory, and with its state in SQLite written before every
+//! answer (`MockServer::bind_in`, as `wxpay mock --dir`), then the bytes on
+//! disk per order kept.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -109,24 +113,21 @@ async fn one(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut n = 2000u64;
     let mut c = 16u64;
+    let mut store = "both".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().ok_or(format!("{arg} needs a value"))?;
         match arg.as_str() {
             "-n" => n = value.parse()?,
             "-c" => c = value.parse()?,
+            "--store" if ["memory", "disk", "both"].contains(&value.as_str()) => store = value,
             other => {
                 return Err(
-                    format!("unknown argument {other}; usage: journey_load [-n N] [-c C]").into(),
+                    format!("unknown argument {other}; usage: journey_load [-n N] [-c C] [--store memory|disk|both]").into(),
                 )
             }
         }
     }
-    let server = MockServer::start().await?;
-    let client = server.client()?;
-    let http = reqwest::Client::new();
-    let base = server.base_url().to_owned();
-
     // The merchant's notification endpoint: answers 204 at once.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let notify_url = format!("http://{}/notify", listener.local_addr()?);
@@ -137,6 +138,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let sign_verify = sign_and_verify_ms();
+    if matches!(store.as_str(), "memory" | "both") {
+        let server = MockServer::start().await?;
+        run(&server, "memory", n, c, &notify_url, sign_verify).await?;
+    }
+    if matches!(store.as_str(), "disk" | "both") {
+        // State in SQLite, written before every answer (`wxpay mock --dir`).
+        let dir = std::env::temp_dir().join(format!("journey-load-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = MockServer::bind_in(address, &dir).await?;
+        run(&server, "disk", n, c, &notify_url, sign_verify).await?;
+        let bytes: u64 = ["mock.sqlite", "mock.sqlite-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum();
+        let orders = server.transactions().len().max(1) as u64;
+        println!(
+            "{}",
+            json!({"store": "disk", "disk_bytes": bytes, "orders_kept": orders,
+                   "notifications_kept": server.notifications().len(),
+                   "disk_bytes_per_order": bytes / orders})
+        );
+        server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// The three phases against `server`, one JSON line each, then the orders
+/// kept and the resident memory.
+async fn run(
+    server: &MockServer,
+    store: &str,
+    n: u64,
+    c: u64,
+    notify_url: &str,
+    sign_verify: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let client = server.client()?;
+    let http = reqwest::Client::new();
+    let base = server.base_url().to_owned();
+    let notify_url = notify_url.to_owned();
     let rss_start = rss_mib();
     for (name, phase, floor) in [
         ("order", Phase::Order, 2.0 * sign_verify),
@@ -184,7 +228,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let seconds = started.elapsed().as_secs_f64();
         let cpu_ms = (cpu_time() - cpu_before).as_secs_f64() * 1000.0 / n as f64;
         let line: Value = json!({
-            "phase": name, "n": n, "c": c, "errors": errors.load(Ordering::Relaxed),
+            "store": store, "phase": name, "n": n, "c": c, "errors": errors.load(Ordering::Relaxed),
             "ops_per_s": (n as f64 / seconds).round(),
             "cpu_ms_per_op": (cpu_ms * 1000.0).round() / 1000.0,
             "floor_ms": (floor * 1000.0).round() / 1000.0,
@@ -195,7 +239,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rss_end = rss_mib();
     println!(
         "{}",
-        json!({"orders_kept": server.transactions().len(), "kept_at_most": wechatpay_chain::mock::KEPT_ORDERS,
+        json!({"store": store, "orders_kept": server.transactions().len(), "kept_at_most": wechatpay_chain::mock::KEPT_ORDERS,
                "notifications_kept": server.notifications().len(),
                "rss_start_mib": rss_start, "rss_end_mib": rss_end})
     );

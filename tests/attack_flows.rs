@@ -56,8 +56,17 @@ async fn create(client: &Client, path: &str, body: Value) -> Result<(u16, Value)
 }
 
 /// Today in China time, `YYYY-MM-DD`: the day the mock's payments fall in.
-fn today() -> String {
-    wechatpay_chain::clock::rfc3339(wechatpay_chain::clock::unix_now())[..10].to_owned()
+/// Today (China time), after moving the mock's clock to 10:00 tomorrow,
+/// when today's bill exists (FLOWS.md §5).
+async fn billed_today(server: &MockServer) -> String {
+    use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
+    let date = rfc3339(server.now())[..10].to_owned();
+    let midnight = parse_rfc3339(&format!("{date}T00:00:00+08:00")).unwrap();
+    server
+        .set_clock(midnight + 86_400 + 10 * 3600)
+        .await
+        .unwrap();
+    date
 }
 
 async fn paid_order(server: &MockServer, client: &Client, no: &str, total: i64) -> bool {
@@ -139,9 +148,10 @@ async fn a_paid_order_of_i64_max_fen_does_not_kill_the_trade_bill() {
     if !paid_order(&server, &client, "HUGE000001", i64::MAX).await {
         return; // refused at create: correct.
     }
+    let day = billed_today(&server).await;
     let bill = answered(
         client["v3/bill/tradebill"]
-            .get(json!({"query": {"bill_date": today()}}))
+            .get(json!({"query": {"bill_date": day}}))
             .await,
     );
     assert!(bill.is_ok(), "the bill request got no answer: {bill:?}");
@@ -167,9 +177,10 @@ async fn the_trade_bill_footer_of_many_large_orders_does_not_overflow() {
             return; // refused at create: correct.
         }
     }
+    let day = billed_today(&server).await;
     let bill = answered(
         client["v3/bill/tradebill"]
-            .get(json!({"query": {"bill_date": today()}}))
+            .get(json!({"query": {"bill_date": day}}))
             .await,
     );
     assert!(bill.is_ok(), "the bill request got no answer: {bill:?}");
@@ -193,9 +204,10 @@ async fn the_fund_flow_balance_of_many_large_orders_does_not_overflow() {
             return;
         }
     }
+    let day = billed_today(&server).await;
     let bill = answered(
         client["v3/bill/fundflowbill"]
-            .get(json!({"query": {"bill_date": today()}}))
+            .get(json!({"query": {"bill_date": day}}))
             .await,
     );
     assert!(bill.is_ok(), "the bill request got no answer: {bill:?}");
@@ -700,9 +712,10 @@ async fn applying_for_the_same_bill_again_and_again_does_not_grow_memory() {
     assert_eq!(status, 200);
     // Warm up: one apply, so the first copy and the allocator's pools count
     // in the baseline.
+    let day = billed_today(&server).await;
     let first = answered(
         client["v3/bill/tradebill"]
-            .get(json!({"query": {"bill_date": today()}}))
+            .get(json!({"query": {"bill_date": &day}}))
             .await,
     );
     assert_eq!(first.unwrap().0, 200);
@@ -710,7 +723,7 @@ async fn applying_for_the_same_bill_again_and_again_does_not_grow_memory() {
     for _ in 0..30 {
         let apply = answered(
             client["v3/bill/tradebill"]
-                .get(json!({"query": {"bill_date": today()}}))
+                .get(json!({"query": {"bill_date": &day}}))
                 .await,
         );
         assert_eq!(apply.unwrap().0, 200);

@@ -261,7 +261,7 @@ async fn a_day_without_trades_has_no_bill() {
     // and the 400 quoted on developers.weixin.qq.com).
     for path in ["v3/bill/tradebill", "v3/bill/fundflowbill"] {
         let yesterday =
-            &wechatpay_chain::clock::rfc3339(wechatpay_chain::clock::unix_now() - 86_400)[..10];
+            &wechatpay_chain::clock::rfc3339(wechatpay_chain::clock::unix_now() - 2 * 86_400)[..10];
         match apply(&client, path, json!({"bill_date": yesterday})).await {
             Err(Error::Api(api)) => {
                 assert_eq!(api.status, 400);

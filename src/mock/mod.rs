@@ -136,6 +136,41 @@ impl MockServer {
 
     /// Starts on `address` (port 0 picks a free one).
     pub async fn bind(address: SocketAddr) -> Result<Self> {
+        Self::launch(address, None).await
+    }
+
+    /// Starts on `address` keeping its state in `dir` (`dir/mock.sqlite`):
+    /// orders, refunds, payscore orders, notifications and their attempts,
+    /// the clock and the settings are written before each answer is sent,
+    /// and read back when a mock starts on the same directory again, which
+    /// then delivers the notifications still pending. A second mock on a
+    /// directory in use is refused ([`Error::Config`] saying so).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::mock::MockServer;
+    /// let dir = std::env::temp_dir().join(format!("mock-doc-{}", std::process::id()));
+    /// let address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    /// let server = MockServer::bind_in(address, &dir).await?;
+    /// assert!(MockServer::bind_in(address, &dir).await.is_err(), "one mock per directory");
+    /// server.shutdown().await;
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # Ok(()) }
+    /// ```
+    pub async fn bind_in(address: SocketAddr, dir: impl AsRef<Path>) -> Result<Self> {
+        Self::launch(address, Some(dir.as_ref())).await
+    }
+
+    async fn launch(address: SocketAddr, dir: Option<&Path>) -> Result<Self> {
+        let shared = Arc::new(Shared::new(
+            wire::identity::ServerKeys::load()?,
+            tokio::runtime::Handle::current(),
+        ));
+        if let Some(dir) = dir {
+            // Before the port: a refused mock takes nothing.
+            shared.open_store(dir).map_err(Error::Config)?;
+        }
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .map_err(|source| Error::Io {
@@ -146,10 +181,6 @@ impl MockServer {
             what: "reading the bound address".to_owned(),
             source,
         })?;
-        let shared = Arc::new(Shared::new(
-            wire::identity::ServerKeys::load()?,
-            tokio::runtime::Handle::current(),
-        ));
         // The mock's clock: refunds that resolve by themselves.
         let weak = Arc::downgrade(&shared);
         tokio::spawn(async move {
@@ -279,11 +310,37 @@ impl MockServer {
         }
     }
 
+    /// The next `count` requests to `path` (a catalog template such as
+    /// `v3/refund/domestic/refunds`, or a path as sent) get `fault`'s
+    /// error answer before any flow runs: a [`Fault::Status`] or a
+    /// [`Fault::Error`] naming WeChat Pay's code and message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::mock::{Fault, MockServer};
+    ///
+    /// let server = MockServer::start().await?;
+    /// let not_enough = Fault::from_json(&serde_json::json!({"fault": "error", "status": 403,
+    ///     "code": "NOT_ENOUGH", "message": "基本账户余额不足，请充值后重新发起"})).map_err(wechatpay_chain::Error::Config)?;
+    /// server.inject_for_path("v3/marketing/favor/coupon-stocks", not_enough, 1)?;
+    /// let err = server.client()?["v3/marketing/favor/coupon-stocks"].post(()).await.unwrap_err();
+    /// assert!(matches!(err, wechatpay_chain::Error::Api(api) if api.code == "NOT_ENOUGH"));
+    /// # Ok(()) }
+    /// ```
+    pub fn inject_for_path(&self, path: &str, fault: Fault, count: usize) -> Result<()> {
+        self.shared
+            .triggers
+            .add_path_fault(path, fault, count)
+            .map_err(Error::Config)
+    }
+
     /// Drops every queued fault.
     pub fn clear_faults(&self) {
         if let Ok(mut faults) = self.shared.faults.lock() {
             faults.clear();
         }
+        self.shared.triggers.clear_path_faults();
     }
 
     /// The user confirms payscore order `out_order_no` in WeChat (CREATED →
@@ -745,13 +802,62 @@ impl MockServer {
             .unwrap_or_default()
     }
 
+    /// The mock's clock: Unix seconds. It follows real time, shifted by
+    /// however far it was moved ([`MockServer::advance_clock`]).
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    /// Moves the mock's clock forward by `by`, firing on the way, in time
+    /// order, what falls due: unpaid orders closing at `time_expire`,
+    /// `prepay_id`s ending their 2 hours, refunds resolving by themselves,
+    /// every notification attempt of WeChat Pay's ladder (at the time it
+    /// falls due; set [`MockServer::set_notification_speedup`] to 1 to walk
+    /// the real schedule). Returns what happened, oldest first, as
+    /// `POST /_mock/clock/advance` answers `happened`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// let before = server.now();
+    /// server.advance_clock(std::time::Duration::from_secs(2 * 3600)).await?;
+    /// assert!(server.now() >= before + 7200);
+    /// # Ok(()) }
+    /// ```
+    pub async fn advance_clock(&self, by: Duration) -> Result<Vec<Value>> {
+        let by_ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let target = self.shared.clock.now_ms().saturating_add(by_ms);
+        self.move_clock(target).await
+    }
+
+    /// Moves the mock's clock forward to `unix` seconds, as
+    /// [`MockServer::advance_clock`] does; an earlier time is refused
+    /// (the clock never goes back).
+    pub async fn set_clock(&self, unix: i64) -> Result<Vec<Value>> {
+        self.move_clock(unix.saturating_mul(1000)).await
+    }
+
+    async fn move_clock(&self, target_ms: i64) -> Result<Vec<Value>> {
+        self.shared.advance_to(target_ms).await.map_err(|why| {
+            ApiError::from_response(
+                400,
+                None,
+                json!({"code": "INVALID_REQUEST", "message": why})
+                    .to_string()
+                    .into(),
+            )
+            .into()
+        })
+    }
+
     /// Every payment order held, oldest first (`GET /_mock/transactions`).
     pub fn transactions(&self) -> Vec<Value> {
         let mchid = self.shared.keys.credentials.mchid;
         self.shared
             .payments
             .lock()
-            .map(|mut book| book.list(mchid, crate::clock::unix_now(), usize::MAX))
+            .map(|mut book| book.list(mchid, self.shared.clock.now(), usize::MAX))
             .unwrap_or_default()
     }
 

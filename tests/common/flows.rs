@@ -23,7 +23,13 @@ pub fn jsapi_order(no: &str, notify_url: &str, total: i64) -> Value {
 /// `POST /_mock/{path}` with an optional JSON body: the status and the
 /// answer's JSON (`null` when there is none).
 pub async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(format!("{}_mock/{path}", server.base_url()));
+    control_at(server.base_url(), "POST", path, body).await
+}
+
+/// `METHOD {base}_mock/{path}`, for a mock in another process.
+pub async fn control_at(base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request =
+        reqwest::Client::new().request(method.parse().unwrap(), format!("{base}_mock/{path}"));
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")

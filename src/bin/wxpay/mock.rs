@@ -17,10 +17,14 @@ use crate::exit::{self, write_stdout, Failure};
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct MockArgs {
-    /// Port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-    /// Write the client profile (mock.json and PEM files) into this directory.
+    /// Port to listen on; 0 picks a free one. Default: the port recorded
+    /// in DIR/mock.json by the mock that ran there before, else a free one.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Keep the mock's state in this directory (DIR/mock.sqlite: orders,
+    /// refunds, notifications, the clock, settings; a restart picks up
+    /// where it stopped) and write the client profile there (mock.json and
+    /// PEM files). One mock per directory.
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Do not print a line on stderr for each request.
@@ -161,8 +165,30 @@ enum Action {
     Refunds,
     /// Lists the notifications, every attempt and the merchant's answers.
     Notifications,
-    /// Offers notification SEQ again (its `seq` in `notifications`).
+    /// Offers notification SEQ again (its `seq` in `notifications`),
+    /// signed afresh.
     Resend { seq: u64 },
+    /// Shows the mock's clock; `advance 2h` or `set TIME` moves it forward,
+    /// firing what falls due on the way (orders closing at time_expire,
+    /// notification retries, …) and printing what happened.
+    Clock {
+        #[command(subcommand)]
+        change: Option<ClockChange>,
+    },
+    /// Lists the failure triggers: markers to write into out_trade_no,
+    /// out_refund_no … to get WeChat Pay's error answers on demand.
+    Triggers,
+    /// Sends EVENT to --notify-url for real: creates and completes the
+    /// objects behind it (a 0.01 yuan Native order paid; for a refund,
+    /// that order refunded), so the endpoint receives a signed, encrypted
+    /// notification on WeChat Pay's retry ladder.
+    Trigger {
+        #[arg(value_parser = ["TRANSACTION.SUCCESS", "REFUND.SUCCESS"])]
+        event: String,
+        /// The merchant's notification endpoint.
+        #[arg(long, value_name = "URL")]
+        notify_url: String,
+    },
     /// Waits until the mock the profile (or --base-url) names answers, for
     /// scripts that start `wxpay mock --dir DIR &` and go on.
     Wait {
@@ -170,6 +196,16 @@ enum Action {
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         timeout: u64,
     },
+}
+
+/// How to move the clock.
+#[derive(Subcommand)]
+enum ClockChange {
+    /// Forward by DURATION: 90 (seconds), 90s, 15m, 2h, 7d, 1d2h30m, PT2H.
+    Advance { duration: String },
+    /// Forward to TIME: 2026-01-02T10:00:00+08:00, or a China time
+    /// `2026-01-02 10:00:00`; never back.
+    Set { time: String },
 }
 
 #[derive(Args)]
@@ -249,10 +285,28 @@ pub async fn run(credentials: &Credentials, args: MockArgs) -> Result<(), Failur
 }
 
 async fn serve(args: MockArgs) -> Result<(), Failure> {
-    let server = MockServer::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    let recorded = args.dir.as_deref().and_then(recorded_port);
+    let port = args.port.or(recorded).unwrap_or(0);
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let server = match &args.dir {
+        Some(dir) => MockServer::bind_in(address, dir).await,
+        None => MockServer::bind(address).await,
+    };
+    let server = server.map_err(|e| match (&e, args.port, recorded) {
+        (wechatpay_chain::Error::Io { .. }, None, Some(port)) => Failure::usage(format!(
+            "port {port}, where the mock of this directory ran before (its mock.json), is taken: \
+             give --port 0 for a free one, or stop what uses it ({e})"
+        )),
+        _ => Failure::from(e),
+    })?;
     server.log_to_stderr(!args.quiet);
-    server.set_notification_speedup(args.notification_speedup);
-    server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    // Flags given now win over the settings the directory kept.
+    if args.dir.is_none() || args.notification_speedup != wechatpay_chain::mock::DEFAULT_SPEEDUP {
+        server.set_notification_speedup(args.notification_speedup);
+    }
+    if args.dir.is_none() || args.refund_auto_resolve.is_some() {
+        server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    }
     if let Some(fen) = args.transfer_balance {
         server.set_transfer_balance(fen);
     }
@@ -442,6 +496,27 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             format!("notifications/{seq}/resend"),
             None,
         ),
+        Action::Clock { change: None } => (reqwest::Method::GET, "clock".to_owned(), None),
+        Action::Clock {
+            change: Some(ClockChange::Advance { duration }),
+        } => (
+            reqwest::Method::POST,
+            "clock/advance".to_owned(),
+            Some(serde_json::json!({ "duration": duration })),
+        ),
+        Action::Clock {
+            change: Some(ClockChange::Set { time }),
+        } => (
+            reqwest::Method::POST,
+            "clock/set".to_owned(),
+            Some(serde_json::json!({ "time": time })),
+        ),
+        Action::Triggers => (reqwest::Method::GET, "triggers".to_owned(), None),
+        Action::Trigger { event, notify_url } => (
+            reqwest::Method::POST,
+            "trigger".to_owned(),
+            Some(serde_json::json!({ "event": event, "notify_url": notify_url })),
+        ),
     };
     let base = credentials
         .base_url()?
@@ -496,6 +571,13 @@ fn pay_body(
         body.insert("invocation".into(), read_json(text)?);
     }
     Ok((!body.is_empty()).then_some(serde_json::Value::Object(body)))
+}
+
+/// The port of `dir/mock.json`'s `base_url`, as the last mock there wrote it.
+fn recorded_port(dir: &std::path::Path) -> Option<u16> {
+    let text = std::fs::read_to_string(dir.join("mock.json")).ok()?;
+    let profile: serde_json::Value = serde_json::from_str(&text).ok()?;
+    url::Url::parse(profile["base_url"].as_str()?).ok()?.port()
 }
 
 /// JSON given inline or as `@FILE`.

@@ -37,6 +37,12 @@ const TOKEN_LIFE: Duration = Duration::from_secs(300);
 /// Download links kept at once; applying for more forgets the oldest.
 const MAX_ISSUED: usize = 16;
 
+/// The hour (China time) of the next day from which a day's bill exists.
+/// WeChat Pay's page says 10:00 for the fund-flow bill and, in one copy,
+/// 8:00 for the trade bill; FLOWS.md §5 and the SK sample say 10:00 for
+/// both, and so does the mock.
+const BILL_READY_HOUR: i64 = 10;
+
 /// How far back a bill may be asked for: three months (92 days).
 const BILL_WINDOW: i64 = 92 * 86_400;
 
@@ -44,7 +50,7 @@ const BILL_WINDOW: i64 = 92 * 86_400;
 const CHUNK: usize = 64 * 1024;
 
 /// One payment as the bill sees it (amounts in fen, times unix seconds).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PaymentRecord {
     pub(crate) success_time: i64,
     /// appid, or sub_appid/sp_appid for a partner order.
@@ -128,6 +134,7 @@ impl Bills {
         base_url: &str,
         wrong_hash: bool,
         ledger: Ledger,
+        now: i64,
     ) -> Answer {
         let get = |name: &str| {
             query
@@ -147,9 +154,28 @@ impl Bills {
             Some(_) => return Answer::query_error("tar_type", "只支持 GZIP (only GZIP)"),
         };
         let synthetic = self.rows.load(Ordering::Relaxed);
-        // Only the last three months can be asked for (FLOWS.md §5); the
-        // synthetic bills of size tests take any date.
-        if synthetic == 0 && day.start < crate::clock::unix_now() - BILL_WINDOW {
+        // A day's bill exists from 10:00 the next day, China time (FLOWS.md
+        // §5, SK GetTradeBill.go); before that WeChat Pay answers 400
+        // STATEMENT_CREATING 账单生成中 (the error table of its 下载账单 API
+        // page). The synthetic bills of size tests take any date.
+        let ready = day.start + 86_400 + BILL_READY_HOUR * 3600;
+        if synthetic == 0 && now < ready {
+            let issue = format!(
+                "the bill of {} exists from {} (10:00 the next day, China time); it is {}: \
+                 move the mock's clock (POST /_mock/clock/set, `wxpay mock clock set`) or wait",
+                day.date,
+                crate::clock::rfc3339(ready),
+                crate::clock::rfc3339(now),
+            );
+            return Answer::error(
+                400,
+                "STATEMENT_CREATING",
+                "账单生成中",
+                Some(json!({"field": "bill_date", "location": "query", "issue": issue})),
+            );
+        }
+        // Only the last three months can be asked for (FLOWS.md §5).
+        if synthetic == 0 && day.start < now - BILL_WINDOW {
             return Answer::query_error(
                 "bill_date",
                 "只能申请三个月内的账单 (only bills of the last 3 months can be applied for)",

@@ -2,8 +2,10 @@
 //! limit of entries and forgets the oldest first, so that a long load test
 //! cannot exhaust the mock's memory, listed in the order entries arrived;
 //! and the book over it, which also finds an entry by the ids it was given.
+//! When the mock keeps its state on disk ([`crate::mock::wire::store`]), it also notes
+//! what changed and what was forgotten since the last save.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::ops::Deref;
 
@@ -23,6 +25,12 @@ pub(crate) struct Kept<K, V> {
     /// Keys in the order they arrived.
     arrival: VecDeque<K>,
     limit: usize,
+    /// Whether changes are noted (only when a store saves them).
+    tracking: bool,
+    /// Keys inserted or handed out mutably since the last save.
+    changed: HashSet<K>,
+    /// Keys forgotten since the last save.
+    gone: Vec<K>,
 }
 
 impl<K: Hash + Eq + Clone, V> Kept<K, V> {
@@ -31,12 +39,49 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
             map: HashMap::new(),
             arrival: VecDeque::new(),
             limit: limit.max(1),
+            tracking: false,
+            changed: HashSet::new(),
+            gone: Vec::new(),
+        }
+    }
+
+    /// Notes changes from now on, for [`Kept::take_changes`].
+    pub(crate) fn track(&mut self) {
+        self.tracking = true;
+    }
+
+    /// The keys changed (still held) and forgotten since the last call.
+    pub(crate) fn take_changes(&mut self) -> (Vec<K>, Vec<K>) {
+        let changed = self.changed.drain().collect();
+        (changed, std::mem::take(&mut self.gone))
+    }
+
+    /// Queues what changed since the last save as rows of `kind`: each
+    /// entry as `[key, value]`, each forgotten key as a deletion.
+    pub(crate) fn save_changes(
+        &mut self,
+        kind: &'static str,
+        batch: &mut crate::mock::wire::store::Batch,
+    ) where
+        K: serde::Serialize,
+        V: serde::Serialize,
+    {
+        let (changed, gone) = self.take_changes();
+        for key in changed {
+            let entry = self.map.get(&key).map(|value| (&key, value));
+            batch.put(kind, &key, entry.as_ref());
+        }
+        for key in gone {
+            batch.put::<()>(kind, &key, None);
         }
     }
 
     /// Adds (or replaces) `key`; returns what was forgotten to make room,
     /// so that the owner can drop its indexes of them.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Vec<V> {
+        if self.tracking {
+            self.changed.insert(key.clone());
+        }
         if let Some(slot) = self.map.get_mut(&key) {
             *slot = value;
             return Vec::new();
@@ -47,6 +92,10 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
                 break;
             };
             forgotten.extend(self.map.remove(&oldest));
+            if self.tracking {
+                self.changed.remove(&oldest);
+                self.gone.push(oldest);
+            }
         }
         self.arrival.push_back(key.clone());
         self.map.insert(key, value);
@@ -58,7 +107,11 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
+        let value = self.map.get_mut(key)?;
+        if self.tracking {
+            self.changed.insert(key.clone());
+        }
+        Some(value)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -166,6 +219,40 @@ impl<V: Ids<N>, const N: usize> Book<V, N> {
         self.entries.get_mut(key)
     }
 
+    /// Notes changes from now on, for [`Book::save_changes`].
+    pub(crate) fn track(&mut self) {
+        self.entries.track();
+    }
+
+    /// Queues what changed since the last save ([`Kept::save_changes`]).
+    pub(crate) fn save_changes(
+        &mut self,
+        kind: &'static str,
+        batch: &mut crate::mock::wire::store::Batch,
+    ) where
+        V: serde::Serialize,
+    {
+        self.entries.save_changes(kind, batch);
+    }
+
+    /// Adds the entries `store` keeps under `kind`, oldest first, with
+    /// their ids; hands each to `seen` (to restore a flow's counters).
+    pub(crate) fn load(
+        &mut self,
+        store: &crate::mock::wire::store::Store,
+        kind: &str,
+        mut seen: impl FnMut(&V),
+    ) -> Result<(), String>
+    where
+        V: for<'de> serde::Deserialize<'de>,
+    {
+        for (key, value) in store.load::<(Key, V)>(kind)? {
+            seen(&value);
+            self.insert(key, value);
+        }
+        Ok(())
+    }
+
     /// How many ids index `index` holds.
     #[cfg(test)]
     pub(crate) fn ids_in(&self, index: usize) -> usize {
@@ -200,5 +287,20 @@ mod tests {
         assert_eq!(kept.keys(), ["b", "c"]);
         assert_eq!(kept.newest_keys(1), ["c"]);
         assert_eq!(kept.newest(5).count(), 2);
+    }
+
+    #[test]
+    fn changes_are_noted_only_when_tracked() {
+        let mut kept = Kept::new(2);
+        kept.insert("a", 1);
+        assert_eq!(kept.take_changes(), (vec![], vec![]));
+        kept.track();
+        kept.insert("b", 2);
+        *kept.get_mut(&"a").unwrap() = 3;
+        let (mut changed, gone) = kept.take_changes();
+        changed.sort();
+        assert_eq!((changed, gone), (vec!["a", "b"], vec![]));
+        kept.insert("c", 4);
+        assert_eq!(kept.take_changes(), (vec!["c"], vec!["a"]));
     }
 }

@@ -22,7 +22,9 @@ use crate::mock::wire::body::{
     at, check_notify_url, merchant_number, optional_str, parse_body, query_param, required,
     required_fen, required_str,
 };
+use crate::mock::wire::clock::Timer;
 use crate::mock::wire::notify::Event;
+use crate::mock::wire::store::{Batch, Store};
 
 /// How long an order stays payable without `time_expire`: 7 days.
 const DEFAULT_LIFETIME: i64 = 7 * 86_400;
@@ -35,7 +37,7 @@ pub(crate) const PREPAY_LIFETIME: i64 = 2 * 3600;
 pub(crate) const SIMULATED_OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 
 /// `trade_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum TradeState {
     NotPay,
     Success,
@@ -64,11 +66,12 @@ impl TradeState {
 }
 
 /// One order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Payment {
     pub(crate) partner: bool,
     /// `JSAPI`, `APP`, `MWEB` (H5) or `NATIVE`.
-    pub(crate) trade_type: &'static str,
+    #[serde(deserialize_with = "trade_type")]
+    pub(crate) trade_type: StaticStr,
     /// The create request as first sent: re-entry must repeat it.
     pub(crate) request: Map<String, Value>,
     pub(crate) created: i64,
@@ -269,6 +272,44 @@ impl Payment {
             description: self.str("/description").to_owned(),
             attach: self.str("/attach").to_owned(),
         })
+    }
+}
+
+/// `&'static str` under a name serde's derive does not read as borrowed
+/// (a stored value comes back through a function naming the known ones).
+type StaticStr = &'static str;
+
+/// A stored `trade_type`, back as the `&'static str` the book keeps.
+fn trade_type<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
+    crate::mock::wire::store::known_str(value, &["JSAPI", "APP", "MWEB", "NATIVE"])
+}
+
+/// The store's name for the payment orders.
+const KIND: &str = "payment";
+
+impl Payments {
+    /// Notes changes from now on, for [`Payments::save`].
+    pub(crate) fn track(&mut self) {
+        self.orders.track();
+    }
+
+    /// The orders changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut Batch) {
+        self.orders.save_changes(KIND, batch);
+    }
+
+    /// Rebuilds the book (and its indexes) from the store.
+    pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
+        let mut next = self.next;
+        self.orders.load(store, KIND, |order: &Payment| {
+            if let Some(id) = &order.transaction_id {
+                // Transaction ids end with the book's sequence number.
+                let sequence = id.get(id.len().saturating_sub(13)..).unwrap_or("0");
+                next = next.max(sequence.parse().unwrap_or(0));
+            }
+        })?;
+        self.next = next;
+        Ok(())
     }
 }
 
@@ -689,6 +730,40 @@ impl Payments {
                     row["combine_out_trade_no"] = json!(combine);
                 }
                 out.push(row);
+            }
+        }
+        out
+    }
+
+    /// The deadlines of the orders held that fall in `(from, to]` (Unix
+    /// seconds), for a move of the clock to walk in order: unpaid orders
+    /// reaching `time_expire`, live `prepay_id`s reaching their 2 hours.
+    /// Both rules are also applied whenever an order is read.
+    pub(crate) fn deadlines(&self, from: i64, to: i64) -> Vec<(i64, Timer)> {
+        let mut out = Vec::new();
+        for ((sub, no), order) in self.orders.iter() {
+            if order.state != TradeState::NotPay {
+                continue;
+            }
+            let prepay_end = order.prepay_issued + PREPAY_LIFETIME;
+            if order.trade_type != "NATIVE" && from < prepay_end && prepay_end <= to {
+                out.push((
+                    prepay_end,
+                    Timer::PrepayExpires {
+                        sub_mchid: sub.clone(),
+                        out_trade_no: no.clone(),
+                        prepay_id: order.prepay_id.clone(),
+                    },
+                ));
+            }
+            if from < order.expires && order.expires <= to {
+                out.push((
+                    order.expires,
+                    Timer::OrderExpires {
+                        sub_mchid: sub.clone(),
+                        out_trade_no: no.clone(),
+                    },
+                ));
             }
         }
         out

@@ -28,7 +28,7 @@ pub(crate) enum UserAction {
 }
 
 /// Order state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum State {
     Created,
     Doing,
@@ -49,7 +49,7 @@ impl State {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Order {
     partner: bool,
     /// The create request as sent, for idempotency.
@@ -59,7 +59,8 @@ struct Order {
     order_id: String,
     state: State,
     /// USER_CONFIRM or MCH_COMPLETE while DOING.
-    description: Option<&'static str>,
+    #[serde(deserialize_with = "description")]
+    description: Option<StaticStr>,
     /// Set by complete, lowered by modify.
     total_amount: Option<i64>,
     paid: bool,
@@ -67,6 +68,50 @@ struct Order {
     cancel_reason: Option<String>,
     /// What the create answer hands the confirm page (`package`).
     package: String,
+}
+
+/// `&'static str` under a name serde's derive does not read as borrowed.
+type StaticStr = &'static str;
+
+/// A stored `state_description`, back as the `&'static str` the book keeps.
+fn description<'de, D: serde::Deserializer<'de>>(
+    value: D,
+) -> Result<Option<&'static str>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(value)?;
+    text.map(|text| {
+        ["USER_CONFIRM", "MCH_COMPLETE"]
+            .into_iter()
+            .find(|known| *known == text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown value {text:?}")))
+    })
+    .transpose()
+}
+
+/// The store's name for the payscore service orders.
+const KIND: &str = "payscore";
+
+impl Orders {
+    /// Notes changes from now on, for [`Orders::save`].
+    pub(crate) fn track(&mut self) {
+        self.orders.track();
+    }
+
+    /// The orders changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
+        self.orders.save_changes(KIND, batch);
+    }
+
+    /// Rebuilds the book from the store.
+    pub(crate) fn load(&mut self, store: &crate::mock::wire::store::Store) -> Result<(), String> {
+        for (key, order) in store.load::<((String, String), Order)>(KIND)? {
+            // Order ids end with the book's sequence number.
+            let id = &order.order_id;
+            let sequence = id.get(id.len().saturating_sub(10)..).unwrap_or("0");
+            self.next_id = self.next_id.max(sequence.parse().unwrap_or(0));
+            self.orders.insert(key, order);
+        }
+        Ok(())
+    }
 }
 
 /// The order book: one lock, so concurrent requests on an order serialize.

@@ -28,7 +28,7 @@ use crate::mock::wire::notify::Event;
 const MAX_REFUNDS: u32 = 50;
 
 /// `status` of a refund.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum RefundStatus {
     Processing,
     Success,
@@ -89,7 +89,7 @@ impl RefundOutcome {
 }
 
 /// One refund.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Refund {
     sub_mchid: String,
     refund_id: String,
@@ -102,12 +102,11 @@ struct Refund {
     currency: String,
     status: RefundStatus,
     created: i64,
-    /// When it was accepted, for refunds that resolve by themselves.
-    accepted: std::time::Instant,
     success_time: Option<i64>,
     notify_url: Option<String>,
     funds_account: String,
-    channel: &'static str,
+    #[serde(deserialize_with = "channel")]
+    channel: StaticStr,
     /// The refunded payment as the bill shows it.
     payment: Option<super::bills::PaymentRecord>,
 }
@@ -162,6 +161,45 @@ impl Refund {
             json!({"total": self.total, "refund": self.refund, "payer_total": self.total, "payer_refund": self.refund}),
         );
         Value::Object(out)
+    }
+}
+
+/// `&'static str` under a name serde's derive does not read as borrowed.
+type StaticStr = &'static str;
+
+/// A stored `channel`, back as the `&'static str` the book keeps.
+fn channel<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
+    crate::mock::wire::store::known_str(
+        value,
+        &["ORIGINAL", "BALANCE", "OTHER_BALANCE", "OTHER_BANKCARD"],
+    )
+}
+
+/// The store's name for the refunds.
+const KIND: &str = "refund";
+
+impl Refunds {
+    /// Notes changes from now on, for [`Refunds::save`].
+    pub(crate) fn track(&mut self) {
+        self.refunds.track();
+    }
+
+    /// The refunds changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
+        self.refunds.save_changes(KIND, batch);
+    }
+
+    /// Rebuilds the book (and its index) from the store.
+    pub(crate) fn load(&mut self, store: &crate::mock::wire::store::Store) -> Result<(), String> {
+        let mut next = self.next;
+        self.refunds.load(store, KIND, |refund: &Refund| {
+            // Refund ids end with the book's sequence number.
+            let id = &refund.refund_id;
+            let sequence = id.get(id.len().saturating_sub(16)..).unwrap_or("0");
+            next = next.max(sequence.parse().unwrap_or(0));
+        })?;
+        self.next = next;
+        Ok(())
     }
 }
 
@@ -347,7 +385,6 @@ impl Refunds {
             currency,
             status: RefundStatus::Processing,
             created: call.now,
-            accepted: std::time::Instant::now(),
             success_time: None,
             notify_url,
             funds_account: funds_account.to_owned(),
@@ -460,12 +497,13 @@ impl Refunds {
         Ok((refund.render(), event))
     }
 
-    /// PROCESSING refunds accepted at least `age` ago (to resolve by themselves).
-    pub(crate) fn processing_for(&self, age: std::time::Duration) -> Vec<(String, String)> {
+    /// PROCESSING refunds and when each was accepted (Unix seconds on the
+    /// mock's clock), to resolve by themselves.
+    pub(crate) fn processing_since(&self) -> Vec<(String, String, i64)> {
         self.refunds
             .iter()
-            .filter(|(_, r)| r.status == RefundStatus::Processing && r.accepted.elapsed() >= age)
-            .map(|(key, _)| key.clone())
+            .filter(|(_, r)| r.status == RefundStatus::Processing)
+            .map(|((sub, no), r)| (sub.clone(), no.clone(), r.created))
             .collect()
     }
 

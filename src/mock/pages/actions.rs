@@ -16,7 +16,6 @@ use crate::mock::flows::transfers::{Action as TransferAction, Payee};
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::notify::Event;
 use crate::mock::wire::server::Shared;
-use crate::sign::unix_now;
 
 /// Moves an order as the user would and queues the notification.
 pub(crate) fn user_action(
@@ -105,7 +104,14 @@ pub(crate) fn transaction_request(
     request: &PayRequest,
 ) -> Result<Value, Answer> {
     request.only_for_pay(action)?;
-    let now = unix_now();
+    let now = shared.clock.now();
+    // Trigger PAYERROR (wire/triggers.rs): this order's payments fail.
+    let action = match action {
+        TransactionAction::Pay if crate::mock::wire::triggers::marked(no, "PAYFAIL") => {
+            TransactionAction::Fail
+        }
+        other => other,
+    };
     act(shared, |mchid| {
         let mut book = lock(&shared.payments)?;
         Ok(match action {
@@ -213,7 +219,7 @@ pub(crate) fn combine_request(
             no,
             openid: request.openid.as_deref(),
             mchid,
-            now: unix_now(),
+            now: shared.clock.now(),
         };
         combines.act(&mut book, &step, check)
     })
@@ -232,7 +238,7 @@ pub(crate) fn combine_list(shared: &Shared, count: usize) -> Vec<Value> {
     let Ok((combines, mut book)) = combine_books(shared) else {
         return Vec::new();
     };
-    combines.list(&mut book, mchid, unix_now(), count)
+    combines.list(&mut book, mchid, shared.clock.now(), count)
 }
 
 /// The back office ends a refund; queues its REFUND.* notification.
@@ -245,7 +251,7 @@ pub(crate) fn resolve_refund(
     act(shared, |mchid| {
         // payments before refunds, always
         let mut payments = lock(&shared.payments)?;
-        lock(&shared.refunds)?.resolve(&mut payments, sub, no, outcome, mchid, unix_now())
+        lock(&shared.refunds)?.resolve(&mut payments, sub, no, outcome, mchid, shared.clock.now())
     })
 }
 
@@ -259,7 +265,7 @@ pub(crate) fn transfer_action(
     payee: &Payee,
 ) -> Result<Value, Answer> {
     act(shared, |mchid| {
-        lock(&shared.transfers)?.act(sub, no, action, payee, mchid, unix_now())
+        lock(&shared.transfers)?.act(sub, no, action, payee, mchid, shared.clock.now())
     })
 }
 
@@ -273,7 +279,14 @@ pub(crate) fn resolve_profit_sharing(
     account: &str,
 ) -> Result<Value, Answer> {
     act(shared, |mchid| {
-        lock(&shared.profitsharing)?.resolve(sub, out_order_no, account, outcome, mchid, unix_now())
+        lock(&shared.profitsharing)?.resolve(
+            sub,
+            out_order_no,
+            account,
+            outcome,
+            mchid,
+            shared.clock.now(),
+        )
     })
 }
 

@@ -29,7 +29,6 @@ use super::actions::{
 use crate::mock::flows::payments::TradeState;
 use crate::mock::wire::answer::{insert_headers, reply, Answer};
 use crate::mock::wire::server::Shared;
-use crate::sign::unix_now;
 
 /// The payment API the stand-in simulates.
 const PAY_API: &str = "getBrandWCPayRequest";
@@ -108,7 +107,7 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
     let (sub, no) = find_order(shared, &ask.params)?;
     match ask.user {
         User::Looks => {
-            let now = unix_now();
+            let now = shared.clock.now();
             let mut book = shared
                 .payments
                 .lock()
@@ -168,7 +167,7 @@ fn combine(shared: &Shared, no: &str, user: User, params: Value) -> Result<Answe
         let order = combine_request(shared, TransactionAction::Pay, no, &request)?;
         return Ok(Answer::json(200, &json!({ "order": order })));
     }
-    let now = unix_now();
+    let now = shared.clock.now();
     let (combines, mut book) = combine_books(shared)?;
     let mchid = shared.keys.credentials.mchid;
     let order = combines

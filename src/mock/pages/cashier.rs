@@ -288,7 +288,7 @@ fn combine_order(
             no => no.to_owned(),
         },
     };
-    let now = crate::sign::unix_now();
+    let now = shared.clock.now();
     let shown = combines.shown(&mut book, &no, shared.keys.credentials.mchid, now);
     let Some(order) = shown else {
         return Some(Err(format!("no combine order {no}")));
@@ -324,7 +324,7 @@ fn normal_order(
 ) -> Result<Value, String> {
     match shared.payments.lock() {
         Ok(mut book) => {
-            let now = crate::sign::unix_now();
+            let now = shared.clock.now();
             let key = match which {
                 "h5" => h5_order(&book, query),
                 _ => native_order(&book, query),

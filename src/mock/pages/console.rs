@@ -561,7 +561,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         .payments
         .lock()
         .map(|mut book| {
-            let rows = book.list(mchid, crate::sign::unix_now(), SHOWN_ROWS);
+            let rows = book.list(mchid, shared.clock.now(), SHOWN_ROWS);
             (rows, book.len())
         })
         .unwrap_or_default();
@@ -605,6 +605,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         r#"<header><h1>{title}</h1>
 <nav aria-label="language"><a href="?lang=zh" lang="zh">中文</a> · <a href="?lang=en" lang="en">English</a> · <a href="?">中文 + English</a></nav>
 <p class="hint">{hint}</p>
+{clock}
 <button type="button" id="live" hidden aria-pressed="true">{live}</button>
 <p id="status" role="status" aria-live="polite"></p>
 </header>
@@ -619,6 +620,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 {requests}
 </main>"#,
         title = title.html(),
+        clock = clock_line(shared),
         live = label("实时刷新", "Live").html(),
         payments = table_of(&PAYMENTS, &payments, payments_total),
         combines = table_of(&COMBINES, &combines, combines_total),
@@ -630,6 +632,21 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         requests = table_of(&REQUESTS, &requests, recent.len()),
     );
     page(lang, title, &body)
+}
+
+/// The clock and the failure triggers, in a line.
+fn clock_line(shared: &Shared) -> String {
+    let now = crate::clock::rfc3339(shared.clock.now());
+    let ahead = shared.clock.offset_ms() / 1000;
+    let markers: Vec<String> = crate::mock::wire::triggers::TABLE
+        .iter()
+        .map(|t| format!("<code>{}</code> {}", esc(t.marker), esc(t.name)))
+        .collect();
+    format!(
+        r#"<p class="hint" id="clock"><span lang="zh">模拟时钟</span><span lang="en">Clock</span>: <time>{now}</time> (+{ahead} s; <code>POST /_mock/clock/advance</code>) · <span lang="zh">失败触发</span><span lang="en">Failure triggers</span> (<a href="triggers">triggers</a>): {markers}</p>"#,
+        now = esc(&now),
+        markers = markers.join(", "),
+    )
 }
 
 /// A notification as a row: what was sent where, and what came back.

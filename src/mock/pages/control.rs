@@ -19,8 +19,12 @@
 //! | `GET /_mock/transactions`, `GET /_mock/combine-transactions`, `GET /_mock/refunds` | every payment order, combine order, refund |
 //! | `POST /_mock/transfer-bills/{out_bill_no}/confirm\|decline\|fail\|expire[?sub_mchid=]`, `GET /_mock/transfer-bills` | the transfer bills ([`super::transfer`]) |
 //! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null, "transfer_balance_fen": n, "profitsharing_notify_url": url \| null, "profitsharing_event_type": "observed" \| "documented", "profitsharing_wait_s": n}` | how fast time runs; the transfers' operating account; the merchant platform's profit-sharing settings |
-//! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
+//! | `POST /_mock/notifications/{seq}/resend` | offer a notification again (every attempt is signed afresh) |
+//! | `GET /_mock/triggers` | the failure triggers ([`crate::mock::wire::triggers`]) |
+//! | `POST /_mock/trigger` `{"event": "TRANSACTION.SUCCESS" \| "REFUND.SUCCESS", "notify_url"}` | creates and completes the objects behind that notification ([`super::trigger`]) |
+//! | `GET /_mock/clock`, `POST /_mock/clock/advance\|set` | the clock ([`super::clock`]) |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
+//! | `POST /_mock/faults` `{"fault": "error", "status", "code", "message", "path": …, "count": n}` | the next n requests to that path (template or as sent) get that WeChat Pay error, before any flow runs |
 //! | `DELETE /_mock/faults` | no more faults |
 //! | `GET /_mock/notifications` | every notification sent and its fate |
 //! | `GET /_mock/requests` | the recent requests and what the mock made of each |
@@ -42,7 +46,6 @@ use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::faults::Fault;
 use crate::mock::wire::server::Shared;
-use crate::sign::unix_now;
 
 pub(crate) fn handle(
     shared: &Shared,
@@ -124,7 +127,7 @@ pub(crate) fn handle(
             let list = shared
                 .payments
                 .lock()
-                .map(|mut book| book.list(mchid, unix_now(), usize::MAX))
+                .map(|mut book| book.list(mchid, shared.clock.now(), usize::MAX))
                 .unwrap_or_default();
             Ok(Answer::json(200, &json!({"data": list})))
         }
@@ -142,6 +145,8 @@ pub(crate) fn handle(
             Ok(Answer::json(200, &json!({"data": list})))
         }
         ("GET", ["settings"]) => Ok(Answer::json(200, &settings(shared))),
+        ("GET", ["triggers"]) => Ok(Answer::json(200, &crate::mock::wire::triggers::listing())),
+        ("POST", ["trigger"]) => super::trigger::trigger(shared, body),
         ("PUT", ["settings"]) => {
             change_settings(shared, body).map(|()| Answer::json(200, &settings(shared)))
         }
@@ -161,6 +166,7 @@ pub(crate) fn handle(
             if let Ok(mut faults) = shared.faults.lock() {
                 faults.clear();
             }
+            shared.triggers.clear_path_faults();
             Ok(Answer::no_content())
         }
         ("GET", ["requests"]) => {
@@ -432,6 +438,15 @@ fn add_faults(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
         .and_then(Value::as_u64)
         .unwrap_or(1)
         .min(10_000);
+    if let Some(path) = value.get("path") {
+        let path = path
+            .as_str()
+            .ok_or_else(|| Answer::param_error("/path", "an API path, as a string"))?;
+        return shared
+            .triggers
+            .add_path_fault(path, fault, count as usize)
+            .map_err(|e| Answer::param_error("/path", &e));
+    }
     let mut faults = shared.faults.lock().map_err(|_| Answer::for_status(500))?;
     if faults.len().saturating_add(count as usize) > MAX_QUEUED_FAULTS {
         return Err(Answer::param_error(

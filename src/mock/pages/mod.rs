@@ -9,3 +9,4 @@ pub(crate) mod console;
 pub(crate) mod control;
 pub(crate) mod html;
 pub(crate) mod transfer;
+pub(crate) mod trigger;

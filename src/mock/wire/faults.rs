@@ -27,6 +27,16 @@ pub enum Fault {
     DropHeader(String),
     /// WeChat Pay's error answer for this status (500 SYSTEM_ERROR, 429 …).
     Status(u16),
+    /// This error answer: `{"code": code, "message": message}` with this
+    /// status, e.g. 403 `NOT_ENOUGH` `基本账户余额不足，请充值后重新发起`.
+    Error {
+        /// The HTTP status.
+        status: u16,
+        /// WeChat Pay's `code`.
+        code: String,
+        /// Its `message`.
+        message: String,
+    },
     /// The answer after this delay.
     Delay(Duration),
     /// Half the body, then the connection is cut.
@@ -41,6 +51,7 @@ impl Fault {
     /// Reads the control API's form: `{"fault": "probe_signature"}`,
     /// `{"fault": "drop_header", "header": "Wechatpay-Nonce"}`,
     /// `{"fault": "status", "status": 503}`, `{"fault": "delay", "delay_ms": 1500}`,
+    /// `{"fault": "error", "status": 403, "code": "NOT_ENOUGH", "message": "…"}`,
     /// `unknown_serial`, `stale_timestamp`, `close_mid_body`, `truncated_body`,
     /// `wrong_bill_hash`.
     pub fn from_json(value: &Value) -> Result<Fault, String> {
@@ -71,14 +82,29 @@ impl Fault {
                 }
                 Fault::DropHeader(header.to_owned())
             }
-            "status" => Fault::Status(
-                value
-                    .get("status")
-                    .and_then(Value::as_u64)
-                    .and_then(|s| u16::try_from(s).ok())
-                    .filter(|s| (100..600).contains(s))
-                    .ok_or("status needs `status` between 100 and 599")?,
-            ),
+            "status" => Fault::Status(status(value)?),
+            "error" => {
+                let code = value
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .filter(|c| {
+                        !c.is_empty()
+                            && c.len() <= 64
+                            && c.bytes()
+                                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                    })
+                    .ok_or("error needs `code`, WeChat Pay's: A-Z, 0-9, `_`, at most 64 (e.g. NOT_ENOUGH)")?;
+                let message = value
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .filter(|m| m.chars().count() <= 512)
+                    .ok_or("error needs `message`, at most 512 characters")?;
+                Fault::Error {
+                    status: status(value)?,
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                }
+            }
             "delay" => Fault::Delay(Duration::from_millis(
                 value
                     .get("delay_ms")
@@ -89,4 +115,14 @@ impl Fault {
             other => return Err(format!("unknown fault `{other}`")),
         })
     }
+}
+
+/// `status`, between 400 and 599 for an error, 100 and 599 otherwise.
+fn status(value: &Value) -> Result<u16, String> {
+    value
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (100..600).contains(s))
+        .ok_or_else(|| "needs `status` between 100 and 599".to_owned())
 }

@@ -4,7 +4,7 @@
 //! until the merchant answers 2xx — the schedule divided by a speed-up
 //! factor, so that 24 hours pass in about a minute and a half by default.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use super::identity::ServerKeys;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
+use crate::mock::wire::clock::{MockClock, Timer};
+use crate::mock::wire::store::{Batch, Store};
 use crate::sign::unix_now;
 
 /// WeChat Pay's waits between attempts, in seconds: 15s/15s/30s/3m/10m/20m/
@@ -37,6 +39,9 @@ pub const DEFAULT_SPEEDUP: u32 = 1000;
 /// (a long load test must not grow the mock without bound).
 pub const KEPT_NOTIFICATIONS: usize = 1000;
 
+/// The store's name for the notification log.
+const KIND: &str = "notification";
+
 /// Attempts kept per delivery (a resent one may try many times).
 const KEPT_ANSWERS: usize = 64;
 
@@ -53,7 +58,7 @@ const ANSWER_LIMIT: usize = 1024;
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Delivery {
     /// Its number in this server's life (1, 2, …): what
@@ -86,7 +91,7 @@ pub struct Delivery {
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeliveryAttempt {
     /// When it was sent (RFC 3339, Beijing time).
@@ -110,14 +115,48 @@ pub(crate) struct Event {
     pub(crate) resource: Value,
 }
 
-/// Sends notifications in the background and keeps a log of them.
-pub(crate) struct Notifier {
+/// A delivery and where it stands on its ladder.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Entry {
+    delivery: Delivery,
+    /// Which ladder runs: a resend starts a new one, and the old one's
+    /// pending attempt then does nothing.
+    round: u32,
+    /// Waits of [`RETRY_SCHEDULE`] used in this round.
+    step: usize,
+    /// Whether an attempt is still owed.
+    owed: bool,
+    /// One more delivery after the first success (trigger `TWICE`).
+    twice: bool,
+    /// When the owed attempt falls due (Unix ms on the mock's clock): a
+    /// restarted mock picks the ladder up there.
+    next_due: Option<i64>,
+}
+
+/// The shared state of the deliveries, handed to each attempt.
+#[derive(Clone)]
+struct Ladder {
     keys: Arc<ServerKeys>,
     http: reqwest::Client,
-    log: Arc<Mutex<VecDeque<Delivery>>>,
-    /// Deliveries whose schedule runs now: a resend of one of them does not
-    /// start a second.
-    active: Arc<Mutex<HashSet<u64>>>,
+    log: Arc<Mutex<VecDeque<Entry>>>,
+    /// Deliveries with an attempt on its way, and that attempt's token: a
+    /// move of the clock waits for them, a resend does not start a second.
+    active: Arc<Mutex<HashMap<u64, u64>>>,
+    tokens: Arc<AtomicU64>,
+    clock: Arc<MockClock>,
+    speedup: Arc<AtomicU32>,
+    use_public_key: Arc<AtomicBool>,
+    /// Deliveries changed since the last save, when a store saves them.
+    dirty: Arc<Mutex<Option<HashSet<u64>>>>,
+}
+
+/// Sends notifications and keeps a log of them. Each attempt falls due on
+/// the mock's clock ([`MockClock`]): the first at once, each retry after a
+/// wait of [`RETRY_SCHEDULE`] divided by the speed-up; the ticker sends
+/// what falls due as time passes, a move of the clock sends what falls due
+/// on the way, at the time it falls due.
+pub(crate) struct Notifier {
+    ladder: Ladder,
     next_seq: AtomicU64,
     /// The schedule is divided by this.
     pub(crate) speedup: Arc<AtomicU32>,
@@ -127,46 +166,61 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
-    pub(crate) fn new(keys: Arc<ServerKeys>, runtime: tokio::runtime::Handle) -> Self {
+    pub(crate) fn new(
+        keys: Arc<ServerKeys>,
+        runtime: tokio::runtime::Handle,
+        clock: Arc<MockClock>,
+    ) -> Self {
+        let speedup = Arc::new(AtomicU32::new(DEFAULT_SPEEDUP));
+        let use_public_key = Arc::new(AtomicBool::new(false));
         Notifier {
-            keys,
-            // WeChat Pay waits 5 s for an answer and follows no redirect.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
-            log: Arc::default(),
-            active: Arc::default(),
+            ladder: Ladder {
+                keys,
+                // WeChat Pay waits 5 s for an answer and follows no redirect.
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap_or_default(),
+                log: Arc::default(),
+                active: Arc::default(),
+                tokens: Arc::default(),
+                clock,
+                speedup: speedup.clone(),
+                use_public_key: use_public_key.clone(),
+                dirty: Arc::default(),
+            },
             next_seq: AtomicU64::new(1),
-            speedup: Arc::new(AtomicU32::new(DEFAULT_SPEEDUP)),
-            use_public_key: Arc::default(),
+            speedup,
+            use_public_key,
             runtime,
         }
     }
 
     /// The log as it stands, oldest first.
     pub(crate) fn deliveries(&self) -> Vec<Delivery> {
-        self.log
+        self.ladder
+            .log
             .lock()
-            .map(|log| log.iter().cloned().collect())
+            .map(|log| log.iter().map(|e| e.delivery.clone()).collect())
             .unwrap_or_default()
     }
 
-    /// The notification body for `event`: envelope plus encrypted resource.
-    fn envelope(&self, event: &Event) -> crate::Result<(String, String)> {
+    /// The notification body for `event`: envelope plus encrypted resource,
+    /// stamped with the mock's clock.
+    fn envelope(&self, event: &Event, now: i64) -> crate::Result<(String, String)> {
         let nonce = random_alphanumeric(12)?;
         let plaintext = event.resource.to_string();
         let ciphertext = aes_256_gcm_encrypt(
-            &self.keys.apiv3_key,
+            &self.ladder.keys.apiv3_key,
             nonce.as_bytes(),
             event.associated_data.as_bytes(),
             plaintext.as_bytes(),
         )?;
-        let id = format!("EV-{}{}", clock::compact_now(), random_alphanumeric(8)?);
+        let id = format!("EV-{}{}", clock::compact(now), random_alphanumeric(8)?);
         let body = json!({
             "id": id,
-            "create_time": clock::rfc3339(unix_now()),
+            "create_time": clock::rfc3339(now),
             "event_type": event.event_type,
             "resource_type": "encrypt-resource",
             "summary": event.summary,
@@ -184,115 +238,299 @@ impl Notifier {
 
     /// Queues `event` for delivery; returns at once.
     pub(crate) fn send(&self, event: Event) {
-        let Ok((id, body)) = self.envelope(&event) else {
+        let now_ms = self.ladder.clock.now_ms();
+        let Ok((id, body)) = self.envelope(&event, now_ms.div_euclid(1000)) else {
             return;
         };
+        let twice = ["out_trade_no", "out_refund_no"].iter().any(|field| {
+            event
+                .resource
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|no| super::triggers::marked(no, "TWICE"))
+        });
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let delivery = Delivery {
-            seq,
-            id,
-            url: event.notify_url,
-            event_type: event.event_type.to_owned(),
-            body,
-            resource: event.resource,
-            attempts: 0,
-            delivered: false,
-            answers: Vec::new(),
+        let entry = Entry {
+            delivery: Delivery {
+                seq,
+                id,
+                url: event.notify_url,
+                event_type: event.event_type.to_owned(),
+                body,
+                resource: event.resource,
+                attempts: 0,
+                delivered: false,
+                answers: Vec::new(),
+            },
+            round: 0,
+            step: 0,
+            owed: true,
+            twice,
+            next_due: Some(now_ms),
         };
-        self.deliver(delivery);
+        if let Ok(mut log) = self.ladder.log.lock() {
+            if log.len() >= KEPT_NOTIFICATIONS {
+                if let Some(gone) = log.pop_front() {
+                    self.ladder.touched(gone.delivery.seq);
+                }
+            }
+            log.push_back(entry);
+        }
+        self.ladder.touched(seq);
+        self.start(seq, 0, now_ms);
     }
 
     /// Offers delivery `seq` again from the start of the schedule (its
-    /// attempts are kept); false when it is no longer in the log.
+    /// attempts are kept; a retry still pending of the old ladder is
+    /// dropped); false when it is no longer in the log. Every attempt is
+    /// signed afresh (timestamp, nonce); the body is the one first sent.
     pub(crate) fn resend(&self, seq: u64) -> bool {
-        let Ok(log) = self.log.lock() else {
-            return false;
+        let round = {
+            let Ok(mut log) = self.ladder.log.lock() else {
+                return false;
+            };
+            let Some(entry) = log.iter_mut().find(|e| e.delivery.seq == seq) else {
+                return false;
+            };
+            entry.round += 1;
+            entry.step = 0;
+            entry.owed = true;
+            entry.next_due = Some(self.ladder.clock.now_ms());
+            entry.round
         };
-        let Some(found) = log.iter().find(|d| d.seq == seq).cloned() else {
-            return false;
-        };
-        drop(log);
-        self.spawn(found.seq, found.url, found.body);
+        self.ladder.touched(seq);
+        self.start(seq, round, self.ladder.clock.now_ms());
         true
     }
 
-    fn deliver(&self, delivery: Delivery) {
-        let (seq, url, body) = (delivery.seq, delivery.url.clone(), delivery.body.clone());
-        if let Ok(mut log) = self.log.lock() {
+    /// The first attempt of a ladder: at once, unless the clock is being
+    /// moved, when it waits in the queue for the walk to reach it. While an
+    /// attempt is on its way, that attempt starts the new ladder when it
+    /// ends: one connection per notification at a time.
+    fn start(&self, seq: u64, round: u32, now_ms: i64) {
+        if self
+            .ladder
+            .active
+            .lock()
+            .is_ok_and(|a| a.contains_key(&seq))
+        {
+            return;
+        }
+        match self.ladder.clock.walking.try_lock() {
+            Ok(_free) => self.spawn_attempt(seq, round, now_ms),
+            Err(_) => {
+                self.ladder
+                    .clock
+                    .schedule(now_ms, Timer::NotificationAttempt { seq, round });
+            }
+        }
+    }
+
+    /// Makes attempt `round` of `seq`, due at `at_ms`, in the background.
+    pub(crate) fn spawn_attempt(&self, seq: u64, round: u32, at_ms: i64) {
+        if !self.ladder.is_current(seq, round) {
+            return;
+        }
+        let token = self.ladder.tokens.fetch_add(1, Ordering::Relaxed);
+        match self.ladder.active.lock() {
+            Ok(mut active) if !active.contains_key(&seq) => {
+                active.insert(seq, token);
+            }
+            // One attempt per notification at a time.
+            _ => return,
+        }
+        let ladder = self.ladder.clone();
+        self.runtime.spawn(async move {
+            ladder.attempt(seq, round, at_ms, Some(token)).await;
+            ladder.release(seq, Some(token));
+        });
+    }
+
+    /// Makes attempt `round` of `seq`, due at `at_ms`, and waits for it;
+    /// what happened, for a move of the clock to report.
+    pub(crate) async fn attempt(&self, seq: u64, round: u32, at_ms: i64) -> Option<Value> {
+        self.ladder.attempt(seq, round, at_ms, None).await
+    }
+
+    /// Notes changes from now on, for [`Notifier::save`].
+    pub(crate) fn track(&self) {
+        if let Ok(mut dirty) = self.ladder.dirty.lock() {
+            dirty.get_or_insert_with(HashSet::new);
+        }
+    }
+
+    /// The deliveries changed or forgotten since the last save.
+    pub(crate) fn save(&self, batch: &mut Batch) {
+        let seqs: Vec<u64> = match self.ladder.dirty.lock() {
+            Ok(mut dirty) => dirty
+                .as_mut()
+                .map(|d| d.drain().collect())
+                .unwrap_or_default(),
+            Err(_) => return,
+        };
+        if seqs.is_empty() {
+            return;
+        }
+        let Ok(log) = self.ladder.log.lock() else {
+            return;
+        };
+        for seq in seqs {
+            let entry = log.iter().rev().find(|e| e.delivery.seq == seq);
+            batch.put(KIND, &seq, entry);
+        }
+    }
+
+    /// Rebuilds the log from the store and queues every attempt still
+    /// owed at the time it falls due (at once when that has passed).
+    pub(crate) fn load(&self, store: &Store) -> Result<(), String> {
+        let entries: Vec<Entry> = store.load(KIND)?;
+        let mut log = self.ladder.log.lock().map_err(|_| "busy")?;
+        for entry in entries {
+            let seq = entry.delivery.seq;
+            self.next_seq.fetch_max(seq + 1, Ordering::Relaxed);
+            if let (true, Some(due)) = (entry.owed, entry.next_due) {
+                let round = entry.round;
+                self.ladder
+                    .clock
+                    .schedule(due, Timer::NotificationAttempt { seq, round });
+            }
             if log.len() >= KEPT_NOTIFICATIONS {
                 log.pop_front();
             }
-            log.push_back(delivery);
+            log.push_back(entry);
         }
-        self.spawn(seq, url, body);
+        Ok(())
     }
 
-    fn spawn(&self, seq: u64, url: String, body: String) {
-        if let Some(why) = refused_target(&url) {
-            if let Ok(mut log) = self.log.lock() {
-                if let Some(entry) = log.iter_mut().rev().find(|d| d.seq == seq) {
-                    entry.answers.push(DeliveryAttempt {
-                        time: clock::rfc3339(unix_now()),
-                        status: None,
-                        answer: why,
-                    });
-                }
-            }
-            return;
+    /// Waits (at most `most`) until no attempt is on its way.
+    pub(crate) async fn settle(&self, most: Duration) {
+        let deadline = std::time::Instant::now() + most;
+        while std::time::Instant::now() < deadline
+            && self.ladder.active.lock().is_ok_and(|a| !a.is_empty())
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        // Already being offered: its schedule goes on.
-        let started = self
-            .active
-            .lock()
-            .is_ok_and(|mut active| active.insert(seq));
-        if !started {
-            return;
-        }
-        let active = self.active.clone();
-        let (keys, http, log) = (self.keys.clone(), self.http.clone(), self.log.clone());
-        let speedup = self.speedup.clone();
-        let public_key = self.use_public_key.load(Ordering::Relaxed);
-        self.runtime.spawn(async move {
-            offer(&keys, &http, &log, seq, &url, &body, &speedup, public_key).await;
-            if let Ok(mut active) = active.lock() {
-                active.remove(&seq);
-            }
-        });
     }
 }
 
-/// The notification's schedule: the first try, then one after each wait,
-/// until the merchant answers 2xx or the schedule ends.
-#[allow(clippy::too_many_arguments)]
-async fn offer(
-    keys: &ServerKeys,
-    http: &reqwest::Client,
-    log: &Mutex<VecDeque<Delivery>>,
-    seq: u64,
-    url: &str,
-    body: &str,
-    speedup: &AtomicU32,
-    public_key: bool,
-) {
-    for wait in std::iter::once(0).chain(RETRY_SCHEDULE) {
-        let factor = u64::from(speedup.load(Ordering::Relaxed).max(1));
-        tokio::time::sleep(Duration::from_millis(wait * 1000 / factor)).await;
-        let attempt = post(keys, http, url, body, public_key).await;
-        let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-        let Ok(mut log) = log.lock() else { return };
-        // Gone from the log (evicted): nobody is watching any more.
-        let Some(entry) = log.iter_mut().rev().find(|d| d.seq == seq) else {
-            return;
+impl Ladder {
+    /// Notes that delivery `seq` changed, when a store saves the log.
+    fn touched(&self, seq: u64) {
+        if let Ok(mut dirty) = self.dirty.lock() {
+            if let Some(dirty) = dirty.as_mut() {
+                dirty.insert(seq);
+            }
+        }
+    }
+
+    /// Whether attempt `round` of `seq` is still wanted.
+    fn is_current(&self, seq: u64, round: u32) -> bool {
+        self.log.lock().is_ok_and(|log| {
+            log.iter()
+                .rev()
+                .find(|e| e.delivery.seq == seq)
+                .is_some_and(|e| e.round == round && e.owed)
+        })
+    }
+
+    /// The attempt with `token` is no longer on its way.
+    fn release(&self, seq: u64, token: Option<u64>) {
+        if let (Some(token), Ok(mut active)) = (token, self.active.lock()) {
+            if active.get(&seq) == Some(&token) {
+                active.remove(&seq);
+            }
+        }
+    }
+
+    /// One attempt, recorded, and the next one queued on the clock when
+    /// the merchant did not answer 2xx (or owes a second delivery).
+    async fn attempt(&self, seq: u64, round: u32, at_ms: i64, token: Option<u64>) -> Option<Value> {
+        let (url, body) = {
+            let log = self.log.lock().ok()?;
+            // Gone from the log (evicted): nobody is watching any more.
+            let entry = log.iter().rev().find(|e| e.delivery.seq == seq)?;
+            if entry.round != round || !entry.owed {
+                return None;
+            }
+            (entry.delivery.url.clone(), entry.delivery.body.clone())
         };
-        entry.attempts += 1;
-        entry.delivered |= delivered;
-        if entry.answers.len() >= KEPT_ANSWERS {
-            entry.answers.remove(0);
+        let time = clock::rfc3339(at_ms.div_euclid(1000));
+        let refused = refused_target(&url);
+        let attempt = match &refused {
+            Some(why) => DeliveryAttempt {
+                time: time.clone(),
+                status: None,
+                answer: why.clone(),
+            },
+            None => {
+                let public_key = self.use_public_key.load(Ordering::Relaxed);
+                post(
+                    &self.keys,
+                    &self.http,
+                    &url,
+                    &body,
+                    public_key,
+                    time.clone(),
+                )
+                .await
+            }
+        };
+        let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+        let report = json!({"time": time, "event": "notification.attempt", "seq": seq,
+                            "url": url, "status": attempt.status, "delivered": delivered});
+        // Released before the next attempt is queued, so that it may start.
+        self.release(seq, token);
+        let mut log = self.log.lock().ok()?;
+        let entry = log.iter_mut().rev().find(|e| e.delivery.seq == seq)?;
+        if entry.delivery.answers.len() >= KEPT_ANSWERS {
+            entry.delivery.answers.remove(0);
         }
-        entry.answers.push(attempt);
-        if delivered {
-            return;
+        entry.delivery.answers.push(attempt);
+        self.touched(seq);
+        if entry.round != round {
+            // Resent while this attempt was on its way: the new ladder
+            // starts now.
+            entry.delivery.attempts += 1;
+            entry.delivery.delivered |= delivered;
+            let round = entry.round;
+            let now = self.clock.now_ms();
+            entry.next_due = Some(now);
+            self.clock
+                .schedule(now, Timer::NotificationAttempt { seq, round });
+            return Some(report);
         }
+        if refused.is_some() {
+            // Nothing was sent and nothing will be.
+            entry.owed = false;
+            entry.next_due = None;
+            return Some(report);
+        }
+        entry.delivery.attempts += 1;
+        entry.delivery.delivered |= delivered;
+        let factor = i64::from(self.speedup.load(Ordering::Relaxed).max(1));
+        let wait = if delivered && entry.twice {
+            entry.twice = false;
+            Some(RETRY_SCHEDULE[0])
+        } else if delivered {
+            None
+        } else {
+            let wait = RETRY_SCHEDULE.get(entry.step).copied();
+            entry.step += 1;
+            wait
+        };
+        match wait {
+            Some(seconds) => {
+                let next = at_ms + (seconds as i64) * 1000 / factor;
+                entry.next_due = Some(next);
+                self.clock
+                    .schedule(next, Timer::NotificationAttempt { seq, round });
+            }
+            None => {
+                entry.owed = false;
+                entry.next_due = None;
+            }
+        }
+        Some(report)
     }
 }
 
@@ -318,8 +556,8 @@ async fn post(
     url: &str,
     body: &str,
     public_key: bool,
+    time: String,
 ) -> DeliveryAttempt {
-    let time = clock::rfc3339(unix_now());
     let requested = public_key.then_some(keys.credentials.platform_public_key_id);
     let signed = keys.signature_headers(requested, unix_now(), body.as_bytes(), |_, _| {});
     let mut request = http
@@ -371,7 +609,8 @@ mod tests {
     #[tokio::test]
     async fn the_log_keeps_the_last_deliveries_only() {
         let keys = ServerKeys::load().unwrap();
-        let notifier = Notifier::new(keys, tokio::runtime::Handle::current());
+        let clock = Arc::new(MockClock::default());
+        let notifier = Notifier::new(keys, tokio::runtime::Handle::current(), clock);
         for i in 0..KEPT_NOTIFICATIONS + 5 {
             notifier.send(Event {
                 // nothing listens on port 9: every attempt fails fast

@@ -1,6 +1,11 @@
 //! The HTTP side: one handler that checks, routes, answers, injects faults
 //! and signs, the way WeChat Pay's front door does.
 
+mod clock_controls;
+mod outcomes;
+mod persist;
+mod timers;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +26,7 @@ use super::intake::{Intake, Refused};
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
 use super::schema;
+use super::triggers::Triggers;
 use super::upload;
 use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
@@ -33,6 +39,7 @@ use crate::mock::flows::profitsharing::{self, ProfitSharing};
 use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
 use crate::mock::flows::transfers::{self, Transfers};
 use crate::mock::flows::v2::V2Orders;
+use crate::mock::wire::clock::MockClock;
 use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
@@ -73,6 +80,15 @@ pub(crate) struct Shared {
     /// Answer an operation no flow keeps with the signed echo of the
     /// request instead of a schema-shaped body (default off).
     pub(crate) echo: AtomicBool,
+    /// The one clock every flow reads.
+    pub(crate) clock: Arc<MockClock>,
+    /// Failures on demand (wire/triggers.rs).
+    pub(crate) triggers: Triggers,
+    /// The state on disk, when the mock was given a directory (wire/persist.rs).
+    pub(crate) store: std::sync::OnceLock<crate::mock::wire::store::Store>,
+    pub(crate) saving: Mutex<()>,
+    /// The clock and settings row last written.
+    pub(crate) saved_state: Mutex<String>,
 }
 
 impl Shared {
@@ -82,8 +98,9 @@ impl Shared {
         // The schema table is parsed once per process; here rather than
         // inside the first request, whose client may have a short timeout.
         let _ = Catalog::load().corpus().schema_counts();
+        let clock = Arc::new(MockClock::default());
         Shared {
-            notifier: Notifier::new(keys.clone(), runtime),
+            notifier: Notifier::new(keys.clone(), runtime, clock.clone()),
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
@@ -105,6 +122,11 @@ impl Shared {
             log: RequestLog::default(),
             schema_check: AtomicBool::new(true),
             echo: AtomicBool::new(false),
+            clock,
+            triggers: Triggers::default(),
+            store: std::sync::OnceLock::new(),
+            saving: Mutex::default(),
+            saved_state: Mutex::default(),
         }
     }
 
@@ -201,7 +223,17 @@ async fn serve(
         if let Some(refused) = super::guard::refusal(&parts) {
             return refused;
         }
-        return controls(shared, parts.method.as_str(), control, query, &bytes);
+        let segments: Vec<&str> = control.split('/').collect();
+        // The clock's controls are the server's own: moving it walks the
+        // flows and awaits the notifications on the way.
+        let moved = clock_controls::handle(shared, parts.method.as_str(), &segments, &bytes);
+        let answered = match moved.await {
+            Some(answered) => answered,
+            None => controls(shared, parts.method.as_str(), control, query, &bytes),
+        };
+        // What a control changed is on disk before it answers.
+        shared.persist();
+        return answered;
     }
     let relative = path.trim_start_matches('/');
     if !relative.starts_with("v3/") && shared.catalog.is_v2(relative) {
@@ -364,6 +396,17 @@ impl Shared {
             }
         }
         if let Route::Found { operation, params } = &route {
+            // Failures on demand, before any flow runs (wire/triggers.rs).
+            let triggered =
+                self.triggers
+                    .before(method, operation.template(), relative, params, body);
+            if let Some(answer) = triggered {
+                note.verdict(format!(
+                    "trigger: {} answered as the merchant's number asked (GET /_mock/triggers)",
+                    answer.status
+                ));
+                return answer;
+            }
             let call = FlowCall {
                 method,
                 template: operation.template(),
@@ -375,6 +418,7 @@ impl Shared {
                 serial: header(headers, "wechatpay-serial"),
             };
             if let Some(answer) = self.serve_flow(&call) {
+                self.follow_triggers(method, operation.template(), body, &answer);
                 return answer;
             }
         }
@@ -438,7 +482,7 @@ impl Shared {
     /// operation, and the catalog's signed echo answers it.
     fn serve_flow(&self, call: &FlowCall<'_>) -> Option<Answer> {
         let mchid = self.keys.credentials.mchid;
-        let now = unix_now();
+        let now = self.clock.now();
         let FlowCall {
             method, template, ..
         } = *call;
@@ -571,6 +615,7 @@ impl Shared {
                     call.base_url,
                     wrong_hash,
                     self.ledger(),
+                    now,
                 ))
             }
             ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query)),
@@ -598,13 +643,15 @@ impl Shared {
     /// applies the transfer bills' time rules; the
     /// mock's clock calls it a few times a second.
     pub(crate) fn tick(&self) {
+        self.run_due();
+        self.persist();
         let delay = self.refund_delay.lock().ok().and_then(|d| *d);
         let mchid = self.keys.credentials.mchid;
         // Transfer bills: their 24 h and their cancels (transfers::due).
         let events = self
             .transfers
             .lock()
-            .map(|mut book| book.advance(unix_now(), delay, mchid))
+            .map(|mut book| book.advance(self.clock.now(), delay, mchid))
             .unwrap_or_default();
         for event in events {
             self.notifier.send(event);
@@ -617,13 +664,18 @@ impl Shared {
         else {
             return;
         };
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = self.clock.now_ms();
         let events: Vec<_> = refunds
-            .processing_for(delay)
+            .processing_since()
             .into_iter()
-            .filter_map(|(sub, no)| {
+            .filter(|(_, _, created)| {
+                created.saturating_mul(1000).saturating_add(delay_ms) <= now_ms
+            })
+            .filter_map(|(sub, no, _)| {
                 let outcome = RefundOutcome::Success;
                 refunds
-                    .resolve(&mut payments, &sub, &no, outcome, mchid, unix_now())
+                    .resolve(&mut payments, &sub, &no, outcome, mchid, self.clock.now())
                     .ok()?
                     .1
             })
@@ -698,6 +750,8 @@ impl Shared {
         note: &mut Note,
     ) -> Response {
         note.settle(&answer);
+        // On disk before the merchant hears of it.
+        self.persist();
         let fault = self
             .faults
             .lock()
@@ -708,6 +762,11 @@ impl Shared {
         }
         match &fault {
             Some(Fault::Status(status)) => answer = Answer::for_status(*status),
+            Some(Fault::Error {
+                status,
+                code,
+                message,
+            }) => answer = Answer::error(*status, code, message, None),
             Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
             _ => {}
         }

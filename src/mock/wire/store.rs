@@ -1,0 +1,249 @@
+//! The mock's state on disk (`wxpay mock --dir DIR`,
+//! [`crate::mock::MockServer::bind_in`]): one SQLite file, `DIR/mock.sqlite`,
+//! under the books the flows keep in memory. A flow's code does not know it
+//! is there: each book's [`super::kept::Kept`] notes the entries that
+//! changed or were forgotten, and after every answer, before it is sent,
+//! the server hands them here as JSON rows in one transaction (WAL,
+//! `synchronous=NORMAL`: a `kill -9` of the mock loses nothing it
+//! answered; a power cut may lose the last moments). On start the rows are
+//! read back, oldest first, and the books rebuilt.
+//!
+//! One mock per directory: the database is opened in SQLite's exclusive
+//! locking mode and written at once, so a second mock on the same DIR is
+//! refused until the first stops.
+//!
+//! **How a flow hooks in**: keep the book's objects in a `Kept` and derive
+//! `Serialize`/`Deserialize` on them; give the book a `track()` (calls
+//! `Kept::track`), a `save(&mut Batch)` (calls `Kept::save_changes` under
+//! the book's own kind) and a `load(&Store)` that rebuilds the book and its
+//! indexes from `store.load::<(Key, Object)>(KIND)`; call the three from
+//! `wire/persist.rs` (`open_store` and `persist`), next to payments'.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Deserialize;
+
+/// The database file inside the directory.
+pub(crate) const FILE: &str = "mock.sqlite";
+
+/// Rows to write in one transaction: `(kind, key, body)`, no body for a
+/// row to delete.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) rows: Vec<(&'static str, String, Option<String>)>,
+    /// `meta` rows: (name, value).
+    pub(crate) meta: Vec<(&'static str, String)>,
+}
+
+impl Batch {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.meta.is_empty()
+    }
+
+    /// Queues `value` as the row `key` of `kind` (or its deletion).
+    pub(crate) fn put<T: serde::Serialize>(
+        &mut self,
+        kind: &'static str,
+        key: &impl serde::Serialize,
+        value: Option<&T>,
+    ) {
+        let Ok(key) = serde_json::to_string(key) else {
+            return;
+        };
+        let body = value.and_then(|v| serde_json::to_string(v).ok());
+        if value.is_some() && body.is_none() {
+            return;
+        }
+        self.rows.push((kind, key, body));
+    }
+}
+
+/// The open database of one mock.
+pub(crate) struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) `DIR/mock.sqlite` and takes it for this mock
+    /// alone; refuses, saying so, while another mock holds it.
+    pub(crate) fn open(dir: &Path) -> Result<Store, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join(FILE);
+        let fail = |e: rusqlite::Error| format!("{}: {e}", path.display());
+        let conn = Connection::open(&path).map_err(fail)?;
+        // Exclusive: the lock is taken by the first write and held until
+        // the connection closes (the mock stops).
+        conn.execute_batch(
+            "PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA busy_timeout = 0;",
+        )
+        .map_err(fail)?;
+        let taken = conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS objects (
+                 kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+                 UNIQUE (kind, key));
+             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+             COMMIT;",
+        );
+        if let Err(e) = taken {
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            return Err(if busy {
+                format!(
+                    "another mock is running on {} (its database {} is locked): stop it first, \
+                     or give this one another --dir",
+                    dir.display(),
+                    path.display()
+                )
+            } else {
+                fail(e)
+            });
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Writes `batch` in one transaction.
+    pub(crate) fn write(&self, batch: &Batch) -> Result<(), String> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| "the store's lock is poisoned")?;
+        let fail = |e: rusqlite::Error| format!("writing {}: {e}", self.path.display());
+        let tx = conn.transaction().map_err(fail)?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO objects (kind, key, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
+                )
+                .map_err(fail)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM objects WHERE kind = ?1 AND key = ?2")
+                .map_err(fail)?;
+            for (kind, key, body) in &batch.rows {
+                match body {
+                    Some(body) => upsert.execute(params![kind, key, body]),
+                    None => delete.execute(params![kind, key]),
+                }
+                .map_err(fail)?;
+            }
+            let mut meta = tx
+                .prepare_cached(
+                    "INSERT INTO meta (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .map_err(fail)?;
+            for (name, value) in &batch.meta {
+                meta.execute(params![name, value]).map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// The rows of `kind`, oldest first, parsed.
+    pub(crate) fn load<T: for<'de> Deserialize<'de>>(&self, kind: &str) -> Result<Vec<T>, String> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "the store's lock is poisoned")?;
+        let fail = |e: rusqlite::Error| format!("reading {}: {e}", self.path.display());
+        let mut statement = conn
+            .prepare("SELECT body FROM objects WHERE kind = ?1 ORDER BY rowid")
+            .map_err(fail)?;
+        let bodies = statement
+            .query_map(params![kind], |row| row.get::<_, String>(0))
+            .map_err(fail)?;
+        let mut out = Vec::new();
+        for body in bodies {
+            let body = body.map_err(fail)?;
+            out.push(serde_json::from_str(&body).map_err(|e| {
+                format!(
+                    "{}: a stored {kind} is not what this version keeps ({e}); \
+                     move the directory aside to start afresh",
+                    self.path.display()
+                )
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The `meta` value `name`.
+    pub(crate) fn meta(&self, name: &str) -> Result<Option<String>, String> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "the store's lock is poisoned")?;
+        conn.query_row(
+            "SELECT value FROM meta WHERE name = ?1",
+            params![name],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| format!("reading {}: {e}", self.path.display()))
+    }
+}
+
+/// Reads a `&'static str` field back: one of `known`, else an error.
+pub(crate) fn known_str<'de, D: serde::Deserializer<'de>>(
+    value: D,
+    known: &[&'static str],
+) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(value)?;
+    known
+        .iter()
+        .find(|k| **k == text)
+        .copied()
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown value {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_come_back_oldest_first_and_a_second_opener_is_refused() {
+        let dir = std::env::temp_dir().join(format!("wxpay-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let store = Store::open(&dir).unwrap();
+            let mut batch = Batch::default();
+            batch.put("t", &"b", Some(&1));
+            batch.put("t", &"a", Some(&2));
+            batch.put("t", &"c", Some(&3));
+            batch.meta.push(("clock", "5".into()));
+            store.write(&batch).unwrap();
+            let mut batch = Batch::default();
+            batch.put("t", &"b", Some(&10));
+            batch.put::<i32>("t", &"c", None);
+            store.write(&batch).unwrap();
+            assert_eq!(store.load::<i32>("t").unwrap(), [10, 2]);
+            let refused = Store::open(&dir).unwrap_err();
+            assert!(refused.contains("another mock is running"), "{refused}");
+        }
+        let again = Store::open(&dir).unwrap();
+        assert_eq!(again.load::<i32>("t").unwrap(), [10, 2]);
+        assert_eq!(again.meta("clock").unwrap().as_deref(), Some("5"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,236 @@
+//! `wxpay mock --dir DIR` keeps its state: a merchant's journey half-way,
+//! `kill -9` of the mock while a notification waits for its retry, a new
+//! mock on the same directory: every answered order and refund queries as
+//! before, the pending notification is delivered, the day's bill
+//! reconciles. And the clock and trigger commands of a running mock.
+#![cfg(feature = "cli")]
+
+use std::io::BufRead;
+use std::process::{Child, Command};
+
+use serde_json::{json, Value};
+use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
+use wechatpay_chain::download::{BillInfo, BillTable, Compression};
+use wechatpay_chain::mock::Credentials;
+
+mod common;
+#[path = "common/wxpay.rs"]
+mod runner;
+use common::flows::{control_at as control, jsapi_order};
+use common::sink::NotifySink;
+use runner::wxpay_with as wxpay;
+
+/// Starts `wxpay mock --dir DIR` (port as DIR remembers it, unless
+/// `extra` says); its base URL.
+fn start(dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay"));
+    command
+        .args(["mock", "--quiet", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    // Keep reading so that the mock never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+/// The merchant's client of the mock's throwaway keys, APIv3 key included.
+fn merchant(base: &str) -> wechatpay_chain::Client {
+    let c = Credentials::get();
+    wechatpay_chain::Client::builder()
+        .apiv3_key(c.apiv3_key)
+        .mchid(c.mchid)
+        .merchant_serial(c.merchant_serial)
+        .private_key_pem(c.merchant_private_key)
+        .platform_certificate(c.platform_certificate)
+        .platform_public_key(c.platform_public_key_id, c.platform_public_key)
+        .base_url(base)
+        .build()
+        .unwrap()
+}
+
+fn kill9(child: &mut Child) {
+    let killed = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_mock_restarts_where_it_stopped() {
+    let dir = runner::temp_dir("wxpay-workbench", "restart");
+    // Real-time retries: the payment notification's second try is 15 s away.
+    let (mut first, base) = start(&dir, &["--notification-speedup", "1"]);
+    let client = merchant(&base);
+    // The merchant's endpoint fails the first notification, then answers 204.
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[500]).await;
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({"json": jsapi_order("RESTART-1", &sink.url, 1999)}))
+        .await
+        .unwrap();
+    let (status, paid) = control(&base, "POST", "transactions/RESTART-1/pay", None).await;
+    assert_eq!(status, 200, "{paid}");
+    sink.wait_for(1).await;
+    let refund: Value = client["v3/refund/domestic/refunds"]
+        .post(
+            json!({"json": {"out_trade_no": "RESTART-1", "out_refund_no": "RESTART-R1",
+            "notify_url": sink.url, "amount": {"refund": 500, "total": 1999, "currency": "CNY"}}}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let (status, _) = control(&base, "POST", "refunds/RESTART-R1/succeed", None).await;
+    assert_eq!(status, 200);
+    sink.wait_for(2).await;
+    let query = |client: wechatpay_chain::Client| async move {
+        let order: Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+            .get(json!({"out_trade_no": "RESTART-1", "query": {"mchid": Credentials::get().mchid}}))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let refund: Value = client["v3/refund/domestic/refunds/{out_refund_no}"]
+            .get(json!({"out_refund_no": "RESTART-R1"}))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        (order, refund)
+    };
+    let (order_before, refund_before) = query(client.clone()).await;
+    assert_eq!(order_before["trade_state"], "REFUND");
+    assert_eq!(refund_before["refund_id"], refund["refund_id"]);
+
+    // kill -9 while TRANSACTION.SUCCESS waits for its retry.
+    kill9(&mut first);
+    // A second mock on the directory of a running one is refused.
+    let (mut second, again) = start(&dir, &[]);
+    assert_eq!(again, base, "the port the directory recorded");
+    let refused = wxpay(
+        &["mock", "--port", "0", "--dir", dir.to_str().unwrap()],
+        &[],
+        None,
+    )
+    .await;
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("another mock is running"),
+        "{}",
+        refused.stderr
+    );
+
+    // Every answered order and refund queries as before.
+    let (order_after, refund_after) = query(client.clone()).await;
+    assert_eq!(order_after, order_before);
+    assert_eq!(refund_after, refund_before);
+    // The pending notification goes out at its time on the clock.
+    let (status, moved) =
+        control(&base, "POST", "clock/advance", Some(json!({"seconds": 30}))).await;
+    assert_eq!(status, 200, "{moved}");
+    let got = sink.wait_for(3).await;
+    assert_eq!(got[2].envelope["event_type"], "TRANSACTION.SUCCESS");
+    assert_eq!(
+        got[2].envelope["id"], got[0].envelope["id"],
+        "the same notification"
+    );
+    let (_, notes) = control(&base, "GET", "notifications", None).await;
+    assert_eq!(notes["data"][0]["delivered"], true, "{notes}");
+    assert_eq!(notes["data"][0]["attempts"], 2, "{notes}");
+
+    // The day's bill, once it exists, reconciles with what was answered.
+    let day = order_after["success_time"].as_str().unwrap()[..10].to_owned();
+    let ready = parse_rfc3339(&format!("{day}T10:00:00+08:00")).unwrap() + 86_400;
+    let (status, _) = control(
+        &base,
+        "POST",
+        "clock/set",
+        Some(json!({"time": rfc3339(ready)})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let bill: BillInfo = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": day}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut csv = Vec::new();
+    client
+        .download_bill(&bill, Compression::None, &mut csv)
+        .await
+        .unwrap();
+    let table = BillTable::parse(std::str::from_utf8(&csv).unwrap()).unwrap();
+    assert_eq!(table.rows.len(), 2, "the payment and its refund");
+    // FLOWS.md §5 header, from 0: 微信订单号 5, 商户订单号 6, 退款金额 16 (元).
+    assert!(table.rows.iter().all(|row| row[6] == "RESTART-1"));
+    assert!(table
+        .rows
+        .iter()
+        .any(|row| row[5] == order_after["transaction_id"].as_str().unwrap()));
+    assert!(table.rows.iter().any(|row| row[16] == "5.00"));
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_and_the_triggers_are_commands() {
+    let dir = runner::temp_dir("wxpay-workbench", "clock");
+    let (mut mock, base) = start(&dir, &["--port", "0"]);
+    let env = [("WECHATPAY_BASE_URL", base.as_str())];
+    let shown = wxpay(&["mock", "clock"], &env, None).await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let before: Value = serde_json::from_str(&shown.stdout).unwrap();
+    let moved = wxpay(&["mock", "clock", "advance", "2h"], &env, None).await;
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    let moved: Value = serde_json::from_str(&moved.stdout).unwrap();
+    let (from, now) = (
+        parse_rfc3339(moved["from"].as_str().unwrap()).unwrap(),
+        parse_rfc3339(moved["now"].as_str().unwrap()).unwrap(),
+    );
+    assert!(now - from >= 7200 && from >= before["unix"].as_i64().unwrap());
+    let back = wxpay(&["mock", "clock", "set", "2020-01-01 10:00:00"], &env, None).await;
+    assert_eq!(back.code, 1);
+    assert!(
+        back.stderr.contains("only moves forward"),
+        "{}",
+        back.stderr
+    );
+    let bad = wxpay(&["mock", "clock", "advance", "soon"], &env, None).await;
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("not a duration"), "{}", bad.stderr);
+    let triggers = wxpay(&["mock", "triggers"], &env, None).await;
+    assert_eq!(triggers.code, 0, "{}", triggers.stderr);
+    assert!(triggers.stdout.contains("SYSERR"), "{}", triggers.stdout);
+    // One command, one real notification at the merchant's endpoint.
+    let client = merchant(&base);
+    let sink = NotifySink::start(client, Credentials::get().apiv3_key, &[]).await;
+    let sent = wxpay(
+        &[
+            "mock",
+            "trigger",
+            "TRANSACTION.SUCCESS",
+            "--notify-url",
+            &sink.url,
+        ],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].envelope["event_type"], "TRANSACTION.SUCCESS");
+    assert!(got[0].verified.is_ok(), "{:?}", got[0].verified);
+    kill9(&mut mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,327 @@
+//! The mock's clock: moving it applies WeChat Pay's time rules, each typed
+//! here from its source, not read back from the mock: a `prepay_id` lives
+//! 2 h and an unpaid order closes at `time_expire`, 7 days without one
+//! (FLOWS.md §1.3, SK 订单状态流转.md); the notification ladder waits
+//! 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h (FLOWS.md §1.6, SK
+//! 回调通知处理.md); a day's bill exists from 10:00 the next day, China time
+//! (FLOWS.md §5), WeChat Pay answering `400 STATEMENT_CREATING 账单生成中`
+//! before (the error table of its 下载账单 API page).
+
+mod common;
+
+use std::time::Duration;
+
+use common::flows::{control, jsapi_order, APPID};
+use common::sink::NotifySink;
+use serde_json::{json, Value};
+use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
+use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
+use wechatpay_chain::{Client, Error};
+
+const HOUR: u64 = 3600;
+
+async fn setup() -> (MockServer, Client) {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    (server, client)
+}
+
+async fn order(client: &Client, no: &str, notify_url: &str, extra: Value) -> Value {
+    let mut body = jsapi_order(no, notify_url, 100);
+    if let Value::Object(fields) = extra {
+        body.as_object_mut().unwrap().extend(fields);
+    }
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({ "json": body }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+async fn query(client: &Client, no: &str) -> Value {
+    client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": no, "query": {"mchid": Credentials::get().mchid}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+async fn clock_state(server: &MockServer) -> Value {
+    let bytes = reqwest::get(format!("{}_mock/clock", server.base_url()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn advancing_two_hours_makes_a_prepay_id_invalid_for_invocation() {
+    let (server, client) = setup().await;
+    let invocation = |answer: &Value| {
+        serde_json::to_value(
+            client
+                .invocation()
+                .jsapi_from_answer(APPID, answer)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let young = order(&client, "PREPAY-YOUNG", "https://127.0.0.1:9/n", json!({})).await;
+    let old = order(&client, "PREPAY-OLD", "https://127.0.0.1:9/n", json!({})).await;
+    let (young, old) = (invocation(&young), invocation(&old));
+    server
+        .advance_clock(Duration::from_secs(2 * HOUR - 60))
+        .await
+        .unwrap();
+    // A minute before its 2 hours a prepay_id still opens the cashier.
+    let paid = server
+        .pay_transaction_with("PREPAY-YOUNG", None, &young)
+        .unwrap();
+    assert_eq!(paid["trade_state"], "SUCCESS");
+    let happened = server.advance_clock(Duration::from_secs(60)).await.unwrap();
+    assert!(
+        happened
+            .iter()
+            .any(|h| h["event"] == "prepay_id.expired" && h["out_trade_no"] == "PREPAY-OLD"),
+        "{happened:?}"
+    );
+    // The WeChat client's words for a prepay id that is empty or expired
+    // (SK 基础支付常见问题.md, as src/mock/flows/invocation.rs quotes them).
+    let refused = server
+        .pay_transaction_with("PREPAY-OLD", None, &old)
+        .unwrap_err();
+    match refused {
+        Error::Api(api) => {
+            assert_eq!(api.status, 400);
+            assert_eq!(api.message, "JSAPI缺少参数total_fee");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(query(&client, "PREPAY-OLD").await["trade_state"], "NOTPAY");
+}
+
+#[tokio::test]
+async fn past_time_expire_the_order_queries_closed() {
+    let (server, client) = setup().await;
+    let in_an_hour = rfc3339(server.now() + 3600);
+    order(
+        &client,
+        "EXPIRE-1H",
+        "https://127.0.0.1:9/n",
+        json!({ "time_expire": in_an_hour }),
+    )
+    .await;
+    order(&client, "EXPIRE-7D", "https://127.0.0.1:9/n", json!({})).await;
+    server
+        .advance_clock(Duration::from_secs(HOUR - 5))
+        .await
+        .unwrap();
+    assert_eq!(query(&client, "EXPIRE-1H").await["trade_state"], "NOTPAY");
+    let happened = server.advance_clock(Duration::from_secs(10)).await.unwrap();
+    let closed: Vec<&Value> = happened
+        .iter()
+        .filter(|h| h["event"] == "transaction.closed")
+        .collect();
+    assert_eq!(closed.len(), 1, "{happened:?}");
+    assert_eq!(closed[0]["out_trade_no"], "EXPIRE-1H");
+    assert_eq!(closed[0]["time"], in_an_hour.as_str());
+    assert_eq!(query(&client, "EXPIRE-1H").await["trade_state"], "CLOSED");
+    // Without time_expire: 7 days.
+    server
+        .advance_clock(Duration::from_secs(6 * 24 * HOUR))
+        .await
+        .unwrap();
+    assert_eq!(query(&client, "EXPIRE-7D").await["trade_state"], "NOTPAY");
+    server
+        .advance_clock(Duration::from_secs(24 * HOUR))
+        .await
+        .unwrap();
+    assert_eq!(query(&client, "EXPIRE-7D").await["trade_state"], "CLOSED");
+    // A closed order cannot be paid (FLOWS.md §1.3).
+    assert!(server.pay_transaction("EXPIRE-7D", None).is_err());
+}
+
+#[tokio::test]
+async fn advancing_walks_the_notification_ladder_on_wechat_pays_schedule() {
+    let (server, client) = setup().await;
+    server.set_notification_speedup(1);
+    // The merchant's endpoint fails every time: the whole ladder runs.
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[500; 20]).await;
+    order(&client, "LADDER-1", &sink.url, json!({})).await;
+    server.pay_transaction("LADDER-1", None).unwrap();
+    let happened = server
+        .advance_clock(Duration::from_secs(25 * HOUR))
+        .await
+        .unwrap();
+    let retries = happened
+        .iter()
+        .filter(|h| h["event"] == "notification.attempt")
+        .count();
+    assert_eq!(retries, 15, "{happened:?}");
+    let delivery = &server.notifications()[0];
+    assert_eq!(delivery.attempts, 16);
+    assert!(!delivery.delivered);
+    let times: Vec<i64> = delivery
+        .answers
+        .iter()
+        .map(|a| parse_rfc3339(&a.time).unwrap())
+        .collect();
+    // 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h from the first try.
+    let waits = [
+        15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10_800, 10_800, 10_800, 21_600, 21_600,
+    ];
+    let mut expected = vec![times[0]];
+    for wait in waits {
+        expected.push(expected.last().unwrap() + wait);
+    }
+    assert_eq!(times, expected);
+    assert_eq!(
+        times[15] - times[0],
+        24 * 3600 + 4 * 60,
+        "24 h 4 min in all"
+    );
+    assert_eq!(
+        sink.received().len(),
+        16,
+        "every attempt reached the endpoint"
+    );
+}
+
+#[tokio::test]
+async fn refunds_that_resolve_by_themselves_do_so_on_the_clock() {
+    let (server, client) = setup().await;
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    order(&client, "AUTO-CLOCK", &sink.url, json!({})).await;
+    server.pay_transaction("AUTO-CLOCK", None).unwrap();
+    sink.wait_for(1).await;
+    server.auto_resolve_refunds(Some(Duration::from_secs(2 * 86_400)));
+    client["v3/refund/domestic/refunds"]
+        .post(
+            json!({"json": {"out_trade_no": "AUTO-CLOCK", "out_refund_no": "AUTO-CLOCK-R",
+            "notify_url": sink.url, "amount": {"refund": 100, "total": 100, "currency": "CNY"}}}),
+        )
+        .await
+        .unwrap();
+    let happened = server
+        .advance_clock(Duration::from_secs(3 * 86_400))
+        .await
+        .unwrap();
+    let resolved = happened
+        .iter()
+        .find(|h| h["event"] == "refund.resolved")
+        .unwrap_or_else(|| panic!("{happened:?}"));
+    assert_eq!(resolved["status"], "SUCCESS");
+    let got = sink.wait_for(2).await;
+    assert_eq!(got[1].envelope["event_type"], "REFUND.SUCCESS");
+    assert_eq!(
+        server.refunds()[0]["success_time"],
+        resolved["time"],
+        "resolved at the time it fell due"
+    );
+    // The resolution wins over a later hand.
+    assert!(server
+        .resolve_refund("AUTO-CLOCK-R", None, RefundOutcome::Closed)
+        .is_err());
+}
+
+#[tokio::test]
+async fn the_clock_moves_forward_only_and_says_so() {
+    let (server, _client) = setup().await;
+    let state = clock_state(&server).await;
+    assert_eq!(state["follows_real_time"], true);
+    let start = state["unix"].as_i64().unwrap();
+    let (status, moved) =
+        control(&server, "clock/advance", Some(json!({"duration": "PT2H"}))).await;
+    assert_eq!(status, 200, "{moved}");
+    assert!(parse_rfc3339(moved["now"].as_str().unwrap()).unwrap() >= start + 7200);
+    let (status, _) = control(&server, "clock/advance", Some(json!({"seconds": 90}))).await;
+    assert_eq!(status, 200);
+    let (status, refused) =
+        control(&server, "clock/set", Some(json!({"time": rfc3339(start)}))).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("only moves forward"),
+        "{refused}"
+    );
+    for (body, field) in [
+        (json!({"duration": "2 fortnights"}), "/duration"),
+        (json!({"seconds": -1}), "/seconds"),
+        (json!({"seconds": 1, "duration": "1h"}), "/"),
+        (json!({"seconds": 400 * 86_400}), "/"),
+    ] {
+        let (status, refused) = control(&server, "clock/advance", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert_eq!(refused["code"], "PARAM_ERROR", "{body}: {refused}");
+        assert_eq!(refused["detail"]["field"], field, "{body}: {refused}");
+    }
+    let (status, refused) = control(&server, "clock/set", Some(json!({"time": "soon"}))).await;
+    assert_eq!(
+        (status, refused["detail"]["field"].clone()),
+        (400, json!("/time"))
+    );
+    assert!(server.now() >= start + 7290);
+}
+
+/// `YYYY-MM-DD` and the Unix seconds of 10:00 the next day, China time.
+fn china_day(unix: i64) -> (String, i64) {
+    let date = rfc3339(unix)[..10].to_owned();
+    let midnight = parse_rfc3339(&format!("{date}T00:00:00+08:00")).unwrap();
+    (date, midnight + 86_400 + 10 * 3600)
+}
+
+#[tokio::test]
+async fn todays_bill_is_refused_until_ten_the_next_day() {
+    let (server, client) = setup().await;
+    order(&client, "BILL-CLOCK-1", "https://127.0.0.1:9/n", json!({})).await;
+    let paid = server.pay_transaction("BILL-CLOCK-1", None).unwrap();
+    let success = parse_rfc3339(paid["success_time"].as_str().unwrap()).unwrap();
+    let (date, ready) = china_day(success);
+    let apply = |client: Client, date: String| async move {
+        client["v3/bill/tradebill"]
+            .get(json!({"query": {"bill_date": date}}))
+            .await
+    };
+    for moment in ["today", "09:59:59 the next day"] {
+        if moment != "today" {
+            server.set_clock(ready - 1).await.unwrap();
+        }
+        match apply(client.clone(), date.clone()).await {
+            Err(Error::Api(api)) => {
+                assert_eq!(api.status, 400, "{moment}");
+                assert_eq!(api.code, "STATEMENT_CREATING", "{moment}");
+                assert_eq!(api.message, "账单生成中", "{moment}");
+            }
+            other => panic!("{moment}: {other:?}"),
+        }
+    }
+    server.set_clock(ready).await.unwrap();
+    let bill: wechatpay_chain::download::BillInfo = apply(client.clone(), date.clone())
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut csv = Vec::new();
+    client
+        .download_bill(
+            &bill,
+            wechatpay_chain::download::Compression::None,
+            &mut csv,
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    assert!(text.contains("`BILL-CLOCK-1"), "{text}");
+    // A day without trades, once it is ready, has no bill (FLOWS.md §5).
+    let (before, _) = china_day(success - 2 * 86_400);
+    match apply(client.clone(), before).await {
+        Err(Error::Api(api)) => assert_eq!(api.code, "NO_STATEMENT_EXIST"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,294 @@
+//! Failures on demand: each row of the mock's trigger table, reached through
+//! an ordinary client, gives the answer WeChat Pay gives in that failure.
+//! The expected bodies are typed from their sources, not read from the
+//! mock: `500 SYSTEM_ERROR` (FLOWS.md §1.5), `429 FREQUENCY_LIMITED`
+//! (PROTOCOL.md Errors), `NOT_ENOUGH "基本账户余额不足，请充值后重新发起"`
+//! (FLOWS.md §2, a quoted real answer; 403 as FLOWS.md infers), a failed
+//! payment leaves the order NOTPAY "订单未支付" (FLOWS.md §1.3, §1.4's
+//! captured NOTPAY answer), a refund ends ABNORMAL with `REFUND.ABNORMAL`
+//! (FLOWS.md §2), and "同样的通知可能会多次发送给商户系统" (WeChat Pay's
+//! payment notification page).
+
+mod common;
+
+use std::time::Duration;
+
+use common::flows::{control, jsapi_order};
+use common::sink::NotifySink;
+use serde_json::{json, Value};
+use wechatpay_chain::mock::{Credentials, Fault, MockServer};
+use wechatpay_chain::{Client, Error, Options};
+
+async fn setup() -> (MockServer, Client) {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    (server, client)
+}
+
+fn api_error(result: wechatpay_chain::Result<wechatpay_chain::Response>) -> (u16, String, String) {
+    match result {
+        Err(Error::Api(api)) => (api.status, api.code.clone(), api.message.clone()),
+        other => panic!("expected WeChat Pay's error, got {other:?}"),
+    }
+}
+
+async fn paid(server: &MockServer, client: &Client, no: &str, url: &str) {
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({"json": jsapi_order(no, url, 100)}))
+        .await
+        .unwrap();
+    server.pay_transaction(no, None).unwrap();
+}
+
+fn refund(no: &str, refund_no: &str, url: &str) -> Value {
+    json!({"json": {"out_trade_no": no, "out_refund_no": refund_no, "notify_url": url,
+        "amount": {"refund": 100, "total": 100, "currency": "CNY"}}})
+}
+
+#[tokio::test]
+async fn system_error_once_then_the_same_request_succeeds() {
+    let (_server, client) = setup().await;
+    let body = jsapi_order("T-SYSERR-1", "https://127.0.0.1:9/n", 100);
+    let first = client["v3/pay/transactions/jsapi"]
+        .post(json!({ "json": body }))
+        .await;
+    assert_eq!(
+        api_error(first),
+        (500, "SYSTEM_ERROR".into(), "系统错误".into())
+    );
+    // The merchant retries with the same number: it goes through.
+    let again: Value = client["v3/pay/transactions/jsapi"]
+        .post(json!({ "json": body }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(again["prepay_id"].as_str().unwrap().starts_with("wx"));
+    // The SDK's own retry, for a request marked idempotent, gets there alone.
+    let body = jsapi_order("T-SYSERR-2", "https://127.0.0.1:9/n", 100);
+    let answer: Value = client["v3/pay/transactions/jsapi"]
+        .post(Options::new().json(&body).idempotent())
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(answer["prepay_id"].is_string());
+}
+
+#[tokio::test]
+async fn frequency_limited_once_then_the_retry_succeeds() {
+    let (server, client) = setup().await;
+    let body = json!({"appid": "wxd678efh567hg6787", "mchid": Credentials::get().mchid,
+        "description": "d", "out_trade_no": "T-FREQLIM-1", "notify_url": "https://127.0.0.1:9/n",
+        "amount": {"total": 1}});
+    let first = client["v3/pay/transactions/native"]
+        .post(json!({ "json": body }))
+        .await;
+    assert_eq!(
+        api_error(first),
+        (429, "FREQUENCY_LIMITED".into(), "频率超限".into())
+    );
+    let logged = server.requests();
+    assert_eq!(logged.last().unwrap().status, 429);
+    let again = client["v3/pay/transactions/native"]
+        .post(json!({ "json": body }))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+}
+
+#[tokio::test]
+async fn not_enough_refuses_the_refund_every_time() {
+    let (server, client) = setup().await;
+    paid(&server, &client, "T-NE-1", "https://127.0.0.1:9/n").await;
+    for _ in 0..2 {
+        let refused = client["v3/refund/domestic/refunds"]
+            .post(refund("T-NE-1", "R-NOTENOUGH-1", "https://127.0.0.1:9/n"))
+            .await;
+        assert_eq!(
+            api_error(refused),
+            (
+                403,
+                "NOT_ENOUGH".into(),
+                "基本账户余额不足，请充值后重新发起".into()
+            )
+        );
+    }
+    assert!(server.refunds().is_empty(), "nothing was accepted");
+}
+
+#[tokio::test]
+async fn a_marked_payment_fails_and_the_order_stays_notpay() {
+    let (server, client) = setup().await;
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({"json": jsapi_order("T-PAYFAIL-1", &sink.url, 100)}))
+        .await
+        .unwrap();
+    let (status, _) = control(&server, "transactions/T-PAYFAIL-1/pay", None).await;
+    assert_eq!(status, 200);
+    let order: Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": "T-PAYFAIL-1", "query": {"mchid": Credentials::get().mchid}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(order["trade_state"], "NOTPAY");
+    assert_eq!(order["trade_state_desc"], "订单未支付");
+    assert!(order.get("transaction_id").is_none());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sink.received().is_empty(), "no TRANSACTION.SUCCESS");
+}
+
+#[tokio::test]
+async fn a_marked_refund_ends_abnormal_with_its_notification() {
+    let (server, client) = setup().await;
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    paid(&server, &client, "T-AB-1", &sink.url).await;
+    let accepted: Value = client["v3/refund/domestic/refunds"]
+        .post(refund("T-AB-1", "R-ABNORMAL-1", &sink.url))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    // The answer to create only says it was accepted (FLOWS.md §2).
+    assert_eq!(accepted["status"], "PROCESSING");
+    let got = sink.wait_for(2).await;
+    assert_eq!(got[1].envelope["event_type"], "REFUND.ABNORMAL");
+    assert_eq!(got[1].resource["refund_status"], "ABNORMAL");
+    let queried: Value = client["v3/refund/domestic/refunds/{out_refund_no}"]
+        .get(json!({"out_refund_no": "R-ABNORMAL-1"}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(queried["status"], "ABNORMAL");
+}
+
+#[tokio::test]
+async fn a_marked_notification_is_delivered_twice() {
+    let (server, client) = setup().await;
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    paid(&server, &client, "T-TWICE-1", &sink.url).await;
+    let got = sink.wait_for(2).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].envelope["id"], got[1].envelope["id"],
+        "the same notification"
+    );
+    assert_eq!(got[1].envelope["event_type"], "TRANSACTION.SUCCESS");
+    assert!(got.iter().all(|r| r.verified.is_ok()), "{got:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sink.received().len(), 2, "twice, not more");
+    assert!(server.notifications()[0].delivered);
+}
+
+#[tokio::test]
+async fn a_path_rule_answers_a_named_wechat_error_before_the_flow() {
+    let (server, client) = setup().await;
+    // Over HTTP: the next refund create answers what the rule names.
+    let (status, answer) = control(
+        &server,
+        "faults",
+        Some(
+            json!({"fault": "error", "status": 403, "code": "NOT_ENOUGH",
+                    "message": "基本账户余额不足，请充值后重新发起",
+                    "path": "v3/refund/domestic/refunds", "count": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+    paid(&server, &client, "T-PATH-1", "https://127.0.0.1:9/n").await;
+    let refused = client["v3/refund/domestic/refunds"]
+        .post(refund("T-PATH-1", "R-PATH-1", "https://127.0.0.1:9/n"))
+        .await;
+    assert_eq!(
+        api_error(refused),
+        (
+            403,
+            "NOT_ENOUGH".into(),
+            "基本账户余额不足，请充值后重新发起".into()
+        )
+    );
+    assert!(server.refunds().is_empty(), "refused before the flow ran");
+    assert!(client["v3/refund/domestic/refunds"]
+        .post(refund("T-PATH-1", "R-PATH-1", "https://127.0.0.1:9/n"))
+        .await
+        .is_ok());
+    // A path as sent, through the library.
+    server
+        .inject_for_path(
+            "v3/pay/transactions/out-trade-no/T-PATH-1",
+            Fault::Status(500),
+            2,
+        )
+        .unwrap();
+    // Without the SDK's retries of a GET, to see each answer.
+    let once = server
+        .client_builder()
+        .retry(wechatpay_chain::retry::RetryPolicy::never())
+        .build()
+        .unwrap();
+    let query = || {
+        once["v3/pay/transactions/out-trade-no/{out_trade_no}"].get(
+            Options::new()
+                .path("out_trade_no", "T-PATH-1")
+                .query("mchid", Credentials::get().mchid),
+        )
+    };
+    assert_eq!(api_error(query().await).1, "SYSTEM_ERROR");
+    assert_eq!(api_error(query().await).0, 500);
+    assert!(query().await.is_ok(), "two, then the rule is spent");
+    // Bad rules are refused, saying why.
+    for (rule, field) in [
+        (
+            json!({"fault": "delay", "delay_ms": 5, "path": "v3/x"}),
+            "/path",
+        ),
+        (
+            json!({"fault": "error", "status": 403, "code": "not enough", "message": "x"}),
+            "/fault",
+        ),
+        (
+            json!({"fault": "error", "status": 403, "code": "X", "message": "x", "path": "v3/x?y=1"}),
+            "/path",
+        ),
+    ] {
+        let (status, answer) = control(&server, "faults", Some(rule.clone())).await;
+        assert_eq!(status, 400, "{rule}: {answer}");
+        assert_eq!(answer["detail"]["field"], field, "{rule}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn the_table_is_listed_with_sources() {
+    let (server, _client) = setup().await;
+    let bytes = reqwest::get(format!("{}_mock/triggers", server.base_url()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let table: Value = serde_json::from_slice(&bytes).unwrap();
+    let names: Vec<&str> = table["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "SYSTEM_ERROR",
+        "FREQUENCY_LIMITED",
+        "NOT_ENOUGH",
+        "PAYERROR",
+        "REFUND.ABNORMAL",
+        "DUPLICATE_NOTIFICATION",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    assert!(table["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|row| !row["source"].as_str().unwrap().is_empty()));
+}
