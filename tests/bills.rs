@@ -372,8 +372,10 @@ async fn paid(
 }
 
 /// Today's bill of `path` (`v3/bill/tradebill` or `v3/bill/fundflowbill`),
-/// as text without the BOM.
-async fn todays(client: &Client, path: &str) -> String {
+/// as text without the BOM, once it exists: the mock's clock is moved to
+/// 10:00 the next day, China time (FLOWS.md §5).
+async fn todays(server: &MockServer, client: &Client, path: &str) -> String {
+    common::flows::bills_of_today_ready(server).await;
     let query = json!({"bill_date": today(), "account_type": "ALL"});
     let query = if path.ends_with("tradebill") {
         json!({"bill_date": today()})
@@ -421,7 +423,7 @@ async fn a_value_holding_the_separator_does_not_shift_the_bill() {
         json!({"description": "咖啡,`999999.00", "attach": "a,`888888.00,`777777.00"}),
     )
     .await;
-    let text = todays(&client, "v3/bill/tradebill").await;
+    let text = todays(&server, &client, "v3/bill/tradebill").await;
     let (header, rows, _) = split(&text);
     assert_eq!(header, TRADE_COLUMNS);
     assert_eq!(rows.len(), 1, "{text}");
@@ -457,7 +459,7 @@ async fn the_trade_and_fund_flow_bills_agree_on_refunds_that_did_not_succeed() {
     for (no, outcome) in [
         ("R-CLOSED", Some("close")),
         ("R-SUCCESS", Some("succeed")),
-        ("R-ABNORMAL", Some("abnormal")),
+        ("R-ABN", Some("abnormal")),
         ("R-PENDING", None),
     ] {
         client["v3/refund/domestic/refunds"]
@@ -472,7 +474,7 @@ async fn the_trade_and_fund_flow_bills_agree_on_refunds_that_did_not_succeed() {
             assert_eq!(status, 200, "{answer}");
         }
     }
-    let trade = todays(&client, "v3/bill/tradebill").await;
+    let trade = todays(&server, &client, "v3/bill/tradebill").await;
     let (_, rows, footer) = split(&trade);
     let column = |name: &str| TRADE_COLUMNS.iter().position(|c| *c == name).unwrap();
     // every refund is listed, in the bill's words, with what was asked
@@ -501,7 +503,7 @@ async fn the_trade_and_fund_flow_bills_agree_on_refunds_that_did_not_succeed() {
     let refunded = fen(&footer[2]);
     let fees = fen(&footer[4]);
 
-    let flow = todays(&client, "v3/bill/fundflowbill").await;
+    let flow = todays(&server, &client, "v3/bill/fundflowbill").await;
     let (_, entries, _) = split(&flow);
     let sum = |name: &str, kind: &str| -> i64 {
         entries

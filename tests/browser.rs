@@ -861,7 +861,7 @@ async fn every_button_on_the_console_does_what_it_says() {
     refund(
         &client,
         "ORDER-PAID-1",
-        "REFUND-ABNORMAL-1",
+        "REFUND-ABN-1",
         10,
         100,
         &notify_url,
@@ -891,7 +891,7 @@ async fn every_button_on_the_console_does_what_it_says() {
         "/_mock/transactions/ORDER-FAIL-1/fail",
         "/_mock/transactions/ORDER-EXPIRE-1/expire",
         "/_mock/transactions/ORDER-PARTNER-1/pay?sub_mchid=1900000110",
-        "/_mock/refunds/REFUND-ABNORMAL-1/abnormal",
+        "/_mock/refunds/REFUND-ABN-1/abnormal",
         "/_mock/refunds/REFUND-CLOSE-1/close",
     ];
     for target in wanted {
@@ -919,7 +919,7 @@ async fn every_button_on_the_console_does_what_it_says() {
     );
     assert_eq!(trade_state(&server, "ORDER-EXPIRE-1"), "CLOSED");
     assert_eq!(trade_state(&server, "ORDER-PARTNER-1"), "SUCCESS");
-    assert_eq!(refund_status(&server, "REFUND-ABNORMAL-1"), "ABNORMAL");
+    assert_eq!(refund_status(&server, "REFUND-ABN-1"), "ABNORMAL");
     assert_eq!(refund_status(&server, "REFUND-CLOSE-1"), "CLOSED");
     // the ended rows offer nothing more
     let forms = console_targets(
@@ -929,7 +929,7 @@ async fn every_button_on_the_console_does_what_it_says() {
     for gone in [
         "ORDER-EXPIRE-1",
         "ORDER-PARTNER-1",
-        "REFUND-ABNORMAL-1",
+        "REFUND-ABN-1",
         "REFUND-CLOSE-1",
     ] {
         assert!(!forms.iter().any(|f| f.contains(gone)), "{gone}: {forms:?}");
@@ -1252,7 +1252,12 @@ fn bill_state(server: &MockServer, no: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms() {
-    let Some(browser) = Browser::start("a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms", true).await else {
+    let Some(browser) = Browser::start(
+        "a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();

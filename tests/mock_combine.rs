@@ -275,6 +275,7 @@ async fn a_combine_order_is_paid_at_once_notified_with_every_sub_order_and_refun
 
     // SK 六#1: in the trade bill each sub-order is a row of its own.
     let day = &resource["sub_orders"][0]["success_time"].as_str().unwrap()[..10];
+    common::flows::bills_of_today_ready(&server).await;
     let table = trade_bill(&client, json!({ "bill_date": day })).await;
     let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
     let (order, state) = (column("商户订单号"), column("交易状态"));
@@ -718,6 +719,7 @@ async fn a_partners_combine_order_is_refunded_and_billed_per_sub_merchant() {
     assert_eq!(refusal(err).1, "ORDER_NOT_EXIST");
     // The sub-merchant's trade bill has its row (FLOWS.md §5: 特约商户号 the sub-merchant).
     let day = &paid["sub_orders"][0]["success_time"].as_str().unwrap()[..10];
+    common::flows::bills_of_today_ready(&server).await;
     let table = trade_bill(&client, json!({"bill_date": day, "sub_mchid": SUB_MCHID})).await;
     let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
     let paid_row = table

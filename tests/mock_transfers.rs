@@ -476,7 +476,10 @@ async fn user_name_is_opened_with_the_key_wechatpay_serial_names() {
         .unwrap_err();
     let (status, _, message) = refusal(err);
     assert_eq!(status, 400);
-    assert!(message.contains("Wechatpay-Serial"), "{message}");
+    // The schema check runs first: a ciphertext that no key the request
+    // names opens is, to it, not a ciphertext (the mock's reading; WeChat
+    // Pay publishes no wording for this case).
+    assert_eq!(message, "请确认待处理的消息是否为加密后的密文");
 }
 
 #[tokio::test]

@@ -160,7 +160,8 @@ async fn the_mock_answers_and_notifications_parse_typed() {
     assert_eq!(queried.status, Some(RefundStatus::Success));
     assert_eq!(queried.refund_id, notified.refund_id);
 
-    // The day's trade bill, rows typed.
+    // The day's trade bill, rows typed (it exists from 10:00 the next day).
+    common::flows::bills_of_today_ready(&server).await;
     let day = &paid.success_time.as_deref().unwrap()[..10];
     let bill: BillInfo = client["v3/bill/tradebill"]
         .get(json!({"query": {"bill_date": day, "bill_type": "ALL"}}))

@@ -412,12 +412,12 @@ impl MockServer {
     /// use wechatpay_chain::{json, Error};
     /// let server = wechatpay_chain::mock::MockServer::start().await?;
     /// let client = server.client()?;
-    /// let refused = client["v3/fund-app/mch-transfer/transfer-bills"]
-    ///     .post(json!({"json": {"appid": "wx1"}})).await.unwrap_err();
+    /// let refused = client["v3/marketing/favor/coupon-stocks"]
+    ///     .post(json!({"json": {"stock_name": "s"}})).await.unwrap_err();
     /// let Error::Api(api) = refused else { panic!() };
     /// assert_eq!((api.status, api.code.as_str()), (400, "PARAM_ERROR"));
     /// server.check_schemas(false);
-    /// assert!(client["v3/fund-app/mch-transfer/transfer-bills"].post(json!({"json": {"appid": "wx1"}})).await.is_ok());
+    /// assert!(client["v3/marketing/favor/coupon-stocks"].post(json!({"json": {"stock_name": "s"}})).await.is_ok());
     /// # Ok(()) }
     /// ```
     pub fn check_schemas(&self, yes: bool) {

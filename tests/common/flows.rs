@@ -72,3 +72,15 @@ pub fn refusal(err: Error) -> (u16, String, String) {
         other => panic!("expected an API error, got {other:?}"),
     }
 }
+
+/// Moves `server`'s clock to 10:00 (China time) the day after its current
+/// day: a day's bill exists only from then (FLOWS.md §5).
+#[allow(dead_code)] // not every test binary reads a bill
+pub async fn bills_of_today_ready(server: &wechatpay_chain::mock::MockServer) {
+    let now = server.now();
+    let china_midnight = (now + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600;
+    let ready = china_midnight + 86_400 + 10 * 3600;
+    if now < ready {
+        server.set_clock(ready).await.unwrap();
+    }
+}

@@ -280,6 +280,9 @@ async fn serve(
 fn has_flow(method: &str, template: &str) -> bool {
     payments::Operation::from_template(method, template).is_some()
         || refunds::Operation::from_template(method, template).is_some()
+        || combine::Operation::from_template(method, template).is_some()
+        || transfers::Operation::from_template(method, template).is_some()
+        || profitsharing::Operation::from_template(method, template).is_some()
         || template.starts_with("v3/payscore/serviceorder")
         || template.starts_with("v3/payscore/partner/serviceorder")
         || matches!(
@@ -384,19 +387,10 @@ impl Shared {
             }),
             _ => None,
         };
-        // A flow's operations are checked by the flow, its own (tested) way:
-        // where OA and a flow disagree, the flow wins (docs/mock.md).
-        let checked_here = |r: &&schema::Routed<'_>| {
-            self.schema_check.load(Ordering::Relaxed) && !has_flow(method, r.operation.template())
-        };
-        if let Some(routed) = routed.as_ref().filter(checked_here) {
-            if let Some((answer, why)) = schema::refusal(&self.keys, routed) {
-                note.refused(&why, None);
-                return answer;
-            }
-        }
         if let Route::Found { operation, params } = &route {
-            // Failures on demand, before any flow runs (wire/triggers.rs).
+            // Failures on demand, before the schema check and any flow
+            // (wire/triggers.rs): a fault named for a path answers whatever
+            // the body holds.
             let triggered =
                 self.triggers
                     .before(method, operation.template(), relative, params, body);
@@ -407,6 +401,24 @@ impl Shared {
                 ));
                 return answer;
             }
+        }
+        // A flow's operations are checked by the flow, its own (tested) way:
+        // where OA and a flow disagree, the flow wins (docs/mock.md). The
+        // transfer bills, whose flow came after the table, take both: the
+        // schema's rules in WeChat Pay's words, then the flow's own.
+        let checked_here = |r: &&schema::Routed<'_>| {
+            let template = r.operation.template();
+            self.schema_check.load(Ordering::Relaxed)
+                && (!has_flow(method, template)
+                    || transfers::Operation::from_template(method, template).is_some())
+        };
+        if let Some(routed) = routed.as_ref().filter(checked_here) {
+            if let Some((answer, why)) = schema::refusal(&self.keys, routed) {
+                note.refused(&why, None);
+                return answer;
+            }
+        }
+        if let Route::Found { operation, params } = &route {
             let call = FlowCall {
                 method,
                 template: operation.template(),
@@ -487,7 +499,10 @@ impl Shared {
             method, template, ..
         } = *call;
         // Every flow that keeps a notify_url: not off this machine unless allowed.
-        if method == "POST" && !self.remote_notify.load(Ordering::Relaxed) {
+        if method == "POST"
+            && has_flow(method, template)
+            && !self.remote_notify.load(Ordering::Relaxed)
+        {
             if let Err(refused) = super::body::check_notify_host(call.body) {
                 return Some(refused);
             }
