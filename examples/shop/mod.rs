@@ -49,7 +49,8 @@ pub struct Shop {
 /// WeChat Pay for the shop: `wxpay mock` (or WeChat Pay itself) in another
 /// process when `WECHATPAY_PROFILE` names a profile, else a mock in this
 /// process (kept alive by the returned guard).
-pub async fn wechat_pay() -> wechatpay_chain::Result<(Client, Option<wechatpay_chain::mock::MockServer>)> {
+pub async fn wechat_pay(
+) -> wechatpay_chain::Result<(Client, Option<wechatpay_chain::mock::MockServer>)> {
     if std::env::var_os("WECHATPAY_PROFILE").is_some() {
         Ok((ClientBuilder::from_env()?.build()?, None))
     } else {
@@ -61,9 +62,7 @@ pub async fn wechat_pay() -> wechatpay_chain::Result<(Client, Option<wechatpay_c
 /// Starts the shop on a free loopback port; returns its address
 /// (`http://127.0.0.1:PORT`) and the events its notification endpoint
 /// received.
-pub async fn open(
-    client: Client,
-) -> std::io::Result<(String, mpsc::UnboundedReceiver<Event>)> {
+pub async fn open(client: Client) -> std::io::Result<(String, mpsc::UnboundedReceiver<Event>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let (events, received) = mpsc::unbounded_channel();
@@ -105,7 +104,10 @@ fn refused(e: wechatpay_chain::Error) -> Response<String> {
 async fn checkout(State(shop): State<Shop>, body: Bytes) -> Response<String> {
     let cart: Value = serde_json::from_slice(&body).unwrap_or_default();
     let (Some(openid), Some(total)) = (cart["openid"].as_str(), cart["total"].as_i64()) else {
-        return reply(400, json!({"error": "post {\"openid\": …, \"total\": fen}"}));
+        return reply(
+            400,
+            json!({"error": "post {\"openid\": …, \"total\": fen}"}),
+        );
     };
     // Unique per merchant: the time and a counter (two carts in one second).
     static NEXT: AtomicU32 = AtomicU32::new(1);
@@ -120,7 +122,10 @@ async fn checkout(State(shop): State<Shop>, body: Bytes) -> Response<String> {
         Ok(prepay) => {
             let mut totals = shop.totals.lock().unwrap_or_else(PoisonError::into_inner);
             totals.insert(out_trade_no.clone(), total);
-            reply(200, json!({"out_trade_no": out_trade_no, "params": prepay.params}))
+            reply(
+                200,
+                json!({"out_trade_no": out_trade_no, "params": prepay.params}),
+            )
         }
         Err(e) => refused(e),
     }
@@ -152,7 +157,10 @@ async fn notified(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -> 
 /// GET /orders/{out_trade_no}: the order's state is what WeChat Pay answers.
 async fn order(State(shop): State<Shop>, Path(out_trade_no): Path<String>) -> Response<String> {
     let query = json!({"out_trade_no": out_trade_no, "query": {"mchid": shop.client.mchid()}});
-    match shop.client["v3/pay/transactions/out-trade-no/{out_trade_no}"].get(query).await {
+    match shop.client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(query)
+        .await
+    {
         Ok(res) => match res.json::<Transaction>() {
             Ok(transaction) => reply(200, json!(transaction)),
             Err(e) => refused(e),
@@ -170,18 +178,33 @@ async fn refund(
     body: Bytes,
 ) -> Response<String> {
     let ask: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let (Some(out_refund_no), Some(fen)) = (ask["out_refund_no"].as_str(), ask["refund"].as_i64()) else {
-        return reply(400, json!({"error": "post {\"out_refund_no\": …, \"refund\": fen}"}));
+    let (Some(out_refund_no), Some(fen)) = (ask["out_refund_no"].as_str(), ask["refund"].as_i64())
+    else {
+        return reply(
+            400,
+            json!({"error": "post {\"out_refund_no\": …, \"refund\": fen}"}),
+        );
     };
-    let total = shop.totals.lock().unwrap_or_else(PoisonError::into_inner).get(&out_trade_no).copied();
+    let total = shop
+        .totals
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&out_trade_no)
+        .copied();
     let Some(total) = total else {
-        return reply(404, json!({"error": format!("no order {out_trade_no} in this shop")}));
+        return reply(
+            404,
+            json!({"error": format!("no order {out_trade_no} in this shop")}),
+        );
     };
     let request = json!({"json": {
         "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": "商品已售完",
         "notify_url": shop.notify_url, "amount": {"refund": fen, "total": total, "currency": "CNY"},
     }});
-    match shop.client["v3/refund/domestic/refunds"].post(request).await {
+    match shop.client["v3/refund/domestic/refunds"]
+        .post(request)
+        .await
+    {
         Ok(res) => match res.json::<Refund>() {
             Ok(accepted) => reply(200, json!(accepted)),
             Err(e) => refused(e),
@@ -196,7 +219,10 @@ async fn refund_state(
     Path(out_refund_no): Path<String>,
 ) -> Response<String> {
     let query = json!({"out_refund_no": out_refund_no});
-    match shop.client["v3/refund/domestic/refunds/{out_refund_no}"].get(query).await {
+    match shop.client["v3/refund/domestic/refunds/{out_refund_no}"]
+        .get(query)
+        .await
+    {
         Ok(res) => match res.json::<Refund>() {
             Ok(refund) => reply(200, json!(refund)),
             Err(e) => refused(e),
@@ -217,18 +243,26 @@ fn browser() -> &'static reqwest::Client {
 pub async fn post_json(url: String, body: Value) -> Result<(u16, Value), reqwest::Error> {
     let mut request = browser().post(url);
     if !body.is_null() {
-        request = request.header("content-type", "application/json").body(body.to_string());
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
     }
     let res = request.send().await?;
     let status = res.status().as_u16();
-    Ok((status, serde_json::from_str(&res.text().await?).unwrap_or_default()))
+    Ok((
+        status,
+        serde_json::from_str(&res.text().await?).unwrap_or_default(),
+    ))
 }
 
 /// The page's side: a GET answered with JSON.
 pub async fn get_json(url: String) -> Result<(u16, Value), reqwest::Error> {
     let res = browser().get(url).send().await?;
     let status = res.status().as_u16();
-    Ok((status, serde_json::from_str(&res.text().await?).unwrap_or_default()))
+    Ok((
+        status,
+        serde_json::from_str(&res.text().await?).unwrap_or_default(),
+    ))
 }
 
 /// The next event the notification endpoint received (10 s at most).
@@ -242,7 +276,11 @@ pub async fn next_event(
 }
 
 /// Prints a passed check, or fails with what was seen.
-pub fn check(what: &str, ok: bool, seen: impl std::fmt::Debug) -> Result<(), Box<dyn std::error::Error>> {
+pub fn check(
+    what: &str,
+    ok: bool,
+    seen: impl std::fmt::Debug,
+) -> Result<(), Box<dyn std::error::Error>> {
     if ok {
         println!("  ✓ {what}");
         Ok(())
