@@ -26,6 +26,7 @@ macro_rules! guide {
         #[doc = "[apiv2.md]: crate::guide::apiv2"]
         #[doc = "[production.md]: crate::guide::production"]
         #[doc = "[mock.md]: crate::guide::mock"]
+        #[doc = "[profit-sharing.md]: crate::guide::profit_sharing"]
         #[doc = "[mock.md#the-day-one-journey-by-hand]: crate::guide::mock#the-day-one-journey-by-hand"]
         #[doc = "[mock.md#controls-the-user-and-the-back-office]: crate::guide::mock#controls-the-user-and-the-back-office"]
         #[doc = "[performance.md]: crate::guide::performance"]
@@ -36,6 +37,7 @@ macro_rules! guide {
         #[doc = "[mock.md#a-jsapi-page-outside-wechat]: crate::guide::mock#a-jsapi-page-outside-wechat"]
         #[doc = "[accept-a-jsapi-payment.md]: crate::guide::accept_a_jsapi_payment"]
         #[doc = "[refund.md]: crate::guide::refund"]
+        #[doc = "[transfers.md]: crate::guide::transfers"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
         pub mod $name {}
@@ -51,12 +53,14 @@ guide!(files, "files");
 guide!(apiv2, "apiv2");
 guide!(production, "production");
 guide!(mock, "mock");
+guide!(profit_sharing, "profit-sharing");
 guide!(performance, "performance");
 guide!(security, "security");
 guide!(cli, "cli");
 guide!(frontend, "frontend");
 guide!(accept_a_jsapi_payment, "guides/accept-a-jsapi-payment");
 guide!(refund, "guides/refund");
+guide!(transfers, "transfers");
 
 /// 中文指南：与英文指南一一对应。
 pub mod zh {
@@ -74,6 +78,7 @@ pub mod zh {
             #[doc = "[apiv2.md]: crate::guide::zh::apiv2"]
             #[doc = "[production.md]: crate::guide::zh::production"]
             #[doc = "[mock.md]: crate::guide::zh::mock"]
+            #[doc = "[profit-sharing.md]: crate::guide::zh::profit_sharing"]
             #[doc = "[mock.md#手工走一遍开业第一天]: crate::guide::zh::mock#手工走一遍开业第一天"]
             #[doc = "[mock.md#扮演用户与后台]: crate::guide::zh::mock#扮演用户与后台"]
             #[doc = "[performance.md]: crate::guide::zh::performance"]
@@ -84,6 +89,7 @@ pub mod zh {
             #[doc = "[mock.md#在微信之外运行-jsapi-页面]: crate::guide::zh::mock#在微信之外运行-jsapi-页面"]
             #[doc = "[accept-a-jsapi-payment.md]: crate::guide::zh::accept_a_jsapi_payment"]
             #[doc = "[refund.md]: crate::guide::zh::refund"]
+            #[doc = "[transfers.md]: crate::guide::zh::transfers"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
             pub mod $name {}
@@ -100,9 +106,11 @@ pub mod zh {
     guide_zh!(apiv2, "apiv2");
     guide_zh!(production, "production");
     guide_zh!(mock, "mock");
+    guide_zh!(profit_sharing, "profit-sharing");
     guide_zh!(performance, "performance");
     guide_zh!(security, "security");
     guide_zh!(frontend, "frontend");
     guide_zh!(accept_a_jsapi_payment, "guides/accept-a-jsapi-payment");
     guide_zh!(refund, "guides/refund");
+    guide_zh!(transfers, "transfers");
 }

@@ -10,6 +10,7 @@
 //! | APIv2 order, APP | [`Invocation::v2_app`] | APIv2 key, MD5 or HMAC-SHA256 |
 //! | payscore order detail (`wxpayScoreDetail`) | [`Invocation::payscore_detail`] | APIv2 key, HMAC-SHA256 |
 //! | payscore confirm (`wxpayScoreUse`) | [`Invocation::payscore_confirm`] | APIv2 key, HMAC-SHA256 |
+//! | transfer confirm page (`requestMerchantTransfer`) | [`Invocation::merchant_transfer`] | nothing: WeChat checks them against the bill |
 //!
 //! Each builder returns a value that serializes to exactly the JSON object
 //! the front end passes on: WeChat's field names and casing (`timeStamp`
@@ -304,6 +305,66 @@ pub struct PayscoreConfirmParams {
     pub sign_type: String,
     /// HMAC-SHA256 under the APIv2 key, uppercase hex.
     pub sign: String,
+}
+
+/// What `wx.requestMerchantTransfer` and `WeixinJSBridge.invoke('requestMerchantTransfer', …)`
+/// take to open a transfer bill's confirm page (商家转账, FLOWS.md §8.4):
+/// `mchId`, `subMchId` for a service provider's bill, `appId`, `package`
+/// (the create answer's `package_info`, as it came) and optionally
+/// `openId`. No signature: the WeChat client checks them against the bill
+/// (another user sees "你的微信号与商家指定的微信号不一致"). Absent options
+/// are left out of the JSON.
+///
+/// ```
+/// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+/// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+/// #     .private_key_file("src/mock/data/merchant_key.pem").build_for_signing_only()?;
+/// let page = client.invocation().merchant_transfer("wxf636efh567hg4356", "ABBQO+oYAAAB")?;
+/// assert_eq!(serde_json::to_string(&page)?,
+///     r#"{"mchId":"1900000109","appId":"wxf636efh567hg4356","package":"ABBQO+oYAAAB"}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MerchantTransferParams {
+    /// `mchId`: the merchant that created the bill (a service provider's own id).
+    #[serde(rename = "mchId")]
+    pub mch_id: String,
+    /// `subMchId`: the sub-merchant of a service provider's bill.
+    #[serde(rename = "subMchId", default, skip_serializing_if = "Option::is_none")]
+    pub sub_mch_id: Option<String>,
+    /// `appId`: the appid the bill was created with.
+    #[serde(rename = "appId")]
+    pub app_id: String,
+    /// `package`: the create answer's `package_info`, unchanged.
+    pub package: String,
+    /// `openId`: the payee, when the page should check it.
+    #[serde(rename = "openId", default, skip_serializing_if = "Option::is_none")]
+    pub open_id: Option<String>,
+}
+
+impl MerchantTransferParams {
+    /// Names the payee (`openId`): WeChat then refuses another user.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem").build_for_signing_only()?;
+    /// let page = client.invocation().merchant_transfer("wxf636efh567hg4356", "ABBQO+oYAAAB")?
+    ///     .with_open_id("o-MYE42l80oelYMDE34nYD456Xoy");
+    /// assert_eq!(page.open_id.as_deref(), Some("o-MYE42l80oelYMDE34nYD456Xoy"));
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn with_open_id(mut self, openid: impl Into<String>) -> Self {
+        self.open_id = Some(openid.into());
+        self
+    }
+
+    /// Names the sub-merchant (`subMchId`) of a service provider's bill.
+    pub fn with_sub_mch_id(mut self, sub_mchid: impl Into<String>) -> Self {
+        self.sub_mch_id = Some(sub_mchid.into());
+        self
+    }
 }
 
 impl PayscoreDetailParams {
@@ -618,6 +679,67 @@ impl Invocation {
                 reason: "the answer has no `package`: only an order created with `need_user_confirm: true` (state CREATED) has a confirm page".to_owned(),
             })?;
         self.payscore_confirm(package)
+    }
+
+    /// The transfer confirm page's parameters (`requestMerchantTransfer`)
+    /// for a bill created with `appid`, around its `package_info`: `mchId`
+    /// is the client's merchant id. Nothing is signed.
+    pub fn merchant_transfer(&self, appid: &str, package: &str) -> Result<MerchantTransferParams> {
+        let appid = checked("appid", appid)?;
+        let package = checked("package", package)?;
+        if package.chars().any(char::is_whitespace) {
+            return Err(Error::InvalidOption {
+                key: "package".to_owned(),
+                reason: "contains whitespace; a package_info never does (pass it as the create call answered it)".to_owned(),
+            });
+        }
+        Ok(MerchantTransferParams {
+            mch_id: self.client.mchid().to_owned(),
+            sub_mch_id: None,
+            app_id: appid.to_owned(),
+            package: package.to_owned(),
+            open_id: None,
+        })
+    }
+
+    /// [`Invocation::merchant_transfer`] from the answer of
+    /// `POST v3/fund-app/mch-transfer/transfer-bills` (or its partner form,
+    /// whose `sub_mchid` becomes `subMchId`). Only a bill in
+    /// `WAIT_USER_CONFIRM` has a `package_info`; any other answer is refused
+    /// with its `state`.
+    ///
+    /// ```
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem").build_for_signing_only()?;
+    /// let answer = wechatpay_chain::json!({"out_bill_no": "plfk2020042013", "sub_mchid": "1900000110",
+    ///     "state": "WAIT_USER_CONFIRM", "package_info": "ABBQO+oYAAAB"});
+    /// let page = client.invocation().merchant_transfer_from_answer("wxf636efh567hg4356", &answer)?;
+    /// assert_eq!(page.sub_mch_id.as_deref(), Some("1900000110"));
+    /// let failed = wechatpay_chain::json!({"state": "FAIL", "fail_reason": "OVERDUE_CLOSE"});
+    /// assert!(client.invocation().merchant_transfer_from_answer("wxf636efh567hg4356", &failed).is_err());
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn merchant_transfer_from_answer(
+        &self,
+        appid: &str,
+        answer: &Value,
+    ) -> Result<MerchantTransferParams> {
+        let Some(package) = answer.get("package_info").and_then(Value::as_str) else {
+            let state = answer
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or("none");
+            return Err(Error::InvalidOption {
+                key: "package_info".to_owned(),
+                reason: format!("the answer has no `package_info` (state {state}): only a bill in WAIT_USER_CONFIRM has a confirm page; pass the answer of POST v3/fund-app/mch-transfer/transfer-bills"),
+            });
+        };
+        let params = self.merchant_transfer(appid, package)?;
+        Ok(match answer.get("sub_mchid").and_then(Value::as_str) {
+            Some(sub) => params.with_sub_mch_id(checked("sub_mchid", sub)?),
+            None => params,
+        })
     }
 
     /// The timestamp and nonce: given, or now and fresh.

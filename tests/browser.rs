@@ -1177,3 +1177,133 @@ async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
         "{status}"
     );
 }
+
+/// The appid and payee of the transfer bills (OA transfer-bills.yaml examples).
+const TRANSFER_APPID: &str = "wxf636efh567hg4356";
+const TRANSFER_OPENID: &str = "o-MYE42l80oelYMDE34nYD456Xoy";
+
+// 商家转账 (FLOWS.md §8.4): a merchant's page on another origin calls
+// requestMerchantTransfer with the SDK's parameters through the stand-in; the
+// payee confirms and the merchant's notify_url hears
+// MCHTRANSFER.BILL.FINISHED SUCCESS. A tampered package, another WeChat user
+// and a closed page change nothing.
+
+/// A transfer bill (商家转账) of 0.30 元 to the test payee.
+async fn create_bill(client: &Client, no: &str, notify_url: &str) -> Value {
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({"json": {
+            "appid": TRANSFER_APPID, "out_bill_no": no, "transfer_scene_id": "1000", "openid": TRANSFER_OPENID,
+            "transfer_amount": 30, "transfer_remark": "新会员开通有礼", "notify_url": notify_url,
+            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}],
+        }}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn bill_state(server: &MockServer, no: &str) -> String {
+    server
+        .transfer_bills()
+        .iter()
+        .find(|b| b["out_bill_no"] == no)
+        .and_then(|b| b["state"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms() {
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let (notify_url, mut heard) = merchant(client.clone()).await;
+    let mut params = Vec::new();
+    for no in ["PAGE1", "PAGE2", "PAGE3", "PAGE4"] {
+        let created = create_bill(&client, no, &notify_url).await;
+        let page = client
+            .invocation()
+            .merchant_transfer_from_answer(TRANSFER_APPID, &created)
+            .unwrap();
+        params.push(serde_json::to_value(page).unwrap());
+    }
+    // PAGE2's package altered in one character; PAGE3 opened by another user.
+    let package = params[1]["package"].as_str().unwrap().to_owned();
+    let flipped = if package.ends_with('A') { "B" } else { "A" };
+    params[1]["package"] = json!(format!("{}{flipped}", &package[..package.len() - 1]));
+    params[2]["openId"] = json!("o-SOMEONE-ELSE");
+
+    // The merchant's pages on another origin.
+    let shop = httpmock::MockServer::start_async().await;
+    for (i, path) in [
+        "/confirm.html",
+        "/tampered.html",
+        "/other.html",
+        "/closed.html",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let html = merchant_page(server.base_url(), "requestMerchantTransfer", &params[i]);
+        shop.mock_async(|when, then| {
+            when.method(httpmock::Method::GET).path(*path);
+            then.status(200)
+                .header("content-type", "text/html; charset=utf-8")
+                .body(html);
+        })
+        .await;
+    }
+
+    // Genuine: the page shows the amount and the remark; confirming is :ok.
+    browser.goto(&shop.url("/confirm.html")).await;
+    let amount = browser.find("#wxpay-mock-amount").await;
+    assert_eq!(browser.text(&amount).await, "¥0.30");
+    let remark = browser.find("#wxpay-mock-text").await;
+    assert_eq!(browser.text(&remark).await, "新会员开通有礼");
+    let confirm = browser.find("#wxpay-mock-confirm").await;
+    browser.click(&confirm).await;
+    browser
+        .wait_for_text("#result", "requestMerchantTransfer:ok", 10)
+        .await;
+    let (event, bill) = next_event(&mut heard).await;
+    assert_eq!(
+        (
+            event.as_str(),
+            bill["out_bill_no"].as_str(),
+            bill["state"].as_str()
+        ),
+        ("MCHTRANSFER.BILL.FINISHED", Some("PAGE1"), Some("SUCCESS"))
+    );
+
+    // Tampered package: refused, no page, nothing changes.
+    browser.goto(&shop.url("/tampered.html")).await;
+    browser
+        .wait_for_text("#result", "requestMerchantTransfer:fail", 10)
+        .await;
+    let desc = browser.wait_for_text("#desc", "package", 10).await;
+    assert!(desc.contains("400"), "{desc}");
+    assert!(browser.find_all("#wxpay-mock-sheet").await.is_empty());
+    assert_eq!(bill_state(&server, "PAGE2"), "WAIT_USER_CONFIRM");
+
+    // Another WeChat user: the client's words (FLOWS.md §8.4).
+    browser.goto(&shop.url("/other.html")).await;
+    browser
+        .wait_for_text("#result", "requestMerchantTransfer:fail", 10)
+        .await;
+    browser
+        .wait_for_text("#desc", "你的微信号与商家指定的微信号不一致", 10)
+        .await;
+    assert_eq!(bill_state(&server, "PAGE3"), "WAIT_USER_CONFIRM");
+
+    // The payee closes the page: :cancel, the bill still waits, nothing sent.
+    browser.goto(&shop.url("/closed.html")).await;
+    let close = browser.find("#wxpay-mock-decline").await;
+    browser.click(&close).await;
+    browser
+        .wait_for_text("#result", "requestMerchantTransfer:cancel", 10)
+        .await;
+    assert_eq!(bill_state(&server, "PAGE4"), "WAIT_USER_CONFIRM");
+    assert!(heard.try_recv().is_err(), "only PAGE1 was notified");
+}

@@ -141,3 +141,106 @@ async fn the_user_and_back_office_are_commands_against_a_running_mock() {
     assert_eq!(slow.code, 2, "{}", slow.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `wxpay mock profit-sharing …`: a receiver's share ends as the test says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receivers_share_ends_from_the_command_line() {
+    let dir = runner::temp_dir("wxpay-cli-mock", "profit-sharing");
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
+    let first = lines.next().unwrap().unwrap();
+    let base = first.strip_prefix("listening on ").unwrap().to_owned();
+    lines.next().unwrap().unwrap();
+    let profile = dir.join("mock.json").display().to_string();
+    let env = [("WECHATPAY_PROFILE", profile.as_str())];
+    // Sharing opens at once, not WeChat Pay's minute after payment.
+    let set = reqwest::Client::new()
+        .put(format!("{base}_mock/settings"))
+        .body(r#"{"profitsharing_wait_s": 0}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status().as_u16(), 200);
+
+    let order = ORDER.replace("CLI-MOCK-1", "CLI-PS-1").replace(
+        r#""amount""#,
+        r#""settle_info":{"profit_sharing":true},"amount""#,
+    );
+    let created = wxpay(
+        &["post", "v3/pay/transactions/jsapi", "-d", &order],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let paid = wxpay(&["mock", "pay", "CLI-PS-1"], &env, None).await;
+    let paid: Value = serde_json::from_str(&paid.stdout).unwrap();
+    let id = paid["transaction_id"].as_str().unwrap();
+    let openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+    let add = format!(
+        r#"{{"appid":"wxd678efh567hg6787","type":"PERSONAL_OPENID","account":"{openid}","relation_type":"USER"}}"#
+    );
+    let added = wxpay(
+        &["post", "v3/profitsharing/receivers/add", "-d", &add],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let share = format!(
+        r#"{{"transaction_id":"{id}","out_order_no":"CLI-P-1","unfreeze_unsplit":false,"receivers":[{{"type":"PERSONAL_OPENID","account":"{openid}","amount":10,"description":"分给用户"}}]}}"#
+    );
+    let shared = wxpay(
+        &["post", "v3/profitsharing/orders", "-d", &share],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(shared.code, 0, "{}", shared.stderr);
+
+    // close needs its reason: a usage error without one
+    let bare = wxpay(
+        &["mock", "profit-sharing", "CLI-P-1", openid, "close"],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(bare.code, 2, "{}", bare.stderr);
+    let closed = wxpay(
+        &[
+            "mock",
+            "profit-sharing",
+            "CLI-P-1",
+            openid,
+            "close",
+            "--fail-reason",
+            "NO_RELATION",
+        ],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(closed.code, 0, "{}", closed.stderr);
+    let closed: Value = serde_json::from_str(&closed.stdout).unwrap();
+    assert_eq!(closed["receivers"][0]["result"], "CLOSED");
+    assert_eq!(closed["receivers"][0]["fail_reason"], "NO_RELATION");
+    // once ended, it stays ended: exit 1 saying why
+    let again = wxpay(
+        &["mock", "profit-sharing", "CLI-P-1", openid, "succeed"],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("CLOSED"), "{}", again.stderr);
+    let listed = wxpay(&["mock", "profit-sharing-orders"], &env, None).await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["data"][0]["state"], "FINISHED");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

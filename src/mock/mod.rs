@@ -1,13 +1,15 @@
 //! A WeChat Pay APIv3 server for tests, examples and trying things out
 //! (feature `mock`). Real HTTP on loopback: it checks request signatures as
 //! WeChat Pay does, signs its answers as WeChat Pay does, keeps payment
-//! orders (direct and partner), refunds and payscore service orders through
-//! their whole life, sends encrypted notifications on WeChat Pay's retry
+//! orders (direct and partner), refunds, profit sharing
+//! ([`crate::guide::profit_sharing`]), payscore service orders and
+//! transfer bills (商家转账, [`crate::guide::transfers`]) through their
+//! whole life, sends encrypted notifications on WeChat Pay's retry
 //! schedule (sped up), writes bills from the payments and refunds it holds,
 //! serves `v3/certificates`, and misbehaves on request. A simulated user and
 //! back office move orders along ([`MockServer::pay_transaction`],
 //! [`MockServer::resolve_refund`], or the `/_mock/` controls over HTTP).
-//! Every other operation of the endpoint corpus (marketing, transfers, …)
+//! Every other operation of the endpoint corpus (marketing, batch transfers, …)
 //! answers a signed echo of what it received, and keeps nothing.
 //!
 //! The guide, with the states, errors and controls of each flow and a whole
@@ -39,10 +41,11 @@
 //            faults.rs misbehaves on request, log.rs keeps the requests and
 //            notify.rs delivers every flow's notifications.
 //   flows/   one module per product (payments, refunds, payscore, bills,
-//            v2 micropay; invocation.rs, the WeChat client's check of a
+//            transfer bills, v2 micropay; invocation.rs, the WeChat client's check of a
 //            front end's parameters), each owning its state machine over the
 //            store they share (kept.rs).
-//   pages/   console, cashier, bridge stand-in and the /_mock/ controls:
+//   pages/   console, cashier, bridge stand-in and the /_mock/ controls
+//            (transfer.rs: the transfer bills' controls and confirm page):
 //            views over the flows, and actions.rs, the one path by which a
 //            page, a control or MockServer moves an order.
 //
@@ -68,6 +71,7 @@ use tokio::sync::oneshot;
 pub use self::flows::bills::DEFAULT_BILL_ROWS;
 pub use self::flows::kept::KEPT_ORDERS;
 pub use self::flows::refunds::RefundOutcome;
+pub use self::flows::transfers::{DEFAULT_TRANSFER_BALANCE, KEPT_TRANSFERS};
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
 pub use self::wire::identity::Credentials;
@@ -78,6 +82,7 @@ pub use self::wire::notify::{
 pub use self::wire::server::MAX_BODY;
 
 use self::flows::payscore::UserAction;
+use self::flows::transfers;
 use self::pages::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
 use self::wire::server::Shared;
 use crate::error::{ApiError, Error, Result};
@@ -447,6 +452,138 @@ impl MockServer {
         }
     }
 
+    /// Receiver `account` of profit-sharing request `out_order_no` gets its
+    /// share (PENDING → SUCCESS; the request turns FINISHED when no receiver
+    /// is PENDING). A `MERCHANT_ID` receiver's 分账 notification goes to the
+    /// URL of [`MockServer::set_profit_sharing_notify_url`]. Returns the
+    /// request as the query answers it. `sub_mchid` names a partner's.
+    pub fn succeed_profit_sharing(
+        &self,
+        out_order_no: &str,
+        account: &str,
+        sub_mchid: Option<&str>,
+    ) -> Result<Value> {
+        self.resolve_share(out_order_no, account, sub_mchid, "succeed", None)
+    }
+
+    /// Receiver `account` of profit-sharing request `out_order_no` is not
+    /// paid (PENDING → CLOSED) for `fail_reason`: `ACCOUNT_ABNORMAL`,
+    /// `NO_RELATION`, `RECEIVER_HIGH_RISK`, `RECEIVER_REAL_NAME_NOT_VERIFIED`,
+    /// `NO_AUTH`, `RECEIVER_RECEIPT_LIMIT`, `PAYER_ACCOUNT_ABNORMAL` or
+    /// `INVALID_REQUEST`. Its amount stays with the order, splittable again.
+    ///
+    /// ```no_run
+    /// # fn demo(server: &wechatpay_chain::mock::MockServer) -> wechatpay_chain::Result<()> {
+    /// let request = server.close_profit_sharing("P20150806125346", "1900000110", None, "RECEIVER_HIGH_RISK")?;
+    /// assert_eq!(request["receivers"][0]["fail_reason"], "RECEIVER_HIGH_RISK");
+    /// # Ok(()) }
+    /// ```
+    pub fn close_profit_sharing(
+        &self,
+        out_order_no: &str,
+        account: &str,
+        sub_mchid: Option<&str>,
+        fail_reason: &str,
+    ) -> Result<Value> {
+        self.resolve_share(out_order_no, account, sub_mchid, "close", Some(fail_reason))
+    }
+
+    fn resolve_share(
+        &self,
+        out_order_no: &str,
+        account: &str,
+        sub_mchid: Option<&str>,
+        action: &str,
+        fail_reason: Option<&str>,
+    ) -> Result<Value> {
+        flows::profitsharing::ReceiverOutcome::from_action(action, fail_reason)
+            .and_then(|outcome| {
+                pages::actions::resolve_profit_sharing(
+                    &self.shared,
+                    &outcome,
+                    sub_mchid.unwrap_or_default(),
+                    out_order_no,
+                    account,
+                )
+            })
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// The maximum share of an order the merchant (`None`) or sub-merchant
+    /// may split, in WeChat Pay's unit, 万分比: 3000 (30%) unless set;
+    /// `v3/profitsharing/merchant-configs/{sub_mchid}` answers it. More
+    /// than 10000 is refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.set_profit_sharing_max_ratio(Some("1900000110"), 2000)?;
+    /// let config: wechatpay_chain::Value = server.client()?["v3/profitsharing/merchant-configs/{sub_mchid}"]
+    ///     .get(wechatpay_chain::json!({"sub_mchid": "1900000110"})).await?.json()?;
+    /// assert_eq!(config["max_ratio"], 2000);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_profit_sharing_max_ratio(
+        &self,
+        sub_mchid: Option<&str>,
+        max_ratio: u32,
+    ) -> Result<()> {
+        let mut sharing = self
+            .shared
+            .profitsharing
+            .lock()
+            .map_err(|_| Error::Config("the profit-sharing store is poisoned".to_owned()))?;
+        sharing
+            .set_max_ratio(sub_mchid.unwrap_or_default(), i64::from(max_ratio))
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Where 分账动账通知 go, as set on the merchant platform (WeChat Pay
+    /// takes no URL per request): a MERCHANT_ID receiver's SUCCESS and every
+    /// return. `None`, the default, sends none.
+    pub fn set_profit_sharing_notify_url(&self, url: Option<&str>) -> Result<()> {
+        self.profit_sharing_setting("profitsharing_notify_url", json!(url))
+    }
+
+    /// Sends profit-sharing notifications as documented
+    /// (`PROFITSHARING.SUCCESS` / `PROFITSHARING.RETURN`, `original_type`
+    /// `profitsharing`) instead of as WeChat Pay is observed to send them
+    /// (`TRANSACTION.SUCCESS`, `original_type` `transaction`, told apart by
+    /// `summary` 分账 / 分账回退), the default.
+    pub fn profit_sharing_documented_events(&self, yes: bool) {
+        let kind = if yes { "documented" } else { "observed" };
+        let _ = self.profit_sharing_setting("profitsharing_event_type", json!(kind));
+    }
+
+    /// How long after payment sharing opens: WeChat Pay's minute by
+    /// default ("订单处理中，请稍后重试" before it); shorter for tests, at
+    /// most 60 s (whole seconds).
+    pub fn set_profit_sharing_wait(&self, wait: Duration) -> Result<()> {
+        self.profit_sharing_setting("profitsharing_wait_s", json!(wait.as_secs()))
+    }
+
+    fn profit_sharing_setting(&self, key: &str, value: Value) -> Result<()> {
+        let mut sharing = self
+            .shared
+            .profitsharing
+            .lock()
+            .map_err(|_| Error::Config("the profit-sharing store is poisoned".to_owned()))?;
+        flows::profitsharing::change_setting(&mut sharing.settings, key, &value)
+            .map(|_| ())
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Every profit-sharing and unfreezing request held, oldest first
+    /// (`GET /_mock/profitsharing/orders`).
+    pub fn profit_sharing_orders(&self) -> Vec<Value> {
+        self.shared
+            .profitsharing
+            .lock()
+            .map(|sharing| sharing.list(usize::MAX))
+            .unwrap_or_default()
+    }
+
     /// Every payment order held, oldest first (`GET /_mock/transactions`).
     pub fn transactions(&self) -> Vec<Value> {
         let mchid = self.shared.keys.credentials.mchid;
@@ -454,6 +591,150 @@ impl MockServer {
             .payments
             .lock()
             .map(|mut book| book.list(mchid, crate::clock::unix_now(), usize::MAX))
+            .unwrap_or_default()
+    }
+
+    /// The payee confirms transfer bill `out_bill_no` on WeChat's confirm
+    /// page (WAIT_USER_CONFIRM → SUCCESS); MCHTRANSFER.BILL.FINISHED goes to
+    /// its `notify_url`. Returns the bill as the query answers it.
+    /// `sub_mchid` names the sub-merchant of a partner's bill.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::json;
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.client()?["v3/fund-app/mch-transfer/transfer-bills"].post(json!({"json": {
+    ///     "appid": "wxf636efh567hg4356", "out_bill_no": "plfk2020042013", "transfer_scene_id": "1000",
+    ///     "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 400, "transfer_remark": "2020年4月报销",
+    ///     "transfer_scene_report_infos": [{"info_type": "岗位类型", "info_content": "外卖员"},
+    ///                                     {"info_type": "报酬说明", "info_content": "7月份配送费"}],
+    /// }})).await?;
+    /// let bill = server.confirm_transfer("plfk2020042013", None)?;
+    /// assert_eq!(bill["state"], "SUCCESS");
+    /// # Ok(()) }
+    /// ```
+    pub fn confirm_transfer(&self, out_bill_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transfer(out_bill_no, sub_mchid, transfers::Action::Confirm, b"")
+    }
+
+    /// As [`MockServer::confirm_transfer`], the confirm page opened with
+    /// `invocation`: the object the front end handed to
+    /// `requestMerchantTransfer` (`mchId`, `appId`, `package`, `subMchId`,
+    /// `openId`), checked against the bill as the WeChat client checks it; a
+    /// refusal changes nothing.
+    pub fn confirm_transfer_with(
+        &self,
+        out_bill_no: &str,
+        sub_mchid: Option<&str>,
+        invocation: &Value,
+    ) -> Result<Value> {
+        let body = json!({ "invocation": invocation }).to_string();
+        self.transfer(
+            out_bill_no,
+            sub_mchid,
+            transfers::Action::Confirm,
+            body.as_bytes(),
+        )
+    }
+
+    /// The payee closes the confirm page without confirming: the bill still
+    /// waits (WeChat Pay has no declined state); nothing is sent.
+    pub fn decline_transfer(&self, out_bill_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transfer(out_bill_no, sub_mchid, transfers::Action::Decline, b"")
+    }
+
+    /// WeChat Pay fails the waiting bill with `fail_reason` (one of the
+    /// documented values, e.g. `PAYEE_ACCOUNT_ABNORMAL`): FAIL, the amount
+    /// back in the operating account, MCHTRANSFER.BILL.FINISHED sent.
+    pub fn fail_transfer(
+        &self,
+        out_bill_no: &str,
+        sub_mchid: Option<&str>,
+        fail_reason: &str,
+    ) -> Result<Value> {
+        let body = json!({ "fail_reason": fail_reason }).to_string();
+        let answer = pages::transfer::control(
+            &self.shared,
+            out_bill_no,
+            "fail",
+            sub_mchid.unwrap_or_default(),
+            &[],
+            body.as_bytes(),
+        );
+        Self::bill(answer)
+    }
+
+    /// The waiting bill's 24 hours pass now: FAIL (`OVERDUE_CLOSE`), the
+    /// amount back, MCHTRANSFER.BILL.FINISHED sent.
+    pub fn expire_transfer(&self, out_bill_no: &str, sub_mchid: Option<&str>) -> Result<Value> {
+        self.transfer(out_bill_no, sub_mchid, transfers::Action::Expire, b"")
+    }
+
+    fn transfer(
+        &self,
+        out_bill_no: &str,
+        sub_mchid: Option<&str>,
+        action: transfers::Action,
+        body: &[u8],
+    ) -> Result<Value> {
+        let segment = match action {
+            transfers::Action::Confirm => "confirm",
+            transfers::Action::Decline => "decline",
+            transfers::Action::Expire => "expire",
+            transfers::Action::Fail(_) => "fail",
+        };
+        let answer = pages::transfer::control(
+            &self.shared,
+            out_bill_no,
+            segment,
+            sub_mchid.unwrap_or_default(),
+            &[],
+            body,
+        );
+        Self::bill(answer)
+    }
+
+    fn bill(
+        answer: std::result::Result<wire::answer::Answer, wire::answer::Answer>,
+    ) -> Result<Value> {
+        match answer {
+            Ok(answer) => serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
+                status: answer.status,
+                source,
+            }),
+            Err(refused) => Err(ApiError::from_response(refused.status, None, refused.body).into()),
+        }
+    }
+
+    /// The transfers' operating account (运营账户) balance, in fen.
+    pub fn transfer_balance(&self) -> i64 {
+        self.shared
+            .transfers
+            .lock()
+            .map(|book| book.balance())
+            .unwrap_or_default()
+    }
+
+    /// Sets the operating account's balance (fen): below a bill's amount,
+    /// creating it answers `403 NOT_ENOUGH`; a top-up lets the same
+    /// `out_bill_no` go through. Default [`DEFAULT_TRANSFER_BALANCE`]
+    /// (`PUT /_mock/settings` `{"transfer_balance_fen": n}`).
+    pub fn set_transfer_balance(&self, fen: i64) {
+        if let Ok(mut book) = self.shared.transfers.lock() {
+            book.set_balance(fen);
+        }
+    }
+
+    /// Every transfer bill held (at most [`KEPT_TRANSFERS`]), oldest first,
+    /// as the query answers each plus `sub_mchid` and `notify_url`
+    /// (`GET /_mock/transfer-bills`).
+    pub fn transfer_bills(&self) -> Vec<Value> {
+        let mchid = self.shared.keys.credentials.mchid;
+        self.shared
+            .transfers
+            .lock()
+            .map(|book| book.list(usize::MAX, mchid))
             .unwrap_or_default()
     }
 

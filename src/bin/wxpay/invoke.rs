@@ -67,6 +67,21 @@ enum Page {
         #[arg(long)]
         query: bool,
     },
+    /// A transfer bill's confirm page (requestMerchantTransfer): mchId, appId, package (no signature).
+    MerchantTransfer {
+        /// The appid the bill was created with.
+        #[arg(long)]
+        appid: String,
+        /// The create answer's `package_info`, as it came.
+        #[arg(long)]
+        package: String,
+        /// A service provider's bill: its sub-merchant (subMchId).
+        #[arg(long = "sub-mchid", value_name = "ID")]
+        sub_mchid: Option<String>,
+        /// The payee's openid (openId), for the page to check.
+        #[arg(long)]
+        openid: Option<String>,
+    },
     /// The payscore confirm page's parameters around a create answer's package.
     PayscoreConfirm {
         /// The `package` of the create-order answer, as it came.
@@ -121,6 +136,21 @@ fn build(credentials: &Credentials, args: InvokeArgs) -> Result<(), Failure> {
             } else {
                 print(&page)
             }
+        }
+        Page::MerchantTransfer {
+            appid,
+            package,
+            sub_mchid,
+            openid,
+        } => {
+            let mut page = invocation.merchant_transfer(&appid, &package)?;
+            if let Some(sub) = sub_mchid {
+                page = page.with_sub_mch_id(sub);
+            }
+            if let Some(openid) = openid {
+                page = page.with_open_id(openid);
+            }
+            print(&page)
         }
         Page::PayscoreConfirm { package, query } => {
             let page = invocation.payscore_confirm(&package)?;

@@ -1,5 +1,5 @@
 //! `wxpay mock [--port N] [--dir DIR]`: the mock WeChat Pay on 127.0.0.1,
-//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|…`: the
+//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|transfer|profit-sharing|…`: the
 //! simulated user and back office of a mock that runs, from another
 //! terminal (its address from `--base-url`, `WECHATPAY_BASE_URL` or the
 //! profile `wxpay mock --dir` wrote).
@@ -39,6 +39,10 @@ pub struct MockArgs {
     /// accepted (by default they wait for `wxpay mock refund`).
     #[arg(long, value_name = "MS")]
     refund_auto_resolve: Option<u64>,
+    /// The transfers' operating account balance, in fen (a bill larger
+    /// than what is left answers 403 NOT_ENOUGH).
+    #[arg(long, value_name = "FEN", value_parser = clap::value_parser!(i64).range(0..))]
+    transfer_balance: Option<i64>,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -80,6 +84,47 @@ enum Action {
         #[command(flatten)]
         sub: SubMchid,
     },
+    /// The payee or WeChat Pay acts on transfer bill OUT_BILL_NO: confirm
+    /// (SUCCESS), decline (closes the page; it still waits), fail
+    /// (--fail-reason), expire (its 24 h pass); MCHTRANSFER.BILL.FINISHED
+    /// goes to its notify_url on SUCCESS and FAIL.
+    Transfer {
+        out_bill_no: String,
+        #[arg(value_parser = ["confirm", "decline", "fail", "expire"])]
+        action: String,
+        #[command(flatten)]
+        sub: SubMchid,
+        /// Why it fails (fail only), e.g. PAYEE_ACCOUNT_ABNORMAL.
+        #[arg(long, value_name = "REASON", default_value = "OTHER_FAIL_REASON_TYPE")]
+        fail_reason: String,
+        /// The WeChat user on the confirm page (confirm, decline).
+        #[arg(long)]
+        openid: Option<String>,
+        /// The requestMerchantTransfer parameters (`wxpay invoke
+        /// merchant-transfer` output), checked as the client checks them: JSON, or @FILE.
+        #[arg(long, value_name = "JSON|@FILE")]
+        invocation: Option<String>,
+    },
+    /// Lists the transfer bills.
+    Transfers,
+    /// Sets the transfers' operating account balance (fen).
+    Balance { fen: i64 },
+    /// Ends receiver ACCOUNT's share of profit-sharing request OUT_ORDER_NO:
+    /// succeed (a MERCHANT_ID receiver is notified), or close with
+    /// --fail-reason (RECEIVER_HIGH_RISK, NO_RELATION, …).
+    ProfitSharing {
+        out_order_no: String,
+        account: String,
+        #[arg(value_parser = ["succeed", "close"])]
+        outcome: String,
+        /// Why a closed share failed (GO `DetailFailReason`).
+        #[arg(long, value_name = "REASON", required_if_eq("outcome", "close"))]
+        fail_reason: Option<String>,
+        #[command(flatten)]
+        sub: SubMchid,
+    },
+    /// Lists the profit-sharing and unfreezing requests.
+    ProfitSharingOrders,
     /// Lists the payment orders.
     Transactions,
     /// Lists the refunds.
@@ -116,6 +161,9 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     server.log_to_stderr(!args.quiet);
     server.set_notification_speedup(args.notification_speedup);
     server.auto_resolve_refunds(args.refund_auto_resolve.map(Duration::from_millis));
+    if let Some(fen) = args.transfer_balance {
+        server.set_transfer_balance(fen);
+    }
     // The profile is written before the first line: a script that waits
     // for "listening on" (or runs `wxpay mock wait`) finds it complete.
     let profile = match &args.dir {
@@ -222,6 +270,65 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
         } => (
             reqwest::Method::POST,
             with_sub(format!("refunds/{}/{outcome}", segment(out_refund_no)), sub),
+            None,
+        ),
+        Action::Transfer {
+            out_bill_no,
+            action,
+            sub,
+            fail_reason,
+            openid,
+            invocation,
+        } => {
+            let mut body = serde_json::Map::new();
+            if action == "fail" {
+                body.insert("fail_reason".into(), fail_reason.clone().into());
+            }
+            if let Some(openid) = openid {
+                body.insert("openid".into(), openid.clone().into());
+            }
+            if let Some(text) = invocation {
+                body.insert("invocation".into(), read_json(text)?);
+            }
+            let path = with_sub(
+                format!("transfer-bills/{}/{action}", segment(out_bill_no)),
+                sub,
+            );
+            (
+                reqwest::Method::POST,
+                path,
+                (!body.is_empty()).then(|| serde_json::Value::Object(body)),
+            )
+        }
+        Action::Transfers => (reqwest::Method::GET, "transfer-bills".to_owned(), None),
+        Action::Balance { fen } => (
+            reqwest::Method::PUT,
+            "settings".to_owned(),
+            Some(serde_json::json!({ "transfer_balance_fen": fen })),
+        ),
+        Action::ProfitSharing {
+            out_order_no,
+            account,
+            outcome,
+            fail_reason,
+            sub,
+        } => (
+            reqwest::Method::POST,
+            with_sub(
+                format!(
+                    "profitsharing/orders/{}/receivers/{}/{outcome}",
+                    segment(out_order_no),
+                    segment(account)
+                ),
+                sub,
+            ),
+            fail_reason
+                .as_ref()
+                .map(|reason| serde_json::json!({ "fail_reason": reason })),
+        ),
+        Action::ProfitSharingOrders => (
+            reqwest::Method::GET,
+            "profitsharing/orders".to_owned(),
             None,
         ),
         Action::Transactions => (reqwest::Method::GET, "transactions".to_owned(), None),

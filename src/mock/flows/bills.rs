@@ -20,6 +20,8 @@ use bytes::Bytes;
 use openssl::sha::Sha1;
 use serde_json::json;
 
+/// WeChat Pay's fee on an amount, as the bills charge it (profit sharing splits what is left).
+pub(crate) use self::format::fee_on;
 use self::format::{Account, BillType, Day};
 use crate::crypto::random_alphanumeric;
 use crate::mock::wire::answer::{Answer, Chunks};

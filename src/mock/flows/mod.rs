@@ -6,5 +6,7 @@ pub(crate) mod invocation;
 pub(crate) mod kept;
 pub(crate) mod payments;
 pub(crate) mod payscore;
+pub(crate) mod profitsharing;
 pub(crate) mod refunds;
+pub(crate) mod transfers;
 pub(crate) mod v2;

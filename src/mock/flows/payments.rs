@@ -481,6 +481,12 @@ impl Payments {
         self.orders.get_mut(&key)
     }
 
+    /// The order paid with `transaction_id`, whichever merchant's (profit
+    /// sharing's `amounts` names no sub-merchant).
+    pub(crate) fn find_by_transaction(&self, id: &str) -> Option<&Payment> {
+        self.orders.by_id(BY_TRANSACTION, id)
+    }
+
     /// The order whose live `prepay_id` this is (any merchant).
     pub(crate) fn by_prepay_id(&self, prepay_id: &str) -> Option<&Payment> {
         self.orders.by_id(BY_PREPAY, prepay_id)

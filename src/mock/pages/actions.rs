@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::mock::flows::payments::Unpaid;
 use crate::mock::flows::payscore::UserAction;
+use crate::mock::flows::profitsharing::ReceiverOutcome;
 use crate::mock::flows::refunds::RefundOutcome;
+use crate::mock::flows::transfers::{Action as TransferAction, Payee};
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::notify::Event;
 use crate::mock::wire::server::Shared;
@@ -169,6 +171,34 @@ pub(crate) fn resolve_refund(
         // payments before refunds, always
         let mut payments = lock(&shared.payments)?;
         lock(&shared.refunds)?.resolve(&mut payments, sub, no, outcome, mchid, unix_now())
+    })
+}
+
+/// The payee or the back office moves transfer bill `no` of `sub` (`""`:
+/// direct); queues MCHTRANSFER.BILL.FINISHED when it ends.
+pub(crate) fn transfer_action(
+    shared: &Shared,
+    sub: &str,
+    no: &str,
+    action: TransferAction,
+    payee: &Payee,
+) -> Result<Value, Answer> {
+    act(shared, |mchid| {
+        lock(&shared.transfers)?.act(sub, no, action, payee, mchid, unix_now())
+    })
+}
+
+/// A receiver's share of a profit-sharing request ends; queues the 分账
+/// notification of a merchant receiver's SUCCESS.
+pub(crate) fn resolve_profit_sharing(
+    shared: &Shared,
+    outcome: &ReceiverOutcome,
+    sub: &str,
+    out_order_no: &str,
+    account: &str,
+) -> Result<Value, Answer> {
+    act(shared, |mchid| {
+        lock(&shared.profitsharing)?.resolve(sub, out_order_no, account, outcome, mchid, unix_now())
     })
 }
 

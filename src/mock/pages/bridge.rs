@@ -12,6 +12,12 @@
 //! merchant's page is another origin, so every answer allows any origin to
 //! read it (no cookie is involved); the loopback guard in front of
 //! `/_mock/` still decides who may ask at all.
+//!
+//! A transfer bill's confirm page (`requestMerchantTransfer`, FLOWS.md §8.4)
+//! comes the same way, `{"api": "requestMerchantTransfer", "params": {mchId,
+//! appId, package, subMchId?, openId?}, "user": "looks" | "confirms"}`,
+//! and is answered by [`super::transfer::bridge`]: `{"bill": …}` once the
+//! parameters match the bill, then the confirm control.
 
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -22,8 +28,11 @@ use crate::mock::wire::answer::{insert_headers, reply, Answer};
 use crate::mock::wire::server::Shared;
 use crate::sign::unix_now;
 
-/// The one API the stand-in simulates.
+/// The payment API the stand-in simulates.
 const PAY_API: &str = "getBrandWCPayRequest";
+
+/// The transfer confirm page it simulates.
+const TRANSFER_API: &str = "requestMerchantTransfer";
 
 /// What the script sends.
 #[derive(Debug, serde::Deserialize)]
@@ -42,6 +51,8 @@ enum User {
     Looks,
     /// The payer pays: check again, and pay.
     Pays,
+    /// The payee confirms a transfer: check again, and confirm.
+    Confirms,
 }
 
 /// Answers `POST` (and a CORS preflight `OPTIONS`) `/_mock/invocations`.
@@ -67,15 +78,26 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
         Answer::param_error(
             "/",
             &format!(
-                "expected {{\"api\": \"{PAY_API}\", \"params\": {{…}}, \"user\": \"looks\" | \"pays\"}}: {e}"
+                "expected {{\"api\": \"{PAY_API}\" | \"{TRANSFER_API}\", \"params\": {{…}}, \"user\": \"looks\" | \"pays\" | \"confirms\"}}: {e}"
             ),
         )
     })?;
-    if ask.api != PAY_API {
-        return Err(Answer::param_error(
-            "/api",
-            &format!("the mock simulates {PAY_API} only, not {}", ask.api),
-        ));
+    match (ask.api.as_str(), ask.user) {
+        (TRANSFER_API, User::Looks) => return super::transfer::bridge(shared, &ask.params, false),
+        (TRANSFER_API, User::Confirms) => return super::transfer::bridge(shared, &ask.params, true),
+        (PAY_API, User::Looks | User::Pays) => {}
+        (PAY_API | TRANSFER_API, user) => {
+            return Err(Answer::param_error(
+                "/user",
+                &format!("{} does not go with {user:?}: getBrandWCPayRequest looks and pays, requestMerchantTransfer looks and confirms", ask.api),
+            ))
+        }
+        (other, _) => {
+            return Err(Answer::param_error(
+                "/api",
+                &format!("the mock simulates {PAY_API} and {TRANSFER_API} only, not {other}"),
+            ))
+        }
     }
     let (sub, no) = find_order(shared, &ask.params)?;
     match ask.user {
@@ -103,7 +125,7 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
             shown["description"] = order.request.get("description").cloned().into();
             Ok(Answer::json(200, &json!({ "order": shown })))
         }
-        User::Pays => {
+        User::Pays | User::Confirms => {
             let request = PayRequest {
                 openid: None,
                 invocation: Some(ask.params),

@@ -334,6 +334,115 @@ fn refund_actions(refund: &Value) -> Vec<Action> {
     )
 }
 
+const TRANSFERS: Table = Table {
+    id: "transfers",
+    title: label("商家转账", "Transfer bills"),
+    columns: &[
+        col("商户单号", "out_bill_no", &["/out_bill_no"], Show::Code),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col("状态", "State", &["/state", "/fail_reason"], Show::Code),
+        col("金额", "Amount", &["/transfer_amount"], Show::Amount),
+        col("备注", "Remark", &["/transfer_remark"], Show::Text),
+        col("收款用户", "openid", &["/openid"], Show::Code),
+        col("通知地址", "notify_url", &["/notify_url"], Show::Code),
+        col(
+            "微信转账单号",
+            "transfer_bill_no",
+            &["/transfer_bill_no"],
+            Show::Code,
+        ),
+    ],
+    actions: transfer_actions,
+};
+
+/// What the payee and the back office do to a waiting bill
+/// (`/_mock/transfer-bills`); fail with the catch-all reason.
+fn transfer_actions(bill: &Value) -> Vec<Action> {
+    if bill["state"].as_str() != Some("WAIT_USER_CONFIRM") {
+        return Vec::new();
+    }
+    let no = encode_component(bill["out_bill_no"].as_str().unwrap_or_default());
+    let sub = sub_query(bill);
+    let mut actions = posts(
+        &format!("transfer-bills/{no}"),
+        &sub,
+        &[
+            ("confirm", "确认收款", "Confirm"),
+            ("decline", "关闭页面", "Decline"),
+            ("expire", "超过24小时", "Expire (24 h)"),
+        ],
+    );
+    let joiner = if sub.is_empty() { '?' } else { '&' };
+    actions.push(Action {
+        label: label("转账失败", "Fail"),
+        control: format!("transfer-bills/{no}/fail{sub}{joiner}fail_reason=OTHER_FAIL_REASON_TYPE"),
+        link: false,
+    });
+    actions
+}
+
+const PROFIT_SHARING: Table = Table {
+    id: "profitsharing",
+    title: label("分账", "Profit sharing"),
+    columns: &[
+        col(
+            "商户分账单号",
+            "out_order_no",
+            &["/out_order_no"],
+            Show::Code,
+        ),
+        col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col(
+            "微信订单号",
+            "transaction_id",
+            &["/transaction_id"],
+            Show::Code,
+        ),
+        col("分账单", "Request", &["/kind", "/state"], Show::Code),
+        col(
+            "接收方",
+            "Receiver",
+            &["/receiver/type", "/receiver/account"],
+            Show::Code,
+        ),
+        col("金额", "Amount", &["/receiver/amount"], Show::Amount),
+        col(
+            "结果",
+            "Result",
+            &["/receiver/result", "/receiver/fail_reason"],
+            Show::Code,
+        ),
+    ],
+    actions: profit_sharing_actions,
+};
+
+/// A PENDING receiver's outcomes (`/_mock/profitsharing/orders/…/receivers/…`):
+/// SUCCESS, or CLOSED for RECEIVER_HIGH_RISK (other reasons: the control's body).
+fn profit_sharing_actions(row: &Value) -> Vec<Action> {
+    if row["receiver"]["result"].as_str() != Some("PENDING") {
+        return Vec::new();
+    }
+    let base = format!(
+        "profitsharing/orders/{}/receivers/{}",
+        encode_component(row["out_order_no"].as_str().unwrap_or_default()),
+        encode_component(row["receiver"]["account"].as_str().unwrap_or_default())
+    );
+    let sub = sub_query(row);
+    let reason = if sub.is_empty() { "?" } else { "&" };
+    vec![
+        Action {
+            label: label("分账成功", "Succeed"),
+            control: format!("{base}/succeed{sub}"),
+            link: false,
+        },
+        Action {
+            label: label("关闭 (高风险)", "Close (RECEIVER_HIGH_RISK)"),
+            control: format!("{base}/close{sub}{reason}fail_reason=RECEIVER_HIGH_RISK"),
+            link: false,
+        },
+    ]
+}
+
 const NOTIFICATIONS: Table = Table {
     id: "notifications",
     title: label("通知", "Notifications"),
@@ -407,6 +516,16 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         .lock()
         .map(|refunds| (refunds.list(SHOWN_ROWS), refunds.len()))
         .unwrap_or_default();
+    let (transfers, transfers_total) = shared
+        .transfers
+        .lock()
+        .map(|book| (book.list(SHOWN_ROWS, mchid), book.len()))
+        .unwrap_or_default();
+    let (sharing, sharing_total) = shared
+        .profitsharing
+        .lock()
+        .map(|sharing| (sharing.receiver_rows(SHOWN_ROWS), sharing.len()))
+        .unwrap_or_default();
     let deliveries = shared.notifier.deliveries();
     let notifications: Vec<Value> = deliveries
         .iter()
@@ -436,7 +555,9 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 <main>
 {payments}
 {refunds}
+{transfers}
 {payscore}
+{sharing}
 {notifications}
 {requests}
 </main>"#,
@@ -444,7 +565,9 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         live = label("实时刷新", "Live").html(),
         payments = table_of(&PAYMENTS, &payments, payments_total),
         refunds = table_of(&REFUNDS, &refunds, refunds_total),
+        transfers = table_of(&TRANSFERS, &transfers, transfers_total),
         payscore = table_of(&PAYSCORE, &payscore, payscore_total),
+        sharing = table_of(&PROFIT_SHARING, &sharing, sharing_total),
         notifications = table_of(&NOTIFICATIONS, &notifications, deliveries.len()),
         requests = table_of(&REQUESTS, &requests, recent.len()),
     );
@@ -453,10 +576,15 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 
 /// A notification as a row: what was sent where, and what came back.
 fn delivery_row(d: &crate::mock::wire::notify::Delivery) -> Value {
-    let order = ["out_order_no", "out_trade_no", "out_refund_no"]
-        .iter()
-        .find_map(|k| d.resource[*k].as_str())
-        .unwrap_or_default();
+    let order = [
+        "out_order_no",
+        "out_trade_no",
+        "out_refund_no",
+        "out_bill_no",
+    ]
+    .iter()
+    .find_map(|k| d.resource[*k].as_str())
+    .unwrap_or_default();
     // The merchant's last answer: its status and the start of its body.
     let answer = d.answers.last().map(|a| {
         let text: String = a.answer.chars().take(200).collect();
@@ -492,6 +620,10 @@ fn table_of(spec: &Table, rows: &[Value], total: usize) -> String {
                 "; all: GET /_mock/transactions",
             ),
             "refunds" => ("；全部：GET /_mock/refunds", "; all: GET /_mock/refunds"),
+            "transfers" => (
+                "；全部：GET /_mock/transfer-bills",
+                "; all: GET /_mock/transfer-bills",
+            ),
             "notifications" => (
                 "；全部：GET /_mock/notifications",
                 "; all: GET /_mock/notifications",

@@ -11,9 +11,13 @@
 //! | `POST /_mock/transactions/{out_trade_no}/fail[?sub_mchid=]` | a payment attempt fails; the order stays NOTPAY |
 //! | `POST /_mock/transactions/{out_trade_no}/expire[?sub_mchid=]` | the unpaid order runs out of time (CLOSED) |
 //! | `POST /_mock/refunds/{out_refund_no}/succeed\|abnormal\|close[?sub_mchid=]` | the refund ends (REFUND.SUCCESS/ABNORMAL/CLOSED) |
+//! | `POST /_mock/profitsharing/orders/{out_order_no}/receivers/{account}/succeed\|close[?sub_mchid=]` | the receiver's share ends SUCCESS or CLOSED; close takes `{"fail_reason": …}` (or `?fail_reason=`) |
+//! | `GET /_mock/profitsharing/orders` | every sharing and unfreezing request |
+//! | `PUT /_mock/profitsharing/max-ratio[?sub_mchid=]` `{"max_ratio": n}` | the merchant's maximum share (万分比, default 3000) |
 //! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
 //! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
-//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null}` | how fast time runs |
+//! | `POST /_mock/transfer-bills/{out_bill_no}/confirm\|decline\|fail\|expire[?sub_mchid=]`, `GET /_mock/transfer-bills` | the transfer bills ([`super::transfer`]) |
+//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null, "transfer_balance_fen": n, "profitsharing_notify_url": url \| null, "profitsharing_event_type": "observed" \| "documented", "profitsharing_wait_s": n}` | how fast time runs; the transfers' operating account; the merchant platform's profit-sharing settings |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
 //! | `POST /_mock/faults` `{"fault": …, "count": n}` | the next n answers misbehave |
 //! | `DELETE /_mock/faults` | no more faults |
@@ -27,8 +31,11 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
+use super::actions::{
+    resolve_profit_sharing, resolve_refund, transaction_action, user_action, TransactionAction,
+};
 use crate::mock::flows::payscore::UserAction;
+use crate::mock::flows::profitsharing::ReceiverOutcome;
 use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::faults::Fault;
@@ -94,6 +101,9 @@ pub(crate) fn handle(
                 None => Err(unknown_action(action, "succeed, abnormal, close")),
             }
         }
+        (_, ["profitsharing", rest @ ..]) => {
+            profit_sharing_control(shared, method, rest, &query, body)
+        }
         ("GET", ["transactions"]) => {
             let mchid = shared.keys.credentials.mchid;
             let list = shared
@@ -103,6 +113,11 @@ pub(crate) fn handle(
                 .unwrap_or_default();
             Ok(Answer::json(200, &json!({"data": list})))
         }
+        ("POST", ["transfer-bills", no, action]) => {
+            let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
+            super::transfer::control(shared, &no, action, sub, &query, body)
+        }
+        ("GET", ["transfer-bills"]) => Ok(super::transfer::list(shared)),
         ("GET", ["refunds"]) => {
             let list = shared
                 .refunds
@@ -201,6 +216,80 @@ fn confirm_page(
         )
 }
 
+/// `/_mock/profitsharing/…`: the receivers' outcomes, the requests, the
+/// maximum share.
+fn profit_sharing_control(
+    shared: &Shared,
+    method: &str,
+    rest: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Answer, Answer> {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let sub = param("sub_mchid").unwrap_or_default();
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let json_field = |name: &str| -> Result<Option<Value>, Answer> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| Answer::param_error("/", &format!("expected a JSON object: {e}")))?;
+        match value {
+            Value::Object(map) if map.keys().all(|k| k == name) => Ok(map.get(name).cloned()),
+            _ => Err(Answer::param_error(
+                "/",
+                &format!("expected {{\"{name}\": …}}"),
+            )),
+        }
+    };
+    match (method, rest) {
+        ("POST", ["orders", no, "receivers", account, action]) => {
+            let reason = match json_field("fail_reason")? {
+                Some(Value::String(reason)) => Some(reason),
+                Some(_) => return Err(Answer::param_error("/fail_reason", "a string")),
+                None => param("fail_reason").map(str::to_owned),
+            };
+            let outcome = ReceiverOutcome::from_action(action, reason.as_deref())?;
+            resolve_profit_sharing(shared, &outcome, sub, &decode(no), &decode(account))
+                .map(|order| Answer::json(200, &order))
+        }
+        ("GET", ["orders"]) => {
+            let list = shared
+                .profitsharing
+                .lock()
+                .map(|sharing| sharing.list(usize::MAX))
+                .unwrap_or_default();
+            Ok(Answer::json(200, &json!({ "data": list })))
+        }
+        ("PUT", ["max-ratio"]) => {
+            let ratio = json_field("max_ratio")?
+                .and_then(|v| v.as_i64())
+                .ok_or_else(|| Answer::param_error("/max_ratio", "expected {\"max_ratio\": n}, n 万分比 from 0 to 10000"))?;
+            let mut sharing = shared
+                .profitsharing
+                .lock()
+                .map_err(|_| Answer::for_status(500))?;
+            sharing.set_max_ratio(sub, ratio)?;
+            Ok(Answer::json(200, &json!({"sub_mchid": sub, "max_ratio": ratio})))
+        }
+        _ => Err(Answer::error(
+            404,
+            "RESOURCE_NOT_EXISTS",
+            "未知的模拟接口: expected POST profitsharing/orders/{out_order_no}/receivers/{account}/succeed|close, GET profitsharing/orders, PUT profitsharing/max-ratio",
+            None,
+        )),
+    }
+}
+
 fn unknown_action(action: &str, known: &str) -> Answer {
     Answer::error(
         404,
@@ -212,10 +301,22 @@ fn unknown_action(action: &str, known: &str) -> Answer {
 
 fn settings(shared: &Shared) -> Value {
     let delay = shared.refund_delay.lock().ok().and_then(|d| *d);
-    json!({
+    let mut out = json!({
         "notification_speedup": shared.notifier.speedup.load(std::sync::atomic::Ordering::Relaxed),
         "refund_auto_resolve_ms": delay.map(|d| d.as_millis() as u64),
-    })
+        "transfer_balance_fen": shared.transfers.lock().map(|book| book.balance()).ok(),
+    });
+    if let Ok(sharing) = shared.profitsharing.lock() {
+        let s = &sharing.settings;
+        out["profitsharing_notify_url"] = json!(s.notify_url);
+        out["profitsharing_event_type"] = json!(if s.documented_events {
+            "documented"
+        } else {
+            "observed"
+        });
+        out["profitsharing_wait_s"] = json!(s.wait_after_payment);
+    }
+    out
 }
 
 /// `PUT /_mock/settings`: only the keys given change.
@@ -227,7 +328,17 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     };
     let mut speedup = None;
     let mut delay = None;
+    let mut balance = None;
+    let mut sharing = shared
+        .profitsharing
+        .lock()
+        .map_err(|_| Answer::for_status(500))?
+        .settings
+        .clone();
     for (key, value) in &map {
+        if crate::mock::flows::profitsharing::change_setting(&mut sharing, key, value)? {
+            continue;
+        }
         match key.as_str() {
             "notification_speedup" => {
                 speedup = Some(
@@ -240,6 +351,19 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
                                 "an integer from 1 (real time) to 1000000",
                             )
                         })? as u32,
+                );
+            }
+            "transfer_balance_fen" => {
+                balance = Some(
+                    value
+                        .as_i64()
+                        .filter(|n| (0..=i64::from(i32::MAX) * 1000).contains(n))
+                        .ok_or_else(|| {
+                            Answer::param_error(
+                                "/transfer_balance_fen",
+                                "the operating account's balance in fen, an integer from 0",
+                            )
+                        })?,
                 );
             }
             "refund_auto_resolve_ms" => {
@@ -258,7 +382,7 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
             other => {
                 return Err(Answer::param_error(
                     &format!("/{other}"),
-                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms",
+                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms, transfer_balance_fen, profitsharing_notify_url, profitsharing_event_type, profitsharing_wait_s",
                 ))
             }
         }
@@ -269,8 +393,14 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
             .speedup
             .store(speedup, std::sync::atomic::Ordering::Relaxed);
     }
+    if let (Some(fen), Ok(mut book)) = (balance, shared.transfers.lock()) {
+        book.set_balance(fen);
+    }
     if let (Some(delay), Ok(mut slot)) = (delay, shared.refund_delay.lock()) {
         *slot = delay;
+    }
+    if let Ok(mut store) = shared.profitsharing.lock() {
+        store.settings = sharing;
     }
     Ok(())
 }

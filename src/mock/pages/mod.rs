@@ -8,3 +8,4 @@ pub(crate) mod cashier;
 pub(crate) mod console;
 pub(crate) mod control;
 pub(crate) mod html;
+pub(crate) mod transfer;

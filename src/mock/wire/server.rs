@@ -26,7 +26,9 @@ use crate::keys::KeySource;
 use crate::mock::flows::bills::{self, Bills};
 use crate::mock::flows::payments::{self, Payments};
 use crate::mock::flows::payscore::{self, Orders};
+use crate::mock::flows::profitsharing::{self, ProfitSharing};
 use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
+use crate::mock::flows::transfers::{self, Transfers};
 use crate::mock::flows::v2::V2Orders;
 use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
@@ -43,6 +45,10 @@ pub(crate) struct Shared {
     /// Payment orders; locked before `refunds` whenever both are.
     pub(crate) payments: Mutex<Payments>,
     pub(crate) refunds: Mutex<Refunds>,
+    /// Transfer bills (商家转账) and the operating account they are paid from.
+    pub(crate) transfers: Mutex<Transfers>,
+    /// Profit sharing; locked after `payments` whenever both are.
+    pub(crate) profitsharing: Mutex<ProfitSharing>,
     /// Refunds resolve as SUCCESS by themselves this long after acceptance.
     pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
     catalog: Catalog,
@@ -69,6 +75,8 @@ impl Shared {
             orders: Mutex::default(),
             payments: Mutex::default(),
             refunds: Mutex::default(),
+            transfers: Mutex::default(),
+            profitsharing: Mutex::default(),
             refund_delay: Mutex::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
@@ -223,6 +231,8 @@ struct FlowCall<'a> {
     query: &'a [(String, String)],
     body: &'a [u8],
     base_url: &'a str,
+    /// The request's `Wechatpay-Serial` (the key its encrypted fields use).
+    serial: Option<&'a str>,
 }
 
 /// One request as the handler sees it.
@@ -296,6 +306,7 @@ impl Shared {
                 query: &query,
                 body,
                 base_url: &format!("http://{}/", header(headers, "host").unwrap_or("127.0.0.1")),
+                serial: header(headers, "wechatpay-serial"),
             };
             if let Some(answer) = self.serve_flow(&call) {
                 return answer;
@@ -390,6 +401,55 @@ impl Shared {
                 },
             ));
         }
+        if let Some((operation, partner)) = transfers::Operation::from_template(method, template) {
+            let cancel_delay = self.refund_delay.lock().ok().and_then(|d| *d);
+            let (answer, events) = match self.transfers.lock() {
+                Ok(mut book) => book.serve(
+                    &transfers::Call {
+                        operation,
+                        partner,
+                        params: call.params,
+                        query: call.query,
+                        body: call.body,
+                        serial: call.serial,
+                        keys: &self.keys,
+                        now,
+                        cancel_delay,
+                    },
+                    mchid,
+                ),
+                Err(_) => (Answer::for_status(500), Vec::new()),
+            };
+            for event in events {
+                self.notifier.send(event);
+            }
+            return Some(answer);
+        }
+        if let Some(operation) = profitsharing::Operation::from_template(method, template) {
+            // payments before profit sharing, always
+            let (Ok(mut book), Ok(mut sharing)) = (self.payments.lock(), self.profitsharing.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            let (answer, events) = sharing.serve(
+                &mut book,
+                &profitsharing::Call {
+                    operation,
+                    params: call.params,
+                    query: call.query,
+                    body: call.body,
+                    mchid,
+                    serial: call.serial,
+                    keys: &self.keys,
+                    now,
+                },
+            );
+            drop((book, sharing));
+            for event in events {
+                self.notifier.send(event);
+            }
+            return Some(answer);
+        }
         if template.starts_with("v3/payscore/serviceorder")
             || template.starts_with("v3/payscore/partner/serviceorder")
         {
@@ -437,13 +497,24 @@ impl Shared {
         bills::Ledger { payments, refunds }
     }
 
-    /// Resolves the refunds that have waited [`Shared::refund_delay`]; the
+    /// Resolves the refunds that have waited [`Shared::refund_delay`] and
+    /// applies the transfer bills' time rules; the
     /// mock's clock calls it a few times a second.
     pub(crate) fn tick(&self) {
-        let Some(delay) = self.refund_delay.lock().ok().and_then(|d| *d) else {
+        let delay = self.refund_delay.lock().ok().and_then(|d| *d);
+        let mchid = self.keys.credentials.mchid;
+        // Transfer bills: their 24 h and their cancels (transfers::due).
+        let events = self
+            .transfers
+            .lock()
+            .map(|mut book| book.advance(unix_now(), delay, mchid))
+            .unwrap_or_default();
+        for event in events {
+            self.notifier.send(event);
+        }
+        let Some(delay) = delay else {
             return;
         };
-        let mchid = self.keys.credentials.mchid;
         // payments before refunds, always
         let (Ok(mut payments), Ok(mut refunds)) = (self.payments.lock(), self.refunds.lock())
         else {
