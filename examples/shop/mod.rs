@@ -99,6 +99,14 @@ fn refused(e: wechatpay_chain::Error) -> Response<String> {
     reply(502, json!({"error": e.to_string()}))
 }
 
+/// WeChat Pay's verified answer, typed, passed on to the page (or why not).
+fn relay<T: serde::Serialize>(answer: wechatpay_chain::Result<T>) -> Response<String> {
+    match answer {
+        Ok(answer) => reply(200, json!(answer)),
+        Err(e) => refused(e),
+    }
+}
+
 /// POST /checkout: the page posts its cart; the shop places the order and
 /// answers what `WeixinJSBridge.invoke('getBrandWCPayRequest', …)` takes.
 async fn checkout(State(shop): State<Shop>, body: Bytes) -> Response<String> {
@@ -157,16 +165,12 @@ async fn notified(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -> 
 /// GET /orders/{out_trade_no}: the order's state is what WeChat Pay answers.
 async fn order(State(shop): State<Shop>, Path(out_trade_no): Path<String>) -> Response<String> {
     let query = json!({"out_trade_no": out_trade_no, "query": {"mchid": shop.client.mchid()}});
-    match shop.client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
-        .get(query)
-        .await
-    {
-        Ok(res) => match res.json::<Transaction>() {
-            Ok(transaction) => reply(200, json!(transaction)),
-            Err(e) => refused(e),
-        },
-        Err(e) => refused(e),
-    }
+    relay::<Transaction>(
+        shop.client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+            .get(query)
+            .await
+            .and_then(|res| res.json()),
+    )
 }
 
 /// POST /orders/{out_trade_no}/refund: refund `refund` fen of a paid order
@@ -201,16 +205,12 @@ async fn refund(
         "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": "商品已售完",
         "notify_url": shop.notify_url, "amount": {"refund": fen, "total": total, "currency": "CNY"},
     }});
-    match shop.client["v3/refund/domestic/refunds"]
-        .post(request)
-        .await
-    {
-        Ok(res) => match res.json::<Refund>() {
-            Ok(accepted) => reply(200, json!(accepted)),
-            Err(e) => refused(e),
-        },
-        Err(e) => refused(e),
-    }
+    relay::<Refund>(
+        shop.client["v3/refund/domestic/refunds"]
+            .post(request)
+            .await
+            .and_then(|res| res.json()),
+    )
 }
 
 /// GET /refunds/{out_refund_no}: the refund as WeChat Pay has it.
@@ -219,16 +219,12 @@ async fn refund_state(
     Path(out_refund_no): Path<String>,
 ) -> Response<String> {
     let query = json!({"out_refund_no": out_refund_no});
-    match shop.client["v3/refund/domestic/refunds/{out_refund_no}"]
-        .get(query)
-        .await
-    {
-        Ok(res) => match res.json::<Refund>() {
-            Ok(refund) => reply(200, json!(refund)),
-            Err(e) => refused(e),
-        },
-        Err(e) => refused(e),
-    }
+    relay::<Refund>(
+        shop.client["v3/refund/domestic/refunds/{out_refund_no}"]
+            .get(query)
+            .await
+            .and_then(|res| res.json()),
+    )
 }
 
 /// One HTTP client for the page's side (building one per request costs
