@@ -21,7 +21,9 @@
 //! The `appid` is the one the order was placed with. For a service provider
 //! (服务商) that is `sub_appid` when the payer was identified by a
 //! `sub_openid`, otherwise `sp_appid`; the signing key is always the
-//! provider's own (the client's).
+//! provider's own (the client's). A combine order (合单) takes the same
+//! parameters, with `combine_appid` and its `prepay_id`; an APP one's
+//! `partnerid` is `combine_mchid`, the client's `mchid`.
 //!
 //! ```
 //! # let client = wechatpay_chain::Client::builder().mchid("1900000109")
@@ -77,6 +79,7 @@ pub struct Invocation {
     client: Client,
     timestamp: Option<i64>,
     nonce: Option<String>,
+    partnerid: Option<String>,
 }
 
 impl Client {
@@ -97,6 +100,7 @@ impl Client {
             client: self.clone(),
             timestamp: None,
             nonce: None,
+            partnerid: None,
         }
     }
 }
@@ -118,7 +122,7 @@ impl Client {
     ///
     /// let order = json!({"appid": "wxd678efh567hg6787", "mchid": "1900000109",
     ///     "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": "1217752501201407033233368018",
-    ///     "notify_url": "https://www.weixin.qq.com/wxpay/pay.php", "amount": {"total": 100},
+    ///     "notify_url": "http://127.0.0.1:8080/wxpay/notify", "amount": {"total": 100},
     ///     "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}});
     /// let prepay = client.prepay_jsapi(&order).await?;
     /// // hand this to wx.requestPayment / getBrandWCPayRequest
@@ -434,6 +438,37 @@ impl Invocation {
         self
     }
 
+    /// Uses `id` as the APP parameters' `partnerid` instead of the client's
+    /// merchant id. For a service provider's **APIv2** APP order, WeChat
+    /// Pay's APIv2 partner page names the sub-merchant's id here (子商户号,
+    /// <https://pay.weixin.qq.com/doc/v2/partner/4011986561>); for an APIv3
+    /// order its own SDK puts the provider's (see `docs/frontend.md`).
+    /// Empty is an error from the builder.
+    ///
+    /// ```
+    /// use wechatpay_chain::v2::sign::SignType;
+    /// # let client = wechatpay_chain::Client::builder().mchid("1900000109")
+    /// #     .merchant_serial("3775B6A45ACD588826D15E583A95F5DD2A00B0D8")
+    /// #     .private_key_file("src/mock/data/merchant_key.pem")
+    /// #     .apiv2_key("192006250b4c09247ec02edce69f6a2d").build_for_signing_only()?;
+    /// let params = client.invocation().partnerid("1900000209")
+    ///     .v2_app("wxd678efh567hg6787", "wx2014", SignType::Md5)?;
+    /// assert_eq!(params.partnerid, "1900000209");
+    /// # Ok::<(), wechatpay_chain::Error>(())
+    /// ```
+    pub fn partnerid(mut self, id: impl Into<String>) -> Self {
+        self.partnerid = Some(id.into());
+        self
+    }
+
+    /// The APP parameters' `partnerid`: the one given, else the client's.
+    fn app_partnerid(&self) -> Result<&str> {
+        match &self.partnerid {
+            Some(id) => checked("partnerid", id),
+            None => Ok(self.client.mchid()),
+        }
+    }
+
     /// JSAPI and mini-program parameters for an APIv3 order: `paySign` =
     /// SHA256withRSA over `appId\ntimeStamp\nnonceStr\npackage\n` with the
     /// merchant private key, `signType` `RSA`.
@@ -483,7 +518,9 @@ impl Invocation {
     }
 
     /// APP parameters for an APIv3 order: `partnerid` the client's merchant
-    /// id, `package` `Sign=WXPay`, `sign` = SHA256withRSA over
+    /// id (a service provider's own, as WeChat Pay's Java SDK puts it for a
+    /// partner order; [`Invocation::partnerid`] sets another), `package`
+    /// `Sign=WXPay`, `sign` = SHA256withRSA over
     /// `appid\ntimestamp\nnoncestr\nprepayid\n` (the prepay id bare).
     ///
     /// ```
@@ -502,7 +539,7 @@ impl Invocation {
         let sign = self.rsa_sign(&message)?;
         Ok(AppParams {
             appid: appid.to_owned(),
-            partnerid: self.client.mchid().to_owned(),
+            partnerid: self.app_partnerid()?.to_owned(),
             prepayid: prepayid.to_owned(),
             package: APP_PACKAGE.to_owned(),
             noncestr,
@@ -562,7 +599,10 @@ impl Invocation {
 
     /// APP parameters for an APIv2 order: `sign` = the APIv2 sign of
     /// `appid`, `partnerid`, `prepayid`, `package`, `noncestr`, `timestamp`
-    /// under the APIv2 key, `sign_type` the order's.
+    /// under the APIv2 key, `sign_type` the order's. `partnerid` is the
+    /// client's merchant id; for a service provider's order WeChat Pay's
+    /// APIv2 partner page asks for the sub-merchant's: set it with
+    /// [`Invocation::partnerid`].
     ///
     /// ```
     /// use wechatpay_chain::v2::sign::SignType;
@@ -578,7 +618,7 @@ impl Invocation {
         let appid = checked("appid", appid)?;
         let prepayid = checked_prepay_id(prepay_id)?;
         let (timestamp, noncestr) = self.fresh()?;
-        let partnerid = self.client.mchid();
+        let partnerid = self.app_partnerid()?;
         let mut fields = Map::new();
         fields.insert("appid".into(), appid.into());
         fields.insert("partnerid".into(), partnerid.into());

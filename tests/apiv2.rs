@@ -55,15 +55,20 @@ fn refund_req_info_vector() {
     assert_eq!(plain, v["plaintext"].as_str().unwrap().as_bytes());
 }
 
-#[tokio::test]
-async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
-    let server = MockServer::start().await.unwrap();
-    let client = server
+/// A client of the mock that adds `appid` and `mch_id` to APIv2 calls.
+fn apiv2_client(server: &MockServer) -> wechatpay_chain::Client {
+    server
         .client_builder()
         .apiv2_appid("wxd678efh567hg6787")
         .apiv2_add_mch_id(true)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn micropay_then_orderquery_against_the_mock_with_either_sign_type() {
+    let server = MockServer::start().await.unwrap();
+    let client = apiv2_client(&server);
     for (no, sign_type) in [("V2MD5", None), ("V2HMAC", Some("HMAC-SHA256"))] {
         let mut xml = json!({"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": no, "total_fee": 888,
                              "spbill_create_ip": "8.8.8.8", "auth_code": "120061098828009406"});
@@ -593,4 +598,55 @@ async fn the_sandbox_key_signs_the_sandbox_calls() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ApiV2(_)), "{err}");
+}
+
+/// Issue 26, defect 5: micropay took an `out_trade_no` of any length (100
+/// requests of 1,000,000 characters pinned 210 MiB) and derived
+/// `transaction_id` from lengths, so that orders shared ids. WeChat Pay's
+/// micropay page (https://pay.weixin.qq.com/doc/v2/merchant/4011937125):
+/// out_trade_no is String(32); a parameter off its rules is
+/// `result_code` FAIL, `err_code` PARAM_ERROR (参数错误).
+#[tokio::test]
+async fn micropay_refuses_a_long_out_trade_no_and_ids_are_unique() {
+    let server = MockServer::start().await.unwrap();
+    let client = apiv2_client(&server);
+    let pay = |no: String| {
+        let client = client.clone();
+        async move {
+            chain!(client.v2.pay.micropay)
+                .post(
+                    json!({"xml": {"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": no,
+                    "total_fee": 888, "spbill_create_ip": "8.8.8.8",
+                    "auth_code": "120061098828009406"}}),
+                )
+                .await
+        }
+    };
+    for long in ["A".repeat(33), "B".repeat(1_000_000)] {
+        match pay(long.clone()).await {
+            Err(Error::ApiV2(e)) => {
+                assert_eq!(
+                    (e.result_code.as_deref(), e.err_code.as_deref()),
+                    (Some("FAIL"), Some("PARAM_ERROR")),
+                    "{e:?}"
+                );
+                assert!(
+                    e.err_code_des
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("out_trade_no"),
+                    "{e:?}"
+                );
+            }
+            other => panic!("{}: {other:?}", long.len()),
+        }
+    }
+    // 32 characters is the most it takes; two orders of the same length
+    // and fee are two transactions
+    let mut ids = Vec::new();
+    for no in ["C".repeat(32), "D".repeat(32)] {
+        let paid: Value = pay(no).await.unwrap().xml().unwrap();
+        ids.push(paid["transaction_id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(ids[0], ids[1]);
 }

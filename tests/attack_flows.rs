@@ -64,7 +64,7 @@ async fn paid_order(server: &MockServer, client: &Client, no: &str, total: i64) 
     let created = create(
         client,
         "v3/pay/transactions/jsapi",
-        order(no, "https://example.com/notify", total),
+        order(no, "http://127.0.0.1:9/notify", total),
     )
     .await
     .unwrap();
@@ -74,6 +74,53 @@ async fn paid_order(server: &MockServer, client: &Client, no: &str, total: i64) 
     let (status, _) = control(server, &format!("transactions/{no}/pay"), None).await;
     assert_eq!(status, 200);
     true
+}
+
+/// The answer is 400 PARAM_ERROR (`what` says which case, for the message).
+fn assert_param_error(status: u16, answer: &Value, what: &str) {
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("PARAM_ERROR")),
+        "{what}: {answer}"
+    );
+}
+
+/// Places a 1-fen JSAPI order `no` notified at `notify_url`.
+async fn place(client: &Client, no: &str, notify_url: &str) -> (u16, Value) {
+    create(
+        client,
+        "v3/pay/transactions/jsapi",
+        order(no, notify_url, 1),
+    )
+    .await
+    .unwrap()
+}
+
+/// A 10-fen refund of paid order `no` as `out_refund_no`, with `notify_url`.
+async fn refund_notified(
+    client: &Client,
+    no: &str,
+    out_refund_no: &str,
+    notify_url: &str,
+) -> (u16, Value) {
+    create(
+        client,
+        "v3/refund/domestic/refunds",
+        json!({"out_trade_no": no, "out_refund_no": out_refund_no, "notify_url": notify_url,
+               "amount": {"refund": 10, "total": 100, "currency": "CNY"}}),
+    )
+    .await
+    .unwrap()
+}
+
+/// A payscore service order (the seed scenario's fields) with `notify_url`.
+fn payscore_order(no: &str, notify_url: &str) -> Value {
+    json!({"out_order_no": no, "appid": APPID,
+           "service_id": "2002000000000558128851361561536",
+           "service_introduction": "某某酒店",
+           "time_range": {"start_time": "OnAccept"},
+           "risk_fund": {"name": "DEPOSIT", "amount": 50000, "description": "押金"},
+           "notify_url": notify_url, "need_user_confirm": true})
 }
 
 // ---------------------------------------------------------------------------
@@ -166,7 +213,7 @@ async fn the_fund_flow_balance_of_many_large_orders_does_not_overflow() {
 #[tokio::test]
 async fn an_impossible_time_expire_date_is_refused() {
     let (_server, client) = setup().await;
-    let mut body = order("BADDATE001", "https://example.com/n", 1);
+    let mut body = order("BADDATE001", "http://127.0.0.1:9/n", 1);
     body["time_expire"] = json!("2099-02-30T10:00:00+08:00");
     let (status, answer) = create(&client, "v3/pay/transactions/jsapi", body)
         .await
@@ -212,7 +259,7 @@ fn parse_rfc3339_refuses_offsets_rfc_3339_does_not_allow() {
 #[tokio::test]
 async fn re_entry_through_another_trade_type_is_refused() {
     let (_server, client) = setup().await;
-    let body = order("REENTRY001", "https://example.com/n", 1);
+    let body = order("REENTRY001", "http://127.0.0.1:9/n", 1);
     let (status, _) = create(&client, "v3/pay/transactions/jsapi", body.clone())
         .await
         .unwrap();
@@ -264,15 +311,8 @@ async fn an_out_refund_no_reused_for_another_order_is_refused() {
 async fn a_refund_notify_url_that_is_not_http_is_refused() {
     let (server, client) = setup().await;
     assert!(paid_order(&server, &client, "REFURL0001", 100).await);
-    let (status, answer) = create(
-        &client,
-        "v3/refund/domestic/refunds",
-        json!({"out_trade_no": "REFURL0001", "out_refund_no": "R-URL-1",
-               "notify_url": "ftp://example.com/refund",
-               "amount": {"refund": 10, "total": 100, "currency": "CNY"}}),
-    )
-    .await
-    .unwrap();
+    let (status, answer) =
+        refund_notified(&client, "REFURL0001", "R-URL-1", "ftp://127.0.0.1/refund").await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (400, Some("PARAM_ERROR")),
@@ -317,7 +357,7 @@ async fn a_notify_url_with_a_query_string_is_refused() {
     let (status, answer) = create(
         &client,
         "v3/pay/transactions/jsapi",
-        order("QUERYURL01", "https://example.com/notify?order=1", 1),
+        order("QUERYURL01", "https://127.0.0.1/notify?order=1", 1),
     )
     .await
     .unwrap();
@@ -433,7 +473,7 @@ async fn an_invocation_with_malformed_time_stamp_or_nonce_is_refused() {
         let (status, created) = create(
             &client,
             "v3/pay/transactions/jsapi",
-            order(&no, "https://example.com/n", 1),
+            order(&no, "http://127.0.0.1:9/n", 1),
         )
         .await
         .unwrap();
@@ -648,7 +688,7 @@ fn rss_kib() -> u64 {
 #[tokio::test]
 async fn applying_for_the_same_bill_again_and_again_does_not_grow_memory() {
     let (server, client) = setup().await;
-    let mut body = order("BIGBILL001", "https://example.com/n", 1);
+    let mut body = order("BIGBILL001", "http://127.0.0.1:9/n", 1);
     body["description"] = json!("x".repeat(6 << 20));
     let (status, _) = create(&client, "v3/pay/transactions/jsapi", body)
         .await
@@ -691,7 +731,7 @@ async fn a_foreign_web_page_cannot_drive_the_controls() {
     let (status, _) = create(
         &client,
         "v3/pay/transactions/jsapi",
-        order("CSRF000001", "https://example.com/n", 1),
+        order("CSRF000001", "http://127.0.0.1:9/n", 1),
     )
     .await
     .unwrap();
@@ -721,4 +761,115 @@ async fn a_foreign_web_page_cannot_drive_the_controls() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
+}
+
+/// Break (issue 26, defect 4): a payscore order accepts any `notify_url` —
+/// `ftp:`, a query string, the mock's own `/_mock/` controls, `not a url`,
+/// `javascript:` — which payments and refunds refuse; its notifications
+/// are then never delivered. Correct: the same rule as a payment's
+/// notify_url (wechatpay-go `docs/payments/native/PrepayRequest.md`,
+/// NotifyUrl: "1. HTTPS；2. 不允许携带查询串"; the mock's own controls never):
+/// 400 PARAM_ERROR naming /notify_url, no order kept.
+#[tokio::test]
+async fn a_payscore_notify_url_follows_the_payments_rule() {
+    let (server, client) = setup().await;
+    let controls = format!("{}_mock/notifications/1/resend", server.base_url());
+    let bad = [
+        "ftp://127.0.0.1/notify",
+        "http://127.0.0.1:9/notify?order=1",
+        controls.as_str(),
+        "not a url",
+        "javascript:alert(1)",
+    ];
+    for (i, notify_url) in bad.into_iter().enumerate() {
+        let no = format!("PSURL{i:04}");
+        let (status, answer) = create(
+            &client,
+            "v3/payscore/serviceorder",
+            payscore_order(&no, notify_url),
+        )
+        .await
+        .unwrap();
+        assert_param_error(status, &answer, notify_url);
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("notify_url"),
+            "{notify_url}: {answer}"
+        );
+        let queried = client["v3/payscore/serviceorder"]
+            .get(json!({"query": {"out_order_no": no,
+                "service_id": "2002000000000558128851361561536", "appid": APPID}}))
+            .await;
+        assert!(queried.is_err(), "{notify_url}: the order was kept");
+    }
+}
+
+/// Break (issue 26): the notifier posts to any http(s) host, and the mock's
+/// keys are published: whoever reaches its API (a mock bound to a public
+/// address, or a page in the developer's browser) makes it POST into the
+/// network it runs in. Correct (docs/security.md, "Where the mock posts
+/// notifications"): a notify_url must name this machine — 400 PARAM_ERROR
+/// naming /notify_url and saying how to allow it — unless the mock was
+/// started with `allow_remote_notify(true)`.
+#[tokio::test]
+async fn a_notify_url_off_this_machine_is_refused_unless_allowed() {
+    let (server, client) = setup().await;
+    let elsewhere = [
+        "https://example.com/notify",
+        "http://10.0.0.1/notify",
+        "http://192.168.1.1:8080/notify",
+        "http://0.0.0.0:9/notify",
+        "http://[::ffff:10.0.0.1]/notify",
+        "http://169.254.169.254/latest",
+        "http://localhost.example.com/notify",
+    ];
+    for (i, url) in elsewhere.iter().enumerate() {
+        let (status, answer) = place(&client, &format!("REMOTE{i:04}"), url).await;
+        assert_param_error(status, &answer, url);
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("/notify_url") && message.contains("allow-remote-notify"),
+            "{url}: {answer}"
+        );
+    }
+    // this machine, however it is written
+    for (i, url) in [
+        "http://127.0.0.1:9/notify",
+        "http://127.1.2.3:9/notify",
+        "http://localhost:9/notify",
+        "http://LOCALHOST:9/notify",
+        "http://[::1]:9/notify",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, answer) = place(&client, &format!("LOCAL{i:05}"), url).await;
+        assert_eq!(status, 200, "{url}: {answer}");
+    }
+    // a refund's and a payscore order's notify_url: the same rule
+    assert!(paid_order(&server, &client, "REMOTEPAID", 100).await);
+    let (status, answer) = refund_notified(
+        &client,
+        "REMOTEPAID",
+        "R-REMOTE-1",
+        "https://example.com/refund",
+    )
+    .await;
+    assert_param_error(status, &answer, "");
+    let payscore = |no: &str| payscore_order(no, "https://example.com/payscore");
+    let (status, answer) = create(&client, "v3/payscore/serviceorder", payscore("PSREMOTE01"))
+        .await
+        .unwrap();
+    assert_param_error(status, &answer, "");
+
+    // allowed: WeChat Pay's own rule alone
+    server.allow_remote_notify(true);
+    let (status, answer) = place(&client, "REMOTEOK01", "https://example.com/notify").await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = create(&client, "v3/payscore/serviceorder", payscore("PSREMOTE02"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
 }

@@ -22,7 +22,7 @@ async fn native_order(client: Client, no: String) {
     client["v3/pay/transactions/native"]
         .post(json!({"json": {"appid": APPID, "mchid": MCHID,
             "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": no,
-            "notify_url": "https://shop.example/notify",
+            "notify_url": "http://127.0.0.1:9/notify",
             "amount": {"total": 1, "currency": "CNY"}}}))
         .await
         .unwrap();

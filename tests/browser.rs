@@ -1,7 +1,9 @@
 //! The mock's pages in a real browser: headless Chromium over WebDriver
 //! (`common/browser.rs`). Needs Debian's `chromium` and `chromium-driver`
 //! (and `zbar-tools` to read the QR code back), which `.ci/run` installs;
-//! `WECHATPAY_SKIP_BROWSER=1` skips these tests with a printed reason.
+//! without them each browser test is skipped with a line on stderr saying
+//! what to install, unless `WECHATPAY_REQUIRE_BROWSER=1` (CI) makes that a
+//! failure.
 //! `WECHATPAY_UPDATE_SCREENSHOT=1` also writes `docs/img/console.png`.
 
 #[path = "common/browser.rs"]
@@ -158,7 +160,12 @@ async fn wait_for_row(browser: &Browser, table: &str, no: &str, needle: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start(
+        "console_actions_move_payscore_orders_and_the_merchant_hears_of_it",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -254,7 +261,12 @@ async fn console_actions_move_payscore_orders_and_the_merchant_hears_of_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_actions_pay_an_order_end_its_refund_and_resend_and_the_merchant_hears_each() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start(
+        "console_actions_pay_an_order_end_its_refund_and_resend_and_the_merchant_hears_each",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -337,7 +349,12 @@ async fn console_actions_pay_an_order_end_its_refund_and_resend_and_the_merchant
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_reads_with_javascript_off_and_shows_no_key() {
-    let Some(browser) = Browser::start(false).await else {
+    let Some(browser) = Browser::start(
+        "the_console_reads_with_javascript_off_and_shows_no_key",
+        false,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -427,7 +444,13 @@ fn now_of(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_native_orders_qr_code_decodes_to_its_code_url_and_scan_and_pay_pays() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start_needing(
+        "a_native_orders_qr_code_decodes_to_its_code_url_and_scan_and_pay_pays",
+        true,
+        &["zbarimg"],
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -466,7 +489,7 @@ async fn a_native_orders_qr_code_decodes_to_its_code_url_and_scan_and_pay_pays()
         .args(["--quiet", "--raw"])
         .arg(&file)
         .output()
-        .unwrap_or_else(|e| panic!("zbarimg: {e}: install zbar-tools (.ci/run does)"));
+        .unwrap_or_else(|e| panic!("zbarimg: {e}: {}", browser::INSTALL));
     let _ = std::fs::remove_file(&file);
     assert_eq!(String::from_utf8_lossy(&read.stdout).trim_end(), code_url);
 
@@ -533,7 +556,12 @@ if (typeof WeixinJSBridge == "undefined") {{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merchant_page_pays_through_the_bridge_stand_in_with_the_sdks_parameters() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start(
+        "a_merchant_page_pays_through_the_bridge_stand_in_with_the_sdks_parameters",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -611,7 +639,12 @@ async fn a_merchant_page_pays_through_the_bridge_stand_in_with_the_sdks_paramete
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_h5_cashier_pays_and_goes_back_to_the_redirect_url() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start(
+        "the_h5_cashier_pays_and_goes_back_to_the_redirect_url",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -1101,7 +1134,12 @@ async fn the_invocations_endpoint_checks_answers_across_origins_and_pays_once() 
 /// (issue 27, point 9).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_english_console_keeps_the_chinese_link_and_speaks_english() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start(
+        "the_english_console_keeps_the_chinese_link_and_speaks_english",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();
@@ -1214,7 +1252,7 @@ fn bill_state(server: &MockServer, no: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms() {
-    let Some(browser) = Browser::start(true).await else {
+    let Some(browser) = Browser::start("a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms", true).await else {
         return;
     };
     let server = MockServer::start().await.unwrap();

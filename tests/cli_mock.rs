@@ -1,4 +1,4 @@
-//! `wxpay mock pay|fail|expire|refund|…` against a `wxpay mock` that runs in
+//! `wxpay mock pay|fail|expire|combine|refund|…` against a `wxpay mock` that runs in
 //! another process, as a person types them in a second terminal.
 #![cfg(feature = "cli")]
 
@@ -243,4 +243,137 @@ async fn a_receivers_share_ends_from_the_command_line() {
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A combine order (合单) of two sub-orders, placed with `wxpay post`.
+const COMBINE: &str = r#"{"combine_appid":"wxd678efh567hg6787","combine_mchid":"1900000109","combine_out_trade_no":"CLI-COMBINE-1","notify_url":"http://127.0.0.1:9/n","sub_orders":[{"mchid":"1900000109","out_trade_no":"CLI-SUB-1","attach":"a","description":"d","amount":{"total_amount":100,"currency":"CNY"}},{"mchid":"1900000109","out_trade_no":"CLI-SUB-2","attach":"a","description":"d","amount":{"total_amount":200,"currency":"CNY"}}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_combine_order_is_paid_listed_and_refused_from_the_command_line() {
+    let dir = runner::temp_dir("wxpay-cli-mock", "combine");
+    let (mut child, mut lines) = runner::spawn_mock(&dir, &[]);
+    lines.next().unwrap().unwrap();
+    lines.next().unwrap().unwrap();
+    let profile = dir.join("mock.json").display().to_string();
+    let env = [("WECHATPAY_PROFILE", profile.as_str())];
+
+    let created = wxpay(
+        &["post", "v3/combine-transactions/native", "-d", COMBINE],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    // A sub-order alone cannot be paid: the whole combine order is.
+    let alone = wxpay(&["mock", "pay", "CLI-SUB-1"], &env, None).await;
+    assert_eq!(alone.code, 1, "{}", alone.stderr);
+    assert!(alone.stderr.contains("CLI-COMBINE-1"), "{}", alone.stderr);
+    let failed = wxpay(&["mock", "combine", "CLI-COMBINE-1", "fail"], &env, None).await;
+    assert_eq!(failed.code, 0, "{}", failed.stderr);
+    let paid = wxpay(&["mock", "combine", "CLI-COMBINE-1", "pay"], &env, None).await;
+    assert_eq!(paid.code, 0, "{}", paid.stderr);
+    let paid: Value = serde_json::from_str(&paid.stdout).unwrap();
+    assert_eq!(paid["sub_orders"][1]["trade_state"], "SUCCESS");
+    let again = wxpay(&["mock", "combine", "CLI-COMBINE-1", "pay"], &env, None).await;
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    let bad = wxpay(&["mock", "combine", "CLI-COMBINE-1", "dance"], &env, None).await;
+    assert_eq!(bad.code, 2);
+    let listed = wxpay(&["mock", "combines"], &env, None).await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["data"][0]["combine_out_trade_no"], "CLI-COMBINE-1");
+    assert_eq!(listed["data"][0]["trade_state"], "SUCCESS");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The credential flags `wxpay` takes for the calls it signs.
+const CREDENTIAL_FLAGS: [&str; 7] = [
+    "--mchid",
+    "--serial",
+    "--private-key",
+    "--platform-cert",
+    "--public-key",
+    "--apiv3-key",
+    "--apiv2-key",
+];
+
+#[tokio::test]
+async fn wxpay_mock_lists_and_takes_only_the_flags_it_reads() {
+    // the server is its own merchant: its help lists no credential flag
+    let help = wxpay(&["mock", "--help"], &[], None).await;
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(help.stdout.contains("--port"), "{}", help.stdout);
+    for flag in CREDENTIAL_FLAGS {
+        assert!(!help.stdout.contains(flag), "{flag} in:\n{}", help.stdout);
+    }
+    // a control reads only where the mock is
+    let help = wxpay(&["mock", "pay", "--help"], &[], None).await;
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(help.stdout.contains("--base-url"), "{}", help.stdout);
+    assert!(help.stdout.contains("--profile"), "{}", help.stdout);
+    for flag in CREDENTIAL_FLAGS {
+        assert!(!help.stdout.contains(flag), "{flag} in:\n{}", help.stdout);
+    }
+    // the other calls still list them
+    let help = wxpay(&["post", "--help"], &[], None).await;
+    assert!(help.stdout.contains("--apiv3-key"), "{}", help.stdout);
+
+    // typed anyway, before or after `mock`: refused with the reason, exit 2,
+    // before anything listens (the port is taken: a server would fail to bind)
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for args in [
+        vec!["mock", "--port", &port, "--mchid", "1900000109"],
+        vec!["--apiv3-key", "SECRET-VALUE-0001", "mock", "--port", &port],
+    ] {
+        let run = wxpay(&args, &[], None).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("reads no credentials: remove --"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("SECRET-VALUE"), "{}", run.stderr);
+    }
+    let run = wxpay(
+        &[
+            "--mchid",
+            "1900000109",
+            "mock",
+            "transactions",
+            "--base-url",
+            "http://127.0.0.1:9/",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`wxpay mock transactions` reads only where the mock is (--base-url or --profile): remove --mchid"),
+        "{}",
+        run.stderr
+    );
+    let run = wxpay(&["mock", "transactions", "--serial", "X"], &[], None).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unexpected argument '--serial'"),
+        "{}",
+        run.stderr
+    );
+    // the environment is ambient, not typed: not refused
+    let run = wxpay(
+        &["mock", "transactions", "--base-url", "http://127.0.0.1:9/"],
+        &[("WECHATPAY_MCHID", "1900000109")],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
 }

@@ -21,7 +21,7 @@ async fn api_error_display_names_the_detail() {
     let server = MockServer::start().await.unwrap();
     let client = server.client_builder().mchid("1900000000").build().unwrap();
     let err = client["v3/pay/transactions/jsapi"]
-        .post(json!({"json": jsapi_order("FH0001", "https://shop.example/notify", 1)}))
+        .post(json!({"json": jsapi_order("FH0001", "http://127.0.0.1:9/notify", 1)}))
         .await
         .unwrap_err();
     let Error::Api(api) = &err else {
@@ -113,7 +113,7 @@ async fn options_mistakes_name_the_likely_fix() {
 
     // A body object at the top: the body goes under "json".
     let err = client["v3/pay/transactions/jsapi"]
-        .post(jsapi_order("FH0002", "https://shop.example/notify", 1))
+        .post(jsapi_order("FH0002", "http://127.0.0.1:9/notify", 1))
         .await
         .unwrap_err();
     assert_eq!(
@@ -284,7 +284,7 @@ async fn child(case: &str) {
         "works" => {
             let client = ClientBuilder::from_env().unwrap().build().unwrap();
             let res = client["v3/pay/transactions/jsapi"]
-                .post(json!({"json": jsapi_order("FH0003", "https://shop.example/notify", 1)}))
+                .post(json!({"json": jsapi_order("FH0003", "http://127.0.0.1:9/notify", 1)}))
                 .await
                 .unwrap();
             assert!(res.verified_by().is_some());

@@ -273,6 +273,42 @@ fn apiv2_app() {
     assert_eq!(params.sign, hmac_sha256_upper(&text, APIV2_KEY));
 }
 
+/// A service provider's APIv2 APP order: WeChat Pay's APIv2 partner page
+/// (https://pay.weixin.qq.com/doc/v2/partner/4011986561) names the
+/// sub-merchant's id as `partnerid` (子商户号), signed in with the provider's
+/// APIv2 key; `.partnerid(…)` sets it, for the APIv3 builder too.
+#[test]
+fn a_providers_app_order_names_the_partnerid_it_is_given() {
+    const SUB_MCHID: &str = "1900000209";
+    let invocation = client()
+        .invocation()
+        .timestamp(TIMESTAMP)
+        .nonce(NONCE)
+        .partnerid(SUB_MCHID);
+    let params = invocation.v2_app(APPID, PREPAY_ID, SignType::Md5).unwrap();
+    assert_eq!(params.partnerid, SUB_MCHID);
+    let text = format!(
+        "appid={APPID}&noncestr={NONCE}&package=Sign=WXPay&partnerid={SUB_MCHID}&prepayid={PREPAY_ID}&timestamp={TIMESTAMP}&key={APIV2_KEY}"
+    );
+    assert_eq!(params.sign, md5_upper(&text));
+    // APIv3: partnerid is not signed (appid, timestamp, noncestr, prepayid)
+    let params = invocation.app(APPID, PREPAY_ID).unwrap();
+    assert_eq!(params.partnerid, SUB_MCHID);
+    assert_eq!(params.sign, APP_SIGN);
+    // by default the client's own merchant id
+    let params = client().invocation().app(APPID, PREPAY_ID).unwrap();
+    assert_eq!(params.partnerid, "1900000109");
+    // empty or with a line feed: refused, naming the field
+    for bad in ["", "1900000209\n"] {
+        let error = client()
+            .invocation()
+            .partnerid(bad)
+            .app(APPID, PREPAY_ID)
+            .unwrap_err();
+        assert!(error.to_string().contains("partnerid"), "{error}");
+    }
+}
+
 #[test]
 fn payscore_detail_page() {
     let page = client()

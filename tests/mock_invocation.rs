@@ -163,3 +163,76 @@ async fn the_payscore_confirm_page_takes_only_the_orders_signed_package() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "DOING");
 }
+
+/// A service provider's APP order: WeChat Pay's sources disagree on its
+/// `partnerid` (docs/frontend.md: WeChat Pay's Java SDK sends the
+/// provider's `sp_mchid` for APIv3; the APIv2 partner page asks for the
+/// sub-merchant's, 子商户号). The mock's client takes either of the order's
+/// two ids and nothing else; a direct order's is its merchant's alone.
+#[tokio::test]
+async fn a_partner_app_orders_partnerid_is_the_providers_or_the_sub_merchants() {
+    const SUB: &str = "1900000110";
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let mchid = Credentials::get().mchid;
+    let place = |no: &str| {
+        let client = client.clone();
+        let no = no.to_owned();
+        async move {
+            let answer: Value = client["v3/pay/partner/transactions/app"]
+                .post(
+                    json!({"json": {"sp_appid": APPID, "sp_mchid": mchid, "sub_mchid": SUB,
+                    "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": no,
+                    "notify_url": "http://127.0.0.1:9/notify", "amount": {"total": 1}}}),
+                )
+                .await
+                .unwrap()
+                .json()
+                .unwrap();
+            answer
+        }
+    };
+    let pay = |no: &str, partnerid: &str, answer: &Value| {
+        let invocation = client
+            .invocation()
+            .partnerid(partnerid)
+            .app_from_answer(APPID, answer)
+            .unwrap();
+        let path = format!("transactions/{no}/pay?sub_mchid={SUB}");
+        let body = json!({"invocation": serde_json::to_value(invocation).unwrap()});
+        let server = &server;
+        async move { control(server, &path, Some(body)).await }
+    };
+    for (no, partnerid) in [("PAPP000001", mchid), ("PAPP000002", SUB)] {
+        let answer = place(no).await;
+        let (status, paid) = pay(no, partnerid, &answer).await;
+        assert_eq!(status, 200, "{partnerid}: {paid}");
+        assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
+    }
+    let answer = place("PAPP000003").await;
+    let (status, refused) = pay("PAPP000003", "1900000999", &answer).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("partnerid"), "{refused}");
+
+    // a direct APP order: only the merchant's own id
+    let direct: Value = client["v3/pay/transactions/app"]
+        .post(json!({"json": {"appid": APPID, "mchid": mchid,
+            "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": "DAPP000001",
+            "notify_url": "http://127.0.0.1:9/notify", "amount": {"total": 1}}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let invocation = client
+        .invocation()
+        .partnerid(SUB)
+        .app_from_answer(APPID, &direct)
+        .unwrap();
+    let (status, refused) = control(
+        &server,
+        "transactions/DAPP000001/pay",
+        Some(json!({"invocation": serde_json::to_value(invocation).unwrap()})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+}

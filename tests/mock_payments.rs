@@ -7,39 +7,16 @@
 
 mod common;
 
-use common::flows::{control, jsapi_order, APPID, MCHID};
+use common::flows::{control, jsapi_order, keys, refusal, set, setup, APPID, MCHID};
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::sink::NotifySink;
 use serde_json::{json, Value};
-use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
-use wechatpay_chain::{Client, Error};
+use wechatpay_chain::mock::{Credentials, RefundOutcome};
+use wechatpay_chain::Error;
 
 const SUB_MCHID: &str = "1900000110";
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().unwrap().keys().cloned().collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-/// The `{"code","message"}` of a refused call.
-fn refusal(err: Error) -> (u16, String, String) {
-    match err {
-        Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
 
 async fn get_json(url: String) -> Value {
     let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();

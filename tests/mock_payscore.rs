@@ -321,14 +321,14 @@ async fn preconditions_and_amount_rules_answer_wechat_error_codes() {
     assert_eq!((status, code.as_str()), (404, "ORDER_NOT_EXIST"));
     let (_, code, detail) = api_code(
         client["v3/payscore/partner/serviceorder"]
-            .post(json!({"json": create_body("S1", "http://x/", None)}))
+            .post(json!({"json": create_body("S1", "http://127.0.0.1:9/n", None)}))
             .await,
     );
     assert_eq!(
         (code.as_str(), detail.unwrap()["field"].as_str()),
         ("PARAM_ERROR", Some("/sub_mchid"))
     );
-    let mut missing = create_body("M1", "http://x/", None);
+    let mut missing = create_body("M1", "http://127.0.0.1:9/n", None);
     missing
         .as_object_mut()
         .unwrap()

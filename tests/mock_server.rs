@@ -278,6 +278,7 @@ async fn every_corpus_operation_is_matched_signed_and_verified() {
             || template.starts_with("v3/payscore/serviceorder")
             || template.starts_with("v3/payscore/partner/serviceorder")
             || template.starts_with("v3/refund/domestic/refunds")
+            || template.starts_with("v3/combine-transactions/")
             || payments
             || transfer_bills(&method, template)
             || [

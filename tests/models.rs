@@ -306,7 +306,7 @@ fn blocking_prepay_jsapi() {
     let server = runtime.block_on(MockServer::start()).unwrap();
     let client = server.client_builder().build_blocking().unwrap();
     let prepay = client
-        .prepay_jsapi(&jsapi_order("MODELS0002", "https://shop.example/notify", 1))
+        .prepay_jsapi(&jsapi_order("MODELS0002", "http://127.0.0.1:9/notify", 1))
         .unwrap();
     let invocation = serde_json::to_value(&prepay.params).unwrap();
     assert_eq!(invocation["signType"], "RSA");
@@ -316,7 +316,7 @@ fn blocking_prepay_jsapi() {
     assert_eq!(paid["trade_state"], "SUCCESS");
 
     // An order that names no appid is refused before anything is sent.
-    let mut order = jsapi_order("MODELS0003", "https://shop.example/notify", 1);
+    let mut order = jsapi_order("MODELS0003", "http://127.0.0.1:9/notify", 1);
     order.as_object_mut().unwrap().remove("appid");
     let err = client.prepay_jsapi(&order).unwrap_err();
     assert!(

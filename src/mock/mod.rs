@@ -1,7 +1,7 @@
 //! A WeChat Pay APIv3 server for tests, examples and trying things out
 //! (feature `mock`). Real HTTP on loopback: it checks request signatures as
 //! WeChat Pay does, signs its answers as WeChat Pay does, keeps payment
-//! orders (direct and partner), refunds, profit sharing
+//! orders (direct and partner; combine orders too), refunds, profit sharing
 //! ([`crate::guide::profit_sharing`]), payscore service orders and
 //! transfer bills (商家转账, [`crate::guide::transfers`]) through their
 //! whole life, sends encrypted notifications on WeChat Pay's retry
@@ -40,8 +40,9 @@
 //            media; on the way out identity.rs signs every answer (answer.rs),
 //            faults.rs misbehaves on request, log.rs keeps the requests and
 //            notify.rs delivers every flow's notifications.
-//   flows/   one module per product (payments, refunds, payscore, bills,
-//            transfer bills, v2 micropay; invocation.rs, the WeChat client's check of a
+//   flows/   one module per product (payments, combine orders over them,
+//            refunds, payscore, bills, transfer bills, profit sharing, v2 micropay;
+//            invocation.rs, the WeChat client's check of a
 //            front end's parameters), each owning its state machine over the
 //            store they share (kept.rs).
 //   pages/   console, cashier, bridge stand-in and the /_mock/ controls
@@ -75,15 +76,18 @@ pub use self::flows::transfers::{DEFAULT_TRANSFER_BALANCE, KEPT_TRANSFERS};
 pub use self::wire::catalog::ENDPOINTS_TSV;
 pub use self::wire::faults::Fault;
 pub use self::wire::identity::Credentials;
+pub use self::wire::intake::{BODY_BUDGET, BODY_TIMEOUT, MAX_BODY};
 pub use self::wire::log::{LoggedRequest, KEPT_REQUESTS};
 pub use self::wire::notify::{
     Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
 };
-pub use self::wire::server::MAX_BODY;
 
 use self::flows::payscore::UserAction;
 use self::flows::transfers;
-use self::pages::actions::{resolve_refund, transaction_action, user_action, TransactionAction};
+use self::pages::actions::{
+    combine_list, combine_request, resolve_refund, transaction_action, user_action, PayRequest,
+    TransactionAction,
+};
 use self::wire::server::Shared;
 use crate::error::{ApiError, Error, Result};
 use crate::{Client, ClientBuilder};
@@ -425,6 +429,83 @@ impl MockServer {
         .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
     }
 
+    /// The simulated user pays combine order `combine_out_trade_no` (合单):
+    /// every sub-order NOTPAY → SUCCESS at once, and one TRANSACTION.SUCCESS
+    /// with all of them in `sub_orders[]` goes to its `notify_url`. Returns
+    /// the combine order as its query answers it. Each sub-order is then
+    /// refunded on its own, by its `out_trade_no` or `transaction_id`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::json;
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// let sub = |no: &str, total: i64| json!({"mchid": "1900000109", "out_trade_no": no,
+    ///     "description": "腾讯充值中心-QQ会员充值", "attach": "深圳分店",
+    ///     "amount": {"total_amount": total, "currency": "CNY"}});
+    /// server.client()?["v3/combine-transactions/native"].post(json!({"json": {
+    ///     "combine_appid": "wxd678efh567hg6787", "combine_mchid": "1900000109",
+    ///     "combine_out_trade_no": "P20150806125346", "notify_url": "https://127.0.0.1:9/notify",
+    ///     "sub_orders": [sub("20150806125346", 100), sub("20150806125347", 200)],
+    /// }})).await?;
+    /// let paid = server.pay_combine_transaction("P20150806125346")?;
+    /// assert_eq!(paid["sub_orders"][1]["trade_state"], "SUCCESS");
+    /// # Ok(()) }
+    /// ```
+    pub fn pay_combine_transaction(&self, combine_out_trade_no: &str) -> Result<Value> {
+        self.combine(
+            TransactionAction::Pay,
+            combine_out_trade_no,
+            PayRequest::default(),
+        )
+    }
+
+    /// As [`MockServer::pay_combine_transaction`], the user paying from the
+    /// front end with `invocation` (JSAPI or APP parameters built as for a
+    /// normal order, with `combine_appid` and the combine order's
+    /// `prepay_id`), checked as the WeChat client checks them.
+    pub fn pay_combine_transaction_with(
+        &self,
+        combine_out_trade_no: &str,
+        invocation: &Value,
+    ) -> Result<Value> {
+        let request = PayRequest {
+            openid: None,
+            invocation: Some(invocation.clone()),
+        };
+        self.combine(TransactionAction::Pay, combine_out_trade_no, request)
+    }
+
+    /// A payment attempt of the combine order fails: every sub-order stays NOTPAY.
+    pub fn fail_combine_transaction(&self, combine_out_trade_no: &str) -> Result<Value> {
+        self.combine(
+            TransactionAction::Fail,
+            combine_out_trade_no,
+            PayRequest::default(),
+        )
+    }
+
+    /// The unpaid combine order runs out of time: every sub-order CLOSED.
+    pub fn expire_combine_transaction(&self, combine_out_trade_no: &str) -> Result<Value> {
+        self.combine(
+            TransactionAction::Expire,
+            combine_out_trade_no,
+            PayRequest::default(),
+        )
+    }
+
+    fn combine(&self, action: TransactionAction, no: &str, request: PayRequest) -> Result<Value> {
+        combine_request(&self.shared, action, no, &request)
+            .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Every combine order held, oldest first (`GET /_mock/combine-transactions`):
+    /// the query's answer, plus the mock's own `trade_type`, `trade_state`
+    /// of the whole, `total`, `prepay_id`, `notify_url` and `create_time`.
+    pub fn combine_transactions(&self) -> Vec<Value> {
+        combine_list(&self.shared, usize::MAX)
+    }
+
     /// The back office ends PROCESSING refund `out_refund_no` with
     /// `outcome`; REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED goes to
     /// the refund's `notify_url`. Returns the refund as the query answers it.
@@ -441,6 +522,26 @@ impl MockServer {
             out_refund_no,
         )
         .map_err(|answer| ApiError::from_response(answer.status, None, answer.body).into())
+    }
+
+    /// Lets an order's or refund's `notify_url` name a host other than this
+    /// machine (by default only a loopback address or `localhost`; another
+    /// host is refused with 400 `PARAM_ERROR` when the order is placed).
+    /// The mock's keys are published: allow it only on a network you trust,
+    /// for a merchant endpoint that runs elsewhere (docs/security.md).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// server.allow_remote_notify(true);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn allow_remote_notify(&self, yes: bool) {
+        self.shared
+            .remote_notify
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Refunds succeed by themselves `delay` after they are accepted (as

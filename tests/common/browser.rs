@@ -4,11 +4,15 @@
 //! `fantoccini` (whose `webdriver` dependency brings in the ICU segmenter,
 //! `time` and a hyper client stack of its own, all to build for tests).
 //!
-//! `Browser::start` returns `None` (after printing why) only when
-//! `WECHATPAY_SKIP_BROWSER=1`; a missing `chromium` or `chromedriver`
-//! fails the test, so CI cannot pass without running it.
+//! `Browser::start` returns `None` when a program the test needs
+//! (`chromium`, `chromedriver`, and `zbarimg` where asked) is not on `PATH`,
+//! after printing one line on stderr naming the test and what to install, so
+//! `cargo test` passes on a fresh machine and says what it did not run.
+//! `WECHATPAY_REQUIRE_BROWSER=1` (set by `.ci/run`) turns that skip into a
+//! failure, so CI cannot pass without running the browser tests.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -54,19 +58,55 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// What to install for the browser tests (Debian package names).
+pub const INSTALL: &str = "apt-get install chromium chromium-driver zbar-tools";
+
+/// The variable CI sets so that a browser test can never be skipped there.
+pub const REQUIRE: &str = "WECHATPAY_REQUIRE_BROWSER";
+
+/// Says on stderr, in one line, that `test` is skipped and what to install;
+/// fails the test instead when `WECHATPAY_REQUIRE_BROWSER=1`.
+fn skip(test: &str, absent: &[&str]) {
+    let line = format!(
+        "SKIPPED {test}: {} not found on PATH; to run it: {INSTALL} (.ci/run does)",
+        absent.join(", ")
+    );
+    if std::env::var(REQUIRE).as_deref() == Ok("1") {
+        panic!("{line}; {REQUIRE}=1 forbids skipping a browser test");
+    }
+    // Straight to the stderr handle: libtest captures `eprintln!` of a
+    // passing test, and a skip must be seen.
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 impl Browser {
-    /// A fresh browser (own profile, JavaScript on or off), or `None` when
-    /// `WECHATPAY_SKIP_BROWSER=1` says to skip.
-    pub async fn start(javascript: bool) -> Option<Browser> {
-        if std::env::var("WECHATPAY_SKIP_BROWSER").as_deref() == Ok("1") {
-            eprintln!("skipped: WECHATPAY_SKIP_BROWSER=1 (this test needs Chromium)");
+    /// A fresh browser (own profile, JavaScript on or off) for the test
+    /// named `test`, or `None` (after saying so) when Chromium is absent.
+    pub async fn start(test: &str, javascript: bool) -> Option<Browser> {
+        Browser::start_needing(test, javascript, &[]).await
+    }
+
+    /// As [`Browser::start`], when the test also runs `tools` (e.g.
+    /// `zbarimg`): `None` (after saying so) when any of them is absent.
+    pub async fn start_needing(test: &str, javascript: bool, tools: &[&str]) -> Option<Browser> {
+        let chromium_names = ["chromium", "chromium-browser", "google-chrome"];
+        let chromium = find_program(&chromium_names);
+        let mut absent: Vec<&str> = Vec::new();
+        if chromium.is_none() {
+            absent.push("chromium");
+        }
+        for tool in std::iter::once(&"chromedriver").chain(tools) {
+            if find_program(&[tool]).is_none() {
+                absent.push(tool);
+            }
+        }
+        if !absent.is_empty() {
+            skip(test, &absent);
             return None;
         }
-        let missing = "install Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`; .ci/run does) or set WECHATPAY_SKIP_BROWSER=1 to skip the browser tests";
-        let driver_bin = find_program(&["chromedriver"])
-            .unwrap_or_else(|| panic!("chromedriver not found on PATH: {missing}"));
-        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"])
-            .unwrap_or_else(|| panic!("chromium not found on PATH: {missing}"));
+        let (Some(chromium), Some(driver_bin)) = (chromium, find_program(&["chromedriver"])) else {
+            unreachable!("both were found above");
+        };
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")

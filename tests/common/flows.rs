@@ -1,9 +1,13 @@
 //! What the tests of the mock's payment flows share: an order body as the
-//! Go SDK's `PrepayRequest` names its fields (FLOWS.md §1.2), and one
-//! `/_mock/` control call.
+//! Go SDK's `PrepayRequest` names its fields (FLOWS.md §1.2), one
+//! `/_mock/` control call, a server and its client, and the field sets and
+//! refusals the tests compare.
+
+use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 use wechatpay_chain::mock::MockServer;
+use wechatpay_chain::{Client, Error};
 
 pub const APPID: &str = "wxd678efh567hg6787";
 pub const MCHID: &str = "1900000109";
@@ -32,4 +36,33 @@ pub async fn control(server: &MockServer, path: &str, body: Option<Value>) -> (u
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// A mock and its client.
+pub async fn setup() -> (MockServer, Client) {
+    let server = MockServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    (server, client)
+}
+
+/// The field names of a JSON object.
+pub fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+pub fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The `{"code","message"}` of a refused call, and its status.
+pub fn refusal(err: Error) -> (u16, String, String) {
+    match err {
+        Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
+        other => panic!("expected an API error, got {other:?}"),
+    }
 }

@@ -33,12 +33,24 @@ struct Order {
     prepay_id: String,
 }
 
+/// An APP order: its appid and prepay id, and whose `partnerid` to send.
+#[derive(Args)]
+struct AppOrder {
+    #[command(flatten)]
+    order: Order,
+    /// The `partnerid` to send instead of --mchid (a service provider's
+    /// APIv2 order: the sub-merchant's id, as WeChat Pay's APIv2 partner
+    /// page asks; see docs/frontend.md).
+    #[arg(long, value_name = "ID")]
+    partnerid: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Page {
     /// JSAPI / mini-program parameters for an APIv3 order (paySign: RSA).
     Jsapi(Order),
     /// APP parameters for an APIv3 order (sign: RSA).
-    App(Order),
+    App(AppOrder),
     /// JSAPI / mini-program parameters for an APIv2 order (paySign under the APIv2 key).
     V2Jsapi {
         #[command(flatten)]
@@ -50,7 +62,7 @@ enum Page {
     /// APP parameters for an APIv2 order (sign under the APIv2 key).
     V2App {
         #[command(flatten)]
-        order: Order,
+        order: AppOrder,
         /// The order's sign_type.
         #[arg(long = "sign-type", value_name = "TYPE", default_value = "MD5", value_parser = ["MD5", "HMAC-SHA256"], ignore_case = true)]
         sign_type: String,
@@ -114,17 +126,26 @@ fn build(credentials: &Credentials, args: InvokeArgs) -> Result<(), Failure> {
     }
     match args.page {
         Page::Jsapi(o) => print(&invocation.jsapi(&o.appid, &o.prepay_id)?),
-        Page::App(o) => print(&invocation.app(&o.appid, &o.prepay_id)?),
+        Page::App(AppOrder { order, partnerid }) => {
+            let invocation = with_partnerid(invocation, partnerid);
+            print(&invocation.app(&order.appid, &order.prepay_id)?)
+        }
         Page::V2Jsapi { order, sign_type } => print(&invocation.v2_jsapi(
             &order.appid,
             &order.prepay_id,
             SignType::from_field(Some(&sign_type)),
         )?),
-        Page::V2App { order, sign_type } => print(&invocation.v2_app(
-            &order.appid,
-            &order.prepay_id,
-            SignType::from_field(Some(&sign_type)),
-        )?),
+        Page::V2App {
+            order: AppOrder { order, partnerid },
+            sign_type,
+        } => {
+            let invocation = with_partnerid(invocation, partnerid);
+            print(&invocation.v2_app(
+                &order.appid,
+                &order.prepay_id,
+                SignType::from_field(Some(&sign_type)),
+            )?)
+        }
         Page::PayscoreDetail {
             service_id,
             out_order_no,
@@ -160,6 +181,13 @@ fn build(credentials: &Credentials, args: InvokeArgs) -> Result<(), Failure> {
                 print(&page)
             }
         }
+    }
+}
+
+fn with_partnerid(invocation: Invocation, partnerid: Option<String>) -> Invocation {
+    match partnerid {
+        Some(id) => invocation.partnerid(id),
+        None => invocation,
     }
 }
 

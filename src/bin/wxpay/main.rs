@@ -17,7 +17,7 @@ mod tools;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::credentials::Credentials;
 use crate::exit::Failure;
@@ -83,22 +83,18 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Get(args) => call::run(&cli.credentials, reqwest::Method::GET, args).await,
-        Command::Post(args) => call::run(&cli.credentials, reqwest::Method::POST, args).await,
-        Command::Put(args) => call::run(&cli.credentials, reqwest::Method::PUT, args).await,
-        Command::Patch(args) => call::run(&cli.credentials, reqwest::Method::PATCH, args).await,
-        Command::Delete(args) => call::run(&cli.credentials, reqwest::Method::DELETE, args).await,
-        Command::Certificates { output } => tools::certificates(&cli.credentials, output).await,
-        Command::Notify(args) => tools::notify(&cli.credentials, args),
-        Command::Encrypt { text } => tools::encrypt(&cli.credentials, &text),
-        Command::Decrypt { ciphertext } => tools::decrypt(&cli.credentials, &ciphertext),
-        Command::Invoke(args) => invoke::run(&cli.credentials, args),
-        Command::Endpoints(args) => endpoints::list(args),
-        Command::Describe(args) => endpoints::describe(args),
-        Command::Mock(args) => mock::run(&cli.credentials, args).await,
-        Command::Completions { shell } => completions::print(shell, Cli::command()),
+    // `wxpay mock` lists and takes only the credential flags it reads.
+    let matches = Cli::command()
+        .mut_subcommand("mock", mock::own_credential_flags)
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let checked = match matches.subcommand() {
+        Some(("mock", given)) => mock::refuse_unread_flags(given),
+        _ => Ok(()),
+    };
+    let result = match checked {
+        Ok(()) => run(&cli.credentials, cli.command).await,
+        Err(failure) => Err(failure),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,5 +104,24 @@ async fn main() -> ExitCode {
             }
             ExitCode::from(code)
         }
+    }
+}
+
+async fn run(credentials: &Credentials, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Get(args) => call::run(credentials, reqwest::Method::GET, args).await,
+        Command::Post(args) => call::run(credentials, reqwest::Method::POST, args).await,
+        Command::Put(args) => call::run(credentials, reqwest::Method::PUT, args).await,
+        Command::Patch(args) => call::run(credentials, reqwest::Method::PATCH, args).await,
+        Command::Delete(args) => call::run(credentials, reqwest::Method::DELETE, args).await,
+        Command::Certificates { output } => tools::certificates(credentials, output).await,
+        Command::Notify(args) => tools::notify(credentials, args),
+        Command::Encrypt { text } => tools::encrypt(credentials, &text),
+        Command::Decrypt { ciphertext } => tools::decrypt(credentials, &ciphertext),
+        Command::Invoke(args) => invoke::run(credentials, args),
+        Command::Endpoints(args) => endpoints::list(args),
+        Command::Describe(args) => endpoints::describe(args),
+        Command::Mock(args) => mock::run(credentials, args).await,
+        Command::Completions { shell } => completions::print(shell, Cli::command()),
     }
 }

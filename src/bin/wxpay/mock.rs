@@ -1,5 +1,5 @@
 //! `wxpay mock [--port N] [--dir DIR]`: the mock WeChat Pay on 127.0.0.1,
-//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|refund|transfer|profit-sharing|…`: the
+//! until SIGINT or SIGTERM; and `wxpay mock pay|fail|expire|combine|refund|transfer|profit-sharing|…`: the
 //! simulated user and back office of a mock that runs, from another
 //! terminal (its address from `--base-url`, `WECHATPAY_BASE_URL` or the
 //! profile `wxpay mock --dir` wrote).
@@ -43,6 +43,11 @@ pub struct MockArgs {
     /// than what is left answers 403 NOT_ENOUGH).
     #[arg(long, value_name = "FEN", value_parser = clap::value_parser!(i64).range(0..))]
     transfer_balance: Option<i64>,
+    /// Let a notify_url name a host other than this machine (by default
+    /// only 127.0.0.1, `[::1]` or localhost: the mock's keys are published,
+    /// see docs/security.md).
+    #[arg(long)]
+    allow_remote_notify: bool,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -125,8 +130,25 @@ enum Action {
     },
     /// Lists the profit-sharing and unfreezing requests.
     ProfitSharingOrders,
+    /// Pays, fails or expires combine order COMBINE_OUT_TRADE_NO (合单): all
+    /// its sub-orders at once; pay sends one TRANSACTION.SUCCESS with every
+    /// sub-order.
+    Combine {
+        combine_out_trade_no: String,
+        #[arg(value_parser = ["pay", "fail", "expire"])]
+        action: String,
+        /// The payer's openid (pay only).
+        #[arg(long)]
+        openid: Option<String>,
+        /// The front-end parameters (`wxpay invoke …` output with the
+        /// combine order's prepay_id and combine_appid): JSON, or @FILE (pay only).
+        #[arg(long, value_name = "JSON|@FILE")]
+        invocation: Option<String>,
+    },
     /// Lists the payment orders.
     Transactions,
+    /// Lists the combine orders (合单).
+    Combines,
     /// Lists the refunds.
     Refunds,
     /// Lists the notifications, every attempt and the merchant's answers.
@@ -149,6 +171,68 @@ struct SubMchid {
     sub_mchid: Option<String>,
 }
 
+/// The credential flags a control (`wxpay mock pay …`) reads: where the
+/// mock is. Serving reads none: the mock is its own merchant (`--dir`
+/// writes its profile).
+const CONTROLS_READ: &[&str] = &["base_url", "profile"];
+
+/// The global credential flags, as `Credentials` defines them.
+fn credential_flags() -> Vec<clap::Arg> {
+    use clap::Args as _;
+    Credentials::augment_args(clap::Command::new("credentials"))
+        .get_arguments()
+        .cloned()
+        .collect()
+}
+
+/// Gives `wxpay mock` its own copies of the global credential flags, so that
+/// clap does not hand it the global ones: hidden where unread (still
+/// accepted, to be refused by [`refuse_unread_flags`] with a reason), and
+/// global for its controls only where they are read. A control's help then
+/// lists `--base-url` and `--profile` alone, and another credential flag
+/// typed after a control is clap's "unexpected argument"; serving's help
+/// lists those two under a heading that says they are for the controls.
+pub fn own_credential_flags(mock: clap::Command) -> clap::Command {
+    mock.args(credential_flags().into_iter().map(|arg| {
+        let read = CONTROLS_READ.contains(&arg.get_id().as_str());
+        arg.global(read)
+            .hide(!read)
+            .help_heading(read.then_some("Which running mock (for the commands)"))
+    }))
+}
+
+/// Refuses a credential flag typed for `wxpay mock` that it would ignore
+/// (the environment and a profile are ambient: not refused).
+pub fn refuse_unread_flags(given: &clap::ArgMatches) -> Result<(), Failure> {
+    let (what, reads) = match given.subcommand_name() {
+        None => (
+            "`wxpay mock` serves its own test merchant (`--dir` writes its profile) and reads no credentials".to_owned(),
+            &[][..],
+        ),
+        Some(name) => (
+            format!("`wxpay mock {name}` reads only where the mock is (--base-url or --profile)"),
+            CONTROLS_READ,
+        ),
+    };
+    let typed: Vec<String> = credential_flags()
+        .iter()
+        .filter(|arg| !reads.contains(&arg.get_id().as_str()))
+        .filter(|arg| {
+            given.ids().any(|id| id == arg.get_id())
+                && given.value_source(arg.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|arg| format!("--{}", arg.get_long().unwrap_or(arg.get_id().as_str())))
+        .collect();
+    if typed.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "{what}: remove {}",
+        typed.join(", ")
+    )))
+}
+
 pub async fn run(credentials: &Credentials, args: MockArgs) -> Result<(), Failure> {
     match args.action {
         Some(action) => act(credentials, action).await,
@@ -164,6 +248,7 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     if let Some(fen) = args.transfer_balance {
         server.set_transfer_balance(fen);
     }
+    server.allow_remote_notify(args.allow_remote_notify);
     // The profile is written before the first line: a script that waits
     // for "listening on" (or runs `wxpay mock wait`) finds it complete.
     let profile = match &args.dir {
@@ -236,20 +321,27 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             openid,
             invocation,
         } => {
-            let mut body = serde_json::Map::new();
-            if let Some(openid) = openid {
-                body.insert("openid".into(), openid.clone().into());
-            }
-            if let Some(text) = invocation {
-                body.insert("invocation".into(), read_json(text)?);
-            }
             let path = with_sub(format!("transactions/{}/pay", segment(out_trade_no)), sub);
-            (
-                reqwest::Method::POST,
-                path,
-                (!body.is_empty()).then(|| serde_json::Value::Object(body)),
-            )
+            (reqwest::Method::POST, path, pay_body(openid, invocation)?)
         }
+        Action::Combine {
+            combine_out_trade_no,
+            action,
+            openid,
+            invocation,
+        } => (
+            reqwest::Method::POST,
+            format!(
+                "combine-transactions/{}/{action}",
+                segment(combine_out_trade_no)
+            ),
+            pay_body(openid, invocation)?,
+        ),
+        Action::Combines => (
+            reqwest::Method::GET,
+            "combine-transactions".to_owned(),
+            None,
+        ),
         Action::Fail { out_trade_no, sub } => (
             reqwest::Method::POST,
             with_sub(format!("transactions/{}/fail", segment(out_trade_no)), sub),
@@ -379,6 +471,21 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
         code: exit::API_ERROR,
         message: format!("the mock refused ({status}): {}", text.trim_end()),
     })
+}
+
+/// The body of a pay control: `{"openid"?, "invocation"?}`, or none.
+fn pay_body(
+    openid: &Option<String>,
+    invocation: &Option<String>,
+) -> Result<Option<serde_json::Value>, Failure> {
+    let mut body = serde_json::Map::new();
+    if let Some(openid) = openid {
+        body.insert("openid".into(), openid.clone().into());
+    }
+    if let Some(text) = invocation {
+        body.insert("invocation".into(), read_json(text)?);
+    }
+    Ok((!body.is_empty()).then_some(serde_json::Value::Object(body)))
 }
 
 /// JSON given inline or as `@FILE`.

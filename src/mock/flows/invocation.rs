@@ -108,13 +108,15 @@ const APP_FIELDS: [&str; 7] = [
 /// Checks `invocation` (the JSAPI or APP object) as the WeChat client
 /// would for an order placed with `expected_appid` whose live prepay id is
 /// `live_prepay_id`, by merchant `mchid` whose certificate holds
-/// `merchant_key`.
+/// `merchant_key`; `sub_mchid` is the order's sub-merchant ("" for a
+/// direct order). An APP `partnerid` may be either of a partner order's
+/// two ids: WeChat Pay's sources disagree (docs/frontend.md).
 pub(crate) fn check(
     invocation: &Value,
     merchant_key: &PKey<Public>,
     expected_appid: &str,
     live_prepay_id: &str,
-    mchid: &str,
+    (mchid, sub_mchid): (&str, &str),
 ) -> Result<Kind, Refusal> {
     let Some(fields) = invocation.as_object() else {
         return Err(refuse(
@@ -127,7 +129,13 @@ pub(crate) fn check(
     };
     // APP's names are all lowercase; JSAPI's `appId` is not.
     if fields.contains_key("partnerid") || fields.contains_key("prepayid") {
-        check_app(fields, merchant_key, expected_appid, live_prepay_id, mchid)?;
+        check_app(
+            fields,
+            merchant_key,
+            expected_appid,
+            live_prepay_id,
+            (mchid, sub_mchid),
+        )?;
         Ok(Kind::App)
     } else {
         check_jsapi(fields, merchant_key, expected_appid, live_prepay_id)?;
@@ -239,7 +247,7 @@ fn check_app(
     merchant_key: &PKey<Public>,
     expected_appid: &str,
     live_prepay_id: &str,
-    mchid: &str,
+    (mchid, sub_mchid): (&str, &str),
 ) -> Result<(), Refusal> {
     let kind = Some(Kind::App);
     let general = "errCode -1".to_owned();
@@ -282,13 +290,18 @@ fn check_app(
             &format!("`appid` is `{appid}`; the order was placed with appid `{expected_appid}`"),
         ));
     }
-    if partnerid != mchid {
+    if partnerid != mchid && (sub_mchid.is_empty() || partnerid != sub_mchid) {
+        let expected = if sub_mchid.is_empty() {
+            format!("the merchant id `{mchid}`")
+        } else {
+            format!("the service provider's id `{mchid}` or the sub-merchant's `{sub_mchid}`")
+        };
         return Err(refuse(
             kind,
             Reason::MerchantId,
             "partnerid",
             general,
-            &format!("`partnerid` is `{partnerid}`; it must be the merchant id `{mchid}`"),
+            &format!("`partnerid` is `{partnerid}`; it must be {expected}"),
         ));
     }
     if prepayid != live_prepay_id {
@@ -394,7 +407,7 @@ mod tests {
     }
 
     fn run(invocation: &Value) -> Result<Kind, super::Refusal> {
-        check(invocation, &merchant_public(), APPID, PREPAY, MCHID)
+        check(invocation, &merchant_public(), APPID, PREPAY, (MCHID, ""))
     }
 
     #[test]

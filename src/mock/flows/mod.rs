@@ -2,6 +2,7 @@
 //! the shared store (`kept`), sending through the wire's notifier.
 
 pub(crate) mod bills;
+pub(crate) mod combine;
 pub(crate) mod invocation;
 pub(crate) mod kept;
 pub(crate) mod payments;

@@ -29,7 +29,7 @@ const DEFAULT_LIFETIME: i64 = 7 * 86_400;
 /// `time_expire` is at least the order time plus a minute.
 const MIN_LIFETIME: i64 = 60;
 /// A `prepay_id` lives two hours.
-const PREPAY_LIFETIME: i64 = 2 * 3600;
+pub(crate) const PREPAY_LIFETIME: i64 = 2 * 3600;
 
 /// The openid the simulated user pays with unless the order names one.
 pub(crate) const SIMULATED_OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
@@ -88,9 +88,59 @@ pub(crate) struct Payment {
     /// were: kept with the order, so a forgotten refund cannot free its amount.
     pub(crate) refunded: i64,
     pub(crate) refund_count: u32,
+    /// The `combine_out_trade_no` of the combine order this is a sub-order
+    /// of ([`super::combine`]): refunded and billed as any order, but the
+    /// normal query and close do not know it (FLOWS.md §4.3).
+    pub(crate) combine: Option<String>,
 }
 
 impl Payment {
+    /// A sub-order of combine order `combine`, NOTPAY: `request` is shaped
+    /// as a normal order's (appid, amount.total, attach…), so that refunds,
+    /// bills and [`Payment::render`] read it as any order. It has no
+    /// prepay id or code of its own: the combine order has them.
+    pub(crate) fn sub_order(
+        combine: &str,
+        partner: bool,
+        trade_type: &'static str,
+        request: Map<String, Value>,
+        created: i64,
+        expires: i64,
+    ) -> Payment {
+        Payment {
+            combine: Some(combine.to_owned()),
+            ..Payment::unpaid(partner, trade_type, request, created, expires)
+        }
+    }
+
+    /// A NOTPAY order placed at `created`, without prepay id or code yet.
+    fn unpaid(
+        partner: bool,
+        trade_type: &'static str,
+        request: Map<String, Value>,
+        created: i64,
+        expires: i64,
+    ) -> Payment {
+        Payment {
+            partner,
+            trade_type,
+            request,
+            created,
+            expires,
+            state: TradeState::NotPay,
+            prepay_id: String::new(),
+            prepay_issued: created,
+            code: String::new(),
+            transaction_id: None,
+            success_time: None,
+            openid: None,
+            failures: 0,
+            refunded: 0,
+            refund_count: 0,
+            combine: None,
+        }
+    }
+
     fn str(&self, pointer: &str) -> &str {
         optional_str(&self.request, pointer).unwrap_or_default()
     }
@@ -131,7 +181,7 @@ impl Payment {
 
     /// A Native order's `code_url`, as create answered it.
     pub(crate) fn code_url(&self) -> String {
-        format!("weixin://wxpay/bizpayurl/up?pr={}&groupid=00", self.code)
+        code_url(&self.code)
     }
 
     fn is_paid(&self) -> bool {
@@ -289,12 +339,18 @@ const BY_TRANSACTION: usize = 2;
 
 impl Ids<3> for Payment {
     fn ids(&self) -> [Option<&str>; 3] {
+        // A combine order's sub-order has no prepay id or code of its own.
         [
-            Some(&self.prepay_id),
-            Some(&self.code),
+            own_id(&self.prepay_id),
+            own_id(&self.code),
             self.transaction_id.as_deref(),
         ]
     }
+}
+
+/// An id the order has (a sub-order's prepay id and code are empty).
+fn own_id(id: &str) -> Option<&str> {
+    (!id.is_empty()).then_some(id)
 }
 
 /// The order book.
@@ -305,6 +361,15 @@ pub(crate) struct Payments {
 }
 
 impl Payments {
+    /// A book that keeps at most `limit` orders (tests of what forgetting does).
+    #[cfg(test)]
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Payments {
+            orders: Book::with_limit(limit),
+            next: 0,
+        }
+    }
+
     /// Serves one request.
     pub(crate) fn serve(&mut self, call: &Call<'_>) -> Answer {
         let result = match call.operation {
@@ -327,6 +392,9 @@ impl Payments {
         let now = call.now;
         if let Some(order) = self.orders.get_mut(&key) {
             order.refresh(now);
+            if order.combine.is_some() {
+                return Err(out_trade_no_used());
+            }
             match order.state {
                 TradeState::Success | TradeState::Refund => {
                     return Err(Answer::error(403, "ORDER_PAID", "订单已支付", None));
@@ -363,33 +431,11 @@ impl Payments {
             self.orders.add_id(BY_CODE, code, key);
             return Ok(answer);
         }
-        let expires = match optional_str(&body, "/time_expire") {
-            None => now + DEFAULT_LIFETIME,
-            Some(text) => clock::parse_rfc3339(text)
-                .ok_or_else(|| {
-                    Answer::param_error(
-                        "/time_expire",
-                        "格式为 rfc3339, 如 2018-06-08T10:34:56+08:00",
-                    )
-                })?
-                .max(now + MIN_LIFETIME),
-        };
+        let expires = expiry(&body, now)?;
         let order = Payment {
-            partner: call.partner,
-            trade_type,
-            request: body,
-            created: now,
-            expires,
-            state: TradeState::NotPay,
             prepay_id: fresh_prepay_id(now)?,
-            prepay_issued: now,
             code: fresh_code()?,
-            transaction_id: None,
-            success_time: None,
-            openid: None,
-            failures: 0,
-            refunded: 0,
-            refund_count: 0,
+            ..Payment::unpaid(call.partner, trade_type, body, now, expires)
         };
         let answer = Answer::json(200, &created_answer(&order, call.base_url));
         self.orders.insert(key, order);
@@ -419,7 +465,8 @@ impl Payments {
         let order = self
             .orders
             .get_mut(key)
-            .filter(|o| o.partner == call.partner)
+            // A combine order's sub-order is not a normal order (FLOWS.md §4.3).
+            .filter(|o| o.partner == call.partner && o.combine.is_none())
             .ok_or_else(order_not_exist)?;
         order.refresh(call.now);
         Ok(order)
@@ -506,6 +553,33 @@ impl Payments {
         openid: Option<&str>,
         now: i64,
     ) -> Result<(Value, Option<Event>), Answer> {
+        self.not_a_sub_order(sub, out_trade_no)?;
+        self.settle(sub, out_trade_no, openid, now)?;
+        let order = self
+            .get_mut(sub, out_trade_no, now)
+            .ok_or_else(|| unknown_order(sub, out_trade_no))?;
+        let transaction = order.render(mchid);
+        let event = Event {
+            notify_url: order.notify_url().to_owned(),
+            event_type: "TRANSACTION.SUCCESS",
+            summary: "支付成功",
+            original_type: "transaction",
+            associated_data: "transaction",
+            resource: transaction.clone(),
+        };
+        Ok((transaction, Some(event)))
+    }
+
+    /// The NOTPAY order is paid: SUCCESS, a transaction id, the payer (the
+    /// order's own openid unless `openid` names one). What a payment and a
+    /// combine order's payment ([`super::combine`]) share; nothing is sent.
+    pub(crate) fn settle(
+        &mut self,
+        sub: &str,
+        out_trade_no: &str,
+        openid: Option<&str>,
+        now: i64,
+    ) -> Result<(), Answer> {
         let key = (sub.to_owned(), out_trade_no.to_owned());
         let sequence = self.next + 1;
         let order = self
@@ -532,18 +606,31 @@ impl Payments {
             .or_else(|| optional_str(&order.request, "/payer/sp_openid").map(str::to_owned))
             .unwrap_or_else(|| SIMULATED_OPENID.to_owned());
         order.openid = Some(payer_openid);
-        let transaction = order.render(mchid);
-        let event = Event {
-            notify_url: order.notify_url().to_owned(),
-            event_type: "TRANSACTION.SUCCESS",
-            summary: "支付成功",
-            original_type: "transaction",
-            associated_data: "transaction",
-            resource: transaction.clone(),
-        };
         self.next = sequence;
         self.orders.add_id(BY_TRANSACTION, id, key);
-        Ok((transaction, Some(event)))
+        Ok(())
+    }
+
+    /// Adds a combine order's sub-order ([`Payment::sub_order`]).
+    pub(crate) fn insert_sub_order(&mut self, sub: &str, out_trade_no: &str, order: Payment) {
+        self.orders
+            .insert((sub.to_owned(), out_trade_no.to_owned()), order);
+    }
+
+    /// A sub-order moves with its combine order only: the payment controls
+    /// refuse it, saying which control to use.
+    fn not_a_sub_order(&self, sub: &str, out_trade_no: &str) -> Result<(), Answer> {
+        match self.find(sub, out_trade_no).and_then(|o| o.combine.as_ref()) {
+            None => Ok(()),
+            Some(combine) => Err(Answer::error(
+                409,
+                "INVALID_ORDER_STATE",
+                &format!(
+                    "order {out_trade_no} is a sub-order of combine order {combine}: the whole combine order is paid, failed or expired at once (POST /_mock/combine-transactions/{combine}/pay|fail|expire)"
+                ),
+                None,
+            )),
+        }
     }
 
     /// What happens to an unpaid order without the user paying it, or the
@@ -557,6 +644,7 @@ impl Payments {
         now: i64,
         how: Unpaid,
     ) -> Result<Value, Answer> {
+        self.not_a_sub_order(sub, out_trade_no)?;
         let order = self
             .get_mut(sub, out_trade_no, now)
             .ok_or_else(|| unknown_order(sub, out_trade_no))?;
@@ -597,6 +685,9 @@ impl Payments {
                 row["prepay_id"] = json!(order.prepay_id);
                 row["description"] = json!(order.str("/description"));
                 row["create_time"] = json!(clock::rfc3339(order.created));
+                if let Some(combine) = &order.combine {
+                    row["combine_out_trade_no"] = json!(combine);
+                }
                 out.push(row);
             }
         }
@@ -624,6 +715,23 @@ impl Payment {
     pub(crate) fn prepay_is_live(&self, prepay_id: &str, now: i64) -> bool {
         self.prepay_id == prepay_id && now < self.prepay_issued + PREPAY_LIFETIME
     }
+}
+
+/// When an order placed at `now` stops being payable: its `time_expire`,
+/// at least a minute away, or 7 days (FLOWS.md §1.2). The one place this
+/// time rule lives, for normal and combine orders alike.
+pub(crate) fn expiry(body: &Map<String, Value>, now: i64) -> Result<i64, Answer> {
+    Ok(match optional_str(body, "/time_expire") {
+        None => now + DEFAULT_LIFETIME,
+        Some(text) => clock::parse_rfc3339(text)
+            .ok_or_else(|| {
+                Answer::param_error(
+                    "/time_expire",
+                    "格式为 rfc3339, 如 2018-06-08T10:34:56+08:00",
+                )
+            })?
+            .max(now + MIN_LIFETIME),
+    })
 }
 
 /// The required fields of a prepay request (FLOWS.md §1.2 and §3).
@@ -724,7 +832,7 @@ fn check_create(
 }
 
 /// The merchant id a body or query names must be the caller's.
-fn same_merchant(given: &str, caller: &str, field: &str) -> Result<(), Answer> {
+pub(crate) fn same_merchant(given: &str, caller: &str, field: &str) -> Result<(), Answer> {
     if given == caller {
         Ok(())
     } else {
@@ -764,18 +872,33 @@ fn param<'a>(call: &'a Call<'_>, name: &str) -> &'a str {
 
 /// What create answers: `prepay_id`, `h5_url` or `code_url`.
 fn created_answer(order: &Payment, base_url: &str) -> Value {
-    match order.trade_type {
-        "NATIVE" => json!({ "code_url": order.code_url() }),
+    prepay_answer(order.trade_type, &order.prepay_id, &order.code, base_url)
+}
+
+/// What placing an order of `trade_type` answers, normal or combine.
+pub(crate) fn prepay_answer(
+    trade_type: &str,
+    prepay_id: &str,
+    code: &str,
+    base_url: &str,
+) -> Value {
+    match trade_type {
+        "NATIVE" => json!({ "code_url": code_url(code) }),
         // A real h5_url leads to WeChat's cashier; this one to the mock's.
         "MWEB" => json!({"h5_url": format!(
-            "{base_url}_mock/cashier/h5?prepay_id={}&package={}", order.prepay_id, order.code)}),
-        _ => json!({"prepay_id": order.prepay_id}),
+            "{base_url}_mock/cashier/h5?prepay_id={prepay_id}&package={code}")}),
+        _ => json!({ "prepay_id": prepay_id }),
     }
+}
+
+/// A Native order's `code_url` for its code (the `pr`).
+pub(crate) fn code_url(code: &str) -> String {
+    format!("weixin://wxpay/bizpayurl/up?pr={code}&groupid=00")
 }
 
 /// `wx` and 34 hex digits, as real prepay ids look
 /// (`wx201120027891195e80fa6ccea7f9090001`): day and time, then random.
-fn fresh_prepay_id(now: i64) -> Result<String, Answer> {
+pub(crate) fn fresh_prepay_id(now: i64) -> Result<String, Answer> {
     let mut random = [0u8; 11];
     openssl::rand::rand_bytes(&mut random).map_err(|_| Answer::for_status(500))?;
     let stamp = clock::compact(now);
@@ -787,8 +910,14 @@ fn fresh_prepay_id(now: i64) -> Result<String, Answer> {
 }
 
 /// The 7 characters after `pr=` in a `code_url`.
-fn fresh_code() -> Result<String, Answer> {
+pub(crate) fn fresh_code() -> Result<String, Answer> {
     crate::crypto::random_alphanumeric(7).map_err(|_| Answer::for_status(500))
+}
+
+/// An `out_trade_no` a combine order's sub-order holds, placed again as a
+/// normal order (FLOWS.md §1.5: 403 OUT_TRADE_NO_USED 商户订单号重复).
+fn out_trade_no_used() -> Answer {
+    Answer::error(403, "OUT_TRADE_NO_USED", "商户订单号重复", None)
 }
 
 fn order_not_exist() -> Answer {

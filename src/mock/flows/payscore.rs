@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::kept::{Kept, Key};
 use crate::mock::wire::answer::Answer;
-use crate::mock::wire::body::parse_body;
+use crate::mock::wire::body::{check_notify_url, parse_body};
 use crate::mock::wire::notify::Event;
 
 /// What the user does to a service order in WeChat.
@@ -142,6 +142,8 @@ impl Orders {
         for field in ["appid", "service_id", "service_introduction", "notify_url"] {
             required_str(&body, field)?;
         }
+        // The rule of a payment's notify_url (issue 26: any was taken).
+        check_notify_url(&body, "/notify_url")?;
         let risk_fund = required(&body, "risk_fund")?;
         risk_fund
             .get("amount")

@@ -438,8 +438,10 @@ impl Refunds {
         }
         refund.status = outcome.status();
         if outcome == RefundOutcome::Closed {
-            if let Some(order) = payments.get_mut(sub, &refund.out_trade_no, now) {
-                order.refunded -= refund.refund;
+            // Back to the payment it refunded (its transaction_id), not to
+            // whatever order now has its number (issue 26); never below 0.
+            if let Some(order) = payments.by_transaction_mut(sub, &refund.transaction_id) {
+                order.refunded = (order.refunded - refund.refund).max(0);
             }
         }
         if outcome == RefundOutcome::Success {
@@ -523,15 +525,10 @@ mod tests {
             let body = json!({"out_trade_no": "EVICT-1", "out_refund_no": format!("R{i}"),
                 "amount": {"refund": 1, "total": 100, "currency": "CNY"}})
             .to_string();
-            let call = Call {
-                operation: Operation::Create,
-                params: &[],
-                query: &[],
-                body: body.as_bytes(),
-                mchid: "1900000109",
-                now,
-            };
-            assert_eq!(refunds.serve(&mut book, &call).status, 200);
+            assert_eq!(
+                refunds.serve(&mut book, &refund_call(&body, now)).status,
+                200
+            );
         }
         assert_eq!(
             (
@@ -549,6 +546,77 @@ mod tests {
             .refunds
             .get(&(String::new(), "R0".to_owned()))
             .is_none());
+    }
+
+    fn refund_call(body: &str, now: i64) -> Call<'_> {
+        Call {
+            operation: Operation::Create,
+            params: &[],
+            query: &[],
+            body: body.as_bytes(),
+            mchid: "1900000109",
+            now,
+        }
+    }
+
+    /// Issue 26, defect 1: closing a refund gave its amount back to
+    /// whatever order then had the same `out_trade_no`. Once the paid order
+    /// is forgotten (the book's bound) and a new order takes its number,
+    /// closing the old refund let the new order of 100 fen accept a refund
+    /// of 200 (docs/mock.md promises that non-CLOSED refunds never exceed
+    /// what was paid). The give-back goes to the refunded payment itself,
+    /// by its transaction_id, never below 0.
+    #[test]
+    fn closing_a_refund_gives_back_only_to_the_payment_it_refunded() {
+        let now = 1_767_240_000;
+        let mut book = Payments::with_limit(2);
+        let mut refunds = Refunds::default();
+        assert_eq!(create_of(&mut book, "REUSE00001", 100, now).status, 200);
+        book.pay("", "REUSE00001", "1900000109", None, now).unwrap();
+        let full = json!({"out_trade_no": "REUSE00001", "out_refund_no": "R-OLD",
+            "amount": {"refund": 100, "total": 100, "currency": "CNY"}})
+        .to_string();
+        assert_eq!(
+            refunds.serve(&mut book, &refund_call(&full, now)).status,
+            200
+        );
+        // two other orders: REUSE00001 is forgotten
+        for no in ["OTHER00001", "OTHER00002"] {
+            assert_eq!(create_of(&mut book, no, 1, now).status, 200);
+        }
+        assert!(book.find("", "REUSE00001").is_none());
+        // the number is placed and paid again: a new payment of 100 fen
+        assert_eq!(create_of(&mut book, "REUSE00001", 100, now).status, 200);
+        book.pay("", "REUSE00001", "1900000109", None, now).unwrap();
+        refunds
+            .resolve(
+                &mut book,
+                "",
+                "R-OLD",
+                RefundOutcome::Closed,
+                "1900000109",
+                now,
+            )
+            .unwrap();
+        // the new payment still has exactly its own 100 fen to refund
+        let over = json!({"out_trade_no": "REUSE00001", "out_refund_no": "R-NEW-1",
+            "amount": {"refund": 101, "total": 100, "currency": "CNY"}})
+        .to_string();
+        let refused = refunds.serve(&mut book, &refund_call(&over, now));
+        assert_eq!(
+            refused.status,
+            400,
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
+        let all = json!({"out_trade_no": "REUSE00001", "out_refund_no": "R-NEW-2",
+            "amount": {"refund": 100, "total": 100, "currency": "CNY"}})
+        .to_string();
+        assert_eq!(
+            refunds.serve(&mut book, &refund_call(&all, now)).status,
+            200
+        );
+        assert_eq!(book.find("", "REUSE00001").map(|o| o.refunded), Some(100));
     }
 
     #[test]

@@ -2,22 +2,38 @@
 //! out. `pay/micropay` and `pay/orderquery` keep orders; every other APIv2
 //! operation of the corpus answers SUCCESS with an echo.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
+use super::kept::{Kept, KEPT_ORDERS};
 use crate::crypto::random_alphanumeric;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::log::Note;
 use crate::v2::sign::{self, SignType};
 use crate::v2::{rules, xml};
 
-/// Micropay orders by `out_trade_no`.
-#[derive(Default)]
+/// Micropay orders by `out_trade_no`: at most [`KEPT_ORDERS`], the oldest
+/// goes first, like the APIv3 books.
 pub(crate) struct V2Orders {
-    orders: Mutex<HashMap<String, Map<String, Value>>>,
+    orders: Mutex<V2Book>,
 }
+
+struct V2Book {
+    orders: Kept<String, Map<String, Value>>,
+    /// Numbers the `transaction_id`s, so that no two orders share one.
+    next: u64,
+}
+
+impl Default for V2Orders {
+    fn default() -> Self {
+        V2Orders::with_limit(KEPT_ORDERS)
+    }
+}
+
+/// The longest `out_trade_no` micropay takes: String(32) on WeChat Pay's
+/// page (https://pay.weixin.qq.com/doc/v2/merchant/4011937125).
+const MAX_OUT_TRADE_NO: usize = 32;
 
 /// Where the 仿真 sandbox's calls live (`xdc/apiv2sandbox/pay/micropay`).
 const SANDBOX_PREFIX: &str = "xdc/apiv2sandbox/";
@@ -66,6 +82,15 @@ impl Call<'_> {
 }
 
 impl V2Orders {
+    fn with_limit(limit: usize) -> Self {
+        V2Orders {
+            orders: Mutex::new(V2Book {
+                orders: Kept::new(limit),
+                next: 0,
+            }),
+        }
+    }
+
     /// Answers one APIv2 call.
     /// A `sign` that does not verify puts the string the mock signed, without
     /// `&key=…`, into `note`.
@@ -159,6 +184,15 @@ impl V2Orders {
         let Some(no) = text(request, "out_trade_no") else {
             return business_fail(answer, "PARAM_ERROR", "缺少参数out_trade_no");
         };
+        // "要求32个字符内，只能是数字、大小写字母_-|*" (the micropay page)
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_-|*".contains(&b);
+        if no.len() > MAX_OUT_TRADE_NO || !no.bytes().all(allowed) {
+            return business_fail(
+                answer,
+                "PARAM_ERROR",
+                "参数错误: out_trade_no 要求32个字符内，只能是数字、大小写字母_-|*",
+            );
+        }
         let Some(fee) =
             text(request, "total_fee").filter(|f| f.parse::<u64>().is_ok_and(|n| n > 0))
         else {
@@ -167,24 +201,29 @@ impl V2Orders {
         if text(request, "auth_code").is_none() {
             return business_fail(answer, "AUTH_CODE_INVALID", "付款码无效");
         }
+        let Ok(mut book) = self.orders.lock() else {
+            return business_fail(answer, "SYSTEMERROR", "系统错误");
+        };
+        book.next += 1;
+        let now = crate::clock::compact_now();
         let mut order = Map::new();
         order.insert("out_trade_no".into(), no.into());
         order.insert("total_fee".into(), fee.into());
+        // 28 digits as the APIv3 ids, a 9 before the count so that the two
+        // never meet
         order.insert(
             "transaction_id".into(),
-            format!("4200000{:021}", no.len() * 7919 + fee.len()).into(),
+            format!("4200000{}9{:012}", &now[..8], book.next).into(),
         );
         order.insert("trade_type".into(), "MICROPAY".into());
         order.insert("openid".into(), "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into());
         order.insert("bank_type".into(), "OTHERS".into());
         order.insert("fee_type".into(), "CNY".into());
         order.insert("cash_fee".into(), fee.into());
-        order.insert("time_end".into(), crate::clock::compact_now().into());
+        order.insert("time_end".into(), now.into());
         answer.insert("result_code".into(), "SUCCESS".into());
         answer.extend(order.clone());
-        if let Ok(mut orders) = self.orders.lock() {
-            orders.insert(no.to_owned(), order);
-        }
+        book.orders.insert(no.to_owned(), order);
     }
 
     fn orderquery(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>) {
@@ -193,7 +232,7 @@ impl V2Orders {
             .orders
             .lock()
             .ok()
-            .and_then(|orders| orders.get(no).cloned())
+            .and_then(|book| book.orders.get(&no.to_owned()).cloned())
         {
             Some(order) => {
                 answer.insert("result_code".into(), "SUCCESS".into());
@@ -246,4 +285,35 @@ fn fail(message: &str) -> Answer {
         "<xml><return_code>FAIL</return_code><return_msg>参数错误</return_msg></xml>".to_owned()
     });
     Answer::xml(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pay(orders: &V2Orders, no: &str) -> Map<String, Value> {
+        let mut request = Map::new();
+        for (name, value) in [("out_trade_no", no), ("total_fee", "1"), ("auth_code", "1")] {
+            request.insert(name.into(), value.into());
+        }
+        let mut answer = Map::new();
+        orders.micropay(&request, &mut answer);
+        answer
+    }
+
+    /// Issue 26, defect 5: micropay orders were kept without bound. Like the
+    /// APIv3 books: the oldest goes first, and orderquery no longer finds it.
+    #[test]
+    fn micropay_orders_are_bounded_and_ids_unique() {
+        let orders = V2Orders::with_limit(2);
+        let ids: Vec<Value> = ["V2BOUND01", "V2BOUND02", "V2BOUND03"]
+            .iter()
+            .map(|no| pay(&orders, no)["transaction_id"].clone())
+            .collect();
+        assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+        let book = orders.orders.lock().unwrap();
+        assert_eq!(book.orders.len(), 2);
+        assert!(book.orders.get(&"V2BOUND01".to_owned()).is_none());
+        assert!(book.orders.get(&"V2BOUND03".to_owned()).is_some());
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::mock::flows::payments::Unpaid;
+use crate::mock::flows::combine::{self, Combines};
+use crate::mock::flows::payments::{Payments, Unpaid};
 use crate::mock::flows::payscore::UserAction;
 use crate::mock::flows::profitsharing::ReceiverOutcome;
 use crate::mock::flows::refunds::RefundOutcome;
@@ -67,17 +68,31 @@ pub(crate) fn transaction_action(
     no: &str,
     body: &[u8],
 ) -> Result<Value, Answer> {
-    let request: PayRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        PayRequest::default()
-    } else {
+    transaction_request(shared, action, sub, no, &PayRequest::read(body)?)
+}
+
+impl PayRequest {
+    /// The body of a pay, fail or expire control: empty, or `{"openid"?, "invocation"?}`.
+    pub(crate) fn read(body: &[u8]) -> Result<Self, Answer> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(PayRequest::default());
+        }
         serde_json::from_slice(body).map_err(|e| {
             Answer::param_error(
                 "/",
                 &format!("expected {{\"openid\"?, \"invocation\"?}}: {e}"),
             )
-        })?
-    };
-    transaction_request(shared, action, sub, no, &request)
+        })
+    }
+
+    /// Fail and expire take no body: only a payer pays.
+    fn only_for_pay(&self, action: TransactionAction) -> Result<(), Answer> {
+        if action != TransactionAction::Pay && (self.openid.is_some() || self.invocation.is_some())
+        {
+            return Err(Answer::param_error("/", "only pay takes a body"));
+        }
+        Ok(())
+    }
 }
 
 /// [`transaction_action`] with its body read: the one path every payment
@@ -89,11 +104,7 @@ pub(crate) fn transaction_request(
     no: &str,
     request: &PayRequest,
 ) -> Result<Value, Answer> {
-    if action != TransactionAction::Pay
-        && (request.openid.is_some() || request.invocation.is_some())
-    {
-        return Err(Answer::param_error("/", "only pay takes a body"));
-    }
+    request.only_for_pay(action)?;
     let now = unix_now();
     act(shared, |mchid| {
         let mut book = lock(&shared.payments)?;
@@ -125,39 +136,103 @@ pub(crate) fn check_invocation(
     invocation: &Value,
     now: i64,
 ) -> Result<(), Answer> {
-    let mchid = shared.keys.credentials.mchid;
-    let Some(order) = book.get_mut(sub, no, now) else {
-        // pay() says which order is missing.
+    let Some(order) = book.get_mut(sub, no, now).filter(|o| o.combine.is_none()) else {
+        // pay() says which order is missing, or whose sub-order it is.
         return Ok(());
     };
     // An expired prepay id is no longer live: the client refuses it.
-    let live = if order.prepay_is_live(&order.prepay_id, now) {
-        order.prepay_id.clone()
-    } else {
-        String::new()
-    };
+    let live = order.prepay_is_live(&order.prepay_id, now);
+    check_front_end(
+        shared,
+        invocation,
+        order.appid(),
+        if live { &order.prepay_id } else { "" },
+        order.trade_type,
+        order.sub_mchid(),
+    )
+}
+
+/// The WeChat client's check of `invocation` for an order placed with
+/// `appid`, whose live prepay id is `live_prepay_id` ("" if none is) and
+/// whose trade type is `trade_type` and whose sub-merchant is `sub_mchid`
+/// ("" for a direct or combine order): normal and combine orders alike
+/// (FLOWS.md §6; a combine APP order's `partnerid` is `combine_mchid`,
+/// the mock's merchant).
+pub(crate) fn check_front_end(
+    shared: &Shared,
+    invocation: &Value,
+    appid: &str,
+    live_prepay_id: &str,
+    trade_type: &str,
+    sub_mchid: &str,
+) -> Result<(), Answer> {
     let kind = crate::mock::flows::invocation::check(
         invocation,
         &shared.keys.merchant_public,
-        order.appid(),
-        &live,
-        mchid,
+        appid,
+        live_prepay_id,
+        (shared.keys.credentials.mchid, sub_mchid),
     )
     .map_err(|refusal| refusal.answer())?;
     let expected = match kind {
         crate::mock::flows::invocation::Kind::Jsapi => "JSAPI",
         crate::mock::flows::invocation::Kind::App => "APP",
     };
-    if order.trade_type != expected {
+    if trade_type != expected {
         return Err(Answer::param_error(
             "/invocation",
-            &format!(
-                "a {} order is paid from its own front end, not with {expected} parameters",
-                order.trade_type
-            ),
+            &format!("a {trade_type} order is paid from its own front end, not with {expected} parameters"),
         ));
     }
     Ok(())
+}
+
+/// Moves a combine order as the user would (all its sub-orders at once);
+/// queues TRANSACTION.SUCCESS with every sub-order on pay. The one path
+/// a combine payment goes through (the control, the cashier, the bridge).
+pub(crate) fn combine_request(
+    shared: &Shared,
+    action: TransactionAction,
+    no: &str,
+    request: &PayRequest,
+) -> Result<Value, Answer> {
+    request.only_for_pay(action)?;
+    act(shared, |mchid| {
+        let (mut combines, mut book) = combine_books(shared)?;
+        let check = |appid: &str, live: &str, trade_type: &str| match &request.invocation {
+            Some(invocation) => check_front_end(shared, invocation, appid, live, trade_type, ""),
+            None => Ok(()),
+        };
+        let action = match action {
+            TransactionAction::Pay => combine::Action::Pay,
+            TransactionAction::Fail => combine::Action::Fail,
+            TransactionAction::Expire => combine::Action::Expire,
+        };
+        let step = combine::Step {
+            action,
+            no,
+            openid: request.openid.as_deref(),
+            mchid,
+            now: unix_now(),
+        };
+        combines.act(&mut book, &step, check)
+    })
+}
+
+/// The combine orders and the payment orders, locked in that order (always).
+pub(crate) fn combine_books(
+    shared: &Shared,
+) -> Result<(MutexGuard<'_, Combines>, MutexGuard<'_, Payments>), Answer> {
+    Ok((lock(&shared.combines)?, lock(&shared.payments)?))
+}
+
+/// The newest `count` combine orders as the list and console show them.
+pub(crate) fn combine_list(shared: &Shared, count: usize) -> Vec<Value> {
+    let mchid = shared.keys.credentials.mchid;
+    let Ok((combines, mut book)) = combine_books(shared) else {
+        return Vec::new();
+    };
+    combines.list(&mut book, mchid, unix_now(), count)
 }
 
 /// The back office ends a refund; queues its REFUND.* notification.

@@ -22,7 +22,10 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::actions::{check_invocation, transaction_request, PayRequest, TransactionAction};
+use super::actions::{
+    check_front_end, check_invocation, combine_books, combine_request, transaction_request,
+    PayRequest, TransactionAction,
+};
 use crate::mock::flows::payments::TradeState;
 use crate::mock::wire::answer::{insert_headers, reply, Answer};
 use crate::mock::wire::server::Shared;
@@ -99,6 +102,9 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
             ))
         }
     }
+    if let Some(no) = combine_of(shared, &ask.params)? {
+        return combine(shared, &no, ask.user, ask.params);
+    }
     let (sub, no) = find_order(shared, &ask.params)?;
     match ask.user {
         User::Looks => {
@@ -136,6 +142,55 @@ fn ask(shared: &Shared, body: &[u8]) -> Result<Answer, Answer> {
     }
 }
 
+/// The combine order (合单) whose prepay id the `package` names, if one does.
+fn combine_of(shared: &Shared, params: &Value) -> Result<Option<String>, Answer> {
+    let prepay_id = params
+        .get("package")
+        .and_then(Value::as_str)
+        .and_then(|p| p.strip_prefix("prepay_id="))
+        .unwrap_or_default();
+    Ok(shared
+        .combines
+        .lock()
+        .map_err(|_| Answer::for_status(500))?
+        .by_prepay_id(prepay_id))
+}
+
+/// A combine order's payment sheet: the same parameters as a normal
+/// order's (FLOWS.md §6), checked by the combine pay control; "looks"
+/// checks them and shows the whole order without paying.
+fn combine(shared: &Shared, no: &str, user: User, params: Value) -> Result<Answer, Answer> {
+    let request = PayRequest {
+        openid: None,
+        invocation: Some(params),
+    };
+    if user == User::Pays {
+        let order = combine_request(shared, TransactionAction::Pay, no, &request)?;
+        return Ok(Answer::json(200, &json!({ "order": order })));
+    }
+    let now = unix_now();
+    let (combines, mut book) = combine_books(shared)?;
+    let mchid = shared.keys.credentials.mchid;
+    let order = combines
+        .shown(&mut book, no, mchid, now)
+        .ok_or_else(|| Answer::for_status(404))?;
+    let appid = order["combine_appid"].as_str().unwrap_or_default();
+    let live = combines.live_prepay_id(no, now).unwrap_or_default();
+    let trade_type = order["trade_type"].as_str().unwrap_or_default();
+    let invocation = request.invocation.as_ref().unwrap_or(&Value::Null);
+    check_front_end(shared, invocation, appid, &live, trade_type, "")?;
+    let state = order["trade_state"].as_str().unwrap_or_default();
+    if state != "NOTPAY" {
+        return Err(Answer::error(
+            409,
+            "INVALID_ORDER_STATE",
+            &format!("cannot pay combine order {no}: it is {state}, only a NOTPAY order is paid"),
+            Some(json!({ "trade_state": state })),
+        ));
+    }
+    Ok(Answer::json(200, &json!({ "order": order })))
+}
+
 /// `(sub_mchid, out_trade_no)` of the order whose live prepay id the
 /// `package` names. None has it: the client's own check says why (a bad
 /// signature first, then the unknown prepay id), as WeChat would.
@@ -166,7 +221,7 @@ fn find_order(shared: &Shared, params: &Value) -> Result<(String, String), Answe
         &shared.keys.merchant_public,
         appid,
         "\u{0}",
-        shared.keys.credentials.mchid,
+        (shared.keys.credentials.mchid, ""),
     )
     .err()
     .map(|refusal| refusal.answer());

@@ -122,7 +122,11 @@ fn payable(order: &Value) -> bool {
 /// script goes after a 2xx answer (none: reload).
 fn pay_form(order: &Value, button: Label, then: Option<&str>) -> String {
     let no = text(order, "/out_trade_no");
-    let mut action = format!("/_mock/transactions/{}/pay", encode_component(no));
+    // A combine order names its own control (the whole order is paid at once).
+    let mut action = match text(order, "/pay_control") {
+        "" => format!("/_mock/transactions/{}/pay", encode_component(no)),
+        control => control.to_owned(),
+    };
     let sub = text(order, "/sub_mchid");
     if !sub.is_empty() {
         action.push_str("?sub_mchid=");
@@ -246,21 +250,9 @@ pub(crate) fn serve(
 ) -> Response {
     const HTML: &str = "text/html; charset=utf-8";
     let mchid = shared.keys.credentials.mchid;
-    let found = match shared.payments.lock() {
-        Ok(mut book) => {
-            let now = crate::sign::unix_now();
-            let key = match which {
-                "h5" => h5_order(&book, query),
-                _ => native_order(&book, query),
-            };
-            // get_mut, not the lookup's &Payment: time may have closed it.
-            key.and_then(|(sub, no)| {
-                book.get_mut(&sub, &no, now)
-                    .map(|order| shown(order, mchid))
-                    .ok_or_else(|| format!("order {no} is no longer kept"))
-            })
-        }
-        Err(_) => Err("the payments store is unavailable".to_owned()),
+    let found = match combine_order(shared, which, query) {
+        Some(found) => found,
+        None => normal_order(shared, which, query, mchid),
     };
     match (found, which) {
         (Ok(order), "h5") => {
@@ -277,6 +269,74 @@ pub(crate) fn serve(
             );
             respond(404, HTML, page(lang, title, &body))
         }
+    }
+}
+
+/// The combine order (合单) an `h5_url` (its `prepay_id`), a `code_url` or
+/// `?combine_out_trade_no=` names, as the pages read it; `None` if none
+/// does (a normal order's page).
+fn combine_order(
+    shared: &Shared,
+    which: &str,
+    query: &[(String, String)],
+) -> Option<Result<Value, String>> {
+    let (combines, mut book) = super::actions::combine_books(shared).ok()?;
+    let no = match which {
+        "h5" => combines.by_prepay_id(param(query, "prepay_id"))?,
+        _ => match param(query, "combine_out_trade_no") {
+            "" => combines.by_code(&code_of(param(query, "code_url"))?)?,
+            no => no.to_owned(),
+        },
+    };
+    let now = crate::sign::unix_now();
+    let shown = combines.shown(&mut book, &no, shared.keys.credentials.mchid, now);
+    let Some(order) = shown else {
+        return Some(Err(format!("no combine order {no}")));
+    };
+    let expected = if which == "h5" { "MWEB" } else { "NATIVE" };
+    let package = param(query, "package");
+    Some(match text(&order, "/trade_type") {
+        kind if kind != expected => Err(format!(
+            "combine order {no} is a {kind} order; this page pays {expected} orders"
+        )),
+        _ if which == "h5" && !package.is_empty() && package != text(&order, "/package") => Err(
+            format!("package {package} does not go with this combine order: use the h5_url as the order answered it"),
+        ),
+        _ => Ok(order),
+    })
+}
+
+/// The `pr` of a `code_url`.
+fn code_of(code_url: &str) -> Option<String> {
+    url::Url::parse(code_url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "pr")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// A normal payment order's page, by the same names.
+fn normal_order(
+    shared: &Shared,
+    which: &str,
+    query: &[(String, String)],
+    mchid: &str,
+) -> Result<Value, String> {
+    match shared.payments.lock() {
+        Ok(mut book) => {
+            let now = crate::sign::unix_now();
+            let key = match which {
+                "h5" => h5_order(&book, query),
+                _ => native_order(&book, query),
+            };
+            // get_mut, not the lookup's &Payment: time may have closed it.
+            key.and_then(|(sub, no)| {
+                book.get_mut(&sub, &no, now)
+                    .map(|order| shown(order, mchid))
+                    .ok_or_else(|| format!("order {no} is no longer kept"))
+            })
+        }
+        Err(_) => Err("the payments store is unavailable".to_owned()),
     }
 }
 
@@ -316,21 +376,15 @@ fn native_order(
     let code_url = param(query, "code_url");
     let no = param(query, "out_trade_no");
     let order = if !code_url.is_empty() {
-        let code = url::Url::parse(code_url)
-            .ok()
-            .and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "pr")
-                    .map(|(_, v)| v.into_owned())
-            })
-            .ok_or_else(|| {
-                format!("{code_url} is not a code_url (weixin://wxpay/bizpayurl/up?pr=…)")
-            })?;
+        let code = code_of(code_url).ok_or_else(|| {
+            format!("{code_url} is not a code_url (weixin://wxpay/bizpayurl/up?pr=…)")
+        })?;
         book.by_code(&code)
             .ok_or_else(|| format!("no Native order has code_url {code_url}"))?
     } else if !no.is_empty() {
         let sub = param(query, "sub_mchid");
         book.find(sub, no)
+            .filter(|o| o.combine.is_none())
             .ok_or_else(|| format!("no order {no} (a partner order also needs ?sub_mchid=)"))?
     } else {
         return Err(

@@ -230,6 +230,12 @@ const PAYMENTS: Table = Table {
     columns: &[
         col("商户订单号", "out_trade_no", &["/out_trade_no"], Show::Code),
         col("子商户", "sub_mchid", &["/sub_mchid"], Show::Code),
+        col(
+            "合单",
+            "Combine order",
+            &["/combine_out_trade_no"],
+            Show::Code,
+        ),
         col("类型", "Type", &["/trade_type"], Show::Code),
         col("状态", "State", &["/trade_state"], Show::Code),
         col("金额", "Amount", &["/amount/total"], Show::Amount),
@@ -249,14 +255,31 @@ const PAYMENTS: Table = Table {
 /// Pay, fail, expire while NOTPAY (the `/_mock/transactions` controls), and
 /// the cashier page of an H5 or Native order.
 fn payment_actions(order: &Value) -> Vec<Action> {
-    if order["trade_state"].as_str() != Some("NOTPAY") {
+    // A combine order's sub-order moves with its combine order (its own table).
+    if order["trade_state"].as_str() != Some("NOTPAY")
+        || order.get("combine_out_trade_no").is_some()
+    {
         return Vec::new();
     }
     let no = order["out_trade_no"].as_str().unwrap_or_default();
     let sub = sub_query(order);
-    let mut actions = posts(
+    unpaid_actions(
+        order,
         &format!("transactions/{}", encode_component(no)),
         &sub,
+        &[
+            ("out_trade_no", no),
+            ("sub_mchid", order["sub_mchid"].as_str().unwrap_or_default()),
+        ],
+    )
+}
+
+/// Pay, fail, expire on `/_mock/{base}/…{sub}`, and the cashier of an H5
+/// or Native order (its Native page named by `native`'s query pairs).
+fn unpaid_actions(order: &Value, base: &str, sub: &str, native: &[(&str, &str)]) -> Vec<Action> {
+    let mut actions = posts(
+        base,
+        sub,
         &[
             ("pay", "用户支付", "Pay"),
             ("fail", "支付失败", "Fail"),
@@ -277,13 +300,7 @@ fn payment_actions(order: &Value) -> Vec<Action> {
             "cashier/h5?{}",
             form(&[("prepay_id", order["prepay_id"].as_str().unwrap_or_default())])
         )),
-        Some("NATIVE") => Some(format!(
-            "cashier/native?{}",
-            form(&[
-                ("out_trade_no", no),
-                ("sub_mchid", order["sub_mchid"].as_str().unwrap_or_default()),
-            ])
-        )),
+        Some("NATIVE") => Some(format!("cashier/native?{}", form(native))),
         _ => None,
     };
     if let Some(control) = cashier {
@@ -294,6 +311,43 @@ fn payment_actions(order: &Value) -> Vec<Action> {
         });
     }
     actions
+}
+
+const COMBINES: Table = Table {
+    id: "combines",
+    title: label("合单支付", "Combine orders"),
+    columns: &[
+        col(
+            "合单商户订单号",
+            "combine_out_trade_no",
+            &["/combine_out_trade_no"],
+            Show::Code,
+        ),
+        col("子单", "Sub-orders", &["/sub_order_nos"], Show::Code),
+        col("类型", "Type", &["/trade_type"], Show::Code),
+        col("状态", "State", &["/trade_state"], Show::Code),
+        col("金额", "Amount", &["/total"], Show::Amount),
+        col("通知地址", "notify_url", &["/notify_url"], Show::Code),
+        col("预支付 ID", "prepay_id", &["/prepay_id"], Show::Code),
+        col(
+            "合单微信订单号",
+            "combine_transaction_id",
+            &["/combine_transaction_id"],
+            Show::Code,
+        ),
+    ],
+    actions: combine_actions,
+};
+
+/// Pay, fail, expire while NOTPAY (the `/_mock/combine-transactions`
+/// controls: the whole order at once), and an H5 or Native order's cashier.
+fn combine_actions(order: &Value) -> Vec<Action> {
+    if order["trade_state"].as_str() != Some("NOTPAY") {
+        return Vec::new();
+    }
+    let no = order["combine_out_trade_no"].as_str().unwrap_or_default();
+    let base = format!("combine-transactions/{}", encode_component(no));
+    unpaid_actions(order, &base, "", &[("combine_out_trade_no", no)])
 }
 
 const REFUNDS: Table = Table {
@@ -511,6 +565,8 @@ fn console_page(shared: &Shared, lang: &str) -> String {
             (rows, book.len())
         })
         .unwrap_or_default();
+    let combines = super::actions::combine_list(shared, SHOWN_ROWS);
+    let combines_total = shared.combines.lock().map(|c| c.len()).unwrap_or_default();
     let (refunds, refunds_total) = shared
         .refunds
         .lock()
@@ -554,6 +610,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
 </header>
 <main>
 {payments}
+{combines}
 {refunds}
 {transfers}
 {payscore}
@@ -564,6 +621,7 @@ fn console_page(shared: &Shared, lang: &str) -> String {
         title = title.html(),
         live = label("实时刷新", "Live").html(),
         payments = table_of(&PAYMENTS, &payments, payments_total),
+        combines = table_of(&COMBINES, &combines, combines_total),
         refunds = table_of(&REFUNDS, &refunds, refunds_total),
         transfers = table_of(&TRANSFERS, &transfers, transfers_total),
         payscore = table_of(&PAYSCORE, &payscore, payscore_total),
@@ -623,6 +681,10 @@ fn table_of(spec: &Table, rows: &[Value], total: usize) -> String {
             "transfers" => (
                 "；全部：GET /_mock/transfer-bills",
                 "; all: GET /_mock/transfer-bills",
+            ),
+            "combines" => (
+                "；全部：GET /_mock/combine-transactions",
+                "; all: GET /_mock/combine-transactions",
             ),
             "notifications" => (
                 "；全部：GET /_mock/notifications",
@@ -796,6 +858,38 @@ mod tests {
         // the paid order offers nothing
         assert!(!html.contains("transactions/J1/"));
         assert_eq!(html.matches("<form").count(), 6);
+    }
+
+    #[test]
+    fn a_combine_order_moves_as_a_whole_and_its_sub_orders_offer_nothing() {
+        let combines = [
+            json!({"combine_out_trade_no": "C 1", "trade_type": "NATIVE", "trade_state": "NOTPAY",
+                   "sub_order_nos": "S1 + S2", "total": 300}),
+            json!({"combine_out_trade_no": "C2", "trade_type": "JSAPI", "trade_state": "SUCCESS"}),
+        ];
+        let html = table(&COMBINES, &combines);
+        for action in ["pay", "fail", "expire"] {
+            assert!(
+                html.contains(&format!(
+                    r#"action="/_mock/combine-transactions/C%201/{action}""#
+                )),
+                "{html}"
+            );
+        }
+        assert!(
+            html.contains(r#"href="/_mock/cashier/native?combine_out_trade_no=C+1""#),
+            "{html}"
+        );
+        assert!(html.contains("S1 + S2") && html.contains("¥3.00"));
+        assert!(!html.contains("combine-transactions/C2/"));
+        // a sub-order's row in the payments table: no control of its own
+        let sub = [
+            json!({"out_trade_no": "S1", "trade_type": "NATIVE", "trade_state": "NOTPAY",
+                          "combine_out_trade_no": "C 1"}),
+        ];
+        let html = table(&PAYMENTS, &sub);
+        assert_eq!(html.matches("<form").count(), 0, "{html}");
+        assert!(html.contains("C 1"));
     }
 
     #[test]

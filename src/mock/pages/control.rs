@@ -10,12 +10,13 @@
 //! | `POST /_mock/transactions/{out_trade_no}/pay[?sub_mchid=]` | the user pays (TRANSACTION.SUCCESS); body optional: `{"openid": …}`, `{"invocation": …}` |
 //! | `POST /_mock/transactions/{out_trade_no}/fail[?sub_mchid=]` | a payment attempt fails; the order stays NOTPAY |
 //! | `POST /_mock/transactions/{out_trade_no}/expire[?sub_mchid=]` | the unpaid order runs out of time (CLOSED) |
+//! | `POST /_mock/combine-transactions/{combine_out_trade_no}/pay\|fail\|expire` | the whole combine order (合单): every sub-order paid and one TRANSACTION.SUCCESS, or failed, or expired; pay's body as above |
 //! | `POST /_mock/refunds/{out_refund_no}/succeed\|abnormal\|close[?sub_mchid=]` | the refund ends (REFUND.SUCCESS/ABNORMAL/CLOSED) |
 //! | `POST /_mock/profitsharing/orders/{out_order_no}/receivers/{account}/succeed\|close[?sub_mchid=]` | the receiver's share ends SUCCESS or CLOSED; close takes `{"fail_reason": …}` (or `?fail_reason=`) |
 //! | `GET /_mock/profitsharing/orders` | every sharing and unfreezing request |
 //! | `PUT /_mock/profitsharing/max-ratio[?sub_mchid=]` `{"max_ratio": n}` | the merchant's maximum share (万分比, default 3000) |
 //! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
-//! | `GET /_mock/transactions`, `GET /_mock/refunds` | every payment order, every refund |
+//! | `GET /_mock/transactions`, `GET /_mock/combine-transactions`, `GET /_mock/refunds` | every payment order, combine order, refund |
 //! | `POST /_mock/transfer-bills/{out_bill_no}/confirm\|decline\|fail\|expire[?sub_mchid=]`, `GET /_mock/transfer-bills` | the transfer bills ([`super::transfer`]) |
 //! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null, "transfer_balance_fen": n, "profitsharing_notify_url": url \| null, "profitsharing_event_type": "observed" \| "documented", "profitsharing_wait_s": n}` | how fast time runs; the transfers' operating account; the merchant platform's profit-sharing settings |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again |
@@ -32,7 +33,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::actions::{
-    resolve_profit_sharing, resolve_refund, transaction_action, user_action, TransactionAction,
+    combine_list, combine_request, resolve_profit_sharing, resolve_refund, transaction_action,
+    user_action, PayRequest, TransactionAction,
 };
 use crate::mock::flows::payscore::UserAction;
 use crate::mock::flows::profitsharing::ReceiverOutcome;
@@ -89,6 +91,19 @@ pub(crate) fn handle(
                 None => Err(unknown_action(action, "pay, fail, expire")),
             }
         }
+        ("POST", ["combine-transactions", no, action]) => {
+            let no = percent_encoding::percent_decode_str(no).decode_utf8_lossy();
+            match TransactionAction::from_segment(action) {
+                Some(action) => PayRequest::read(body)
+                    .and_then(|request| combine_request(shared, action, &no, &request))
+                    .map(|order| Answer::json(200, &order)),
+                None => Err(unknown_action(action, "pay, fail, expire")),
+            }
+        }
+        ("GET", ["combine-transactions"]) => Ok(Answer::json(
+            200,
+            &json!({ "data": combine_list(shared, usize::MAX) }),
+        )),
         ("POST" | "OPTIONS", ["invocations"]) => {
             return super::bridge::answer(shared, method, body);
         }

@@ -89,6 +89,37 @@ pub(crate) fn check_notify_url(body: &Map<String, Value>, pointer: &str) -> Resu
     Ok(())
 }
 
+/// Refuses a top-level `notify_url` whose host is not this machine (a
+/// loopback address or `localhost`): the mock's keys are published, so an
+/// order must not make it post into the network it runs in
+/// (docs/security.md). Only where the mock was not told to allow it; what is
+/// not a URL is left to [`check_notify_url`].
+pub(crate) fn check_notify_host(body: &[u8]) -> Result<(), Answer> {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
+    let Some(url) = optional_str(&body, "/notify_url").and_then(|t| url::Url::parse(t).ok()) else {
+        return Ok(());
+    };
+    let here = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => true,
+    };
+    if here {
+        return Ok(());
+    }
+    Err(Answer::param_error(
+        "/notify_url",
+        "只能指向本机 (127.0.0.1, [::1], localhost): the mock posts notifications only to this machine; \
+         to let it post elsewhere, start it with `wxpay mock --allow-remote-notify` or call \
+         MockServer::allow_remote_notify(true)",
+    ))
+}
+
 /// The string at `pointer`, if there is one.
 pub(crate) fn optional_str<'a>(body: &'a Map<String, Value>, pointer: &str) -> Option<&'a str> {
     at(body, pointer).and_then(Value::as_str)

@@ -17,6 +17,7 @@ use super::auth::{self, ReplayGuard};
 use super::catalog::{Catalog, Route};
 use super::faults::Fault;
 use super::identity::ServerKeys;
+use super::intake::{Intake, Refused};
 use super::log::{Note, RequestLog};
 use super::notify::Notifier;
 use super::upload;
@@ -24,6 +25,7 @@ use crate::clock;
 use crate::crypto::{aes_256_gcm_encrypt, random_alphanumeric};
 use crate::keys::KeySource;
 use crate::mock::flows::bills::{self, Bills};
+use crate::mock::flows::combine::{self, Combines};
 use crate::mock::flows::payments::{self, Payments};
 use crate::mock::flows::payscore::{self, Orders};
 use crate::mock::flows::profitsharing::{self, ProfitSharing};
@@ -34,14 +36,13 @@ use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
 
-/// Largest request body the mock reads; larger ones are refused.
-pub const MAX_BODY: usize = 8 << 20;
-
 /// Everything the handler shares.
 pub(crate) struct Shared {
     pub(crate) keys: Arc<ServerKeys>,
     replay: Mutex<ReplayGuard>,
     pub(crate) orders: Mutex<Orders>,
+    /// Combine orders (their envelopes); locked before `payments`.
+    pub(crate) combines: Mutex<Combines>,
     /// Payment orders; locked before `refunds` whenever both are.
     pub(crate) payments: Mutex<Payments>,
     pub(crate) refunds: Mutex<Refunds>,
@@ -51,6 +52,10 @@ pub(crate) struct Shared {
     pub(crate) profitsharing: Mutex<ProfitSharing>,
     /// Refunds resolve as SUCCESS by themselves this long after acceptance.
     pub(crate) refund_delay: Mutex<Option<std::time::Duration>>,
+    /// What unfinished request bodies may hold together.
+    intake: Intake,
+    /// A `notify_url` may name a host other than this machine.
+    pub(crate) remote_notify: std::sync::atomic::AtomicBool,
     catalog: Catalog,
     pub(crate) faults: Mutex<VecDeque<Fault>>,
     pub(crate) notifier: Notifier,
@@ -73,11 +78,14 @@ impl Shared {
             keys,
             replay: Mutex::default(),
             orders: Mutex::default(),
+            combines: Mutex::default(),
             payments: Mutex::default(),
             refunds: Mutex::default(),
             transfers: Mutex::default(),
             profitsharing: Mutex::default(),
             refund_delay: Mutex::default(),
+            remote_notify: std::sync::atomic::AtomicBool::new(false),
+            intake: Intake::default(),
             catalog: Catalog::load(),
             faults: Mutex::default(),
             bills: Bills::default(),
@@ -155,14 +163,18 @@ async fn serve(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let requested_serial = header(&parts.headers, "wechatpay-serial").map(str::to_owned);
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let bytes = match shared.intake.read(body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let answer =
-                Answer::param_error("/", &format!("请求体过大或不完整 (上限 {MAX_BODY} 字节)"));
-            return shared
+        Err(Refused(answer)) => {
+            let mut response = shared
                 .finish(answer, requested_serial.as_deref(), note)
                 .await;
+            // What is left of the body is not read: the connection ends.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            return response;
         }
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -369,6 +381,12 @@ impl Shared {
         let FlowCall {
             method, template, ..
         } = *call;
+        // Every flow that keeps a notify_url: not off this machine unless allowed.
+        if method == "POST" && !self.remote_notify.load(Ordering::Relaxed) {
+            if let Err(refused) = super::body::check_notify_host(call.body) {
+                return Some(refused);
+            }
+        }
         if let Some((operation, partner)) = payments::Operation::from_template(method, template) {
             let Ok(mut book) = self.payments.lock() else {
                 return Some(Answer::for_status(500));
@@ -383,6 +401,24 @@ impl Shared {
                 base_url: call.base_url,
                 now,
             }));
+        }
+        if let Some(operation) = combine::Operation::from_template(method, template) {
+            // combines before payments, always
+            let (Ok(mut combines), Ok(mut book)) = (self.combines.lock(), self.payments.lock())
+            else {
+                return Some(Answer::for_status(500));
+            };
+            return Some(combines.serve(
+                &mut book,
+                &combine::Call {
+                    operation,
+                    params: call.params,
+                    body: call.body,
+                    mchid,
+                    base_url: call.base_url,
+                    now,
+                },
+            ));
         }
         if let Some(operation) = refunds::Operation::from_template(method, template) {
             let (Ok(mut book), Ok(mut refunds)) = (self.payments.lock(), self.refunds.lock())

@@ -15,8 +15,14 @@
 //! - **Refund status (退款状态)**: the bill's own words, which are APIv2's
 //!   (`SUCCESS`, `PROCESSING`, `REFUNDCLOSE`, `CHANGE` for the API's
 //!   `SUCCESS`, `PROCESSING`, `CLOSED`, `ABNORMAL`; **[inference]**, FLOWS
-//!   notes that the two sets differ). 退款金额 and 申请退款金额 are both the
-//!   refund: they differ only by non-recharge coupons, which the mock has none of.
+//!   notes that the two sets differ). A refund is listed whatever its
+//!   status; 申请退款金额 is what was asked, 退款金额 (and the fee given
+//!   back) what reached the payer: the refund once SUCCESS, 0.00 before —
+//!   the money the fund-flow bill moves, so the two bills of a day agree
+//!   (**[inference]**: the real sample has only SUCCESS refunds; the mock has
+//!   no coupons, the other difference between the two columns).
+//! - **Values** cannot hold the format's separators: a line break is written
+//!   as a space, `` ,` `` as `` ,' `` (no escape exists).
 //! - **Footer numbers** are written as the real file writes them: counts as
 //!   `45.0`, amounts in the shortest form with at least one decimal (`0.0`,
 //!   `0.47`, `1.5`) — **[inference]** from `45.0,0.47,0.14,0.0,0.08`.
@@ -223,10 +229,14 @@ pub(crate) fn fee_on(amount: i64) -> i64 {
 /// [`FEE_RATE`] as the 费率 column writes it.
 const RATE: &str = "0.60%";
 
-/// A value as it can stand in a bill: no line breaks (the format has no quoting).
+/// A value as it can stand in a bill. The format has no quoting or escape:
+/// a line break would end the row, and `` ,` `` inside a value is the
+/// separator a reader splits on (issue 26: every later column shifted). So
+/// line breaks are written as spaces and `` ,` `` as `` ,' ``; the API still
+/// answers the value as it was given (docs/mock.md, "Bills").
 fn clean(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains(['\r', '\n']) {
-        value.replace(['\r', '\n'], " ").into()
+    if value.contains(['\r', '\n']) || value.contains(",`") {
+        value.replace(['\r', '\n'], " ").replace(",`", ",'").into()
     } else {
         value.into()
     }
@@ -338,11 +348,16 @@ fn refund_state(status: &str) -> &str {
     }
 }
 
-/// A refund's row (交易状态 REFUND), on its own line.
+/// A refund's row (交易状态 REFUND), on its own line, whatever its status:
+/// 申请退款金额 is what was asked; 退款金额 and the fee given back are what
+/// reached the payer, so nothing until it is SUCCESS — the money the
+/// fund-flow bill moves (issue 26: the two bills disagreed).
 pub(crate) fn refund_row(r: &RefundRecord, sums: &mut TradeSums, out: &mut Vec<u8>) {
     let p = &r.payment;
-    let fee_fen = -fee_on(r.refund);
-    let refund = yuan(r.refund);
+    let moved = if r.status == "SUCCESS" { r.refund } else { 0 };
+    let fee_fen = -fee_on(moved);
+    let applied = yuan(r.refund);
+    let refund = yuan(moved);
     let mut line = Line::new(out);
     order_fields(&mut line, p, r.time);
     line.put("REFUND")
@@ -361,11 +376,11 @@ pub(crate) fn refund_row(r: &RefundRecord, sums: &mut TradeSums, out: &mut Vec<u
         .put(&fee(fee_fen))
         .put(RATE)
         .put("0.00") // 订单金额
-        .put(&refund) // 申请退款金额
+        .put(&applied) // 申请退款金额
         .put(""); // 费率备注
     line.end();
     sums.rows += 1;
-    sums.refunded += r.refund;
+    sums.refunded += moved;
     sums.fees += fee_fen;
     sums.applied += r.refund;
 }
@@ -769,10 +784,12 @@ mod tests {
             assert_eq!(sum, fen(footer[total]), "column {column}");
         }
         // fees: 2.50 → 0.015 → 0.02, 9999.99 → 59.99994 → 60.00, 0.03 and
-        // 0.01 → 0; refunds 1.00 and 1.50 give back 0.01 each: 60.00 net
+        // 0.01 → 0. Refunds asked 0.01 + 1.00 + 1.50 = 2.51; only the
+        // SUCCESS one (0.01, fee 0) reached the payer: 退款总金额 0.01, and
+        // the PROCESSING and ABNORMAL ones give no fee back: 60.02.
         assert_eq!(
             footer[1..],
-            ["10002.53", "2.51", "0.0", "60.0", "10002.53", "2.51"]
+            ["10002.53", "0.01", "0.0", "60.02", "10002.53", "2.51"]
         );
         // the bill's refund states, and the sub-merchant in 特约商户号
         let states: Vec<&str> = rows
