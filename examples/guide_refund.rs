@@ -35,7 +35,12 @@ async fn main() -> Result<(), Failure> {
     let (client, _mock) = shop::wechat_pay().await?;
     let wechat_pay = client.base_url().trim_end_matches('/').to_owned();
     let (shop, mut events) = shop::open(client).await?;
-    let stamp = wechatpay_chain::clock::compact_now();
+    // Refund numbers unique per merchant, also across runs against one `wxpay mock`.
+    let stamp = format!(
+        "{}{:05}",
+        wechatpay_chain::clock::compact_now(),
+        std::process::id() % 100_000
+    );
     println!("shop at {shop}, WeChat Pay at {wechat_pay}");
 
     // A paid order of 19.99 yuan (as in the JSAPI guide).

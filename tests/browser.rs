@@ -1252,7 +1252,12 @@ fn bill_state(server: &MockServer, no: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms() {
-    let Some(browser) = Browser::start("a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms", true).await else {
+    let Some(browser) = Browser::start(
+        "a_merchant_page_opens_a_transfer_confirm_page_and_the_payee_confirms",
+        true,
+    )
+    .await
+    else {
         return;
     };
     let server = MockServer::start().await.unwrap();

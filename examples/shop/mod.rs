@@ -117,10 +117,15 @@ async fn checkout(State(shop): State<Shop>, body: Bytes) -> Response<String> {
             json!({"error": "post {\"openid\": …, \"total\": fen}"}),
         );
     };
-    // Unique per merchant: the time and a counter (two carts in one second).
+    // Unique per merchant, also when two shops share one `wxpay mock`: the
+    // time, the process and a counter (two carts in one second).
     static NEXT: AtomicU32 = AtomicU32::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let out_trade_no = format!("SHOP{}{n:04}", wechatpay_chain::clock::compact_now());
+    let (now, process) = (
+        wechatpay_chain::clock::compact_now(),
+        std::process::id() % 100_000,
+    );
+    let out_trade_no = format!("SHOP{now}{process:05}{n:04}");
     let order = json!({
         "appid": APPID, "mchid": shop.client.mchid(), "description": "Image形象店-深圳腾大-QQ公仔",
         "out_trade_no": out_trade_no, "notify_url": shop.notify_url,
