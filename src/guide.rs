@@ -5,6 +5,8 @@
 //! the embedded mock WeChat Pay) as a doctest, so an example here works with
 //! the version of the crate it is published with. Start with
 //! [`getting_started`]; coming from PHP or Node.js, read [`migration`].
+//! By use case, each from nothing to a working shop against the mock:
+//! [`accept_a_jsapi_payment`], [`refund`].
 //!
 //! The `wxpay` command line (feature `cli`) is [`cli`].
 
@@ -32,6 +34,9 @@ macro_rules! guide {
         #[doc = "[security.md]: crate::guide::security"]
         #[doc = "[cli.md]: crate::guide::cli"]
         #[doc = "[frontend.md]: crate::guide::frontend"]
+        #[doc = "[mock.md#a-jsapi-page-outside-wechat]: crate::guide::mock#a-jsapi-page-outside-wechat"]
+        #[doc = "[accept-a-jsapi-payment.md]: crate::guide::accept_a_jsapi_payment"]
+        #[doc = "[refund.md]: crate::guide::refund"]
         #[doc = "[transfers.md]: crate::guide::transfers"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
@@ -53,6 +58,8 @@ guide!(performance, "performance");
 guide!(security, "security");
 guide!(cli, "cli");
 guide!(frontend, "frontend");
+guide!(accept_a_jsapi_payment, "guides/accept-a-jsapi-payment");
+guide!(refund, "guides/refund");
 guide!(transfers, "transfers");
 
 /// 中文指南：与英文指南一一对应。
@@ -79,6 +86,9 @@ pub mod zh {
             #[doc = "[security.md]: crate::guide::zh::security"]
             #[doc = "[cli.md]: crate::guide::zh::cli"]
             #[doc = "[frontend.md]: crate::guide::zh::frontend"]
+            #[doc = "[mock.md#在微信之外运行-jsapi-页面]: crate::guide::zh::mock#在微信之外运行-jsapi-页面"]
+            #[doc = "[accept-a-jsapi-payment.md]: crate::guide::zh::accept_a_jsapi_payment"]
+            #[doc = "[refund.md]: crate::guide::zh::refund"]
             #[doc = "[transfers.md]: crate::guide::zh::transfers"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
@@ -100,5 +110,7 @@ pub mod zh {
     guide_zh!(performance, "performance");
     guide_zh!(security, "security");
     guide_zh!(frontend, "frontend");
+    guide_zh!(accept_a_jsapi_payment, "guides/accept-a-jsapi-payment");
+    guide_zh!(refund, "guides/refund");
     guide_zh!(transfers, "transfers");
 }
