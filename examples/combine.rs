@@ -198,6 +198,11 @@ async fn main() -> Result<(), Failure> {
     // 5. The trade bill: a row per sub-order, and the refund's.
     let success_time = notified[0]["success_time"].as_str().unwrap_or_default();
     let day = success_time.get(..10).ok_or("no success_time")?;
+    // A day's bill exists from 10:00 the next day (China time): the mock's
+    // clock is moved there instead of waiting a night.
+    let midnight = wechatpay_chain::clock::parse_rfc3339(&format!("{day}T00:00:00+08:00"))
+        .ok_or("success_time is not a date")?;
+    wechatpay.set_clock(midnight + 86_400 + 10 * 3600).await?;
     let bill: BillInfo = client["v3/bill/tradebill"]
         .get(json!({"query": {"bill_date": day, "bill_type": "ALL"}}))
         .await?
