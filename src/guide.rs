@@ -37,6 +37,7 @@ macro_rules! guide {
         #[doc = "[mock.md#a-jsapi-page-outside-wechat]: crate::guide::mock#a-jsapi-page-outside-wechat"]
         #[doc = "[accept-a-jsapi-payment.md]: crate::guide::accept_a_jsapi_payment"]
         #[doc = "[refund.md]: crate::guide::refund"]
+        #[doc = "[reconcile.md]: crate::guide::reconcile"]
         #[doc = "[transfers.md]: crate::guide::transfers"]
         #[doc = ""]
         #[doc = include_str!(concat!("../docs/", $file, ".md"))]
@@ -60,6 +61,7 @@ guide!(cli, "cli");
 guide!(frontend, "frontend");
 guide!(accept_a_jsapi_payment, "guides/accept-a-jsapi-payment");
 guide!(refund, "guides/refund");
+guide!(reconcile, "guides/reconcile");
 guide!(transfers, "transfers");
 
 /// 中文指南：与英文指南一一对应。
@@ -89,6 +91,7 @@ pub mod zh {
             #[doc = "[mock.md#在微信之外运行-jsapi-页面]: crate::guide::zh::mock#在微信之外运行-jsapi-页面"]
             #[doc = "[accept-a-jsapi-payment.md]: crate::guide::zh::accept_a_jsapi_payment"]
             #[doc = "[refund.md]: crate::guide::zh::refund"]
+            #[doc = "[reconcile.md]: crate::guide::zh::reconcile"]
             #[doc = "[transfers.md]: crate::guide::zh::transfers"]
             #[doc = ""]
             #[doc = include_str!(concat!("../docs/zh/", $file, ".md"))]
@@ -112,5 +115,6 @@ pub mod zh {
     guide_zh!(frontend, "frontend");
     guide_zh!(accept_a_jsapi_payment, "guides/accept-a-jsapi-payment");
     guide_zh!(refund, "guides/refund");
+    guide_zh!(reconcile, "guides/reconcile");
     guide_zh!(transfers, "transfers");
 }
