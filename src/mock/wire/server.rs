@@ -232,7 +232,7 @@ async fn serve(
             None => controls(shared, parts.method.as_str(), control, query, &bytes),
         };
         // What a control changed is on disk before it answers.
-        shared.persist();
+        shared.persist().wait().await;
         return answered;
     }
     let relative = path.trim_start_matches('/');
@@ -659,7 +659,9 @@ impl Shared {
     /// mock's clock calls it a few times a second.
     pub(crate) fn tick(&self) {
         self.run_due();
-        self.persist();
+        // Not awaited: nobody is answered here; the next answer waits for
+        // these rows too (an answer waits for everything queued before it).
+        let _queued = self.persist();
         let delay = self.refund_delay.lock().ok().and_then(|d| *d);
         let mchid = self.keys.credentials.mchid;
         // Transfer bills: their 24 h and their cancels (transfers::due).
@@ -766,7 +768,7 @@ impl Shared {
     ) -> Response {
         note.settle(&answer);
         // On disk before the merchant hears of it.
-        self.persist();
+        self.persist().wait().await;
         let fault = self
             .faults
             .lock()

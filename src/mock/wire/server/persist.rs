@@ -1,4 +1,4 @@
-//! Keeps the mock's state in its store (`flows/store.rs`) when it has one:
+//! Keeps the mock's state in its store (`wire/store.rs`) when it has one:
 //! after every answer, before it is sent, what the books changed; on
 //! start, the books rebuilt and the clock, the settings and the pending
 //! notification retries picked up where they stopped.
@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use serde_json::{json, Value};
 
 use super::Shared;
-use crate::mock::wire::store::{Batch, Store};
+use crate::mock::wire::store::{Batch, Saved, Store};
 
 /// The `meta` row of the clock and the settings.
 const STATE: &str = "state";
@@ -71,14 +71,17 @@ impl Shared {
         .to_string()
     }
 
-    /// Writes what changed since the last call; nothing without a store.
-    pub(crate) fn persist(&self) {
+    /// Hands what changed since the last call to the store's writer; an
+    /// answer awaits [`Saved::wait`] before it is sent. Nothing without a
+    /// store.
+    pub(crate) fn persist(&self) -> Saved {
         let Some(store) = self.store.get() else {
-            return;
+            return Saved::nothing();
         };
-        // One save at a time: changes are taken and written in order.
+        // One at a time: changes are taken and queued in the same order
+        // (the lock is held only for that; the writing is the writer's).
         let Ok(_one) = self.saving.lock() else {
-            return;
+            return Saved::nothing();
         };
         let mut batch = Batch::default();
         if let Ok(mut payments) = self.payments.lock() {
@@ -98,8 +101,6 @@ impl Shared {
                 *last = state;
             }
         }
-        if let Err(why) = store.write(&batch) {
-            tracing::error!("the mock could not save its state: {why}");
-        }
+        store.queue(batch)
     }
 }
