@@ -318,6 +318,23 @@ async fn todays_bill_is_refused_until_ten_the_next_day() {
         .unwrap();
     let text = String::from_utf8(csv).unwrap();
     assert!(text.contains("`BILL-CLOCK-1"), "{text}");
+    // The download_url lives 5 minutes (FLOWS.md §5), on the clock.
+    server
+        .advance_clock(Duration::from_secs(301))
+        .await
+        .unwrap();
+    let mut again = Vec::new();
+    match client
+        .download_bill(
+            &bill,
+            wechatpay_chain::download::Compression::None,
+            &mut again,
+        )
+        .await
+    {
+        Err(Error::Api(api)) => assert_eq!(api.status, 400, "{api:?}"),
+        other => panic!("a link older than 5 minutes on the clock: {other:?}"),
+    }
     // A day without trades, once it is ready, has no bill (FLOWS.md §5).
     let (before, _) = china_day(success - 2 * 86_400);
     match apply(client.clone(), before).await {

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openssl::sha::Sha1;
@@ -31,8 +30,9 @@ use crate::mock::wire::answer::{Answer, Chunks};
             `MockServer::set_bill_rows(n)` asks for a synthetic bill of n rows")]
 pub const DEFAULT_BILL_ROWS: u64 = 3;
 
-/// How long a `download_url` stays valid (FLOWS.md §5: 5 minutes).
-const TOKEN_LIFE: Duration = Duration::from_secs(300);
+/// How long a `download_url` stays valid, seconds on the mock's clock
+/// (FLOWS.md §5: 5 minutes).
+const TOKEN_LIFE: i64 = 300;
 
 /// Download links kept at once; applying for more forgets the oldest.
 const MAX_ISSUED: usize = 16;
@@ -114,7 +114,7 @@ enum Source {
 /// The bills handed out, by download token.
 #[derive(Default)]
 pub(crate) struct Bills {
-    issued: Mutex<HashMap<String, (Instant, BillSpec)>>,
+    issued: Mutex<HashMap<String, (i64, BillSpec)>>,
     /// Rows of the synthetic bills; 0: bills come from the ledger.
     rows: AtomicU64,
 }
@@ -230,7 +230,7 @@ impl Bills {
         };
         if let Ok(mut issued) = self.issued.lock() {
             // Expired links go, so kept files do not pile up.
-            issued.retain(|_, (at, _)| at.elapsed() < TOKEN_LIFE);
+            issued.retain(|_, (at, _)| now - *at < TOKEN_LIFE);
             // Each link holds its file until it expires: a bounded number.
             while issued.len() >= MAX_ISSUED {
                 let oldest = issued
@@ -242,7 +242,7 @@ impl Bills {
                     None => break,
                 };
             }
-            issued.insert(token.clone(), (Instant::now(), spec));
+            issued.insert(token.clone(), (now, spec));
         }
         Answer::json(
             200,
@@ -251,8 +251,9 @@ impl Bills {
         )
     }
 
-    /// `GET v3/billdownload/file?token=…`: the file, unsigned.
-    pub(crate) fn download(&self, query: &[(String, String)]) -> Answer {
+    /// `GET v3/billdownload/file?token=…`: the file, unsigned, while the
+    /// link lives (5 minutes on the mock's clock, `now` Unix seconds).
+    pub(crate) fn download(&self, query: &[(String, String)], now: i64) -> Answer {
         let token = query
             .iter()
             .find(|(k, _)| k == "token")
@@ -260,7 +261,7 @@ impl Bills {
         let spec = token.and_then(|t| {
             let issued = self.issued.lock().ok()?;
             let (at, spec) = issued.get(t)?;
-            (at.elapsed() < TOKEN_LIFE).then(|| spec.clone())
+            (now - *at < TOKEN_LIFE).then(|| spec.clone())
         });
         match spec {
             Some(spec) => Answer {

@@ -663,7 +663,7 @@ impl Shared {
                     now,
                 ))
             }
-            ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query)),
+            ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query, now)),
             _ => None,
         }
     }
