@@ -212,6 +212,11 @@ async fn the_clock_and_the_triggers_are_commands() {
     let triggers = wxpay(&["mock", "triggers"], &env, None).await;
     assert_eq!(triggers.code, 0, "{}", triggers.stderr);
     assert!(triggers.stdout.contains("SYSERR"), "{}", triggers.stdout);
+    assert!(
+        triggers.stdout.contains("MCHTRANSFER.BILL.FINISHED FAIL"),
+        "{}",
+        triggers.stdout
+    );
     // One command, one real notification at the merchant's endpoint.
     let client = merchant(&base);
     let sink = NotifySink::start(client, Credentials::get().apiv3_key, &[]).await;

@@ -862,8 +862,10 @@ impl MockServer {
     }
 
     /// The payee confirms transfer bill `out_bill_no` on WeChat's confirm
-    /// page (WAIT_USER_CONFIRM → SUCCESS); MCHTRANSFER.BILL.FINISHED goes to
-    /// its `notify_url`. Returns the bill as the query answers it.
+    /// page (WAIT_USER_CONFIRM → SUCCESS, or FAIL with the `fail_reason` an
+    /// `out_bill_no` marked `FAIL…` names: docs/mock.md, "Failures on
+    /// demand"); MCHTRANSFER.BILL.FINISHED goes to its `notify_url`.
+    /// Returns the bill as the query answers it.
     /// `sub_mchid` names the sub-merchant of a partner's bill.
     ///
     /// ```
