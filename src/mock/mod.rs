@@ -1083,6 +1083,8 @@ fn write_profile(dir: &Path, base_url: &str) -> Result<PathBuf> {
         "platform_public_key_id": c.platform_public_key_id,
         "apiv3_key": c.apiv3_key,
         "apiv2_key": c.apiv2_key,
+        // A client built from it says so when this mock has stopped.
+        "mock": true,
     });
     let path = dir.join("mock.json");
     let text = serde_json::to_string_pretty(&profile).map_err(Error::Serialize)?;
