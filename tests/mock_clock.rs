@@ -19,6 +19,7 @@ use common::flows::{control, jsapi_order, APPID};
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
+use wechatpay_chain::download::{BillInfo, Compression};
 use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
 use wechatpay_chain::{Client, Error};
 
@@ -273,6 +274,15 @@ async fn the_clock_moves_forward_only_and_says_so() {
     assert!(server.now() >= start + 7290);
 }
 
+/// The bill `bill` names, downloaded uncompressed.
+async fn download(client: &Client, bill: &BillInfo) -> Result<Vec<u8>, Error> {
+    let mut csv = Vec::new();
+    client
+        .download_bill(bill, Compression::None, &mut csv)
+        .await
+        .map(|_| csv)
+}
+
 /// `YYYY-MM-DD` and the Unix seconds of 10:00 the next day, China time.
 fn china_day(unix: i64) -> (String, i64) {
     let date = rfc3339(unix)[..10].to_owned();
@@ -306,21 +316,12 @@ async fn todays_bill_is_refused_until_ten_the_next_day() {
         }
     }
     server.set_clock(ready).await.unwrap();
-    let bill: wechatpay_chain::download::BillInfo = apply(client.clone(), date.clone())
+    let bill: BillInfo = apply(client.clone(), date.clone())
         .await
         .unwrap()
         .json()
         .unwrap();
-    let mut csv = Vec::new();
-    client
-        .download_bill(
-            &bill,
-            wechatpay_chain::download::Compression::None,
-            &mut csv,
-        )
-        .await
-        .unwrap();
-    let text = String::from_utf8(csv).unwrap();
+    let text = String::from_utf8(download(&client, &bill).await.unwrap()).unwrap();
     assert!(text.contains("`BILL-CLOCK-1"), "{text}");
     // A day without trades, once it is ready, has no bill (FLOWS.md §5).
     let (before, _) = china_day(success - 2 * 86_400);
@@ -435,32 +436,18 @@ async fn a_download_url_ends_five_minutes_later_on_the_clock() {
     let (date, ready) = china_day(parse_rfc3339(paid["success_time"].as_str().unwrap()).unwrap());
     server.set_clock(ready).await.unwrap();
     let apply = || client["v3/bill/tradebill"].get(json!({"query": {"bill_date": date.clone()}}));
-    let download = |bill: wechatpay_chain::download::BillInfo| {
-        let client = client.clone();
-        async move {
-            let mut csv = Vec::new();
-            client
-                .download_bill(
-                    &bill,
-                    wechatpay_chain::download::Compression::None,
-                    &mut csv,
-                )
-                .await
-                .map(|_| csv)
-        }
-    };
-    let bill: wechatpay_chain::download::BillInfo = apply().await.unwrap().json().unwrap();
+    let bill: BillInfo = apply().await.unwrap().json().unwrap();
     server
         .advance_clock(Duration::from_secs(5 * 60 - 30))
         .await
         .unwrap();
-    assert!(download(bill.clone()).await.is_ok(), "still within 5 min");
-    let bill: wechatpay_chain::download::BillInfo = apply().await.unwrap().json().unwrap();
+    assert!(download(&client, &bill).await.is_ok(), "still within 5 min");
+    let bill: BillInfo = apply().await.unwrap().json().unwrap();
     server
         .advance_clock(Duration::from_secs(5 * 60))
         .await
         .unwrap();
-    match download(bill).await {
+    match download(&client, &bill).await {
         Err(Error::Api(api)) => assert_eq!(api.status, 400, "{api:?}"),
         other => panic!("a link 5 min old on the clock still served: {other:?}"),
     }

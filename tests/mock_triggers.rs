@@ -315,15 +315,6 @@ fn transfer_bill(no: &str, amount: i64, url: &str) -> Value {
                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]})
 }
 
-async fn transfer_state(client: &Client, no: &str) -> Value {
-    client["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"]
-        .get(json!({ "out_bill_no": no }))
-        .await
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_marked_transfer_fails_at_the_confirm_with_the_reason_it_names() {
     let (server, client) = setup().await;
@@ -381,7 +372,7 @@ async fn a_marked_transfer_fails_at_the_confirm_with_the_reason_it_names() {
             "{how}: {confirmed}"
         );
         // The query answers FAIL and the reason (FLOWS.md §8.1 fields).
-        let queried = transfer_state(&client, no).await;
+        let queried = common::flows::transfer_bill_query(&client, no).await;
         assert_eq!(queried["state"], "FAIL");
         assert_eq!(queried["fail_reason"], *reason);
         // FAIL gives the amount back (FLOWS.md §8.2: refunded and closed).
