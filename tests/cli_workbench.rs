@@ -17,7 +17,7 @@ use wechatpay_chain::mock::Credentials;
 mod common;
 #[path = "common/wxpay.rs"]
 mod runner;
-use common::flows::{control_at as control, jsapi_order};
+use common::flows::{control_at as control, jsapi_order, APPID};
 use common::sink::NotifySink;
 use runner::wxpay_with as wxpay;
 
@@ -43,11 +43,15 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     (child, url)
 }
 
-/// The merchant's client of the mock's throwaway keys, APIv3 key included.
+/// The merchant's client of the mock's throwaway keys, APIv3 and APIv2
+/// keys included.
 fn merchant(base: &str) -> wechatpay_chain::Client {
     let c = Credentials::get();
     wechatpay_chain::Client::builder()
         .apiv3_key(c.apiv3_key)
+        .apiv2_key(c.apiv2_key)
+        .apiv2_appid(APPID)
+        .apiv2_add_mch_id(true)
         .mchid(c.mchid)
         .merchant_serial(c.merchant_serial)
         .private_key_pem(c.merchant_private_key)
@@ -180,6 +184,166 @@ async fn a_killed_mock_restarts_where_it_stopped() {
         .iter()
         .any(|row| row[5] == order_after["transaction_id"].as_str().unwrap()));
     assert!(table.rows.iter().any(|row| row[16] == "5.00"));
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the newer flows answer, read back through the API: a transfer
+/// bill, a profit-sharing request and its order's unsplit amount, a combine
+/// order, a micropay order.
+async fn newer_flows(client: &wechatpay_chain::Client, transaction_id: &str) -> Vec<Value> {
+    let json = |r: wechatpay_chain::Response| r.json::<Value>().unwrap();
+    let bill = client["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"]
+        .get(json!({"out_bill_no": "KEEPBILL1"}))
+        .await
+        .unwrap();
+    let sharing = client["v3/profitsharing/orders/{out_order_no}"]
+        .get(json!({"out_order_no": "KEEP-PS-1", "query": {"transaction_id": transaction_id}}))
+        .await
+        .unwrap();
+    let unsplit = client["v3/profitsharing/transactions/{transaction_id}/amounts"]
+        .get(json!({"transaction_id": transaction_id}))
+        .await
+        .unwrap();
+    let combine = client["v3/combine-transactions/out-trade-no/{combine_out_trade_no}"]
+        .get(json!({"combine_out_trade_no": "KEEPCOMBINE1"}))
+        .await
+        .unwrap();
+    let micropay = client["v2/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "KEEP-V2-1"}}))
+        .await
+        .unwrap()
+        .xml::<Value>()
+        .unwrap();
+    vec![
+        json(bill),
+        json(sharing),
+        json(unsplit),
+        json(combine),
+        micropay,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
+    let dir = runner::temp_dir("wxpay-workbench", "flows");
+    let (mut first, base) = start(&dir, &["--port", "0", "--retain", "500"]);
+    let c = Credentials::get();
+    let client = merchant(&base);
+    let sink = NotifySink::start(client.clone(), c.apiv3_key, &[]).await;
+    let (status, _) = control(
+        &base,
+        "PUT",
+        "settings",
+        Some(json!({"profitsharing_wait_s": 0, "transfer_balance_fen": 900_000})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // 商家转账: a bill waiting for its payee (FLOWS.md §8.1 fields).
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({"json": {"appid": APPID, "out_bill_no": "KEEPBILL1", "transfer_scene_id": "1000",
+            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
+            "transfer_remark": "新会员开通有礼", "notify_url": sink.url,
+            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .await
+        .unwrap();
+    // 分账: a paid order placed with profit sharing, a receiver, a request.
+    let mut order = jsapi_order("KEEP-PS-ORDER", "http://127.0.0.1:9/notify", 10_000);
+    order["settle_info"] = json!({"profit_sharing": true});
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({"json": order}))
+        .await
+        .unwrap();
+    let (status, paid) = control(&base, "POST", "transactions/KEEP-PS-ORDER/pay", None).await;
+    assert_eq!(status, 200, "{paid}");
+    let transaction_id = paid["transaction_id"].as_str().unwrap().to_owned();
+    client["v3/profitsharing/receivers/add"]
+        .post(json!({"json": {"appid": APPID, "type": "PERSONAL_OPENID",
+            "account": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "relation_type": "STORE"}}))
+        .await
+        .unwrap();
+    client["v3/profitsharing/orders"]
+        .post(
+            json!({"json": {"appid": APPID, "transaction_id": transaction_id,
+            "out_order_no": "KEEP-PS-1", "unfreeze_unsplit": false,
+            "receivers": [{"type": "PERSONAL_OPENID", "account": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+                           "amount": 1000, "description": "分给用户"}]}}),
+        )
+        .await
+        .unwrap();
+    // 合单: an unpaid combine order of two sub-orders (OA jsapi.yaml).
+    let sub = |no: &str| {
+        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
+               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
+    };
+    client["v3/combine-transactions/jsapi"]
+        .post(
+            json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
+            "combine_out_trade_no": "KEEPCOMBINE1", "notify_url": "http://127.0.0.1:9/notify",
+            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
+            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "sub_orders": [sub("KEEPSUB1"), sub("KEEPSUB2")]}}),
+        )
+        .await
+        .unwrap();
+    // APIv2 付款码支付.
+    client["v2/pay/micropay"]
+        .post(
+            json!({"xml": {"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": "KEEP-V2-1",
+            "total_fee": 888, "spbill_create_ip": "8.8.8.8", "auth_code": "120061098828009406"}}),
+        )
+        .await
+        .unwrap();
+    let before = newer_flows(&client, &transaction_id).await;
+    assert_eq!(before[0]["state"], "WAIT_USER_CONFIRM");
+    assert_eq!(before[1]["state"], "PROCESSING");
+    let (_, settings_before) = control(&base, "GET", "settings", None).await;
+    assert_eq!(settings_before["retention"], 500);
+    assert_eq!(settings_before["transfer_balance_fen"], 900_000 - 300);
+
+    kill9(&mut first);
+    let (mut second, again) = start(&dir, &[]);
+    assert_eq!(again, base, "the port the directory recorded");
+    let after = newer_flows(&client, &transaction_id).await;
+    // The v2 answer is signed afresh (nonce_str, sign): compare its order.
+    for (field, (b, a)) in ["bill", "sharing", "unsplit", "combine"]
+        .iter()
+        .zip(before.iter().zip(&after))
+    {
+        assert_eq!(a, b, "{field} answers as before the kill");
+    }
+    for name in [
+        "out_trade_no",
+        "transaction_id",
+        "total_fee",
+        "time_end",
+        "trade_state",
+    ] {
+        assert_eq!(after[4][name], before[4][name], "micropay {name}");
+    }
+    let (_, settings_after) = control(&base, "GET", "settings", None).await;
+    assert_eq!(settings_after, settings_before, "every setting came back");
+
+    // The restored bill's 24 h runs on the restored clock (FLOWS.md §8.2).
+    let (status, moved) = control(
+        &base,
+        "POST",
+        "clock/advance",
+        Some(json!({"seconds": 24 * 3600})),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    let happened = moved["happened"].as_array().unwrap();
+    assert!(
+        happened
+            .iter()
+            .any(|h| h["event"] == "transfer_bill.finished" && h["out_bill_no"] == "KEEPBILL1"),
+        "{moved}"
+    );
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].envelope["event_type"], "MCHTRANSFER.BILL.FINISHED");
+    assert_eq!(got[0].resource["state"], "FAIL");
     kill9(&mut second);
     let _ = std::fs::remove_dir_all(&dir);
 }

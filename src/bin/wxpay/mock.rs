@@ -47,6 +47,10 @@ pub struct MockArgs {
     /// than what is left answers 403 NOT_ENOUGH).
     #[arg(long, value_name = "FEN", value_parser = clap::value_parser!(i64).range(0..))]
     transfer_balance: Option<i64>,
+    /// How many entries each store keeps (orders, refunds, transfer bills
+    /// …); past it the oldest is forgotten. Default 20000, or what DIR kept.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    retain: Option<u64>,
     /// Let a notify_url name a host other than this machine (by default
     /// only 127.0.0.1, `[::1]` or localhost: the mock's keys are published,
     /// see docs/security.md).
@@ -309,6 +313,9 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     }
     if let Some(fen) = args.transfer_balance {
         server.set_transfer_balance(fen);
+    }
+    if let Some(limit) = args.retain {
+        server.set_retention(usize::try_from(limit).unwrap_or(usize::MAX));
     }
     server.allow_remote_notify(args.allow_remote_notify);
     server.check_schemas(!args.no_schema_check);

@@ -96,6 +96,11 @@ impl Orders {
         self.orders.track();
     }
 
+    /// Keeps at most `limit` orders from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        self.orders.set_limit(limit);
+    }
+
     /// The orders changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
         self.orders.save_changes(KIND, batch);
@@ -105,9 +110,8 @@ impl Orders {
     pub(crate) fn load(&mut self, store: &crate::mock::wire::store::Store) -> Result<(), String> {
         for (key, order) in store.load::<((String, String), Order)>(KIND)? {
             // Order ids end with the book's sequence number.
-            let id = &order.order_id;
-            let sequence = id.get(id.len().saturating_sub(10)..).unwrap_or("0");
-            self.next_id = self.next_id.max(sequence.parse().unwrap_or(0));
+            let sequence = super::kept::trailing_sequence(&order.order_id, 10);
+            self.next_id = self.next_id.max(sequence);
             self.orders.insert(key, order);
         }
         Ok(())

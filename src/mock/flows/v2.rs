@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use super::kept::{Kept, KEPT_ORDERS};
+use super::kept::{trailing_sequence, Kept, KEPT_ORDERS};
 use crate::crypto::random_alphanumeric;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::log::Note;
+use crate::mock::wire::store::{Batch, Store};
 use crate::v2::sign::{self, SignType};
 use crate::v2::{rules, xml};
 
@@ -30,6 +31,9 @@ impl Default for V2Orders {
         V2Orders::with_limit(KEPT_ORDERS)
     }
 }
+
+/// The store's name for the micropay orders.
+const KIND: &str = "v2_micropay";
 
 /// The longest `out_trade_no` micropay takes: String(32) on WeChat Pay's
 /// page (https://pay.weixin.qq.com/doc/v2/merchant/4011937125).
@@ -91,6 +95,43 @@ impl V2Orders {
                 next: 0,
             }),
         }
+    }
+
+    /// Keeps at most `limit` orders from now on (the retention setting).
+    pub(crate) fn set_retention(&self, limit: usize) {
+        if let Ok(mut book) = self.orders.lock() {
+            book.orders.set_limit(limit);
+        }
+    }
+
+    /// Notes changes from now on, for [`V2Orders::save`].
+    pub(crate) fn track(&self) {
+        if let Ok(mut book) = self.orders.lock() {
+            book.orders.track();
+        }
+    }
+
+    /// The orders changed or forgotten since the last save.
+    pub(crate) fn save(&self, batch: &mut Batch) {
+        if let Ok(mut book) = self.orders.lock() {
+            book.orders.save_changes(KIND, batch);
+        }
+    }
+
+    /// Rebuilds the book from the store.
+    pub(crate) fn load(&self, store: &Store) -> Result<(), String> {
+        let mut book = self.orders.lock().map_err(|_| "busy")?;
+        book.orders.load(store, KIND)?;
+        // transaction_id ends with the book's sequence number.
+        let next = book
+            .orders
+            .iter()
+            .filter_map(|(_, order)| order.get("transaction_id")?.as_str())
+            .map(|id| trailing_sequence(id, 12))
+            .max()
+            .unwrap_or(0);
+        book.next = book.next.max(next);
+        Ok(())
     }
 
     /// Answers one APIv2 call.

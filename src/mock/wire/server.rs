@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) saving: Mutex<()>,
     /// The clock and settings row last written.
     pub(crate) saved_state: Mutex<String>,
+    /// How many entries each book keeps (the oldest goes first).
+    pub(crate) retention: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -127,7 +129,34 @@ impl Shared {
             store: std::sync::OnceLock::new(),
             saving: Mutex::default(),
             saved_state: Mutex::default(),
+            retention: std::sync::atomic::AtomicUsize::new(crate::mock::flows::kept::KEPT_ORDERS),
         }
+    }
+
+    /// Makes every book keep at most `limit` entries (at least 1) from now
+    /// on: each forgets its oldest past it at once.
+    pub(crate) fn set_retention(&self, limit: usize) {
+        let limit = limit.max(1);
+        self.retention.store(limit, Ordering::Relaxed);
+        if let Ok(mut book) = self.payments.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.refunds.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.orders.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.combines.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.transfers.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.profitsharing.lock() {
+            book.set_retention(limit);
+        }
+        self.v2.set_retention(limit);
     }
 
     pub(crate) fn count_connection(&self) {
@@ -562,6 +591,7 @@ impl Shared {
         }
         if let Some((operation, partner)) = transfers::Operation::from_template(method, template) {
             let cancel_delay = self.refund_delay.lock().ok().and_then(|d| *d);
+            let now_ms = self.clock.now_ms();
             let (answer, events) = match self.transfers.lock() {
                 Ok(mut book) => book.serve(
                     &transfers::Call {
@@ -572,7 +602,7 @@ impl Shared {
                         body: call.body,
                         serial: call.serial,
                         keys: &self.keys,
-                        now,
+                        now_ms,
                         cancel_delay,
                     },
                     mchid,
@@ -663,13 +693,18 @@ impl Shared {
     pub(crate) fn tick(&self) {
         self.run_due();
         self.persist();
+        // While the clock is being moved, the walk applies these rules, in
+        // order, and reports them: the ticker waits for it to end.
+        let Ok(_walk) = self.clock.walking.try_lock() else {
+            return;
+        };
         let delay = self.refund_delay.lock().ok().and_then(|d| *d);
         let mchid = self.keys.credentials.mchid;
         // Transfer bills: their 24 h and their cancels (transfers::due).
         let events = self
             .transfers
             .lock()
-            .map(|mut book| book.advance(self.clock.now(), delay, mchid))
+            .map(|mut book| book.advance(self.clock.now_ms(), delay, mchid))
             .unwrap_or_default();
         for event in events {
             self.notifier.send(event);
