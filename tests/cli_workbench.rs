@@ -2,7 +2,8 @@
 //! `kill -9` of the mock while a notification waits for its retry, a new
 //! mock on the same directory: every answered order and refund queries as
 //! before, the pending notification is delivered, the day's bill
-//! reconciles. And the clock and trigger commands of a running mock.
+//! reconciles. And the clock and trigger commands of a running mock, and
+//! what a profile says once its mock has stopped.
 #![cfg(feature = "cli")]
 
 use std::io::BufRead;
@@ -376,6 +377,11 @@ async fn the_clock_and_the_triggers_are_commands() {
     let triggers = wxpay(&["mock", "triggers"], &env, None).await;
     assert_eq!(triggers.code, 0, "{}", triggers.stderr);
     assert!(triggers.stdout.contains("SYSERR"), "{}", triggers.stdout);
+    assert!(
+        triggers.stdout.contains("MCHTRANSFER.BILL.FINISHED FAIL"),
+        "{}",
+        triggers.stdout
+    );
     // One command, one real notification at the merchant's endpoint.
     let client = merchant(&base);
     let sink = NotifySink::start(client, Credentials::get().apiv3_key, &[]).await;
@@ -396,5 +402,126 @@ async fn the_clock_and_the_triggers_are_commands() {
     assert_eq!(got[0].envelope["event_type"], "TRANSACTION.SUCCESS");
     assert!(got[0].verified.is_ok(), "{:?}", got[0].verified);
     kill9(&mut mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The error of a signed call through a client `profile` builds.
+async fn certificates_via(profile: wechatpay_chain::profile::Profile) -> wechatpay_chain::Error {
+    let client = profile.builder().build().unwrap();
+    client["v3/certificates"].get(()).await.unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_whose_mock_has_stopped_says_so() {
+    let dir = runner::temp_dir("wxpay-workbench", "stopped");
+    let (mut mock, base) = start(&dir, &["--port", "0"]);
+    let path = dir.join("mock.json");
+    let profile = path.to_str().unwrap().to_owned();
+    let env = [("WECHATPAY_PROFILE", profile.as_str())];
+    let alive = wxpay(&["get", "v3/certificates"], &env, None).await;
+    assert_eq!(alive.code, 0, "{}", alive.stderr);
+    kill9(&mut mock);
+
+    // What each says: which mock, which profile, the command that starts it.
+    let says = |text: &str| {
+        let dir = dir.to_str().unwrap();
+        for part in [
+            "the mock this profile names is not answering",
+            &format!("nothing listens at {base}"),
+            &format!("(profile {profile})"),
+            "it has stopped",
+            &format!("`wxpay mock --dir {dir}`"),
+            "takes the same port again",
+        ] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
+    };
+    // The CLI, by the environment and by --profile: exit 4 (transport).
+    let signed = wxpay(&["get", "v3/certificates"], &env, None).await;
+    assert_eq!(signed.code, 4, "{}", signed.stderr);
+    says(&signed.stderr);
+    let flagged = wxpay(
+        &["get", "v3/certificates", "--profile", &profile],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(flagged.code, 4, "{}", flagged.stderr);
+    says(&flagged.stderr);
+    // The mock's own commands.
+    for args in [
+        &["mock", "clock"][..],
+        &["mock", "transfer", "T1FAILNAMENOTCORRECT", "confirm"][..],
+        &["mock", "wait", "--timeout", "1"][..],
+    ] {
+        let run = wxpay(args, &env, None).await;
+        assert_eq!(run.code, 4, "{args:?}: {}", run.stderr);
+        says(&run.stderr);
+    }
+    // The library: a client the profile builds (what ClientBuilder::from_env
+    // does with WECHATPAY_PROFILE), and a request sent another way.
+    let read = wechatpay_chain::profile::Profile::read(&path).unwrap();
+    let error = certificates_via(read.clone()).await;
+    assert!(
+        matches!(error, wechatpay_chain::Error::MockStopped { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    says(&error.to_string());
+    let plain = reqwest::get(format!("{base}_mock/clock"))
+        .await
+        .unwrap_err();
+    says(
+        &read
+            .explain(wechatpay_chain::Error::Transport(plain))
+            .to_string(),
+    );
+
+    // Nothing is guessed: another base URL than the profile's, or a
+    // profile `wxpay mock` did not write, gets the transport error as it is.
+    let moved = wxpay(
+        &["mock", "clock", "--base-url", &base, "--profile", &profile],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(moved.code, 4);
+    assert!(!moved.stderr.contains("has stopped"), "{}", moved.stderr);
+    let mut overridden = read.clone();
+    overridden.base_url = Some(base.replace("127.0.0.1", "localhost"));
+    let error = certificates_via(overridden).await;
+    assert!(
+        matches!(error, wechatpay_chain::Error::Transport(_)),
+        "{error:?}"
+    );
+    let mut text: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    text.as_object_mut().unwrap().remove("mock");
+    let handmade = dir.join("handmade.json");
+    std::fs::write(&handmade, text.to_string()).unwrap();
+    let error = certificates_via(wechatpay_chain::profile::Profile::read(&handmade).unwrap()).await;
+    assert!(
+        matches!(error, wechatpay_chain::Error::Transport(_)),
+        "{error:?}"
+    );
+    let run = wxpay(
+        &[
+            "get",
+            "v3/certificates",
+            "--profile",
+            handmade.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 4);
+    assert!(!run.stderr.contains("has stopped"), "{}", run.stderr);
+
+    // Doing what it says brings the profile back: the same port.
+    let (mut again, restarted) = start(&dir, &[]);
+    assert_eq!(restarted, base);
+    let alive = wxpay(&["get", "v3/certificates"], &env, None).await;
+    assert_eq!(alive.code, 0, "{}", alive.stderr);
+    kill9(&mut again);
     let _ = std::fs::remove_dir_all(&dir);
 }

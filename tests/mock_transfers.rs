@@ -63,12 +63,7 @@ async fn create(client: &Client, body: &Value) -> Result<Value, Error> {
 }
 
 async fn query(client: &Client, no: &str) -> Value {
-    client["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"]
-        .get(json!({ "out_bill_no": no }))
-        .await
-        .unwrap()
-        .json()
-        .unwrap()
+    common::flows::transfer_bill_query(client, no).await
 }
 
 fn is_bill_no(no: &str) {

@@ -891,8 +891,10 @@ impl MockServer {
     }
 
     /// The payee confirms transfer bill `out_bill_no` on WeChat's confirm
-    /// page (WAIT_USER_CONFIRM → SUCCESS); MCHTRANSFER.BILL.FINISHED goes to
-    /// its `notify_url`. Returns the bill as the query answers it.
+    /// page (WAIT_USER_CONFIRM → SUCCESS, or FAIL with the `fail_reason` an
+    /// `out_bill_no` marked `FAIL…` names: docs/mock.md, "Failures on
+    /// demand"); MCHTRANSFER.BILL.FINISHED goes to its `notify_url`.
+    /// Returns the bill as the query answers it.
     /// `sub_mchid` names the sub-merchant of a partner's bill.
     ///
     /// ```
@@ -1110,6 +1112,8 @@ fn write_profile(dir: &Path, base_url: &str) -> Result<PathBuf> {
         "platform_public_key_id": c.platform_public_key_id,
         "apiv3_key": c.apiv3_key,
         "apiv2_key": c.apiv2_key,
+        // A client built from it says so when this mock has stopped.
+        "mock": true,
     });
     let path = dir.join("mock.json");
     let text = serde_json::to_string_pretty(&profile).map_err(Error::Serialize)?;

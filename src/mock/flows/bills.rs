@@ -30,8 +30,8 @@ use crate::mock::wire::answer::{Answer, Chunks};
             `MockServer::set_bill_rows(n)` asks for a synthetic bill of n rows")]
 pub const DEFAULT_BILL_ROWS: u64 = 3;
 
-/// How long a `download_url` stays valid, seconds on the mock's clock
-/// (FLOWS.md §5: 5 minutes).
+/// How long a `download_url` stays valid (FLOWS.md §5: 5 minutes).
+/// Read on the mock's clock: moving it past them ends the links.
 const TOKEN_LIFE: i64 = 300;
 
 /// Download links kept at once; applying for more forgets the oldest.
@@ -114,6 +114,7 @@ enum Source {
 /// The bills handed out, by download token.
 #[derive(Default)]
 pub(crate) struct Bills {
+    /// Download links by token: when (the mock's clock, Unix seconds) and what.
     issued: Mutex<HashMap<String, (i64, BillSpec)>>,
     /// Rows of the synthetic bills; 0: bills come from the ledger.
     rows: AtomicU64,
@@ -251,8 +252,7 @@ impl Bills {
         )
     }
 
-    /// `GET v3/billdownload/file?token=…`: the file, unsigned, while the
-    /// link lives (5 minutes on the mock's clock, `now` Unix seconds).
+    /// `GET v3/billdownload/file?token=…`: the file, unsigned.
     pub(crate) fn download(&self, query: &[(String, String)], now: i64) -> Answer {
         let token = query
             .iter()
@@ -261,7 +261,7 @@ impl Bills {
         let spec = token.and_then(|t| {
             let issued = self.issued.lock().ok()?;
             let (at, spec) = issued.get(t)?;
-            (now - *at < TOKEN_LIFE).then(|| spec.clone())
+            (now - at < TOKEN_LIFE).then(|| spec.clone())
         });
         match spec {
             Some(spec) => Answer {

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! create → WAIT_USER_CONFIRM ──user confirms──► SUCCESS
+//!                             (FAIL when out_bill_no names a fail_reason: FAIL…)
 //! WAIT_USER_CONFIRM ──24 h unconfirmed / back office fails it──► FAIL
 //! WAIT_USER_CONFIRM ──cancel──► CANCELING ──► CANCELLED
 //! ```
@@ -103,6 +104,40 @@ pub(crate) const FAIL_REASONS: [&str; 35] = [
     "TRANSFER_SCENE_INVALID",
     "TRANSFER_SCENE_UNAVAILABLE",
 ];
+
+/// The longest `out_bill_no`: 32 letters and digits (FLOWS.md §8.1).
+const MAX_OUT_BILL_NO: usize = 32;
+
+/// Trigger `FAIL…` (the table in `wire/triggers.rs`): the `fail_reason` an
+/// `out_bill_no` names, `FAIL` followed by one of [`FAIL_REASONS`] without
+/// its underscores (`T1FAILNAMENOTCORRECT`). A reason that does not fit
+/// may be cut by the end of a 32-character number
+/// (`…FAILBLOCKB2CUSERLIMITAMOUNTBSRUL`) when what is left begins one
+/// reason only. Anything else after `FAIL` names nothing: not a trigger
+/// (`FAIL1` is an ordinary number).
+pub(crate) fn marked_fail_reason(out_bill_no: &str) -> Option<&'static str> {
+    const MARKER: &str = "FAIL";
+    let compact = |reason: &str| reason.replace('_', "");
+    for (at, _) in out_bill_no.match_indices(MARKER) {
+        let rest = &out_bill_no[at + MARKER.len()..];
+        let whole = FAIL_REASONS
+            .iter()
+            .filter(|reason| rest.starts_with(&compact(reason)))
+            .max_by_key(|reason| reason.len());
+        if let Some(reason) = whole {
+            return Some(reason);
+        }
+        if out_bill_no.len() == MAX_OUT_BILL_NO && !rest.is_empty() {
+            let mut begun = FAIL_REASONS
+                .iter()
+                .filter(|reason| compact(reason).starts_with(rest));
+            if let (Some(reason), None) = (begun.next(), begun.next()) {
+                return Some(reason);
+            }
+        }
+    }
+    None
+}
 
 /// The `fail_reason` of a bill left unconfirmed for 24 h. FLOWS.md §8.2:
 /// `OVERDUE_CLOSE` exists, but no source ties it to this case **[inference]**.
@@ -388,7 +423,8 @@ impl Default for Transfers {
 /// How a bill ends by a hand outside WeChat Pay's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
-    /// The payee confirms on the confirm page: SUCCESS.
+    /// The payee confirms on the confirm page: SUCCESS, or FAIL with the
+    /// reason a `FAIL…` number names ([`marked_fail_reason`]).
     Confirm,
     /// The payee closes the confirm page: nothing changes (FLOWS.md §8.2
     /// has no declined state; the bill waits for a confirm, a cancel or
@@ -457,7 +493,9 @@ impl Transfers {
         };
         required_str(&body, "/appid")?;
         let out_bill_no = required_str(&body, "/out_bill_no")?.to_owned();
-        if out_bill_no.len() > 32 || !out_bill_no.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if out_bill_no.len() > MAX_OUT_BILL_NO
+            || !out_bill_no.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(Answer::param_error(
                 "/out_bill_no",
                 "商户单号只能由数字、大小写字母组成, 最多 32 个字符",
@@ -852,7 +890,12 @@ impl Transfers {
         }
         let event = match action {
             Action::Decline => None,
-            Action::Confirm => self.finish(&key, State::Success, None, now, mchid),
+            // Trigger FAIL… (wire/triggers.rs): the transfer after the
+            // confirm fails with the reason the number names.
+            Action::Confirm => match marked_fail_reason(out_bill_no) {
+                Some(reason) => self.finish(&key, State::Fail, Some(reason), now, mchid),
+                None => self.finish(&key, State::Success, None, now, mchid),
+            },
             Action::Fail(reason) => self.finish(&key, State::Fail, Some(reason), now, mchid),
             Action::Expire => self.finish(&key, State::Fail, Some(OVERDUE), now, mchid),
         };
@@ -1238,6 +1281,78 @@ mod tests {
         let events = book.advance(t0 * 1000 + 3_600_000, hour, "1900000109");
         assert_eq!(events[0].resource["state"], "CANCELLED");
         assert_eq!((book.waiting.len(), book.canceling.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_fail_marker_names_a_reason_or_nothing() {
+        assert_eq!(
+            marked_fail_reason("T1FAILNAMENOTCORRECT"),
+            Some("NAME_NOT_CORRECT")
+        );
+        // Anywhere, followed by anything.
+        assert_eq!(
+            marked_fail_reason("FAILACCOUNTFROZEN2026"),
+            Some("ACCOUNT_FROZEN")
+        );
+        // A reason ending in FAIL, after an ordinary FAIL.
+        assert_eq!(
+            marked_fail_reason("FAILFAILREALNAMECHECKFAIL"),
+            Some("REAL_NAME_CHECK_FAIL")
+        );
+        // Ordinary numbers, unknown and misspelt reasons: no trigger.
+        for no in [
+            "FAIL1",
+            "FAIL",
+            "PAYFAIL7",
+            "FAILNAMENOTCORECT",
+            "failnamenotcorrect",
+        ] {
+            assert_eq!(marked_fail_reason(no), None, "{no}");
+        }
+        // The two reasons longer than 28 fit only cut by the 32-character
+        // end; a cut that begins two reasons names neither.
+        assert_eq!(
+            marked_fail_reason("FAILBLOCKB2CUSERLIMITAMOUNTBSRUL"),
+            Some("BLOCK_B2C_USERLIMITAMOUNT_BSRULE_MONTH")
+        );
+        assert_eq!(
+            marked_fail_reason("X1FAILREALNAMEACCOUNTRECEIVEDQUO"),
+            Some("REALNAME_ACCOUNT_RECEIVED_QUOTA_EXCEED")
+        );
+        assert_eq!(marked_fail_reason("XXXXXXXXXFAILBLOCKB2CUSERLIMITAM"), None);
+        assert_eq!(marked_fail_reason("FAILBLOCKB2CUSERLIMITAM"), None);
+        // Every reason can be named within 32 characters.
+        for reason in FAIL_REASONS {
+            let marker: String = format!("FAIL{}", reason.replace('_', ""));
+            let no = &marker[..marker.len().min(MAX_OUT_BILL_NO)];
+            assert_eq!(marked_fail_reason(no), Some(reason), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_marked_bill_fails_at_the_confirm_and_gives_the_amount_back() {
+        let keys = keys();
+        let mut book = Transfers::default();
+        let t0 = 1_767_240_000;
+        let no = "T1FAILNAMENOTCORRECT";
+        assert_eq!(create(&mut book, &keys, &body(no, 100), t0).status, 200);
+        assert_eq!(book.balance(), DEFAULT_TRANSFER_BALANCE - 100);
+        let (bill, event) = book
+            .act(
+                "",
+                no,
+                Action::Confirm,
+                &Payee::default(),
+                "1900000109",
+                t0 + 5,
+            )
+            .unwrap();
+        assert_eq!(bill["state"], "FAIL");
+        assert_eq!(bill["fail_reason"], "NAME_NOT_CORRECT");
+        let event = event.unwrap();
+        assert_eq!(event.resource["state"], "FAIL");
+        assert_eq!(event.resource["fail_reason"], "NAME_NOT_CORRECT");
+        assert_eq!(book.balance(), DEFAULT_TRANSFER_BALANCE);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub(crate) struct Call<'a> {
     pub(crate) path: &'a str,
     pub(crate) query: &'a str,
     pub(crate) body: &'a [u8],
+    /// The mock's clock (Unix seconds): `time_end`, the transaction id's date.
+    pub(crate) now: i64,
 }
 
 impl Call<'_> {
@@ -188,7 +190,7 @@ impl V2Orders {
             "xdc/apiv2getsignkey/sign/getsignkey" => {
                 answer.insert("sandbox_signkey".into(), Value::String(sandbox.clone()));
             }
-            "pay/micropay" => self.micropay(&request, &mut answer),
+            "pay/micropay" => self.micropay(&request, &mut answer, call.now),
             "pay/orderquery" => self.orderquery(&request, &mut answer),
             "pay/downloadbill" | "pay/downloadfundflow" => {
                 return Answer::xml(
@@ -221,7 +223,7 @@ impl V2Orders {
         Answer::xml(xml::write(&answer).unwrap_or_default())
     }
 
-    fn micropay(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>) {
+    fn micropay(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>, now: i64) {
         let Some(no) = text(request, "out_trade_no") else {
             return business_fail(answer, "PARAM_ERROR", "缺少参数out_trade_no");
         };
@@ -246,7 +248,7 @@ impl V2Orders {
             return business_fail(answer, "SYSTEMERROR", "系统错误");
         };
         book.next += 1;
-        let now = crate::clock::compact_now();
+        let now = crate::clock::compact(now);
         let mut order = Map::new();
         order.insert("out_trade_no".into(), no.into());
         order.insert("total_fee".into(), fee.into());
@@ -338,8 +340,19 @@ mod tests {
             request.insert(name.into(), value.into());
         }
         let mut answer = Map::new();
-        orders.micropay(&request, &mut answer);
+        // 2026-01-01 12:00 China time on the mock's clock.
+        orders.micropay(&request, &mut answer, 1_767_240_000);
         answer
+    }
+
+    #[test]
+    fn time_end_and_the_transaction_id_read_the_given_clock() {
+        let answer = pay(&V2Orders::default(), "V2CLOCK01");
+        assert_eq!(answer["time_end"], "20260101120000");
+        assert!(answer["transaction_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("420000020260101"));
     }
 
     /// Issue 26, defect 5: micropay orders were kept without bound. Like the

@@ -274,6 +274,7 @@ async fn serve(
                 path: relative,
                 query,
                 body: &bytes,
+                now: shared.clock.now(),
             },
             credentials.apiv2_key,
             credentials.mchid,
@@ -389,6 +390,8 @@ impl Shared {
             target,
             headers,
             signed_body,
+            // Real time, not the mock's clock: the merchant signs with its
+            // own, which moving the mock's does not move.
             unix_now(),
         );
         if let Err(refusal) = checked {
@@ -642,7 +645,7 @@ impl Shared {
             let segments: Vec<&str> = call.relative.split('/').collect();
             let payscore = payscore::parse_path(method, &segments)?;
             let (answer, event) = match self.orders.lock() {
-                Ok(mut orders) => orders.serve(&payscore, mchid, call.query, call.body),
+                Ok(mut orders) => orders.serve(&payscore, mchid, call.query, call.body, now),
                 Err(_) => (Answer::for_status(500), None),
             };
             if let Some(event) = event {
@@ -822,6 +825,7 @@ impl Shared {
         }
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(8);
         let sequence = self.requests.fetch_add(1, Ordering::Relaxed);
+        // Real time here only makes ids unique across restarts.
         headers.push((
             "Request-ID",
             format!("{:016X}{:016X}", unix_now(), sequence),
@@ -830,6 +834,8 @@ impl Shared {
             headers.push(("Content-Type", answer.content_type.to_owned()));
         }
         if answer.signed {
+            // Real time: the merchant checks the answer's timestamp against
+            // its own clock (PROTOCOL.md, 5 minutes), not the mock's.
             let mut timestamp = unix_now();
             if fault == Some(Fault::StaleTimestamp) {
                 timestamp -= 600;
