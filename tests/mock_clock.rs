@@ -15,7 +15,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::flows::{control, jsapi_order, APPID};
+use common::flows::{control, jsapi_order, setup, APPID};
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
@@ -24,12 +24,6 @@ use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
 use wechatpay_chain::{Client, Error};
 
 const HOUR: u64 = 3600;
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
 
 async fn order(client: &Client, no: &str, notify_url: &str, extra: Value) -> Value {
     let mut body = jsapi_order(no, notify_url, 100);

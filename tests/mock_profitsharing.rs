@@ -8,10 +8,9 @@
 
 mod common;
 
-use common::flows::{jsapi_order, APPID, MCHID};
+use common::flows::{jsapi_order, keys, refusal, set, APPID, MCHID};
 use common::sink::NotifySink;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -41,22 +40,6 @@ async fn setup() -> (MockServer, Client) {
 /// (docs/mock.md, "What it answers": bills).
 fn splittable(net: i64) -> i64 {
     net - (net * 60 + 5_000) / 10_000
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().unwrap().keys().cloned().collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-/// `(status, code, message)` of a refused call.
-fn refusal(err: Error) -> (u16, String, String) {
-    match err {
-        Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
-        other => panic!("expected an API error, got {other:?}"),
-    }
 }
 
 /// Places and pays a JSAPI order (direct, or partner for `sub`), with

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::flows::control;
+use common::flows::{control, keys, refusal, set};
 
 use std::collections::BTreeSet;
 
@@ -32,21 +32,6 @@ async fn setup() -> (MockServer, Client, NotifySink) {
     let client = server.client().unwrap();
     let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
     (server, client, sink)
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().unwrap().keys().cloned().collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-fn refusal(err: Error) -> (u16, String, String) {
-    match err {
-        Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
-        other => panic!("expected an API error, got {other:?}"),
-    }
 }
 
 /// A create request as OA `transfer-bills.yaml` names its fields.

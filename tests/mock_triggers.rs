@@ -15,17 +15,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::flows::{control, jsapi_order};
+use common::flows::{control, jsapi_order, setup};
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::mock::{Credentials, Fault, MockServer};
 use wechatpay_chain::{Client, Error, Options};
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
 
 fn api_error(result: wechatpay_chain::Result<wechatpay_chain::Response>) -> (u16, String, String) {
     match result {
