@@ -178,6 +178,22 @@ pub enum Error {
     #[error("transport: {0}")]
     Transport(#[source] reqwest::Error),
 
+    /// The mock a profile names has stopped: the profile was written by
+    /// `wxpay mock --dir DIR` (or `MockServer::write_profile`), and its
+    /// loopback base URL refused the connection. Start the mock again with
+    /// `wxpay mock --dir DIR` (DIR is the profile's directory): it takes
+    /// the port it had, so the profile is right again.
+    #[error("{}", mock_stopped_message(.base_url, .profile))]
+    MockStopped {
+        /// The base URL the profile names.
+        base_url: String,
+        /// The profile's path.
+        profile: std::path::PathBuf,
+        /// The refused connection.
+        #[source]
+        source: reqwest::Error,
+    },
+
     /// WeChat Pay answered with a non-2xx status.
     #[error(transparent)]
     Api(Box<ApiError>),
@@ -319,10 +335,40 @@ impl Error {
     /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Timeout { .. } | Error::Transport(_) => true,
+            Error::Timeout { .. } | Error::Transport(_) | Error::MockStopped { .. } => true,
             Error::Api(api) => api.status == 429 || (500..600).contains(&api.status),
             _ => false,
         }
+    }
+}
+
+/// The message of [`Error::MockStopped`]: what stopped and the command
+/// that starts it again (its directory quoted for a shell when needed).
+fn mock_stopped_message(base_url: &str, profile: &std::path::Path) -> String {
+    let dir = match profile.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    format!(
+        "the mock this profile names is not answering: nothing listens at {base_url} \
+         (profile {}), so it has stopped. Start it again with `wxpay mock --dir {}`: \
+         it takes the same port again",
+        profile.display(),
+        shell_word(&dir.display().to_string()),
+    )
+}
+
+/// `text` as one word for a POSIX shell: as it is when it is plain,
+/// single-quoted otherwise.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -712,4 +758,32 @@ pub enum NotificationError {
     /// `resource.algorithm` is not `AEAD_AES_256_GCM`.
     #[error("resource algorithm `{0}` is not supported (expected AEAD_AES_256_GCM)")]
     UnsupportedAlgorithm(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::mock_stopped_message;
+
+    #[test]
+    fn a_stopped_mock_is_named_with_the_command_that_starts_it() {
+        let text =
+            mock_stopped_message("http://127.0.0.1:8080/", Path::new("/tmp/wxpay/mock.json"));
+        assert!(
+            text.contains("nothing listens at http://127.0.0.1:8080/"),
+            "{text}"
+        );
+        assert!(text.contains("profile /tmp/wxpay/mock.json"), "{text}");
+        assert!(text.contains("`wxpay mock --dir /tmp/wxpay`"), "{text}");
+        // A directory a shell would split or expand is quoted.
+        let text =
+            mock_stopped_message("http://127.0.0.1:1/", Path::new("/tmp/my shop's/mock.json"));
+        assert!(
+            text.contains(r"`wxpay mock --dir '/tmp/my shop'\''s'`"),
+            "{text}"
+        );
+        let text = mock_stopped_message("http://127.0.0.1:1/", Path::new("mock.json"));
+        assert!(text.contains("`wxpay mock --dir .`"), "{text}");
+    }
 }

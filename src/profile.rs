@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::client::stopped_mock::MockOrigin;
 use crate::client::ClientBuilder;
 use crate::error::{Error, Result};
 use crate::keys::{looks_like_content, path_label};
@@ -40,6 +41,15 @@ pub struct Profile {
     pub apiv3_key: Option<String>,
     /// APIv2 key, for `v2/…` calls (`Debug` hides it).
     pub apiv2_key: Option<String>,
+    /// `true` in a profile `wxpay mock --dir` (or `MockServer::write_profile`)
+    /// wrote: it names a mock on this machine. A client built from it then
+    /// says, when nothing answers at its loopback `base_url`, that the mock
+    /// has stopped and how to start it again ([`Error::MockStopped`]).
+    #[serde(default)]
+    pub mock: bool,
+    /// The file it was read from and the `base_url` it had there.
+    #[serde(skip)]
+    origin: Option<(PathBuf, Option<String>)>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -51,6 +61,7 @@ impl std::fmt::Debug for Profile {
             .field("platform_public_key_id", &self.platform_public_key_id)
             .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
             .field("apiv2_key", &self.apiv2_key.as_ref().map(|_| "<redacted>"))
+            .field("mock", &self.mock)
             .finish_non_exhaustive()
     }
 }
@@ -135,7 +146,47 @@ impl Profile {
                 *file = Some(dir.join(relative));
             }
         }
+        profile.origin = Some((path.to_owned(), profile.base_url.clone()));
         Ok(profile)
+    }
+
+    /// `error` as this profile explains it: for a profile `wxpay mock`
+    /// wrote, read from a file, a connection refused at its loopback
+    /// `base_url` (as the file names it) is [`Error::MockStopped`], which
+    /// says the mock has stopped and how to start it again; any other error
+    /// is returned as it is. A client the profile builds does this itself;
+    /// this is for requests sent another way, such as a plain HTTP client
+    /// to the mock's `/_mock/` controls.
+    ///
+    /// ```no_run
+    /// use wechatpay_chain::{profile::Profile, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let profile = Profile::read("/tmp/wxpay/mock.json")?;
+    /// let base = profile.base_url.clone().unwrap_or_default();
+    /// if let Err(e) = reqwest::get(format!("{base}_mock/clock")).await {
+    ///     let error = profile.explain(Error::Transport(e));
+    ///     eprintln!("{error}"); // … it has stopped. Start it again with `wxpay mock --dir /tmp/wxpay` …
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn explain(&self, error: Error) -> Error {
+        match self.mock_origin() {
+            Some(origin) => origin.explain(error),
+            None => error,
+        }
+    }
+
+    /// The mock this profile points a client at: a profile `wxpay mock`
+    /// wrote, read from a file, whose `base_url` is still the file's.
+    fn mock_origin(&self) -> Option<MockOrigin> {
+        let (path, read) = self.origin.as_ref()?;
+        let base_url = self.base_url.as_deref()?;
+        if !self.mock || read.as_deref() != Some(base_url) {
+            return None;
+        }
+        MockOrigin::new(base_url, path)
     }
 
     /// A builder with everything the profile names.
@@ -173,6 +224,9 @@ impl Profile {
         }
         builder = with(builder, &self.apiv3_key, ClientBuilder::apiv3_key);
         builder = with(builder, &self.apiv2_key, ClientBuilder::apiv2_key);
+        if let Some(origin) = self.mock_origin() {
+            builder = builder.mock_origin(origin);
+        }
         with(builder, &self.base_url, ClientBuilder::base_url)
     }
 }

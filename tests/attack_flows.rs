@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::flows::control;
+use common::flows::{control, setup};
 
 use serde_json::{json, Value};
 use wechatpay_chain::mock::{Credentials, MockServer};
@@ -18,12 +18,6 @@ use wechatpay_chain::{Client, Error};
 
 const APPID: &str = "wxd678efh567hg6787";
 const MCHID: &str = "1900000109";
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
 
 fn order(no: &str, notify_url: &str, total: i64) -> Value {
     json!({"appid": APPID, "mchid": MCHID, "description": "attack",

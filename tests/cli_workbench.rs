@@ -2,7 +2,8 @@
 //! `kill -9` of the mock while a notification waits for its retry, a new
 //! mock on the same directory: every answered order and refund queries as
 //! before, the pending notification is delivered, the day's bill
-//! reconciles. And the clock and trigger commands of a running mock.
+//! reconciles. And the clock and trigger commands of a running mock, and
+//! what a profile says once its mock has stopped.
 #![cfg(feature = "cli")]
 
 use std::io::BufRead;
@@ -16,7 +17,7 @@ use wechatpay_chain::mock::Credentials;
 mod common;
 #[path = "common/wxpay.rs"]
 mod runner;
-use common::flows::{control_at as control, jsapi_order};
+use common::flows::{control_at as control, jsapi_order, APPID};
 use common::sink::NotifySink;
 use runner::wxpay_with as wxpay;
 
@@ -42,11 +43,15 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     (child, url)
 }
 
-/// The merchant's client of the mock's throwaway keys, APIv3 key included.
+/// The merchant's client of the mock's throwaway keys, APIv3 and APIv2
+/// keys included.
 fn merchant(base: &str) -> wechatpay_chain::Client {
     let c = Credentials::get();
     wechatpay_chain::Client::builder()
         .apiv3_key(c.apiv3_key)
+        .apiv2_key(c.apiv2_key)
+        .apiv2_appid(APPID)
+        .apiv2_add_mch_id(true)
         .mchid(c.mchid)
         .merchant_serial(c.merchant_serial)
         .private_key_pem(c.merchant_private_key)
@@ -244,6 +249,166 @@ async fn answers_given_together_survive_a_kill_at_once() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// What the newer flows answer, read back through the API: a transfer
+/// bill, a profit-sharing request and its order's unsplit amount, a combine
+/// order, a micropay order.
+async fn newer_flows(client: &wechatpay_chain::Client, transaction_id: &str) -> Vec<Value> {
+    let json = |r: wechatpay_chain::Response| r.json::<Value>().unwrap();
+    let bill = client["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"]
+        .get(json!({"out_bill_no": "KEEPBILL1"}))
+        .await
+        .unwrap();
+    let sharing = client["v3/profitsharing/orders/{out_order_no}"]
+        .get(json!({"out_order_no": "KEEP-PS-1", "query": {"transaction_id": transaction_id}}))
+        .await
+        .unwrap();
+    let unsplit = client["v3/profitsharing/transactions/{transaction_id}/amounts"]
+        .get(json!({"transaction_id": transaction_id}))
+        .await
+        .unwrap();
+    let combine = client["v3/combine-transactions/out-trade-no/{combine_out_trade_no}"]
+        .get(json!({"combine_out_trade_no": "KEEPCOMBINE1"}))
+        .await
+        .unwrap();
+    let micropay = client["v2/pay/orderquery"]
+        .post(json!({"xml": {"out_trade_no": "KEEP-V2-1"}}))
+        .await
+        .unwrap()
+        .xml::<Value>()
+        .unwrap();
+    vec![
+        json(bill),
+        json(sharing),
+        json(unsplit),
+        json(combine),
+        micropay,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
+    let dir = runner::temp_dir("wxpay-workbench", "flows");
+    let (mut first, base) = start(&dir, &["--port", "0", "--retain", "500"]);
+    let c = Credentials::get();
+    let client = merchant(&base);
+    let sink = NotifySink::start(client.clone(), c.apiv3_key, &[]).await;
+    let (status, _) = control(
+        &base,
+        "PUT",
+        "settings",
+        Some(json!({"profitsharing_wait_s": 0, "transfer_balance_fen": 900_000})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // 商家转账: a bill waiting for its payee (FLOWS.md §8.1 fields).
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({"json": {"appid": APPID, "out_bill_no": "KEEPBILL1", "transfer_scene_id": "1000",
+            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
+            "transfer_remark": "新会员开通有礼", "notify_url": sink.url,
+            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .await
+        .unwrap();
+    // 分账: a paid order placed with profit sharing, a receiver, a request.
+    let mut order = jsapi_order("KEEP-PS-ORDER", "http://127.0.0.1:9/notify", 10_000);
+    order["settle_info"] = json!({"profit_sharing": true});
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({"json": order}))
+        .await
+        .unwrap();
+    let (status, paid) = control(&base, "POST", "transactions/KEEP-PS-ORDER/pay", None).await;
+    assert_eq!(status, 200, "{paid}");
+    let transaction_id = paid["transaction_id"].as_str().unwrap().to_owned();
+    client["v3/profitsharing/receivers/add"]
+        .post(json!({"json": {"appid": APPID, "type": "PERSONAL_OPENID",
+            "account": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "relation_type": "STORE"}}))
+        .await
+        .unwrap();
+    client["v3/profitsharing/orders"]
+        .post(
+            json!({"json": {"appid": APPID, "transaction_id": transaction_id,
+            "out_order_no": "KEEP-PS-1", "unfreeze_unsplit": false,
+            "receivers": [{"type": "PERSONAL_OPENID", "account": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+                           "amount": 1000, "description": "分给用户"}]}}),
+        )
+        .await
+        .unwrap();
+    // 合单: an unpaid combine order of two sub-orders (OA jsapi.yaml).
+    let sub = |no: &str| {
+        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
+               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
+    };
+    client["v3/combine-transactions/jsapi"]
+        .post(
+            json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
+            "combine_out_trade_no": "KEEPCOMBINE1", "notify_url": "http://127.0.0.1:9/notify",
+            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
+            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "sub_orders": [sub("KEEPSUB1"), sub("KEEPSUB2")]}}),
+        )
+        .await
+        .unwrap();
+    // APIv2 付款码支付.
+    client["v2/pay/micropay"]
+        .post(
+            json!({"xml": {"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": "KEEP-V2-1",
+            "total_fee": 888, "spbill_create_ip": "8.8.8.8", "auth_code": "120061098828009406"}}),
+        )
+        .await
+        .unwrap();
+    let before = newer_flows(&client, &transaction_id).await;
+    assert_eq!(before[0]["state"], "WAIT_USER_CONFIRM");
+    assert_eq!(before[1]["state"], "PROCESSING");
+    let (_, settings_before) = control(&base, "GET", "settings", None).await;
+    assert_eq!(settings_before["retention"], 500);
+    assert_eq!(settings_before["transfer_balance_fen"], 900_000 - 300);
+
+    kill9(&mut first);
+    let (mut second, again) = start(&dir, &[]);
+    assert_eq!(again, base, "the port the directory recorded");
+    let after = newer_flows(&client, &transaction_id).await;
+    // The v2 answer is signed afresh (nonce_str, sign): compare its order.
+    for (field, (b, a)) in ["bill", "sharing", "unsplit", "combine"]
+        .iter()
+        .zip(before.iter().zip(&after))
+    {
+        assert_eq!(a, b, "{field} answers as before the kill");
+    }
+    for name in [
+        "out_trade_no",
+        "transaction_id",
+        "total_fee",
+        "time_end",
+        "trade_state",
+    ] {
+        assert_eq!(after[4][name], before[4][name], "micropay {name}");
+    }
+    let (_, settings_after) = control(&base, "GET", "settings", None).await;
+    assert_eq!(settings_after, settings_before, "every setting came back");
+
+    // The restored bill's 24 h runs on the restored clock (FLOWS.md §8.2).
+    let (status, moved) = control(
+        &base,
+        "POST",
+        "clock/advance",
+        Some(json!({"seconds": 24 * 3600})),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    let happened = moved["happened"].as_array().unwrap();
+    assert!(
+        happened
+            .iter()
+            .any(|h| h["event"] == "transfer_bill.finished" && h["out_bill_no"] == "KEEPBILL1"),
+        "{moved}"
+    );
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].envelope["event_type"], "MCHTRANSFER.BILL.FINISHED");
+    assert_eq!(got[0].resource["state"], "FAIL");
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_and_the_triggers_are_commands() {
     let dir = runner::temp_dir("wxpay-workbench", "clock");
@@ -273,6 +438,11 @@ async fn the_clock_and_the_triggers_are_commands() {
     let triggers = wxpay(&["mock", "triggers"], &env, None).await;
     assert_eq!(triggers.code, 0, "{}", triggers.stderr);
     assert!(triggers.stdout.contains("SYSERR"), "{}", triggers.stdout);
+    assert!(
+        triggers.stdout.contains("MCHTRANSFER.BILL.FINISHED FAIL"),
+        "{}",
+        triggers.stdout
+    );
     // One command, one real notification at the merchant's endpoint.
     let client = merchant(&base);
     let sink = NotifySink::start(client, Credentials::get().apiv3_key, &[]).await;
@@ -293,5 +463,126 @@ async fn the_clock_and_the_triggers_are_commands() {
     assert_eq!(got[0].envelope["event_type"], "TRANSACTION.SUCCESS");
     assert!(got[0].verified.is_ok(), "{:?}", got[0].verified);
     kill9(&mut mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The error of a signed call through a client `profile` builds.
+async fn certificates_via(profile: wechatpay_chain::profile::Profile) -> wechatpay_chain::Error {
+    let client = profile.builder().build().unwrap();
+    client["v3/certificates"].get(()).await.unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_whose_mock_has_stopped_says_so() {
+    let dir = runner::temp_dir("wxpay-workbench", "stopped");
+    let (mut mock, base) = start(&dir, &["--port", "0"]);
+    let path = dir.join("mock.json");
+    let profile = path.to_str().unwrap().to_owned();
+    let env = [("WECHATPAY_PROFILE", profile.as_str())];
+    let alive = wxpay(&["get", "v3/certificates"], &env, None).await;
+    assert_eq!(alive.code, 0, "{}", alive.stderr);
+    kill9(&mut mock);
+
+    // What each says: which mock, which profile, the command that starts it.
+    let says = |text: &str| {
+        let dir = dir.to_str().unwrap();
+        for part in [
+            "the mock this profile names is not answering",
+            &format!("nothing listens at {base}"),
+            &format!("(profile {profile})"),
+            "it has stopped",
+            &format!("`wxpay mock --dir {dir}`"),
+            "takes the same port again",
+        ] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
+    };
+    // The CLI, by the environment and by --profile: exit 4 (transport).
+    let signed = wxpay(&["get", "v3/certificates"], &env, None).await;
+    assert_eq!(signed.code, 4, "{}", signed.stderr);
+    says(&signed.stderr);
+    let flagged = wxpay(
+        &["get", "v3/certificates", "--profile", &profile],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(flagged.code, 4, "{}", flagged.stderr);
+    says(&flagged.stderr);
+    // The mock's own commands.
+    for args in [
+        &["mock", "clock"][..],
+        &["mock", "transfer", "T1FAILNAMENOTCORRECT", "confirm"][..],
+        &["mock", "wait", "--timeout", "1"][..],
+    ] {
+        let run = wxpay(args, &env, None).await;
+        assert_eq!(run.code, 4, "{args:?}: {}", run.stderr);
+        says(&run.stderr);
+    }
+    // The library: a client the profile builds (what ClientBuilder::from_env
+    // does with WECHATPAY_PROFILE), and a request sent another way.
+    let read = wechatpay_chain::profile::Profile::read(&path).unwrap();
+    let error = certificates_via(read.clone()).await;
+    assert!(
+        matches!(error, wechatpay_chain::Error::MockStopped { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    says(&error.to_string());
+    let plain = reqwest::get(format!("{base}_mock/clock"))
+        .await
+        .unwrap_err();
+    says(
+        &read
+            .explain(wechatpay_chain::Error::Transport(plain))
+            .to_string(),
+    );
+
+    // Nothing is guessed: another base URL than the profile's, or a
+    // profile `wxpay mock` did not write, gets the transport error as it is.
+    let moved = wxpay(
+        &["mock", "clock", "--base-url", &base, "--profile", &profile],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(moved.code, 4);
+    assert!(!moved.stderr.contains("has stopped"), "{}", moved.stderr);
+    let mut overridden = read.clone();
+    overridden.base_url = Some(base.replace("127.0.0.1", "localhost"));
+    let error = certificates_via(overridden).await;
+    assert!(
+        matches!(error, wechatpay_chain::Error::Transport(_)),
+        "{error:?}"
+    );
+    let mut text: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    text.as_object_mut().unwrap().remove("mock");
+    let handmade = dir.join("handmade.json");
+    std::fs::write(&handmade, text.to_string()).unwrap();
+    let error = certificates_via(wechatpay_chain::profile::Profile::read(&handmade).unwrap()).await;
+    assert!(
+        matches!(error, wechatpay_chain::Error::Transport(_)),
+        "{error:?}"
+    );
+    let run = wxpay(
+        &[
+            "get",
+            "v3/certificates",
+            "--profile",
+            handmade.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 4);
+    assert!(!run.stderr.contains("has stopped"), "{}", run.stderr);
+
+    // Doing what it says brings the profile back: the same port.
+    let (mut again, restarted) = start(&dir, &[]);
+    assert_eq!(restarted, base);
+    let alive = wxpay(&["get", "v3/certificates"], &env, None).await;
+    assert_eq!(alive.code, 0, "{}", alive.stderr);
+    kill9(&mut again);
     let _ = std::fs::remove_dir_all(&dir);
 }

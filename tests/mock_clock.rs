@@ -5,26 +5,25 @@
 //! 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h (FLOWS.md §1.6, SK
 //! 回调通知处理.md); a day's bill exists from 10:00 the next day, China time
 //! (FLOWS.md §5), WeChat Pay answering `400 STATEMENT_CREATING 账单生成中`
-//! before (the error table of its 下载账单 API page).
+//! before (the error table of its 下载账单 API page), and its
+//! `download_url` is valid 5 minutes (FLOWS.md §5). The times a flow
+//! writes (payscore's `paid_time`, APIv2's `time_end`, both
+//! `yyyyMMddHHmmss` China time) are the clock's, computed here from the
+//! clock's own answer.
 
 mod common;
 
 use std::time::Duration;
 
-use common::flows::{control, jsapi_order, APPID};
+use common::flows::{control, jsapi_order, setup, APPID};
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::clock::{parse_rfc3339, rfc3339};
+use wechatpay_chain::download::{BillInfo, Compression};
 use wechatpay_chain::mock::{Credentials, MockServer, RefundOutcome};
 use wechatpay_chain::{Client, Error};
 
 const HOUR: u64 = 3600;
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
 
 async fn order(client: &Client, no: &str, notify_url: &str, extra: Value) -> Value {
     let mut body = jsapi_order(no, notify_url, 100);
@@ -269,6 +268,15 @@ async fn the_clock_moves_forward_only_and_says_so() {
     assert!(server.now() >= start + 7290);
 }
 
+/// The bill `bill` names, downloaded uncompressed.
+async fn download(client: &Client, bill: &BillInfo) -> Result<Vec<u8>, Error> {
+    let mut csv = Vec::new();
+    client
+        .download_bill(bill, Compression::None, &mut csv)
+        .await
+        .map(|_| csv)
+}
+
 /// `YYYY-MM-DD` and the Unix seconds of 10:00 the next day, China time.
 fn china_day(unix: i64) -> (String, i64) {
     let date = rfc3339(unix)[..10].to_owned();
@@ -302,26 +310,139 @@ async fn todays_bill_is_refused_until_ten_the_next_day() {
         }
     }
     server.set_clock(ready).await.unwrap();
-    let bill: wechatpay_chain::download::BillInfo = apply(client.clone(), date.clone())
+    let bill: BillInfo = apply(client.clone(), date.clone())
         .await
         .unwrap()
         .json()
         .unwrap();
-    let mut csv = Vec::new();
-    client
-        .download_bill(
-            &bill,
-            wechatpay_chain::download::Compression::None,
-            &mut csv,
-        )
-        .await
-        .unwrap();
-    let text = String::from_utf8(csv).unwrap();
+    let text = String::from_utf8(download(&client, &bill).await.unwrap()).unwrap();
     assert!(text.contains("`BILL-CLOCK-1"), "{text}");
     // A day without trades, once it is ready, has no bill (FLOWS.md §5).
     let (before, _) = china_day(success - 2 * 86_400);
     match apply(client.clone(), before).await {
         Err(Error::Api(api)) => assert_eq!(api.code, "NO_STATEMENT_EXIST"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// `yyyyMMddHHmmss`, China time, of the Unix second `unix`.
+fn compact(unix: i64) -> String {
+    rfc3339(unix)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect()
+}
+
+/// The clock's `unix`, as `GET /_mock/clock` answers it.
+async fn clock_unix(server: &MockServer) -> i64 {
+    clock_state(server).await["unix"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn the_times_a_flow_writes_are_the_clocks() {
+    let (server, client) = setup().await;
+    // Three days ahead: no chance of the real day.
+    server
+        .advance_clock(Duration::from_secs(3 * 24 * HOUR))
+        .await
+        .unwrap();
+    let service = "2002000000000558128851361561536";
+    let payscore = |no: &str| {
+        json!({"out_order_no": no, "appid": APPID, "service_id": service,
+               "service_introduction": "某某酒店", "time_range": {"start_time": "OnAccept"},
+               "risk_fund": {"name": "DEPOSIT", "amount": 50000},
+               "notify_url": "https://127.0.0.1:9/n", "need_user_confirm": true})
+    };
+    let complete = json!({"appid": APPID, "service_id": service, "total_amount": 100,
+                          "post_payments": [{"name": "就餐费用", "amount": 100}]});
+    let query =
+        |no: &str| json!({"query": {"service_id": service, "appid": APPID, "out_order_no": no}});
+    for (no, how) in [
+        ("PS-CLOCK-1", "the user pays"),
+        ("PS-CLOCK-2", "the merchant's pay"),
+    ] {
+        client["v3/payscore/serviceorder"]
+            .post(json!({ "json": payscore(no) }))
+            .await
+            .unwrap();
+        server.user_confirms(no, None).unwrap();
+        client["v3/payscore/serviceorder/{out_order_no}/complete"]
+            .post(json!({"out_order_no": no, "json": complete}))
+            .await
+            .unwrap();
+        let before = clock_unix(&server).await;
+        if how == "the user pays" {
+            server.user_pays(no, None).unwrap();
+        } else {
+            client["v3/payscore/serviceorder/{out_order_no}/pay"]
+                .post(json!({"out_order_no": no, "json": {"appid": APPID, "service_id": service}}))
+                .await
+                .unwrap();
+        }
+        let after = clock_unix(&server).await;
+        let order: Value = client["v3/payscore/serviceorder"]
+            .get(query(no))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let paid_time = order["collection"]["details"][0]["paid_time"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{how}: {order}"))
+            .to_owned();
+        assert!(
+            (compact(before)..=compact(after)).contains(&paid_time),
+            "{how}: paid_time {paid_time}, the clock {before}..{after}"
+        );
+    }
+    // APIv2: micropay's time_end.
+    let v2 = server
+        .client_builder()
+        .apiv2_appid("wxd678efh567hg6787")
+        .apiv2_add_mch_id(true)
+        .build()
+        .unwrap();
+    let before = clock_unix(&server).await;
+    let paid: Value = v2["v2/pay/micropay"]
+        .post(
+            json!({"xml": {"body": "image形象店-深圳腾大-QQ公仔", "out_trade_no": "V2CLOCK1",
+                             "total_fee": 888, "spbill_create_ip": "8.8.8.8",
+                             "auth_code": "120061098828009406"}}),
+        )
+        .await
+        .unwrap()
+        .xml()
+        .unwrap();
+    let after = clock_unix(&server).await;
+    let time_end = paid["time_end"].as_str().unwrap().to_owned();
+    assert!(
+        (compact(before)..=compact(after)).contains(&time_end),
+        "time_end {time_end}, the clock {before}..{after}"
+    );
+}
+
+#[tokio::test]
+async fn a_download_url_ends_five_minutes_later_on_the_clock() {
+    let (server, client) = setup().await;
+    order(&client, "DL-CLOCK-1", "https://127.0.0.1:9/n", json!({})).await;
+    let paid = server.pay_transaction("DL-CLOCK-1", None).unwrap();
+    let (date, ready) = china_day(parse_rfc3339(paid["success_time"].as_str().unwrap()).unwrap());
+    server.set_clock(ready).await.unwrap();
+    let apply = || client["v3/bill/tradebill"].get(json!({"query": {"bill_date": date.clone()}}));
+    let bill: BillInfo = apply().await.unwrap().json().unwrap();
+    server
+        .advance_clock(Duration::from_secs(5 * 60 - 30))
+        .await
+        .unwrap();
+    assert!(download(&client, &bill).await.is_ok(), "still within 5 min");
+    let bill: BillInfo = apply().await.unwrap().json().unwrap();
+    server
+        .advance_clock(Duration::from_secs(5 * 60))
+        .await
+        .unwrap();
+    match download(&client, &bill).await {
+        Err(Error::Api(api)) => assert_eq!(api.status, 400, "{api:?}"),
+        other => panic!("a link 5 min old on the clock still served: {other:?}"),
     }
 }

@@ -8,10 +8,9 @@
 
 mod common;
 
-use common::flows::{jsapi_order, APPID, MCHID};
+use common::flows::{jsapi_order, keys, refusal, set, APPID, MCHID};
 use common::sink::NotifySink;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -41,22 +40,6 @@ async fn setup() -> (MockServer, Client) {
 /// (docs/mock.md, "What it answers": bills).
 fn splittable(net: i64) -> i64 {
     net - (net * 60 + 5_000) / 10_000
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().unwrap().keys().cloned().collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-/// `(status, code, message)` of a refused call.
-fn refusal(err: Error) -> (u16, String, String) {
-    match err {
-        Error::Api(api) => (api.status, api.code.clone(), api.message.clone()),
-        other => panic!("expected an API error, got {other:?}"),
-    }
 }
 
 /// Places and pays a JSAPI order (direct, or partner for `sub`), with
@@ -1039,4 +1022,48 @@ async fn the_merchant_platform_settings_are_mock_settings() {
     );
     assert_eq!(put(json!({"profitsharing_notify_url": null})).await, 200);
     assert_eq!(get().await["profitsharing_notify_url"], Value::Null);
+}
+
+#[tokio::test]
+async fn thirty_days_after_payment_the_rest_unfreezes_when_the_clock_gets_there() {
+    let (server, client) = setup().await;
+    let id = paid(&server, &client, "PS-MONTH-1", 10_000, true, None).await;
+    add_receiver(&client, "MERCHANT_ID", SHOP, None).await;
+    share_one(&client, &id, "PS-MONTH-S1", "MERCHANT_ID", SHOP, 2_000)
+        .await
+        .unwrap();
+    // A second order paid with sharing and one without: only the first
+    // unfreezes by itself (FLOWS §4.2: its funds stay frozen until unfreeze).
+    let plain = paid(&server, &client, "PS-MONTH-2", 5_000, false, None).await;
+    let day = Duration::from_secs(86_400);
+    let moved = server.advance_clock(29 * day).await.unwrap();
+    assert!(
+        !moved.iter().any(|m| m["event"] == "profitsharing.unfrozen"),
+        "{moved:?}"
+    );
+    assert_eq!(unsplit(&client, &id).await, splittable(10_000) - 2_000);
+
+    // FLOWS §4.2: "must finish within 30 days, after which the funds
+    // unfreeze automatically" — the walk says so when it passes the day.
+    let moved = server.advance_clock(day).await.unwrap();
+    let unfrozen: Vec<&Value> = moved
+        .iter()
+        .filter(|m| m["event"] == "profitsharing.unfrozen")
+        .collect();
+    assert_eq!(unfrozen.len(), 1, "{moved:?}");
+    assert_eq!(unfrozen[0]["transaction_id"], id.as_str());
+    assert_ne!(unfrozen[0]["transaction_id"], plain.as_str());
+    assert_eq!(unfrozen[0]["unfrozen_amount"], splittable(10_000) - 2_000);
+    assert_eq!(unsplit(&client, &id).await, 0);
+    // SK 分账接入指南 (FLOWS §4.4): "已解冻的订单不支持继续分账".
+    let refused = share_one(&client, &id, "PS-MONTH-S2", "MERCHANT_ID", SHOP, 100)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(refused).2, "已解冻的订单不支持继续分账");
+    // Moving on does not unfreeze it twice.
+    let later = server.advance_clock(day).await.unwrap();
+    assert!(
+        !later.iter().any(|m| m["event"] == "profitsharing.unfrozen"),
+        "{later:?}"
+    );
 }

@@ -561,6 +561,7 @@ async fn the_profile_names_every_credential_a_client_needs() {
             "mchid",
             "merchant_private_key",
             "merchant_serial",
+            "mock",
             "platform_certificate",
             "platform_certificate_serial",
             "platform_public_key",

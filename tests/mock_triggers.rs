@@ -6,24 +6,20 @@
 //! (FLOWS.md §2, a quoted real answer; 403 as FLOWS.md infers), a failed
 //! payment leaves the order NOTPAY "订单未支付" (FLOWS.md §1.3, §1.4's
 //! captured NOTPAY answer), a refund ends ABNORMAL with `REFUND.ABNORMAL`
-//! (FLOWS.md §2), and "同样的通知可能会多次发送给商户系统" (WeChat Pay's
-//! payment notification page).
+//! (FLOWS.md §2), "同样的通知可能会多次发送给商户系统" (WeChat Pay's
+//! payment notification page), and a transfer that ends FAIL with the
+//! `fail_reason` its number names, the amount given back and
+//! `MCHTRANSFER.BILL.FINISHED` saying so (FLOWS.md §8.2, §8.3).
 
 mod common;
 
 use std::time::Duration;
 
-use common::flows::{control, jsapi_order};
+use common::flows::{control, jsapi_order, setup};
 use common::sink::NotifySink;
 use serde_json::{json, Value};
 use wechatpay_chain::mock::{Credentials, Fault, MockServer};
 use wechatpay_chain::{Client, Error, Options};
-
-async fn setup() -> (MockServer, Client) {
-    let server = MockServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    (server, client)
-}
 
 fn api_error(result: wechatpay_chain::Result<wechatpay_chain::Response>) -> (u16, String, String) {
     match result {
@@ -283,6 +279,7 @@ async fn the_table_is_listed_with_sources() {
         "PAYERROR",
         "REFUND.ABNORMAL",
         "DUPLICATE_NOTIFICATION",
+        "MCHTRANSFER.BILL.FINISHED FAIL",
     ] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
@@ -291,4 +288,122 @@ async fn the_table_is_listed_with_sources() {
         .unwrap()
         .iter()
         .all(|row| !row["source"].as_str().unwrap().is_empty()));
+    // The console names every row too.
+    let console = reqwest::get(format!("{}_mock/", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in names {
+        assert!(console.contains(name), "{name} on the console");
+    }
+}
+
+/// A transfer bill as OA `transfer-bills.yaml` names its fields.
+fn transfer_bill(no: &str, amount: i64, url: &str) -> Value {
+    json!({"appid": "wxf636efh567hg4356", "out_bill_no": no, "transfer_scene_id": "1000",
+           "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": amount,
+           "transfer_remark": "新会员开通有礼", "notify_url": url,
+           "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                           {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]})
+}
+
+#[tokio::test]
+async fn a_marked_transfer_fails_at_the_confirm_with_the_reason_it_names() {
+    let (server, client) = setup().await;
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    let start = server.transfer_balance();
+    // (out_bill_no, the fail_reason it names: DOC 4013774966 via FLOWS.md
+    // §8.2, typed here; how the payee confirms)
+    let cases = [
+        ("T1FAILNAMENOTCORRECT", "NAME_NOT_CORRECT", "control"),
+        ("T2FAILACCOUNTFROZEN", "ACCOUNT_FROZEN", "MockServer"),
+        // 34 letters: cut by the 32-character end of the number.
+        (
+            "FAILBLOCKB2CUSERLIMITAMOUNTBSRUL",
+            "BLOCK_B2C_USERLIMITAMOUNT_BSRULE_MONTH",
+            "confirm page",
+        ),
+    ];
+    for (i, (no, reason, how)) in cases.iter().enumerate() {
+        let created: Value = client["v3/fund-app/mch-transfer/transfer-bills"]
+            .post(json!({ "json": transfer_bill(no, 30, &sink.url) }))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        // Created as any bill (FLOWS.md §8.2): the marker acts at the confirm.
+        assert_eq!(created["state"], "WAIT_USER_CONFIRM", "{no}");
+        assert!(created.get("fail_reason").is_none(), "{created}");
+        assert_eq!(server.transfer_balance(), start - 30, "{no}");
+        let confirmed = match *how {
+            "control" => {
+                let (status, bill) =
+                    control(&server, &format!("transfer-bills/{no}/confirm"), None).await;
+                assert_eq!(status, 200, "{bill}");
+                bill
+            }
+            "MockServer" => server.confirm_transfer(no, None).unwrap(),
+            _ => {
+                let params = client
+                    .invocation()
+                    .merchant_transfer_from_answer("wxf636efh567hg4356", &created)
+                    .unwrap();
+                let ask = json!({"api": "requestMerchantTransfer", "user": "confirms",
+                                 "params": serde_json::to_value(&params).unwrap()});
+                let (status, answer) = control(&server, "invocations", Some(ask)).await;
+                assert_eq!(status, 200, "{answer}");
+                answer["bill"].clone()
+            }
+        };
+        assert_eq!(
+            (
+                confirmed["state"].as_str(),
+                confirmed["fail_reason"].as_str()
+            ),
+            (Some("FAIL"), Some(*reason)),
+            "{how}: {confirmed}"
+        );
+        // The query answers FAIL and the reason (FLOWS.md §8.1 fields).
+        let queried = common::flows::transfer_bill_query(&client, no).await;
+        assert_eq!(queried["state"], "FAIL");
+        assert_eq!(queried["fail_reason"], *reason);
+        // FAIL gives the amount back (FLOWS.md §8.2: refunded and closed).
+        assert_eq!(server.transfer_balance(), start, "{no}");
+        // MCHTRANSFER.BILL.FINISHED, decrypted: state FAIL and the reason
+        // (FLOWS.md §8.3).
+        let got = sink.wait_for(i + 1).await;
+        let last = &got[i];
+        assert_eq!(last.envelope["event_type"], "MCHTRANSFER.BILL.FINISHED");
+        assert_eq!(last.envelope["summary"], "商家转账单据终态通知");
+        assert_eq!(last.resource["out_bill_no"], *no);
+        assert_eq!(last.resource["state"], "FAIL");
+        assert_eq!(last.resource["fail_reason"], *reason);
+        assert_eq!(last.resource["transfer_amount"], 30);
+        assert_eq!(last.verified.as_ref().unwrap(), &last.resource);
+    }
+    // FAIL followed by no known reason is an ordinary number: SUCCESS,
+    // no fail_reason, the amount paid out.
+    for no in ["T3FAILNAMENOTCORECT", "FAIL1"] {
+        client["v3/fund-app/mch-transfer/transfer-bills"]
+            .post(json!({ "json": transfer_bill(no, 30, &sink.url) }))
+            .await
+            .unwrap();
+        let bill = server.confirm_transfer(no, None).unwrap();
+        assert_eq!(bill["state"], "SUCCESS", "{no}: {bill}");
+        assert!(bill.get("fail_reason").is_none(), "{bill}");
+    }
+    assert_eq!(server.transfer_balance(), start - 60);
+    // The marker acts on the confirm only: a marked bill left unconfirmed
+    // for its 24 h ends as any other, not with the marked reason.
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({ "json": transfer_bill("T4FAILNAMENOTCORRECT", 30, &sink.url) }))
+        .await
+        .unwrap();
+    let bill = server
+        .expire_transfer("T4FAILNAMENOTCORRECT", None)
+        .unwrap();
+    assert_eq!(bill["state"], "FAIL");
+    assert_ne!(bill["fail_reason"], "NAME_NOT_CORRECT", "{bill}");
 }

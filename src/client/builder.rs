@@ -10,6 +10,7 @@ use reqwest::header::HeaderValue;
 use reqwest::Url;
 
 use super::inner::{ApiV3Key, Inner, RequestCheck};
+use super::stopped_mock::MockOrigin;
 use crate::client::{
     Client, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
 };
@@ -130,6 +131,9 @@ pub struct ClientBuilder {
     max_download_bytes: Option<u64>,
     prefer_certificate: bool,
     request_check: Option<RequestCheck>,
+    /// Set by a profile `wxpay mock` wrote: its refused connections say
+    /// the mock has stopped.
+    mock_origin: Option<MockOrigin>,
 }
 
 /// Written out so that nothing secret shows: keys and passphrases are
@@ -167,6 +171,7 @@ impl fmt::Debug for ClientBuilder {
             max_download_bytes,
             prefer_certificate,
             request_check,
+            mock_origin,
         } = self;
         f.debug_struct("ClientBuilder")
             .field("mchid", mchid)
@@ -202,6 +207,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_download_bytes", max_download_bytes)
             .field("prefer_certificate", prefer_certificate)
             .field("request_check", &request_check.as_ref().map(|_| "<set>"))
+            .field("mock_origin", mock_origin)
             .finish()
     }
 }
@@ -231,6 +237,14 @@ impl fmt::Debug for Secret {
 }
 
 impl ClientBuilder {
+    /// Marks the client as pointed at a profile's mock: a connection
+    /// refused at its base URL becomes
+    /// [`Error::MockStopped`](crate::Error::MockStopped).
+    pub(crate) fn mock_origin(mut self, origin: MockOrigin) -> Self {
+        self.mock_origin = Some(origin);
+        self
+    }
+
     /// Merchant id (商户号), digits.
     pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
         self.mchid = Some(mchid.into());
@@ -580,6 +594,7 @@ impl ClientBuilder {
             sign_off_thread: self.sign_off_thread,
             max_download_bytes: self.max_download_bytes,
             request_check: self.request_check,
+            mock_origin: self.mock_origin,
             refresher: Mutex::new(None),
         })))
     }

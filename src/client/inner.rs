@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(super) max_download_bytes: Option<u64>,
     /// Run on every prepared request before it is signed.
     pub(super) request_check: Option<RequestCheck>,
+    /// The mock a profile pointed the client at, to say when it stopped.
+    pub(super) mock_origin: Option<super::stopped_mock::MockOrigin>,
     /// The background certificate refresh, stopped when the client goes.
     pub(super) refresher: Mutex<Option<AbortHandle>>,
 }

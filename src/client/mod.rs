@@ -19,6 +19,7 @@ use crate::verify::Verifier;
 // are children of this module so that `Inner`'s fields stay private to them.
 mod builder;
 pub(crate) mod inner;
+pub(crate) mod stopped_mock;
 pub(crate) mod transport;
 
 pub use builder::ClientBuilder;

@@ -96,7 +96,7 @@ impl Inner {
                     Err(failed) => failed,
                 };
                 let Some(failure) = failed.failure else {
-                    return Err(failed.error);
+                    return Err(self.explained(failed.error));
                 };
                 let delay = self
                     .retry
@@ -109,7 +109,7 @@ impl Inner {
                     || !in_time
                     || !retry::may_retry(failure, request.idempotent)
                 {
-                    return Err(failed.error);
+                    return Err(self.explained(failed.error));
                 }
                 tracing::debug!(
                     attempt,
@@ -124,6 +124,15 @@ impl Inner {
         }
         .instrument(span)
         .await
+    }
+
+    /// `error` as the caller gets it: a refused connection to the mock a
+    /// profile named says it has stopped ([`super::stopped_mock`]).
+    fn explained(&self, error: Error) -> Error {
+        match &self.mock_origin {
+            Some(origin) => origin.explain(error),
+            None => error,
+        }
     }
 
     /// One attempt up to a 2xx status: sign afresh, send, and turn a

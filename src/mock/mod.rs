@@ -475,6 +475,33 @@ impl MockServer {
             .store(speedup.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Makes every store keep at most `limit` entries (payment orders,
+    /// refunds, payscore orders, combine orders, transfer bills, each of
+    /// profit sharing's books, micropay orders; at least 1), forgetting the
+    /// oldest past it at once, as each does when full; the default is
+    /// [`KEPT_ORDERS`]. Kept with the state of a mock that has a directory
+    /// (`PUT /_mock/settings` `{"retention": n}`, `wxpay mock --retain N`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// let server = wechatpay_chain::mock::MockServer::start().await?;
+    /// assert_eq!(server.retention(), wechatpay_chain::mock::KEPT_ORDERS);
+    /// server.set_retention(500);
+    /// assert_eq!(server.retention(), 500);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_retention(&self, limit: usize) {
+        self.shared.set_retention(limit);
+    }
+
+    /// How many entries each store keeps ([`MockServer::set_retention`]).
+    pub fn retention(&self) -> usize {
+        self.shared
+            .retention
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The simulated user pays payment order `out_trade_no` (NOTPAY →
     /// SUCCESS); TRANSACTION.SUCCESS goes to its `notify_url`. Returns the
     /// Transaction. `sub_mchid` names the sub-merchant of a partner order.
@@ -811,7 +838,9 @@ impl MockServer {
     /// Moves the mock's clock forward by `by`, firing on the way, in time
     /// order, what falls due: unpaid orders closing at `time_expire`,
     /// `prepay_id`s ending their 2 hours, refunds resolving by themselves,
-    /// every notification attempt of WeChat Pay's ladder (at the time it
+    /// transfer bills unconfirmed for 24 h ending FAIL and cancels going
+    /// through, the funds profit sharing left frozen unfreezing 30 days
+    /// after payment, every notification attempt of WeChat Pay's ladder (at the time it
     /// falls due; set [`MockServer::set_notification_speedup`] to 1 to walk
     /// the real schedule). Returns what happened, oldest first, as
     /// `POST /_mock/clock/advance` answers `happened`.
@@ -862,8 +891,10 @@ impl MockServer {
     }
 
     /// The payee confirms transfer bill `out_bill_no` on WeChat's confirm
-    /// page (WAIT_USER_CONFIRM → SUCCESS); MCHTRANSFER.BILL.FINISHED goes to
-    /// its `notify_url`. Returns the bill as the query answers it.
+    /// page (WAIT_USER_CONFIRM → SUCCESS, or FAIL with the `fail_reason` an
+    /// `out_bill_no` marked `FAIL…` names: docs/mock.md, "Failures on
+    /// demand"); MCHTRANSFER.BILL.FINISHED goes to its `notify_url`.
+    /// Returns the bill as the query answers it.
     /// `sub_mchid` names the sub-merchant of a partner's bill.
     ///
     /// ```
@@ -1081,6 +1112,8 @@ fn write_profile(dir: &Path, base_url: &str) -> Result<PathBuf> {
         "platform_public_key_id": c.platform_public_key_id,
         "apiv3_key": c.apiv3_key,
         "apiv2_key": c.apiv2_key,
+        // A client built from it says so when this mock has stopped.
+        "mock": true,
     });
     let path = dir.join("mock.json");
     let text = serde_json::to_string_pretty(&profile).map_err(Error::Serialize)?;

@@ -73,6 +73,17 @@ pub fn refusal(err: Error) -> (u16, String, String) {
     }
 }
 
+/// Transfer bill `no` as the query by `out_bill_no` answers it (FLOWS.md §8.1).
+#[allow(dead_code)] // not every test binary makes transfers
+pub async fn transfer_bill_query(client: &Client, no: &str) -> Value {
+    client["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"]
+        .get(json!({ "out_bill_no": no }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 /// Moves `server`'s clock to 10:00 (China time) the day after its current
 /// day: a day's bill exists only from then (FLOWS.md §5).
 #[allow(dead_code)] // not every test binary reads a bill

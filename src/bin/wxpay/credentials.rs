@@ -141,19 +141,6 @@ fn shown(path: &Path) -> String {
     }
 }
 
-/// The merged settings.
-#[derive(Default)]
-struct Resolved {
-    mchid: Option<String>,
-    serial: Option<String>,
-    private_key: Option<PathBuf>,
-    platform_certs: Vec<PathBuf>,
-    public_key: Option<(String, PathBuf)>,
-    apiv3_key: Option<String>,
-    apiv2_key: Option<String>,
-    base_url: Option<String>,
-}
-
 impl Credentials {
     /// A client that trusts the configured WeChat Pay keys (at least one).
     pub fn client(&self) -> Result<Client, Failure> {
@@ -176,52 +163,62 @@ impl Credentials {
         }
     }
 
+    /// The profile, when the base URL is the one it names (no
+    /// `--base-url`): it explains a refused connection to its mock
+    /// ([`Profile::explain`]).
+    pub fn profile_of_base_url(&self) -> Option<Profile> {
+        match (&self.base_url, &self.profile) {
+            (None, Some(path)) => read_profile(path).ok(),
+            _ => None,
+        }
+    }
+
+    /// The profile's settings, flags and environment over them, as a
+    /// builder: the profile builds it, so that a client pointed at a mock it
+    /// names says when that mock has stopped.
     fn builder(&self) -> Result<ClientBuilder, Failure> {
-        let mut r = match &self.profile {
+        let mut p = match &self.profile {
             Some(path) => read_profile(path)?,
-            None => Resolved::default(),
+            None => Profile::default(),
         };
-        override_with(&mut r.mchid, &self.mchid);
-        override_with(&mut r.serial, &self.serial);
+        override_with(&mut p.mchid, &self.mchid);
+        override_with(&mut p.merchant_serial, &self.serial);
         override_with(
-            &mut r.private_key,
+            &mut p.merchant_private_key,
             &self.private_key.as_deref().map(file_arg),
         );
-        override_with(&mut r.apiv3_key, &self.apiv3_key);
-        override_with(&mut r.apiv2_key, &self.apiv2_key);
-        override_with(&mut r.base_url, &self.base_url);
+        override_with(&mut p.apiv3_key, &self.apiv3_key);
+        override_with(&mut p.apiv2_key, &self.apiv2_key);
+        override_with(&mut p.base_url, &self.base_url);
         if !self.platform_certs.is_empty() {
-            r.platform_certs = self.platform_certs.iter().map(|p| file_arg(p)).collect();
+            // The flags' certificates replace the profile's (added below).
+            p.platform_certificate = None;
         }
         if let Some(spec) = &self.public_key {
             let (id, file) = spec.split_once('=').ok_or_else(|| {
                 Failure::usage("--public-key takes ID=FILE, e.g. PUB_KEY_ID_0119…=pub_key.pem")
             })?;
-            r.public_key = Some((id.to_owned(), file_arg(Path::new(file))));
+            p.platform_public_key_id = Some(id.to_owned());
+            p.platform_public_key = Some(file_arg(Path::new(file)));
         }
-        let mut builder = Client::builder()
-            .mchid(r.mchid.ok_or_else(|| Failure::usage("no merchant id: give --mchid, WECHATPAY_MCHID or --profile"))?)
-            .merchant_serial(
-                r.serial
-                    .ok_or_else(|| Failure::usage("no merchant certificate serial: give --serial, WECHATPAY_SERIAL or --profile"))?,
-            )
-            .private_key_file(r.private_key.ok_or_else(|| {
-                Failure::usage("no merchant private key: give --private-key FILE, WECHATPAY_PRIVATE_KEY=FILE (a path or @path) or --profile")
-            })?);
-        for cert in r.platform_certs {
-            builder = builder.platform_certificate_file(cert);
+        if p.mchid.is_none() {
+            return Err(Failure::usage(
+                "no merchant id: give --mchid, WECHATPAY_MCHID or --profile",
+            ));
         }
-        if let Some((id, file)) = r.public_key {
-            builder = builder.platform_public_key_file(id, file);
+        if p.merchant_serial.is_none() {
+            return Err(Failure::usage(
+                "no merchant certificate serial: give --serial, WECHATPAY_SERIAL or --profile",
+            ));
         }
-        if let Some(key) = r.apiv3_key {
-            builder = builder.apiv3_key(key);
+        if p.merchant_private_key.is_none() {
+            return Err(Failure::usage(
+                "no merchant private key: give --private-key FILE, WECHATPAY_PRIVATE_KEY=FILE (a path or @path) or --profile",
+            ));
         }
-        if let Some(key) = r.apiv2_key {
-            builder = builder.apiv2_key(key);
-        }
-        if let Some(url) = r.base_url {
-            builder = builder.base_url(url);
+        let mut builder = p.builder();
+        for cert in &self.platform_certs {
+            builder = builder.platform_certificate_file(file_arg(cert));
         }
         Ok(builder.user_agent("wxpay-cli"))
     }
@@ -242,20 +239,8 @@ fn override_with<T: Clone>(slot: &mut Option<T>, flag: &Option<T>) {
 }
 
 /// Reads a profile; file values are relative to its directory.
-fn read_profile(path: &Path) -> Result<Resolved, Failure> {
-    let profile = Profile::read(path).map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Resolved {
-        mchid: profile.mchid,
-        serial: profile.merchant_serial,
-        private_key: profile.merchant_private_key,
-        platform_certs: profile.platform_certificate.into_iter().collect(),
-        public_key: profile
-            .platform_public_key_id
-            .zip(profile.platform_public_key),
-        apiv3_key: profile.apiv3_key,
-        apiv2_key: profile.apiv2_key,
-        base_url: profile.base_url,
-    })
+fn read_profile(path: &Path) -> Result<Profile, Failure> {
+    Profile::read(path).map_err(|e| Failure::usage(e.to_string()))
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ impl From<Error> for Failure {
             | Error::Decode { .. } => UNVERIFIED,
             Error::Timeout { .. }
             | Error::Transport(_)
+            | Error::MockStopped { .. }
             | Error::ResponseTooLarge { .. }
             | Error::DownloadTooLarge { .. }
             | Error::Decompress(_) => TRANSPORT,

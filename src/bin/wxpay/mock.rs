@@ -47,6 +47,10 @@ pub struct MockArgs {
     /// than what is left answers 403 NOT_ENOUGH).
     #[arg(long, value_name = "FEN", value_parser = clap::value_parser!(i64).range(0..))]
     transfer_balance: Option<i64>,
+    /// How many entries each store keeps (orders, refunds, transfer bills
+    /// …); past it the oldest is forgotten. Default 20000, or what DIR kept.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    retain: Option<u64>,
     /// Let a notify_url name a host other than this machine (by default
     /// only 127.0.0.1, `[::1]` or localhost: the mock's keys are published,
     /// see docs/security.md).
@@ -310,6 +314,9 @@ async fn serve(args: MockArgs) -> Result<(), Failure> {
     if let Some(fen) = args.transfer_balance {
         server.set_transfer_balance(fen);
     }
+    if let Some(limit) = args.retain {
+        server.set_retention(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
     server.allow_remote_notify(args.allow_remote_notify);
     server.check_schemas(!args.no_schema_check);
     server.answer_with_echo(args.echo);
@@ -338,28 +345,36 @@ async fn wait(credentials: &Credentials, timeout: u64) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::usage(format!("cannot build the HTTP client: {e}")))?;
     loop {
-        let why = match credentials.base_url() {
+        // Why not yet, and whether that already says how to start the mock.
+        let (why, says_how) = match credentials.base_url() {
             Ok(None) => return Err(Failure::usage(WHICH_MOCK)),
             Ok(Some(base)) => match http.get(format!("{base}_mock/transactions")).send().await {
                 Ok(answer) if answer.status().is_success() => {
                     return write_stdout(format!("ready at {base}\n").as_bytes());
                 }
-                Ok(answer) => format!(
-                    "{base} answered {} (is it a `wxpay mock`?)",
-                    answer.status()
+                Ok(answer) => (
+                    format!(
+                        "{base} answered {} (is it a `wxpay mock`?)",
+                        answer.status()
+                    ),
+                    false,
                 ),
-                Err(e) => format!("no mock answers at {base}: {e}"),
+                Err(e) => match stopped_mock(credentials, e) {
+                    Ok(stopped) => (stopped, true),
+                    Err(other) => (format!("no mock answers at {base}: {other}"), false),
+                },
             },
             // Not written yet (or half written): try again.
-            Err(failure) => failure.message,
+            Err(failure) => (failure.message, false),
         };
         if tokio::time::Instant::now() >= deadline {
+            let how = match says_how {
+                true => "",
+                false => "; start it with `wxpay mock --dir DIR &` and set WECHATPAY_PROFILE=DIR/mock.json",
+            };
             return Err(Failure {
                 code: exit::TRANSPORT,
-                message: format!(
-                    "no mock ready within {timeout} s: {why}; start it with `wxpay mock --dir DIR &` \
-                     and set WECHATPAY_PROFILE=DIR/mock.json"
-                ),
+                message: format!("no mock ready within {timeout} s: {why}{how}"),
             });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -532,13 +547,10 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
             .header("content-type", "application/json")
             .body(body.to_string());
     }
-    let answer = request.send().await.map_err(|e| Failure {
-        code: exit::TRANSPORT,
-        message: format!(
-            "no mock answered at {}: {e} (is `wxpay mock` running?)",
-            url.origin().ascii_serialization()
-        ),
-    })?;
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| unanswered(credentials, e, &url))?;
     let status = answer.status();
     let bytes = answer.bytes().await.map_err(|e| Failure {
         code: exit::TRANSPORT,
@@ -556,6 +568,40 @@ async fn act(credentials: &Credentials, action: Action) -> Result<(), Failure> {
         code: exit::API_ERROR,
         message: format!("the mock refused ({status}): {}", text.trim_end()),
     })
+}
+
+/// What to say when no mock answered a control: that the mock the profile
+/// names has stopped and how to start it (a refused connection to its
+/// loopback address), else what failed.
+fn unanswered(credentials: &Credentials, error: reqwest::Error, url: &url::Url) -> Failure {
+    let message = stopped_mock(credentials, error).unwrap_or_else(|other| {
+        format!(
+            "no mock answered at {}: {other} (is `wxpay mock` running?)",
+            url.origin().ascii_serialization()
+        )
+    });
+    Failure {
+        code: exit::TRANSPORT,
+        message,
+    }
+}
+
+/// `Ok`: the words for `error` when it is a connection refused by the
+/// mock the profile names (it has stopped, and how to start it again);
+/// `Err`: the error otherwise.
+fn stopped_mock(
+    credentials: &Credentials,
+    error: reqwest::Error,
+) -> Result<String, wechatpay_chain::Error> {
+    let error = wechatpay_chain::Error::Transport(error);
+    let error = match credentials.profile_of_base_url() {
+        Some(profile) => profile.explain(error),
+        None => error,
+    };
+    match error {
+        stopped @ wechatpay_chain::Error::MockStopped { .. } => Ok(stopped.to_string()),
+        other => Err(other),
+    }
 }
 
 /// The body of a pay control: `{"openid"?, "invocation"?}`, or none.

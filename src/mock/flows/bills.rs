@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openssl::sha::Sha1;
@@ -32,7 +31,8 @@ use crate::mock::wire::answer::{Answer, Chunks};
 pub const DEFAULT_BILL_ROWS: u64 = 3;
 
 /// How long a `download_url` stays valid (FLOWS.md §5: 5 minutes).
-const TOKEN_LIFE: Duration = Duration::from_secs(300);
+/// Read on the mock's clock: moving it past them ends the links.
+const TOKEN_LIFE: i64 = 300;
 
 /// Download links kept at once; applying for more forgets the oldest.
 const MAX_ISSUED: usize = 16;
@@ -114,7 +114,8 @@ enum Source {
 /// The bills handed out, by download token.
 #[derive(Default)]
 pub(crate) struct Bills {
-    issued: Mutex<HashMap<String, (Instant, BillSpec)>>,
+    /// Download links by token: when (the mock's clock, Unix seconds) and what.
+    issued: Mutex<HashMap<String, (i64, BillSpec)>>,
     /// Rows of the synthetic bills; 0: bills come from the ledger.
     rows: AtomicU64,
 }
@@ -230,7 +231,7 @@ impl Bills {
         };
         if let Ok(mut issued) = self.issued.lock() {
             // Expired links go, so kept files do not pile up.
-            issued.retain(|_, (at, _)| at.elapsed() < TOKEN_LIFE);
+            issued.retain(|_, (at, _)| now - *at < TOKEN_LIFE);
             // Each link holds its file until it expires: a bounded number.
             while issued.len() >= MAX_ISSUED {
                 let oldest = issued
@@ -242,7 +243,7 @@ impl Bills {
                     None => break,
                 };
             }
-            issued.insert(token.clone(), (Instant::now(), spec));
+            issued.insert(token.clone(), (now, spec));
         }
         Answer::json(
             200,
@@ -252,7 +253,7 @@ impl Bills {
     }
 
     /// `GET v3/billdownload/file?token=…`: the file, unsigned.
-    pub(crate) fn download(&self, query: &[(String, String)]) -> Answer {
+    pub(crate) fn download(&self, query: &[(String, String)], now: i64) -> Answer {
         let token = query
             .iter()
             .find(|(k, _)| k == "token")
@@ -260,7 +261,7 @@ impl Bills {
         let spec = token.and_then(|t| {
             let issued = self.issued.lock().ok()?;
             let (at, spec) = issued.get(t)?;
-            (at.elapsed() < TOKEN_LIFE).then(|| spec.clone())
+            (now - at < TOKEN_LIFE).then(|| spec.clone())
         });
         match spec {
             Some(spec) => Answer {

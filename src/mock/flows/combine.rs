@@ -24,7 +24,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::kept::{Book, Ids, Key};
+use super::kept::{trailing_sequence, Book, Ids, Key};
 use super::payments::{
     code_url, expiry, fresh_code, fresh_prepay_id, prepay_answer, same_merchant, Payment, Payments,
     TradeState, PREPAY_LIFETIME,
@@ -36,6 +36,7 @@ use crate::mock::wire::body::{
     required_fen, required_str,
 };
 use crate::mock::wire::notify::Event;
+use crate::mock::wire::store::{known_str, Batch, StaticStr, Store};
 
 /// Sub-orders a direct merchant's combine order has (SK 合单支付常见问题 二#3).
 const DIRECT_SUB_ORDERS: std::ops::RangeInclusive<usize> = 2..=10;
@@ -88,10 +89,11 @@ pub(crate) struct Call<'a> {
 type SubKey = (String, String);
 
 /// One combine order: the envelope of its sub-orders.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Combine {
     /// `JSAPI`, `APP`, `MWEB` (H5) or `NATIVE`.
-    trade_type: &'static str,
+    #[serde(deserialize_with = "trade_type")]
+    trade_type: StaticStr,
     /// The create request as first sent: re-entry must repeat it.
     request: Map<String, Value>,
     sub_orders: Vec<SubKey>,
@@ -152,6 +154,45 @@ fn key(no: &str) -> Key {
 pub(crate) struct Combines {
     orders: Book<Combine, 3>,
     next: u64,
+}
+
+/// A stored `trade_type`, back as the `&'static str` the book keeps.
+fn trade_type<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
+    known_str(value, &["JSAPI", "APP", "MWEB", "NATIVE"])
+}
+
+/// The store's name for the combine orders' envelopes (their sub-orders
+/// are payment orders, kept with those).
+const KIND: &str = "combine";
+
+impl Combines {
+    /// Keeps at most `limit` combine orders from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        self.orders.set_limit(limit);
+    }
+
+    /// Notes changes from now on, for [`Combines::save`].
+    pub(crate) fn track(&mut self) {
+        self.orders.track();
+    }
+
+    /// The combine orders changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut Batch) {
+        self.orders.save_changes(KIND, batch);
+    }
+
+    /// Rebuilds the book (and its indexes) from the store.
+    pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
+        let mut next = self.next;
+        self.orders.load(store, KIND, |order: &Combine| {
+            // combine_transaction_id ends with the book's sequence number.
+            if let Some(id) = &order.combine_transaction_id {
+                next = next.max(trailing_sequence(id, 13));
+            }
+        })?;
+        self.next = next;
+        Ok(())
+    }
 }
 
 /// What the simulated user does to a combine order (the pay control's verbs).

@@ -19,6 +19,14 @@ pub const KEPT_ORDERS: usize = 20_000;
 /// How a flow keys its book: `(sub_mchid or "", the merchant's number)`.
 pub(crate) type Key = (String, String);
 
+/// The sequence number a flow ended one of its ids with (its last `digits`
+/// digits), so that a book read back from the store numbers on from there.
+pub(crate) fn trailing_sequence(id: &str, digits: usize) -> u64 {
+    id.get(id.len().saturating_sub(digits)..)
+        .and_then(|tail| tail.parse().ok())
+        .unwrap_or(0)
+}
+
 /// At most `limit` entries; the oldest goes first.
 pub(crate) struct Kept<K, V> {
     map: HashMap<K, V>,
@@ -86,8 +94,17 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
             *slot = value;
             return Vec::new();
         }
+        let forgotten = self.forget_down_to(self.limit - 1);
+        self.arrival.push_back(key.clone());
+        self.map.insert(key, value);
+        forgotten
+    }
+
+    /// Forgets the oldest entries until at most `len` are held; returns
+    /// them, oldest first (noted as gone when tracking).
+    fn forget_down_to(&mut self, len: usize) -> Vec<V> {
         let mut forgotten = Vec::new();
-        while self.map.len() >= self.limit {
+        while self.map.len() > len {
             let Some(oldest) = self.arrival.pop_front() else {
                 break;
             };
@@ -97,9 +114,30 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
                 self.gone.push(oldest);
             }
         }
-        self.arrival.push_back(key.clone());
-        self.map.insert(key, value);
         forgotten
+    }
+
+    /// Adds the entries `store` keeps under `kind`, oldest first.
+    pub(crate) fn load(
+        &mut self,
+        store: &crate::mock::wire::store::Store,
+        kind: &str,
+    ) -> Result<(), String>
+    where
+        K: for<'de> serde::Deserialize<'de>,
+        V: for<'de> serde::Deserialize<'de>,
+    {
+        for (key, value) in store.load::<(K, V)>(kind)? {
+            self.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// Keeps at most `limit` entries from now on (the retention setting);
+    /// returns what was forgotten to fit, oldest first.
+    pub(crate) fn set_limit(&mut self, limit: usize) -> Vec<V> {
+        self.limit = limit.max(1);
+        self.forget_down_to(self.limit)
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
@@ -187,16 +225,28 @@ impl<V: Ids<N>, const N: usize> Book<V, N> {
             }
         }
         for gone in self.entries.insert(key, value) {
-            for (index, id) in self.indexes.iter_mut().zip(gone.ids()) {
-                if let Some(id) = id {
-                    index.remove(id);
-                }
-            }
+            self.forget_ids(&gone);
         }
     }
 
     /// Files `key` under `id` in index `index` (an id given after the entry
     /// was added, or a fresh one: [`Book::forget_id`] drops the old).
+    /// Keeps at most `limit` entries from now on ([`Kept::set_limit`]),
+    /// dropping the ids of what it forgets.
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        for gone in self.entries.set_limit(limit) {
+            self.forget_ids(&gone);
+        }
+    }
+
+    fn forget_ids(&mut self, gone: &V) {
+        for (index, id) in self.indexes.iter_mut().zip(gone.ids()) {
+            if let Some(id) = id {
+                index.remove(id);
+            }
+        }
+    }
+
     pub(crate) fn add_id(&mut self, index: usize, id: String, key: Key) {
         self.indexes[index].insert(id, key);
     }
@@ -287,6 +337,21 @@ mod tests {
         assert_eq!(kept.keys(), ["b", "c"]);
         assert_eq!(kept.newest_keys(1), ["c"]);
         assert_eq!(kept.newest(5).count(), 2);
+    }
+
+    #[test]
+    fn a_lower_limit_forgets_the_oldest_and_notes_them_gone() {
+        let mut kept = Kept::new(5);
+        kept.track();
+        for (key, value) in [("a", 1), ("b", 2), ("c", 3)] {
+            kept.insert(key, value);
+        }
+        let _ = kept.take_changes();
+        assert_eq!(kept.set_limit(1), [1, 2]);
+        assert_eq!(kept.keys(), ["c"]);
+        assert_eq!(kept.take_changes(), (vec![], vec!["a", "b"]));
+        assert!(kept.set_limit(0).is_empty(), "a limit below 1 counts as 1");
+        assert_eq!(kept.insert("d", 4), [3]);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::mock::wire::body::{
 };
 use crate::mock::wire::clock::Timer;
 use crate::mock::wire::notify::Event;
-use crate::mock::wire::store::{Batch, Store};
+use crate::mock::wire::store::{Batch, StaticStr, Store};
 
 /// How long an order stays payable without `time_expire`: 7 days.
 const DEFAULT_LIFETIME: i64 = 7 * 86_400;
@@ -275,10 +275,6 @@ impl Payment {
     }
 }
 
-/// `&'static str` under a name serde's derive does not read as borrowed
-/// (a stored value comes back through a function naming the known ones).
-type StaticStr = &'static str;
-
 /// A stored `trade_type`, back as the `&'static str` the book keeps.
 fn trade_type<'de, D: serde::Deserializer<'de>>(value: D) -> Result<&'static str, D::Error> {
     crate::mock::wire::store::known_str(value, &["JSAPI", "APP", "MWEB", "NATIVE"])
@@ -293,6 +289,11 @@ impl Payments {
         self.orders.track();
     }
 
+    /// Keeps at most `limit` orders from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        self.orders.set_limit(limit);
+    }
+
     /// The orders changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut Batch) {
         self.orders.save_changes(KIND, batch);
@@ -304,8 +305,7 @@ impl Payments {
         self.orders.load(store, KIND, |order: &Payment| {
             if let Some(id) = &order.transaction_id {
                 // Transaction ids end with the book's sequence number.
-                let sequence = id.get(id.len().saturating_sub(13)..).unwrap_or("0");
-                next = next.max(sequence.parse().unwrap_or(0));
+                next = next.max(super::kept::trailing_sequence(id, 13));
             }
         })?;
         self.next = next;
@@ -767,6 +767,11 @@ impl Payments {
             }
         }
         out
+    }
+
+    /// Every order held, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Payment> {
+        self.orders.iter().map(|(_, order)| order)
     }
 
     /// Paid orders, for bills.

@@ -96,6 +96,11 @@ impl Orders {
         self.orders.track();
     }
 
+    /// Keeps at most `limit` orders from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        self.orders.set_limit(limit);
+    }
+
     /// The orders changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
         self.orders.save_changes(KIND, batch);
@@ -105,9 +110,8 @@ impl Orders {
     pub(crate) fn load(&mut self, store: &crate::mock::wire::store::Store) -> Result<(), String> {
         for (key, order) in store.load::<((String, String), Order)>(KIND)? {
             // Order ids end with the book's sequence number.
-            let id = &order.order_id;
-            let sequence = id.get(id.len().saturating_sub(10)..).unwrap_or("0");
-            self.next_id = self.next_id.max(sequence.parse().unwrap_or(0));
+            let sequence = super::kept::trailing_sequence(&order.order_id, 10);
+            self.next_id = self.next_id.max(sequence);
             self.orders.insert(key, order);
         }
         Ok(())
@@ -163,19 +167,21 @@ pub(crate) fn parse_path<'a>(method: &'a str, segments: &[&'a str]) -> Option<Ca
 type Outcome = Result<(Answer, Option<Event>), Answer>;
 
 impl Orders {
-    /// Serves one request; `mchid` is the calling merchant (or provider).
+    /// Serves one request; `mchid` is the calling merchant (or provider),
+    /// `now` the mock's clock (Unix seconds).
     pub(crate) fn serve(
         &mut self,
         call: &Call<'_>,
         mchid: &str,
         query: &[(String, String)],
         body: &[u8],
+        now: i64,
     ) -> (Answer, Option<Event>) {
         let result = match (&call.order_action, call.method) {
             (None, "GET") => self.query(call.partner, mchid, query).map(|a| (a, None)),
             (None, _) => parse_body(body).and_then(|b| self.create(call.partner, mchid, b)),
             (Some((no, action)), _) => {
-                parse_body(body).and_then(|b| self.act(call.partner, mchid, no, action, b))
+                parse_body(body).and_then(|b| self.act(call.partner, mchid, no, action, b, now))
             }
         };
         result.unwrap_or_else(|error| (error, None))
@@ -305,6 +311,7 @@ impl Orders {
         no: &str,
         action: &str,
         body: Map<String, Value>,
+        now: i64,
     ) -> Outcome {
         let sub = sub_mchid(partner, &body)?;
         let appid = required_str(&body, "appid")?;
@@ -321,7 +328,7 @@ impl Orders {
             "cancel" => cancel(order, &body)?,
             "complete" => complete(order, &body)?,
             "modify" => modify(order, &body)?,
-            "pay" => pay(order)?,
+            "pay" => pay(order, now)?,
             "sync" => sync(order, &body)?,
             _ => return Err(not_found()),
         };
@@ -356,14 +363,15 @@ impl Orders {
             .ok_or_else(not_found)
     }
 
-    /// What the user does to order `no` of `sub` in WeChat, and the
-    /// notification it makes (none for an expiry).
+    /// What the user does to order `no` of `sub` in WeChat at `now` (the
+    /// mock's clock), and the notification it makes (none for an expiry).
     pub(crate) fn user_action(
         &mut self,
         mchid: &str,
         sub: &str,
         no: &str,
         action: UserAction,
+        now: i64,
     ) -> Result<(Value, Option<Event>), Answer> {
         let order = self.order_mut(sub, no)?;
         let event = match action {
@@ -376,7 +384,7 @@ impl Orders {
                 event(order, mchid, "PAYSCORE.USER_CONFIRM", "用户确认订单")
             }
             UserAction::Pay => {
-                pay(order)?;
+                pay(order, now)?;
                 paid_event(order, mchid)
             }
             UserAction::Expire => {
@@ -411,6 +419,8 @@ impl Orders {
             &order.package,
             mchid,
             apiv2_key,
+            // Real time, not the mock's clock: the merchant signed the
+            // page's timestamp with its own clock, which the mock's does not move.
             crate::clock::unix_now(),
         )
     }
@@ -582,11 +592,11 @@ fn modify(order: &mut Order, body: &Map<String, Value>) -> Result<bool, Answer> 
     Ok(true)
 }
 
-fn pay(order: &mut Order) -> Result<bool, Answer> {
+fn pay(order: &mut Order, now: i64) -> Result<bool, Answer> {
     require_collecting(order)?;
     order.state = State::Done;
     order.paid = true;
-    order.paid_time = Some(crate::clock::compact_now());
+    order.paid_time = Some(crate::clock::compact(now));
     Ok(false)
 }
 
@@ -838,7 +848,7 @@ mod tests {
             "notify_url": "https://example.com/notify", "need_user_confirm": true,
         });
         let call = parse_path("POST", &["v3", "payscore", "serviceorder"]).unwrap();
-        let (answer, _) = orders.serve(&call, MCHID, &[], body.to_string().as_bytes());
+        let (answer, _) = orders.serve(&call, MCHID, &[], body.to_string().as_bytes(), NOW);
         assert_eq!(answer.status, 200);
         let created: Value = serde_json::from_slice(&answer.body).unwrap();
         created["package"].as_str().unwrap().to_owned()
@@ -857,7 +867,7 @@ mod tests {
             });
             assert_eq!(
                 orders
-                    .serve(&call, MCHID, &[], body.to_string().as_bytes())
+                    .serve(&call, MCHID, &[], body.to_string().as_bytes(), NOW)
                     .0
                     .status,
                 200
@@ -984,7 +994,7 @@ mod tests {
             .is_ok());
         // once confirmed, there is nothing to confirm
         orders
-            .user_action(MCHID, "", "1234323JKHDFE1243252", UserAction::Confirm)
+            .user_action(MCHID, "", "1234323JKHDFE1243252", UserAction::Confirm, NOW)
             .unwrap();
         assert!(orders
             .check_confirm_page(MCHID, "", "1234323JKHDFE1243252", &extra, KEY)

@@ -28,14 +28,16 @@ use crate::clock;
 use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
 use crate::mock::flows::bills::fee_on;
-use crate::mock::flows::kept::{Book, Ids, Kept, Key, KEPT_ORDERS};
+use crate::mock::flows::kept::{trailing_sequence, Book, Ids, Kept, Key, KEPT_ORDERS};
 use crate::mock::flows::payments::{Payment, Payments, TradeState};
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
     at, check_notify_url, optional_str, parse_body, query_param, required_fen, required_str,
 };
+use crate::mock::wire::clock::Timer;
 use crate::mock::wire::identity::ServerKeys;
 use crate::mock::wire::notify::Event;
+use crate::mock::wire::store::{Batch, Store};
 
 /// The share of an order that may be split unless the merchant platform
 /// says otherwise: 30%, in WeChat Pay's unit (万分比, `max_ratio` 3000).
@@ -101,7 +103,7 @@ pub(crate) fn sharing_window(paid_at: i64, now: i64, wait: i64) -> Window {
 }
 
 /// `result` of one receiver in a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum ReceiverResult {
     Pending,
     Success,
@@ -156,7 +158,7 @@ impl ReceiverOutcome {
 }
 
 /// One receiver of one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Share {
     kind: String,
     account: String,
@@ -172,7 +174,7 @@ struct Share {
 }
 
 /// A sharing request, or an unfreeze (one receiver: the sharer itself).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Order {
     sub: String,
     transaction_id: String,
@@ -227,7 +229,7 @@ impl Order {
 }
 
 /// A return (分账回退): synchronous, SUCCESS at once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Return {
     sub: String,
     order_id: String,
@@ -266,7 +268,7 @@ impl Return {
 }
 
 /// A bound receiver (`receivers/add`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Receiver {
     name: Option<String>,
     relation_type: String,
@@ -276,7 +278,7 @@ struct Receiver {
 }
 
 /// What sharing added to one paid order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Ledger {
     /// Fen of receivers not CLOSED, over every request: the cumulative cap.
     shared: i64,
@@ -347,7 +349,8 @@ enum Notice {
 }
 
 /// The merchant platform's settings for profit sharing, as the mock keeps them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub(crate) struct Settings {
     /// The 分账动账通知 URL (set on the merchant platform, not per request).
     pub(crate) notify_url: Option<String>,
@@ -449,6 +452,15 @@ impl Default for ProfitSharing {
     }
 }
 
+/// The store's names for what profit sharing keeps.
+const KINDS: [&str; 5] = [
+    "ps_order",
+    "ps_return",
+    "ps_receiver",
+    "ps_ledger",
+    "ps_ratio",
+];
+
 /// What a request did: the answer, and the notifications it queues.
 pub(crate) type Served = (Answer, Vec<Event>);
 
@@ -463,6 +475,105 @@ impl ProfitSharing {
             settings: Settings::default(),
             next: 0,
         }
+    }
+
+    /// Keeps at most `limit` of each from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        self.orders.set_limit(limit);
+        self.returns.set_limit(limit);
+        self.receivers.set_limit(limit);
+        self.ledgers.set_limit(limit);
+        self.ratios.set_limit(limit);
+    }
+
+    /// Notes changes from now on, for [`ProfitSharing::save`].
+    pub(crate) fn track(&mut self) {
+        self.orders.track();
+        self.returns.track();
+        self.receivers.track();
+        self.ledgers.track();
+        self.ratios.track();
+    }
+
+    /// What changed or was forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut Batch) {
+        let [orders, returns, receivers, ledgers, ratios] = KINDS;
+        self.orders.save_changes(orders, batch);
+        self.returns.save_changes(returns, batch);
+        self.receivers.save_changes(receivers, batch);
+        self.ledgers.save_changes(ledgers, batch);
+        self.ratios.save_changes(ratios, batch);
+    }
+
+    /// Rebuilds everything from the store (the settings are restored by
+    /// the server with the mock's other settings).
+    pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
+        let [orders, returns, receivers, ledgers, ratios] = KINDS;
+        let mut next = self.next;
+        // Every id ends with the one sequence number (fresh_id, return_id).
+        self.orders.load(store, orders, |order: &Order| {
+            next = next.max(trailing_sequence(&order.order_id, 12));
+            for share in &order.receivers {
+                next = next.max(trailing_sequence(&share.detail_id, 12));
+            }
+        })?;
+        self.returns.load(store, returns)?;
+        for (_, r) in self.returns.iter() {
+            next = next.max(trailing_sequence(&r.return_id, 12));
+        }
+        self.receivers.load(store, receivers)?;
+        self.ledgers.load(store, ledgers)?;
+        self.ratios.load(store, ratios)?;
+        self.next = next;
+        Ok(())
+    }
+
+    /// When, within `(from, to]` (Unix seconds), the frozen rest of a paid
+    /// order unfreezes by itself: 30 days after payment ([`sharing_window`]),
+    /// for orders placed with profit sharing that still hold frozen funds.
+    pub(crate) fn deadlines(&self, payments: &Payments, from: i64, to: i64) -> Vec<(i64, Timer)> {
+        payments
+            .iter()
+            .filter(|order| profit_sharing(order))
+            .filter_map(|order| {
+                let id = order.transaction_id.as_ref()?;
+                let at = order.success_time?.saturating_add(FROZEN_FOR);
+                let done = self.ledgers.get(id).is_some_and(|l| l.unfrozen);
+                (from < at && at <= to && !done).then(|| {
+                    let transaction_id = id.clone();
+                    (
+                        at.saturating_mul(1000),
+                        Timer::FundsUnfreeze { transaction_id },
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Applies the 30 days to paid order `transaction_id` at `now`: what
+    /// went back to the merchant (fen), if this is when it did.
+    pub(crate) fn unfreeze_by_time(
+        &mut self,
+        payments: &Payments,
+        transaction_id: &str,
+        now: i64,
+    ) -> Option<i64> {
+        let order = payments
+            .find_by_transaction(transaction_id)
+            .filter(|o| matches!(o.state, TradeState::Success | TradeState::Refund))
+            .filter(|o| profit_sharing(o))?;
+        let paid_at = order.success_time?;
+        let splittable = splittable(order);
+        if self
+            .ledgers
+            .get(&transaction_id.to_owned())
+            .is_some_and(|l| l.unfrozen)
+        {
+            return None;
+        }
+        let wait = self.settings.wait_after_payment;
+        let ledger = self.ledger(transaction_id, paid_at, now, wait);
+        ledger.unfrozen.then(|| (splittable - ledger.shared).max(0))
     }
 
     /// Serves one request; the payments are locked by the caller (always

@@ -184,6 +184,11 @@ impl Refunds {
         self.refunds.track();
     }
 
+    /// Keeps at most `limit` refunds from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        self.refunds.set_limit(limit);
+    }
+
     /// The refunds changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut crate::mock::wire::store::Batch) {
         self.refunds.save_changes(KIND, batch);
@@ -194,9 +199,7 @@ impl Refunds {
         let mut next = self.next;
         self.refunds.load(store, KIND, |refund: &Refund| {
             // Refund ids end with the book's sequence number.
-            let id = &refund.refund_id;
-            let sequence = id.get(id.len().saturating_sub(16)..).unwrap_or("0");
-            next = next.max(sequence.parse().unwrap_or(0));
+            next = next.max(super::kept::trailing_sequence(&refund.refund_id, 16));
         })?;
         self.next = next;
         Ok(())

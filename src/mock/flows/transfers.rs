@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! create → WAIT_USER_CONFIRM ──user confirms──► SUCCESS
+//!                             (FAIL when out_bill_no names a fail_reason: FAIL…)
 //! WAIT_USER_CONFIRM ──24 h unconfirmed / back office fails it──► FAIL
 //! WAIT_USER_CONFIRM ──cancel──► CANCELING ──► CANCELLED
 //! ```
@@ -11,18 +12,19 @@
 //! Creating a bill takes its amount from the merchant's operating account
 //! ([`Transfers::set_balance`]); FAIL and CANCELLED give it back. Every
 //! terminal state sends `MCHTRANSFER.BILL.FINISHED`. Every rule that depends
-//! on time is [`due`]'s, so that a simulated clock can replace the two
-//! clocks it reads. Keyed by `(sub_mchid, out_bill_no)`; at most
-//! [`KEPT_TRANSFERS`] are kept, the oldest goes first.
+//! on time is [`due_at`]'s, read on the mock's clock (the request's, the
+//! ticker's, or a move of the clock walking [`Transfers::deadlines`]).
+//! Keyed by `(sub_mchid, out_bill_no)`; at most [`KEPT_TRANSFERS`] are kept
+//! (the retention setting changes it), the oldest goes first.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use super::kept::Kept;
+use super::kept::{trailing_sequence, Kept};
 use crate::clock;
 use crate::crypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
 use crate::keys::same_serial;
@@ -30,8 +32,13 @@ use crate::mock::wire::answer::Answer;
 use crate::mock::wire::body::{
     at, check_notify_url, missing, parse_body, query_param, required, required_fen, required_str,
 };
+use crate::mock::wire::clock::Timer;
 use crate::mock::wire::identity::ServerKeys;
 use crate::mock::wire::notify::Event;
+use crate::mock::wire::store::{Batch, StaticStr, Store};
+
+/// The store's name for the transfer bills.
+const KIND: &str = "transfer";
 
 /// Transfer bills the mock keeps (direct and partner together); past it the
 /// oldest is forgotten, as the other stores do.
@@ -98,6 +105,40 @@ pub(crate) const FAIL_REASONS: [&str; 35] = [
     "TRANSFER_SCENE_UNAVAILABLE",
 ];
 
+/// The longest `out_bill_no`: 32 letters and digits (FLOWS.md §8.1).
+const MAX_OUT_BILL_NO: usize = 32;
+
+/// Trigger `FAIL…` (the table in `wire/triggers.rs`): the `fail_reason` an
+/// `out_bill_no` names, `FAIL` followed by one of [`FAIL_REASONS`] without
+/// its underscores (`T1FAILNAMENOTCORRECT`). A reason that does not fit
+/// may be cut by the end of a 32-character number
+/// (`…FAILBLOCKB2CUSERLIMITAMOUNTBSRUL`) when what is left begins one
+/// reason only. Anything else after `FAIL` names nothing: not a trigger
+/// (`FAIL1` is an ordinary number).
+pub(crate) fn marked_fail_reason(out_bill_no: &str) -> Option<&'static str> {
+    const MARKER: &str = "FAIL";
+    let compact = |reason: &str| reason.replace('_', "");
+    for (at, _) in out_bill_no.match_indices(MARKER) {
+        let rest = &out_bill_no[at + MARKER.len()..];
+        let whole = FAIL_REASONS
+            .iter()
+            .filter(|reason| rest.starts_with(&compact(reason)))
+            .max_by_key(|reason| reason.len());
+        if let Some(reason) = whole {
+            return Some(reason);
+        }
+        if out_bill_no.len() == MAX_OUT_BILL_NO && !rest.is_empty() {
+            let mut begun = FAIL_REASONS
+                .iter()
+                .filter(|reason| compact(reason).starts_with(rest));
+            if let (Some(reason), None) = (begun.next(), begun.next()) {
+                return Some(reason);
+            }
+        }
+    }
+    None
+}
+
 /// The `fail_reason` of a bill left unconfirmed for 24 h. FLOWS.md §8.2:
 /// `OVERDUE_CLOSE` exists, but no source ties it to this case **[inference]**.
 const OVERDUE: &str = "OVERDUE_CLOSE";
@@ -107,7 +148,7 @@ pub(crate) const OTHER_USER: &str = "你的微信号与商家指定的微信号�
 
 /// `state` of a bill (OA enum, FLOWS.md §8.2); the mock never leaves a
 /// bill in ACCEPTED or PROCESSING, it answers WAIT_USER_CONFIRM at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum State {
     WaitUserConfirm,
     Success,
@@ -129,7 +170,7 @@ impl State {
 }
 
 /// One bill.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Bill {
     sub_mchid: String,
     out_bill_no: String,
@@ -143,11 +184,28 @@ struct Bill {
     amount: i64,
     package_info: String,
     state: State,
-    fail_reason: Option<&'static str>,
+    #[serde(deserialize_with = "fail_reason")]
+    fail_reason: Option<StaticStr>,
     created: i64,
     updated: i64,
-    /// When the merchant asked to cancel (the cancel delay runs from it).
-    cancel_asked: Option<Instant>,
+    /// When the merchant asked to cancel, on the mock's clock (Unix ms):
+    /// the cancel delay runs from it.
+    cancel_asked_ms: Option<i64>,
+}
+
+/// A stored `fail_reason`, back as one of [`FAIL_REASONS`].
+fn fail_reason<'de, D: serde::Deserializer<'de>>(
+    value: D,
+) -> Result<Option<&'static str>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(value)?;
+    text.map(|text| {
+        FAIL_REASONS
+            .iter()
+            .find(|known| **known == text)
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown fail_reason {text:?}")))
+    })
+    .transpose()
 }
 
 impl Bill {
@@ -258,22 +316,33 @@ pub(crate) enum Due {
     Cancelled,
 }
 
-/// Every time rule of a bill, in one place: what `now` (Unix seconds, the
-/// request's clock) and the time since the cancel was asked make of it.
-/// A simulated clock replaces the two readings here and nowhere else.
+/// Every time rule of a bill, in one place: when it ends by itself on the
+/// mock's clock (Unix ms), and how; `None` while it waits on someone.
 ///
 /// - WAIT_USER_CONFIRM for 24 h → FAIL (FLOWS.md §8.2).
 /// - CANCELING → CANCELLED once `cancel_delay` has passed since the cancel
-///   (the refunds' auto-resolve setting; `None`: at the next tick).
-fn due(bill: &Bill, now: i64, cancel_delay: Option<Duration>) -> Option<Due> {
+///   (the refunds' auto-resolve setting; `None`: at once, the next tick).
+fn due_at(bill: &Bill, cancel_delay: Option<Duration>) -> Option<(i64, Due)> {
     match bill.state {
-        State::WaitUserConfirm if now - bill.created >= CONFIRM_WITHIN => Some(Due::Overdue),
+        State::WaitUserConfirm => Some((
+            bill.created
+                .saturating_add(CONFIRM_WITHIN)
+                .saturating_mul(1000),
+            Due::Overdue,
+        )),
         State::Canceling => {
-            let waited = bill.cancel_asked.map_or(Duration::MAX, |t| t.elapsed());
-            (waited >= cancel_delay.unwrap_or_default()).then_some(Due::Cancelled)
+            let delay = cancel_delay.unwrap_or_default().as_millis();
+            let delay = i64::try_from(delay).unwrap_or(i64::MAX);
+            let asked = bill.cancel_asked_ms.unwrap_or(i64::MIN);
+            Some((asked.saturating_add(delay), Due::Cancelled))
         }
         _ => None,
     }
+}
+
+/// What [`due_at`] makes of a bill at `now_ms`.
+fn due(bill: &Bill, now_ms: i64, cancel_delay: Option<Duration>) -> Option<Due> {
+    due_at(bill, cancel_delay).and_then(|(at, due)| (at <= now_ms).then_some(due))
 }
 
 /// Which operation a request is, from its catalog template.
@@ -316,12 +385,20 @@ pub(crate) struct Call<'a> {
     /// The request's `Wechatpay-Serial`: the key `user_name` is sealed for.
     pub(crate) serial: Option<&'a str>,
     pub(crate) keys: &'a ServerKeys,
-    pub(crate) now: i64,
+    /// The mock's clock, Unix ms.
+    pub(crate) now_ms: i64,
     /// How long a cancel takes (the refunds' auto-resolve setting).
     pub(crate) cancel_delay: Option<Duration>,
 }
 
 type Key = (String, String);
+
+impl Call<'_> {
+    /// The mock's clock, Unix seconds.
+    fn now(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
+    }
+}
 
 /// The transfer bills and the operating account they are paid from.
 pub(crate) struct Transfers {
@@ -346,7 +423,8 @@ impl Default for Transfers {
 /// How a bill ends by a hand outside WeChat Pay's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
-    /// The payee confirms on the confirm page: SUCCESS.
+    /// The payee confirms on the confirm page: SUCCESS, or FAIL with the
+    /// reason a `FAIL…` number names ([`marked_fail_reason`]).
     Confirm,
     /// The payee closes the confirm page: nothing changes (FLOWS.md §8.2
     /// has no declined state; the bill waits for a confirm, a cancel or
@@ -395,7 +473,7 @@ impl Transfers {
     /// Serves one request; a terminal state reached on the way (time) is
     /// returned as its notification.
     pub(crate) fn serve(&mut self, call: &Call<'_>, mchid: &str) -> (Answer, Vec<Event>) {
-        let events = self.advance(call.now, call.cancel_delay, mchid);
+        let events = self.advance(call.now_ms, call.cancel_delay, mchid);
         let result = match call.operation {
             Operation::Create => self.create(call),
             Operation::QueryByOutBillNo | Operation::QueryByTransferBillNo => {
@@ -415,7 +493,9 @@ impl Transfers {
         };
         required_str(&body, "/appid")?;
         let out_bill_no = required_str(&body, "/out_bill_no")?.to_owned();
-        if out_bill_no.len() > 32 || !out_bill_no.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if out_bill_no.len() > MAX_OUT_BILL_NO
+            || !out_bill_no.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(Answer::param_error(
                 "/out_bill_no",
                 "商户单号只能由数字、大小写字母组成, 最多 32 个字符",
@@ -496,7 +576,7 @@ impl Transfers {
         };
         self.next += 1;
         let bill = Bill {
-            transfer_bill_no: transfer_bill_no(call.keys.credentials.mchid, call.now, self.next),
+            transfer_bill_no: transfer_bill_no(call.keys.credentials.mchid, call.now(), self.next),
             package_info: package_info().map_err(|_| Answer::for_status(500))?,
             sub_mchid: sub,
             out_bill_no,
@@ -505,9 +585,9 @@ impl Transfers {
             amount,
             state: State::WaitUserConfirm,
             fail_reason: None,
-            created: call.now,
-            updated: call.now,
-            cancel_asked: None,
+            created: call.now(),
+            updated: call.now(),
+            cancel_asked_ms: None,
         };
         self.balance -= amount;
         let answer = Answer::json(200, &bill.created_answer());
@@ -520,14 +600,54 @@ impl Transfers {
             .insert(bill.transfer_bill_no.clone(), key.clone());
         self.by_package
             .insert(bill.package_info.clone(), key.clone());
-        self.waiting.insert((bill.created, key.clone()));
-        for gone in self.bills.insert(key, bill) {
+        match bill.state {
+            State::WaitUserConfirm => {
+                self.waiting.insert((bill.created, key.clone()));
+            }
+            State::Canceling => {
+                self.canceling.insert(key.clone());
+            }
+            _ => {}
+        }
+        let forgotten = self.bills.insert(key, bill);
+        self.forget(forgotten);
+    }
+
+    /// Drops the indexes of bills the book forgot.
+    fn forget(&mut self, forgotten: Vec<Bill>) {
+        for gone in forgotten {
             self.by_bill_no.remove(&gone.transfer_bill_no);
             self.by_package.remove(&gone.package_info);
             let key = (gone.sub_mchid, gone.out_bill_no);
             self.waiting.remove(&(gone.created, key.clone()));
             self.canceling.remove(&key);
         }
+    }
+
+    /// Keeps at most `limit` bills from now on (the retention setting).
+    pub(crate) fn set_retention(&mut self, limit: usize) {
+        let forgotten = self.bills.set_limit(limit);
+        self.forget(forgotten);
+    }
+
+    /// Notes changes from now on, for [`Transfers::save`].
+    pub(crate) fn track(&mut self) {
+        self.bills.track();
+    }
+
+    /// The bills changed or forgotten since the last save.
+    pub(crate) fn save(&mut self, batch: &mut Batch) {
+        self.bills.save_changes(KIND, batch);
+    }
+
+    /// Rebuilds the book and its indexes from the store (the balance is a
+    /// setting: the server restores it).
+    pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
+        for (key, bill) in store.load::<(Key, Bill)>(KIND)? {
+            self.next = self.next.max(trailing_sequence(&bill.transfer_bill_no, 12));
+            self.insert(key, bill);
+        }
+        Ok(())
     }
 
     fn query(&self, call: &Call<'_>, mchid: &str) -> Result<Answer, Answer> {
@@ -554,7 +674,7 @@ impl Transfers {
         key.and_then(|key| self.bills.get(&key))
             .filter(|bill| bill.sub_mchid == sub)
             // The query covers the last 30 days (DOC 4015469131).
-            .filter(|bill| call.now - bill.created <= QUERY_WINDOW)
+            .filter(|bill| call.now() - bill.created <= QUERY_WINDOW)
             .map(|bill| Answer::json(200, &bill.render(mchid)))
             .ok_or_else(not_found)
     }
@@ -577,8 +697,8 @@ impl Transfers {
             // Allowed in any non-terminal state (FLOWS.md §8.2); re-entrant.
             State::WaitUserConfirm => {
                 bill.state = State::Canceling;
-                bill.updated = call.now;
-                bill.cancel_asked = Some(Instant::now());
+                bill.updated = call.now();
+                bill.cancel_asked_ms = Some(call.now_ms);
                 self.waiting.remove(&(bill.created, key.clone()));
                 self.canceling.insert(key);
             }
@@ -603,20 +723,29 @@ impl Transfers {
     /// delay; a request calls it too (its `now`).
     pub(crate) fn advance(
         &mut self,
-        now: i64,
+        now_ms: i64,
         cancel_delay: Option<Duration>,
         mchid: &str,
     ) -> Vec<Event> {
+        let now = now_ms.div_euclid(1000);
         let mut ended: Vec<(Key, Due)> = Vec::new();
         for (_, key) in &self.waiting {
             // Oldest first: once one is not due, the younger are not either.
-            match self.bills.get(key).and_then(|b| due(b, now, cancel_delay)) {
+            match self
+                .bills
+                .get(key)
+                .and_then(|b| due(b, now_ms, cancel_delay))
+            {
                 Some(due) => ended.push((key.clone(), due)),
                 None => break,
             }
         }
         for key in &self.canceling {
-            if let Some(due) = self.bills.get(key).and_then(|b| due(b, now, cancel_delay)) {
+            if let Some(due) = self
+                .bills
+                .get(key)
+                .and_then(|b| due(b, now_ms, cancel_delay))
+            {
                 ended.push((key.clone(), due));
             }
         }
@@ -631,6 +760,50 @@ impl Transfers {
             }
         }
         events
+    }
+
+    /// When, within `(from_ms, to_ms]`, bills end by themselves: a move of
+    /// the clock walks them in order ([`Transfers::settle`]).
+    pub(crate) fn deadlines(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        cancel_delay: Option<Duration>,
+    ) -> Vec<(i64, Timer)> {
+        let waiting = self.waiting.iter().map(|(_, key)| key);
+        waiting
+            .chain(&self.canceling)
+            .filter_map(|key| {
+                let (at, _) = due_at(self.bills.get(key)?, cancel_delay)?;
+                (from_ms < at && at <= to_ms).then(|| {
+                    let (sub_mchid, out_bill_no) = key.clone();
+                    (
+                        at,
+                        Timer::TransferEnds {
+                            sub_mchid,
+                            out_bill_no,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Applies [`due`] to bill `key` at `now_ms`: its state and
+    /// `fail_reason` when it ended now, with its notification.
+    pub(crate) fn settle(
+        &mut self,
+        key: &Key,
+        now_ms: i64,
+        cancel_delay: Option<Duration>,
+        mchid: &str,
+    ) -> Option<(State, Option<&'static str>, Option<Event>)> {
+        let (state, reason) = match due(self.bills.get(key)?, now_ms, cancel_delay)? {
+            Due::Overdue => (State::Fail, Some(OVERDUE)),
+            Due::Cancelled => (State::Cancelled, None),
+        };
+        let event = self.finish(key, state, reason, now_ms.div_euclid(1000), mchid);
+        Some((state, reason, event))
     }
 
     /// Ends bill `key` in a terminal `state`: gives the amount back unless it
@@ -717,7 +890,12 @@ impl Transfers {
         }
         let event = match action {
             Action::Decline => None,
-            Action::Confirm => self.finish(&key, State::Success, None, now, mchid),
+            // Trigger FAIL… (wire/triggers.rs): the transfer after the
+            // confirm fails with the reason the number names.
+            Action::Confirm => match marked_fail_reason(out_bill_no) {
+                Some(reason) => self.finish(&key, State::Fail, Some(reason), now, mchid),
+                None => self.finish(&key, State::Success, None, now, mchid),
+            },
             Action::Fail(reason) => self.finish(&key, State::Fail, Some(reason), now, mchid),
             Action::Expire => self.finish(&key, State::Fail, Some(OVERDUE), now, mchid),
         };
@@ -985,7 +1163,7 @@ mod tests {
             body: body.as_bytes(),
             serial: None,
             keys,
-            now,
+            now_ms: now * 1000,
             cancel_delay: Some(Duration::from_secs(3600)),
         };
         book.serve(&call, "1900000109").0
@@ -1001,7 +1179,7 @@ mod tests {
             body: b"",
             serial: None,
             keys,
-            now,
+            now_ms: now * 1000,
             cancel_delay: Some(Duration::from_secs(3600)),
         };
         book.serve(&call, "1900000109").0
@@ -1056,11 +1234,11 @@ mod tests {
         let t0 = 1_767_240_000;
         assert_eq!(create(&mut book, &keys, &body("OLD", 100), t0).status, 200);
         let balance = book.balance();
-        // 24 h less a second: still waiting
+        // 24 h less a millisecond: still waiting
         assert!(book
-            .advance(t0 + CONFIRM_WITHIN - 1, None, "1900000109")
+            .advance((t0 + CONFIRM_WITHIN) * 1000 - 1, None, "1900000109")
             .is_empty());
-        let events = book.advance(t0 + CONFIRM_WITHIN, None, "1900000109");
+        let events = book.advance((t0 + CONFIRM_WITHIN) * 1000, None, "1900000109");
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].resource["state"], "FAIL");
         assert_eq!(book.balance(), balance + 100, "the amount goes back");
@@ -1089,19 +1267,92 @@ mod tests {
             body: b"",
             serial: None,
             keys: &keys,
-            now: t0,
+            now_ms: t0 * 1000,
             cancel_delay: Some(Duration::from_secs(3600)),
         };
         assert_eq!(book.serve(&call, "1900000109").0.status, 200);
         assert_eq!((book.waiting.len(), book.canceling.len()), (0, 1));
         let hour = Some(Duration::from_secs(3600));
         assert!(
-            book.advance(t0, hour, "1900000109").is_empty(),
+            book.advance(t0 * 1000 + 3_599_999, hour, "1900000109")
+                .is_empty(),
             "the delay has not passed"
         );
-        let events = book.advance(t0, Some(Duration::ZERO), "1900000109");
+        let events = book.advance(t0 * 1000 + 3_600_000, hour, "1900000109");
         assert_eq!(events[0].resource["state"], "CANCELLED");
         assert_eq!((book.waiting.len(), book.canceling.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_fail_marker_names_a_reason_or_nothing() {
+        assert_eq!(
+            marked_fail_reason("T1FAILNAMENOTCORRECT"),
+            Some("NAME_NOT_CORRECT")
+        );
+        // Anywhere, followed by anything.
+        assert_eq!(
+            marked_fail_reason("FAILACCOUNTFROZEN2026"),
+            Some("ACCOUNT_FROZEN")
+        );
+        // A reason ending in FAIL, after an ordinary FAIL.
+        assert_eq!(
+            marked_fail_reason("FAILFAILREALNAMECHECKFAIL"),
+            Some("REAL_NAME_CHECK_FAIL")
+        );
+        // Ordinary numbers, unknown and misspelt reasons: no trigger.
+        for no in [
+            "FAIL1",
+            "FAIL",
+            "PAYFAIL7",
+            "FAILNAMENOTCORECT",
+            "failnamenotcorrect",
+        ] {
+            assert_eq!(marked_fail_reason(no), None, "{no}");
+        }
+        // The two reasons longer than 28 fit only cut by the 32-character
+        // end; a cut that begins two reasons names neither.
+        assert_eq!(
+            marked_fail_reason("FAILBLOCKB2CUSERLIMITAMOUNTBSRUL"),
+            Some("BLOCK_B2C_USERLIMITAMOUNT_BSRULE_MONTH")
+        );
+        assert_eq!(
+            marked_fail_reason("X1FAILREALNAMEACCOUNTRECEIVEDQUO"),
+            Some("REALNAME_ACCOUNT_RECEIVED_QUOTA_EXCEED")
+        );
+        assert_eq!(marked_fail_reason("XXXXXXXXXFAILBLOCKB2CUSERLIMITAM"), None);
+        assert_eq!(marked_fail_reason("FAILBLOCKB2CUSERLIMITAM"), None);
+        // Every reason can be named within 32 characters.
+        for reason in FAIL_REASONS {
+            let marker: String = format!("FAIL{}", reason.replace('_', ""));
+            let no = &marker[..marker.len().min(MAX_OUT_BILL_NO)];
+            assert_eq!(marked_fail_reason(no), Some(reason), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_marked_bill_fails_at_the_confirm_and_gives_the_amount_back() {
+        let keys = keys();
+        let mut book = Transfers::default();
+        let t0 = 1_767_240_000;
+        let no = "T1FAILNAMENOTCORRECT";
+        assert_eq!(create(&mut book, &keys, &body(no, 100), t0).status, 200);
+        assert_eq!(book.balance(), DEFAULT_TRANSFER_BALANCE - 100);
+        let (bill, event) = book
+            .act(
+                "",
+                no,
+                Action::Confirm,
+                &Payee::default(),
+                "1900000109",
+                t0 + 5,
+            )
+            .unwrap();
+        assert_eq!(bill["state"], "FAIL");
+        assert_eq!(bill["fail_reason"], "NAME_NOT_CORRECT");
+        let event = event.unwrap();
+        assert_eq!(event.resource["state"], "FAIL");
+        assert_eq!(event.resource["fail_reason"], "NAME_NOT_CORRECT");
+        assert_eq!(book.balance(), DEFAULT_TRANSFER_BALANCE);
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use super::kept::{Kept, KEPT_ORDERS};
+use super::kept::{trailing_sequence, Kept, KEPT_ORDERS};
 use crate::crypto::random_alphanumeric;
 use crate::mock::wire::answer::Answer;
 use crate::mock::wire::log::Note;
+use crate::mock::wire::store::{Batch, Store};
 use crate::v2::sign::{self, SignType};
 use crate::v2::{rules, xml};
 
@@ -30,6 +31,9 @@ impl Default for V2Orders {
         V2Orders::with_limit(KEPT_ORDERS)
     }
 }
+
+/// The store's name for the micropay orders.
+const KIND: &str = "v2_micropay";
 
 /// The longest `out_trade_no` micropay takes: String(32) on WeChat Pay's
 /// page (https://pay.weixin.qq.com/doc/v2/merchant/4011937125).
@@ -56,6 +60,8 @@ pub(crate) struct Call<'a> {
     pub(crate) path: &'a str,
     pub(crate) query: &'a str,
     pub(crate) body: &'a [u8],
+    /// The mock's clock (Unix seconds): `time_end`, the transaction id's date.
+    pub(crate) now: i64,
 }
 
 impl Call<'_> {
@@ -89,6 +95,43 @@ impl V2Orders {
                 next: 0,
             }),
         }
+    }
+
+    /// Keeps at most `limit` orders from now on (the retention setting).
+    pub(crate) fn set_retention(&self, limit: usize) {
+        if let Ok(mut book) = self.orders.lock() {
+            book.orders.set_limit(limit);
+        }
+    }
+
+    /// Notes changes from now on, for [`V2Orders::save`].
+    pub(crate) fn track(&self) {
+        if let Ok(mut book) = self.orders.lock() {
+            book.orders.track();
+        }
+    }
+
+    /// The orders changed or forgotten since the last save.
+    pub(crate) fn save(&self, batch: &mut Batch) {
+        if let Ok(mut book) = self.orders.lock() {
+            book.orders.save_changes(KIND, batch);
+        }
+    }
+
+    /// Rebuilds the book from the store.
+    pub(crate) fn load(&self, store: &Store) -> Result<(), String> {
+        let mut book = self.orders.lock().map_err(|_| "busy")?;
+        book.orders.load(store, KIND)?;
+        // transaction_id ends with the book's sequence number.
+        let next = book
+            .orders
+            .iter()
+            .filter_map(|(_, order)| order.get("transaction_id")?.as_str())
+            .map(|id| trailing_sequence(id, 12))
+            .max()
+            .unwrap_or(0);
+        book.next = book.next.max(next);
+        Ok(())
     }
 
     /// Answers one APIv2 call.
@@ -147,7 +190,7 @@ impl V2Orders {
             "xdc/apiv2getsignkey/sign/getsignkey" => {
                 answer.insert("sandbox_signkey".into(), Value::String(sandbox.clone()));
             }
-            "pay/micropay" => self.micropay(&request, &mut answer),
+            "pay/micropay" => self.micropay(&request, &mut answer, call.now),
             "pay/orderquery" => self.orderquery(&request, &mut answer),
             "pay/downloadbill" | "pay/downloadfundflow" => {
                 return Answer::xml(
@@ -180,7 +223,7 @@ impl V2Orders {
         Answer::xml(xml::write(&answer).unwrap_or_default())
     }
 
-    fn micropay(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>) {
+    fn micropay(&self, request: &Map<String, Value>, answer: &mut Map<String, Value>, now: i64) {
         let Some(no) = text(request, "out_trade_no") else {
             return business_fail(answer, "PARAM_ERROR", "缺少参数out_trade_no");
         };
@@ -205,7 +248,7 @@ impl V2Orders {
             return business_fail(answer, "SYSTEMERROR", "系统错误");
         };
         book.next += 1;
-        let now = crate::clock::compact_now();
+        let now = crate::clock::compact(now);
         let mut order = Map::new();
         order.insert("out_trade_no".into(), no.into());
         order.insert("total_fee".into(), fee.into());
@@ -297,8 +340,19 @@ mod tests {
             request.insert(name.into(), value.into());
         }
         let mut answer = Map::new();
-        orders.micropay(&request, &mut answer);
+        // 2026-01-01 12:00 China time on the mock's clock.
+        orders.micropay(&request, &mut answer, 1_767_240_000);
         answer
+    }
+
+    #[test]
+    fn time_end_and_the_transaction_id_read_the_given_clock() {
+        let answer = pay(&V2Orders::default(), "V2CLOCK01");
+        assert_eq!(answer["time_end"], "20260101120000");
+        assert!(answer["transaction_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("420000020260101"));
     }
 
     /// Issue 26, defect 5: micropay orders were kept without bound. Like the

@@ -25,7 +25,7 @@ pub(crate) fn user_action(
     no: &str,
 ) -> Result<Value, Answer> {
     act(shared, |mchid| {
-        lock(&shared.orders)?.user_action(mchid, sub, no, action)
+        lock(&shared.orders)?.user_action(mchid, sub, no, action, shared.clock.now())
     })
 }
 

@@ -18,7 +18,7 @@
 //! | `POST /_mock/invocations` `{"api", "params", "user": "looks" \| "pays"}` | the `WeixinJSBridge` stand-in asks ([`super::bridge`]) |
 //! | `GET /_mock/transactions`, `GET /_mock/combine-transactions`, `GET /_mock/refunds` | every payment order, combine order, refund |
 //! | `POST /_mock/transfer-bills/{out_bill_no}/confirm\|decline\|fail\|expire[?sub_mchid=]`, `GET /_mock/transfer-bills` | the transfer bills ([`super::transfer`]) |
-//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null, "transfer_balance_fen": n, "profitsharing_notify_url": url \| null, "profitsharing_event_type": "observed" \| "documented", "profitsharing_wait_s": n}` | how fast time runs; the transfers' operating account; the merchant platform's profit-sharing settings |
+//! | `GET /_mock/settings`, `PUT /_mock/settings` `{"notification_speedup": n, "refund_auto_resolve_ms": n \| null, "transfer_balance_fen": n, "retention": n, "profitsharing_notify_url": url \| null, "profitsharing_event_type": "observed" \| "documented", "profitsharing_wait_s": n}` | how fast time runs; the transfers' operating account; how many entries each store keeps; the merchant platform's profit-sharing settings |
 //! | `POST /_mock/notifications/{seq}/resend` | offer a notification again (every attempt is signed afresh) |
 //! | `GET /_mock/triggers` | the failure triggers ([`crate::mock::wire::triggers`]) |
 //! | `POST /_mock/trigger` `{"event": "TRANSACTION.SUCCESS" \| "REFUND.SUCCESS", "notify_url"}` | creates and completes the objects behind that notification ([`super::trigger`]) |
@@ -326,6 +326,7 @@ fn settings(shared: &Shared) -> Value {
         "notification_speedup": shared.notifier.speedup.load(std::sync::atomic::Ordering::Relaxed),
         "refund_auto_resolve_ms": delay.map(|d| d.as_millis() as u64),
         "transfer_balance_fen": shared.transfers.lock().map(|book| book.balance()).ok(),
+        "retention": shared.retention.load(std::sync::atomic::Ordering::Relaxed),
     });
     if let Ok(sharing) = shared.profitsharing.lock() {
         let s = &sharing.settings;
@@ -350,6 +351,7 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     let mut speedup = None;
     let mut delay = None;
     let mut balance = None;
+    let mut retention = None;
     let mut sharing = shared
         .profitsharing
         .lock()
@@ -387,6 +389,19 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
                         })?,
                 );
             }
+            "retention" => {
+                retention = Some(
+                    value
+                        .as_u64()
+                        .filter(|n| (1..=MAX_RETENTION).contains(n))
+                        .ok_or_else(|| {
+                            Answer::param_error(
+                                "/retention",
+                                "how many entries each store keeps (the oldest goes first), an integer from 1 to 1000000",
+                            )
+                        })? as usize,
+                );
+            }
             "refund_auto_resolve_ms" => {
                 delay = Some(match value {
                     Value::Null => None,
@@ -403,7 +418,7 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
             other => {
                 return Err(Answer::param_error(
                     &format!("/{other}"),
-                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms, transfer_balance_fen, profitsharing_notify_url, profitsharing_event_type, profitsharing_wait_s",
+                    "unknown setting; known: notification_speedup, refund_auto_resolve_ms, transfer_balance_fen, retention, profitsharing_notify_url, profitsharing_event_type, profitsharing_wait_s",
                 ))
             }
         }
@@ -423,8 +438,15 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     if let Ok(mut store) = shared.profitsharing.lock() {
         store.settings = sharing;
     }
+    if let Some(limit) = retention {
+        shared.set_retention(limit);
+    }
     Ok(())
 }
+
+/// The most entries a store may be told to keep: about 5 KiB each, so a
+/// million is some 5 GiB per store (docs/performance.md).
+pub(crate) const MAX_RETENTION: u64 = 1_000_000;
 
 /// How many injected faults may wait at once (each request may add 10,000).
 const MAX_QUEUED_FAULTS: usize = 10_000;

@@ -51,6 +51,15 @@ pub(crate) enum Timer {
         sub_mchid: String,
         out_refund_no: String,
     },
+    /// A transfer bill ends by itself: unconfirmed for 24 h (FAIL), or its
+    /// cancel went through (CANCELLED).
+    TransferEnds {
+        sub_mchid: String,
+        out_bill_no: String,
+    },
+    /// 30 days after payment, what profit sharing left frozen of paid order
+    /// `transaction_id` goes back to the merchant by itself.
+    FundsUnfreeze { transaction_id: String },
     /// The next attempt of notification `seq` on its ladder; `round` tells
     /// a resend's ladder from the one it replaced.
     NotificationAttempt { seq: u64, round: u32 },

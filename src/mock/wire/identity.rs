@@ -206,6 +206,7 @@ fn new_certificate() -> Result<PlatformCertificate> {
     let mut name = X509NameBuilder::new()?;
     name.append_entry_by_text("CN", "Tenpay.com Root CA (wechatpay-chain mock)")?;
     let name = name.build();
+    // Real time: the client checks the validity against its own clock.
     let now = crate::sign::unix_now();
     let mut builder = X509Builder::new()?;
     builder.set_version(2)?;

@@ -203,6 +203,7 @@ impl RequestLog {
     pub(crate) fn record(&self, method: &str, target: &str, status: u16, mut note: Note) {
         let control = target.starts_with("/_mock/");
         let entry = LoggedRequest {
+            // When it arrived, on the wall clock the merchant's own logs use.
             time: clock::rfc3339(clock::unix_now()),
             method: cut(method.to_owned(), FIELD_LIMIT),
             target: cut(target.to_owned(), FIELD_LIMIT),

@@ -559,6 +559,8 @@ async fn post(
     time: String,
 ) -> DeliveryAttempt {
     let requested = public_key.then_some(keys.credentials.platform_public_key_id);
+    // Signed at real time: the endpoint checks the timestamp against its
+    // own clock, not the mock's.
     let signed = keys.signature_headers(requested, unix_now(), body.as_bytes(), |_, _| {});
     let mut request = http
         .post(url)

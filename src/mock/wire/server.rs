@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) saving: Mutex<()>,
     /// The clock and settings row last written.
     pub(crate) saved_state: Mutex<String>,
+    /// How many entries each book keeps (the oldest goes first).
+    pub(crate) retention: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -127,7 +129,34 @@ impl Shared {
             store: std::sync::OnceLock::new(),
             saving: Mutex::default(),
             saved_state: Mutex::default(),
+            retention: std::sync::atomic::AtomicUsize::new(crate::mock::flows::kept::KEPT_ORDERS),
         }
+    }
+
+    /// Makes every book keep at most `limit` entries (at least 1) from now
+    /// on: each forgets its oldest past it at once.
+    pub(crate) fn set_retention(&self, limit: usize) {
+        let limit = limit.max(1);
+        self.retention.store(limit, Ordering::Relaxed);
+        if let Ok(mut book) = self.payments.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.refunds.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.orders.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.combines.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.transfers.lock() {
+            book.set_retention(limit);
+        }
+        if let Ok(mut book) = self.profitsharing.lock() {
+            book.set_retention(limit);
+        }
+        self.v2.set_retention(limit);
     }
 
     pub(crate) fn count_connection(&self) {
@@ -245,6 +274,7 @@ async fn serve(
                 path: relative,
                 query,
                 body: &bytes,
+                now: shared.clock.now(),
             },
             credentials.apiv2_key,
             credentials.mchid,
@@ -360,6 +390,8 @@ impl Shared {
             target,
             headers,
             signed_body,
+            // Real time, not the mock's clock: the merchant signs with its
+            // own, which moving the mock's does not move.
             unix_now(),
         );
         if let Err(refusal) = checked {
@@ -559,6 +591,7 @@ impl Shared {
         }
         if let Some((operation, partner)) = transfers::Operation::from_template(method, template) {
             let cancel_delay = self.refund_delay.lock().ok().and_then(|d| *d);
+            let now_ms = self.clock.now_ms();
             let (answer, events) = match self.transfers.lock() {
                 Ok(mut book) => book.serve(
                     &transfers::Call {
@@ -569,7 +602,7 @@ impl Shared {
                         body: call.body,
                         serial: call.serial,
                         keys: &self.keys,
-                        now,
+                        now_ms,
                         cancel_delay,
                     },
                     mchid,
@@ -612,7 +645,7 @@ impl Shared {
             let segments: Vec<&str> = call.relative.split('/').collect();
             let payscore = payscore::parse_path(method, &segments)?;
             let (answer, event) = match self.orders.lock() {
-                Ok(mut orders) => orders.serve(&payscore, mchid, call.query, call.body),
+                Ok(mut orders) => orders.serve(&payscore, mchid, call.query, call.body, now),
                 Err(_) => (Answer::for_status(500), None),
             };
             if let Some(event) = event {
@@ -633,7 +666,7 @@ impl Shared {
                     now,
                 ))
             }
-            ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query)),
+            ("GET", "v3/billdownload/file") => Some(self.bills.download(call.query, now)),
             _ => None,
         }
     }
@@ -662,13 +695,18 @@ impl Shared {
         // Not awaited: nobody is answered here; the next answer waits for
         // these rows too (an answer waits for everything queued before it).
         let _queued = self.persist();
+        // While the clock is being moved, the walk applies these rules, in
+        // order, and reports them: the ticker waits for it to end.
+        let Ok(_walk) = self.clock.walking.try_lock() else {
+            return;
+        };
         let delay = self.refund_delay.lock().ok().and_then(|d| *d);
         let mchid = self.keys.credentials.mchid;
         // Transfer bills: their 24 h and their cancels (transfers::due).
         let events = self
             .transfers
             .lock()
-            .map(|mut book| book.advance(self.clock.now(), delay, mchid))
+            .map(|mut book| book.advance(self.clock.now_ms(), delay, mchid))
             .unwrap_or_default();
         for event in events {
             self.notifier.send(event);
@@ -789,6 +827,7 @@ impl Shared {
         }
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(8);
         let sequence = self.requests.fetch_add(1, Ordering::Relaxed);
+        // Real time here only makes ids unique across restarts.
         headers.push((
             "Request-ID",
             format!("{:016X}{:016X}", unix_now(), sequence),
@@ -797,6 +836,8 @@ impl Shared {
             headers.push(("Content-Type", answer.content_type.to_owned()));
         }
         if answer.signed {
+            // Real time: the merchant checks the answer's timestamp against
+            // its own clock (PROTOCOL.md, 5 minutes), not the mock's.
             let mut timestamp = unix_now();
             if fault == Some(Fault::StaleTimestamp) {
                 timestamp -= 600;

@@ -324,6 +324,11 @@ fn write(conn: &mut Connection, path: &Path, group: &[Batch]) -> Result<(), Stri
     tx.commit().map_err(fail)
 }
 
+/// `&'static str` under a name serde's derive does not read as borrowed
+/// (a stored value comes back through a function naming the known ones,
+/// [`known_str`]).
+pub(crate) type StaticStr = &'static str;
+
 /// Reads a `&'static str` field back: one of `known`, else an error.
 pub(crate) fn known_str<'de, D: serde::Deserializer<'de>>(
     value: D,

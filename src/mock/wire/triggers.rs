@@ -7,10 +7,11 @@
 //! Evaluated in one place, [`Triggers::before`], after the signature is
 //! checked and before any flow runs; the outcomes a flow itself chooses (a
 //! payment that fails, a refund that ends ABNORMAL, a notification sent
-//! twice; later a transfer's `fail_reason`) ask [`marked`] with the number.
+//! twice, a transfer's `fail_reason`) ask [`marked`] with the number (the
+//! transfer, the reason after `FAIL`: `flows::transfers::marked_fail_reason`).
 //! A marker is matched as written, upper case, anywhere in the number.
 //!
-//! **Adding a row** (transfers' `fail_reason`, …): one entry in [`TABLE`]
+//! **Adding a row**: one entry in [`TABLE`]
 //! with its source, and either an error answer (`answer`, served by
 //! `before` for the operations `applies_to` names) or a check of
 //! `marked(number, "MARKER")` in the flow that owns the outcome.
@@ -127,6 +128,25 @@ pub(crate) const TABLE: &[Trigger] = &[
                  (the same body and id), the second 15 s after the first was answered",
         source: "WeChat Pay's payment notification page (chapter3_1_5): \
                  同样的通知可能会多次发送给商户系统。商户系统必须能够正确处理重复的通知",
+    },
+    Trigger {
+        name: "MCHTRANSFER.BILL.FINISHED FAIL",
+        marker: "FAIL",
+        applies_to: &[],
+        answer: None,
+        once: false,
+        effect: "a transfer bill whose out_bill_no has FAIL followed by a fail_reason without its \
+                 underscores (T1FAILNAMENOTCORRECT; a reason cut by the end of a 32-character \
+                 number counts when what is left begins one reason only) is created \
+                 WAIT_USER_CONFIRM as any other; when the payee confirms, it ends FAIL with that \
+                 fail_reason: the amount goes back to the operating account and \
+                 MCHTRANSFER.BILL.FINISHED says FAIL and the reason. FAIL followed by no known \
+                 reason (FAIL1, a misspelling) is not a trigger: the bill confirms SUCCESS",
+        source: "FLOWS.md §8.2: FAIL is terminal, fail_reason one of DOC 4013774966's values; \
+                 §8.3: MCHTRANSFER.BILL.FINISHED on FAIL carries fail_reason. A wrong name \
+                 fails the transfer later and the query shows the reason (DEV \
+                 developers.weixin.qq.com/community/pay/doc/0002ea16040dd8a205e21d4fe6b000, \
+                 FLOWS.md §10); that it fails at the confirm is the mock's reading [inference]",
     },
 ];
 

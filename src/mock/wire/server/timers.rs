@@ -28,7 +28,7 @@ impl Shared {
             // Refused with the clock's own words.
             self.clock.move_to(target_ms)?;
         }
-        self.schedule_deadlines(start.div_euclid(1000), target_ms.div_euclid(1000));
+        self.schedule_deadlines(start, target_ms);
         let mut happened = Vec::new();
         while let Some(due) = self.clock.pop_due(target_ms) {
             // A timer already late stays at the present: never backwards.
@@ -43,8 +43,10 @@ impl Shared {
     }
 
     /// The deadlines flows keep themselves (evaluated when read) that fall
-    /// in `(from, to]` seconds, queued so that the walk reports them in order.
-    fn schedule_deadlines(&self, from: i64, to: i64) {
+    /// in `(from_ms, to_ms]`, queued so that the walk reports them in order.
+    fn schedule_deadlines(&self, from_ms: i64, to_ms: i64) {
+        // Payments and profit sharing keep whole seconds.
+        let (from, to) = (from_ms.div_euclid(1000), to_ms.div_euclid(1000));
         let deadlines = self
             .payments
             .lock()
@@ -54,6 +56,19 @@ impl Shared {
             self.clock.schedule(at * 1000, timer);
         }
         let delay = self.refund_delay.lock().ok().and_then(|d| *d);
+        let transfers = self
+            .transfers
+            .lock()
+            .map(|book| book.deadlines(from_ms, to_ms, delay))
+            .unwrap_or_default();
+        // payments before profit sharing, always
+        let unfreezes = match (self.payments.lock(), self.profitsharing.lock()) {
+            (Ok(payments), Ok(sharing)) => sharing.deadlines(&payments, from, to),
+            _ => Vec::new(),
+        };
+        for (at_ms, timer) in transfers.into_iter().chain(unfreezes) {
+            self.clock.schedule(at_ms, timer);
+        }
         if let Some(delay) = delay {
             let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
             let processing = self
@@ -63,7 +78,7 @@ impl Shared {
                 .unwrap_or_default();
             for (sub_mchid, out_refund_no, created) in processing {
                 let at_ms = (created * 1000).saturating_add(delay_ms);
-                if at_ms <= to * 1000 {
+                if at_ms <= to_ms {
                     self.clock.schedule(
                         at_ms,
                         Timer::RefundResolves {
@@ -134,6 +149,42 @@ impl Shared {
                     json!({"time": time, "event": "refund.resolved", "out_refund_no": out_refund_no,
                             "sub_mchid": sub_mchid, "status": refund["status"]}),
                 )
+            }
+            Timer::TransferEnds {
+                sub_mchid,
+                out_bill_no,
+            } => {
+                let delay = self.refund_delay.lock().ok().and_then(|d| *d);
+                let key = (sub_mchid.clone(), out_bill_no.clone());
+                let (state, reason, event) = self
+                    .transfers
+                    .lock()
+                    .ok()?
+                    .settle(&key, due.at_ms, delay, mchid)?;
+                if let Some(event) = event {
+                    self.notifier.send(event);
+                }
+                let why = match reason {
+                    Some(_) => "unconfirmed by its payee for 24 h: the amount went back to the operating account",
+                    None => "its cancel went through: the amount went back to the operating account",
+                };
+                Some(
+                    json!({"time": time, "event": "transfer_bill.finished", "out_bill_no": out_bill_no,
+                            "sub_mchid": sub_mchid, "state": state.as_str(), "fail_reason": reason,
+                            "why": why}),
+                )
+            }
+            Timer::FundsUnfreeze { transaction_id } => {
+                // payments before profit sharing, always
+                let payments = self.payments.lock().ok()?;
+                let fen = self.profitsharing.lock().ok()?.unfreeze_by_time(
+                    &payments,
+                    transaction_id,
+                    now,
+                )?;
+                Some(json!({"time": time, "event": "profitsharing.unfrozen",
+                            "transaction_id": transaction_id, "unfrozen_amount": fen,
+                            "why": "30 days after payment the funds profit sharing left frozen go back to the merchant"}))
             }
             Timer::NotificationAttempt { seq, round } => {
                 self.notifier.attempt(*seq, *round, due.at_ms).await
