@@ -110,11 +110,12 @@ const MAX_OUT_BILL_NO: usize = 32;
 
 /// Trigger `FAIL…` (the table in `wire/triggers.rs`): the `fail_reason` an
 /// `out_bill_no` names, `FAIL` followed by one of [`FAIL_REASONS`] without
-/// its underscores (`T1FAILNAMENOTCORRECT`). A reason that does not fit
-/// may be cut by the end of a 32-character number
-/// (`…FAILBLOCKB2CUSERLIMITAMOUNTBSRUL`) when what is left begins one
-/// reason only. Anything else after `FAIL` names nothing: not a trigger
-/// (`FAIL1` is an ordinary number).
+/// its underscores (`T1FAILNAMENOTCORRECT`). A reason too long to write
+/// whole after `FAIL` (more than 28 letters: two of them) may be cut by the
+/// end of a 32-character number (`…FAILBLOCKB2CUSERLIMITAMOUNTBSRUL`) when
+/// what is left begins that reason only; a shorter one must be whole, so
+/// that an ordinary number ending `…FAILN` is no trigger. Anything else
+/// after `FAIL` names nothing: not a trigger (`FAIL1` is an ordinary number).
 pub(crate) fn marked_fail_reason(out_bill_no: &str) -> Option<&'static str> {
     const MARKER: &str = "FAIL";
     let compact = |reason: &str| reason.replace('_', "");
@@ -132,7 +133,9 @@ pub(crate) fn marked_fail_reason(out_bill_no: &str) -> Option<&'static str> {
                 .iter()
                 .filter(|reason| compact(reason).starts_with(rest));
             if let (Some(reason), None) = (begun.next(), begun.next()) {
-                return Some(reason);
+                if compact(reason).len() > MAX_OUT_BILL_NO - MARKER.len() {
+                    return Some(reason);
+                }
             }
         }
     }
@@ -1327,6 +1330,28 @@ mod tests {
             let no = &marker[..marker.len().min(MAX_OUT_BILL_NO)];
             assert_eq!(marked_fail_reason(no), Some(reason), "{no}");
         }
+    }
+
+    /// docs/mock.md: only the two reasons longer than 28 letters are read
+    /// cut by the 32-character end. An ordinary 32-character number that
+    /// happens to end in `FAIL` and a letter or two is not a trigger.
+    #[test]
+    fn a_cut_marker_names_only_a_reason_too_long_to_write_whole() {
+        for tail in ["FAILN", "FAILE", "FAILI", "FAILNAMENOT", "FAILIDCARD"] {
+            let no = format!("{}{tail}", "7".repeat(MAX_OUT_BILL_NO - tail.len()));
+            assert_eq!(no.len(), MAX_OUT_BILL_NO);
+            assert_eq!(marked_fail_reason(&no), None, "{no}");
+        }
+        // The two long ones still are, once what is left begins one only.
+        assert_eq!(
+            marked_fail_reason("7777777777777777777777FAILREALNA"),
+            None,
+            "REALNA begins REAL_NAME_CHECK_FAIL too"
+        );
+        assert_eq!(
+            marked_fail_reason(&format!("{}FAILREALNAMEA", "7".repeat(19))),
+            Some("REALNAME_ACCOUNT_RECEIVED_QUOTA_EXCEED")
+        );
     }
 
     #[test]
