@@ -22,8 +22,10 @@ impl Shared {
     /// on the way, in order; returns what happened, oldest first.
     pub(crate) async fn advance_to(&self, target_ms: i64) -> Result<Vec<Value>, String> {
         let _walk = self.clock.walking.lock().await;
-        self.notifier.settle(SETTLE).await;
+        // From when the ticker stopped: what falls due while the move waits
+        // for notifications on their way is walked too, at its time.
         let start = self.clock.now_ms();
+        self.notifier.settle(SETTLE).await;
         if target_ms < start {
             // Refused with the clock's own words.
             self.clock.move_to(target_ms)?;
