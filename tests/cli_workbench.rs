@@ -348,6 +348,76 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An id the mock handed out is never handed out again after a restart,
+/// even when the order holding the highest one was forgotten (retention):
+/// a `transaction_id` and a `combine_transaction_id` are given at payment,
+/// so the oldest order (the first forgotten) may hold the newest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_never_hands_out_an_id_again() {
+    let dir = runner::temp_dir("wxpay-workbench", "ids");
+    let (mut first, base) = start(&dir, &["--port", "0", "--retain", "4"]);
+    let c = Credentials::get();
+    let client = merchant(&base);
+    let mut given = std::collections::BTreeSet::new();
+    let mut note = |id: &Value| assert!(given.insert(id.as_str().unwrap().to_owned()), "{id}");
+    for no in ["IDS-P1", "IDS-P2"] {
+        client["v3/pay/transactions/jsapi"]
+            .post(json!({"json": jsapi_order(no, "http://127.0.0.1:9/notify", 100)}))
+            .await
+            .unwrap();
+    }
+    // Paid newest first: the oldest order holds the newest id.
+    for no in ["IDS-P2", "IDS-P1"] {
+        let (status, paid) = control(&base, "POST", &format!("transactions/{no}/pay"), None).await;
+        assert_eq!(status, 200, "{paid}");
+        note(&paid["transaction_id"]);
+    }
+    let sub = |no: &str| {
+        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
+               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
+    };
+    let combine = |no: &str| {
+        let body: Value = json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
+            "combine_out_trade_no": no, "notify_url": "http://127.0.0.1:9/notify",
+            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
+            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "sub_orders": [sub(&format!("{no}S1")), sub(&format!("{no}S2"))]}});
+        client["v3/combine-transactions/jsapi"].post(body)
+    };
+    let pay_combine = |no: &str| {
+        let path = format!("combine-transactions/{no}/pay");
+        let base = base.clone();
+        async move { control(&base, "POST", &path, None).await }
+    };
+    let mut paid_combine = |paid: &Value| {
+        note(&paid["combine_transaction_id"]);
+        for sub in paid["sub_orders"].as_array().unwrap() {
+            note(&sub["transaction_id"]);
+        }
+    };
+    for no in ["IDS-CA", "IDS-CB"] {
+        combine(no).await.unwrap();
+    }
+    for no in ["IDS-CB", "IDS-CA"] {
+        let (status, paid) = pay_combine(no).await;
+        assert_eq!(status, 200, "{paid}");
+        paid_combine(&paid);
+    }
+    // Three more: IDS-CA (and every paid payment order) is forgotten.
+    for no in ["IDS-CC", "IDS-CD", "IDS-CE"] {
+        combine(no).await.unwrap();
+    }
+
+    kill9(&mut first);
+    let (mut second, again) = start(&dir, &[]);
+    assert_eq!(again, base);
+    let (status, paid) = pay_combine("IDS-CE").await;
+    assert_eq!(status, 200, "{paid}");
+    paid_combine(&paid);
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_and_the_triggers_are_commands() {
     let dir = runner::temp_dir("wxpay-workbench", "clock");

@@ -70,6 +70,11 @@ impl Shared {
             "retention": self.retention.load(Ordering::Relaxed),
             "transfer_balance_fen": balance,
             "profitsharing": sharing,
+            // Ids given at payment: their holder may be forgotten first.
+            "sequences": {
+                "payment": with(&self.payments, |b| b.sequence()).ok(),
+                "combine": with(&self.combines, |b| b.sequence()).ok(),
+            },
         })
         .to_string()
     }
@@ -102,6 +107,13 @@ impl Shared {
             serde_json::from_value::<profitsharing::Settings>(state["profitsharing"].clone());
         if let Ok(settings) = sharing {
             let _ = with(&self.profitsharing, |b| b.settings = settings);
+        }
+        // Before the books: each numbers on from the larger.
+        if let Some(n) = state["sequences"]["payment"].as_u64() {
+            let _ = with(&self.payments, |b| b.resume_from(n));
+        }
+        if let Some(n) = state["sequences"]["combine"].as_u64() {
+            let _ = with(&self.combines, |b| b.resume_from(n));
         }
     }
 
