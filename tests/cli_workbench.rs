@@ -418,6 +418,136 @@ async fn a_restart_never_hands_out_an_id_again() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Starts `wxpay mock --dir DIR` expecting it to refuse: what it said.
+fn refused_start(dir: &std::path::Path, edit: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args(["mock", "--quiet", "--port", "0", "--dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    if let Some(Ok(line)) = lines.next() {
+        kill9(&mut child);
+        panic!("{edit}: the mock started on it ({line})");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{edit}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A database edited by hand (or by someone hostile) with a value the mock
+/// never writes is refused when the mock starts, saying what and what to
+/// do, instead of a mock whose arithmetic overflows (a panic, a poisoned
+/// book) on the first request or tick that reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_value_the_mock_never_writes_is_refused_at_start() {
+    let dir = runner::temp_dir("wxpay-workbench", "hostile");
+    let (mut first, base) = start(&dir, &["--port", "0"]);
+    let c = Credentials::get();
+    let client = merchant(&base);
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({"json": {"appid": APPID, "out_bill_no": "HOSTILE1", "transfer_scene_id": "1000",
+            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
+            "transfer_remark": "新会员开通有礼",
+            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .await
+        .unwrap();
+    let sub = |no: &str| {
+        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
+               "description": "腾讯充值中心-QQ会员充值",
+               "amount": {"total_amount": 100, "currency": "CNY"}})
+    };
+    client["v3/combine-transactions/jsapi"]
+        .post(
+            json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
+            "combine_out_trade_no": "HOSTILE-C1", "notify_url": "http://127.0.0.1:9/notify",
+            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
+            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "sub_orders": [sub("HOSTILE-S1"), sub("HOSTILE-S2")]}}),
+        )
+        .await
+        .unwrap();
+    kill9(&mut first);
+
+    let db = dir.join("mock.sqlite");
+    let huge = json!(i64::MAX);
+    // (what, kind or "state", JSON pointer in the row, value, why refused)
+    let edits: [(&str, &str, &str, Value, &str); 8] = [
+        ("a transfer created before time began", "transfer", "/1/created", json!(i64::MIN),
+         "out of range for a time in Unix seconds"),
+        ("a transfer amount no create takes", "transfer", "/1/amount", huge.clone(),
+         "out of range for an amount in fen"),
+        ("a combine prepay_id issued at the end of time", "combine", "/1/prepay_issued",
+         huge.clone(), "out of range for a time in Unix seconds"),
+        ("a max_ratio above 10000", "ps_ratio", "", json!(["", i64::MAX]), "is not 0 to 10000"),
+        ("a ledger that shared more than any order", "ps_ledger", "",
+         json!(["4200000000202601010000000000001", {"shared": i64::MAX, "requests": 0, "unfrozen": false}]),
+         "out of range for an amount in fen"),
+        ("a profit-sharing wait no setting takes", "state", "/profitsharing/wait_after_payment",
+         huge.clone(), "is not 0 to 60"),
+        ("a clock past the last time RFC 3339 writes", "state", "/clock_offset_ms", huge.clone(),
+         "past year 9999"),
+        ("a state row that is not JSON", "state", "", json!("not json"), "expected"),
+    ];
+    for (what, kind, pointer, value, why) in edits {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let pair = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        let (row, update): (Option<(String, String)>, _) = match kind {
+            "state" => (
+                conn.query_row("SELECT name, value FROM meta WHERE name = 'state'", [], pair)
+                    .ok(),
+                "UPDATE meta SET value = ?2 WHERE name = ?1",
+            ),
+            _ => (
+                conn.query_row("SELECT key, body FROM objects WHERE kind = ?1", [kind], pair)
+                    .ok(),
+                "UPDATE objects SET body = ?2 WHERE key = ?1",
+            ),
+        };
+        let edited = match (row.as_ref(), pointer) {
+            (Some(_), "") => value.as_str().unwrap().to_owned(),
+            (Some((_, body)), pointer) => {
+                let mut row: Value = serde_json::from_str(body).unwrap();
+                let slot = row.pointer_mut(pointer);
+                *slot.unwrap_or_else(|| panic!("{what}: no {pointer}")) = value.clone();
+                row.to_string()
+            }
+            (None, "") => value.to_string(),
+            (None, _) => panic!("{what}: no {kind} row"),
+        };
+        match &row {
+            Some((key, _)) => conn.execute(update, rusqlite::params![key, edited]),
+            None => conn.execute(
+                "INSERT INTO objects (kind, key, body) VALUES (?1, ?2, ?3)",
+                rusqlite::params![kind, value[0].to_string(), edited],
+            ),
+        }
+        .unwrap();
+        drop(conn);
+        let said = refused_start(&dir, what);
+        assert!(
+            said.contains("mock.sqlite") && said.contains("move the directory aside"),
+            "{what}: {said}"
+        );
+        assert!(said.contains(why), "{what}: {said}");
+        assert!(!said.contains("panicked"), "{what}: {said}");
+        // Put the row back as it was, for the next edit.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        match row {
+            Some((key, body)) => conn.execute(update, rusqlite::params![key, body]),
+            None => conn.execute("DELETE FROM objects WHERE kind = ?1", rusqlite::params![kind]),
+        }
+        .unwrap();
+    }
+    // As it was, the directory starts.
+    let (mut again, _) = start(&dir, &[]);
+    kill9(&mut again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_and_the_triggers_are_commands() {
     let dir = runner::temp_dir("wxpay-workbench", "clock");

@@ -35,7 +35,7 @@ use crate::mock::wire::body::{
 use crate::mock::wire::clock::Timer;
 use crate::mock::wire::identity::ServerKeys;
 use crate::mock::wire::notify::Event;
-use crate::mock::wire::store::{Batch, StaticStr, Store};
+use crate::mock::wire::store::{self, Batch, StaticStr, Store};
 
 /// The store's name for the transfer bills.
 const KIND: &str = "transfer";
@@ -184,15 +184,19 @@ struct Bill {
     /// The payee's name as decrypted, for re-posts; and encrypted for the
     /// merchant (its certificate's key), as queries answer it.
     user_name: Option<(String, String)>,
+    #[serde(deserialize_with = "store::fen")]
     amount: i64,
     package_info: String,
     state: State,
     #[serde(deserialize_with = "fail_reason")]
     fail_reason: Option<StaticStr>,
+    #[serde(deserialize_with = "store::unix")]
     created: i64,
+    #[serde(deserialize_with = "store::unix")]
     updated: i64,
     /// When the merchant asked to cancel, on the mock's clock (Unix ms):
     /// the cancel delay runs from it.
+    #[serde(default, deserialize_with = "store::unix_ms_opt")]
     cancel_asked_ms: Option<i64>,
 }
 
