@@ -418,6 +418,53 @@ async fn a_restart_never_hands_out_an_id_again() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A transfer bill whose 24 h ran out while its mock was stopped ends FAIL
+/// at its 24 h (FLOWS.md §8.2), as the notification and the query say, not
+/// when the mock started again: the stopped days are made by moving the
+/// stored clock on, as if they had passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
+    let dir = runner::temp_dir("wxpay-workbench", "stopped-days");
+    let (mut first, base) = start(&dir, &["--port", "0"]);
+    let client = merchant(&base);
+    let created: Value = client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({"json": {"appid": APPID, "out_bill_no": "STOPPEDDAYS1", "transfer_scene_id": "1000",
+            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
+            "transfer_remark": "新会员开通有礼",
+            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let create_time = parse_rfc3339(created["create_time"].as_str().unwrap()).unwrap();
+    kill9(&mut first);
+    // Two days pass while it is stopped.
+    let conn = rusqlite::Connection::open(dir.join("mock.sqlite")).unwrap();
+    let text: String = conn
+        .query_row("SELECT value FROM meta WHERE name = 'state'", [], |r| r.get(0))
+        .unwrap();
+    let mut state: Value = serde_json::from_str(&text).unwrap();
+    let offset = state["clock_offset_ms"].as_i64().unwrap();
+    state["clock_offset_ms"] = json!(offset + 2 * 86_400_000);
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'state'",
+        [state.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let (mut second, _) = start(&dir, &[]);
+    let bill = common::flows::transfer_bill_query(&client, "STOPPEDDAYS1").await;
+    assert_eq!(bill["state"], "FAIL");
+    assert_eq!(
+        bill["update_time"].as_str(),
+        Some(rfc3339(create_time + 86_400).as_str()),
+        "{bill}"
+    );
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Starts `wxpay mock --dir DIR` expecting it to refuse: what it said.
 fn refused_start(dir: &std::path::Path, edit: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))

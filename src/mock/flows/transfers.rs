@@ -734,35 +734,33 @@ impl Transfers {
         cancel_delay: Option<Duration>,
         mchid: &str,
     ) -> Vec<Event> {
-        let now = now_ms.div_euclid(1000);
-        let mut ended: Vec<(Key, Due)> = Vec::new();
+        // Each ended at its own time (a restart after days stopped applies
+        // them late), never before its last change, in time order.
+        let at_now = |bill: &Bill| {
+            let (at, due) = due_at(bill, cancel_delay).filter(|(at, _)| *at <= now_ms)?;
+            Some((at.max(bill.updated.saturating_mul(1000)), due))
+        };
+        let mut ended: Vec<(i64, Key, Due)> = Vec::new();
         for (_, key) in &self.waiting {
             // Oldest first: once one is not due, the younger are not either.
-            match self
-                .bills
-                .get(key)
-                .and_then(|b| due(b, now_ms, cancel_delay))
-            {
-                Some(due) => ended.push((key.clone(), due)),
+            match self.bills.get(key).and_then(at_now) {
+                Some((at, due)) => ended.push((at, key.clone(), due)),
                 None => break,
             }
         }
         for key in &self.canceling {
-            if let Some(due) = self
-                .bills
-                .get(key)
-                .and_then(|b| due(b, now_ms, cancel_delay))
-            {
-                ended.push((key.clone(), due));
+            if let Some((at, due)) = self.bills.get(key).and_then(at_now) {
+                ended.push((at, key.clone(), due));
             }
         }
+        ended.sort_by_key(|(at, _, _)| *at);
         let mut events = Vec::new();
-        for (key, due) in ended {
+        for (at, key, due) in ended {
             let (state, reason) = match due {
                 Due::Overdue => (State::Fail, Some(OVERDUE)),
                 Due::Cancelled => (State::Cancelled, None),
             };
-            if let Some(event) = self.finish(&key, state, reason, now, mchid) {
+            if let Some(event) = self.finish(&key, state, reason, at.div_euclid(1000), mchid) {
                 events.push(event);
             }
         }
