@@ -420,8 +420,9 @@ async fn a_restart_never_hands_out_an_id_again() {
 
 /// A transfer bill whose 24 h ran out while its mock was stopped ends FAIL
 /// at its 24 h (FLOWS.md §8.2), as the notification and the query say, not
-/// when the mock started again: the stopped days are made by moving the
-/// stored clock on, as if they had passed.
+/// when the mock started again, and a cancel an hour after it was asked
+/// (its stored time): the stopped days are made by moving the stored clock
+/// on, as if they had passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
     let dir = runner::temp_dir("wxpay-workbench", "stopped-days");
@@ -438,6 +439,32 @@ async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
         .json()
         .unwrap();
     let create_time = parse_rfc3339(created["create_time"].as_str().unwrap()).unwrap();
+    // And a bill whose cancel takes an hour: the stored cancel time counts.
+    let (status, _) = control(
+        &base,
+        "PUT",
+        "settings",
+        Some(json!({"refund_auto_resolve_ms": 3_600_000})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(json!({"json": {"appid": APPID, "out_bill_no": "STOPPEDDAYS2", "transfer_scene_id": "1000",
+            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 200,
+            "transfer_remark": "新会员开通有礼",
+            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .await
+        .unwrap();
+    let canceling: Value = client
+        ["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel"]
+        .post(json!({"out_bill_no": "STOPPEDDAYS2"}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(canceling["state"], "CANCELING");
+    let asked = parse_rfc3339(canceling["update_time"].as_str().unwrap()).unwrap();
     kill9(&mut first);
     // Two days pass while it is stopped.
     let conn = rusqlite::Connection::open(dir.join("mock.sqlite")).unwrap();
@@ -459,6 +486,13 @@ async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
     assert_eq!(
         bill["update_time"].as_str(),
         Some(rfc3339(create_time + 86_400).as_str()),
+        "{bill}"
+    );
+    let bill = common::flows::transfer_bill_query(&client, "STOPPEDDAYS2").await;
+    assert_eq!(bill["state"], "CANCELLED");
+    assert_eq!(
+        bill["update_time"].as_str(),
+        Some(rfc3339(asked + 3600).as_str()),
         "{bill}"
     );
     kill9(&mut second);
