@@ -414,7 +414,40 @@ async fn a_restart_never_hands_out_an_id_again() {
     let (status, paid) = pay_combine("IDS-CE").await;
     assert_eq!(status, 200, "{paid}");
     paid_combine(&paid);
+
+    // A retention lowered is kept, and what it forgets leaves the disk
+    // (notifications have their own bound: docs/mock.md, What is kept).
+    let (status, _) = control(&base, "PUT", "settings", Some(json!({"retention": 1}))).await;
+    assert_eq!(status, 200);
     kill9(&mut second);
+    let conn = rusqlite::Connection::open(dir.join("mock.sqlite")).unwrap();
+    let most: i64 = conn
+        .query_row(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM objects \
+             WHERE kind != 'notification' GROUP BY kind)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let counts: Vec<(String, i64)> = conn
+        .prepare("SELECT kind, count(*) FROM objects WHERE kind != 'notification' GROUP BY kind")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(most, 1, "one row of each kind left: {counts:?}");
+    drop(conn);
+    let (mut third, _) = start(&dir, &[]);
+    let (_, settings) = control(&base, "GET", "settings", None).await;
+    assert_eq!(settings["retention"], 1);
+    // The newest of each, read back.
+    for (path, no) in [("combine-transactions", "IDS-CE"), ("transactions", "IDS-CES2")] {
+        let (status, listed) = control(&base, "GET", path, None).await;
+        assert_eq!(status, 200);
+        assert!(listed.to_string().contains(no), "{path}: {listed}");
+    }
+    kill9(&mut third);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
