@@ -243,8 +243,6 @@ impl<V: Ids<N>, const N: usize> Book<V, N> {
         }
     }
 
-    /// Files `key` under `id` in index `index` (an id given after the entry
-    /// was added, or a fresh one: [`Book::forget_id`] drops the old).
     /// Keeps at most `limit` entries from now on ([`Kept::set_limit`]),
     /// dropping the ids of what it forgets.
     pub(crate) fn set_limit(&mut self, limit: usize) {
@@ -261,6 +259,8 @@ impl<V: Ids<N>, const N: usize> Book<V, N> {
         }
     }
 
+    /// Files `key` under `id` in index `index` (an id given after the entry
+    /// was added, or a fresh one: [`Book::forget_id`] drops the old).
     pub(crate) fn add_id(&mut self, index: usize, id: String, key: Key) {
         self.indexes[index].insert(id, key);
     }
