@@ -906,6 +906,22 @@ async fn a_cancel_due_while_a_move_waits_is_walked_at_its_time() {
     check_finished(&sink.wait_for(1).await[0], "CANCELLED", None);
 }
 
+/// An operating account set to the most a balance holds ("enough for
+/// anything": `--transfer-balance 9223372036854775807`) still takes back
+/// the amount of a bill that ends FAIL: it stays full, nothing overflows.
+#[tokio::test]
+async fn a_full_operating_account_takes_a_failed_amount_back() {
+    let (server, client, sink) = setup().await;
+    create(&client, &bill("FULLACCOUNT1", 100, &sink.url))
+        .await
+        .unwrap();
+    server.set_transfer_balance(i64::MAX);
+    let ended = server.expire_transfer("FULLACCOUNT1", None).unwrap();
+    assert_eq!(ended["state"], "FAIL");
+    assert_eq!(server.transfer_balance(), i64::MAX);
+    assert_eq!(query(&client, "FULLACCOUNT1").await["state"], "FAIL");
+}
+
 #[tokio::test]
 async fn a_lower_retention_forgets_the_oldest_bills() {
     let (server, client, sink) = setup().await;

@@ -828,7 +828,8 @@ impl Transfers {
         bill.fail_reason = reason;
         bill.updated = now;
         if state != State::Success {
-            self.balance += bill.amount;
+            // A balance set to the most it holds stays full.
+            self.balance = self.balance.saturating_add(bill.amount);
         }
         let bill = self.bills.get(key)?;
         Some(Event {
