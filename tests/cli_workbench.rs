@@ -442,7 +442,10 @@ async fn a_restart_never_hands_out_an_id_again() {
     let (_, settings) = control(&base, "GET", "settings", None).await;
     assert_eq!(settings["retention"], 1);
     // The newest of each, read back.
-    for (path, no) in [("combine-transactions", "IDS-CE"), ("transactions", "IDS-CES2")] {
+    for (path, no) in [
+        ("combine-transactions", "IDS-CE"),
+        ("transactions", "IDS-CES2"),
+    ] {
         let (status, listed) = control(&base, "GET", path, None).await;
         assert_eq!(status, 200);
         assert!(listed.to_string().contains(no), "{path}: {listed}");
@@ -502,7 +505,9 @@ async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
     // Two days pass while it is stopped.
     let conn = rusqlite::Connection::open(dir.join("mock.sqlite")).unwrap();
     let text: String = conn
-        .query_row("SELECT value FROM meta WHERE name = 'state'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE name = 'state'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     let mut state: Value = serde_json::from_str(&text).unwrap();
     let offset = state["clock_offset_ms"].as_i64().unwrap();
@@ -590,34 +595,83 @@ async fn a_stored_value_the_mock_never_writes_is_refused_at_start() {
     let huge = json!(i64::MAX);
     // (what, kind or "state", JSON pointer in the row, value, why refused)
     let edits: [(&str, &str, &str, Value, &str); 8] = [
-        ("a transfer created before time began", "transfer", "/1/created", json!(i64::MIN),
-         "out of range for a time in Unix seconds"),
-        ("a transfer amount no create takes", "transfer", "/1/amount", huge.clone(),
-         "out of range for an amount in fen"),
-        ("a combine prepay_id issued at the end of time", "combine", "/1/prepay_issued",
-         huge.clone(), "out of range for a time in Unix seconds"),
-        ("a max_ratio above 10000", "ps_ratio", "", json!(["", i64::MAX]), "is not 0 to 10000"),
-        ("a ledger that shared more than any order", "ps_ledger", "",
-         json!(["4200000000202601010000000000001", {"shared": i64::MAX, "requests": 0, "unfrozen": false}]),
-         "out of range for an amount in fen"),
-        ("a profit-sharing wait no setting takes", "state", "/profitsharing/wait_after_payment",
-         huge.clone(), "is not 0 to 60"),
-        ("a clock past the last time RFC 3339 writes", "state", "/clock_offset_ms", huge.clone(),
-         "past year 9999"),
-        ("a state row that is not JSON", "state", "", json!("not json"), "expected"),
+        (
+            "a transfer created before time began",
+            "transfer",
+            "/1/created",
+            json!(i64::MIN),
+            "out of range for a time in Unix seconds",
+        ),
+        (
+            "a transfer amount no create takes",
+            "transfer",
+            "/1/amount",
+            huge.clone(),
+            "out of range for an amount in fen",
+        ),
+        (
+            "a combine prepay_id issued at the end of time",
+            "combine",
+            "/1/prepay_issued",
+            huge.clone(),
+            "out of range for a time in Unix seconds",
+        ),
+        (
+            "a max_ratio above 10000",
+            "ps_ratio",
+            "",
+            json!(["", i64::MAX]),
+            "is not 0 to 10000",
+        ),
+        (
+            "a ledger that shared more than any order",
+            "ps_ledger",
+            "",
+            json!(["4200000000202601010000000000001", {"shared": i64::MAX, "requests": 0, "unfrozen": false}]),
+            "out of range for an amount in fen",
+        ),
+        (
+            "a profit-sharing wait no setting takes",
+            "state",
+            "/profitsharing/wait_after_payment",
+            huge.clone(),
+            "is not 0 to 60",
+        ),
+        (
+            "a clock past the last time RFC 3339 writes",
+            "state",
+            "/clock_offset_ms",
+            huge.clone(),
+            "past year 9999",
+        ),
+        (
+            "a state row that is not JSON",
+            "state",
+            "",
+            json!("not json"),
+            "expected",
+        ),
     ];
     for (what, kind, pointer, value, why) in edits {
         let conn = rusqlite::Connection::open(&db).unwrap();
         let pair = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
         let (row, update): (Option<(String, String)>, _) = match kind {
             "state" => (
-                conn.query_row("SELECT name, value FROM meta WHERE name = 'state'", [], pair)
-                    .ok(),
+                conn.query_row(
+                    "SELECT name, value FROM meta WHERE name = 'state'",
+                    [],
+                    pair,
+                )
+                .ok(),
                 "UPDATE meta SET value = ?2 WHERE name = ?1",
             ),
             _ => (
-                conn.query_row("SELECT key, body FROM objects WHERE kind = ?1", [kind], pair)
-                    .ok(),
+                conn.query_row(
+                    "SELECT key, body FROM objects WHERE kind = ?1",
+                    [kind],
+                    pair,
+                )
+                .ok(),
                 "UPDATE objects SET body = ?2 WHERE key = ?1",
             ),
         };
@@ -652,7 +706,10 @@ async fn a_stored_value_the_mock_never_writes_is_refused_at_start() {
         let conn = rusqlite::Connection::open(&db).unwrap();
         match row {
             Some((key, body)) => conn.execute(update, rusqlite::params![key, body]),
-            None => conn.execute("DELETE FROM objects WHERE kind = ?1", rusqlite::params![kind]),
+            None => conn.execute(
+                "DELETE FROM objects WHERE kind = ?1",
+                rusqlite::params![kind],
+            ),
         }
         .unwrap();
     }

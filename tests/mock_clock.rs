@@ -466,7 +466,9 @@ async fn a_huge_move_of_the_clock_is_refused_however_it_is_asked() {
     }
     for refused in [
         server.advance_clock(Duration::MAX).await,
-        server.advance_clock(Duration::from_secs(367 * 86_400)).await,
+        server
+            .advance_clock(Duration::from_secs(367 * 86_400))
+            .await,
         server.set_clock(i64::MAX).await,
     ] {
         let err = refused.unwrap_err().to_string();

@@ -426,6 +426,9 @@ mod tests {
         kept.insert("A".to_owned(), 1);
         kept.insert("B".to_owned(), 2);
         kept.insert("A".to_owned(), 3);
-        assert_eq!(saved_and_read_back(&mut kept, "again"), [("A".to_owned(), 3)]);
+        assert_eq!(
+            saved_and_read_back(&mut kept, "again"),
+            [("A".to_owned(), 3)]
+        );
     }
 }

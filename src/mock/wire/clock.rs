@@ -133,7 +133,9 @@ impl MockClock {
     /// that puts the clock past [`LATEST_MS`] is refused.
     pub(crate) fn set_offset_ms(&self, offset: i64) -> Result<(), String> {
         if real_ms().saturating_add(offset) > LATEST_MS {
-            return Err(format!("a clock offset of {offset} ms puts it past year 9999"));
+            return Err(format!(
+                "a clock offset of {offset} ms puts it past year 9999"
+            ));
         }
         self.offset_ms.store(offset.max(0), Ordering::Relaxed);
         Ok(())

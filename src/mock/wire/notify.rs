@@ -641,7 +641,11 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir).unwrap();
         let clock = Arc::new(MockClock::default());
-        let notifier = Notifier::new(ServerKeys::load().unwrap(), tokio::runtime::Handle::current(), clock);
+        let notifier = Notifier::new(
+            ServerKeys::load().unwrap(),
+            tokio::runtime::Handle::current(),
+            clock,
+        );
         notifier.track();
         for i in 0..40 {
             notifier.send(Event {
@@ -657,7 +661,11 @@ mod tests {
         notifier.save(&mut batch);
         store.write(&batch).unwrap();
         let clock = Arc::new(MockClock::default());
-        let restarted = Notifier::new(ServerKeys::load().unwrap(), tokio::runtime::Handle::current(), clock);
+        let restarted = Notifier::new(
+            ServerKeys::load().unwrap(),
+            tokio::runtime::Handle::current(),
+            clock,
+        );
         restarted.load(&store).unwrap();
         let seqs: Vec<u64> = restarted.deliveries().iter().map(|d| d.seq).collect();
         assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
