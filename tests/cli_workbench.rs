@@ -62,6 +62,34 @@ fn merchant(base: &str) -> wechatpay_chain::Client {
         .unwrap()
 }
 
+/// A transfer bill's create body (FLOWS.md §8.1 fields).
+fn transfer_bill(no: &str, amount: i64, notify_url: Option<&str>) -> Value {
+    let mut body = json!({"appid": APPID, "out_bill_no": no, "transfer_scene_id": "1000",
+        "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": amount,
+        "transfer_remark": "新会员开通有礼",
+        "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                        {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]});
+    if let Some(url) = notify_url {
+        body["notify_url"] = json!(url);
+    }
+    json!({ "json": body })
+}
+
+/// An unpaid JSAPI combine order of two sub-orders, `{no}S1` and `{no}S2`
+/// (OA jsapi.yaml).
+fn combine_order(no: &str) -> Value {
+    let mchid = Credentials::get().mchid;
+    let sub = |n: u8| {
+        json!({"mchid": mchid, "attach": "深圳分店", "out_trade_no": format!("{no}S{n}"),
+               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
+    };
+    json!({"json": {"combine_appid": APPID, "combine_mchid": mchid,
+        "combine_out_trade_no": no, "notify_url": "http://127.0.0.1:9/notify",
+        "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
+        "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        "sub_orders": [sub(1), sub(2)]}})
+}
+
 fn kill9(child: &mut Child) {
     let killed = Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
@@ -241,11 +269,7 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
     assert_eq!(status, 200);
     // 商家转账: a bill waiting for its payee (FLOWS.md §8.1 fields).
     client["v3/fund-app/mch-transfer/transfer-bills"]
-        .post(json!({"json": {"appid": APPID, "out_bill_no": "KEEPBILL1", "transfer_scene_id": "1000",
-            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
-            "transfer_remark": "新会员开通有礼", "notify_url": sink.url,
-            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
-                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .post(transfer_bill("KEEPBILL1", 300, Some(&sink.url)))
         .await
         .unwrap();
     // 分账: a paid order placed with profit sharing, a receiver, a request.
@@ -273,18 +297,8 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
         .await
         .unwrap();
     // 合单: an unpaid combine order of two sub-orders (OA jsapi.yaml).
-    let sub = |no: &str| {
-        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
-               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
-    };
     client["v3/combine-transactions/jsapi"]
-        .post(
-            json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
-            "combine_out_trade_no": "KEEPCOMBINE1", "notify_url": "http://127.0.0.1:9/notify",
-            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
-            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-            "sub_orders": [sub("KEEPSUB1"), sub("KEEPSUB2")]}}),
-        )
+        .post(combine_order("KEEPCOMBINE1"))
         .await
         .unwrap();
     // APIv2 付款码支付.
@@ -356,7 +370,6 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
 async fn a_restart_never_hands_out_an_id_again() {
     let dir = runner::temp_dir("wxpay-workbench", "ids");
     let (mut first, base) = start(&dir, &["--port", "0", "--retain", "4"]);
-    let c = Credentials::get();
     let client = merchant(&base);
     let mut given = std::collections::BTreeSet::new();
     let mut note = |id: &Value| assert!(given.insert(id.as_str().unwrap().to_owned()), "{id}");
@@ -372,18 +385,7 @@ async fn a_restart_never_hands_out_an_id_again() {
         assert_eq!(status, 200, "{paid}");
         note(&paid["transaction_id"]);
     }
-    let sub = |no: &str| {
-        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
-               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
-    };
-    let combine = |no: &str| {
-        let body: Value = json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
-            "combine_out_trade_no": no, "notify_url": "http://127.0.0.1:9/notify",
-            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
-            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-            "sub_orders": [sub(&format!("{no}S1")), sub(&format!("{no}S2"))]}});
-        client["v3/combine-transactions/jsapi"].post(body)
-    };
+    let combine = |no: &str| client["v3/combine-transactions/jsapi"].post(combine_order(no));
     let pay_combine = |no: &str| {
         let path = format!("combine-transactions/{no}/pay");
         let base = base.clone();
@@ -465,11 +467,7 @@ async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
     let (mut first, base) = start(&dir, &["--port", "0"]);
     let client = merchant(&base);
     let created: Value = client["v3/fund-app/mch-transfer/transfer-bills"]
-        .post(json!({"json": {"appid": APPID, "out_bill_no": "STOPPEDDAYS1", "transfer_scene_id": "1000",
-            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
-            "transfer_remark": "新会员开通有礼",
-            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
-                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .post(transfer_bill("STOPPEDDAYS1", 300, None))
         .await
         .unwrap()
         .json()
@@ -485,11 +483,7 @@ async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
     .await;
     assert_eq!(status, 200);
     client["v3/fund-app/mch-transfer/transfer-bills"]
-        .post(json!({"json": {"appid": APPID, "out_bill_no": "STOPPEDDAYS2", "transfer_scene_id": "1000",
-            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 200,
-            "transfer_remark": "新会员开通有礼",
-            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
-                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .post(transfer_bill("STOPPEDDAYS2", 200, None))
         .await
         .unwrap();
     let canceling: Value = client
@@ -564,29 +558,13 @@ fn refused_start(dir: &std::path::Path, edit: &str) -> String {
 async fn a_stored_value_the_mock_never_writes_is_refused_at_start() {
     let dir = runner::temp_dir("wxpay-workbench", "hostile");
     let (mut first, base) = start(&dir, &["--port", "0"]);
-    let c = Credentials::get();
     let client = merchant(&base);
     client["v3/fund-app/mch-transfer/transfer-bills"]
-        .post(json!({"json": {"appid": APPID, "out_bill_no": "HOSTILE1", "transfer_scene_id": "1000",
-            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
-            "transfer_remark": "新会员开通有礼",
-            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
-                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .post(transfer_bill("HOSTILE1", 300, None))
         .await
         .unwrap();
-    let sub = |no: &str| {
-        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
-               "description": "腾讯充值中心-QQ会员充值",
-               "amount": {"total_amount": 100, "currency": "CNY"}})
-    };
     client["v3/combine-transactions/jsapi"]
-        .post(
-            json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
-            "combine_out_trade_no": "HOSTILE-C1", "notify_url": "http://127.0.0.1:9/notify",
-            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
-            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-            "sub_orders": [sub("HOSTILE-S1"), sub("HOSTILE-S2")]}}),
-        )
+        .post(combine_order("HOSTILE-C1"))
         .await
         .unwrap();
     kill9(&mut first);

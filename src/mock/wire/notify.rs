@@ -610,21 +610,25 @@ async fn read_capped(mut answer: reqwest::Response) -> String {
 mod tests {
     use super::*;
 
+    /// Notification `i`; nothing listens on port 9: every attempt fails fast.
+    fn event(i: usize) -> Event {
+        Event {
+            notify_url: "http://127.0.0.1:9/notify".to_owned(),
+            event_type: "TRANSACTION.SUCCESS",
+            summary: "支付成功",
+            original_type: "transaction",
+            associated_data: "transaction",
+            resource: json!({ "i": i }),
+        }
+    }
+
     #[tokio::test]
     async fn the_log_keeps_the_last_deliveries_only() {
         let keys = ServerKeys::load().unwrap();
         let clock = Arc::new(MockClock::default());
         let notifier = Notifier::new(keys, tokio::runtime::Handle::current(), clock);
         for i in 0..KEPT_NOTIFICATIONS + 5 {
-            notifier.send(Event {
-                // nothing listens on port 9: every attempt fails fast
-                notify_url: "http://127.0.0.1:9/notify".to_owned(),
-                event_type: "TRANSACTION.SUCCESS",
-                summary: "支付成功",
-                original_type: "transaction",
-                associated_data: "transaction",
-                resource: json!({"i": i}),
-            });
+            notifier.send(event(i));
         }
         let log = notifier.deliveries();
         assert_eq!(log.len(), KEPT_NOTIFICATIONS);
@@ -648,14 +652,7 @@ mod tests {
         );
         notifier.track();
         for i in 0..40 {
-            notifier.send(Event {
-                notify_url: "http://127.0.0.1:9/notify".to_owned(),
-                event_type: "TRANSACTION.SUCCESS",
-                summary: "支付成功",
-                original_type: "transaction",
-                associated_data: "transaction",
-                resource: json!({"i": i}),
-            });
+            notifier.send(event(i));
         }
         let mut batch = Batch::default();
         notifier.save(&mut batch);
