@@ -755,6 +755,47 @@ async fn the_clock_and_the_triggers_are_commands() {
 }
 
 /// The error of a signed call through a client `profile` builds.
+/// Two closed loopback ports, the second's number the first's and one
+/// more digit.
+fn closed_ports() -> (u16, u16) {
+    for port in 2000u16..6000 {
+        let longer = port * 10 + 7;
+        let bound = (
+            std::net::TcpListener::bind(("127.0.0.1", port)),
+            std::net::TcpListener::bind(("127.0.0.1", longer)),
+        );
+        if let (Ok(_), Ok(_)) = bound {
+            return (port, longer);
+        }
+    }
+    panic!("no two free loopback ports");
+}
+
+/// A mock's profile written by hand without the trailing slash: a refused
+/// connection at its port is its mock; at a port whose number only begins
+/// the same (a base URL the caller set over the profile's) it is another
+/// server, left as the transport error it is.
+#[tokio::test]
+async fn a_port_that_only_begins_like_the_mock_s_is_another_server() {
+    let dir = runner::temp_dir("wxpay-workbench", "prefix-port");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mock, other) = closed_ports();
+    let path = dir.join("mock.json");
+    let profile = json!({"mchid": "1900000109", "base_url": format!("http://127.0.0.1:{mock}"),
+                         "mock": true});
+    std::fs::write(&path, profile.to_string()).unwrap();
+    let profile = wechatpay_chain::profile::Profile::read(&path).unwrap();
+    for (port, stopped) in [(mock, true), (other, false)] {
+        let refused = reqwest::get(format!("http://127.0.0.1:{port}/v3/certificates"))
+            .await
+            .unwrap_err();
+        let error = profile.explain(wechatpay_chain::Error::Transport(refused));
+        let named = matches!(error, wechatpay_chain::Error::MockStopped { .. });
+        assert_eq!(named, stopped, "port {port}: {error}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn certificates_via(profile: wechatpay_chain::profile::Profile) -> wechatpay_chain::Error {
     let client = profile.builder().build().unwrap();
     client["v3/certificates"].get(()).await.unwrap_err()

@@ -103,43 +103,4 @@ mod tests {
             assert!(MockOrigin::new(url, profile).is_none(), "{url}");
         }
     }
-
-    /// Two closed loopback ports, the second's number the first's and one
-    /// more digit.
-    fn closed_ports() -> (u16, u16) {
-        for port in 2000u16..6000 {
-            let longer = port * 10 + 7;
-            let bound = (
-                std::net::TcpListener::bind(("127.0.0.1", port)),
-                std::net::TcpListener::bind(("127.0.0.1", longer)),
-            );
-            if let (Ok(_), Ok(_)) = bound {
-                return (port, longer);
-            }
-        }
-        panic!("no two free loopback ports");
-    }
-
-    async fn refused_at(port: u16) -> reqwest::Error {
-        reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/v3/certificates"))
-            .send()
-            .await
-            .unwrap_err()
-    }
-
-    /// A profile written by hand without the trailing slash: a refused
-    /// connection at its port is the mock; at a port whose number only
-    /// begins the same (a base URL the caller set over the profile's) it
-    /// is another server, left as it is.
-    #[tokio::test]
-    async fn a_port_that_only_begins_like_the_mock_s_is_another_server() {
-        let (mock, other) = closed_ports();
-        let profile = Path::new("/tmp/wxpay/mock.json");
-        let origin = MockOrigin::new(&format!("http://127.0.0.1:{mock}"), profile).unwrap();
-        let here = origin.explain(Error::Transport(refused_at(mock).await));
-        assert!(matches!(here, Error::MockStopped { .. }), "{here}");
-        let there = origin.explain(Error::Transport(refused_at(other).await));
-        assert!(matches!(there, Error::Transport(_)), "{there}");
-    }
 }
