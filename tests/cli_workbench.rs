@@ -216,6 +216,67 @@ async fn a_killed_mock_restarts_where_it_stopped() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Answers given at the same moment share a commit (the store's group
+/// commit): each still waits for it. 48 orders placed and paid at once,
+/// `kill -9` the moment the last answer arrives: every one is there, paid
+/// with the transaction id it was answered with. (The writer is faster
+/// than a debug build's answer, so this cannot catch an answer that does
+/// not wait: `store.rs`'s unit test holds the writer back to prove that.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_given_together_survive_a_kill_at_once() {
+    let dir = runner::temp_dir("wxpay-workbench", "together");
+    let (mut first, base) = start(&dir, &[]);
+    let client = merchant(&base);
+    let sink = NotifySink::start(client.clone(), Credentials::get().apiv3_key, &[]).await;
+    let numbers: Vec<String> = (0..48).map(|i| format!("TOGETHER-{i:02}")).collect();
+    let placed: Vec<_> = numbers
+        .iter()
+        .map(|no| {
+            let (client, order) = (client.clone(), jsapi_order(no, &sink.url, 100));
+            tokio::spawn(async move {
+                client["v3/pay/transactions/jsapi"]
+                    .post(json!({"json": order}))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    for answer in placed {
+        answer.await.unwrap().unwrap();
+    }
+    let paying: Vec<_> = numbers
+        .iter()
+        .map(|no| {
+            let (base, path) = (base.clone(), format!("transactions/{no}/pay"));
+            tokio::spawn(async move { control(&base, "POST", &path, None).await })
+        })
+        .collect();
+    let mut paid = Vec::new();
+    for answer in paying {
+        paid.push(answer.await.unwrap());
+    }
+    // At once, from here (`kill9` spawns a process first).
+    let pid = i32::try_from(first.id()).unwrap();
+    // SAFETY: kill(2) on the pid of our own child, which we have not
+    // reaped yet (so the pid is still ours); no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let _ = first.wait();
+    let (mut second, _) = start(&dir, &[]);
+    for (no, (status, answer)) in numbers.iter().zip(paid) {
+        assert_eq!(status, 200, "{answer}");
+        let order: Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+            .get(json!({"out_trade_no": no, "query": {"mchid": Credentials::get().mchid}}))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(order["trade_state"], "SUCCESS", "{no}: {order}");
+        assert_eq!(order["transaction_id"], answer["transaction_id"], "{no}");
+    }
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// What the newer flows answer, read back through the API: a transfer
 /// bill, a profit-sharing request and its order's unsplit amount, a combine
 /// order, a micropay order.

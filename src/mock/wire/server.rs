@@ -261,7 +261,7 @@ async fn serve(
             None => controls(shared, parts.method.as_str(), control, query, &bytes),
         };
         // What a control changed is on disk before it answers.
-        shared.persist();
+        shared.persist().wait().await;
         return answered;
     }
     let relative = path.trim_start_matches('/');
@@ -692,7 +692,9 @@ impl Shared {
     /// mock's clock calls it a few times a second.
     pub(crate) fn tick(&self) {
         self.run_due();
-        self.persist();
+        // Not awaited: nobody is answered here; the next answer waits for
+        // these rows too (an answer waits for everything queued before it).
+        let _queued = self.persist();
         // While the clock is being moved, the walk applies these rules, in
         // order, and reports them: the ticker waits for it to end.
         let Ok(_walk) = self.clock.walking.try_lock() else {
@@ -804,7 +806,7 @@ impl Shared {
     ) -> Response {
         note.settle(&answer);
         // On disk before the merchant hears of it.
-        self.persist();
+        self.persist().wait().await;
         let fault = self
             .faults
             .lock()

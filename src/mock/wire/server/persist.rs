@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::Shared;
 use crate::mock::flows::profitsharing;
-use crate::mock::wire::store::{Batch, Store};
+use crate::mock::wire::store::{Batch, Saved, Store};
 
 /// The `meta` row of the clock and the settings.
 const STATE: &str = "state";
@@ -131,14 +131,17 @@ impl Shared {
         Ok(())
     }
 
-    /// Writes what changed since the last call; nothing without a store.
-    pub(crate) fn persist(&self) {
+    /// Hands what changed since the last call to the store's writer; an
+    /// answer awaits [`Saved::wait`] before it is sent. Nothing without a
+    /// store.
+    pub(crate) fn persist(&self) -> Saved {
         let Some(store) = self.store.get() else {
-            return;
+            return Saved::nothing();
         };
-        // One save at a time: changes are taken and written in order.
+        // One at a time: changes are taken and queued in the same order
+        // (the lock is held only for that; the writing is the writer's).
         let Ok(_one) = self.saving.lock() else {
-            return;
+            return Saved::nothing();
         };
         let mut batch = Batch::default();
         let _ = with(&self.payments, |b| b.save(&mut batch));
@@ -156,8 +159,6 @@ impl Shared {
                 *last = state;
             }
         }
-        if let Err(why) = store.write(&batch) {
-            tracing::error!("the mock could not save its state: {why}");
-        }
+        store.queue(batch)
     }
 }
