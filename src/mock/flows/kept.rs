@@ -385,14 +385,14 @@ mod tests {
 
     /// Saved, then read back as a restarted mock does: `(key, value)`s in
     /// the order the store gives them (oldest first).
-    fn saved_and_read_back(kept: &mut Kept<String, u32>, name: &str) -> Vec<(String, u32)> {
+    async fn saved_and_read_back(kept: &mut Kept<String, u32>, name: &str) -> Vec<(String, u32)> {
         use crate::mock::wire::store::{Batch, Store};
         let dir = std::env::temp_dir().join(format!("wxpay-kept-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir).unwrap();
         let mut batch = Batch::default();
         kept.save_changes("t", &mut batch);
-        store.write(&batch).unwrap();
+        store.queue(batch).wait().await;
         let rows = store.load::<(String, u32)>("t").unwrap();
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
@@ -402,8 +402,8 @@ mod tests {
     /// Entries added between two saves (a combine order's sub-orders, the
     /// answers a tick saves together) come back in the order they arrived:
     /// after a restart the oldest still goes first.
-    #[test]
-    fn entries_saved_together_come_back_in_their_order() {
+    #[tokio::test]
+    async fn entries_saved_together_come_back_in_their_order() {
         let mut kept = Kept::new(100);
         kept.track();
         let keys: Vec<String> = (0..40).map(|i| format!("order-{i}")).collect();
@@ -411,6 +411,7 @@ mod tests {
             kept.insert(key.clone(), i as u32);
         }
         let read: Vec<String> = saved_and_read_back(&mut kept, "order")
+            .await
             .into_iter()
             .map(|(key, _)| key)
             .collect();
@@ -419,15 +420,15 @@ mod tests {
 
     /// A key forgotten and added again before the save (a full store, an
     /// `out_trade_no` placed again) stays on disk: it is held.
-    #[test]
-    fn a_key_forgotten_and_added_again_before_the_save_stays_on_disk() {
+    #[tokio::test]
+    async fn a_key_forgotten_and_added_again_before_the_save_stays_on_disk() {
         let mut kept = Kept::new(1);
         kept.track();
         kept.insert("A".to_owned(), 1);
         kept.insert("B".to_owned(), 2);
         kept.insert("A".to_owned(), 3);
         assert_eq!(
-            saved_and_read_back(&mut kept, "again"),
+            saved_and_read_back(&mut kept, "again").await,
             [("A".to_owned(), 3)]
         );
     }

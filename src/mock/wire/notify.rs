@@ -656,7 +656,7 @@ mod tests {
         }
         let mut batch = Batch::default();
         notifier.save(&mut batch);
-        store.write(&batch).unwrap();
+        store.queue(batch).wait().await;
         let clock = Arc::new(MockClock::default());
         let restarted = Notifier::new(
             ServerKeys::load().unwrap(),
