@@ -62,6 +62,34 @@ fn merchant(base: &str) -> wechatpay_chain::Client {
         .unwrap()
 }
 
+/// A transfer bill's create body (FLOWS.md §8.1 fields).
+fn transfer_bill(no: &str, amount: i64, notify_url: Option<&str>) -> Value {
+    let mut body = json!({"appid": APPID, "out_bill_no": no, "transfer_scene_id": "1000",
+        "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": amount,
+        "transfer_remark": "新会员开通有礼",
+        "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
+                                        {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]});
+    if let Some(url) = notify_url {
+        body["notify_url"] = json!(url);
+    }
+    json!({ "json": body })
+}
+
+/// An unpaid JSAPI combine order of two sub-orders, `{no}S1` and `{no}S2`
+/// (OA jsapi.yaml).
+fn combine_order(no: &str) -> Value {
+    let mchid = Credentials::get().mchid;
+    let sub = |n: u8| {
+        json!({"mchid": mchid, "attach": "深圳分店", "out_trade_no": format!("{no}S{n}"),
+               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
+    };
+    json!({"json": {"combine_appid": APPID, "combine_mchid": mchid,
+        "combine_out_trade_no": no, "notify_url": "http://127.0.0.1:9/notify",
+        "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
+        "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        "sub_orders": [sub(1), sub(2)]}})
+}
+
 fn kill9(child: &mut Child) {
     let killed = Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
@@ -302,11 +330,7 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
     assert_eq!(status, 200);
     // 商家转账: a bill waiting for its payee (FLOWS.md §8.1 fields).
     client["v3/fund-app/mch-transfer/transfer-bills"]
-        .post(json!({"json": {"appid": APPID, "out_bill_no": "KEEPBILL1", "transfer_scene_id": "1000",
-            "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 300,
-            "transfer_remark": "新会员开通有礼", "notify_url": sink.url,
-            "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "新会员有礼"},
-                                            {"info_type": "奖励说明", "info_content": "注册会员抽奖一等奖"}]}}))
+        .post(transfer_bill("KEEPBILL1", 300, Some(&sink.url)))
         .await
         .unwrap();
     // 分账: a paid order placed with profit sharing, a receiver, a request.
@@ -334,18 +358,8 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
         .await
         .unwrap();
     // 合单: an unpaid combine order of two sub-orders (OA jsapi.yaml).
-    let sub = |no: &str| {
-        json!({"mchid": c.mchid, "attach": "深圳分店", "out_trade_no": no,
-               "description": "腾讯充值中心-QQ会员充值", "amount": {"total_amount": 100, "currency": "CNY"}})
-    };
     client["v3/combine-transactions/jsapi"]
-        .post(
-            json!({"json": {"combine_appid": APPID, "combine_mchid": c.mchid,
-            "combine_out_trade_no": "KEEPCOMBINE1", "notify_url": "http://127.0.0.1:9/notify",
-            "scene_info": {"device_id": "POS1:1", "payer_client_ip": "14.17.22.32"},
-            "combine_payer_info": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-            "sub_orders": [sub("KEEPSUB1"), sub("KEEPSUB2")]}}),
-        )
+        .post(combine_order("KEEPCOMBINE1"))
         .await
         .unwrap();
     // APIv2 付款码支付.
@@ -409,6 +423,341 @@ async fn every_flow_and_setting_survives_a_kill_and_its_clock_runs_on() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An id the mock handed out is never handed out again after a restart,
+/// even when the order holding the highest one was forgotten (retention):
+/// a `transaction_id` and a `combine_transaction_id` are given at payment,
+/// so the oldest order (the first forgotten) may hold the newest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_never_hands_out_an_id_again() {
+    let dir = runner::temp_dir("wxpay-workbench", "ids");
+    let (mut first, base) = start(&dir, &["--port", "0", "--retain", "4"]);
+    let client = merchant(&base);
+    let mut given = std::collections::BTreeSet::new();
+    let mut note = |id: &Value| assert!(given.insert(id.as_str().unwrap().to_owned()), "{id}");
+    for no in ["IDS-P1", "IDS-P2"] {
+        client["v3/pay/transactions/jsapi"]
+            .post(json!({"json": jsapi_order(no, "http://127.0.0.1:9/notify", 100)}))
+            .await
+            .unwrap();
+    }
+    // Paid newest first: the oldest order holds the newest id.
+    for no in ["IDS-P2", "IDS-P1"] {
+        let (status, paid) = control(&base, "POST", &format!("transactions/{no}/pay"), None).await;
+        assert_eq!(status, 200, "{paid}");
+        note(&paid["transaction_id"]);
+    }
+    let combine = |no: &str| client["v3/combine-transactions/jsapi"].post(combine_order(no));
+    let pay_combine = |no: &str| {
+        let path = format!("combine-transactions/{no}/pay");
+        let base = base.clone();
+        async move { control(&base, "POST", &path, None).await }
+    };
+    let mut paid_combine = |paid: &Value| {
+        note(&paid["combine_transaction_id"]);
+        for sub in paid["sub_orders"].as_array().unwrap() {
+            note(&sub["transaction_id"]);
+        }
+    };
+    for no in ["IDS-CA", "IDS-CB"] {
+        combine(no).await.unwrap();
+    }
+    for no in ["IDS-CB", "IDS-CA"] {
+        let (status, paid) = pay_combine(no).await;
+        assert_eq!(status, 200, "{paid}");
+        paid_combine(&paid);
+    }
+    // Three more: IDS-CA (and every paid payment order) is forgotten.
+    for no in ["IDS-CC", "IDS-CD", "IDS-CE"] {
+        combine(no).await.unwrap();
+    }
+
+    kill9(&mut first);
+    let (mut second, again) = start(&dir, &[]);
+    assert_eq!(again, base);
+    let (status, paid) = pay_combine("IDS-CE").await;
+    assert_eq!(status, 200, "{paid}");
+    paid_combine(&paid);
+
+    // A retention lowered is kept, and what it forgets leaves the disk
+    // (notifications have their own bound: docs/mock.md, What is kept).
+    let (status, _) = control(&base, "PUT", "settings", Some(json!({"retention": 1}))).await;
+    assert_eq!(status, 200);
+    kill9(&mut second);
+    let conn = rusqlite::Connection::open(dir.join("mock.sqlite")).unwrap();
+    let most: i64 = conn
+        .query_row(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM objects \
+             WHERE kind != 'notification' GROUP BY kind)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let counts: Vec<(String, i64)> = conn
+        .prepare("SELECT kind, count(*) FROM objects WHERE kind != 'notification' GROUP BY kind")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(most, 1, "one row of each kind left: {counts:?}");
+    drop(conn);
+    let (mut third, _) = start(&dir, &[]);
+    let (_, settings) = control(&base, "GET", "settings", None).await;
+    assert_eq!(settings["retention"], 1);
+    // The newest of each, read back.
+    for (path, no) in [
+        ("combine-transactions", "IDS-CE"),
+        ("transactions", "IDS-CES2"),
+    ] {
+        let (status, listed) = control(&base, "GET", path, None).await;
+        assert_eq!(status, 200);
+        assert!(listed.to_string().contains(no), "{path}: {listed}");
+    }
+    kill9(&mut third);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A transfer bill whose 24 h ran out while its mock was stopped ends FAIL
+/// at its 24 h (FLOWS.md §8.2), as the notification and the query say, not
+/// when the mock started again, and a cancel an hour after it was asked
+/// (its stored time): the stopped days are made by moving the stored clock
+/// on, as if they had passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bill_overdue_while_its_mock_was_stopped_ends_at_its_24_hours() {
+    let dir = runner::temp_dir("wxpay-workbench", "stopped-days");
+    let (mut first, base) = start(&dir, &["--port", "0"]);
+    let client = merchant(&base);
+    let created: Value = client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(transfer_bill("STOPPEDDAYS1", 300, None))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let create_time = parse_rfc3339(created["create_time"].as_str().unwrap()).unwrap();
+    // And a bill whose cancel takes an hour: the stored cancel time counts.
+    let (status, _) = control(
+        &base,
+        "PUT",
+        "settings",
+        Some(json!({"refund_auto_resolve_ms": 3_600_000})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(transfer_bill("STOPPEDDAYS2", 200, None))
+        .await
+        .unwrap();
+    let canceling: Value = client
+        ["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel"]
+        .post(json!({"out_bill_no": "STOPPEDDAYS2"}))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(canceling["state"], "CANCELING");
+    let asked = parse_rfc3339(canceling["update_time"].as_str().unwrap()).unwrap();
+    kill9(&mut first);
+    // Two days pass while it is stopped.
+    let conn = rusqlite::Connection::open(dir.join("mock.sqlite")).unwrap();
+    let text: String = conn
+        .query_row("SELECT value FROM meta WHERE name = 'state'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut state: Value = serde_json::from_str(&text).unwrap();
+    let offset = state["clock_offset_ms"].as_i64().unwrap();
+    state["clock_offset_ms"] = json!(offset + 2 * 86_400_000);
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'state'",
+        [state.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let (mut second, _) = start(&dir, &[]);
+    let bill = common::flows::transfer_bill_query(&client, "STOPPEDDAYS1").await;
+    assert_eq!(bill["state"], "FAIL");
+    assert_eq!(
+        bill["update_time"].as_str(),
+        Some(rfc3339(create_time + 86_400).as_str()),
+        "{bill}"
+    );
+    let bill = common::flows::transfer_bill_query(&client, "STOPPEDDAYS2").await;
+    assert_eq!(bill["state"], "CANCELLED");
+    assert_eq!(
+        bill["update_time"].as_str(),
+        Some(rfc3339(asked + 3600).as_str()),
+        "{bill}"
+    );
+    kill9(&mut second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts `wxpay mock --dir DIR` expecting it to refuse: what it said.
+fn refused_start(dir: &std::path::Path, edit: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args(["mock", "--quiet", "--port", "0", "--dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    if let Some(Ok(line)) = lines.next() {
+        kill9(&mut child);
+        panic!("{edit}: the mock started on it ({line})");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{edit}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A database edited by hand (or by someone hostile) with a value the mock
+/// never writes is refused when the mock starts, saying what and what to
+/// do, instead of a mock whose arithmetic overflows (a panic, a poisoned
+/// book) on the first request or tick that reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_value_the_mock_never_writes_is_refused_at_start() {
+    let dir = runner::temp_dir("wxpay-workbench", "hostile");
+    let (mut first, base) = start(&dir, &["--port", "0"]);
+    let client = merchant(&base);
+    client["v3/fund-app/mch-transfer/transfer-bills"]
+        .post(transfer_bill("HOSTILE1", 300, None))
+        .await
+        .unwrap();
+    client["v3/combine-transactions/jsapi"]
+        .post(combine_order("HOSTILE-C1"))
+        .await
+        .unwrap();
+    kill9(&mut first);
+
+    let db = dir.join("mock.sqlite");
+    let huge = json!(i64::MAX);
+    // (what, kind or "state", JSON pointer in the row, value, why refused)
+    let edits: [(&str, &str, &str, Value, &str); 8] = [
+        (
+            "a transfer created before time began",
+            "transfer",
+            "/1/created",
+            json!(i64::MIN),
+            "out of range for a time in Unix seconds",
+        ),
+        (
+            "a transfer amount no create takes",
+            "transfer",
+            "/1/amount",
+            huge.clone(),
+            "out of range for an amount in fen",
+        ),
+        (
+            "a combine prepay_id issued at the end of time",
+            "combine",
+            "/1/prepay_issued",
+            huge.clone(),
+            "out of range for a time in Unix seconds",
+        ),
+        (
+            "a max_ratio above 10000",
+            "ps_ratio",
+            "",
+            json!(["", i64::MAX]),
+            "is not 0 to 10000",
+        ),
+        (
+            "a ledger that shared more than any order",
+            "ps_ledger",
+            "",
+            json!(["4200000000202601010000000000001", {"shared": i64::MAX, "requests": 0, "unfrozen": false}]),
+            "out of range for an amount in fen",
+        ),
+        (
+            "a profit-sharing wait no setting takes",
+            "state",
+            "/profitsharing/wait_after_payment",
+            huge.clone(),
+            "is not 0 to 60",
+        ),
+        (
+            "a clock past the last time RFC 3339 writes",
+            "state",
+            "/clock_offset_ms",
+            huge.clone(),
+            "past year 9999",
+        ),
+        (
+            "a state row that is not JSON",
+            "state",
+            "",
+            json!("not json"),
+            "expected",
+        ),
+    ];
+    for (what, kind, pointer, value, why) in edits {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let pair = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        let (row, update): (Option<(String, String)>, _) = match kind {
+            "state" => (
+                conn.query_row(
+                    "SELECT name, value FROM meta WHERE name = 'state'",
+                    [],
+                    pair,
+                )
+                .ok(),
+                "UPDATE meta SET value = ?2 WHERE name = ?1",
+            ),
+            _ => (
+                conn.query_row(
+                    "SELECT key, body FROM objects WHERE kind = ?1",
+                    [kind],
+                    pair,
+                )
+                .ok(),
+                "UPDATE objects SET body = ?2 WHERE key = ?1",
+            ),
+        };
+        let edited = match (row.as_ref(), pointer) {
+            (Some(_), "") => value.as_str().unwrap().to_owned(),
+            (Some((_, body)), pointer) => {
+                let mut row: Value = serde_json::from_str(body).unwrap();
+                let slot = row.pointer_mut(pointer);
+                *slot.unwrap_or_else(|| panic!("{what}: no {pointer}")) = value.clone();
+                row.to_string()
+            }
+            (None, "") => value.to_string(),
+            (None, _) => panic!("{what}: no {kind} row"),
+        };
+        match &row {
+            Some((key, _)) => conn.execute(update, rusqlite::params![key, edited]),
+            None => conn.execute(
+                "INSERT INTO objects (kind, key, body) VALUES (?1, ?2, ?3)",
+                rusqlite::params![kind, value[0].to_string(), edited],
+            ),
+        }
+        .unwrap();
+        drop(conn);
+        let said = refused_start(&dir, what);
+        assert!(
+            said.contains("mock.sqlite") && said.contains("move the directory aside"),
+            "{what}: {said}"
+        );
+        assert!(said.contains(why), "{what}: {said}");
+        assert!(!said.contains("panicked"), "{what}: {said}");
+        // Put the row back as it was, for the next edit.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        match row {
+            Some((key, body)) => conn.execute(update, rusqlite::params![key, body]),
+            None => conn.execute(
+                "DELETE FROM objects WHERE kind = ?1",
+                rusqlite::params![kind],
+            ),
+        }
+        .unwrap();
+    }
+    // As it was, the directory starts.
+    let (mut again, _) = start(&dir, &[]);
+    kill9(&mut again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_and_the_triggers_are_commands() {
     let dir = runner::temp_dir("wxpay-workbench", "clock");
@@ -467,6 +816,47 @@ async fn the_clock_and_the_triggers_are_commands() {
 }
 
 /// The error of a signed call through a client `profile` builds.
+/// Two closed loopback ports, the second's number the first's and one
+/// more digit.
+fn closed_ports() -> (u16, u16) {
+    for port in 2000u16..6000 {
+        let longer = port * 10 + 7;
+        let bound = (
+            std::net::TcpListener::bind(("127.0.0.1", port)),
+            std::net::TcpListener::bind(("127.0.0.1", longer)),
+        );
+        if let (Ok(_), Ok(_)) = bound {
+            return (port, longer);
+        }
+    }
+    panic!("no two free loopback ports");
+}
+
+/// A mock's profile written by hand without the trailing slash: a refused
+/// connection at its port is its mock; at a port whose number only begins
+/// the same (a base URL the caller set over the profile's) it is another
+/// server, left as the transport error it is.
+#[tokio::test]
+async fn a_port_that_only_begins_like_the_mock_s_is_another_server() {
+    let dir = runner::temp_dir("wxpay-workbench", "prefix-port");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mock, other) = closed_ports();
+    let path = dir.join("mock.json");
+    let profile = json!({"mchid": "1900000109", "base_url": format!("http://127.0.0.1:{mock}"),
+                         "mock": true});
+    std::fs::write(&path, profile.to_string()).unwrap();
+    let profile = wechatpay_chain::profile::Profile::read(&path).unwrap();
+    for (port, stopped) in [(mock, true), (other, false)] {
+        let refused = reqwest::get(format!("http://127.0.0.1:{port}/v3/certificates"))
+            .await
+            .unwrap_err();
+        let error = profile.explain(wechatpay_chain::Error::Transport(refused));
+        let named = matches!(error, wechatpay_chain::Error::MockStopped { .. });
+        assert_eq!(named, stopped, "port {port}: {error}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn certificates_via(profile: wechatpay_chain::profile::Profile) -> wechatpay_chain::Error {
     let client = profile.builder().build().unwrap();
     client["v3/certificates"].get(()).await.unwrap_err()

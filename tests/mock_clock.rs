@@ -446,3 +446,33 @@ async fn a_download_url_ends_five_minutes_later_on_the_clock() {
         other => panic!("a link 5 min old on the clock still served: {other:?}"),
     }
 }
+
+/// A move is at most 366 days however it is asked: a number of seconds too
+/// big to add to the clock is refused with that rule (not an overflow), the
+/// in-process methods keep the same bound, and the clock has not moved.
+#[tokio::test]
+async fn a_huge_move_of_the_clock_is_refused_however_it_is_asked() {
+    let server = MockServer::start().await.unwrap();
+    let before = server.now();
+    for body in [
+        json!({"seconds": i64::MAX}),
+        json!({"seconds": i64::MAX / 1000}),
+        json!({"duration": "106751991167d"}),
+    ] {
+        let (status, answer) = control(&server, "clock/advance", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains("366 days"), "{body}: {answer}");
+    }
+    for refused in [
+        server.advance_clock(Duration::MAX).await,
+        server
+            .advance_clock(Duration::from_secs(367 * 86_400))
+            .await,
+        server.set_clock(i64::MAX).await,
+    ] {
+        let err = refused.unwrap_err().to_string();
+        assert!(err.contains("366 days"), "{err}");
+    }
+    assert!(server.now() < before + 60, "the clock has not moved");
+}

@@ -848,6 +848,80 @@ async fn the_clock_ends_an_unconfirmed_bill_after_24_hours_and_a_cancel_after_it
     );
 }
 
+/// A cancel that went through while a move of the clock waited for a
+/// notification on its way (the ticker waits for the walk) is walked too:
+/// reported, and ended at its own time, not at the end of the move.
+#[tokio::test]
+async fn a_cancel_due_while_a_move_waits_is_walked_at_its_time() {
+    let (server, client, sink) = setup().await;
+    server.auto_resolve_refunds(Some(std::time::Duration::from_secs(1)));
+    // A merchant endpoint that takes 2.5 s to answer: the move waits for it.
+    let slow = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/slow", slow.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::post(|| async {
+            tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+            axum::http::StatusCode::NO_CONTENT
+        }),
+    );
+    tokio::spawn(async move { axum::serve(slow, app).await });
+    create(&client, &bill("EARLYCANCEL", 100, &sink.url))
+        .await
+        .unwrap();
+    let canceled: Value = client
+        ["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel"]
+        .post(json!({ "out_bill_no": "EARLYCANCEL" }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(canceled["state"], "CANCELING");
+    let asked =
+        wechatpay_chain::clock::parse_rfc3339(canceled["update_time"].as_str().unwrap()).unwrap();
+    let order = common::flows::jsapi_order("SLOWPAY1", &slow_url, 100);
+    client["v3/pay/transactions/jsapi"]
+        .post(json!({ "json": order }))
+        .await
+        .unwrap();
+    server.pay_transaction("SLOWPAY1", None).unwrap();
+    // The notification is on its way (the ticker starts it within 20 ms).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let moved = server
+        .advance_clock(std::time::Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    let ended: Vec<&Value> = moved
+        .iter()
+        .filter(|m| m["event"] == "transfer_bill.finished")
+        .collect();
+    assert_eq!(ended.len(), 1, "{moved:?}");
+    assert_eq!(ended[0]["state"], "CANCELLED");
+    // The cancel took its second on the clock, not the day the move made.
+    let ended_at = wechatpay_chain::clock::rfc3339(asked + 1);
+    assert_eq!(ended[0]["time"], ended_at.as_str());
+    let queried = query(&client, "EARLYCANCEL").await;
+    assert_eq!(queried["state"], "CANCELLED");
+    assert_eq!(queried["update_time"], ended_at.as_str());
+    check_finished(&sink.wait_for(1).await[0], "CANCELLED", None);
+}
+
+/// An operating account set to the most a balance holds ("enough for
+/// anything": `--transfer-balance 9223372036854775807`) still takes back
+/// the amount of a bill that ends FAIL: it stays full, nothing overflows.
+#[tokio::test]
+async fn a_full_operating_account_takes_a_failed_amount_back() {
+    let (server, client, sink) = setup().await;
+    create(&client, &bill("FULLACCOUNT1", 100, &sink.url))
+        .await
+        .unwrap();
+    server.set_transfer_balance(i64::MAX);
+    let ended = server.expire_transfer("FULLACCOUNT1", None).unwrap();
+    assert_eq!(ended["state"], "FAIL");
+    assert_eq!(server.transfer_balance(), i64::MAX);
+    assert_eq!(query(&client, "FULLACCOUNT1").await["state"], "FAIL");
+}
+
 #[tokio::test]
 async fn a_lower_retention_forgets_the_oldest_bills() {
     let (server, client, sink) = setup().await;

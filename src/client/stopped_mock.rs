@@ -15,6 +15,8 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub(crate) struct MockOrigin {
     base_url: String,
+    /// `base_url` parsed: what a request's URL is compared with.
+    url: reqwest::Url,
     profile: PathBuf,
 }
 
@@ -34,6 +36,7 @@ impl MockOrigin {
         };
         loopback.then(|| MockOrigin {
             base_url: base_url.to_owned(),
+            url,
             profile: std::path::absolute(profile).unwrap_or_else(|_| profile.to_owned()),
         })
     }
@@ -53,9 +56,11 @@ impl MockOrigin {
 
     /// Whether `error` is a refused connection to this base URL.
     fn refused_here(&self, error: &reqwest::Error) -> bool {
-        let here = error
-            .url()
-            .is_some_and(|url| url.as_str().starts_with(&self.base_url));
+        // Same scheme, host and port (not a port whose number only begins
+        // the same), under the base URL's path.
+        let here = error.url().is_some_and(|url| {
+            url.origin() == self.url.origin() && url.path().starts_with(self.url.path())
+        });
         here && error.is_connect() && refused(error)
     }
 }

@@ -843,7 +843,8 @@ impl MockServer {
     /// after payment, every notification attempt of WeChat Pay's ladder (at the time it
     /// falls due; set [`MockServer::set_notification_speedup`] to 1 to walk
     /// the real schedule). Returns what happened, oldest first, as
-    /// `POST /_mock/clock/advance` answers `happened`.
+    /// `POST /_mock/clock/advance` answers `happened`. A move is at most
+    /// 366 days, as the control's; a longer one is refused.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -862,7 +863,7 @@ impl MockServer {
 
     /// Moves the mock's clock forward to `unix` seconds, as
     /// [`MockServer::advance_clock`] does; an earlier time is refused
-    /// (the clock never goes back).
+    /// (the clock never goes back), and so is one more than 366 days on.
     pub async fn set_clock(&self, unix: i64) -> Result<Vec<Value>> {
         self.move_clock(unix.saturating_mul(1000)).await
     }

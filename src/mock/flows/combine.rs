@@ -36,7 +36,7 @@ use crate::mock::wire::body::{
     required_fen, required_str,
 };
 use crate::mock::wire::notify::Event;
-use crate::mock::wire::store::{known_str, Batch, StaticStr, Store};
+use crate::mock::wire::store::{self, known_str, Batch, StaticStr, Store};
 
 /// Sub-orders a direct merchant's combine order has (SK 合单支付常见问题 二#3).
 const DIRECT_SUB_ORDERS: std::ops::RangeInclusive<usize> = 2..=10;
@@ -97,8 +97,10 @@ struct Combine {
     /// The create request as first sent: re-entry must repeat it.
     request: Map<String, Value>,
     sub_orders: Vec<SubKey>,
+    #[serde(deserialize_with = "store::unix")]
     created: i64,
     prepay_id: String,
+    #[serde(deserialize_with = "store::unix")]
     prepay_issued: i64,
     code: String,
     combine_transaction_id: Option<String>,
@@ -179,6 +181,18 @@ impl Combines {
     /// The combine orders changed or forgotten since the last save.
     pub(crate) fn save(&mut self, batch: &mut Batch) {
         self.orders.save_changes(KIND, batch);
+    }
+
+    /// The last sequence number a `combine_transaction_id` was given: an id is given
+    /// at payment, so the order holding the newest may be the oldest, the
+    /// first forgotten; the server keeps it with its state.
+    pub(crate) fn sequence(&self) -> u64 {
+        self.next
+    }
+
+    /// Numbers on from at least `sequence` ([`Combines::sequence`] as stored).
+    pub(crate) fn resume_from(&mut self, sequence: u64) {
+        self.next = self.next.max(sequence);
     }
 
     /// Rebuilds the book (and its indexes) from the store.

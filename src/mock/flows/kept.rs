@@ -35,8 +35,11 @@ pub(crate) struct Kept<K, V> {
     limit: usize,
     /// Whether changes are noted (only when a store saves them).
     tracking: bool,
-    /// Keys inserted or handed out mutably since the last save.
-    changed: HashSet<K>,
+    /// Keys inserted or handed out mutably since the last save, in that
+    /// order: new entries get their rows in the order they arrived.
+    changed: Vec<K>,
+    /// The same keys, so that each is noted once.
+    noted: HashSet<K>,
     /// Keys forgotten since the last save.
     gone: Vec<K>,
 }
@@ -48,7 +51,8 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
             arrival: VecDeque::new(),
             limit: limit.max(1),
             tracking: false,
-            changed: HashSet::new(),
+            changed: Vec::new(),
+            noted: HashSet::new(),
             gone: Vec::new(),
         }
     }
@@ -60,8 +64,18 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
 
     /// The keys changed (still held) and forgotten since the last call.
     pub(crate) fn take_changes(&mut self) -> (Vec<K>, Vec<K>) {
-        let changed = self.changed.drain().collect();
-        (changed, std::mem::take(&mut self.gone))
+        self.noted.clear();
+        (
+            std::mem::take(&mut self.changed),
+            std::mem::take(&mut self.gone),
+        )
+    }
+
+    /// Notes `key` as changed, when tracking.
+    fn note(&mut self, key: &K) {
+        if self.tracking && self.noted.insert(key.clone()) {
+            self.changed.push(key.clone());
+        }
     }
 
     /// Queues what changed since the last save as rows of `kind`: each
@@ -75,21 +89,20 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
         V: serde::Serialize,
     {
         let (changed, gone) = self.take_changes();
+        // Deletions first: a key forgotten and added again since is held.
+        for key in gone {
+            batch.put::<()>(kind, &key, None);
+        }
         for key in changed {
             let entry = self.map.get(&key).map(|value| (&key, value));
             batch.put(kind, &key, entry.as_ref());
-        }
-        for key in gone {
-            batch.put::<()>(kind, &key, None);
         }
     }
 
     /// Adds (or replaces) `key`; returns what was forgotten to make room,
     /// so that the owner can drop its indexes of them.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Vec<V> {
-        if self.tracking {
-            self.changed.insert(key.clone());
-        }
+        self.note(&key);
         if let Some(slot) = self.map.get_mut(&key) {
             *slot = value;
             return Vec::new();
@@ -110,7 +123,9 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
             };
             forgotten.extend(self.map.remove(&oldest));
             if self.tracking {
-                self.changed.remove(&oldest);
+                if self.noted.remove(&oldest) {
+                    self.changed.retain(|key| key != &oldest);
+                }
                 self.gone.push(oldest);
             }
         }
@@ -145,11 +160,10 @@ impl<K: Hash + Eq + Clone, V> Kept<K, V> {
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let value = self.map.get_mut(key)?;
-        if self.tracking {
-            self.changed.insert(key.clone());
+        if self.map.contains_key(key) {
+            self.note(key);
         }
-        Some(value)
+        self.map.get_mut(key)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -229,8 +243,6 @@ impl<V: Ids<N>, const N: usize> Book<V, N> {
         }
     }
 
-    /// Files `key` under `id` in index `index` (an id given after the entry
-    /// was added, or a fresh one: [`Book::forget_id`] drops the old).
     /// Keeps at most `limit` entries from now on ([`Kept::set_limit`]),
     /// dropping the ids of what it forgets.
     pub(crate) fn set_limit(&mut self, limit: usize) {
@@ -247,6 +259,8 @@ impl<V: Ids<N>, const N: usize> Book<V, N> {
         }
     }
 
+    /// Files `key` under `id` in index `index` (an id given after the entry
+    /// was added, or a fresh one: [`Book::forget_id`] drops the old).
     pub(crate) fn add_id(&mut self, index: usize, id: String, key: Key) {
         self.indexes[index].insert(id, key);
     }
@@ -367,5 +381,55 @@ mod tests {
         assert_eq!((changed, gone), (vec!["a", "b"], vec![]));
         kept.insert("c", 4);
         assert_eq!(kept.take_changes(), (vec!["c"], vec!["a"]));
+    }
+
+    /// Saved, then read back as a restarted mock does: `(key, value)`s in
+    /// the order the store gives them (oldest first).
+    async fn saved_and_read_back(kept: &mut Kept<String, u32>, name: &str) -> Vec<(String, u32)> {
+        use crate::mock::wire::store::{Batch, Store};
+        let dir = std::env::temp_dir().join(format!("wxpay-kept-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let mut batch = Batch::default();
+        kept.save_changes("t", &mut batch);
+        store.queue(batch).wait().await;
+        let rows = store.load::<(String, u32)>("t").unwrap();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        rows
+    }
+
+    /// Entries added between two saves (a combine order's sub-orders, the
+    /// answers a tick saves together) come back in the order they arrived:
+    /// after a restart the oldest still goes first.
+    #[tokio::test]
+    async fn entries_saved_together_come_back_in_their_order() {
+        let mut kept = Kept::new(100);
+        kept.track();
+        let keys: Vec<String> = (0..40).map(|i| format!("order-{i}")).collect();
+        for (i, key) in keys.iter().enumerate() {
+            kept.insert(key.clone(), i as u32);
+        }
+        let read: Vec<String> = saved_and_read_back(&mut kept, "order")
+            .await
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(read, keys);
+    }
+
+    /// A key forgotten and added again before the save (a full store, an
+    /// `out_trade_no` placed again) stays on disk: it is held.
+    #[tokio::test]
+    async fn a_key_forgotten_and_added_again_before_the_save_stays_on_disk() {
+        let mut kept = Kept::new(1);
+        kept.track();
+        kept.insert("A".to_owned(), 1);
+        kept.insert("B".to_owned(), 2);
+        kept.insert("A".to_owned(), 3);
+        assert_eq!(
+            saved_and_read_back(&mut kept, "again").await,
+            [("A".to_owned(), 3)]
+        );
     }
 }

@@ -299,6 +299,18 @@ impl Payments {
         self.orders.save_changes(KIND, batch);
     }
 
+    /// The last sequence number a `transaction_id` was given: an id is given
+    /// at payment, so the order holding the newest may be the oldest, the
+    /// first forgotten; the server keeps it with its state.
+    pub(crate) fn sequence(&self) -> u64 {
+        self.next
+    }
+
+    /// Numbers on from at least `sequence` ([`Payments::sequence`] as stored).
+    pub(crate) fn resume_from(&mut self, sequence: u64) {
+        self.next = self.next.max(sequence);
+    }
+
     /// Rebuilds the book (and its indexes) from the store.
     pub(crate) fn load(&mut self, store: &Store) -> Result<(), String> {
         let mut next = self.next;

@@ -37,7 +37,7 @@ use crate::mock::wire::body::{
 use crate::mock::wire::clock::Timer;
 use crate::mock::wire::identity::ServerKeys;
 use crate::mock::wire::notify::Event;
-use crate::mock::wire::store::{Batch, Store};
+use crate::mock::wire::store::{self, Batch, Store};
 
 /// The share of an order that may be split unless the merchant platform
 /// says otherwise: 30%, in WeChat Pay's unit (万分比, `max_ratio` 3000).
@@ -162,14 +162,18 @@ impl ReceiverOutcome {
 struct Share {
     kind: String,
     account: String,
+    #[serde(deserialize_with = "store::fen")]
     amount: i64,
     description: String,
     result: ReceiverResult,
     fail_reason: Option<String>,
     detail_id: String,
+    #[serde(deserialize_with = "store::unix")]
     created: i64,
+    #[serde(default, deserialize_with = "store::unix_opt")]
     finished: Option<i64>,
     /// Fen returned from it so far (never back to the splittable amount).
+    #[serde(deserialize_with = "store::fen")]
     returned: i64,
 }
 
@@ -237,8 +241,10 @@ struct Return {
     out_return_no: String,
     return_id: String,
     return_mchid: String,
+    #[serde(deserialize_with = "store::fen")]
     amount: i64,
     description: String,
+    #[serde(deserialize_with = "store::unix")]
     created: i64,
 }
 
@@ -281,6 +287,7 @@ struct Receiver {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Ledger {
     /// Fen of receivers not CLOSED, over every request: the cumulative cap.
+    #[serde(deserialize_with = "store::fen")]
     shared: i64,
     requests: u32,
     /// The rest went back to the merchant (unfreeze, `unfreeze_unsplit`, 30 days).
@@ -524,6 +531,11 @@ impl ProfitSharing {
         self.receivers.load(store, receivers)?;
         self.ledgers.load(store, ledgers)?;
         self.ratios.load(store, ratios)?;
+        // As set_max_ratio takes it: a larger one overflows the cap.
+        if let Some((sub, ratio)) = self.ratios.iter().find(|(_, r)| !(0..=10_000).contains(*r)) {
+            let why = format!("max_ratio {ratio} of {sub:?} is not 0 to 10000");
+            return Err(store.refusal(&format!("a stored {ratios}"), &why));
+        }
         self.next = next;
         Ok(())
     }

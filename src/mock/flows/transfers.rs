@@ -35,7 +35,7 @@ use crate::mock::wire::body::{
 use crate::mock::wire::clock::Timer;
 use crate::mock::wire::identity::ServerKeys;
 use crate::mock::wire::notify::Event;
-use crate::mock::wire::store::{Batch, StaticStr, Store};
+use crate::mock::wire::store::{self, Batch, StaticStr, Store};
 
 /// The store's name for the transfer bills.
 const KIND: &str = "transfer";
@@ -110,11 +110,12 @@ const MAX_OUT_BILL_NO: usize = 32;
 
 /// Trigger `FAIL…` (the table in `wire/triggers.rs`): the `fail_reason` an
 /// `out_bill_no` names, `FAIL` followed by one of [`FAIL_REASONS`] without
-/// its underscores (`T1FAILNAMENOTCORRECT`). A reason that does not fit
-/// may be cut by the end of a 32-character number
-/// (`…FAILBLOCKB2CUSERLIMITAMOUNTBSRUL`) when what is left begins one
-/// reason only. Anything else after `FAIL` names nothing: not a trigger
-/// (`FAIL1` is an ordinary number).
+/// its underscores (`T1FAILNAMENOTCORRECT`). A reason too long to write
+/// whole after `FAIL` (more than 28 letters: two of them) may be cut by the
+/// end of a 32-character number (`…FAILBLOCKB2CUSERLIMITAMOUNTBSRUL`) when
+/// what is left begins that reason only; a shorter one must be whole, so
+/// that an ordinary number ending `…FAILN` is no trigger. Anything else
+/// after `FAIL` names nothing: not a trigger (`FAIL1` is an ordinary number).
 pub(crate) fn marked_fail_reason(out_bill_no: &str) -> Option<&'static str> {
     const MARKER: &str = "FAIL";
     let compact = |reason: &str| reason.replace('_', "");
@@ -132,7 +133,9 @@ pub(crate) fn marked_fail_reason(out_bill_no: &str) -> Option<&'static str> {
                 .iter()
                 .filter(|reason| compact(reason).starts_with(rest));
             if let (Some(reason), None) = (begun.next(), begun.next()) {
-                return Some(reason);
+                if compact(reason).len() > MAX_OUT_BILL_NO - MARKER.len() {
+                    return Some(reason);
+                }
             }
         }
     }
@@ -181,15 +184,19 @@ struct Bill {
     /// The payee's name as decrypted, for re-posts; and encrypted for the
     /// merchant (its certificate's key), as queries answer it.
     user_name: Option<(String, String)>,
+    #[serde(deserialize_with = "store::fen")]
     amount: i64,
     package_info: String,
     state: State,
     #[serde(deserialize_with = "fail_reason")]
     fail_reason: Option<StaticStr>,
+    #[serde(deserialize_with = "store::unix")]
     created: i64,
+    #[serde(deserialize_with = "store::unix")]
     updated: i64,
     /// When the merchant asked to cancel, on the mock's clock (Unix ms):
     /// the cancel delay runs from it.
+    #[serde(default, deserialize_with = "store::unix_ms_opt")]
     cancel_asked_ms: Option<i64>,
 }
 
@@ -727,35 +734,33 @@ impl Transfers {
         cancel_delay: Option<Duration>,
         mchid: &str,
     ) -> Vec<Event> {
-        let now = now_ms.div_euclid(1000);
-        let mut ended: Vec<(Key, Due)> = Vec::new();
+        // Each ended at its own time (a restart after days stopped applies
+        // them late), never before its last change, in time order.
+        let at_now = |bill: &Bill| {
+            let (at, due) = due_at(bill, cancel_delay).filter(|(at, _)| *at <= now_ms)?;
+            Some((at.max(bill.updated.saturating_mul(1000)), due))
+        };
+        let mut ended: Vec<(i64, Key, Due)> = Vec::new();
         for (_, key) in &self.waiting {
             // Oldest first: once one is not due, the younger are not either.
-            match self
-                .bills
-                .get(key)
-                .and_then(|b| due(b, now_ms, cancel_delay))
-            {
-                Some(due) => ended.push((key.clone(), due)),
+            match self.bills.get(key).and_then(at_now) {
+                Some((at, due)) => ended.push((at, key.clone(), due)),
                 None => break,
             }
         }
         for key in &self.canceling {
-            if let Some(due) = self
-                .bills
-                .get(key)
-                .and_then(|b| due(b, now_ms, cancel_delay))
-            {
-                ended.push((key.clone(), due));
+            if let Some((at, due)) = self.bills.get(key).and_then(at_now) {
+                ended.push((at, key.clone(), due));
             }
         }
+        ended.sort_by_key(|(at, _, _)| *at);
         let mut events = Vec::new();
-        for (key, due) in ended {
+        for (at, key, due) in ended {
             let (state, reason) = match due {
                 Due::Overdue => (State::Fail, Some(OVERDUE)),
                 Due::Cancelled => (State::Cancelled, None),
             };
-            if let Some(event) = self.finish(&key, state, reason, now, mchid) {
+            if let Some(event) = self.finish(&key, state, reason, at.div_euclid(1000), mchid) {
                 events.push(event);
             }
         }
@@ -823,7 +828,8 @@ impl Transfers {
         bill.fail_reason = reason;
         bill.updated = now;
         if state != State::Success {
-            self.balance += bill.amount;
+            // A balance set to the most it holds stays full.
+            self.balance = self.balance.saturating_add(bill.amount);
         }
         let bill = self.bills.get(key)?;
         Some(Event {
@@ -1327,6 +1333,28 @@ mod tests {
             let no = &marker[..marker.len().min(MAX_OUT_BILL_NO)];
             assert_eq!(marked_fail_reason(no), Some(reason), "{no}");
         }
+    }
+
+    /// docs/mock.md: only the two reasons longer than 28 letters are read
+    /// cut by the 32-character end. An ordinary 32-character number that
+    /// happens to end in `FAIL` and a letter or two is not a trigger.
+    #[test]
+    fn a_cut_marker_names_only_a_reason_too_long_to_write_whole() {
+        for tail in ["FAILN", "FAILE", "FAILI", "FAILNAMENOT", "FAILIDCARD"] {
+            let no = format!("{}{tail}", "7".repeat(MAX_OUT_BILL_NO - tail.len()));
+            assert_eq!(no.len(), MAX_OUT_BILL_NO);
+            assert_eq!(marked_fail_reason(&no), None, "{no}");
+        }
+        // The two long ones still are, once what is left begins one only.
+        assert_eq!(
+            marked_fail_reason("7777777777777777777777FAILREALNA"),
+            None,
+            "REALNA begins REAL_NAME_CHECK_FAIL too"
+        );
+        assert_eq!(
+            marked_fail_reason(&format!("{}FAILREALNAMEA", "7".repeat(19))),
+            Some("REALNAME_ACCOUNT_RECEIVED_QUOTA_EXCEED")
+        );
     }
 
     #[test]

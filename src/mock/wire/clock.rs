@@ -74,6 +74,11 @@ pub(crate) struct Due {
     pub(crate) timer: Timer,
 }
 
+/// The clock stops at the last instant RFC 3339 writes,
+/// 9999-12-31T23:59:59.999Z (Unix ms): every time the mock writes fits its
+/// format, and a stored time past it is refused (`wire/store.rs`).
+pub(crate) const LATEST_MS: i64 = 253_402_300_799_999;
+
 /// Timers waiting at once; past it the latest are refused (a flood of
 /// notifications must not grow the mock without bound).
 pub(crate) const MAX_TIMERS: usize = 200_000;
@@ -124,15 +129,28 @@ impl MockClock {
         self.offset_ms.load(Ordering::Relaxed)
     }
 
-    /// Restores a stored offset (a restarted mock picks up its time).
-    pub(crate) fn set_offset_ms(&self, offset: i64) {
+    /// Restores a stored offset (a restarted mock picks up its time); one
+    /// that puts the clock past [`LATEST_MS`] is refused.
+    pub(crate) fn set_offset_ms(&self, offset: i64) -> Result<(), String> {
+        if real_ms().saturating_add(offset) > LATEST_MS {
+            return Err(format!(
+                "a clock offset of {offset} ms puts it past year 9999"
+            ));
+        }
         self.offset_ms.store(offset.max(0), Ordering::Relaxed);
+        Ok(())
     }
 
     /// Moves the clock to `at_ms`, forward only; an earlier time is
     /// refused, saying what the time is.
     pub(crate) fn move_to(&self, at_ms: i64) -> Result<(), String> {
         let now = self.now_ms();
+        if at_ms > LATEST_MS {
+            return Err(format!(
+                "the clock stops at {}: the last time RFC 3339 writes",
+                crate::clock::rfc3339(LATEST_MS.div_euclid(1000)),
+            ));
+        }
         if at_ms < now {
             return Err(format!(
                 "the clock only moves forward: it is {} and {} is earlier",

@@ -361,13 +361,15 @@ impl Notifier {
 
     /// The deliveries changed or forgotten since the last save.
     pub(crate) fn save(&self, batch: &mut Batch) {
-        let seqs: Vec<u64> = match self.ladder.dirty.lock() {
+        let mut seqs: Vec<u64> = match self.ladder.dirty.lock() {
             Ok(mut dirty) => dirty
                 .as_mut()
                 .map(|d| d.drain().collect())
                 .unwrap_or_default(),
             Err(_) => return,
         };
+        // In the order they were made: a restart reads them back so.
+        seqs.sort_unstable();
         if seqs.is_empty() {
             return;
         }
@@ -608,25 +610,63 @@ async fn read_capped(mut answer: reqwest::Response) -> String {
 mod tests {
     use super::*;
 
+    /// Notification `i`; nothing listens on port 9: every attempt fails fast.
+    fn event(i: usize) -> Event {
+        Event {
+            notify_url: "http://127.0.0.1:9/notify".to_owned(),
+            event_type: "TRANSACTION.SUCCESS",
+            summary: "支付成功",
+            original_type: "transaction",
+            associated_data: "transaction",
+            resource: json!({ "i": i }),
+        }
+    }
+
     #[tokio::test]
     async fn the_log_keeps_the_last_deliveries_only() {
         let keys = ServerKeys::load().unwrap();
         let clock = Arc::new(MockClock::default());
         let notifier = Notifier::new(keys, tokio::runtime::Handle::current(), clock);
         for i in 0..KEPT_NOTIFICATIONS + 5 {
-            notifier.send(Event {
-                // nothing listens on port 9: every attempt fails fast
-                notify_url: "http://127.0.0.1:9/notify".to_owned(),
-                event_type: "TRANSACTION.SUCCESS",
-                summary: "支付成功",
-                original_type: "transaction",
-                associated_data: "transaction",
-                resource: json!({"i": i}),
-            });
+            notifier.send(event(i));
         }
         let log = notifier.deliveries();
         assert_eq!(log.len(), KEPT_NOTIFICATIONS);
         assert_eq!(log[0].seq, 6, "the five oldest went first");
         assert!(!notifier.resend(1), "an evicted delivery cannot be resent");
+    }
+
+    /// Notifications saved together (a move of the clock that ends many
+    /// bills) come back after a restart in the order they were made.
+    #[tokio::test]
+    async fn deliveries_saved_together_come_back_in_their_order() {
+        use crate::mock::wire::store::{Batch, Store};
+        let dir = std::env::temp_dir().join(format!("wxpay-notify-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let clock = Arc::new(MockClock::default());
+        let notifier = Notifier::new(
+            ServerKeys::load().unwrap(),
+            tokio::runtime::Handle::current(),
+            clock,
+        );
+        notifier.track();
+        for i in 0..40 {
+            notifier.send(event(i));
+        }
+        let mut batch = Batch::default();
+        notifier.save(&mut batch);
+        store.queue(batch).wait().await;
+        let clock = Arc::new(MockClock::default());
+        let restarted = Notifier::new(
+            ServerKeys::load().unwrap(),
+            tokio::runtime::Handle::current(),
+            clock,
+        );
+        restarted.load(&store).unwrap();
+        let seqs: Vec<u64> = restarted.deliveries().iter().map(|d| d.seq).collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

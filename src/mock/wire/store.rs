@@ -218,15 +218,22 @@ impl Store {
         let mut out = Vec::new();
         for body in bodies {
             let body = body.map_err(fail)?;
-            out.push(serde_json::from_str(&body).map_err(|e| {
-                format!(
-                    "{}: a stored {kind} is not what this version keeps ({e}); \
-                     move the directory aside to start afresh",
-                    self.path.display()
-                )
-            })?);
+            out.push(
+                serde_json::from_str(&body)
+                    .map_err(|e| self.refusal(&format!("a stored {kind}"), &e.to_string()))?,
+            );
         }
         Ok(out)
+    }
+
+    /// Why the mock will not start on this database: `what` holds
+    /// something this version never writes (`why`).
+    pub(crate) fn refusal(&self, what: &str, why: &str) -> String {
+        format!(
+            "{}: {what} is not what this version keeps ({why}); \
+             move the directory aside to start afresh",
+            self.path.display()
+        )
     }
 
     /// The `meta` value `name`.
@@ -340,6 +347,61 @@ pub(crate) fn known_str<'de, D: serde::Deserializer<'de>>(
         .find(|k| **k == text)
         .copied()
         .ok_or_else(|| serde::de::Error::custom(format!("unknown value {text:?}")))
+}
+
+/// Reads a stored number back when it lies in `range`, else an error
+/// naming `what` it should be: a value the mock never writes (a hand
+/// edit) would overflow the flows' arithmetic.
+fn ranged<'de, D: serde::Deserializer<'de>>(
+    value: D,
+    range: std::ops::RangeInclusive<i64>,
+    what: &str,
+) -> Result<i64, D::Error> {
+    let n = i64::deserialize(value)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{n} is out of range for {what}: {} to {}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+/// The latest Unix second the mock's clock shows.
+const LATEST_S: i64 = super::clock::LATEST_MS.div_euclid(1000);
+
+/// A stored time, Unix seconds, as the mock's clock can show it.
+pub(crate) fn unix<'de, D: serde::Deserializer<'de>>(value: D) -> Result<i64, D::Error> {
+    ranged(value, 0..=LATEST_S, "a time in Unix seconds")
+}
+
+/// [`unix`], or none.
+pub(crate) fn unix_opt<'de, D: serde::Deserializer<'de>>(
+    value: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Time(#[serde(deserialize_with = "unix")] i64);
+    Ok(Option::<Time>::deserialize(value)?.map(|Time(t)| t))
+}
+
+/// A stored time in Unix milliseconds, or none.
+pub(crate) fn unix_ms_opt<'de, D: serde::Deserializer<'de>>(
+    value: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Time(#[serde(deserialize_with = "unix_ms")] i64);
+    fn unix_ms<'de, D: serde::Deserializer<'de>>(value: D) -> Result<i64, D::Error> {
+        ranged(value, 0..=super::clock::LATEST_MS, "a time in Unix ms")
+    }
+    Ok(Option::<Time>::deserialize(value)?.map(|Time(t)| t))
+}
+
+/// A stored amount in fen, as a request may ask it (0 to 2147483647).
+pub(crate) fn fen<'de, D: serde::Deserializer<'de>>(value: D) -> Result<i64, D::Error> {
+    let most = super::body::MAX_FEN;
+    ranged(value, 0..=most, "an amount in fen")
 }
 
 #[cfg(test)]

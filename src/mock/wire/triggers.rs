@@ -136,8 +136,9 @@ pub(crate) const TABLE: &[Trigger] = &[
         answer: None,
         once: false,
         effect: "a transfer bill whose out_bill_no has FAIL followed by a fail_reason without its \
-                 underscores (T1FAILNAMENOTCORRECT; a reason cut by the end of a 32-character \
-                 number counts when what is left begins one reason only) is created \
+                 underscores (T1FAILNAMENOTCORRECT; the two reasons longer than 28 letters count cut \
+                 by the end of a 32-character number when what is left begins one of them \
+                 only, every other reason must be whole) is created \
                  WAIT_USER_CONFIRM as any other; when the payee confirms, it ends FAIL with that \
                  fail_reason: the amount goes back to the operating account and \
                  MCHTRANSFER.BILL.FINISHED says FAIL and the reason. FAIL followed by no known \

@@ -15,7 +15,12 @@ use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::clock::{parse_duration, parse_time};
 
 /// One move at most: a year and a day (refunds are allowed a year).
-const MOST_SECONDS: i64 = 366 * 86_400;
+pub(super) const MOST_SECONDS: i64 = 366 * 86_400;
+
+/// The refusal of a longer move.
+pub(super) fn too_far() -> String {
+    format!("at most {MOST_SECONDS} seconds (366 days) per move")
+}
 
 /// Timers listed by `GET /_mock/clock` (the count says how many wait).
 const LISTED: usize = 50;
@@ -58,10 +63,7 @@ pub(crate) async fn handle(
     }
     .and_then(|to_ms| {
         if to_ms - shared.clock.now_ms() > MOST_SECONDS * 1000 {
-            return Err(Answer::param_error(
-                "/",
-                &format!("at most {MOST_SECONDS} seconds (366 days) per move"),
-            ));
+            return Err(Answer::param_error("/", &too_far()));
         }
         Ok(to_ms)
     });
@@ -108,6 +110,10 @@ fn advance_target(shared: &Shared, body: &[u8]) -> Result<i64, Answer> {
     };
     if let Some(other) = map.keys().find(|k| *k != "seconds" && *k != "duration") {
         return Err(Answer::param_error(&format!("/{other}"), "unknown field"));
+    }
+    // Refused before the sum: a huge number must not overflow it.
+    if seconds > MOST_SECONDS {
+        return Err(Answer::param_error("/", &too_far()));
     }
     Ok(shared.clock.now_ms() + seconds * 1000)
 }

@@ -33,8 +33,11 @@ impl Shared {
         let store = Store::open(dir)?;
         // The settings first: the retention bounds what is read back.
         if let Some(text) = store.meta(STATE)? {
-            let state: Value = serde_json::from_str(&text).unwrap_or_default();
-            self.restore_state(&state);
+            // Refused, not guessed: defaults would move the clock back.
+            serde_json::from_str::<Value>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|state| self.restore_state(&state))
+                .map_err(|why| store.refusal("the stored state (clock and settings)", &why))?;
         }
         with(&self.payments, |b| b.load(&store).map(|()| b.track()))??;
         with(&self.refunds, |b| b.load(&store).map(|()| b.track()))??;
@@ -70,15 +73,24 @@ impl Shared {
             "retention": self.retention.load(Ordering::Relaxed),
             "transfer_balance_fen": balance,
             "profitsharing": sharing,
+            // Ids given at payment: their holder may be forgotten first.
+            "sequences": {
+                "payment": with(&self.payments, |b| b.sequence()).ok(),
+                "combine": with(&self.combines, |b| b.sequence()).ok(),
+            },
         })
         .to_string()
     }
 
     /// Puts back what [`Shared::state_row`] stored; a value missing (a
-    /// store from an older version) keeps its default.
-    fn restore_state(&self, state: &Value) {
+    /// store from an older version) keeps its default, one the mock never
+    /// writes is refused.
+    fn restore_state(&self, state: &Value) -> Result<(), String> {
+        if !state.is_object() {
+            return Err("not a JSON object".to_owned());
+        }
         self.clock
-            .set_offset_ms(state["clock_offset_ms"].as_i64().unwrap_or(0));
+            .set_offset_ms(state["clock_offset_ms"].as_i64().unwrap_or(0))?;
         if let Some(speedup) = state["notification_speedup"].as_u64() {
             let speedup = u32::try_from(speedup.max(1)).unwrap_or(u32::MAX);
             self.notifier.speedup.store(speedup, Ordering::Relaxed);
@@ -98,11 +110,25 @@ impl Shared {
         if let Some(fen) = state["transfer_balance_fen"].as_i64() {
             let _ = with(&self.transfers, |b| b.set_balance(fen));
         }
-        let sharing =
-            serde_json::from_value::<profitsharing::Settings>(state["profitsharing"].clone());
-        if let Ok(settings) = sharing {
-            let _ = with(&self.profitsharing, |b| b.settings = settings);
+        if !state["profitsharing"].is_null() {
+            let settings =
+                serde_json::from_value::<profitsharing::Settings>(state["profitsharing"].clone())
+                    .map_err(|e| e.to_string())?;
+            // As PUT /_mock/settings takes it: more overflows its sums.
+            let wait = settings.wait_after_payment;
+            if !(0..=profitsharing::WAIT_AFTER_PAYMENT).contains(&wait) {
+                return Err(format!("profit sharing's wait {wait} s is not 0 to 60"));
+            }
+            with(&self.profitsharing, |b| b.settings = settings)?;
         }
+        // Before the books: each numbers on from the larger.
+        if let Some(n) = state["sequences"]["payment"].as_u64() {
+            let _ = with(&self.payments, |b| b.resume_from(n));
+        }
+        if let Some(n) = state["sequences"]["combine"].as_u64() {
+            let _ = with(&self.combines, |b| b.resume_from(n));
+        }
+        Ok(())
     }
 
     /// Hands what changed since the last call to the store's writer; an
