@@ -26,7 +26,7 @@
 //! `Kept::track`), a `save(&mut Batch)` (calls `Kept::save_changes` under
 //! the book's own kind) and a `load(&Store)` that rebuilds the book and its
 //! indexes from `store.load::<(Key, Object)>(KIND)`; call the three from
-//! `wire/persist.rs` (`open_store` and `persist`), next to payments'.
+//! `wire/server/persist.rs` (`open_store` and `persist`), next to payments'.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
