@@ -942,4 +942,21 @@ async fn a_lower_retention_forgets_the_oldest_bills() {
     let (status, settings) =
         common::flows::control_at(server.base_url(), "GET", "settings", None).await;
     assert_eq!((status, settings["retention"].as_u64()), (200, Some(2)));
+    // Past the most a store may keep: refused through the control, held to
+    // it in process; a refusal changes nothing.
+    let (status, refused) = common::flows::control_at(
+        server.base_url(),
+        "PUT",
+        "settings",
+        Some(json!({"retention": wechatpay_chain::mock::MAX_RETENTION + 1})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("100000"),
+        "{refused}"
+    );
+    assert_eq!(server.retention(), 2);
+    server.set_retention(usize::MAX);
+    assert_eq!(server.retention(), wechatpay_chain::mock::MAX_RETENTION);
 }

@@ -90,6 +90,7 @@ pub use self::wire::log::{LoggedRequest, KEPT_REQUESTS};
 pub use self::wire::notify::{
     Delivery, DeliveryAttempt, DEFAULT_SPEEDUP, KEPT_NOTIFICATIONS, MAX_ATTEMPTS, RETRY_SCHEDULE,
 };
+pub use self::wire::store::MAX_RETENTION;
 
 use self::flows::payscore::UserAction;
 use self::flows::transfers;
@@ -479,7 +480,7 @@ impl MockServer {
     /// refunds, payscore orders, combine orders, transfer bills, each of
     /// profit sharing's books, micropay orders; at least 1), forgetting the
     /// oldest past it at once, as each does when full; the default is
-    /// [`KEPT_ORDERS`]. Kept with the state of a mock that has a directory
+    /// [`KEPT_ORDERS`], the most [`MAX_RETENTION`] (a larger `limit` keeps that many). Kept with the state of a mock that has a directory
     /// (`PUT /_mock/settings` `{"retention": n}`, `wxpay mock --retain N`).
     ///
     /// ```

@@ -48,8 +48,9 @@ pub struct MockArgs {
     #[arg(long, value_name = "FEN", value_parser = clap::value_parser!(i64).range(0..))]
     transfer_balance: Option<i64>,
     /// How many entries each store keeps (orders, refunds, transfer bills
-    /// …); past it the oldest is forgotten. Default 20000, or what DIR kept.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// …), 1 to 100000; past it the oldest is forgotten. Default 20000, or
+    /// what DIR kept.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=wechatpay_chain::mock::MAX_RETENTION as u64))]
     retain: Option<u64>,
     /// Let a notify_url name a host other than this machine (by default
     /// only 127.0.0.1, `[::1]` or localhost: the mock's keys are published,

@@ -46,6 +46,7 @@ use crate::mock::flows::refunds::RefundOutcome;
 use crate::mock::wire::answer::{reply, Answer};
 use crate::mock::wire::faults::Fault;
 use crate::mock::wire::server::Shared;
+use crate::mock::wire::store::MAX_RETENTION;
 
 pub(crate) fn handle(
     shared: &Shared,
@@ -393,11 +394,11 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
                 retention = Some(
                     value
                         .as_u64()
-                        .filter(|n| (1..=MAX_RETENTION).contains(n))
+                        .filter(|n| (1..=MAX_RETENTION as u64).contains(n))
                         .ok_or_else(|| {
                             Answer::param_error(
                                 "/retention",
-                                "how many entries each store keeps (the oldest goes first), an integer from 1 to 1000000",
+                                "how many entries each store keeps (the oldest goes first), an integer from 1 to 100000",
                             )
                         })? as usize,
                 );
@@ -443,10 +444,6 @@ fn change_settings(shared: &Shared, body: &[u8]) -> Result<(), Answer> {
     }
     Ok(())
 }
-
-/// The most entries a store may be told to keep: about 5 KiB each, so a
-/// million is some 5 GiB per store (docs/performance.md).
-pub(crate) const MAX_RETENTION: u64 = 1_000_000;
 
 /// How many injected faults may wait at once (each request may add 10,000).
 const MAX_QUEUED_FAULTS: usize = 10_000;

@@ -80,8 +80,12 @@ pub(crate) struct Due {
 pub(crate) const LATEST_MS: i64 = 253_402_300_799_999;
 
 /// Timers waiting at once; past it the latest are refused (a flood of
-/// notifications must not grow the mock without bound).
-pub(crate) const MAX_TIMERS: usize = 200_000;
+/// notifications must not grow the mock without bound). A move of the
+/// clock queues at most five deadlines per entry the stores may keep (a
+/// payment's prepay and expiry, a refund, a transfer bill, an unfreeze:
+/// `MAX_RETENTION` each) beside the notifications' attempts, so none is
+/// ever refused for room (checked where both are known, `wire/server.rs`).
+pub(crate) const MAX_TIMERS: usize = 1_000_000;
 
 /// The clock and its queue.
 pub(crate) struct MockClock {

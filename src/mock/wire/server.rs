@@ -40,9 +40,17 @@ use crate::mock::flows::refunds::{self, RefundOutcome, Refunds};
 use crate::mock::flows::transfers::{self, Transfers};
 use crate::mock::flows::v2::V2Orders;
 use crate::mock::wire::clock::MockClock;
+use crate::mock::wire::store::MAX_RETENTION;
 use crate::request::is_unsigned_download;
 use crate::sign::unix_now;
 use crate::verify::PROBE_PREFIX;
+
+// A move of the clock never runs out of room for the deadlines of full
+// stores (five per entry) and the notifications' attempts.
+const _: () = assert!(
+    crate::mock::wire::clock::MAX_TIMERS
+        >= 5 * MAX_RETENTION + crate::mock::wire::notify::KEPT_NOTIFICATIONS
+);
 
 /// Everything the handler shares.
 pub(crate) struct Shared {
@@ -133,10 +141,10 @@ impl Shared {
         }
     }
 
-    /// Makes every book keep at most `limit` entries (at least 1) from now
-    /// on: each forgets its oldest past it at once.
+    /// Makes every book keep at most `limit` entries (1 to
+    /// [`MAX_RETENTION`]) from now on: each forgets its oldest past it at once.
     pub(crate) fn set_retention(&self, limit: usize) {
-        let limit = limit.max(1);
+        let limit = limit.clamp(1, MAX_RETENTION);
         self.retention.store(limit, Ordering::Relaxed);
         if let Ok(mut book) = self.payments.lock() {
             book.set_retention(limit);

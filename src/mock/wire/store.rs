@@ -35,6 +35,11 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
 
+/// The most entries the retention setting lets a store keep: about 5 KiB
+/// each in memory (about 500 MiB per store at most), 1 KB each on disk
+/// (docs/performance.md). [`crate::mock::MockServer::set_retention`].
+pub const MAX_RETENTION: usize = 100_000;
+
 /// The database file inside the directory.
 pub(crate) const FILE: &str = "mock.sqlite";
 
