@@ -633,7 +633,21 @@ async fn a_stored_value_the_mock_never_writes_is_refused_at_start() {
     let db = dir.join("mock.sqlite");
     let huge = json!(i64::MAX);
     // (what, kind or "state", JSON pointer in the row, value, why refused)
-    let edits: [(&str, &str, &str, Value, &str); 8] = [
+    let edits: [(&str, &str, &str, Value, &str); 10] = [
+        (
+            "a payment (a combine sub-order) paid at the end of time",
+            "payment",
+            "/1/success_time",
+            huge.clone(),
+            "out of range for a time in Unix seconds",
+        ),
+        (
+            "a payment refunded more than any order",
+            "payment",
+            "/1/refunded",
+            huge.clone(),
+            "out of range for an amount in fen",
+        ),
         (
             "a transfer created before time began",
             "transfer",

@@ -24,7 +24,7 @@ use crate::mock::wire::body::{
 };
 use crate::mock::wire::clock::Timer;
 use crate::mock::wire::notify::Event;
-use crate::mock::wire::store::{Batch, StaticStr, Store};
+use crate::mock::wire::store::{self, Batch, StaticStr, Store};
 
 /// How long an order stays payable without `time_expire`: 7 days.
 const DEFAULT_LIFETIME: i64 = 7 * 86_400;
@@ -74,21 +74,28 @@ pub(crate) struct Payment {
     pub(crate) trade_type: StaticStr,
     /// The create request as first sent: re-entry must repeat it.
     pub(crate) request: Map<String, Value>,
+    // Stored times and amounts are read back only within what the mock
+    // writes: a hand-edited row would overflow the time rules' sums.
+    #[serde(deserialize_with = "store::unix")]
     pub(crate) created: i64,
+    #[serde(deserialize_with = "store::unix")]
     pub(crate) expires: i64,
     pub(crate) state: TradeState,
     /// The live `prepay_id` (JSAPI, APP, H5) and when it was issued.
     pub(crate) prepay_id: String,
+    #[serde(deserialize_with = "store::unix")]
     prepay_issued: i64,
     /// The `pr` of a Native order's `code_url`.
     pub(crate) code: String,
     pub(crate) transaction_id: Option<String>,
+    #[serde(deserialize_with = "store::unix_opt")]
     pub(crate) success_time: Option<i64>,
     pub(crate) openid: Option<String>,
     /// Failed payment attempts (the order stays NOTPAY).
     pub(crate) failures: u32,
     /// Fen taken by refunds that are not CLOSED, and how many refunds there
     /// were: kept with the order, so a forgotten refund cannot free its amount.
+    #[serde(deserialize_with = "store::fen")]
     pub(crate) refunded: i64,
     pub(crate) refund_count: u32,
     /// The `combine_out_trade_no` of the combine order this is a sub-order

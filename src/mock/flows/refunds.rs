@@ -97,11 +97,15 @@ struct Refund {
     transaction_id: String,
     out_trade_no: String,
     /// The amounts as first asked (re-entry must repeat them).
+    #[serde(deserialize_with = "crate::mock::wire::store::fen")]
     refund: i64,
+    #[serde(deserialize_with = "crate::mock::wire::store::fen")]
     total: i64,
     currency: String,
     status: RefundStatus,
+    #[serde(deserialize_with = "crate::mock::wire::store::unix")]
     created: i64,
+    #[serde(deserialize_with = "crate::mock::wire::store::unix_opt")]
     success_time: Option<i64>,
     notify_url: Option<String>,
     funds_account: String,
